@@ -1,0 +1,44 @@
+# The two commands a newcomer needs:  make demo  (the whole pipeline)  and  make test.
+# Everything else is set up on demand by `make setup`, which is idempotent and quick when done.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SERVICES := $(PY) -m local_services
+
+.PHONY: help setup up down status clean-data demo test test-unit test-integration bench
+
+help:
+	@echo "make demo        run the whole pipeline on sample photos and serve the dashboard"
+	@echo "make test        set up everything and run all tests against real local services"
+	@echo "make up|down|status|clean-data   manage the local Kafka, Elasticsearch, S3 and Hadoop"
+	@echo "make bench       run the benchmarks in benchmarks/"
+
+setup:
+	@bash scripts/setup.sh
+
+up: setup
+	@$(SERVICES) up
+
+down:
+	@$(SERVICES) down
+
+status:
+	@$(SERVICES) status
+
+clean-data:
+	@$(SERVICES) clean-data
+
+demo: setup
+	@$(PY) scripts/demo.py
+
+test: setup
+	@$(PY) -m pytest tests
+
+test-unit: setup
+	@$(PY) -m pytest tests/unit
+
+test-integration: setup
+	@$(PY) -m pytest tests/integration
+
+bench: setup
+	@$(PY) -m benchmarks

