@@ -1,0 +1,173 @@
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from pipeline_common.contracts import (
+    Aggregate,
+    ContractError,
+    Detection,
+    ImageAnnouncement,
+    Interval,
+    MetadataRecord,
+    ModelInfo,
+    bucket_start,
+    image_key,
+    metadata_key,
+    parse_s3_uri,
+)
+
+IMAGE_ID = "0123456789abcdef0123456789abcdef"
+CAPTURED = datetime(2026, 11, 28, 10, 15, 30, tzinfo=timezone.utc)
+
+
+def announcement(**changes):
+    data = dict(
+        image_id=IMAGE_ID,
+        image_path=f"s3://image-pipeline/images/{IMAGE_ID}.jpg",
+        source="front-door",
+        captured_at=CAPTURED,
+        uploaded_at=CAPTURED + timedelta(seconds=3),
+        size_bytes=1234,
+        width=640,
+        height=480,
+    )
+    data.update(changes)
+    return ImageAnnouncement(**data)
+
+
+def metadata(**changes):
+    data = dict(
+        image_id=IMAGE_ID,
+        image_path=f"s3://image-pipeline/images/{IMAGE_ID}.jpg",
+        source="front-door",
+        captured_at=CAPTURED,
+        processed_at=CAPTURED + timedelta(seconds=5),
+        model=ModelInfo("yolov3-tiny", 416, 0.25, 0.45),
+        width=640,
+        height=480,
+        detections=(Detection("dog", 16, 0.91, (10, 20, 100, 80)),),
+        timings_ms={"inference": 24.5},
+    )
+    data.update(changes)
+    return MetadataRecord(**data)
+
+
+def test_announcement_round_trips_through_json():
+    original = announcement()
+    assert ImageAnnouncement.from_json_bytes(original.to_json_bytes()) == original
+
+
+def test_announcement_json_carries_schema_version_and_utc_times():
+    data = json.loads(announcement().to_json_bytes())
+    assert data["schema_version"] == 1
+    assert data["captured_at"] == "2026-11-28T10:15:30.000Z"
+    assert data["image_path"].startswith("s3://")
+
+
+@pytest.mark.parametrize(
+    "payload, expected",
+    [
+        (b"", "empty message"),
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "must be a JSON object"),
+        (b'{"schema_version": 2}', "unsupported schema_version 2"),
+        (b'{"schema_version": 1}', "missing field 'image_id'"),
+    ],
+)
+def test_announcement_rejects_malformed_messages_with_a_reason(payload, expected):
+    with pytest.raises(ContractError, match=expected):
+        ImageAnnouncement.from_json_bytes(payload)
+
+
+@pytest.mark.parametrize(
+    "field, value, expected",
+    [
+        ("image_id", "../../etc/passwd", "image_id"),
+        ("image_path", "/local/file.jpg", "s3://bucket/key"),
+        ("captured_at", "2026-11-28T10:15:30", "without a time zone"),
+        ("size_bytes", -1, "must not be negative"),
+        ("width", True, "must be a number"),
+        ("source", "  ", "must not be empty"),
+    ],
+)
+def test_announcement_rejects_bad_fields(field, value, expected):
+    data = announcement().to_dict()
+    data[field] = value
+    with pytest.raises(ContractError, match=expected):
+        ImageAnnouncement.from_dict(data)
+
+
+def test_metadata_round_trips_and_keeps_detections():
+    original = metadata()
+    parsed = MetadataRecord.from_json_bytes(original.to_json_bytes())
+    assert parsed == original
+    assert parsed.detections[0].label == "dog"
+
+
+def test_metadata_with_no_detections_is_valid():
+    record = metadata(detections=())
+    assert MetadataRecord.from_json_bytes(record.to_json_bytes()).detections == ()
+
+
+@pytest.mark.parametrize(
+    "detection, expected",
+    [
+        ({"label": "dog", "class_id": 16, "confidence": 1.5, "box": [0, 0, 1, 1]}, "confidence"),
+        ({"label": "dog", "class_id": 16, "confidence": 0.5, "box": [0, 0, 1]}, "four integers"),
+        ({"label": "dog", "confidence": 0.5, "box": [0, 0, 1, 1]}, "class_id"),
+    ],
+)
+def test_metadata_rejects_bad_detections(detection, expected):
+    data = metadata().to_dict()
+    data["detections"] = [detection]
+    with pytest.raises(ContractError, match=expected):
+        MetadataRecord.from_dict(data)
+
+
+def test_aggregate_line_round_trips():
+    aggregate = Aggregate("car", "cam-1", Interval.HOUR, CAPTURED.replace(minute=0, second=0), 7, 3)
+    assert Aggregate.from_line(aggregate.to_line()) == aggregate
+    assert "\n" not in aggregate.to_line()
+
+
+def test_aggregate_refuses_more_images_than_detections():
+    data = Aggregate("car", "cam-1", Interval.HOUR, CAPTURED, 1, 1).to_dict()
+    data["images"] = 2
+    with pytest.raises(ContractError, match="exceeds detections"):
+        Aggregate.from_dict(data)
+
+
+def test_unknown_interval_names_the_allowed_ones():
+    with pytest.raises(ContractError, match="minute, hour, day"):
+        Interval.parse("week")
+
+
+@pytest.mark.parametrize(
+    "interval, expected",
+    [
+        (Interval.MINUTE, datetime(2026, 11, 28, 10, 15, tzinfo=timezone.utc)),
+        (Interval.HOUR, datetime(2026, 11, 28, 10, 0, tzinfo=timezone.utc)),
+        (Interval.DAY, datetime(2026, 11, 28, tzinfo=timezone.utc)),
+    ],
+)
+def test_bucket_start(interval, expected):
+    assert bucket_start(CAPTURED, interval) == expected
+
+
+def test_bucket_start_converts_other_zones_to_utc():
+    evening_in_new_york = datetime(2026, 11, 27, 23, 30, tzinfo=timezone(timedelta(hours=-5)))
+    assert bucket_start(evening_in_new_york, Interval.DAY) == datetime(
+        2026, 11, 28, tzinfo=timezone.utc
+    )
+
+
+def test_s3_layout():
+    assert image_key(IMAGE_ID) == f"images/{IMAGE_ID}.jpg"
+    assert metadata_key(IMAGE_ID) == f"metadata/{IMAGE_ID}.json"
+    assert parse_s3_uri(f"s3://image-pipeline/images/{IMAGE_ID}.jpg") == (
+        "image-pipeline",
+        f"images/{IMAGE_ID}.jpg",
+    )
+    with pytest.raises(ContractError):
+        metadata_key("not-hex")

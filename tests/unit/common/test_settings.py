@@ -1,0 +1,67 @@
+import pytest
+
+from pipeline_common.environment import SettingsError, read_environment
+from pipeline_common.settings import ElasticsearchSettings, KafkaSettings, S3Settings
+
+BASE = {
+    "S3_ACCESS_KEY": "AKLOCAL",
+    "S3_SECRET_KEY": "s3-secret",
+    "KAFKA_USERNAME": "pipeline",
+    "KAFKA_PASSWORD": "kafka-secret",
+    "ES_PASSWORD": "es-secret",
+}
+
+
+def test_defaults_point_at_the_local_services():
+    assert S3Settings.from_env(BASE).endpoint_url == "http://127.0.0.1:8333"
+    assert KafkaSettings.from_env(BASE).bootstrap_servers == "127.0.0.1:9092"
+    assert ElasticsearchSettings.from_env(BASE).url == "http://127.0.0.1:9200"
+
+
+def test_tls_verification_is_on_by_default():
+    assert S3Settings.from_env(BASE).verify_tls is True
+    assert ElasticsearchSettings.from_env(BASE).verify_certs is True
+
+
+@pytest.mark.parametrize("missing", sorted(BASE))
+def test_missing_secret_names_the_variable(missing):
+    env = {k: v for k, v in BASE.items() if k != missing}
+    with pytest.raises(SettingsError, match=missing):
+        S3Settings.from_env(env)
+        KafkaSettings.from_env(env)
+        ElasticsearchSettings.from_env(env)
+
+
+def test_kafka_client_config_uses_sasl_plain():
+    config = KafkaSettings.from_env(BASE).client_config()
+    assert config["security.protocol"] == "SASL_PLAINTEXT"
+    assert config["sasl.mechanism"] == "PLAIN"
+    assert config["sasl.password"] == "kafka-secret"
+
+
+def test_plaintext_kafka_needs_no_credentials():
+    config = KafkaSettings.from_env({"KAFKA_SECURITY_PROTOCOL": "plaintext"}).client_config()
+    assert "sasl.username" not in config
+
+
+def test_bad_boolean_is_refused():
+    with pytest.raises(SettingsError, match="ES_VERIFY_CERTS"):
+        ElasticsearchSettings.from_env({**BASE, "ES_VERIFY_CERTS": "maybe"})
+
+
+def test_secrets_never_appear_in_repr():
+    for settings in (
+        S3Settings.from_env(BASE),
+        KafkaSettings.from_env(BASE),
+        ElasticsearchSettings.from_env(BASE),
+    ):
+        assert "secret" not in repr(settings)
+
+
+def test_environment_overrides_dotenv(tmp_path, monkeypatch):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("S3_BUCKET=from-file\nES_INDEX=file-index\n")
+    monkeypatch.setenv("S3_BUCKET", "from-environment")
+    env = read_environment(dotenv)
+    assert env["S3_BUCKET"] == "from-environment"
+    assert env["ES_INDEX"] == "file-index"
