@@ -1,0 +1,168 @@
+"""One aggregation run: list the metadata objects, run the job through mrjob, publish
+`part-*` files and then `_SUCCESS` under s3://<bucket>/<output-prefix><run-id>/."""
+from __future__ import annotations
+
+import logging
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from pipeline_common.output_runs import SUCCESS_MARKER, is_complete, list_keys, run_prefix
+
+from .manifest import write_manifests
+from .object_counts_job import BAD_RECORDS, MRObjectCounts
+from .settings import AggregationSettings
+from .task_env import TASK_ENV_NAME, write_task_env
+
+log = logging.getLogger(__name__)
+
+# Runners whose tasks may run on other machines: they get pipeline_common as a zip.
+CLUSTER_RUNNERS = {"hadoop", "emr", "dataproc"}
+
+
+class RunExistsError(RuntimeError):
+    """The output folder of the run id already holds objects."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    output_uri: str
+    objects_listed: int
+    part_keys: tuple[str, ...]
+    counters: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def bad_records(self) -> int:
+        return sum(self.counters.get(BAD_RECORDS, {}).values())
+
+
+def merge_counters(per_step: list[dict]) -> dict[str, dict[str, int]]:
+    merged: dict[str, dict[str, int]] = {}
+    for step in per_step:
+        for group, counters in step.items():
+            for name, value in counters.items():
+                merged.setdefault(group, {}).setdefault(name, 0)
+                merged[group][name] += value
+    return merged
+
+
+def zip_pipeline_common(directory: Path) -> Path:
+    """pipeline_common as a zip for --py-files, so cluster tasks can import it."""
+    import pipeline_common
+
+    package = Path(pipeline_common.__file__).resolve().parent
+    path = directory / "pipeline_common.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for source in sorted(package.rglob("*.py")):
+            archive.write(source, source.relative_to(package.parent).as_posix())
+    return path
+
+
+def job_args(
+    settings: AggregationSettings,
+    manifests: list[Path],
+    task_env: Path,
+    output_dir: str | None,
+    runner_args: list[str],
+    py_files: Path | None = None,
+) -> list[str]:
+    """The mrjob command line for this run (pure)."""
+    args = ["-r", settings.runner]
+    extra = list(settings.extra_runner_args)
+    if not {"-c", "--conf-path"} & set(extra):
+        args.append("--no-conf")  # no hidden ~/.mrjob.conf unless asked for
+    args += [
+        "--interval", settings.interval.value,
+        "--input-format", "manifest",
+        "--fetch-threads", str(settings.fetch_threads),
+        "--files", f"{task_env}#{TASK_ENV_NAME}",
+        "--cmdenv", f"PIPELINE_DOTENV={TASK_ENV_NAME}",
+    ]
+    if py_files is not None:
+        args += ["--py-files", str(py_files)]
+    if output_dir:
+        args += ["--output-dir", output_dir]
+    return args + runner_args + extra + [str(path) for path in manifests]
+
+
+def hadoop_runner_args(settings: AggregationSettings, output_uri: str) -> list[str]:
+    """mrjob options for -r hadoop on the local Hadoop (s3a configured)."""
+    from pipeline_common.hadoop_runner import mrjob_hadoop_args
+
+    return list(mrjob_hadoop_args(settings.s3, hadoop_home=settings.hadoop_home or None))
+
+
+def _publish(runner, s3, bucket: str, prefix: str) -> list[str]:
+    """Copy the runner's part-* files to S3 (part files first, the marker last)."""
+    sources = sorted(
+        path for path in runner.fs.ls(runner.get_output_dir())
+        if path.rstrip("/").rsplit("/", 1)[-1].startswith("part-")
+    )
+    keys = []
+    with tempfile.TemporaryDirectory(prefix="aggregation-publish-") as scratch:
+        for source in tqdm(sources, desc="publishing", unit="file", disable=None):
+            name = source.rstrip("/").rsplit("/", 1)[-1]
+            local = Path(scratch) / name
+            with open(local, "wb") as handle:
+                for chunk in runner.fs.cat(source):
+                    handle.write(chunk)
+            s3.upload_file(str(local), bucket, prefix + name)
+            keys.append(prefix + name)
+    s3.put_object(Bucket=bucket, Key=prefix + SUCCESS_MARKER, Body=b"")
+    return keys
+
+
+def run_aggregation(settings: AggregationSettings, s3) -> RunResult:
+    bucket = settings.s3.bucket
+    prefix = run_prefix(settings.output_prefix, settings.run_id)
+    if next(iter(list_keys(s3, bucket, prefix)), None) is not None:
+        raise RunExistsError(
+            f"s3://{bucket}/{prefix} already holds objects: choose another --run-id "
+            "or delete that folder"
+        )
+    with tempfile.TemporaryDirectory(prefix="aggregation-") as scratch:
+        scratch_dir = Path(scratch)
+        listing = tqdm(
+            (settings.s3.uri(key) for key in list_keys(s3, bucket, settings.input_prefix)),
+            desc=f"listing s3://{bucket}/{settings.input_prefix}", unit=" keys", disable=None,
+        )
+        manifests, listed = write_manifests(
+            listing, scratch_dir / "manifests", settings.keys_per_split
+        )
+        log.info(
+            "listed %s objects under s3://%s/%s into %s manifest file(s)",
+            listed, bucket, settings.input_prefix, len(manifests),
+        )
+        task_env = write_task_env(settings.s3, scratch_dir)
+        if settings.runner == "hadoop":
+            output_dir = f"s3a://{bucket}/{prefix}"
+            runner_args = hadoop_runner_args(settings, output_dir)
+        else:
+            output_dir, runner_args = None, []  # the runner's own scratch space
+        py_files = zip_pipeline_common(scratch_dir) if settings.runner in CLUSTER_RUNNERS else None
+        args = job_args(settings, manifests, task_env, output_dir, runner_args, py_files)
+
+        job = MRObjectCounts(args=args)
+        with job.make_runner() as runner:
+            runner.run()
+            counters = merge_counters(runner.counters())
+            if output_dir:
+                # Hadoop's output committer wrote the parts and _SUCCESS itself
+                if not is_complete(s3, bucket, settings.output_prefix, settings.run_id):
+                    raise RuntimeError(f"the job finished but s3://{bucket}/{prefix} has no _SUCCESS")
+                part_keys = sorted(k for k in list_keys(s3, bucket, prefix) if "/part-" in k)
+            else:
+                part_keys = _publish(runner, s3, bucket, prefix)
+    return RunResult(
+        run_id=settings.run_id,
+        output_uri=f"s3://{bucket}/{prefix}",
+        objects_listed=listed,
+        part_keys=tuple(part_keys),
+        counters=counters,
+    )
+
+

@@ -1,0 +1,38 @@
+"""Manifests: the job's input when it reads many small objects. Each line names one
+metadata object; the map task fetches them in a thread pool."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Iterator
+
+
+def chunked(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def write_manifests(uris: Iterable[str], directory: Path, lines_per_file: int) -> tuple[list[Path], int]:
+    """Write `manifest-NNNNN.txt` files of at most `lines_per_file` URIs each; one map
+    task per file on Hadoop. Always writes at least one (maybe empty) file, so a run
+    over an empty prefix still runs and publishes an empty result.
+
+    Returns the files and the number of URIs written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    total = 0
+    for number, chunk in enumerate(chunked(uris, lines_per_file)):
+        path = directory / f"manifest-{number:05d}.txt"
+        path.write_text("".join(f"{uri}\n" for uri in chunk), encoding="utf-8")
+        paths.append(path)
+        total += len(chunk)
+    if not paths:
+        path = directory / "manifest-00000.txt"
+        path.write_text("", encoding="utf-8")
+        paths.append(path)
+    return paths, total

@@ -1,0 +1,284 @@
+"""MapReduce job: detections and images per (label, source, time bucket).
+
+Input, one line per record, in one of two formats (``--input-format``):
+
+- ``records``: each line is a MetadataRecord JSON object (a metadata object read
+  directly, or a JSON-lines file of them);
+- ``manifest``: each line names one metadata object (``s3://bucket/key``, or a local
+  path); the mapper fetches the objects itself, many at a time in a thread pool.
+  This is how ``run_aggregation.py`` feeds the job: one GET per object is slow, but
+  thousands of tiny input files are far slower in Hadoop (one split and task each).
+
+Output: one ``Aggregate.to_line()`` JSON object per line.
+
+A record is bucketed by ``captured_at`` (converted to UTC). When ``captured_at`` is
+absent, not a string, not ISO-8601 or has no time zone, the record is bucketed by
+``processed_at`` instead and counted under ``timestamps / bucketed by processed_at``.
+Records that cannot be read are counted under ``bad records / <reason>`` and skipped.
+
+S3 settings for the manifest format come from ``read_environment()`` in the task
+(the runner ships an env file and points ``PIPELINE_DOTENV`` at it).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Iterable, Iterator
+
+from mrjob.compat import jobconf_from_env
+from mrjob.job import MRJob
+from mrjob.protocol import JSONProtocol, RawValueProtocol
+from mrjob.step import MRStep
+
+from pipeline_common.contracts import (
+    Aggregate,
+    ContractError,
+    Interval,
+    MetadataRecord,
+    bucket_start,
+    parse_s3_uri,
+)
+from pipeline_common.timestamps import parse_iso, to_iso
+
+log = logging.getLogger(__name__)
+
+BAD_RECORDS = "bad records"
+RECORDS = "records"
+TIMESTAMPS = "timestamps"
+
+# Fields the job needs besides the timestamps; a record without one of them is
+# counted as "missing field", one with a wrong value as "invalid field".
+REQUIRED_FIELDS = (
+    "image_id", "image_path", "source", "model", "width", "height", "detections",
+)
+
+
+class BadRecord(ValueError):
+    """A record the job skips; `reason` is the counter name, `detail` goes to the log."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+def _valid_time(value: Any) -> bool:
+    try:
+        parse_iso(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def parse_record(payload: str | bytes) -> tuple[MetadataRecord, str | None]:
+    """Parse one metadata record; returns it and why it is bucketed by processed_at
+    (None when captured_at was usable). Raises BadRecord."""
+    if payload is None or not payload.strip():
+        raise BadRecord("empty record")
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise BadRecord("invalid JSON", str(error)) from None
+    if not isinstance(data, dict):
+        raise BadRecord("not a JSON object", type(data).__name__)
+    if "schema_version" not in data:
+        raise BadRecord("missing field", "schema_version")
+    if data["schema_version"] != MetadataRecord.SCHEMA_VERSION:
+        raise BadRecord("unknown schema version", repr(data["schema_version"]))
+    missing = [name for name in REQUIRED_FIELDS if name not in data]
+    if missing:
+        raise BadRecord("missing field", ", ".join(missing))
+
+    fallback = None
+    if "captured_at" not in data:
+        fallback = "captured_at absent"
+    elif not _valid_time(data["captured_at"]):
+        fallback = "captured_at invalid"
+    if fallback:
+        if "processed_at" not in data:
+            raise BadRecord("missing field", f"processed_at ({fallback})")
+        if not _valid_time(data["processed_at"]):
+            raise BadRecord("invalid timestamp", f"{fallback} and processed_at invalid")
+        data = dict(data, captured_at=data["processed_at"])
+    try:
+        return MetadataRecord.from_dict(data), fallback
+    except ContractError as error:
+        reason = "missing field" if "missing field" in str(error) else "invalid field"
+        raise BadRecord(reason, str(error)) from None
+
+
+def label_counts(record: MetadataRecord, interval: Interval) -> list[tuple[list, list]]:
+    """Map output for one record: ([label, source, bucket_start], [detections, 1])
+    per label it contains (the 1 is this image)."""
+    start = to_iso(bucket_start(record.captured_at, interval))
+    per_label = Counter(detection.label for detection in record.detections)
+    return [
+        ([label, record.source, start], [count, 1])
+        for label, count in sorted(per_label.items())
+    ]
+
+
+def sum_counts(values: Iterable[list]) -> list[int]:
+    detections = images = 0
+    for d, i in values:
+        detections += d
+        images += i
+    return [detections, images]
+
+
+def aggregate_line(key: list, totals: list[int], interval: Interval) -> str:
+    label, source, start = key
+    detections, images = totals
+    return Aggregate(
+        label=label,
+        source=source,
+        interval=interval,
+        bucket_start=parse_iso(start),
+        detections=detections,
+        images=images,
+    ).to_line()
+
+
+def is_missing_object(error: Exception) -> bool:
+    """A manifest entry whose object is gone (deleted after listing)."""
+    if isinstance(error, FileNotFoundError):
+        return True
+    response = getattr(error, "response", None) or {}
+    code = str(response.get("Error", {}).get("Code", ""))
+    return code in {"NoSuchKey", "404", "NotFound"}
+
+
+def read_object(uri: str, s3_client: Callable[[], Any]) -> bytes:
+    """Body of one manifest entry: an s3:// (or s3a://) URI or a local path."""
+    if uri.startswith(("s3://", "s3a://")):
+        bucket, key = parse_s3_uri(uri)
+        return s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+    path = uri[len("file://"):] if uri.startswith("file://") else uri
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+class MRObjectCounts(MRJob):
+    INPUT_PROTOCOL = RawValueProtocol
+    INTERNAL_PROTOCOL = JSONProtocol
+    # the value is already the Aggregate line; no key, no tab
+    OUTPUT_PROTOCOL = RawValueProtocol
+
+    def configure_args(self):
+        super().configure_args()
+        self.add_passthru_arg(
+            "--interval", choices=[i.value for i in Interval], default=Interval.HOUR.value,
+            help="bucket length (default: hour)",
+        )
+        self.add_passthru_arg(
+            "--input-format", choices=["records", "manifest"], default="records",
+            help="records: a JSON metadata record per line; manifest: a URI per line "
+                 "(default: records)",
+        )
+        self.add_passthru_arg(
+            "--fetch-threads", type=int, default=16,
+            help="manifest format: objects fetched concurrently per map task (default: 16)",
+        )
+
+    def steps(self):
+        return [
+            MRStep(
+                mapper_init=self.mapper_init,
+                mapper=self.mapper,
+                mapper_final=self.mapper_final,
+                combiner=self.combiner,
+                reducer=self.reducer,
+            )
+        ]
+
+    # --- map ---------------------------------------------------------------------
+
+    def mapper_init(self):
+        self._interval = Interval.parse(self.options.interval)
+        self._pending: list[str] = []
+        self._pool = None
+        self._s3 = None
+
+    def mapper(self, _, line):
+        if self.options.input_format == "records":
+            where = jobconf_from_env("mapreduce.map.input.file", "input")
+            yield from self._count(line, where)
+            return
+        uri = line.strip()
+        if not uri:
+            self.increment_counter(BAD_RECORDS, "empty manifest line")
+            return
+        self._pending.append(uri)
+        if len(self._pending) >= 8 * self.options.fetch_threads:
+            yield from self._fetch_pending()
+
+    def mapper_final(self):
+        yield from self._fetch_pending()
+        if self._pool is not None:
+            self._pool.shutdown()
+
+    def _fetch_pending(self) -> Iterator[tuple[list, list]]:
+        if not self._pending:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=max(1, self.options.fetch_threads))
+        uris, self._pending = self._pending, []
+        for uri, (body, error) in zip(uris, self._pool.map(self._read_safely, uris)):
+            if error is not None:
+                if not is_missing_object(error):
+                    # anything but a vanished object fails the task (after the
+                    # client's own retries) rather than publishing partial counts
+                    raise error
+                log.warning("%s: object not found, skipped", uri)
+                self.increment_counter(BAD_RECORDS, "object not found")
+                continue
+            yield from self._count(body, uri)
+
+    def _read_safely(self, uri: str):
+        try:
+            return read_object(uri, self._s3_client), None
+        except Exception as error:  # re-raised in the task thread unless a 404
+            return None, error
+
+    def _s3_client(self):
+        # built once, on the first s3:// entry (boto3 clients are thread-safe)
+        if self._s3 is None:
+            from pipeline_common.clients import s3_client
+            from pipeline_common.environment import read_environment
+            from pipeline_common.settings import S3Settings
+
+            settings = S3Settings.from_env(read_environment())
+            self._s3 = s3_client(
+                settings, max_pool_connections=max(10, self.options.fetch_threads)
+            )
+        return self._s3
+
+    def _count(self, payload, where: str) -> Iterator[tuple[list, list]]:
+        self.increment_counter(RECORDS, "read")
+        try:
+            record, fallback = parse_record(payload)
+        except BadRecord as bad:
+            log.warning("%s: bad record skipped: %s", where, bad)
+            self.increment_counter(BAD_RECORDS, bad.reason)
+            return
+        if fallback:
+            self.increment_counter(TIMESTAMPS, f"bucketed by processed_at ({fallback})")
+        if not record.detections:
+            self.increment_counter(RECORDS, "without detections")
+        yield from label_counts(record, self._interval)
+
+    # --- combine and reduce ---------------------------------------------------------
+
+    def combiner(self, key, values):
+        yield key, sum_counts(values)
+
+    def reducer(self, key, values):
+        totals = sum_counts(values)
+        self.increment_counter(RECORDS, "aggregates written")
+        yield None, aggregate_line(key, totals, Interval.parse(self.options.interval))
+
+
+if __name__ == "__main__":
+    MRObjectCounts.run()

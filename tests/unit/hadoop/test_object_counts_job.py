@@ -1,0 +1,168 @@
+"""The aggregation job run inline on small local inputs."""
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from hadoop.aggregation import merge_counters
+from hadoop.object_counts_job import BAD_RECORDS, RECORDS, TIMESTAMPS, MRObjectCounts
+from pipeline_common.contracts import Aggregate, Interval
+
+
+def utc(*parts):
+    return datetime(*parts, tzinfo=timezone.utc)
+
+
+def run_job(tmp_path, lines, *options):
+    """Run inline; returns ({(label, source, bucket_start): (detections, images)},
+    counters, raw output lines)."""
+    path = tmp_path / "input.jsonl"
+    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    job = MRObjectCounts(["-r", "inline", "--no-conf", *options, str(path)])
+    with job.make_runner() as runner:
+        runner.run()
+        raw = b"".join(runner.cat_output()).decode("utf-8").splitlines()
+        counters = merge_counters(runner.counters())
+    aggregates = [Aggregate.from_line(line) for line in raw]
+    table = {(a.label, a.source, a.bucket_start): (a.detections, a.images) for a in aggregates}
+    assert len(table) == len(aggregates), "one line per (label, source, bucket)"
+    return table, counters, raw, aggregates
+
+
+def test_counts_detections_and_images_containing_the_label(tmp_path, make_line):
+    lines = [
+        make_line(["person", "person", "car"]),
+        make_line(["person"]),
+        make_line(["dog", "dog", "dog"]),
+        make_line([]),
+    ]
+    table, counters, _, _ = run_job(tmp_path, lines)
+    hour = utc(2026, 11, 28, 10)
+    assert table == {
+        ("person", "front-door", hour): (3, 2),
+        ("car", "front-door", hour): (1, 1),
+        ("dog", "front-door", hour): (3, 1),
+    }
+    assert counters[RECORDS]["read"] == 4
+    assert counters[RECORDS]["without detections"] == 1
+    assert BAD_RECORDS not in counters
+
+
+def test_sources_are_counted_apart(tmp_path, make_line):
+    lines = [
+        make_line(["car"], source="front-door"),
+        make_line(["car", "car"], source="parking"),
+        make_line(["car"], source="parking"),
+    ]
+    table, _, _, _ = run_job(tmp_path, lines)
+    hour = utc(2026, 11, 28, 10)
+    assert table == {("car", "front-door", hour): (1, 1), ("car", "parking", hour): (3, 2)}
+
+
+@pytest.mark.parametrize(
+    "interval, expected",
+    [
+        ("minute", {utc(2026, 11, 28, 10, 15): (2, 2), utc(2026, 11, 28, 10, 59): (1, 1),
+                    utc(2026, 11, 28, 11, 0): (1, 1), utc(2026, 11, 29, 0, 0): (1, 1)}),
+        ("hour", {utc(2026, 11, 28, 10): (3, 3), utc(2026, 11, 28, 11): (1, 1),
+                  utc(2026, 11, 29, 0): (1, 1)}),
+        ("day", {utc(2026, 11, 28): (4, 4), utc(2026, 11, 29): (1, 1)}),
+    ],
+)
+def test_intervals(tmp_path, make_line, interval, expected):
+    times = [
+        "2026-11-28T10:15:00Z", "2026-11-28T10:15:59.999Z", "2026-11-28T10:59:59Z",
+        "2026-11-28T11:00:00Z", "2026-11-29T00:00:00Z",
+    ]
+    lines = [make_line(["cat"], captured_at=t) for t in times]
+    _, _, _, aggregates = run_job(tmp_path, lines, "--interval", interval)
+    assert {a.bucket_start: (a.detections, a.images) for a in aggregates} == expected
+    assert {a.interval for a in aggregates} == {Interval(interval)}
+
+
+def test_time_zone_offsets_are_bucketed_in_utc(tmp_path, make_line):
+    lines = [
+        make_line(["bus"], captured_at="2026-11-28T01:30:00+05:00"),  # 27th, 20:30 UTC
+        make_line(["bus"], captured_at="2026-11-27T15:45:00-05:00"),  # 27th, 20:45 UTC
+    ]
+    _, _, _, hourly = run_job(tmp_path, lines)
+    assert [(a.bucket_start, a.detections) for a in hourly] == [(utc(2026, 11, 27, 20), 2)]
+    _, _, _, daily = run_job(tmp_path, lines, "--interval", "day")
+    assert [(a.bucket_start, a.detections) for a in daily] == [(utc(2026, 11, 27), 2)]
+
+
+@pytest.mark.parametrize(
+    "captured_at, reason",
+    [
+        (None, "captured_at absent"),
+        ("yesterday", "captured_at invalid"),
+        ("2026-11-28T10:15:30", "captured_at invalid"),  # no zone: ambiguous
+        (12345, "captured_at invalid"),
+    ],
+)
+def test_falls_back_to_processed_at(tmp_path, make_record, captured_at, reason):
+    data = make_record(["truck"], processed_at="2026-11-28T14:20:00+01:00")
+    if captured_at is None:
+        del data["captured_at"]
+    else:
+        data["captured_at"] = captured_at
+    good = make_record(["truck"], captured_at="2026-11-28T09:00:00Z")
+    table, counters, _, _ = run_job(tmp_path, [json.dumps(data), json.dumps(good)])
+    assert table == {
+        ("truck", "front-door", utc(2026, 11, 28, 13)): (1, 1),
+        ("truck", "front-door", utc(2026, 11, 28, 9)): (1, 1),
+    }
+    assert counters[TIMESTAMPS] == {f"bucketed by processed_at ({reason})": 1}
+
+
+def _without(data, name):
+    data.pop(name)
+    return data
+
+
+@pytest.mark.parametrize(
+    "build, reason",
+    [
+        (lambda r: "{not json", "invalid JSON"),
+        (lambda r: "", "empty record"),
+        (lambda r: json.dumps(["a", "list"]), "not a JSON object"),
+        (lambda r: json.dumps(r(["car"], schema_version=2)), "unknown schema version"),
+        (lambda r: json.dumps(_without(r(["car"]), "schema_version")), "missing field"),
+        (lambda r: json.dumps(_without(r(["car"]), "source")), "missing field"),
+        (lambda r: json.dumps(_without(r(["car"]), "detections")), "missing field"),
+        (lambda r: json.dumps(r(["car"], width="wide")), "invalid field"),
+        (lambda r: json.dumps(r(["car"], detections=[{"label": "car"}])), "missing field"),
+        (lambda r: json.dumps(r(["car"], captured_at="x", processed_at="y")), "invalid timestamp"),
+        (lambda r: json.dumps(_without(r(["car"], captured_at="x"), "processed_at")), "missing field"),
+    ],
+)
+def test_bad_records_are_counted_and_skipped(tmp_path, make_record, make_line, build, reason):
+    lines = [make_line(["car"]), build(make_record), make_line(["car"])]
+    table, counters, _, _ = run_job(tmp_path, lines)
+    assert table == {("car", "front-door", utc(2026, 11, 28, 10)): (2, 2)}
+    assert counters[BAD_RECORDS] == {reason: 1}
+    assert counters[RECORDS]["read"] == 3
+
+
+def test_output_lines_are_exactly_aggregate_lines(tmp_path, make_line):
+    lines = [make_line(["person", "car"], source=s) for s in ("a", "b", "c")]
+    _, _, raw, aggregates = run_job(tmp_path, lines)
+    assert len(raw) == 6
+    assert raw == [a.to_line() for a in aggregates]
+
+
+def test_manifest_input_reads_each_listed_object(tmp_path, make_line):
+    records = [make_line(["person"] * n + ["car"]) for n in range(1, 6)] + ["{broken"]
+    paths = []
+    for number, line in enumerate(records):
+        path = tmp_path / f"object-{number}.json"
+        path.write_text(line, encoding="utf-8")  # one object per file, no newline
+        paths.append(str(path))
+    paths.insert(2, str(tmp_path / "vanished.json"))  # listed, then deleted
+    table, counters, _, _ = run_job(
+        tmp_path, paths, "--input-format", "manifest", "--fetch-threads", "2"
+    )
+    hour = utc(2026, 11, 28, 10)
+    assert table == {("person", "front-door", hour): (15, 5), ("car", "front-door", hour): (5, 5)}
+    assert counters[BAD_RECORDS] == {"object not found": 1, "invalid JSON": 1}
+    assert counters[RECORDS]["read"] == 6
