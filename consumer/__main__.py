@@ -1,0 +1,5 @@
+import sys
+
+from consumer.main_consumer import main
+
+sys.exit(main())

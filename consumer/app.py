@@ -1,0 +1,92 @@
+"""Wires the consumer together from its settings: model, clients, thread pool, loop."""
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import cv2
+from confluent_kafka import Consumer, Producer
+
+from pipeline_common.clients import s3_client
+
+from .dead_letter import DeadLetterPublisher
+from .detector import Detector, DetectorConfig
+from .loop import ConsumerLoop, RunLimits, Summary
+from .models import resolve_model_files
+from .processing import Limits, Processor
+from .retry import Backoff
+from .settings import ConsumerSettings
+
+log = logging.getLogger(__name__)
+
+
+def load_detector(settings: ConsumerSettings) -> Detector:
+    """Raises ModelNotFound with instructions when the model's files are missing."""
+    # OpenCV's default may oversubscribe a shared host; the count is explicit instead
+    cv2.setNumThreads(settings.detector.threads)
+    files = resolve_model_files(settings.detector.model, settings.detector.models_dir)
+    config = DetectorConfig(
+        input_size=settings.detector.input_size,
+        confidence_threshold=settings.detector.confidence_threshold,
+        nms_threshold=settings.detector.nms_threshold,
+    )
+    detector = Detector.load(files, config)
+    log.info(
+        "model %s (%s) input %d, confidence >= %.2f, NMS %.2f, %d OpenCV threads",
+        files.name,
+        files.weights,
+        config.input_size,
+        config.confidence_threshold,
+        config.nms_threshold,
+        settings.detector.threads,
+    )
+    return detector
+
+
+def run_consumer(
+    settings: ConsumerSettings,
+    limits: RunLimits,
+    stop: threading.Event,
+    progress=None,
+    detector: Detector | None = None,
+) -> Summary:
+    detector = detector or load_detector(settings)
+    s3 = s3_client(settings.s3, max_pool_connections=max(10, settings.workers * 2))
+    consumer = Consumer(settings.consumer_config())
+    producer = Producer(settings.dead_letter_producer_config())
+    pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="consumer-io")
+    try:
+        processor = Processor(
+            s3,
+            settings.s3.bucket,
+            detector,
+            Limits(settings.max_image_pixels, settings.max_image_bytes),
+            Backoff(settings.retry_initial_s, settings.retry_max_s),
+            stop,
+        )
+        loop = ConsumerLoop(
+            consumer=consumer,
+            processor=processor,
+            dead_letters=DeadLetterPublisher(producer, settings.kafka.dead_letter_topic, settings.group_id),
+            pool=pool,
+            stop=stop,
+            prefetch=settings.prefetch,
+            limits=limits,
+            progress=progress,
+        )
+        loop.subscribe([settings.kafka.images_topic])
+        log.info(
+            "consuming %s as group %s (dead letters to %s, bucket %s)",
+            settings.kafka.images_topic,
+            settings.group_id,
+            settings.kafka.dead_letter_topic,
+            settings.s3.bucket,
+        )
+        return loop.run()
+    finally:
+        stop.set()  # any retry still running gives up; its message is redelivered later
+        pool.shutdown(wait=True, cancel_futures=True)
+        consumer.close()  # leaves the group; auto-commit commits the stored offsets
+        if producer.flush(10):
+            log.warning("some dead letters were not acknowledged before exit; their offsets were not stored")

@@ -1,0 +1,243 @@
+"""The poll loop: keeps a small window of messages downloading and decoding in worker
+threads while the detector works on the oldest one, and stores each partition's
+offset only when every earlier message of that partition is durably handled
+(metadata written or dead letter acknowledged). Auto-commit then commits what was
+stored; the loop also commits before partitions are revoked and at shutdown.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+from .errors import Abandoned, FatalError
+from .messages import MessageRef
+from .offsets import OffsetTracker
+from .processing import Detected, Failed, Prepared
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    max_messages: int | None = None  # stop polling after this many messages
+    idle_timeout_s: float | None = None  # exit once nothing arrived for this long
+
+
+@dataclass
+class Summary:
+    polled: int = 0
+    processed: int = 0
+    dead_lettered: int = 0
+    handed_back: int = 0
+    stopped_by: str = ""
+    fatal: str | None = None
+
+
+@dataclass
+class _Job:
+    ref: MessageRef
+    future: Future
+    what: str = ""  # for the log line once it is done
+    dead_letter: bool = False
+    dropped: bool = False  # its partition was revoked: the next owner re-reads it
+
+
+@dataclass
+class ConsumerLoop:
+    consumer: object
+    processor: object
+    dead_letters: object
+    pool: Executor
+    stop: threading.Event
+    prefetch: int = 4
+    limits: RunLimits = RunLimits()
+    progress: object | None = None  # anything with update(n), e.g. tqdm
+    poll_timeout_s: float = 0.5
+    summary: Summary = field(default_factory=Summary)
+
+    def __post_init__(self) -> None:
+        self._tracker = OffsetTracker()
+        self._window: deque[_Job] = deque()  # download + decode running, in poll order
+        self._finishing: list[_Job] = []  # metadata write or dead letter running
+        self._last_activity = time.monotonic()
+
+    # --- rebalancing -------------------------------------------------------------------
+    def subscribe(self, topics: list[str]) -> None:
+        self.consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
+
+    def _on_assign(self, consumer, partitions) -> None:
+        self._last_activity = time.monotonic()
+        log.info("assigned %s", _names(partitions))
+
+    def _on_revoke(self, consumer, partitions) -> None:
+        log.info("revoking %s: committing finished work first", _names(partitions))
+        if self._finishing:
+            wait([job.future for job in self._finishing], timeout=30)
+        self._collect()
+        self._store_offsets()
+        self._commit()
+        self._drop(partitions)
+
+    def _on_lost(self, consumer, partitions) -> None:
+        log.warning("lost %s (session expired?): their unfinished messages will be redelivered", _names(partitions))
+        self._drop(partitions)
+
+    def _drop(self, partitions) -> None:
+        gone = {(tp.topic, tp.partition) for tp in partitions}
+        for job in self._window:
+            if (job.ref.topic, job.ref.partition) in gone:
+                job.dropped = True
+                job.future.cancel()
+        self._tracker.forget(gone)
+
+    # --- the loop ------------------------------------------------------------------------
+    def run(self) -> Summary:
+        try:
+            while not self._finished():
+                self._fill_window()
+                self._advance()
+                self._collect()
+                self._store_offsets()
+        except FatalError as error:
+            self.summary.fatal = str(error)
+            self.summary.stopped_by = "fatal error"
+            log.error("stopping: %s", error)
+            self.stop.set()  # in-flight retries give up; their messages are handed back
+            for job in self._window:
+                job.future.cancel()
+            wait([job.future for job in self._finishing])
+            self._collect(raise_fatal=False)
+            self._store_offsets()
+        finally:
+            self._commit()
+        return self.summary
+
+    def _finished(self) -> bool:
+        if self._window or self._finishing:
+            return False
+        if self.stop.is_set():
+            self.summary.stopped_by = self.summary.stopped_by or "shutdown requested"
+            return True
+        if self._limit_reached():
+            self.summary.stopped_by = f"--max-messages {self.limits.max_messages} reached"
+            return True
+        idle = self.limits.idle_timeout_s
+        if idle is not None and time.monotonic() - self._last_activity >= idle:
+            self.summary.stopped_by = f"no message for {idle:g} s (--idle-timeout)"
+            return True
+        return False
+
+    def _limit_reached(self) -> bool:
+        return self.limits.max_messages is not None and self.summary.polled >= self.limits.max_messages
+
+    def _fill_window(self) -> None:
+        while len(self._window) < self.prefetch and not self.stop.is_set() and not self._limit_reached():
+            busy = self._window or self._finishing
+            message = self.consumer.poll(0 if busy else self.poll_timeout_s)
+            if message is None:
+                return
+            if message.error():
+                self._on_kafka_error(message.error())
+                return
+            ref = MessageRef.from_kafka(message)
+            self._tracker.started(ref.topic, ref.partition, ref.offset)
+            self._last_activity = time.monotonic()
+            self.summary.polled += 1
+            self._window.append(_Job(ref, self.pool.submit(self.processor.prepare, ref)))
+
+    def _on_kafka_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            raise FatalError(f"Kafka: {error}")
+        if error.code() == KafkaError._PARTITION_EOF:
+            return
+        # librdkafka reconnects and retries by itself; say so and keep polling
+        log.warning("Kafka: %s", error)
+
+    def _advance(self) -> None:
+        """Take the oldest message through detection once its download and decode are done."""
+        if not self._window:
+            if self._finishing:
+                wait([job.future for job in self._finishing], timeout=self.poll_timeout_s, return_when=FIRST_COMPLETED)
+            return
+        head = self._window[0]
+        if not head.dropped and not head.future.done():
+            room = len(self._window) < self.prefetch and not self.stop.is_set() and not self._limit_reached()
+            others = [job.future for job in self._finishing]
+            wait([head.future, *others], timeout=0.02 if room else self.poll_timeout_s, return_when=FIRST_COMPLETED)
+            if not head.future.done():
+                return
+        self._window.popleft()
+        if head.dropped:
+            return
+        try:
+            outcome = head.future.result()
+        except Abandoned as error:
+            self._hand_back(head.ref, error)
+            return
+        if isinstance(outcome, Prepared):
+            outcome = self.processor.detect(outcome)
+        if isinstance(outcome, Detected):
+            labels = ", ".join(d.label for d in outcome.record.detections) or "nothing"
+            what = f"image {outcome.record.image_id}: {labels} ({outcome.record.timings_ms['total']:.0f} ms)"
+            self._finishing.append(_Job(head.ref, self.pool.submit(self.processor.write, outcome), what))
+        elif isinstance(outcome, Failed):
+            future = self.pool.submit(self.dead_letters.publish, outcome.ref, outcome.stage, outcome.reason)
+            self._finishing.append(_Job(head.ref, future, dead_letter=True))
+        else:  # pragma: no cover - a programming error, not bad input
+            raise TypeError(f"unexpected outcome {outcome!r}")
+
+    def _collect(self, raise_fatal: bool = True) -> None:
+        for job in [job for job in self._finishing if job.future.done()]:
+            self._finishing.remove(job)
+            try:
+                written = job.future.result()
+            except Abandoned as error:
+                self._hand_back(job.ref, error)
+                continue
+            except FatalError:
+                if raise_fatal:
+                    raise
+                continue
+            self._tracker.finished(job.ref.topic, job.ref.partition, job.ref.offset)
+            if job.dead_letter:
+                self.summary.dead_lettered += 1  # the publisher logged it
+            else:
+                self.summary.processed += 1
+                log.info("%s %s -> %s", job.ref.where, job.what, written)
+            if self.progress is not None:
+                self.progress.update(1)
+
+    def _hand_back(self, ref: MessageRef, error: Exception) -> None:
+        self.summary.handed_back += 1
+        log.warning("%s handed back unfinished (%s): it will be redelivered", ref.where, error)
+
+    def _store_offsets(self) -> None:
+        positions = self._tracker.committable()
+        if not positions:
+            return
+        offsets = [TopicPartition(topic, partition, offset) for (topic, partition), offset in positions.items()]
+        try:
+            self.consumer.store_offsets(offsets=offsets)
+        except KafkaException as error:
+            # the partition went away in a rebalance: the next owner redoes that work
+            log.warning("could not store offsets %s: %s", _names(offsets), error)
+
+    def _commit(self) -> None:
+        try:
+            self.consumer.commit(asynchronous=False)
+        except KafkaException as error:
+            if error.args and error.args[0].code() == KafkaError._NO_OFFSET:
+                return  # nothing new to commit
+            log.warning("commit failed: %s (stored offsets are committed on the next try)", error)
+
+
+def _names(partitions) -> str:
+    return ", ".join(
+        f"{tp.topic}/{tp.partition}" + (f"@{tp.offset}" if tp.offset >= 0 else "") for tp in partitions
+    ) or "nothing"

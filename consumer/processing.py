@@ -1,0 +1,155 @@
+"""What happens to one message: parse -> download -> decode (worker threads, ahead of
+time) -> detect (the detector's thread) -> write the metadata record (worker thread).
+
+Every failure leaves as one of the kinds in `errors`: a message that cannot be
+processed comes back as `Failed` (for the dead-letter topic); transient S3 trouble is
+retried here; configuration trouble raises `FatalError`.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from pipeline_common.contracts import ContractError, ImageAnnouncement, MetadataRecord, ModelInfo, parse_s3_uri
+from pipeline_common.timestamps import utc_now
+
+from . import storage
+from .decode import DecodeError, decode_image
+from .detector import Detections
+from .errors import Rejected, Stage
+from .messages import MessageRef
+from .retry import Backoff, call_with_retry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_image_pixels: int = 40_000_000
+    max_image_bytes: int = 50 * 1024 * 1024
+
+
+@dataclass
+class Prepared:
+    ref: MessageRef
+    announcement: ImageAnnouncement
+    image: np.ndarray
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Failed:
+    ref: MessageRef
+    stage: Stage
+    reason: str
+
+
+@dataclass(frozen=True)
+class Detected:
+    ref: MessageRef
+    record: MetadataRecord
+
+
+def _ms_since(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
+
+
+def parse_announcement(value: bytes | None, bucket: str) -> ImageAnnouncement:
+    """The message as an ImageAnnouncement whose image lives in this consumer's bucket."""
+    announcement = ImageAnnouncement.from_json_bytes(value)
+    image_bucket, _ = parse_s3_uri(announcement.image_path)
+    if image_bucket != bucket:
+        raise ContractError(
+            f"image_path {announcement.image_path} is in bucket {image_bucket!r}, "
+            f"but this consumer reads bucket {bucket!r} (S3_BUCKET)"
+        )
+    return announcement
+
+
+def build_record(
+    announcement: ImageAnnouncement,
+    detections: Detections,
+    model: ModelInfo,
+    width: int,
+    height: int,
+    timings_ms: dict[str, float],
+    processed_at: datetime,
+) -> MetadataRecord:
+    return MetadataRecord(
+        image_id=announcement.image_id,
+        image_path=announcement.image_path,
+        source=announcement.source,
+        captured_at=announcement.captured_at,
+        processed_at=processed_at,
+        model=model,
+        width=width,
+        height=height,
+        detections=detections.to_records(),
+        timings_ms=dict(timings_ms),
+    )
+
+
+class Processor:
+    def __init__(self, s3, bucket: str, detector, limits: Limits, backoff: Backoff, stop: threading.Event):
+        self._s3 = s3
+        self._bucket = bucket
+        self._detector = detector
+        self._limits = limits
+        self._backoff = backoff
+        self._stop = stop
+
+    def prepare(self, ref: MessageRef) -> Prepared | Failed:
+        """Parse, download and decode. Runs in a worker thread."""
+        try:
+            announcement = parse_announcement(ref.value, self._bucket)
+        except ContractError as error:
+            return Failed(ref, Stage.PARSE, str(error))
+        _, key = parse_s3_uri(announcement.image_path)
+        started = time.perf_counter()
+        try:
+            data = call_with_retry(
+                lambda: storage.download(self._s3, self._bucket, key, self._limits.max_image_bytes),
+                f"{ref.where} download {announcement.image_path}",
+                self._backoff,
+                self._stop,
+            )
+        except Rejected as rejected:
+            return Failed(ref, rejected.stage, rejected.reason)
+        download_ms = _ms_since(started)
+        started = time.perf_counter()
+        try:
+            image = decode_image(data, self._limits.max_image_pixels)
+        except DecodeError as error:
+            return Failed(ref, Stage.DECODE, f"{announcement.image_path}: {error}")
+        return Prepared(ref, announcement, image, {"download": download_ms, "decode": _ms_since(started)})
+
+    def detect(self, prepared: Prepared) -> Detected | Failed:
+        """Run the detector and build the record. Runs in the detector's one thread."""
+        started = time.perf_counter()
+        try:
+            detections = self._detector.detect(prepared.image)
+        except Exception as error:  # cv2.error, ValueError: this image, not the consumer
+            return Failed(
+                prepared.ref, Stage.DETECT, f"{prepared.announcement.image_path}: {type(error).__name__}: {error}"
+            )
+        timings = dict(prepared.timings_ms, inference=_ms_since(started))
+        timings["total"] = sum(timings.values())
+        height, width = prepared.image.shape[:2]
+        record = build_record(
+            prepared.announcement, detections, self._detector.model_info, width, height, timings, utc_now()
+        )
+        return Detected(prepared.ref, record)
+
+    def write(self, detected: Detected) -> str:
+        """Write the metadata record, retrying transient failures. Runs in a worker thread."""
+        return call_with_retry(
+            lambda: storage.write_metadata(self._s3, self._bucket, detected.record),
+            f"{detected.ref.where} write metadata {detected.record.image_id}",
+            self._backoff,
+            self._stop,
+        )
