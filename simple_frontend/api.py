@@ -1,0 +1,152 @@
+"""The JSON API under /api: validate parameters, build a body, search, reshape."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from elastic_transport import TransportError
+from elasticsearch import ApiError
+from flask import Blueprint, Response, jsonify, request
+
+from pipeline_common.timestamps import to_iso
+
+from . import queries, results
+from .errors import describe_elasticsearch_error
+from .extension import frontend
+from .params import CountQuery, ParamError, bucket_keys, parse_query
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+RANGE = ("from", "to")
+
+
+def _query(allowed: Iterable[str], *, range_defaults: bool = True) -> CountQuery:
+    app = frontend()
+    return parse_query(
+        request.args.to_dict(flat=False),
+        allowed=frozenset(allowed),
+        now=app.clock(),
+        max_buckets=app.settings.max_buckets,
+        range_defaults=range_defaults,
+    )
+
+
+def _answer(body: Any, query: CountQuery, stored) -> Response:
+    """JSON plus what was actually queried, in headers so no body shape changes."""
+    response = jsonify(body)
+    if query.time_range is not None:
+        response.headers["X-Range-From"] = to_iso(query.time_range.start)
+        response.headers["X-Range-To"] = to_iso(query.time_range.end)
+    response.headers["X-Stored-Interval"] = stored.value
+    response.headers["X-Metric"] = query.metric
+    return response
+
+
+def _stored(query: CountQuery):
+    return frontend().store.stored_interval_for(query.interval)
+
+
+@bp.get("/labels")
+def labels() -> Response:
+    query = _query((*RANGE, "source"), range_defaults=False)
+    stored = _stored(query)
+    found = results.distinct_values(frontend().store.search(queries.distinct_body("label", stored, query)))
+    return _answer({"labels": found}, query, stored)
+
+
+@bp.get("/sources")
+def sources() -> Response:
+    query = _query((*RANGE, "label"), range_defaults=False)
+    stored = _stored(query)
+    found = results.distinct_values(frontend().store.search(queries.distinct_body("source", stored, query)))
+    return _answer({"sources": found}, query, stored)
+
+
+@bp.get("/totals")
+def totals() -> Response:
+    query = _query((*RANGE, "source", "label", "metric"))
+    stored = _stored(query)
+    response = frontend().store.search(queries.totals_body(stored, query))
+    counts = results.label_counts(response)
+    body = {
+        "from": to_iso(query.time_range.start),
+        "to": to_iso(query.time_range.end),
+        "metric": query.metric,
+        "total": results.total(response),
+        "totals": [{"label": label, "count": count} for label, count in counts],
+        "truncated": results.labels_truncated(response),
+    }
+    return _answer(body, query, stored)
+
+
+@bp.get("/top")
+def top() -> Response:
+    query = _query((*RANGE, "source", "metric", "n"))
+    stored = _stored(query)
+    counts = results.label_counts(frontend().store.search(queries.top_body(stored, query)))
+    body = {
+        "from": to_iso(query.time_range.start),
+        "to": to_iso(query.time_range.end),
+        "metric": query.metric,
+        "n": query.top,
+        "top": [{"label": label, "count": count} for label, count in counts],
+    }
+    return _answer(body, query, stored)
+
+
+@bp.get("/timeline")
+def timeline() -> Response:
+    """{label: [{"t": iso, "y": n}, ...]}, the original design's shape."""
+    query = _query((*RANGE, "label", "source", "interval", "metric", "n"))
+    stored = _stored(query)
+    response = frontend().store.search(queries.timeline_body(stored, query))
+    series = results.timeline(response, query.labels, bucket_keys(query.time_range, query.interval))
+    answer = _answer(series, query, stored)
+    answer.headers["X-Interval"] = query.interval.value
+    return answer
+
+
+@bp.get("/count_specific")
+def count_specific() -> Response:
+    """{"label": ..., "count_in_range": N}, the original design's shape."""
+    query = _query((*RANGE, "label", "source", "metric"))
+    if len(query.labels) != 1:
+        raise ParamError(f"label: expected exactly one label; got {len(query.labels)}")
+    stored = _stored(query)
+    response = frontend().store.search(queries.totals_body(stored, query))
+    return _answer({"label": query.labels[0], "count_in_range": results.total(response)}, query, stored)
+
+
+@bp.get("/label_counts")
+def label_counts() -> Response:
+    """{"labels": [...], "counts": [...]}, the original design's shape, biggest first."""
+    query = _query((*RANGE, "source", "label", "metric"))
+    stored = _stored(query)
+    counts = results.label_counts(frontend().store.search(queries.totals_body(stored, query)))
+    return _answer(
+        {"labels": [label for label, _ in counts], "counts": [count for _, count in counts]},
+        query,
+        stored,
+    )
+
+
+@bp.get("/health")
+def health() -> tuple[Response, int]:
+    """200 when Elasticsearch answers and the index exists, else 503; both say why."""
+    app = frontend()
+    _query(())  # takes no parameters; a typo should not look like a passed check
+    store = app.store
+    body: dict[str, Any] = {"index": store.index, "max_buckets": app.settings.max_buckets}
+    try:
+        exists = store.index_exists()
+        extent = results.extent(store.search(queries.extent_body())) if exists else None
+    except (TransportError, ApiError) as error:
+        status, message = describe_elasticsearch_error(error)
+        reach = "unreachable" if isinstance(error, TransportError) else "answered with an error"
+        body.update(status="unavailable", elasticsearch=reach, error=message)
+        return jsonify(body), 503
+    body["elasticsearch"] = "reachable"
+    if extent is None:
+        body.update(status="index missing", error=f"index {store.index} does not exist yet: run the indexer")
+        return jsonify(body), 503
+    body.update(status="ok", **extent)
+    return jsonify(body), 200

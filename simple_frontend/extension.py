@@ -1,0 +1,27 @@
+"""What one app instance holds: its settings, its Elasticsearch adapter and its clock."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from flask import current_app
+
+from .settings import FrontendSettings
+from .store import CountsStore
+
+KEY = "simple_frontend"
+
+
+@dataclass(frozen=True)
+class Frontend:
+    settings: FrontendSettings
+    store: CountsStore
+    clock: Callable[[], datetime]
+    # Closes the Elasticsearch client if the app created it; runs once, at the latest
+    # when the app is garbage-collected or the interpreter exits.
+    close: Callable[[], None]
+
+
+def frontend() -> Frontend:
+    return current_app.extensions[KEY]

@@ -1,0 +1,221 @@
+"""Validation of the API's query parameters: pure functions, no Flask, no I/O.
+
+Every value a user sends is checked here against a strict pattern before it can reach
+Elasticsearch, and only as a term value or a parsed date: raw text is never passed on
+as query syntax. A failure raises `ParamError` saying what was expected and what arrived.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Mapping, Sequence
+
+from pipeline_common.contracts import Interval, bucket_start
+
+DEFAULT_FROM = "now-24h"
+DEFAULT_TO = "now"
+DEFAULT_INTERVAL = Interval.HOUR
+DEFAULT_TOP = 10
+MAX_TOP = 50
+MAX_NAME_LENGTH = 100
+MAX_NAMES = 20
+METRICS = ("detections", "images")
+REPEATABLE = frozenset({"label", "source"})
+
+# `now`, or `now-` followed by an amount and a unit: m(inutes), h(ours), d(ays), w(eeks).
+RELATIVE_TIME = re.compile(r"now(?:-(?P<amount>[0-9]{1,6})(?P<unit>[mhdw]))?")
+# A calendar date, optionally a time (minutes, seconds, fractions), optionally a zone.
+ISO_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)?"
+    r"(?:Z|[+-][0-9]{2}:[0-9]{2})?"
+)
+# Labels are class names such as "traffic light"; sources name cameras or folders, such
+# as "front door (2)". \w is any letter or digit (Unicode too) or the underscore; no
+# wildcard, quote, backslash or bracket of any query language gets through.
+NAME = re.compile(r"\w(?:[\w .:/()+,@#-]*[\w)])?")
+NAME_HELP = "letters, digits, spaces and _ . : / ( ) + , @ # - (starting with a letter or digit)"
+UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+TIME_HELP = (
+    "an ISO-8601 time such as 2025-04-14T09:30:00Z (a time without a zone is taken as UTC)"
+    " or a relative time: now, now-15m, now-24h, now-7d, now-2w"
+)
+
+
+class ParamError(ValueError):
+    """A query parameter is missing, unknown or malformed; the message says which."""
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """Buckets whose start lies in [start, end): both UTC, millisecond precision."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class CountQuery:
+    time_range: TimeRange | None
+    interval: Interval
+    labels: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    metric: str = "detections"
+    top: int = DEFAULT_TOP
+
+
+def shown(value: str, limit: int = 60) -> str:
+    """The received value for an error message, cut short so a huge input stays readable."""
+    return repr(value if len(value) <= limit else value[:limit] + "...")
+
+
+def _to_millis(moment: datetime) -> datetime:
+    # Elasticsearch dates have millisecond resolution; dropping the rest up front keeps
+    # the bucket arithmetic here identical to what Elasticsearch does.
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def parse_time(text: str, now: datetime, name: str) -> datetime:
+    relative = RELATIVE_TIME.fullmatch(text)
+    if relative:
+        amount, unit = relative.group("amount"), relative.group("unit")
+        offset = UNITS[unit] * int(amount) if amount else timedelta(0)
+        try:
+            return _to_millis(now.astimezone(timezone.utc) - offset)
+        except OverflowError:
+            raise ParamError(f"{name}: {shown(text)} reaches before year 1") from None
+    if ISO_TIME.fullmatch(text):
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError as error:
+            raise ParamError(f"{name}: {shown(text)} is not a real date or time ({error})") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return _to_millis(moment.astimezone(timezone.utc))
+    raise ParamError(f"{name}: expected {TIME_HELP}; got {shown(text)}")
+
+
+def parse_range(
+    start: str | None, end: str | None, now: datetime, *, defaults: bool = True
+) -> TimeRange | None:
+    """Without `defaults`, no range at all (None) when neither bound was given."""
+    if start is None and end is None and not defaults:
+        return None
+    begin = parse_time(start if start is not None else DEFAULT_FROM, now, "from")
+    finish = parse_time(end if end is not None else DEFAULT_TO, now, "to")
+    if begin >= finish:
+        raise ParamError(
+            f"from must be earlier than to; got from={begin.isoformat()} to={finish.isoformat()}"
+        )
+    return TimeRange(begin, finish)
+
+
+def parse_interval(text: str | None) -> Interval:
+    if text is None:
+        return DEFAULT_INTERVAL
+    try:
+        return Interval(text)
+    except ValueError:
+        allowed = ", ".join(i.value for i in Interval)
+        raise ParamError(f"interval: expected one of {allowed}; got {shown(text)}") from None
+
+
+def bucket_count(time_range: TimeRange, interval: Interval) -> int:
+    """How many histogram buckets Elasticsearch returns for the range with
+    `extended_bounds` [start, end - 1 ms] (UTC minutes, hours and days have fixed lengths)."""
+    first = bucket_start(time_range.start, interval)
+    last = bucket_start(time_range.end - timedelta(milliseconds=1), interval)
+    return (last - first) // interval.length + 1
+
+
+def bucket_keys(time_range: TimeRange, interval: Interval) -> list[datetime]:
+    """The starts of those buckets; call after `check_bucket_count`."""
+    first = bucket_start(time_range.start, interval)
+    return [first + i * interval.length for i in range(bucket_count(time_range, interval))]
+
+
+def check_bucket_count(time_range: TimeRange, interval: Interval, max_buckets: int) -> None:
+    count = bucket_count(time_range, interval)
+    if count > max_buckets:
+        raise ParamError(
+            f"the range from {time_range.start.isoformat()} to {time_range.end.isoformat()}"
+            f" holds {count} {interval.value} buckets; at most {max_buckets} are allowed:"
+            " choose a coarser interval or a shorter range"
+        )
+
+
+def parse_name(text: str, name: str) -> str:
+    if len(text) > MAX_NAME_LENGTH:
+        raise ParamError(f"{name}: at most {MAX_NAME_LENGTH} characters; got {len(text)}")
+    if not NAME.fullmatch(text):
+        raise ParamError(
+            f"{name}: expected {NAME_HELP}; got {shown(text)}"
+        )
+    return text
+
+
+def parse_names(values: Sequence[str], name: str) -> tuple[str, ...]:
+    if len(values) > MAX_NAMES:
+        raise ParamError(f"{name}: at most {MAX_NAMES} values; got {len(values)}")
+    unique = dict.fromkeys(parse_name(value, name) for value in values)
+    return tuple(unique)
+
+
+def parse_top(text: str | None) -> int:
+    if text is None:
+        return DEFAULT_TOP
+    if not re.fullmatch(r"[0-9]{1,3}", text) or not 1 <= int(text) <= MAX_TOP:
+        raise ParamError(f"n: expected a whole number from 1 to {MAX_TOP}; got {shown(text)}")
+    return int(text)
+
+
+def parse_metric(text: str | None) -> str:
+    if text is None:
+        return METRICS[0]
+    if text not in METRICS:
+        raise ParamError(f"metric: expected one of {', '.join(METRICS)}; got {shown(text)}")
+    return text
+
+
+def check_names(args: Mapping[str, Sequence[str]], allowed: frozenset[str]) -> None:
+    unknown = sorted(set(args) - allowed)
+    if unknown:
+        raise ParamError(
+            f"unknown parameter {shown(unknown[0])}; this endpoint takes"
+            f" {', '.join(sorted(allowed)) or 'no parameters'}"
+        )
+    for key, values in args.items():
+        if key not in REPEATABLE and len(values) > 1:
+            raise ParamError(f"{key}: given {len(values)} times; it takes one value")
+
+
+def parse_query(
+    args: Mapping[str, Sequence[str]],
+    *,
+    allowed: frozenset[str],
+    now: datetime,
+    max_buckets: int,
+    range_defaults: bool = True,
+) -> CountQuery:
+    """Validate a request's parameters (`args` maps each name to all its values).
+
+    The bucket cap applies to endpoints that take an `interval` (they draw buckets)."""
+    check_names(args, allowed)
+
+    def one(key: str) -> str | None:
+        values = args.get(key)
+        return values[0] if values else None
+
+    time_range = parse_range(one("from"), one("to"), now, defaults=range_defaults)
+    interval = parse_interval(one("interval"))
+    if "interval" in allowed and time_range is not None:
+        check_bucket_count(time_range, interval, max_buckets)
+    return CountQuery(
+        time_range=time_range,
+        interval=interval,
+        labels=parse_names(args.get("label", ()), "label"),
+        sources=parse_names(args.get("source", ()), "source"),
+        metric=parse_metric(one("metric")),
+        top=parse_top(one("n")),
+    )

@@ -1,0 +1,91 @@
+"""Answers of Elasticsearch turned into the API's JSON shapes: pure functions."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, Mapping, Sequence
+
+from pipeline_common.contracts import Interval
+from pipeline_common.timestamps import to_iso
+
+
+def _count(aggregation: Mapping[str, Any] | None) -> int:
+    # A sum of longs comes back as a float (12.0), or null over no documents.
+    value = (aggregation or {}).get("value")
+    return int(round(value)) if value is not None else 0
+
+
+def label_counts(response: Mapping[str, Any]) -> list[tuple[str, int]]:
+    buckets = response.get("aggregations", {}).get("labels", {}).get("buckets", [])
+    return [(bucket["key"], _count(bucket.get("count"))) for bucket in buckets]
+
+
+def labels_truncated(response: Mapping[str, Any]) -> bool:
+    labels = response.get("aggregations", {}).get("labels", {})
+    return labels.get("sum_other_doc_count", 0) > 0
+
+
+def total(response: Mapping[str, Any]) -> int:
+    return _count(response.get("aggregations", {}).get("total"))
+
+
+def distinct_values(response: Mapping[str, Any]) -> list[str]:
+    buckets = response.get("aggregations", {}).get("values", {}).get("buckets", [])
+    return [bucket["key"] for bucket in buckets]
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _from_millis(millis: float) -> datetime:
+    # Integer milliseconds: float seconds could print a millisecond off.
+    return EPOCH + timedelta(milliseconds=int(millis))
+
+
+def _point(key_millis: int, value: int) -> dict[str, Any]:
+    return {"t": to_iso(_from_millis(key_millis)), "y": value}
+
+
+def timeline(
+    response: Mapping[str, Any], requested: Sequence[str], keys: Sequence[datetime]
+) -> dict[str, list[dict[str, Any]]]:
+    """{label: [{"t": iso, "y": n}, ...]} in the requested order (or Elasticsearch's,
+    biggest first, when no label was requested). A requested label without any document
+    still gets its series of zeros, over the same bucket `keys`."""
+    series: dict[str, list[dict[str, Any]]] = {}
+    for bucket in response.get("aggregations", {}).get("labels", {}).get("buckets", []):
+        points = bucket.get("timeline", {}).get("buckets", [])
+        series[bucket["key"]] = [_point(point["key"], _count(point.get("count"))) for point in points]
+    zeros = [{"t": to_iso(key), "y": 0} for key in keys]
+    if not requested:
+        return series
+    return {label: series.get(label, list(zeros)) for label in requested}
+
+
+def stored_intervals(response: Mapping[str, Any]) -> tuple[list[Interval], list[str]]:
+    """The intervals found in the index, finest first, and any values that are not one."""
+    known, unknown = [], []
+    for bucket in response.get("aggregations", {}).get("intervals", {}).get("buckets", []):
+        try:
+            known.append(Interval(bucket["key"]))
+        except ValueError:
+            unknown.append(bucket["key"])
+    return sorted(known, key=lambda interval: interval.length), unknown
+
+
+def extent(response: Mapping[str, Any]) -> dict[str, Any]:
+    aggregations = response.get("aggregations", {})
+
+    def moment(name: str) -> str | None:
+        value = aggregations.get(name, {}).get("value")
+        if value is None:
+            return None
+        return to_iso(_from_millis(value))
+
+    hits = response.get("hits", {}).get("total", {})
+    intervals, _ = stored_intervals(response)
+    return {
+        "documents": hits.get("value", 0) if isinstance(hits, Mapping) else int(hits),
+        "oldest_bucket": moment("oldest"),
+        "newest_bucket": moment("newest"),
+        "stored_intervals": [interval.value for interval in intervals],
+    }

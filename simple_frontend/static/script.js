@@ -1,0 +1,361 @@
+// Dashboard: reads the JSON API and draws Chart.js charts. No framework, no build step.
+(() => {
+  "use strict";
+
+  const REFRESH_MS = 30000;
+  // "Auto" interval: the finest interval that draws at most this many points.
+  const DISPLAY_BUCKETS = 300;
+  const INTERVAL_MS = { minute: 60e3, hour: 3600e3, day: 86400e3 };
+  const RANGE_MS = { "now-1h": 3600e3, "now-24h": 86400e3, "now-7d": 7 * 86400e3, "now-30d": 30 * 86400e3 };
+  const TOP_N = 10;
+  const SERIES_N = 8;
+  const PALETTE = ["#4f7cff", "#f59e0b", "#10b981", "#ef4471", "#8b5cf6", "#06b6d4", "#f97316",
+                   "#84cc16", "#d946ef", "#64748b"];
+  const MAX_BUCKETS = Number(document.body.dataset.maxBuckets) || 2000;
+
+  const state = {
+    range: "now-24h", custom: null, interval: "auto", metric: "detections",
+    source: "", labels: [], knownLabels: [], timer: null, generation: 0,
+  };
+  const $ = (id) => document.getElementById(id);
+  const charts = { timeline: null, top: null };
+
+  // ---- API ----------------------------------------------------------------------------
+  class ApiError extends Error {}
+
+  async function api(path, params = {}) {
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(params)) {
+      if (value === undefined || value === null || value === "") continue;
+      for (const item of Array.isArray(value) ? value : [value]) query.append(key, item);
+    }
+    let response;
+    try {
+      response = await fetch(`${path}?${query}`, { headers: { Accept: "application/json" } });
+    } catch (err) {
+      throw new ApiError("The dashboard server cannot be reached.");
+    }
+    let body = null;
+    try { body = await response.json(); } catch (err) { /* reported below */ }
+    if (!response.ok) {
+      const message = body && body.error ? body.error : `HTTP ${response.status}`;
+      const error = new ApiError(message);
+      error.status = response.status;
+      error.body = body;
+      throw error;
+    }
+    return { body, headers: response.headers };
+  }
+
+  // ---- time range and interval ----------------------------------------------------------
+  function chooseInterval(spanMs) {
+    if (state.interval !== "auto") return state.interval;
+    for (const name of ["minute", "hour", "day"]) {
+      if (Math.ceil(spanMs / INTERVAL_MS[name]) + 1 <= DISPLAY_BUCKETS) return name;
+    }
+    return "day";
+  }
+
+  // Resolves the chosen range to API parameters; null when "all" finds an empty index.
+  function resolveRange(health) {
+    if (state.range === "custom" && state.custom) {
+      const { from, to } = state.custom;
+      return { from, to, spanMs: Date.parse(to) - Date.parse(from) };
+    }
+    if (state.range === "all") {
+      if (!health || !health.oldest_bucket) return null;
+      const finest = (health.stored_intervals || ["day"])[0];
+      const to = new Date(Date.parse(health.newest_bucket) + INTERVAL_MS[finest]).toISOString();
+      return { from: health.oldest_bucket, to, spanMs: Date.parse(to) - Date.parse(health.oldest_bucket) };
+    }
+    return { from: state.range, to: "now", spanMs: RANGE_MS[state.range] };
+  }
+
+  // ---- rendering ------------------------------------------------------------------------
+  const colorOf = (order, label) => {
+    const index = order.indexOf(label);
+    return index >= 0 ? PALETTE[index % PALETTE.length] : "#94a3b8";
+  };
+  const formatCount = (n) => new Intl.NumberFormat().format(n);
+
+  function setState(name) { document.body.dataset.state = name; }
+
+  function showError(message) {
+    const banner = $("error");
+    banner.textContent = message ? `Could not load the data: ${message}` : "";
+    banner.hidden = !message;
+  }
+
+  function showNote(message) {
+    $("note").textContent = message || "";
+    $("note").hidden = !message;
+  }
+
+  function renderHealth(health, error) {
+    const pill = $("health");
+    if (health && health.status === "ok") {
+      const newest = health.newest_bucket ? moment(health.newest_bucket).fromNow() : "never";
+      pill.textContent = `Elasticsearch OK · newest bucket ${newest}`;
+      pill.className = "pill pill-ok";
+    } else {
+      pill.textContent = health ? `Elasticsearch: ${health.status}` : "Elasticsearch: unknown";
+      pill.title = (health && health.error) || (error && error.message) || "";
+      pill.className = "pill pill-bad";
+    }
+  }
+
+  function renderLabelChips(available) {
+    const box = $("labels");
+    const names = [...new Set([...available, ...state.labels])].sort((a, b) => a.localeCompare(b));
+    box.replaceChildren(...names.map((name) => {
+      const chip = document.createElement("button");
+      chip.type = "button";
+      chip.className = "chip" + (state.labels.includes(name) ? " selected" : "");
+      chip.textContent = name;
+      chip.dataset.label = name;
+      chip.setAttribute("aria-pressed", state.labels.includes(name));
+      return chip;
+    }));
+    if (!names.length) {
+      const none = document.createElement("span");
+      none.className = "muted";
+      none.textContent = "No labels in this range";
+      box.append(none);
+    }
+    $("labels-hint").textContent = state.labels.length
+      ? `(${state.labels.length} chosen · click to toggle)`
+      : `(none chosen: the ${SERIES_N} busiest are shown)`;
+  }
+
+  function renderSources(sources) {
+    const select = $("source");
+    const options = [new Option("All sources", "")];
+    for (const name of new Set([...sources, ...(state.source ? [state.source] : [])])) {
+      options.push(new Option(name, name));
+    }
+    select.replaceChildren(...options);
+    select.value = state.source;
+  }
+
+  function renderCards(totals, order) {
+    const metricName = state.metric === "images" ? "Images" : "Detections";
+    const byLabel = new Map(totals.totals.map((row) => [row.label, row.count]));
+    const cards = [{
+      title: state.labels.length ? `${metricName} · chosen labels` : `${metricName} · all labels`,
+      value: totals.total, accent: "#1e293b", main: true,
+      note: `${totals.totals.length} label${totals.totals.length === 1 ? "" : "s"} seen`,
+    }];
+    for (const label of order) {
+      cards.push({ title: label, value: byLabel.get(label) || 0, accent: colorOf(order, label) });
+    }
+    $("totals").replaceChildren(...cards.map((card) => {
+      const el = document.createElement("div");
+      el.className = "card" + (card.main ? " card-main" : "");
+      el.style.setProperty("--accent", card.accent);
+      el.dataset.label = card.main ? "" : card.title;
+      const title = document.createElement("div");
+      title.className = "card-title";
+      title.textContent = card.title;
+      const value = document.createElement("div");
+      value.className = "card-value";
+      value.textContent = formatCount(card.value);
+      el.append(title, value);
+      if (card.note) {
+        const note = document.createElement("div");
+        note.className = "card-note";
+        note.textContent = card.note;
+        el.append(note);
+      }
+      return el;
+    }));
+  }
+
+  function baseOptions() {
+    return {
+      responsive: true, maintainAspectRatio: false, animation: false,
+      plugins: { legend: { labels: { boxWidth: 12, boxHeight: 12, usePointStyle: true } } },
+    };
+  }
+
+  function renderTimeline(series, interval, range) {
+    const order = Object.keys(series);
+    const datasets = order.map((label) => {
+      const color = colorOf(order, label);
+      return {
+        label, data: series[label], parsing: { xAxisKey: "t", yAxisKey: "y" },
+        borderColor: color, backgroundColor: color + "22", borderWidth: 2,
+        pointRadius: series[label].length > 60 ? 0 : 3, pointHoverRadius: 5, tension: 0.25,
+        fill: order.length === 1,
+      };
+    });
+    const options = baseOptions();
+    options.interaction = { mode: "index", intersect: false };
+    options.scales = {
+      x: {
+        type: "time", min: Date.parse(range.from) || undefined, max: Date.parse(range.to) || undefined,
+        time: { unit: interval, tooltipFormat: interval === "day" ? "ll" : "lll" },
+        grid: { display: false }, ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 10 },
+      },
+      y: { beginAtZero: true, ticks: { precision: 0 }, grid: { color: "#eef1f6" } },
+    };
+    if (range.relative) { delete options.scales.x.min; delete options.scales.x.max; }
+    if (charts.timeline) charts.timeline.destroy();
+    charts.timeline = new Chart($("timeline-chart"), { type: "line", data: { datasets }, options });
+    const empty = !order.some((label) => series[label].some((point) => point.y > 0));
+    $("timeline-empty").hidden = !empty;
+    return empty;
+  }
+
+  function renderTop(top, order) {
+    const rows = top.top;
+    const options = baseOptions();
+    options.indexAxis = "y";
+    options.plugins.legend = { display: false };
+    options.scales = {
+      x: { beginAtZero: true, ticks: { precision: 0 }, grid: { color: "#eef1f6" } },
+      y: { grid: { display: false } },
+    };
+    const data = {
+      labels: rows.map((row) => row.label),
+      datasets: [{
+        label: state.metric, data: rows.map((row) => row.count), borderRadius: 6, maxBarThickness: 28,
+        backgroundColor: rows.map((row) => colorOf(order, row.label)),
+      }],
+    };
+    if (charts.top) charts.top.destroy();
+    charts.top = new Chart($("top-chart"), { type: "bar", data, options });
+    $("top-empty").hidden = rows.some((row) => row.count > 0);
+  }
+
+  function clearCharts() {
+    for (const key of Object.keys(charts)) {
+      if (charts[key]) { charts[key].destroy(); charts[key] = null; }
+    }
+    $("totals").replaceChildren();
+  }
+
+  // ---- one refresh ---------------------------------------------------------------------
+  async function refresh() {
+    const generation = ++state.generation;
+    const current = () => generation === state.generation;  // a newer refresh wins
+    setState("loading");
+    let health = null;
+    try {
+      health = (await api("/api/health")).body;
+      renderHealth(health);
+    } catch (err) {
+      health = err.body || null;
+      renderHealth(health, err);
+    }
+    try {
+      const range = resolveRange(health);
+      if (!current()) return;
+      if (range === null) {  // "all" on an empty index
+        clearCharts();
+        renderLabelChips([]);
+        showError("");
+        showNote("");
+        $("timeline-empty").hidden = false;
+        $("top-empty").hidden = false;
+        setState("empty");
+        return;
+      }
+      range.relative = range.to === "now";
+      const interval = chooseInterval(range.spanMs);
+      const common = { from: range.from, to: range.to, source: state.source, metric: state.metric };
+      const [timeline, top, totals, labels, sources] = await Promise.all([
+        api("/api/timeline", { ...common, interval, label: state.labels, n: SERIES_N }),
+        api("/api/top", { ...common, n: TOP_N }),
+        api("/api/totals", { ...common, label: state.labels }),
+        api("/api/labels", { from: range.from, to: range.to, source: state.source }),
+        api("/api/sources"),
+      ]);
+      if (!current()) return;
+      showError("");
+      state.knownLabels = labels.body.labels;
+      renderLabelChips(labels.body.labels);
+      renderSources(sources.body.sources);
+      const order = Object.keys(timeline.body);
+      const empty = renderTimeline(timeline.body, interval, range);
+      renderTop(top.body, order);
+      renderCards(totals.body, order);
+      const stored = timeline.headers.get("X-Stored-Interval");
+      showNote(stored && INTERVAL_MS[stored] > INTERVAL_MS[interval]
+        ? `Counts are stored per ${stored}: each ${stored}'s count appears at its start.` : "");
+      const buckets = Object.values(timeline.body)[0]?.length ?? 0;
+      $("timeline-caption").textContent = `per ${interval} · ${buckets} bucket${buckets === 1 ? "" : "s"}`;
+      $("top-caption").textContent = `top ${TOP_N} · ${state.metric}`;
+      $("updated").textContent = `updated ${moment().format("LTS")}`;
+      setState(empty ? "empty" : "ready");
+    } catch (err) {
+      if (!current()) return;
+      showError(err.message);
+      setState("error");
+    }
+  }
+
+  // ---- controls ------------------------------------------------------------------------
+  function toLocalInput(date) {
+    return moment(date).format("YYYY-MM-DDTHH:mm");
+  }
+
+  function wire() {
+    $("presets").addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-range]");
+      if (!button) return;
+      for (const other of $("presets").querySelectorAll("button")) other.classList.toggle("active", other === button);
+      const custom = button.dataset.range === "custom";
+      $("custom-range").hidden = !custom;
+      if (custom) {
+        if (!$("custom-from").value) {
+          $("custom-from").value = toLocalInput(Date.now() - 86400e3);
+          $("custom-to").value = toLocalInput(Date.now());
+        }
+        return;  // applied with the form's button
+      }
+      state.range = button.dataset.range;
+      refresh();
+    });
+    $("custom-range").addEventListener("submit", (event) => {
+      event.preventDefault();
+      // datetime-local holds local wall time; the API gets UTC with an explicit zone.
+      const from = new Date($("custom-from").value);
+      const to = new Date($("custom-to").value);
+      if (isNaN(from) || isNaN(to) || from >= to) {
+        showError("the custom range needs a start before its end");
+        setState("error");
+        return;
+      }
+      state.range = "custom";
+      state.custom = { from: from.toISOString(), to: to.toISOString() };
+      refresh();
+    });
+    $("labels").addEventListener("click", (event) => {
+      const chip = event.target.closest(".chip");
+      if (!chip) return;
+      const label = chip.dataset.label;
+      state.labels = state.labels.includes(label)
+        ? state.labels.filter((name) => name !== label) : [...state.labels, label];
+      refresh();
+    });
+    for (const id of ["interval", "metric", "source"]) {
+      $(id).addEventListener("change", (event) => { state[id] = event.target.value; refresh(); });
+    }
+    $("auto-refresh").addEventListener("change", (event) => {
+      clearInterval(state.timer);
+      state.timer = event.target.checked ? setInterval(refresh, REFRESH_MS) : null;
+    });
+  }
+
+  if (typeof Chart === "undefined" || typeof moment === "undefined") {
+    showError("the chart libraries did not load: run `make setup` (npm ci --prefix simple_frontend)");
+    setState("error");
+    return;
+  }
+  Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+  Chart.defaults.color = "#475569";
+  // For tests and curious users: the live chart objects and filter state.
+  window.dashboard = { charts, state, refresh, maxBuckets: MAX_BUCKETS };
+  wire();
+  refresh();
+})();

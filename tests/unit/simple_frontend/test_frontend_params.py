@@ -1,0 +1,245 @@
+"""Validation of the API's parameters: every bad value is refused with a message that
+says what was expected and what arrived."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from pipeline_common.contracts import Interval
+from simple_frontend.params import (
+    ParamError,
+    TimeRange,
+    bucket_count,
+    bucket_keys,
+    check_bucket_count,
+    parse_interval,
+    parse_metric,
+    parse_name,
+    parse_names,
+    parse_query,
+    parse_range,
+    parse_time,
+    parse_top,
+)
+
+NOW = datetime(2025, 4, 14, 9, 30, 15, 123456, tzinfo=timezone.utc)
+UTC = timezone.utc
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("now", datetime(2025, 4, 14, 9, 30, 15, 123000, tzinfo=UTC)),
+        ("now-15m", datetime(2025, 4, 14, 9, 15, 15, 123000, tzinfo=UTC)),
+        ("now-24h", datetime(2025, 4, 13, 9, 30, 15, 123000, tzinfo=UTC)),
+        ("now-7d", datetime(2025, 4, 7, 9, 30, 15, 123000, tzinfo=UTC)),
+        ("now-2w", datetime(2025, 3, 31, 9, 30, 15, 123000, tzinfo=UTC)),
+        ("2025-04-01", datetime(2025, 4, 1, tzinfo=UTC)),
+        ("2025-04-01T10:00", datetime(2025, 4, 1, 10, tzinfo=UTC)),
+        ("2025-04-01T10:00:05Z", datetime(2025, 4, 1, 10, 0, 5, tzinfo=UTC)),
+        ("2025-04-01T10:00:05.5Z", datetime(2025, 4, 1, 10, 0, 5, 500000, tzinfo=UTC)),
+        ("2025-04-01T10:00:05.123999Z", datetime(2025, 4, 1, 10, 0, 5, 123000, tzinfo=UTC)),
+        # another zone is converted to UTC; no zone at all is taken as UTC
+        ("2025-04-01T12:00:00+02:00", datetime(2025, 4, 1, 10, tzinfo=UTC)),
+        ("2025-04-01T10:00:00", datetime(2025, 4, 1, 10, tzinfo=UTC)),
+    ],
+)
+def test_times_accepted(text, expected):
+    moment = parse_time(text, NOW, "from")
+    assert moment == expected
+    assert moment.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "yesterday",
+        "now-",
+        "now-5",
+        "now-5y",
+        "now-5M",
+        "now+1h",
+        "now-1h/h",
+        " now",
+        "now ",
+        "now-1234567d",
+        "2025-13-01",
+        "2025-02-30T00:00:00Z",
+        "2025-04-01T25:00:00Z",
+        "2025-4-1",
+        "20250401",
+        "2025-04-01 10:00:00",
+        "2025-04-01T10:00:00+0200",
+        "1744000000",
+        "now-1d OR *",
+        "*",
+        '{"match_all": {}}',
+        "２０２５-04-01",
+        "2025-04-01T10:00:00Z<script>",
+    ],
+)
+def test_times_refused(text):
+    with pytest.raises(ParamError) as error:
+        parse_time(text, NOW, "from")
+    message = str(error.value)
+    assert message.startswith("from:")
+    assert "now-24h" in message or "not a real date" in message or "before year 1" in message
+
+
+def test_relative_time_before_year_one_is_refused():
+    with pytest.raises(ParamError, match="before year 1"):
+        parse_time("now-999999w", NOW, "from")
+
+
+def test_range_defaults_to_the_last_24_hours():
+    time_range = parse_range(None, None, NOW)
+    assert time_range.end - time_range.start == timedelta(hours=24)
+    assert time_range.end == NOW.replace(microsecond=123000)
+
+
+def test_range_without_defaults_may_be_open():
+    assert parse_range(None, None, NOW, defaults=False) is None
+
+
+@pytest.mark.parametrize("start, end", [("now", "now-1h"), ("now", "now"), ("2025-04-02", "2025-04-01")])
+def test_range_must_go_forward(start, end):
+    with pytest.raises(ParamError, match="from must be earlier than to"):
+        parse_range(start, end, NOW)
+
+
+@pytest.mark.parametrize("text, expected", [(None, Interval.HOUR), ("minute", Interval.MINUTE), ("day", Interval.DAY)])
+def test_interval_accepted(text, expected):
+    assert parse_interval(text) is expected
+
+
+@pytest.mark.parametrize("text", ["", "Hour", "week", "1h", "hour ", "*"])
+def test_interval_refused(text):
+    with pytest.raises(ParamError, match=r"interval: expected one of minute, hour, day; got"):
+        parse_interval(text)
+
+
+def range_of(start: str, end: str) -> TimeRange:
+    return TimeRange(parse_time(start, NOW, "from"), parse_time(end, NOW, "to"))
+
+
+@pytest.mark.parametrize(
+    "start, end, interval, count",
+    [
+        ("2025-04-01T00:00:00Z", "2025-04-02T00:00:00Z", Interval.HOUR, 24),
+        ("2025-04-01T00:00:00Z", "2025-04-02T00:00:00Z", Interval.DAY, 1),
+        ("2025-04-01T00:00:00Z", "2025-04-02T00:00:00.001Z", Interval.DAY, 2),
+        ("2025-04-01T00:30:00Z", "2025-04-01T02:10:00Z", Interval.HOUR, 3),
+        ("2025-04-01T00:00:00Z", "2025-04-01T00:00:00.001Z", Interval.MINUTE, 1),
+        ("2025-04-01T23:59:00Z", "2025-04-02T00:01:00Z", Interval.MINUTE, 2),
+    ],
+)
+def test_bucket_count_matches_the_keys(start, end, interval, count):
+    time_range = range_of(start, end)
+    assert bucket_count(time_range, interval) == count
+    keys = bucket_keys(time_range, interval)
+    assert len(keys) == count
+    assert keys[0] <= time_range.start < keys[0] + interval.length
+    assert keys[-1] < time_range.end <= keys[-1] + interval.length
+
+
+def test_bucket_cap():
+    day = range_of("2025-04-01T00:00:00Z", "2025-04-02T00:00:00Z")
+    check_bucket_count(day, Interval.MINUTE, 1440)
+    with pytest.raises(ParamError, match="holds 1440 minute buckets; at most 1439 are allowed"):
+        check_bucket_count(day, Interval.MINUTE, 1439)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["person", "traffic light", "cell phone", "cam-01", "front door (2)", "Café", "a OR b", "x", "a.b/c:d", "7"],
+)
+def test_names_accepted(text):
+    assert parse_name(text, "label") == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        " person",
+        "person ",
+        "*",
+        "per*",
+        "pers?n",
+        '"person"',
+        "person\\",
+        '{"match_all": {}}',
+        "label:[* TO *]",
+        "a\nb",
+        "a\tb",
+        "<script>",
+        "x" * 101,
+        "-person",
+        "a;b",
+    ],
+)
+def test_names_refused(text):
+    with pytest.raises(ParamError, match=r"^label: "):
+        parse_name(text, "label")
+
+
+def test_names_are_deduplicated_in_order_and_bounded():
+    assert parse_names(["car", "person", "car"], "label") == ("car", "person")
+    with pytest.raises(ParamError, match="at most 20 values; got 21"):
+        parse_names([f"l{i}" for i in range(21)], "label")
+
+
+@pytest.mark.parametrize("text, expected", [(None, 10), ("1", 1), ("50", 50), ("07", 7)])
+def test_top_accepted(text, expected):
+    assert parse_top(text) == expected
+
+
+@pytest.mark.parametrize("text", ["0", "51", "-1", "1.5", "ten", "", "1e1", "9999"])
+def test_top_refused(text):
+    with pytest.raises(ParamError, match="n: expected a whole number from 1 to 50"):
+        parse_top(text)
+
+
+@pytest.mark.parametrize("text, expected", [(None, "detections"), ("images", "images")])
+def test_metric(text, expected):
+    assert parse_metric(text) == expected
+
+
+def test_metric_refused():
+    with pytest.raises(ParamError, match="metric: expected one of detections, images; got 'score'"):
+        parse_metric("score")
+
+
+ALL = frozenset({"from", "to", "label", "source", "interval", "metric", "n"})
+
+
+def test_query_collects_everything():
+    query = parse_query(
+        {"from": ["now-1h"], "to": ["now"], "label": ["car", "person"], "source": ["cam1"],
+         "interval": ["minute"], "metric": ["images"], "n": ["5"]},
+        allowed=ALL, now=NOW, max_buckets=2000,
+    )
+    assert query.labels == ("car", "person")
+    assert query.sources == ("cam1",)
+    assert query.interval is Interval.MINUTE
+    assert query.metric == "images"
+    assert query.top == 5
+    assert query.time_range.end - query.time_range.start == timedelta(hours=1)
+
+
+def test_query_refuses_unknown_parameters():
+    with pytest.raises(ParamError, match="unknown parameter 'lable'; this endpoint takes from, label, to"):
+        parse_query({"lable": ["car"]}, allowed=frozenset({"from", "to", "label"}), now=NOW, max_buckets=10)
+
+
+def test_query_refuses_repeated_single_parameters():
+    with pytest.raises(ParamError, match="from: given 2 times"):
+        parse_query({"from": ["now-1h", "now-2h"]}, allowed=ALL, now=NOW, max_buckets=10)
+
+
+def test_query_caps_buckets_only_where_an_interval_is_drawn():
+    args = {"from": ["now-7d"], "interval": ["minute"]}
+    with pytest.raises(ParamError, match="minute buckets; at most 2000"):
+        parse_query(args, allowed=ALL, now=NOW, max_buckets=2000)
+    totals = parse_query({"from": ["now-7d"]}, allowed=frozenset({"from"}), now=NOW, max_buckets=2000)
+    assert totals.time_range is not None
