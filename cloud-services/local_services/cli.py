@@ -1,0 +1,86 @@
+"""`python -m local_services up|down|status|clean-data`."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from pipeline_common.environment import DEFAULT_DOTENV, PROJECT_ROOT, SettingsError, read_environment
+from pipeline_common.logs import configure_logging
+
+from . import stack
+from .envfile import ensure_env_file
+from .errors import ServiceError
+from .service import Status
+from .settings import LocalSettings
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILED, EXIT_NOT_READY = 0, 1, 3
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_services",
+        description="Run the pipeline's real services (Kafka, Elasticsearch, an S3 server and a "
+        "local Hadoop) as processes on 127.0.0.1, without Docker. Credentials come from .env, "
+        "which the first `up` writes with random secrets.",
+        epilog="Exit codes: 0 success, 1 failure (message on stderr), 2 bad usage, "
+        "3 `status` found a service not ready.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("up", help="start every service (reuses those already running) and wait until ready")
+    down = commands.add_parser("down", help="stop the services started by `up`")
+    down.add_argument("--wipe", action="store_true", help="also delete their data and logs")
+    commands.add_parser("status", help="table of service, pid, port, readiness and memory")
+    commands.add_parser("clean-data", help="stop the services and delete their data and logs "
+                        "(same as `down --wipe`; .env and downloads are kept)")
+    return parser.parse_args(argv)
+
+
+def format_table(rows: list[Status], hadoop: str) -> str:
+    lines = [f"{'service':<14}{'pid':>8}{'port':>7}  {'ready':<6}{'RSS MB':>8}"]
+    for row in rows:
+        lines.append(
+            f"{row.name:<14}{row.pid or '-':>8}{row.port:>7}  {'yes' if row.ready else 'no':<6}"
+            f"{f'{row.rss_mb:.0f}' if row.rss_mb is not None else '-':>8}"
+        )
+    lines.append(f"{'hadoop':<14}{'-':>8}{'-':>7}  {hadoop}")
+    total = sum(r.rss_mb or 0 for r in rows)
+    lines.append(f"{'total':<14}{'':>8}{'':>7}  {'':<6}{total:>8.0f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    configure_logging(args.verbose)
+    try:
+        if args.command == "up":
+            ensure_env_file(PROJECT_ROOT / ".env.example", DEFAULT_DOTENV)
+        env = read_environment()
+        settings = LocalSettings.from_env(env)
+        if args.command == "up":
+            for name, what in stack.up(settings, env):
+                print(f"{name}: {what}")
+            print(f"data and logs under {settings.paths.local_dir}; `make status` to check")
+            return EXIT_OK
+        if args.command in ("down", "clean-data"):
+            wipe = args.command == "clean-data" or args.wipe
+            for name, pid in stack.down(settings, wipe=wipe):
+                print(f"{name}: {'stopped pid %d' % pid if pid else 'was not running'}")
+            return EXIT_OK
+        rows = stack.status(settings)
+        if not stack.hadoop_available():
+            hadoop = "module missing"
+        else:
+            hadoop = "installed" if stack.hadoop_installed(settings) else "not installed"
+        print(format_table(rows, hadoop))
+        return EXIT_OK if all(r.ready for r in rows) else EXIT_NOT_READY
+    except (ServiceError, SettingsError) as error:
+        log.error("%s", error)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

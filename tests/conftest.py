@@ -1,0 +1,181 @@
+"""Session fixtures over the real services, for every stage's integration tests.
+
+PIPELINE_SERVICES chooses where they come from:
+  local     (default) the processes of `python -m local_services up`, started here when
+            they are not ready yet and left running afterwards, so the next run is quick;
+  external  endpoints and credentials from the environment / .env; nothing is started;
+  docker    docker-compose.dev.yml through testcontainers, when a Docker engine answers.
+
+Fixtures are created on first use, so `pytest tests/unit` never starts anything; a unit
+test that asks for a service fixture fails with a message instead.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from pipeline_common.clients import elasticsearch_client, s3_client
+from pipeline_common.environment import DEFAULT_DOTENV, PROJECT_ROOT, read_environment
+from pipeline_common.settings import ElasticsearchSettings, KafkaSettings, S3Settings
+
+INTEGRATION_DIR = Path(__file__).parent / "integration"
+UNIT_DIR = Path(__file__).parent / "unit"
+MODES = ("local", "external", "docker")
+UP_TIMEOUT_S = 600
+SERVICE_FIXTURES = {"pipeline_env", "s3_settings", "kafka_settings", "es_settings", "s3", "es",
+                    "kafka_admin", "hadoop_home"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Everything under tests/integration is an integration test, marked or not."""
+    for item in items:
+        if INTEGRATION_DIR in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.integration)
+
+
+def pytest_runtest_setup(item):
+    if UNIT_DIR in Path(item.fspath).parents and SERVICE_FIXTURES & set(item.fixturenames):
+        pytest.fail("unit tests need no services: move this test to tests/integration", pytrace=False)
+
+
+def _local_ready(env) -> bool:
+    from local_services import stack
+    from local_services.settings import LocalSettings
+    from pipeline_common.environment import SettingsError
+
+    try:
+        return stack.all_ready(LocalSettings.from_env(env))
+    except SettingsError:  # no .env yet: `up` writes it
+        return False
+
+
+def _start_local() -> dict[str, str]:
+    env = read_environment()
+    if not _local_ready(env):
+        result = subprocess.run(
+            [sys.executable, "-m", "local_services", "up"],
+            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=UP_TIMEOUT_S,
+        )
+        if result.returncode != 0:
+            pytest.fail(
+                "`python -m local_services up` failed (exit code "
+                f"{result.returncode}):\n{result.stdout}{result.stderr}",
+                pytrace=False,
+            )
+        env = read_environment()  # the first `up` wrote .env
+    return env
+
+
+def _docker_engine_reachable() -> str | None:
+    """None when usable, else the reason to skip."""
+    if shutil.which("docker") is None:
+        return "the docker CLI is not installed"
+    probe = subprocess.run(["docker", "info"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"no Docker engine answers `docker info`: {probe.stderr.strip()[:200]}"
+    return None
+
+
+def _start_docker(request) -> dict[str, str]:
+    reason = _docker_engine_reachable()
+    if reason:
+        pytest.skip(f"PIPELINE_SERVICES=docker: {reason}")
+    from testcontainers.compose import DockerCompose
+
+    from local_services import stack
+    from local_services.envfile import ensure_env_file
+    from local_services.readiness import wait_until
+    from local_services.settings import LocalSettings
+
+    ensure_env_file(PROJECT_ROOT / ".env.example", DEFAULT_DOTENV)
+    compose = DockerCompose(PROJECT_ROOT, compose_file_name="docker-compose.dev.yml",
+                            env_file=str(DEFAULT_DOTENV), pull=True)
+    compose.start()
+    request.addfinalizer(compose.stop)
+    env = read_environment()
+    settings = LocalSettings.from_env(env)
+    for service in stack.services(settings):
+        wait_until(service.is_ready, what=f"{service.name} (docker)", timeout=300,
+                   log_file=settings.paths.logs / "docker-compose.log")
+    stack.services(settings)[0].after_ready()  # the S3 bucket
+    return env
+
+
+@pytest.fixture(scope="session")
+def pipeline_env(request) -> dict[str, str]:
+    """The environment (.env overlaid by os.environ) once the services answer."""
+    mode = read_environment().get("PIPELINE_SERVICES", "local").strip() or "local"
+    if mode not in MODES:
+        pytest.fail(f"PIPELINE_SERVICES={mode!r}: expected one of {', '.join(MODES)}", pytrace=False)
+    if mode == "local":
+        return _start_local()
+    if mode == "docker":
+        return _start_docker(request)
+    return read_environment()
+
+
+@pytest.fixture(scope="session")
+def s3_settings(pipeline_env) -> S3Settings:
+    return S3Settings.from_env(pipeline_env)
+
+
+@pytest.fixture(scope="session")
+def kafka_settings(pipeline_env) -> KafkaSettings:
+    return KafkaSettings.from_env(pipeline_env)
+
+
+@pytest.fixture(scope="session")
+def es_settings(pipeline_env) -> ElasticsearchSettings:
+    return ElasticsearchSettings.from_env(pipeline_env)
+
+
+@pytest.fixture(scope="session")
+def s3(s3_settings):
+    """boto3 S3 client; the bucket S3_BUCKET exists."""
+    return s3_client(s3_settings)
+
+
+@pytest.fixture(scope="session")
+def es(es_settings):
+    client = elasticsearch_client(es_settings)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def kafka_admin(kafka_settings):
+    from confluent_kafka.admin import AdminClient
+
+    return AdminClient(kafka_settings.client_config())
+
+
+@pytest.fixture(scope="session")
+def hadoop_home(pipeline_env) -> Path:
+    """A local-mode Hadoop install (bin/hadoop) configured for the S3 server."""
+    from local_services.paths import Paths
+
+    paths = Paths.from_env(pipeline_env)
+    home = paths.local_dir / "hadoop"
+    if not (home / "bin" / "hadoop").is_file():
+        # `up` installs it in local mode; in the other modes nothing has yet.
+        from local_services.hadoop import ensure_hadoop
+
+        home = ensure_hadoop(pipeline_env, paths.cache_dir, home)
+    return home
+
+
+@pytest.fixture
+def unique_name():
+    """`unique_name("topic")` -> "topic-3f9a0c1b2d": a fresh lower-case name per call, valid
+    as a Kafka topic, consumer group, ES index or S3 key prefix, so concurrent test runs
+    never share state."""
+
+    def make(prefix: str = "test") -> str:
+        return f"{prefix.lower()}-{uuid.uuid4().hex[:10]}"
+
+    return make
