@@ -123,9 +123,9 @@ def cmd_watch(settings, clients, progress) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     # what is already waiting is handled first, as `run` would
-    ingest.handle(find_originals(settings.new_pics_dir)[0])
+    ingest.handle(find_originals(settings.new_pics_dir)[0], publish=False)
     ingest.publish(list_frames(settings.frames_dir))
-    watch(settings.new_pics_dir, settings.watch_settle_s, ingest.handle, ingest.publisher.announcer.poll, stop)
+    watch(settings.new_pics_dir, settings.watch_settle_s, ingest.handle, ingest.idle, stop)
     log.info("stopping: waiting for outstanding delivery reports")
     report = ingest.finish(_flush_timeout(settings))
     log_publish(report)

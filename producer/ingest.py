@@ -21,17 +21,26 @@ class Ingest:
         self.ledger = PreparedLedger.in_folder(settings.frames_dir)
         self.failures: list[tuple[str, str]] = []  # preparation failures, kept for the final report
 
-    def handle(self, originals: Iterable[Path]) -> None:
+        self._reported = 0  # acknowledgements already logged
+
+    def handle(self, originals: Iterable[Path], publish: bool = True) -> None:
         report = PrepareReport()
         originals = list(originals)
         for path in originals:
             prepare_file(path, self.settings, self.ledger, report)
         self.failures.extend(report.failures)
-        announced_before = self.publisher.report.already_announced
-        self.publish(report.frames)
-        fresh = len(report.frames) - (self.publisher.report.already_announced - announced_before)
         if originals:
-            log.info("%d file(s) prepared: %d frame(s), %d sent to Kafka", len(originals), len(report.frames), fresh)
+            log.info("%d file(s) prepared: %d frame(s), %d new", len(originals), len(report.frames), len(report.created))
+        if publish:
+            self.publish(report.frames)
+
+    def idle(self, timeout: float) -> None:
+        """Serve delivery reports and say which announcements Kafka acknowledged."""
+        self.publisher.announcer.poll(timeout)
+        acknowledged = self.publisher.announcer.outcome.acknowledged
+        for image_id in acknowledged[self._reported:]:
+            log.info("announced %s on %s", image_id, self.publisher.announcer.topic)
+        self._reported = len(acknowledged)
 
     def publish(self, frames: Iterable[Path]) -> None:
         try:

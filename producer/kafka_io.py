@@ -26,6 +26,8 @@ def make_producer(kafka: KafkaSettings, delivery_timeout_s: float) -> Producer:
             # how long a message may wait for a reachable broker before it is reported failed
             "delivery.timeout.ms": int(delivery_timeout_s * 1000),
             "linger.ms": 10,
+            # the Java clients' partitioner: the same key lands on the same partition from any client
+            "partitioner": "murmur2_random",
             "client.id": "image-producer",
             "logger": logging.getLogger("producer.librdkafka"),
         }

@@ -43,9 +43,13 @@ def read_lines(path: Path) -> Iterator[dict[str, Any]]:
 
 def append_line(path: Path, entry: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(entry, separators=(",", ":"), sort_keys=True) + "\n"
+    line = (json.dumps(entry, separators=(",", ":"), sort_keys=True) + "\n").encode("utf-8")
     # one write() of one short line on an O_APPEND file: concurrent writers do not interleave
-    with open(path, "a", encoding="utf-8") as handle:
+    with open(path, "a+b") as handle:
+        if handle.seek(0, os.SEEK_END) > 0:
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":
+                line = b"\n" + line  # the last line was cut by a crash: do not glue onto it
         handle.write(line)
         handle.flush()
         os.fsync(handle.fileno())
