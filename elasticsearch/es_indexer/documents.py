@@ -1,0 +1,75 @@
+"""Pure pieces of the index: its mapping, document ids and bulk actions."""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any, Iterable, Iterator
+
+from pipeline_common.contracts import Aggregate
+from pipeline_common.timestamps import to_iso
+
+FIELD_TYPES = {
+    "label": "keyword",
+    "source": "keyword",
+    "interval": "keyword",
+    "bucket_start": "date",
+    "detections": "long",
+    "images": "long",
+    "run_id": "keyword",
+    "indexed_at": "date",
+}
+
+INDEX_BODY: dict[str, Any] = {
+    "settings": {"number_of_shards": 1},
+    # strict: a document with a field not listed here is an error, not a new field
+    "mappings": {
+        "dynamic": "strict",
+        "properties": {name: {"type": kind} for name, kind in FIELD_TYPES.items()},
+    },
+}
+
+
+def mapping_problems(properties: dict[str, Any]) -> list[str]:
+    """How an existing index's mapping differs from the one the indexer writes."""
+    problems = []
+    for name, kind in FIELD_TYPES.items():
+        found = properties.get(name, {}).get("type")
+        if found != kind:
+            problems.append(f"{name}: expected {kind}, found {found or 'nothing'}")
+    return problems
+
+
+def document_id(aggregate: Aggregate) -> str:
+    """Stable id of one (label, source, interval, bucket): a newer run's count for the
+    same bucket replaces the older one instead of adding to it."""
+    key = json.dumps(
+        [aggregate.label, aggregate.source, aggregate.interval.value, to_iso(aggregate.bucket_start)],
+        ensure_ascii=False, separators=(",", ":"),
+    )
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()
+
+
+def document(aggregate: Aggregate, run_id: str, indexed_at: datetime) -> dict[str, Any]:
+    return {
+        "label": aggregate.label,
+        "source": aggregate.source,
+        "interval": aggregate.interval.value,
+        "bucket_start": to_iso(aggregate.bucket_start),
+        "detections": aggregate.detections,
+        "images": aggregate.images,
+        "run_id": run_id,
+        "indexed_at": to_iso(indexed_at),
+    }
+
+
+def actions(
+    aggregates: Iterable[Aggregate], index: str, run_id: str, indexed_at: datetime
+) -> Iterator[dict[str, Any]]:
+    for aggregate in aggregates:
+        yield {
+            "_op_type": "index",
+            "_index": index,
+            "_id": document_id(aggregate),
+            "_source": document(aggregate, run_id, indexed_at),
+        }

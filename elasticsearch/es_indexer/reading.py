@@ -1,0 +1,53 @@
+"""Reading a run's part-* files: one Aggregate per line, malformed lines reported
+with their S3 key and line number and skipped."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from pipeline_common.contracts import Aggregate, ContractError
+
+from .documents import document_id
+
+
+@dataclass(frozen=True)
+class SkippedLine:
+    key: str
+    line_number: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.key}:{self.line_number}: {self.reason}"
+
+
+def parse_lines(
+    lines: Iterable[tuple[str, int, bytes | str]], skipped: list[SkippedLine]
+) -> Iterator[Aggregate]:
+    """Aggregates from (key, line number, text); bad lines are appended to `skipped`.
+
+    Whitespace-only lines carry nothing and are passed over. A second line for the
+    same (label, source, interval, bucket) would overwrite the first in the index, so
+    it is reported rather than silently replacing a count."""
+    first_seen: dict[str, str] = {}
+    for key, number, text in lines:
+        if not text.strip():
+            continue
+        try:
+            aggregate = Aggregate.from_line(text)
+        except ContractError as error:
+            skipped.append(SkippedLine(key, number, str(error)))
+            continue
+        doc_id = document_id(aggregate)
+        if doc_id in first_seen:
+            skipped.append(SkippedLine(key, number, f"duplicate of the aggregate at {first_seen[doc_id]}"))
+            continue
+        first_seen[doc_id] = f"{key}:{number}"
+        yield aggregate
+
+
+def s3_lines(s3, bucket: str, keys: Iterable[str]) -> Iterator[tuple[str, int, bytes]]:
+    """(key, 1-based line number, line) of each object, streamed."""
+    for key in keys:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+        for number, line in enumerate(body.iter_lines(), start=1):
+            yield key, number, line
