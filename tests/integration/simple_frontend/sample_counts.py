@@ -1,0 +1,54 @@
+"""Object counts with known totals, shaped like the indexer's documents (explicit
+mapping below, copied from the contract in the brief: a stage never imports another),
+once per stored interval: minute, hour and day, with the same detections rolled up."""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timezone
+
+from pipeline_common.contracts import Interval, bucket_start
+from pipeline_common.timestamps import to_iso
+
+UTC = timezone.utc
+# The apps' clock: "now-24h" means from 2025-04-13T12:00Z to 2025-04-14T12:00Z.
+NOW = datetime(2025, 4, 14, 12, 0, tzinfo=UTC)
+
+MAPPING = {
+    "dynamic": "strict",
+    "properties": {
+        "label": {"type": "keyword"},
+        "source": {"type": "keyword"},
+        "interval": {"type": "keyword"},
+        "bucket_start": {"type": "date"},
+        "detections": {"type": "long"},
+        "images": {"type": "long"},
+        "run_id": {"type": "keyword"},
+        "indexed_at": {"type": "date"},
+    },
+}
+
+# (label, source, minute, detections, images): what the small exact tests count.
+EVENTS = [
+    ("person", "cam-a", datetime(2025, 4, 14, 9, 5, tzinfo=UTC), 3, 2),
+    ("person", "cam-a", datetime(2025, 4, 14, 9, 40, tzinfo=UTC), 2, 1),
+    ("person", "cam-b", datetime(2025, 4, 14, 11, 10, tzinfo=UTC), 4, 4),
+    ("car", "cam-a", datetime(2025, 4, 14, 10, 15, tzinfo=UTC), 5, 3),
+    ("car", "cam-b", datetime(2025, 4, 13, 15, 0, tzinfo=UTC), 1, 1),
+    ("dog", "cam-b", datetime(2025, 4, 10, 8, 30, tzinfo=UTC), 2, 2),
+    ("traffic light", "cam-a", datetime(2025, 4, 14, 11, 59, tzinfo=UTC), 1, 1),
+]
+
+
+def rolled_up(events, intervals=tuple(Interval)) -> list[dict]:
+    """One document per (label, source, interval, bucket), as the indexer writes them."""
+    sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for label, source, moment, detections, images in events:
+        for interval in intervals:
+            key = (label, source, interval.value, bucket_start(moment, interval))
+            sums[key][0] += detections
+            sums[key][1] += images
+    return [
+        {"label": label, "source": source, "interval": interval, "bucket_start": to_iso(start),
+         "detections": detections, "images": images, "run_id": "test-run", "indexed_at": to_iso(NOW)}
+        for (label, source, interval, start), (detections, images) in sums.items()
+    ]
