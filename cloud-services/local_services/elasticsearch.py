@@ -17,6 +17,7 @@ from pathlib import Path
 import requests
 
 from . import maven
+from .es_plugin import install_root_plugin
 from .errors import ServiceError
 from .java import java_home
 from .service import Service
@@ -102,6 +103,10 @@ class Elasticsearch(Service):
         return cache_home
 
     def install(self) -> None:
+        self._unpack()
+        install_root_plugin(self.home, ES_VERSION, java_home(dict(self.settings.java_home_hint)))
+
+    def _unpack(self) -> None:
         home = self.home
         if (home / "bin" / "elasticsearch").is_file():
             return
