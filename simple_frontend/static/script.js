@@ -16,6 +16,7 @@
   const state = {
     range: "now-24h", custom: null, interval: "auto", metric: "detections",
     source: "", labels: [], knownLabels: [], timer: null, generation: 0,
+    renders: 0,  // finished refreshes, whatever their outcome (tests wait on it)
   };
   const $ = (id) => document.getElementById(id);
   const charts = { timeline: null, top: null };
@@ -78,7 +79,10 @@
   };
   const formatCount = (n) => new Intl.NumberFormat().format(n);
 
-  function setState(name) { document.body.dataset.state = name; }
+  function setState(name) {
+    document.body.dataset.state = name;
+    if (name !== "loading") state.renders += 1;
+  }
 
   function showError(message) {
     const banner = $("error");
@@ -184,7 +188,9 @@
       return {
         label, data: series[label], parsing: { xAxisKey: "t", yAxisKey: "y" },
         borderColor: color, backgroundColor: color + "22", borderWidth: 2,
-        pointRadius: series[label].length > 60 ? 0 : 3, pointHoverRadius: 5, tension: 0.25,
+        pointRadius: series[label].length > 60 ? 0 : 2.5, pointHoverRadius: 5,
+        // monotone: curves never overshoot below zero or above a peak
+        cubicInterpolationMode: "monotone",
         fill: order.length === 1,
       };
     });

@@ -52,3 +52,33 @@ def rolled_up(events, intervals=tuple(Interval)) -> list[dict]:
          "detections": detections, "images": images, "run_id": "test-run", "indexed_at": to_iso(NOW)}
         for (label, source, interval, start), (detections, images) in sums.items()
     ]
+
+
+def busy_day_events(now: datetime, seed: int = 7) -> list[tuple]:
+    """A day of detections ending a few minutes before `now`, with a daily rhythm, for
+    the dashboard: every event lies inside "the last 24 hours" for the next 50 minutes."""
+    import random
+    from datetime import timedelta
+
+    rng = random.Random(seed)
+    weights = {"person": 9, "car": 6, "bicycle": 3, "dog": 2, "truck": 2, "traffic light": 1}
+    end = bucket_start(now, Interval.MINUTE) - timedelta(minutes=10)
+    events = []
+    for hours_back in range(23):
+        hour = end - timedelta(hours=hours_back)
+        rush = 1.0 + (hours_back % 24 in (2, 3, 9, 10)) * 1.5
+        for label, weight in weights.items():
+            for source in ("cam-a", "cam-b"):
+                detections = int(rng.random() * weight * rush * (1.4 if source == "cam-a" else 0.8))
+                if detections:
+                    minute = hour - timedelta(minutes=rng.randrange(50))
+                    events.append((label, source, minute, detections, max(1, detections // 2)))
+    return events
+
+
+def totals_by_label(events, source: str | None = None) -> dict[str, int]:
+    sums: dict[str, int] = defaultdict(int)
+    for label, event_source, _, detections, _ in events:
+        if source is None or event_source == source:
+            sums[label] += detections
+    return dict(sums)
