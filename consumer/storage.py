@@ -44,6 +44,8 @@ def classify(error: Exception, stage: Stage, uri: str) -> Exception:
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         if code in THROTTLING_CODES or status >= 500 or status == 429:
             return TransientError(f"S3 {code or status} for {uri}")
+        if stage is Stage.DOWNLOAD and code == "InvalidObjectState":
+            return Rejected(stage, f"{uri} is archived and cannot be read ({code})")
         if code in SETUP_CODES or status == 403:
             return FatalError(f"S3 refused {uri} ({code or status}): check S3 credentials and bucket")
         if stage is Stage.DOWNLOAD and (code in MISSING_CODES or status == 404):

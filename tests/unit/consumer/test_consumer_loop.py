@@ -1,0 +1,266 @@
+"""The poll loop with a fake Kafka consumer: at-least-once, offsets in order, dead letters,
+shutdown, fatal errors and revocation."""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+
+from consumer.errors import Stage
+from consumer.loop import ConsumerLoop, RunLimits
+from consumer.processing import Limits, Processor
+from consumer.retry import Backoff
+
+
+class FakeConsumer:
+    def __init__(self, messages, revoke_after: int | None = None):
+        self.messages = list(messages)
+        self.stored: list[tuple[str, int, int]] = []
+        self.commits = 0
+        self.polls = 0
+        self.revoke_after = revoke_after
+        self.on_store = None  # called with each stored (topic, partition, position)
+        self._callbacks = {}
+        self._assigned = False
+
+    def subscribe(self, topics, on_assign=None, on_revoke=None, on_lost=None):
+        self._callbacks = {"assign": on_assign, "revoke": on_revoke, "lost": on_lost}
+
+    def poll(self, timeout=None):
+        self.polls += 1
+        if not self._assigned:
+            self._assigned = True
+            self._callbacks["assign"](self, [_TP("images", 0)])
+        if self.revoke_after is not None and self.polls > self.revoke_after:
+            self.revoke_after = None
+            self._callbacks["revoke"](self, [_TP("images", 0)])
+            self.messages = []  # the partition went to another consumer
+        if self.messages:
+            return self.messages.pop(0)
+        time.sleep(min(timeout or 0, 0.01))
+        return None
+
+    def store_offsets(self, offsets):
+        for tp in offsets:
+            self.stored.append((tp.topic, tp.partition, tp.offset))
+            if self.on_store:
+                self.on_store(tp.topic, tp.partition, tp.offset)
+
+    def commit(self, asynchronous=True):
+        self.commits += 1
+
+
+class _TP:
+    def __init__(self, topic, partition, offset=-1001):
+        self.topic, self.partition, self.offset = topic, partition, offset
+
+
+class FakeDeadLetters:
+    def __init__(self):
+        self.sent: list[tuple[int, Stage, str]] = []
+        self.lock = threading.Lock()
+
+    def publish(self, ref, stage, reason):
+        with self.lock:
+            self.sent.append((ref.offset, stage, reason))
+
+
+class SlowS3:
+    """FakeS3 whose writes of chosen images take a while, so they finish out of order."""
+
+    def __init__(self, inner, slow_ids=(), delay=0.3):
+        self.inner, self.slow_ids, self.delay = inner, set(slow_ids), delay
+
+    def get_object(self, **kwargs):
+        return self.inner.get_object(**kwargs)
+
+    def put_object(self, Bucket, Key, **kwargs):
+        if any(image_id in Key for image_id in self.slow_ids):
+            time.sleep(self.delay)
+        return self.inner.put_object(Bucket=Bucket, Key=Key, **kwargs)
+
+
+def image_id(n: int) -> str:
+    return f"{n:032x}"
+
+
+@pytest.fixture
+def make_loop(kit):
+    pools = []
+
+    def make(values, s3=None, limits=RunLimits(idle_timeout_s=0.3), revoke_after=None, stop=None, backoff=None, prefetch=3):
+        s3 = s3 or kit.FakeS3()
+        stop = stop or threading.Event()
+        pool = ThreadPoolExecutor(2)
+        pools.append(pool)
+        processor = Processor(s3, kit.BUCKET, kit.FakeDetector(), Limits(), backoff or Backoff(0.001, 0.002), stop)
+        consumer = FakeConsumer(
+            [kit.FakeMessage(value, offset) for offset, value in enumerate(values)], revoke_after=revoke_after
+        )
+        dead = FakeDeadLetters()
+        loop = ConsumerLoop(consumer, processor, dead, pool, stop, prefetch=prefetch, limits=limits)
+        loop.subscribe(["images"])
+        return loop, consumer, dead, s3
+
+    yield make
+    for pool in pools:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def good_messages(kit, s3, count, start=0):
+    values = []
+    for n in range(start, start + count):
+        announcement = kit.announcement(image_id=image_id(n))
+        s3.objects[(kit.BUCKET, f"images/{image_id(n)}.jpg")] = kit.encode(kit.photo_like(32 + n, 24))
+        values.append(announcement.to_json_bytes())
+    return values
+
+
+def metadata_keys(s3) -> set[str]:
+    return {key for _, key in s3.objects if key.startswith("metadata/")}
+
+
+def test_every_message_is_processed_and_its_offset_stored_then_committed(make_loop, kit):
+    s3 = kit.FakeS3()
+    loop, consumer, dead, _ = make_loop(good_messages(kit, s3, 6), s3=s3)
+
+    summary = loop.run()
+
+    assert metadata_keys(s3) == {f"metadata/{image_id(n)}.json" for n in range(6)}
+    assert summary.processed == 6 and summary.dead_lettered == 0
+    assert consumer.stored[-1] == ("images", 0, 6)  # the next offset to read
+    assert consumer.commits >= 1
+    assert "idle" in summary.stopped_by
+
+
+def test_offsets_are_stored_only_when_every_earlier_message_is_durable(make_loop, kit):
+    fast = kit.FakeS3()
+    values = good_messages(kit, fast, 6)
+    s3 = SlowS3(fast, slow_ids=[image_id(1)], delay=0.3)  # the 2nd write finishes last
+    loop, consumer, _, _ = make_loop(values, s3=s3)
+    violations = []
+
+    def check(topic, partition, position):
+        written = metadata_keys(fast)
+        missing = [n for n in range(position) if f"metadata/{image_id(n)}.json" not in written]
+        if missing:
+            violations.append((position, missing))
+
+    consumer.on_store = check
+    loop.run()
+
+    assert violations == []
+    positions = [position for _, _, position in consumer.stored]
+    assert positions == sorted(positions) and positions[-1] == 6
+
+
+def test_bad_messages_are_dead_lettered_and_the_good_ones_around_them_processed(make_loop, kit):
+    s3 = kit.FakeS3()
+    values = good_messages(kit, s3, 2)
+    ghost = kit.announcement(image_id="ee" * 16).to_json_bytes()
+    s3.objects[(kit.BUCKET, f"images/{image_id(9)}.jpg")] = b"\xff\xd8\xff\xe0 truncated"
+    broken = kit.announcement(image_id=image_id(9)).to_json_bytes()
+    values = [values[0], b"{oops", ghost, broken, values[1]]
+    loop, consumer, dead, _ = make_loop(values, s3=s3)
+
+    summary = loop.run()
+
+    assert sorted((offset, stage) for offset, stage, _ in dead.sent) == [
+        (1, Stage.PARSE), (2, Stage.DOWNLOAD), (3, Stage.DECODE),
+    ]
+    assert metadata_keys(s3) == {f"metadata/{image_id(0)}.json", f"metadata/{image_id(1)}.json"}
+    assert summary.processed == 2 and summary.dead_lettered == 3
+    assert consumer.stored[-1] == ("images", 0, 5)
+
+
+def test_kafka_errors_in_the_stream_are_logged_and_skipped(make_loop, kit, caplog):
+    s3 = kit.FakeS3()
+    loop, consumer, _, _ = make_loop(good_messages(kit, s3, 1), s3=s3)
+    consumer.messages.insert(0, kit.FakeMessage(None, -1, error=KafkaError(KafkaError._TRANSPORT, "broker gone")))
+
+    summary = loop.run()
+
+    assert summary.processed == 1
+    assert "broker gone" in caplog.text
+
+
+def test_max_messages_stops_polling(make_loop, kit):
+    s3 = kit.FakeS3()
+    loop, consumer, _, _ = make_loop(good_messages(kit, s3, 5), s3=s3, limits=RunLimits(max_messages=2))
+
+    summary = loop.run()
+
+    assert summary.polled == 2 and summary.processed == 2
+    assert len(consumer.messages) == 3
+    assert consumer.stored[-1] == ("images", 0, 2)
+
+
+def test_shutdown_finishes_what_is_in_flight_and_commits(make_loop, kit):
+    s3 = kit.FakeS3()
+    stop = threading.Event()
+    loop, consumer, _, _ = make_loop(good_messages(kit, s3, 40), s3=s3, stop=stop, limits=RunLimits())
+    consumer.on_store = lambda topic, partition, position: position >= 5 and stop.set()  # like SIGTERM
+
+    summary = loop.run()
+
+    assert summary.stopped_by == "shutdown requested"
+    assert 0 < summary.processed < 40
+    # everything polled was finished, and exactly that is stored
+    assert summary.processed == summary.polled
+    assert consumer.stored[-1] == ("images", 0, summary.polled)
+    assert consumer.commits >= 1
+
+
+def test_shutdown_during_an_outage_hands_messages_back_without_storing(make_loop, kit):
+    from botocore.exceptions import EndpointConnectionError
+
+    s3 = kit.FakeS3()
+    values = good_messages(kit, s3, 3)
+    s3.failures = [EndpointConnectionError(endpoint_url="http://s3")] * 10_000
+    stop = threading.Event()
+    loop, consumer, dead, _ = make_loop(values, s3=s3, stop=stop, limits=RunLimits(), backoff=Backoff(0.02, 0.05))
+    threading.Timer(0.3, stop.set).start()
+
+    summary = loop.run()
+
+    assert summary.handed_back == 3 and summary.processed == 0
+    assert consumer.stored == [] and dead.sent == []
+
+
+def test_a_setup_error_stops_the_loop_without_storing_that_offset(make_loop, kit):
+    s3 = kit.FakeS3()
+    values = good_messages(kit, s3, 3)
+    s3.failures = [kit.client_error("AccessDenied", 403)]
+    loop, consumer, dead, _ = make_loop(values, s3=s3, limits=RunLimits())
+
+    summary = loop.run()
+
+    assert summary.fatal and "credentials" in summary.fatal
+    assert all(position <= 0 for _, _, position in consumer.stored)
+    assert dead.sent == []
+    assert consumer.commits >= 1
+
+
+def test_revocation_commits_finished_work_and_drops_the_rest(make_loop, kit):
+    s3 = kit.FakeS3()
+    loop, consumer, _, _ = make_loop(good_messages(kit, s3, 10), s3=s3, revoke_after=4, prefetch=3)
+
+    summary = loop.run()
+
+    # a commit happened inside the revoke callback, and nothing was stored afterwards
+    # for the revoked partition beyond what was finished before it
+    assert consumer.commits >= 2
+    assert summary.polled < 10
+    written = len(metadata_keys(s3))
+    assert consumer.stored[-1][2] <= written
+
+
+def test_idle_timeout_with_an_empty_topic(make_loop):
+    loop, consumer, _, _ = make_loop([], limits=RunLimits(idle_timeout_s=0.2))
+
+    summary = loop.run()
+
+    assert summary.polled == 0 and "idle" in summary.stopped_by

