@@ -159,8 +159,10 @@ def log_prepare(report: PrepareReport) -> None:
 
 def log_publish(report: PublishReport) -> None:
     log.info(
-        "publish: %d uploaded, %d already in S3, %d announced and acknowledged, %d announced before, %d failed",
-        report.uploaded, report.already_in_s3, len(report.acknowledged), report.already_announced, len(report.failures),
+        "publish: %d uploaded, %d already in S3, %d announced and acknowledged, %d announced before, "
+        "%d already processed, %d failed",
+        report.uploaded, report.already_in_s3, len(report.acknowledged), report.already_announced,
+        report.already_processed, len(report.failures),
     )
     _log_failures(report.failures)
 

@@ -10,7 +10,7 @@ from typing import Iterable
 from botocore.exceptions import BotoCoreError, ClientError
 from tqdm import tqdm
 
-from pipeline_common.contracts import ContractError, ImageAnnouncement, image_key
+from pipeline_common.contracts import ContractError, ImageAnnouncement, image_key, metadata_key
 
 from . import s3_io
 from .announce import Announcer
@@ -25,6 +25,7 @@ class PublishReport:
     uploaded: int = 0  # objects written to S3 by this run
     already_in_s3: int = 0  # same key and size already there: not uploaded again
     already_announced: int = 0  # acknowledged by an earlier run: nothing sent
+    already_processed: int = 0  # not in the ledger, but the consumer's metadata exists
     acknowledged: list[str] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
 
@@ -78,6 +79,10 @@ class Publisher:
         key = image_key(image_id)
         metadata = s3_io.object_metadata(record.source, record.captured_at, record.width, record.height)
         try:
+            # a lost ledger must not send the whole history to the detector again
+            if s3_io.stat(self.s3, self.bucket, metadata_key(image_id)) is not None:
+                self.report.already_processed += 1
+                return
             uploaded, uploaded_at = s3_io.upload_image(self.s3, self.bucket, key, jpeg, metadata)
         except s3_io.UNREACHABLE as error:
             raise s3_io.StoreUnavailable(f"S3 unreachable while uploading {key}: {error}") from None

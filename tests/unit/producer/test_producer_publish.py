@@ -118,3 +118,18 @@ def test_s3_down_stops_the_batch_and_lists_the_rest(settings, frames, fake_s3, f
     items = [item for item, _ in report.failures]
     assert items == ["S3", frames[1].name, frames[2].name]
     assert report.acknowledged == []
+
+
+def test_a_lost_ledger_does_not_resend_what_the_consumer_processed(settings, frames, fake_s3, fake_producer):
+    from pipeline_common.contracts import metadata_key
+    from producer.state import PUBLISHED_FILE
+
+    publish_once(settings, fake_s3, fake_producer())
+    (settings.frames_dir / PUBLISHED_FILE).unlink()
+    fake_s3.objects[metadata_key(frames[0].stem)] = {"Body": b"{}", "LastModified": None, "Metadata": {}}
+    producer = fake_producer()
+
+    report = publish_once(settings, fake_s3, producer)
+
+    assert report.ok and report.already_processed == 1
+    assert sorted(json.loads(m.value())["image_id"] for m in producer.delivered) == [f.stem for f in frames[1:]]
