@@ -1,0 +1,66 @@
+"""The consumer against the real Kafka and S3: real photos in, one metadata record each out."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from pipeline_common.contracts import metadata_key
+
+from .conftest import photo_variants
+
+EXPECTED = {
+    "dog.jpg": {"dog", "bicycle"},
+    "person.jpg": {"person", "dog"},
+    "horses.jpg": {"horse"},
+    "eagle.jpg": {"bird"},
+    "kite.jpg": {"kite", "person"},
+    "giraffe.jpg": {"giraffe", "zebra"},
+}
+
+
+def test_every_announced_photo_gets_exactly_one_metadata_record(upload, announce, run_inline, metadata, group_lag, dead_letters, bucket):
+    photos = photo_variants(7, salt="pipeline")
+    announcements = [(name, upload(data, source=f"cam-{n % 2}")) for n, (name, data) in enumerate(photos)]
+    announce([a.to_json_bytes() for _, a in announcements])
+
+    summary = run_inline()
+
+    records = metadata()
+    assert set(records) == {metadata_key(a.image_id) for _, a in announcements}
+    for name, announcement in announcements:
+        record = records[metadata_key(announcement.image_id)]
+        labels = {d.label for d in record.detections}
+        assert EXPECTED.get(name, set()) <= labels, (name, labels)
+        assert record.image_path == announcement.image_path == f"s3://{bucket}/images/{announcement.image_id}.jpg"
+        assert record.source == announcement.source
+        assert record.captured_at == announcement.captured_at.replace(microsecond=announcement.captured_at.microsecond // 1000 * 1000)
+        assert (record.width, record.height) == (announcement.width, announcement.height)
+        assert record.model.name == "yolov3-tiny" and record.model.input_size == 416
+        assert {"download", "decode", "inference", "total"} <= set(record.timings_ms)
+        for detection in record.detections:
+            x, y, w, h = detection.box
+            assert 0 <= x and 0 <= y and x + w <= record.width and y + h <= record.height
+    scream = records[metadata_key(announcements[6][1].image_id)]
+    assert len(scream.detections) <= 1  # a painting: nothing (or next to nothing) to find
+    assert summary.processed == 7 and summary.dead_lettered == 0
+    assert dead_letters(timeout_s=2) == []
+    assert group_lag() == 0
+
+
+def test_announcing_an_image_again_overwrites_its_record(upload, announce, run_inline, metadata, group_lag):
+    name, data = photo_variants(1, salt="again")[0]
+    announcement = upload(data)
+    announce([announcement.to_json_bytes()])
+    run_inline()
+    first = metadata()[metadata_key(announcement.image_id)]
+
+    announce([announcement.to_json_bytes()])
+    run_inline()
+
+    records = metadata()
+    assert list(records) == [metadata_key(announcement.image_id)]
+    second = records[metadata_key(announcement.image_id)]
+    assert second.processed_at > first.processed_at
+    assert Counter(d.label for d in second.detections) == Counter(d.label for d in first.detections)
+    assert group_lag() == 0
