@@ -1,4 +1,4 @@
-"""Command line: argument parsing and the four commands, each returning an exit code.
+"""Command line: argument parsing and the five commands, each returning an exit code.
 
 Exit codes: 0 all done, 1 some items failed (they are listed), 2 usage or configuration error."""
 from __future__ import annotations
@@ -119,9 +119,7 @@ def cmd_backfill(settings, clients, progress) -> int:
 
 def cmd_watch(settings, clients, progress) -> int:
     ingest = Ingest(settings, _publisher(settings, clients))
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = _stop_on_signals()
     # what is already waiting is handled first, as `run` would
     ingest.handle(find_originals(settings.new_pics_dir)[0], publish=False)
     ingest.publish(list_frames(settings.frames_dir))
@@ -130,6 +128,21 @@ def cmd_watch(settings, clients, progress) -> int:
     report = ingest.finish(_flush_timeout(settings))
     log_publish(report)
     return OK if report.ok else FAILED
+
+
+def _stop_on_signals() -> threading.Event:
+    """The first SIGINT/SIGTERM asks for a clean stop (flush, then exit); a second one
+    gets the default behaviour, for when waiting on an unreachable broker is not wanted."""
+    stop = threading.Event()
+
+    def request_stop(signum, _frame):
+        log.info("%s received: finishing (send it again to quit at once)", signal.Signals(signum).name)
+        stop.set()
+        signal.signal(signum, signal.SIG_DFL)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, request_stop)
+    return stop
 
 
 def _announcer(settings: ProducerSettings, clients) -> Announcer:
