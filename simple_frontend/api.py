@@ -16,10 +16,10 @@ from .params import CountQuery, ParamError, bucket_keys, parse_query
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-RANGE = ("from", "to")
+RANGE = ("from", "to", "interval")
 
 
-def _query(allowed: Iterable[str], *, range_defaults: bool = True) -> CountQuery:
+def _query(allowed: Iterable[str], *, range_defaults: bool = True, draws_buckets: bool = False) -> CountQuery:
     app = frontend()
     return parse_query(
         request.args.to_dict(flat=False),
@@ -27,6 +27,7 @@ def _query(allowed: Iterable[str], *, range_defaults: bool = True) -> CountQuery
         now=app.clock(),
         max_buckets=app.settings.max_buckets,
         range_defaults=range_defaults,
+        draws_buckets=draws_buckets,
     )
 
 
@@ -96,7 +97,7 @@ def top() -> Response:
 @bp.get("/timeline")
 def timeline() -> Response:
     """{label: [{"t": iso, "y": n}, ...]}, the original design's shape."""
-    query = _query((*RANGE, "label", "source", "interval", "metric", "n"))
+    query = _query((*RANGE, "label", "source", "metric", "n"), draws_buckets=True)
     stored = _stored(query)
     response = frontend().store.search(queries.timeline_body(stored, query))
     series = results.timeline(response, query.labels, bucket_keys(query.time_range, query.interval))

@@ -54,6 +54,12 @@ class TimeRange:
     start: datetime
     end: datetime
 
+    def widened(self, interval: Interval) -> "TimeRange":
+        """The range grown to whole buckets of `interval`: a bucket that the range cuts
+        is counted whole, in charts and totals alike, instead of silently dropped."""
+        last = bucket_start(self.end - timedelta(milliseconds=1), interval)
+        return TimeRange(bucket_start(self.start, interval), last + interval.length)
+
 
 @dataclass(frozen=True)
 class CountQuery:
@@ -197,10 +203,13 @@ def parse_query(
     now: datetime,
     max_buckets: int,
     range_defaults: bool = True,
+    draws_buckets: bool = False,
 ) -> CountQuery:
     """Validate a request's parameters (`args` maps each name to all its values).
 
-    The bucket cap applies to endpoints that take an `interval` (they draw buckets)."""
+    The range is widened to whole buckets of the interval (default hour), so totals
+    and a timeline of the same parameters always agree. The bucket cap applies where
+    the answer holds one entry per bucket (`draws_buckets`)."""
     check_names(args, allowed)
 
     def one(key: str) -> str | None:
@@ -209,8 +218,10 @@ def parse_query(
 
     time_range = parse_range(one("from"), one("to"), now, defaults=range_defaults)
     interval = parse_interval(one("interval"))
-    if "interval" in allowed and time_range is not None:
-        check_bucket_count(time_range, interval, max_buckets)
+    if time_range is not None:
+        if draws_buckets:
+            check_bucket_count(time_range, interval, max_buckets)
+        time_range = time_range.widened(interval)
     return CountQuery(
         time_range=time_range,
         interval=interval,

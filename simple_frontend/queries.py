@@ -21,14 +21,16 @@ CALENDAR = {Interval.MINUTE: "1m", Interval.HOUR: "1h", Interval.DAY: "1d"}
 
 
 def choose_stored_interval(requested: Interval, stored: Iterable[Interval]) -> Interval:
-    """The finest stored interval that nests in the requested one (its buckets sum
-    exactly into the requested buckets and cut the time range most precisely); if every
-    stored interval is coarser, the finest of them; if nothing is stored, the request."""
+    """Which stored documents answer a request for `requested` buckets: those of the same
+    interval when stored (fewest documents, exact sums); else the coarsest finer interval
+    (its buckets still sum exactly into the requested ones); else the finest coarser one
+    (the answer then shows each stored bucket at its start); if nothing is stored, the
+    request itself (the answer is empty anyway)."""
     stored = sorted(set(stored), key=lambda interval: interval.length)
     if not stored:
         return requested
-    fitting = [interval for interval in stored if interval.length <= requested.length]
-    return fitting[0] if fitting else stored[0]
+    finer = [interval for interval in stored if interval.length <= requested.length]
+    return finer[-1] if finer else stored[0]
 
 
 def range_filter(time_range: TimeRange) -> dict[str, Any]:

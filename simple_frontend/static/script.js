@@ -268,12 +268,14 @@
       }
       range.relative = range.to === "now";
       const interval = chooseInterval(range.spanMs);
-      const common = { from: range.from, to: range.to, source: state.source, metric: state.metric };
+      // The same interval everywhere: the API widens the range to whole buckets of it,
+      // so the cards, the bars and the lines count the same detections.
+      const common = { from: range.from, to: range.to, interval, source: state.source, metric: state.metric };
       const [timeline, top, totals, labels, sources] = await Promise.all([
-        api("/api/timeline", { ...common, interval, label: state.labels, n: SERIES_N }),
+        api("/api/timeline", { ...common, label: state.labels, n: SERIES_N }),
         api("/api/top", { ...common, n: TOP_N }),
         api("/api/totals", { ...common, label: state.labels }),
-        api("/api/labels", { from: range.from, to: range.to, source: state.source }),
+        api("/api/labels", { from: range.from, to: range.to, interval, source: state.source }),
         api("/api/sources"),
       ]);
       if (!current()) return;

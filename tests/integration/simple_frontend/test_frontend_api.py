@@ -59,7 +59,7 @@ def test_timeline_is_zero_filled_in_the_original_shape(api):
         "cat": [{"t": t, "y": 0} for t in ("2025-04-14T08:00:00.000Z", "2025-04-14T09:00:00.000Z",
                                            "2025-04-14T10:00:00.000Z", "2025-04-14T11:00:00.000Z")],
     }
-    assert answer.headers["X-Stored-Interval"] == "minute"
+    assert answer.headers["X-Stored-Interval"] == "hour"
 
 
 def test_timeline_by_day_without_labels_shows_the_busiest(api):
@@ -149,15 +149,46 @@ def test_unknown_route_is_json_404(api):
     assert get(api, "/api/everything", status=404)["error"].startswith("no API endpoint")
 
 
-def test_hour_documents_are_used_when_no_minutes_are_stored(app_for, make_index):
-    index = make_index(rolled_up(EVENTS, intervals=(Interval.HOUR, Interval.DAY)))
-    api = app_for(index).test_client()
+@pytest.mark.parametrize(
+    "interval, expected_from, expected_to, expected_totals",
+    [
+        # the range is widened to whole buckets of the interval, and says so
+        ("hour", "2025-04-14T09:00:00.000Z", "2025-04-14T11:00:00.000Z",
+         [{"label": "car", "count": 5}, {"label": "person", "count": 5}]),
+        ("minute", "2025-04-14T09:30:00.000Z", "2025-04-14T10:20:00.000Z",
+         [{"label": "car", "count": 5}, {"label": "person", "count": 2}]),
+        ("day", "2025-04-14T00:00:00.000Z", "2025-04-15T00:00:00.000Z",
+         [{"label": "person", "count": 9}, {"label": "car", "count": 5}, {"label": "traffic light", "count": 1}]),
+    ],
+)
+def test_totals_cover_whole_buckets_of_the_interval(api, interval, expected_from, expected_to, expected_totals):
+    body = get(api, f"/api/totals?from=2025-04-14T09:30:00Z&to=2025-04-14T10:20:00Z&interval={interval}")
+    assert (body["from"], body["to"]) == (expected_from, expected_to)
+    assert body["totals"] == expected_totals
+
+
+@pytest.mark.parametrize(
+    "stored, expected",
+    [
+        ((Interval.MINUTE,), "minute"),  # no hours stored: minutes sum into hours exactly
+        ((Interval.MINUTE, Interval.DAY), "minute"),
+    ],
+)
+def test_finer_documents_answer_when_the_interval_is_not_stored(app_for, make_index, stored, expected):
+    api = app_for(make_index(rolled_up(EVENTS, intervals=stored))).test_client()
     answer = api.get("/api/totals?from=now-24h")
-    assert answer.headers["X-Stored-Interval"] == "hour"
+    assert answer.headers["X-Stored-Interval"] == expected
     assert answer.get_json()["total"] == 16
     day = api.get("/api/timeline?label=car&from=2025-04-13T00:00:00Z&to=2025-04-15T00:00:00Z&interval=day")
     assert day.get_json() == {"car": [{"t": "2025-04-13T00:00:00.000Z", "y": 1},
                                       {"t": "2025-04-14T00:00:00.000Z", "y": 5}]}
+
+
+def test_only_coarser_documents_are_shown_at_their_bucket_start(app_for, make_index):
+    api = app_for(make_index(rolled_up(EVENTS, intervals=(Interval.DAY,)))).test_client()
+    answer = api.get("/api/timeline?label=person&from=2025-04-13T22:00:00Z&to=2025-04-14T02:00:00Z&interval=hour")
+    assert answer.headers["X-Stored-Interval"] == "day"
+    assert [point["y"] for point in answer.get_json()["person"]] == [0, 0, 9, 0]
 
 
 def test_missing_index(app_for):

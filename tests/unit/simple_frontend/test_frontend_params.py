@@ -224,7 +224,26 @@ def test_query_collects_everything():
     assert query.interval is Interval.MINUTE
     assert query.metric == "images"
     assert query.top == 5
-    assert query.time_range.end - query.time_range.start == timedelta(hours=1)
+    # widened to whole minutes: 08:30:15.123 .. 09:30:15.123 -> 08:30 .. 09:31
+    assert query.time_range == TimeRange(datetime(2025, 4, 14, 8, 30, tzinfo=UTC),
+                                         datetime(2025, 4, 14, 9, 31, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    "start, end, interval, widened",
+    [
+        ("2025-04-01T10:23:00Z", "2025-04-02T10:23:00Z", Interval.HOUR,
+         ("2025-04-01T10:00:00+00:00", "2025-04-02T11:00:00+00:00")),
+        ("2025-04-01T00:00:00Z", "2025-04-02T00:00:00Z", Interval.HOUR,
+         ("2025-04-01T00:00:00+00:00", "2025-04-02T00:00:00+00:00")),
+        ("2025-04-01T10:23:00Z", "2025-04-01T10:23:00.001Z", Interval.DAY,
+         ("2025-04-01T00:00:00+00:00", "2025-04-02T00:00:00+00:00")),
+    ],
+)
+def test_ranges_widen_to_whole_buckets(start, end, interval, widened):
+    time_range = range_of(start, end).widened(interval)
+    assert (time_range.start.isoformat(), time_range.end.isoformat()) == widened
+    assert bucket_count(time_range, interval) == bucket_count(range_of(start, end), interval)
 
 
 def test_query_refuses_unknown_parameters():
@@ -237,9 +256,9 @@ def test_query_refuses_repeated_single_parameters():
         parse_query({"from": ["now-1h", "now-2h"]}, allowed=ALL, now=NOW, max_buckets=10)
 
 
-def test_query_caps_buckets_only_where_an_interval_is_drawn():
+def test_query_caps_buckets_only_where_they_are_drawn():
     args = {"from": ["now-7d"], "interval": ["minute"]}
     with pytest.raises(ParamError, match="minute buckets; at most 2000"):
-        parse_query(args, allowed=ALL, now=NOW, max_buckets=2000)
-    totals = parse_query({"from": ["now-7d"]}, allowed=frozenset({"from"}), now=NOW, max_buckets=2000)
+        parse_query(args, allowed=ALL, now=NOW, max_buckets=2000, draws_buckets=True)
+    totals = parse_query(args, allowed=ALL, now=NOW, max_buckets=2000)
     assert totals.time_range is not None

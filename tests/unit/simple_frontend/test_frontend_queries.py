@@ -15,11 +15,12 @@ DAY = TimeRange(datetime(2025, 4, 1, tzinfo=UTC), datetime(2025, 4, 2, tzinfo=UT
 @pytest.mark.parametrize(
     "requested, stored, expected",
     [
-        (Interval.HOUR, [Interval.MINUTE, Interval.HOUR, Interval.DAY], Interval.MINUTE),
-        (Interval.HOUR, [Interval.HOUR, Interval.DAY], Interval.HOUR),
-        (Interval.DAY, [Interval.DAY, Interval.HOUR], Interval.HOUR),
+        (Interval.HOUR, [Interval.MINUTE, Interval.HOUR, Interval.DAY], Interval.HOUR),
+        (Interval.DAY, [Interval.MINUTE, Interval.HOUR, Interval.DAY], Interval.DAY),
+        (Interval.MINUTE, [Interval.MINUTE, Interval.HOUR, Interval.DAY], Interval.MINUTE),
+        (Interval.DAY, [Interval.MINUTE, Interval.HOUR], Interval.HOUR),  # coarsest that nests
+        (Interval.HOUR, [Interval.MINUTE, Interval.DAY], Interval.MINUTE),
         (Interval.MINUTE, [Interval.HOUR, Interval.DAY], Interval.HOUR),  # nothing finer stored
-        (Interval.MINUTE, [Interval.MINUTE], Interval.MINUTE),
         (Interval.DAY, [], Interval.DAY),  # empty index: anything answers "no data"
     ],
 )

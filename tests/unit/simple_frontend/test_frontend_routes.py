@@ -17,9 +17,9 @@ def test_label_counts_keeps_the_original_shape(client, fake_es):
     assert answer.status_code == 200
     assert answer.get_json() == {"labels": ["person", "car"], "counts": [7, 2]}
     body = fake_es.searches()[0]
-    assert body["query"]["bool"]["filter"][0] == {"term": {"interval": "minute"}}
-    assert answer.headers["X-Stored-Interval"] == "minute"
-    assert answer.headers["X-Range-From"] == "2025-04-07T09:30:00.000Z"
+    assert body["query"]["bool"]["filter"][0] == {"term": {"interval": "hour"}}
+    assert answer.headers["X-Stored-Interval"] == "hour"
+    assert answer.headers["X-Range-From"] == "2025-04-07T09:00:00.000Z"
 
 
 def test_count_specific_keeps_the_original_shape(client, fake_es):
@@ -62,7 +62,9 @@ def test_totals(client):
     assert body["total"] == 9
     assert body["totals"] == [{"label": "person", "count": 7}, {"label": "car", "count": 2}]
     assert body["metric"] == "images"
-    assert body["from"] == "2025-04-14T08:30:00.000Z"
+    # widened to whole hours (the default interval)
+    assert body["from"] == "2025-04-14T08:00:00.000Z"
+    assert body["to"] == "2025-04-14T10:00:00.000Z"
 
 
 def test_top(client, fake_es):
@@ -159,10 +161,23 @@ def test_stored_intervals_are_cached_between_requests(client, fake_es):
     assert len(lookups) == 1
 
 
-def test_hour_is_used_when_no_minutes_are_stored(client, fake_es):
-    fake_es.intervals = ["day", "hour"]
-    client.get("/api/timeline?interval=day&from=now-7d")
-    assert fake_es.searches()[0]["query"]["bool"]["filter"][0] == {"term": {"interval": "hour"}}
+@pytest.mark.parametrize(
+    "stored, url, expected",
+    [
+        (["minute", "hour", "day"], "/api/timeline?interval=day&from=now-7d", "day"),
+        (["minute", "hour", "day"], "/api/totals?interval=minute&from=now-1h", "minute"),
+        (["minute", "hour", "day"], "/api/top", "hour"),
+        (["minute", "hour"], "/api/timeline?interval=day&from=now-7d", "hour"),
+        (["day"], "/api/timeline?interval=hour&from=now-7d", "day"),
+    ],
+)
+def test_one_stored_interval_is_read(client, fake_es, stored, url, expected):
+    fake_es.intervals = stored
+    answer = client.get(url)
+    assert answer.headers["X-Stored-Interval"] == expected
+    (body,) = fake_es.searches()
+    filters = body["query"]["bool"]["filter"]
+    assert [f for f in filters if "interval" in f.get("term", {})] == [{"term": {"interval": expected}}]
 
 
 def test_a_given_client_is_not_closed_by_the_app(client, app, fake_es):

@@ -1,0 +1,283 @@
+"""Latency of the dashboard's /api/timeline under concurrent clients, measured with wrk.
+
+Seeds a fresh index with a week of synthetic object counts (minute, hour and day
+documents), serves the app with gunicorn (gthread workers) on 127.0.0.1, and runs wrk
+(--latency, a Lua `done` hook for p50/p95/p99) against, in the same run:
+  1. GET /api/timeline                   the endpoint under test
+  2. the same search sent straight to Elasticsearch (POST /<index>/_search)
+  3. GET /api/health                     the app's cheapest endpoint with ES calls
+so the figures can be read as ratios on a shared machine. Only 127.0.0.1 is targeted.
+
+    python benchmarks/api_latency.py --help
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import logging
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pipeline_common.clients import elasticsearch_client
+from pipeline_common.contracts import Interval, bucket_start
+from pipeline_common.environment import PROJECT_ROOT, SettingsError, read_environment
+from pipeline_common.logs import configure_logging
+from pipeline_common.settings import ElasticsearchSettings
+from pipeline_common.timestamps import to_iso, utc_now
+
+log = logging.getLogger("benchmarks.api_latency")
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+LABELS = {"person": 9, "car": 6, "bicycle": 3, "dog": 2, "truck": 2, "traffic light": 1, "bus": 1, "cat": 1}
+SOURCES = ("cam-a", "cam-b", "cam-c")
+TIMELINE_QUERY = "from=now-7d&to=now&interval=hour&label=person&label=car&label=dog"
+
+# wrk calls `done` once at the end; percentiles are in microseconds.
+LUA_DONE = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT requests=%d duration_us=%d errors=%d p50_us=%d p95_us=%d p99_us=%d max_us=%d\\n",
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max))
+end
+"""
+# The body and credentials come from the environment, so no secret is written to disk.
+LUA_POST = """
+wrk.method = "POST"
+wrk.body = os.getenv("BENCH_BODY")
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Basic " .. os.getenv("BENCH_AUTH")
+"""
+RESULT_LINE = re.compile(
+    r"RESULT requests=(\d+) duration_us=(\d+) errors=(\d+) p50_us=(\d+) p95_us=(\d+) p99_us=(\d+) max_us=(\d+)"
+)
+
+
+@dataclass(frozen=True)
+class Latency:
+    name: str
+    requests: int
+    seconds: float
+    errors: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def parse_wrk(name: str, output: str) -> Latency:
+    match = RESULT_LINE.search(output)
+    if not match:
+        raise RuntimeError(f"wrk printed no result line for {name}:\n{output}")
+    requests, duration, errors, p50, p95, p99, high = (int(value) for value in match.groups())
+    return Latency(name, requests, duration / 1e6, errors, p50 / 1e3, p95 / 1e3, p99 / 1e3, high / 1e3)
+
+
+def synthetic_documents(index: str, days: int, seed: int = 11):
+    """A week of minute counts rolled up to hours and days, as the indexer writes them."""
+    rng = random.Random(seed)
+    end = bucket_start(utc_now(), Interval.MINUTE)
+    sums: dict[tuple, list[int]] = {}
+    for minute in range(days * 24 * 60):
+        moment = end - timedelta(minutes=minute)
+        for label, weight in LABELS.items():
+            for source in SOURCES:
+                if rng.random() > 0.04 * weight:  # most minutes see nothing
+                    continue
+                detections = rng.randint(1, weight + 1)
+                for interval in Interval:
+                    key = (label, source, interval.value, to_iso(bucket_start(moment, interval)))
+                    counts = sums.setdefault(key, [0, 0])
+                    counts[0] += detections
+                    counts[1] += max(1, detections // 2)
+    indexed_at = to_iso(utc_now())
+    for (label, source, interval, start), (detections, images) in sums.items():
+        yield {"_index": index, "_source": {
+            "label": label, "source": source, "interval": interval, "bucket_start": start,
+            "detections": detections, "images": images, "run_id": "benchmark", "indexed_at": indexed_at}}
+
+
+def seed_index(es, index: str, days: int) -> int:
+    from elasticsearch.helpers import streaming_bulk
+    from tqdm import tqdm
+
+    mapping = {"dynamic": "strict", "properties": {
+        "label": {"type": "keyword"}, "source": {"type": "keyword"}, "interval": {"type": "keyword"},
+        "bucket_start": {"type": "date"}, "detections": {"type": "long"}, "images": {"type": "long"},
+        "run_id": {"type": "keyword"}, "indexed_at": {"type": "date"}}}
+    es.indices.create(index=index, mappings=mapping, settings={"number_of_shards": 1, "number_of_replicas": 0})
+    documents = list(synthetic_documents(index, days))
+    failed = 0
+    with tqdm(total=len(documents), desc=f"seeding {index}", unit="doc") as progress:
+        for ok, item in streaming_bulk(es, documents, chunk_size=2000, raise_on_error=False):
+            failed += not ok
+            progress.update(1)
+    if failed:
+        raise RuntimeError(f"{failed} documents could not be indexed into {index}")
+    es.indices.refresh(index=index)
+    return len(documents)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout:.0f} s")
+
+
+def run_wrk(name: str, url: str, args, lua: str, env: dict[str, str] | None = None) -> Latency:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(lua)
+    try:
+        command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
+                   "--latency", "--timeout", "10s", "-s", script.name, url]
+        log.info("wrk %s: %s", name, " ".join(command[:-1]))
+        result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})},
+                                timeout=args.duration + 60)
+    finally:
+        os.unlink(script.name)
+    if result.returncode != 0:
+        raise RuntimeError(f"wrk failed for {name} (exit {result.returncode}): {result.stderr.strip()}")
+    return parse_wrk(name, result.stdout)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="Needs the local services (make up) and wrk (Debian package).")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10, max 60)")
+    parser.add_argument("--connections", type=int, default=50, help="concurrent clients (default 50)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+    parser.add_argument("--worker-threads", type=int, default=8, help="threads per gunicorn worker (default 8)")
+    parser.add_argument("--days", type=int, default=7, help="days of synthetic counts to seed (default 7)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    if not 1 <= args.duration <= 60:
+        parser.error("--duration must be between 1 and 60 seconds")
+    if not 1 <= args.connections <= 1000:
+        parser.error("--connections must be between 1 and 1000")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    configure_logging(args.verbose)
+    for tool in ("wrk", "gunicorn"):
+        if not shutil.which(tool) and not (Path(sys.executable).parent / tool).exists():
+            log.error("%s is not installed: run make setup", tool)
+            return 2
+    try:
+        settings = ElasticsearchSettings.from_env(read_environment())
+    except SettingsError as error:
+        log.error("configuration error: %s", error)
+        return 2
+    if urlsplit(settings.url).hostname not in LOCAL_HOSTS:
+        log.error("ES_URL %s is not on this machine: the benchmark only loads 127.0.0.1", settings.url)
+        return 2
+
+    es = elasticsearch_client(settings)
+    index = f"bench-frontend-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    server = None
+    try:
+        documents = seed_index(es, index, args.days)
+        log.info("seeded %d documents into %s", documents, index)
+        gunicorn = Path(sys.executable).parent / "gunicorn"
+        server = subprocess.Popen(
+            [str(gunicorn), "--workers", str(args.workers), "--worker-class", "gthread",
+             "--threads", str(args.worker_threads), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+             "simple_frontend.app:create_app()"],
+            cwd=PROJECT_ROOT, env={**os.environ, "ES_INDEX": index},
+        )
+        base = f"http://127.0.0.1:{port}"
+        wait_for(f"{base}/api/health", timeout=60)
+
+        from simple_frontend import queries
+        from simple_frontend.params import parse_query
+
+        query = parse_query(_pairs(TIMELINE_QUERY),
+                            allowed=frozenset({"from", "to", "interval", "label"}), now=utc_now(), max_buckets=2000)
+        # The app reads the finest stored interval, minutes here: send Elasticsearch the same.
+        body = json.dumps({**queries.timeline_body(Interval.MINUTE, query), "track_total_hits": False})
+        auth = base64.b64encode(f"{settings.username}:{settings.password}".encode()).decode()
+        es_url = f"{settings.url.rstrip('/')}/{index}/_search"
+
+        results = [
+            run_wrk("app /api/timeline", f"{base}/api/timeline?{TIMELINE_QUERY}", args, LUA_DONE),
+            run_wrk("ES _search (same query)", es_url, args, LUA_POST + LUA_DONE,
+                    env={"BENCH_BODY": body, "BENCH_AUTH": auth}),
+            run_wrk("app /api/health", f"{base}/api/health", args, LUA_DONE),
+        ]
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        es.indices.delete(index=index, ignore_unavailable=True)
+        es.close()
+
+    report(results, args, documents)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps([{**r.__dict__, "rate": r.rate} for r in results], indent=2))
+    failed = [r.name for r in results if r.errors]
+    if failed:
+        log.error("requests failed (non-2xx, timeouts or socket errors) in: %s", ", ".join(failed))
+        return 1
+    return 0
+
+
+def _pairs(query: str) -> dict[str, list[str]]:
+    from urllib.parse import parse_qs
+
+    return parse_qs(query, strict_parsing=True)
+
+
+def report(results: list[Latency], args, documents: int) -> None:
+    print(f"\n{args.connections} connections, {args.duration} s per run, gunicorn {args.workers} workers x "
+          f"{args.worker_threads} threads (gthread), {documents} documents, query: {TIMELINE_QUERY}")
+    print(f"{'target':<26}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for r in results:
+        print(f"{r.name:<26}{r.rate:>9.0f}{r.p50_ms:>9.1f}{r.p95_ms:>9.1f}{r.p99_ms:>9.1f}{r.errors:>8}")
+    app, direct = results[0], results[1]
+    if direct.p50_ms and direct.p95_ms:
+        print(f"timeline through the app / straight to ES: p50 x{app.p50_ms / direct.p50_ms:.2f}, "
+              f"p95 x{app.p95_ms / direct.p95_ms:.2f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
