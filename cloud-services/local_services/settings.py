@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Mapping
 from urllib.parse import urlsplit
 
-from pipeline_common.environment import SettingsError, require
+from pipeline_common.environment import SettingsError, number, require
 
 from .paths import Paths
 
@@ -42,6 +42,7 @@ class LocalSettings:
     s3_secret_key: str
     s3_bucket: str
     s3_region: str
+    s3_internal_ports: tuple[int, int, int, int]  # SeaweedFS master, volume, filer, admin
     base_env: tuple[tuple[str, str], ...]
     java_home_hint: tuple[tuple[str, str], ...]
     host: str = "127.0.0.1"
@@ -57,12 +58,12 @@ class LocalSettings:
         return cls(
             paths=Paths.from_env(env),
             kafka_port=_local_port("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap, "kafka"),
-            kafka_controller_port=int(env.get("PIPELINE_KAFKA_CONTROLLER_PORT", "9093")),
+            kafka_controller_port=number(env, "PIPELINE_KAFKA_CONTROLLER_PORT", 9093, int),
             kafka_username=require(env, "KAFKA_USERNAME"),
             kafka_password=require(env, "KAFKA_PASSWORD"),
             kafka_admin_password=require(env, "KAFKA_ADMIN_PASSWORD"),
             es_port=_local_port("ES_URL", env.get("ES_URL", "http://127.0.0.1:9200"), "http"),
-            es_transport_port=int(env.get("PIPELINE_ES_TRANSPORT_PORT", "9300")),
+            es_transport_port=number(env, "PIPELINE_ES_TRANSPORT_PORT", 9300, int),
             es_username=es_user,
             es_password=require(env, "ES_PASSWORD"),
             s3_port=_local_port(
@@ -72,6 +73,10 @@ class LocalSettings:
             s3_secret_key=require(env, "S3_SECRET_KEY"),
             s3_bucket=env.get("S3_BUCKET", "image-pipeline"),
             s3_region=env.get("S3_REGION", "us-east-1"),
+            s3_internal_ports=tuple(  # type: ignore[arg-type]
+                number(env, f"PIPELINE_S3_{part}_PORT", default, int)
+                for part, default in (("MASTER", 9333), ("VOLUME", 9340), ("FILER", 8888), ("ADMIN", 23646))
+            ),
             base_env=tuple((k, env[k]) for k in INHERITED if k in env),
             java_home_hint=tuple(
                 (k, env[k]) for k in ("PIPELINE_JAVA_HOME", "JAVA_HOME", "PATH") if k in env

@@ -7,7 +7,7 @@ import logging
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Iterator, Mapping, Sequence
 
 from .elasticsearch import Elasticsearch
 from .kafka import Kafka
@@ -18,9 +18,13 @@ from .settings import LocalSettings
 log = logging.getLogger(__name__)
 
 
-def services(settings: LocalSettings) -> list[Service]:
-    """In start order: S3 first (quick, and Hadoop's set-up needs it)."""
-    return [S3Server(settings), Kafka(settings), Elasticsearch(settings)]
+NAMES = ("s3", "kafka", "elasticsearch")
+
+
+def services(settings: LocalSettings, names: Sequence[str] = ()) -> list[Service]:
+    """In start order (S3 first: quick, and Hadoop's set-up needs it); all when `names` is empty."""
+    every = [S3Server(settings), Kafka(settings), Elasticsearch(settings)]
+    return [service for service in every if not names or service.name in names]
 
 
 @contextmanager
@@ -48,14 +52,17 @@ def hadoop_installed(settings: LocalSettings) -> bool:
     return (hadoop_home(settings) / "bin" / "hadoop").is_file()
 
 
-def up(settings: LocalSettings, env: Mapping[str, str]) -> list[tuple[str, str]]:
+def up(settings: LocalSettings, env: Mapping[str, str],
+       names: Sequence[str] = ()) -> list[tuple[str, str]]:
     settings.paths.create()
     done = []
     with locked(settings):
-        for service in services(settings):
+        for service in services(settings, names):
             log.info("%s: starting", service.name)
             done.append((service.name, service.up()))
             log.info("%s: ready", service.name)
+        if names and "hadoop" not in names:
+            return done
         if hadoop_available():
             from .hadoop import ensure_hadoop
 
@@ -66,12 +73,17 @@ def up(settings: LocalSettings, env: Mapping[str, str]) -> list[tuple[str, str]]
     return done
 
 
-def down(settings: LocalSettings, wipe: bool = False) -> list[tuple[str, int | None]]:
+def down(settings: LocalSettings, wipe: bool = False,
+         names: Sequence[str] = ()) -> list[tuple[str, int | None]]:
     stopped = []
     with locked(settings):
-        for service in reversed(services(settings)):
+        for service in reversed(services(settings, names)):
             stopped.append((service.name, service.stop()))
-        if wipe:
+        if wipe and names:
+            for service in services(settings, names):
+                shutil.rmtree(service.data_dir, ignore_errors=True)
+                log.info("deleted %s", service.data_dir)
+        elif wipe:
             for directory in (settings.paths.data, settings.paths.logs):
                 shutil.rmtree(directory, ignore_errors=True)
             log.info("deleted %s and %s", settings.paths.data, settings.paths.logs)
