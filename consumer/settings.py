@@ -61,6 +61,7 @@ class ConsumerSettings:
     prefetch: int = 4
     workers: int = 2
     max_poll_interval_ms: int = 900_000
+    session_timeout_ms: int = 45_000
     auto_offset_reset: str = "earliest"
     retry_initial_s: float = 0.5
     retry_max_s: float = 30.0
@@ -85,6 +86,7 @@ class ConsumerSettings:
             prefetch=number(env, "CONSUMER_PREFETCH", 4, int),
             workers=number(env, "CONSUMER_WORKERS", 2, int),
             max_poll_interval_ms=number(env, "CONSUMER_MAX_POLL_INTERVAL_MS", 900_000, int),
+            session_timeout_ms=number(env, "CONSUMER_SESSION_TIMEOUT_MS", 45_000, int),
             auto_offset_reset=env.get("KAFKA_AUTO_OFFSET_RESET", "").strip() or "earliest",
             retry_initial_s=number(env, "CONSUMER_RETRY_INITIAL_S", 0.5),
             retry_max_s=number(env, "CONSUMER_RETRY_MAX_S", 30.0),
@@ -104,10 +106,14 @@ class ConsumerSettings:
         for name, value in positive.items():
             if value <= 0:
                 raise SettingsError(f"{name} must be positive, got {value}")
-        # librdkafka requires it to exceed the session timeout (45 s)
-        if self.max_poll_interval_ms < 60_000:
+        # brokers refuse sessions under 6 s by default (group.min.session.timeout.ms)
+        if self.session_timeout_ms < 6_000:
+            raise SettingsError(f"CONSUMER_SESSION_TIMEOUT_MS must be at least 6000, got {self.session_timeout_ms}")
+        # librdkafka requires the poll interval to be at least the session timeout
+        if self.max_poll_interval_ms < max(60_000, self.session_timeout_ms):
             raise SettingsError(
-                f"CONSUMER_MAX_POLL_INTERVAL_MS must be at least 60000, got {self.max_poll_interval_ms}"
+                "CONSUMER_MAX_POLL_INTERVAL_MS must be at least 60000 and the session timeout, "
+                f"got {self.max_poll_interval_ms}"
             )
         if self.auto_offset_reset not in {"earliest", "latest"}:
             raise SettingsError(
@@ -128,7 +134,8 @@ class ConsumerSettings:
             # A slow image (or a long S3 outage being retried) must not get the consumer
             # thrown out of the group and its partitions reassigned in a loop.
             "max.poll.interval.ms": self.max_poll_interval_ms,
-            "session.timeout.ms": 45_000,
+            # how long a crashed consumer's partitions wait before another member takes them
+            "session.timeout.ms": self.session_timeout_ms,
             "partition.assignment.strategy": "cooperative-sticky",
         }
 

@@ -94,6 +94,8 @@ def env_for(pipeline_env, bucket: str, topics: tuple[str, str]) -> dict[str, str
             "DETECTOR_MODEL": "yolov3-tiny",
             "CONSUMER_RETRY_INITIAL_S": "0.2",
             "CONSUMER_RETRY_MAX_S": "1",
+            # a killed consumer's partitions return to the group quickly
+            "CONSUMER_SESSION_TIMEOUT_MS": "6000",
         }
     )
     return env
@@ -232,15 +234,19 @@ def run_inline(settings, shared_detector):
 
 
 @pytest.fixture
-def start_consumer(consumer_env):
-    """Start `python consumer/main_consumer.py ...` as a user would; killed after the test."""
+def start_consumer(consumer_env, tmp_path):
+    """Start `python consumer/main_consumer.py ...` as a user would; killed after the test.
+    Its output goes to a file (`process.log_path`): a full pipe would block it."""
     started: list[subprocess.Popen] = []
 
     def start(*args: str, **overrides: str) -> subprocess.Popen:
-        process = subprocess.Popen(
-            [sys.executable, str(MAIN), *args], env={**consumer_env, **overrides},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
+        log_path = tmp_path / f"consumer-{len(started)}.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [sys.executable, str(MAIN), *args], env={**consumer_env, **overrides},
+                stdout=log, stderr=subprocess.STDOUT, text=True,
+            )
+        process.log_path = log_path
         started.append(process)
         return process
 

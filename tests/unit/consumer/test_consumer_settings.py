@@ -38,6 +38,7 @@ def test_every_setting_is_read_from_the_environment():
         CONSUMER_PREFETCH="2",
         CONSUMER_WORKERS="3",
         CONSUMER_MAX_POLL_INTERVAL_MS="120000",
+        CONSUMER_SESSION_TIMEOUT_MS="6000",
         KAFKA_AUTO_OFFSET_RESET="latest",
     )
     settings = ConsumerSettings.from_env(env)
@@ -47,6 +48,7 @@ def test_every_setting_is_read_from_the_environment():
     assert (settings.detector.confidence_threshold, settings.detector.nms_threshold) == (0.4, 0.5)
     assert (settings.max_image_pixels, settings.max_image_bytes, settings.prefetch, settings.workers) == (1000, 2000, 2, 3)
     assert settings.consumer_config()["max.poll.interval.ms"] == 120000
+    assert settings.consumer_config()["session.timeout.ms"] == 6000
     assert settings.consumer_config()["auto.offset.reset"] == "latest"
 
 
@@ -68,6 +70,7 @@ def test_consumer_config_stores_offsets_by_hand():
         ("DETECTOR_NMS_THRESHOLD", "abc", "DETECTOR_NMS_THRESHOLD"),
         ("CONSUMER_PREFETCH", "0", "CONSUMER_PREFETCH"),
         ("CONSUMER_MAX_POLL_INTERVAL_MS", "1000", "CONSUMER_MAX_POLL_INTERVAL_MS"),
+        ("CONSUMER_SESSION_TIMEOUT_MS", "100", "CONSUMER_SESSION_TIMEOUT_MS"),
         ("KAFKA_AUTO_OFFSET_RESET", "middle", "KAFKA_AUTO_OFFSET_RESET"),
     ],
 )
