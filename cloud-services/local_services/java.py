@@ -26,7 +26,7 @@ def parse_major(version_output: str) -> int | None:
     return int(digits.group()) if digits else None
 
 
-def _candidates(env: Mapping[str, str]) -> list[Path]:
+def _candidates(env: Mapping[str, str], search_system: bool) -> list[Path]:
     found: list[Path] = []
     for name in ("PIPELINE_JAVA_HOME", "JAVA_HOME"):
         if env.get(name, "").strip():
@@ -34,14 +34,16 @@ def _candidates(env: Mapping[str, str]) -> list[Path]:
     on_path = shutil.which("java", path=env.get("PATH"))
     if on_path:
         found.append(Path(on_path).resolve().parent.parent)
-    found.extend(sorted(Path("/usr/lib/jvm").glob("*17*")))
+    if search_system:
+        found.extend(sorted(Path("/usr/lib/jvm").glob("*17*")))
     return found
 
 
-def java_home(env: Mapping[str, str]) -> Path:
-    """The first Java home with Java >= 17, checked by running it."""
+def java_home(env: Mapping[str, str], search_system: bool = True) -> Path:
+    """The first Java home with Java >= 17, checked by running it: PIPELINE_JAVA_HOME,
+    JAVA_HOME, `java` on PATH, then (with `search_system`) /usr/lib/jvm/*17*."""
     seen = []
-    for home in _candidates(env):
+    for home in _candidates(env, search_system):
         binary = home / "bin" / "java"
         if not binary.is_file():
             continue

@@ -1,0 +1,113 @@
+"""The generated service configurations: loopback only, credentials required everywhere."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from local_services.elasticsearch import elasticsearch_yml, traversable_by_others
+from local_services.errors import ServiceError
+from local_services.kafka import jaas_value, new_cluster_id, server_properties
+from local_services.s3 import identities, security_toml, weed_options
+
+
+def kafka_config() -> dict[str, str]:
+    text = server_properties(host="127.0.0.1", port=9092, controller_port=9093, log_dir="/data",
+                             admin_password="adm1n", accounts={"admin": "adm1n", "pipeline": "p4ss"})
+    return dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def test_kafka_has_no_unauthenticated_listener():
+    config = kafka_config()
+    protocols = dict(item.split(":") for item in config["listener.security.protocol.map"].split(","))
+    listeners = [item.split("://")[0] for item in config["listeners"].split(",")]
+    assert {protocols[name] for name in listeners} == {"SASL_PLAINTEXT"}
+    assert config["inter.broker.listener.name"] == "CLIENT"
+    assert config["sasl.enabled.mechanisms"] == "PLAIN"
+
+
+def test_kafka_listens_on_loopback_only():
+    config = kafka_config()
+    assert config["listeners"] == "CLIENT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
+    assert config["advertised.listeners"] == "CLIENT://127.0.0.1:9092"
+
+
+def test_kafka_accounts_are_in_the_client_listener_jaas():
+    jaas = kafka_config()["listener.name.client.plain.sasl.jaas.config"]
+    assert 'user_pipeline="p4ss"' in jaas and 'user_admin="adm1n"' in jaas
+    assert 'username="admin" password="adm1n"' in jaas
+    assert jaas.endswith(";")
+
+
+def test_single_node_replication_factors():
+    config = kafka_config()
+    for key in ("offsets.topic.replication.factor", "transaction.state.log.replication.factor",
+                "share.coordinator.state.topic.replication.factor"):
+        assert config[key] == "1"
+
+
+@pytest.mark.parametrize("password", ['has"quote', "back\\slash"])
+def test_jaas_refuses_passwords_that_would_break_it(password):
+    with pytest.raises(ServiceError, match="quotes or backslashes"):
+        jaas_value("admin", "ok", {"pipeline": password})
+
+
+def test_cluster_ids_have_kafkas_format():
+    cluster_id = new_cluster_id()
+    assert len(cluster_id) == 22 and "=" not in cluster_id
+    assert cluster_id != new_cluster_id()
+
+
+def test_elasticsearch_config_is_secure_and_local(tmp_path):
+    text = elasticsearch_yml(host="127.0.0.1", http_port=9200, transport_port=9300,
+                             data=tmp_path / "d", logs=tmp_path / "l")
+    assert "xpack.security.enabled: true" in text
+    assert "network.host: 127.0.0.1" in text
+    assert "discovery.type: single-node" in text
+
+
+def test_weed_options_bind_every_port_to_loopback(tmp_path):
+    lines = weed_options(host="127.0.0.1", s3_port=8333, internal_ports=(9333, 9340, 8888, 23646),
+                         data=tmp_path, s3_config=tmp_path / "s3.json", admin_password="pw").splitlines()
+    options = dict(line.split("=", 1) for line in lines)
+    assert options["ip.bind"] == "127.0.0.1" and options["ip"] == "127.0.0.1"
+    assert options["s3.config"] == str(tmp_path / "s3.json")
+    assert options["s3.port.iceberg"] == options["s3.port.lance"] == "0"
+    assert options["master.telemetry"] == "false"
+
+
+def test_s3_identities_hold_exactly_the_configured_key():
+    parsed = json.loads(json.dumps(identities("AKIAEXAMPLE", "s3cret")))
+    (identity,) = parsed["identities"]
+    assert identity["credentials"] == [{"accessKey": "AKIAEXAMPLE", "secretKey": "s3cret"}]
+
+
+def test_security_toml_signs_filer_and_volume_requests():
+    text = security_toml("k3y")
+    for section in ("[jwt.signing]", "[jwt.signing.read]", "[jwt.filer_signing]", "[jwt.filer_signing.read]"):
+        assert section in text
+    assert text.count('key = "k3y"') == 4
+
+
+@pytest.fixture
+def open_dir():
+    """A directory whose parents anyone may traverse (pytest's tmp_path is private)."""
+    path = Path(tempfile.mkdtemp(dir="/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+def test_traversable_by_others(open_dir):
+    inner = open_dir / "a" / "b"
+    inner.mkdir(parents=True)
+    assert traversable_by_others(inner)
+    os.chmod(open_dir / "a", 0o700)
+    assert not traversable_by_others(inner)
+    os.chmod(open_dir / "a", 0o700 | stat.S_IXOTH)
+    assert traversable_by_others(inner)

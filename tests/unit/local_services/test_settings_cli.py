@@ -1,0 +1,92 @@
+"""Settings from the environment, paths, and the CLI's status table and usage errors."""
+from __future__ import annotations
+
+import pytest
+
+from local_services.cli import format_table, main, parse_args
+from local_services.paths import Paths
+from local_services.service import Status
+from local_services.settings import LocalSettings
+from pipeline_common.environment import PROJECT_ROOT, SettingsError
+
+ENV = {
+    "KAFKA_USERNAME": "pipeline", "KAFKA_PASSWORD": "k", "KAFKA_ADMIN_PASSWORD": "a",
+    "ES_PASSWORD": "e", "S3_ACCESS_KEY": "AKIA", "S3_SECRET_KEY": "s",
+    "PATH": "/usr/bin", "HOME": "/root", "SOME_TOKEN": "must-not-leak",
+}
+
+
+def test_defaults_are_the_documented_ports():
+    settings = LocalSettings.from_env(ENV)
+    assert (settings.kafka_port, settings.es_port, settings.s3_port) == (9092, 9200, 8333)
+    assert settings.kafka_controller_port == 9093
+
+
+def test_ports_follow_the_client_urls():
+    settings = LocalSettings.from_env({**ENV, "KAFKA_BOOTSTRAP_SERVERS": "localhost:19092",
+                                       "ES_URL": "http://127.0.0.1:19200"})
+    assert (settings.kafka_port, settings.es_port) == (19092, 19200)
+
+
+@pytest.mark.parametrize("name, value", [("ES_URL", "https://es.example.com:9200"),
+                                         ("KAFKA_BOOTSTRAP_SERVERS", "broker.example.com:9092"),
+                                         ("S3_ENDPOINT_URL", "http://10.0.0.5:8333")])
+def test_remote_endpoints_are_refused(name, value):
+    with pytest.raises(SettingsError, match=name):
+        LocalSettings.from_env({**ENV, name: value})
+
+
+@pytest.mark.parametrize("missing", ["KAFKA_PASSWORD", "KAFKA_ADMIN_PASSWORD", "ES_PASSWORD", "S3_SECRET_KEY"])
+def test_missing_secret_is_named(missing):
+    with pytest.raises(SettingsError, match=missing):
+        LocalSettings.from_env({k: v for k, v in ENV.items() if k != missing})
+
+
+def test_children_get_no_foreign_secrets():
+    child = LocalSettings.from_env(ENV).child_env(EXTRA="1")
+    assert child == {"PATH": "/usr/bin", "EXTRA": "1"}
+
+
+def test_repr_shows_no_secret():
+    text = repr(LocalSettings.from_env({**ENV, "KAFKA_PASSWORD": "very-secret-value"}))
+    assert "very-secret-value" not in text
+
+
+def test_paths_default_and_overrides(tmp_path):
+    default = Paths.from_env({})
+    assert default.local_dir == PROJECT_ROOT / ".local"
+    assert default.cache_dir.name == "image-pipeline"
+    relative = Paths.from_env({"PIPELINE_LOCAL_DIR": "elsewhere", "PIPELINE_CACHE_DIR": str(tmp_path)})
+    assert relative.local_dir == PROJECT_ROOT / "elsewhere"
+    assert relative.cache_dir == tmp_path
+    assert relative.pid_file("kafka") == PROJECT_ROOT / "elsewhere" / "run" / "kafka.pid"
+
+
+def test_status_table():
+    table = format_table([Status("kafka", 42, 9092, True, 350.4), Status("s3", None, 8333, False, None)],
+                         "installed")
+    lines = table.splitlines()
+    assert lines[1].split() == ["kafka", "42", "9092", "yes", "350"]
+    assert lines[2].split() == ["s3", "-", "8333", "no", "-"]
+    assert lines[3].split() == ["hadoop", "-", "-", "installed"]
+    assert lines[4].split() == ["total", "350"]
+
+
+def test_unknown_service_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        parse_args(["down", "zookeeper"])
+    assert exit_.value.code == 2
+    assert "unknown service(s) zookeeper" in capsys.readouterr().err
+
+
+def test_up_accepts_hadoop_but_down_does_not():
+    assert parse_args(["up", "hadoop", "s3"]).services == ["hadoop", "s3"]
+    with pytest.raises(SystemExit):
+        parse_args(["down", "hadoop"])
+
+
+def test_help_exits_zero(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    assert "up" in capsys.readouterr().out
