@@ -194,6 +194,8 @@ def parse_args(argv):
 def main(argv=None) -> int:
     args = parse_args(argv)
     configure_logging(args.verbose)
+    if not args.verbose:  # one INFO line per Elasticsearch request drowns everything else
+        logging.getLogger("elastic_transport").setLevel(logging.WARNING)
     for tool in ("wrk", "gunicorn"):
         if not shutil.which(tool) and not (Path(sys.executable).parent / tool).exists():
             log.error("%s is not installed: run make setup", tool)
@@ -227,10 +229,11 @@ def main(argv=None) -> int:
         from simple_frontend import queries
         from simple_frontend.params import parse_query
 
-        query = parse_query(_pairs(TIMELINE_QUERY),
-                            allowed=frozenset({"from", "to", "interval", "label"}), now=utc_now(), max_buckets=2000)
-        # The app reads the finest stored interval, minutes here: send Elasticsearch the same.
-        body = json.dumps({**queries.timeline_body(Interval.MINUTE, query), "track_total_hits": False})
+        query = parse_query(_pairs(TIMELINE_QUERY), allowed=frozenset({"from", "to", "interval", "label"}),
+                            now=utc_now(), max_buckets=2000, draws_buckets=True)
+        # The very search the app sends: all three intervals are stored, so it reads query.interval's.
+        stored = queries.choose_stored_interval(query.interval, tuple(Interval))
+        body = json.dumps(queries.timeline_body(stored, query))
         auth = base64.b64encode(f"{settings.username}:{settings.password}".encode()).decode()
         es_url = f"{settings.url.rstrip('/')}/{index}/_search"
 
