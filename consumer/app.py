@@ -52,7 +52,15 @@ def run_consumer(
     detector: Detector | None = None,
 ) -> Summary:
     detector = detector or load_detector(settings)
-    s3 = s3_client(settings.s3, max_pool_connections=max(10, settings.workers * 2))
+    # The loop retries transient S3 failures itself, for as long as it takes and
+    # interruptibly; boto's own retries are kept short so a shutdown is not held up.
+    s3 = s3_client(
+        settings.s3,
+        max_pool_connections=max(10, settings.workers * 2),
+        retries={"max_attempts": 2, "mode": "standard"},
+        connect_timeout=5,
+        read_timeout=30,
+    )
     consumer = Consumer(settings.consumer_config())
     producer = Producer(settings.dead_letter_producer_config())
     pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="consumer-io")

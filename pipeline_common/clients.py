@@ -8,12 +8,14 @@ def s3_client(settings: S3Settings, **config_overrides):
     import boto3
     from botocore.config import Config
 
-    config = Config(
-        signature_version="s3v4",
-        s3={"addressing_style": "path"},
-        retries={"max_attempts": 8, "mode": "standard"},
+    # overrides win, so a caller with its own retry loop can ask for fewer attempts
+    options = {
+        "signature_version": "s3v4",
+        "s3": {"addressing_style": "path"},
+        "retries": {"max_attempts": 8, "mode": "standard"},
         **config_overrides,
-    )
+    }
+    config = Config(**options)
     return boto3.client(
         "s3",
         endpoint_url=settings.endpoint_url,

@@ -225,7 +225,7 @@ def announce(kafka_settings, topics):
 def run_inline(settings, shared_detector):
     """Run the consumer in this process until the topic is drained."""
 
-    def run(idle_timeout_s: float = 4.0, **limits):
+    def run(idle_timeout_s: float = 3.0, **limits):
         return run_consumer(
             settings, RunLimits(idle_timeout_s=idle_timeout_s, **limits), threading.Event(), detector=shared_detector
         )

@@ -1,10 +1,14 @@
 """The consumer against the real Kafka and S3: real photos in, one metadata record each out."""
 from __future__ import annotations
 
+import logging
+import socket
+import threading
 from collections import Counter
+from dataclasses import replace
 
-import pytest
-
+from consumer.app import run_consumer
+from consumer.loop import RunLimits
 from pipeline_common.contracts import metadata_key
 
 from .conftest import photo_variants
@@ -63,4 +67,43 @@ def test_announcing_an_image_again_overwrites_its_record(upload, announce, run_i
     second = records[metadata_key(announcement.image_id)]
     assert second.processed_at > first.processed_at
     assert Counter(d.label for d in second.detections) == Counter(d.label for d in first.detections)
+    assert group_lag() == 0
+
+
+class _StopOnRetry(logging.Handler):
+    """Asks the consumer to stop as soon as it starts retrying (the outage was noticed)."""
+
+    def __init__(self, stop: threading.Event):
+        super().__init__(logging.WARNING)
+        self.stop, self.retries = stop, 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.retries += 1
+        self.stop.set()
+
+
+def test_s3_outage_is_retried_not_dead_lettered_and_not_committed(
+    upload, announce, settings, shared_detector, dead_letters, group_lag, metadata, run_inline
+):
+    announcements = [upload(data) for _, data in photo_variants(3, salt="outage")]
+    announce([a.to_json_bytes() for a in announcements])
+    with socket.socket() as probe:  # a port nothing listens on: S3 is down
+        probe.bind(("127.0.0.1", 0))
+        down = replace(settings, s3=replace(settings.s3, endpoint_url=f"http://127.0.0.1:{probe.getsockname()[1]}"))
+    stop = threading.Event()
+    watcher = _StopOnRetry(stop)
+    logging.getLogger("consumer.retry").addHandler(watcher)
+    try:
+        summary = run_consumer(down, RunLimits(), stop, detector=shared_detector)
+    finally:
+        logging.getLogger("consumer.retry").removeHandler(watcher)
+
+    assert watcher.retries >= 1
+    assert summary.processed == 0 and summary.dead_lettered == 0 and summary.handed_back >= 1
+    assert dead_letters(timeout_s=2) == []
+    assert group_lag() == 3  # nothing committed: the messages wait for S3 to come back
+
+    run_inline()  # S3 is back
+
+    assert set(metadata()) == {metadata_key(a.image_id) for a in announcements}
     assert group_lag() == 0
