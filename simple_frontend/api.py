@@ -1,12 +1,14 @@
 """The JSON API under /api: validate parameters, build a body, search, reshape."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Iterable
 
 from elastic_transport import TransportError
 from elasticsearch import ApiError
 from flask import Blueprint, Response, jsonify, request
 
+from pipeline_common.contracts import Interval
 from pipeline_common.timestamps import to_iso
 
 from . import queries, results
@@ -37,19 +39,27 @@ def _answer(body: Any, query: CountQuery, stored) -> Response:
     if query.time_range is not None:
         response.headers["X-Range-From"] = to_iso(query.time_range.start)
         response.headers["X-Range-To"] = to_iso(query.time_range.end)
+    response.headers["X-Interval"] = query.interval.value
     response.headers["X-Stored-Interval"] = stored.value
     response.headers["X-Metric"] = query.metric
     return response
 
 
-def _stored(query: CountQuery):
-    return frontend().store.stored_interval_for(query.interval)
+def _resolve(query: CountQuery) -> tuple[CountQuery, Interval]:
+    """The query as it will run, and the stored interval it reads. When only coarser
+    documents are stored than the interval asked for, the answer uses their interval
+    (an hour's count cannot be split into minutes); X-Interval tells the client."""
+    stored = frontend().store.stored_interval_for(query.interval)
+    if stored.length > query.interval.length:
+        time_range = query.time_range.widened(stored) if query.time_range else None
+        query = replace(query, interval=stored, time_range=time_range)
+    return query, stored
 
 
 @bp.get("/labels")
 def labels() -> Response:
     query = _query((*RANGE, "source"), range_defaults=False)
-    stored = _stored(query)
+    query, stored = _resolve(query)
     found = results.distinct_values(frontend().store.search(queries.distinct_body("label", stored, query)))
     return _answer({"labels": found}, query, stored)
 
@@ -57,7 +67,7 @@ def labels() -> Response:
 @bp.get("/sources")
 def sources() -> Response:
     query = _query((*RANGE, "label"), range_defaults=False)
-    stored = _stored(query)
+    query, stored = _resolve(query)
     found = results.distinct_values(frontend().store.search(queries.distinct_body("source", stored, query)))
     return _answer({"sources": found}, query, stored)
 
@@ -65,7 +75,7 @@ def sources() -> Response:
 @bp.get("/totals")
 def totals() -> Response:
     query = _query((*RANGE, "source", "label", "metric"))
-    stored = _stored(query)
+    query, stored = _resolve(query)
     response = frontend().store.search(queries.totals_body(stored, query))
     counts = results.label_counts(response)
     body = {
@@ -82,7 +92,7 @@ def totals() -> Response:
 @bp.get("/top")
 def top() -> Response:
     query = _query((*RANGE, "source", "metric", "n"))
-    stored = _stored(query)
+    query, stored = _resolve(query)
     counts = results.label_counts(frontend().store.search(queries.top_body(stored, query)))
     body = {
         "from": to_iso(query.time_range.start),
@@ -98,11 +108,11 @@ def top() -> Response:
 def timeline() -> Response:
     """{label: [{"t": iso, "y": n}, ...]}, the original design's shape."""
     query = _query((*RANGE, "label", "source", "metric", "n"), draws_buckets=True)
-    stored = _stored(query)
+    query, stored = _resolve(query)
     response = frontend().store.search(queries.timeline_body(stored, query))
-    series = results.timeline(response, query.labels, bucket_keys(query.time_range, query.interval))
-    answer = _answer(series, query, stored)
-    answer.headers["X-Interval"] = query.interval.value
+    keys = bucket_keys(query.time_range, query.interval)
+    answer = _answer(results.timeline(response, query.labels, keys), query, stored)
+    answer.headers["X-Buckets"] = str(len(keys))
     return answer
 
 
@@ -112,7 +122,7 @@ def count_specific() -> Response:
     query = _query((*RANGE, "label", "source", "metric"))
     if len(query.labels) != 1:
         raise ParamError(f"label: expected exactly one label; got {len(query.labels)}")
-    stored = _stored(query)
+    query, stored = _resolve(query)
     response = frontend().store.search(queries.totals_body(stored, query))
     return _answer({"label": query.labels[0], "count_in_range": results.total(response)}, query, stored)
 
@@ -121,7 +131,7 @@ def count_specific() -> Response:
 def label_counts() -> Response:
     """{"labels": [...], "counts": [...]}, the original design's shape, biggest first."""
     query = _query((*RANGE, "source", "label", "metric"))
-    stored = _stored(query)
+    query, stored = _resolve(query)
     counts = results.label_counts(frontend().store.search(queries.totals_body(stored, query)))
     return _answer(
         {"labels": [label for label, _ in counts], "counts": [count for _, count in counts]},

@@ -284,14 +284,15 @@
       renderLabelChips(labels.body.labels);
       renderSources(sources.body.sources);
       const order = Object.keys(timeline.body);
-      const empty = renderTimeline(timeline.body, interval, range);
+      // The API answers in coarser buckets when only coarser counts are stored.
+      const shown = timeline.headers.get("X-Interval") || interval;
+      const empty = renderTimeline(timeline.body, shown, range);
       renderTop(top.body, order);
       renderCards(totals.body, order);
-      const stored = timeline.headers.get("X-Stored-Interval");
-      showNote(stored && INTERVAL_MS[stored] > INTERVAL_MS[interval]
-        ? `Counts are stored per ${stored}: each ${stored}'s count appears at its start.` : "");
-      const buckets = Object.values(timeline.body)[0]?.length ?? 0;
-      $("timeline-caption").textContent = `per ${interval} · ${buckets} bucket${buckets === 1 ? "" : "s"}`;
+      showNote(shown !== interval
+        ? `Counts are stored per ${shown}, not per ${interval}: showing ${shown}s.` : "");
+      const buckets = Number(timeline.headers.get("X-Buckets")) || 0;
+      $("timeline-caption").textContent = `per ${shown} · ${buckets} bucket${buckets === 1 ? "" : "s"}`;
       $("top-caption").textContent = `top ${TOP_N} · ${state.metric}`;
       $("updated").textContent = `updated ${moment().format("LTS")}`;
       setState(empty ? "empty" : "ready");

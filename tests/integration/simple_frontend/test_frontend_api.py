@@ -184,11 +184,16 @@ def test_finer_documents_answer_when_the_interval_is_not_stored(app_for, make_in
                                       {"t": "2025-04-14T00:00:00.000Z", "y": 5}]}
 
 
-def test_only_coarser_documents_are_shown_at_their_bucket_start(app_for, make_index):
+def test_only_coarser_documents_answer_in_their_own_buckets(app_for, make_index):
     api = app_for(make_index(rolled_up(EVENTS, intervals=(Interval.DAY,)))).test_client()
     answer = api.get("/api/timeline?label=person&from=2025-04-13T22:00:00Z&to=2025-04-14T02:00:00Z&interval=hour")
     assert answer.headers["X-Stored-Interval"] == "day"
-    assert [point["y"] for point in answer.get_json()["person"]] == [0, 0, 9, 0]
+    assert answer.headers["X-Interval"] == "day"  # a day's count cannot be split into hours
+    assert answer.get_json() == {"person": [{"t": "2025-04-13T00:00:00.000Z", "y": 0},
+                                            {"t": "2025-04-14T00:00:00.000Z", "y": 9}]}
+    totals = api.get("/api/totals?from=2025-04-13T22:00:00Z&to=2025-04-14T02:00:00Z&interval=hour").get_json()
+    assert (totals["from"], totals["to"]) == ("2025-04-13T00:00:00.000Z", "2025-04-15T00:00:00.000Z")
+    assert totals["total"] == 16
 
 
 def test_missing_index(app_for):

@@ -180,6 +180,16 @@ def test_one_stored_interval_is_read(client, fake_es, stored, url, expected):
     assert [f for f in filters if "interval" in f.get("term", {})] == [{"term": {"interval": expected}}]
 
 
+def test_coarser_stored_counts_answer_in_their_own_buckets(client, fake_es):
+    fake_es.intervals = ["day"]
+    answer = client.get("/api/timeline?interval=hour&from=2025-04-10T05:00:00Z&to=2025-04-12T05:00:00Z")
+    assert answer.headers["X-Interval"] == "day"
+    assert answer.headers["X-Buckets"] == "3"
+    assert answer.headers["X-Range-From"] == "2025-04-10T00:00:00.000Z"
+    histogram = fake_es.searches()[0]["aggs"]["labels"]["aggs"]["timeline"]["date_histogram"]
+    assert histogram["calendar_interval"] == "1d"
+
+
 def test_a_given_client_is_not_closed_by_the_app(client, app, fake_es):
     client.get("/api/totals")
     app.extensions[KEY].close()
