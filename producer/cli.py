@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .announce import Announcer
 from .backfill import backfill
-from .kafka_io import TopicError, ensure_topic
+from .kafka_io import KafkaRefused, TopicError, ensure_topic
 from .ingest import Ingest
 from .prepare import PrepareReport, find_originals, prepare_all
 from .publish import Publisher, PublishReport, publish_all
@@ -79,7 +79,7 @@ def dispatch(args: argparse.Namespace, settings: ProducerSettings, clients) -> i
     command = {"prepare": cmd_prepare, "publish": cmd_publish, "run": cmd_run, "watch": cmd_watch, "backfill": cmd_backfill}
     try:
         return command[args.command](settings, clients, progress)
-    except BucketProblem as error:
+    except (BucketProblem, KafkaRefused) as error:
         log.error("%s", error)
         return USAGE
     except (StoreUnavailable, TopicError) as error:
@@ -148,7 +148,8 @@ def _stop_on_signals() -> threading.Event:
 def _announcer(settings: ProducerSettings, clients) -> Announcer:
     check_bucket(clients.s3, settings.s3.bucket)
     if settings.create_topic:
-        ensure_topic(clients.admin, settings.kafka.images_topic, settings.topic_partitions, settings.topic_replication)
+        admin, errors = clients.admin
+        ensure_topic(admin, settings.kafka.images_topic, settings.topic_partitions, settings.topic_replication, errors)
     ledger = PublishedLedger.in_folder(settings.frames_dir, settings.s3.bucket, settings.kafka.images_topic)
     return Announcer(clients.producer, settings.kafka.images_topic, ledger)
 

@@ -23,4 +23,5 @@ class Clients:
 
     @cached_property
     def admin(self):
+        """(AdminClient, ClientErrors)"""
         return make_admin(self.settings.kafka)
