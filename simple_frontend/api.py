@@ -51,7 +51,10 @@ def _resolve(query: CountQuery) -> tuple[CountQuery, Interval]:
     (an hour's count cannot be split into minutes); X-Interval tells the client."""
     stored = frontend().store.stored_interval_for(query.interval)
     if stored.length > query.interval.length:
-        time_range = query.time_range.widened(stored) if query.time_range else None
+        try:
+            time_range = query.time_range.widened(stored) if query.time_range else None
+        except OverflowError:
+            raise ParamError(f"to: the range must end before the last {stored.value} of year 9999") from None
         query = replace(query, interval=stored, time_range=time_range)
     return query, stored
 

@@ -98,7 +98,10 @@ def parse_time(text: str, now: datetime, name: str) -> datetime:
             raise ParamError(f"{name}: {shown(text)} is not a real date or time ({error})") from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)
-        return _to_millis(moment.astimezone(timezone.utc))
+        try:
+            return _to_millis(moment.astimezone(timezone.utc))
+        except OverflowError:
+            raise ParamError(f"{name}: {shown(text)} lies outside the years 1 to 9999 in UTC") from None
     raise ParamError(f"{name}: expected {TIME_HELP}; got {shown(text)}")
 
 
@@ -221,7 +224,10 @@ def parse_query(
     if time_range is not None:
         if draws_buckets:
             check_bucket_count(time_range, interval, max_buckets)
-        time_range = time_range.widened(interval)
+        try:
+            time_range = time_range.widened(interval)
+        except OverflowError:
+            raise ParamError(f"to: the range must end before the last {interval.value} of year 9999") from None
     return CountQuery(
         time_range=time_range,
         interval=interval,

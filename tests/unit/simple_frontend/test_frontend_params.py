@@ -86,6 +86,19 @@ def test_times_refused(text):
     assert "now-24h" in message or "not a real date" in message or "before year 1" in message
 
 
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        ({"from": ["0001-01-01T00:00:00+01:00"]}, "outside the years 1 to 9999"),
+        ({"to": ["9999-12-31T23:59:59-01:00"]}, "outside the years 1 to 9999"),
+        ({"from": ["0001-01-01"], "to": ["9999-12-31T23:59:59Z"], "interval": ["day"]}, "before the last day of year 9999"),
+    ],
+)
+def test_times_at_the_ends_of_the_calendar(args, fragment):
+    with pytest.raises(ParamError, match=fragment):
+        parse_query(args, allowed=ALL, now=NOW, max_buckets=10**9)
+
+
 def test_relative_time_before_year_one_is_refused():
     with pytest.raises(ParamError, match="before year 1"):
         parse_time("now-999999w", NOW, "from")
