@@ -78,6 +78,13 @@ def start(
             start_new_session=True,
         )
     pid_file.write_text(f"{process.pid}\n")
+    # Popen returns once exec has begun; /proc/<pid>/cmdline shows the new command a moment
+    # later. Wait for it, so an immediate liveness check does not take it for dead.
+    deadline = time.monotonic() + 5
+    while command[-1] not in command_line(process.pid) and process.poll() is None:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
     log.debug("started pid %s: %s", process.pid, command[0])
     return process.pid
 
