@@ -33,7 +33,7 @@ def _query(allowed: Iterable[str], *, range_defaults: bool = True, draws_buckets
     )
 
 
-def _answer(body: Any, query: CountQuery, stored) -> Response:
+def _answer(body: Any, query: CountQuery, stored: Interval) -> Response:
     """JSON plus what was actually queried, in headers so no body shape changes."""
     response = jsonify(body)
     if query.time_range is not None:
