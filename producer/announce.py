@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from confluent_kafka import KafkaException
+
 from pipeline_common.contracts import ImageAnnouncement
 
 from .state import PublishedLedger
@@ -51,6 +53,10 @@ class Announcer:
                 # librdkafka's local queue is full: serve delivery reports to make room
                 log.debug("producer queue full, waiting for deliveries")
                 self.producer.poll(0.5)
+            except KafkaException as error:  # refused before sending, e.g. message too large
+                log.error("announcement of %s refused by the client: %s", image_id, error)
+                self.outcome.failures.append((image_id, f"Kafka client refused it: {error}"))
+                return
         self.in_flight.add(image_id)
         self.producer.poll(0)
 

@@ -120,10 +120,11 @@ def cmd_backfill(settings, clients, progress) -> int:
 def cmd_watch(settings, clients, progress) -> int:
     ingest = Ingest(settings, _publisher(settings, clients))
     stop = _stop_on_signals()
-    # what is already waiting is handled first, as `run` would
-    ingest.handle(find_originals(settings.new_pics_dir)[0], publish=False)
-    ingest.publish(list_frames(settings.frames_dir))
-    watch(settings.new_pics_dir, settings.watch_settle_s, ingest.handle, ingest.idle, stop)
+    ingest.publish(list_frames(settings.frames_dir))  # frames an earlier run left unannounced
+    watch(
+        settings.new_pics_dir, settings.watch_settle_s, ingest.handle, ingest.idle, stop,
+        existing=lambda: find_originals(settings.new_pics_dir)[0],
+    )
     log.info("stopping: waiting for outstanding delivery reports")
     report = ingest.finish(_flush_timeout(settings))
     log_publish(report)

@@ -23,7 +23,7 @@ class Ingest:
 
         self._reported = 0  # acknowledgements already logged
 
-    def handle(self, originals: Iterable[Path], publish: bool = True) -> None:
+    def handle(self, originals: Iterable[Path]) -> None:
         report = PrepareReport()
         originals = list(originals)
         for path in originals:
@@ -31,8 +31,7 @@ class Ingest:
         self.failures.extend(report.failures)
         if originals:
             log.info("%d file(s) prepared: %d frame(s), %d new", len(originals), len(report.frames), len(report.created))
-        if publish:
-            self.publish(report.frames)
+        self.publish(report.frames)
 
     def idle(self, timeout: float) -> None:
         """Serve delivery reports and say which announcements Kafka acknowledged."""

@@ -11,7 +11,7 @@ import queue
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
@@ -84,15 +84,23 @@ def watch(
     idle: Callable[[float], None],
     stop: threading.Event,
     tick_s: float = 0.2,
+    existing: Callable[[], Iterable[Path]] = lambda: (),
 ) -> None:
     """Call `handle(paths)` for files that land in `folder` and settled, and
-    `idle(seconds)` (e.g. serve Kafka delivery reports) between checks."""
+    `idle(seconds)` (e.g. serve Kafka delivery reports) between checks.
+
+    `existing()` lists files already there; it is called once the observer runs, so a
+    file arriving meanwhile is seen by one or the other (or both: the caller's ledgers
+    make a second look harmless). Those files settle like any other, as they may still
+    be being written."""
     folder.mkdir(parents=True, exist_ok=True)
     changes: "queue.Queue[Path]" = queue.Queue()
     settler = Settler(settle_s)
     observer = Observer()
     observer.schedule(_Collector(folder.resolve(), changes), str(folder.resolve()), recursive=True)
     observer.start()
+    for path in existing():
+        settler.changed(path, time.monotonic())
     log.info("watching %s (stop with Ctrl-C or SIGTERM)", folder)
     try:
         while not stop.is_set():

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -131,17 +132,19 @@ def test_backfill_announces_what_was_neither_acknowledged_nor_processed(run_prod
     assert len(topic_reader(topic)) == 5  # both now know these were acknowledged
 
 
-def test_watch_announces_a_dropped_file(start_producer, folders, topic, topic_reader, kafka_admin):
+def test_watch_announces_a_dropped_file(start_producer, folders, topic, topic_reader):
     new_pics, frames = folders
+    shutil.copy(DARKNET / "eagle.jpg", new_pics / "eagle.jpg")  # waiting before watch starts
     watcher = start_producer("watch", PRODUCER_WATCH_SETTLE_S="1.0")
+    log_lines: list[str] = []
+    reader = threading.Thread(target=lambda: log_lines.extend(watcher.stderr), daemon=True)
+    reader.start()
     try:
-        # the topic appears once watch has started (it creates it before watching)
         deadline = time.monotonic() + 60
-        while topic not in kafka_admin.list_topics(timeout=10).topics:
-            assert watcher.poll() is None, watcher.stderr.read()
-            assert time.monotonic() < deadline, "watch did not start"
-            time.sleep(0.2)
-        time.sleep(0.5)
+        while not any("watching" in line for line in log_lines):
+            assert watcher.poll() is None, "".join(log_lines)
+            assert time.monotonic() < deadline, "watch did not start:\n" + "".join(log_lines)
+            time.sleep(0.1)
         payload = (DARKNET / "horses.jpg").read_bytes()
         with open(new_pics / "horses.jpg", "wb") as handle:  # a slow copy, in pieces
             for start in range(0, len(payload), 32768):
@@ -151,16 +154,17 @@ def test_watch_announces_a_dropped_file(start_producer, folders, topic, topic_re
 
         deadline = time.monotonic() + 60
         messages = []
-        while not messages and time.monotonic() < deadline:
-            assert watcher.poll() is None, watcher.stderr.read()
+        while len(messages) < 2 and time.monotonic() < deadline:
+            assert watcher.poll() is None, "".join(log_lines)
             messages = topic_reader(topic)
             time.sleep(0.3)
     finally:
         watcher.send_signal(signal.SIGTERM)
-        _, stderr = watcher.communicate(timeout=60)
+        watcher.wait(timeout=60)
+        reader.join(timeout=10)
 
-    assert watcher.returncode == 0, stderr
-    assert len(messages) == 1
-    announcement = ImageAnnouncement.from_json_bytes(messages[0].value())
-    assert frame_ids(frames) == {announcement.image_id}
-    assert (announcement.width, announcement.height) == (773, 512)  # the whole picture
+    assert watcher.returncode == 0, "".join(log_lines)
+    sent = announcements(messages)
+    assert set(sent) == frame_ids(frames) and len(sent) == 2
+    assert sorted((a.width, a.height) for a in sent.values()) == [(773, 512), (773, 512)]  # whole pictures
+    assert any("SIGTERM received" in line for line in log_lines)

@@ -133,3 +133,18 @@ def test_a_lost_ledger_does_not_resend_what_the_consumer_processed(settings, fra
 
     assert report.ok and report.already_processed == 1
     assert sorted(json.loads(m.value())["image_id"] for m in producer.delivered) == [f.stem for f in frames[1:]]
+
+
+def test_a_message_the_client_refuses_is_a_failure_not_a_crash(settings, frames, fake_s3, fake_producer):
+    from confluent_kafka import KafkaError, KafkaException
+
+    class RefusingProducer(fake_producer):
+        def produce(self, topic, key=None, value=None, on_delivery=None):
+            if key == frames[0].stem.encode():
+                raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
+            super().produce(topic, key, value, on_delivery)
+
+    producer = RefusingProducer()
+    report = publish_once(settings, fake_s3, producer)
+    assert [item for item, _ in report.failures] == [frames[0].stem]
+    assert len(report.acknowledged) == 2

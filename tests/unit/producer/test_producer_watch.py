@@ -45,13 +45,14 @@ def test_vanished_files_are_forgotten_and_empty_files_wait_longer():
     assert len(settler) == 0
 
 
-def test_watch_hands_over_dropped_files(tmp_path):
+def test_watch_hands_over_dropped_files_and_those_already_there(tmp_path):
+    (tmp_path / "before.png").write_bytes(b"waiting before watch started")
     handled: list[list[Path]] = []
     stop = threading.Event()
 
     def handle(paths):
         handled.append(paths)
-        if sum(len(p) for p in handled) >= 2:
+        if sum(len(p) for p in handled) >= 3:
             stop.set()
 
     def drop_files():
@@ -72,11 +73,12 @@ def test_watch_hands_over_dropped_files(tmp_path):
     timer = threading.Timer(20, stop.set)  # never hang the suite
     timer.start()
     try:
-        watch(tmp_path, settle_s=1.0, handle=handle, idle=time.sleep, stop=stop, tick_s=0.05)
+        watch(tmp_path, settle_s=1.0, handle=handle, idle=time.sleep, stop=stop, tick_s=0.05,
+              existing=lambda: [tmp_path / "before.png"])
     finally:
         timer.cancel()
         writer.join()
 
     flat = sorted(p for batch in handled for p in batch)
-    assert flat == sorted([tmp_path / "slow.jpg", tmp_path / "cam" / "clip.MP4"])
+    assert flat == sorted([tmp_path / "before.png", tmp_path / "slow.jpg", tmp_path / "cam" / "clip.MP4"])
     assert (tmp_path / "slow.jpg").stat().st_size == 2000
