@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
+import os
+import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -89,11 +92,21 @@ def job_args(
     return args + runner_args + extra + [str(path) for path in manifests]
 
 
-def hadoop_runner_args(settings: AggregationSettings, output_uri: str) -> list[str]:
-    """mrjob options for -r hadoop on the local Hadoop (s3a configured)."""
-    from pipeline_common.hadoop_runner import mrjob_hadoop_args
+def hadoop_runner_args(settings: AggregationSettings) -> list[str]:
+    """mrjob switches for -r hadoop through `settings.hadoop_home` (s3a configured
+    there); tasks run with this interpreter, which has the dependencies."""
+    from pipeline_common.hadoop_runner import hadoop_runner_args as switches
 
-    return list(mrjob_hadoop_args(settings.s3, hadoop_home=settings.hadoop_home or None))
+    args = switches(Path(settings.hadoop_home), sys.executable)
+    cut = args.index("-r")
+    return args[:cut] + args[cut + 2:]  # job_args names the runner already
+
+
+def local_runner_args(objects: int, keys_per_split: int) -> list[str]:
+    """-r local starts a Python process per task, about twice as many tasks as cores
+    in every step: a small input gets fewer processes, a large one every core."""
+    cores = max(1, min(os.cpu_count() or 1, math.ceil(objects / keys_per_split)))
+    return ["--num-cores", str(cores)]
 
 
 def _publish(runner, s3, bucket: str, prefix: str) -> list[str]:
@@ -140,7 +153,9 @@ def run_aggregation(settings: AggregationSettings, s3) -> RunResult:
         task_env = write_task_env(settings.s3, scratch_dir)
         if settings.runner == "hadoop":
             output_dir = f"s3a://{bucket}/{prefix}"
-            runner_args = hadoop_runner_args(settings, output_dir)
+            runner_args = hadoop_runner_args(settings)
+        elif settings.runner == "local":
+            output_dir, runner_args = None, local_runner_args(listed, settings.keys_per_split)
         else:
             output_dir, runner_args = None, []  # the runner's own scratch space
         py_files = zip_pipeline_common(scratch_dir) if settings.runner in CLUSTER_RUNNERS else None

@@ -45,6 +45,10 @@ from pipeline_common.timestamps import parse_iso, to_iso
 log = logging.getLogger(__name__)
 
 BAD_RECORDS = "bad records"
+VERBATIM_OUTPUT = {
+    "stream.map.output.field.separator": ",",
+    "mapreduce.output.textoutputformat.separator": ",",
+}
 RECORDS = "records"
 TIMESTAMPS = "timestamps"
 
@@ -190,7 +194,15 @@ class MRObjectCounts(MRJob):
                 mapper_final=self.mapper_final,
                 combiner=self.combiner,
                 reducer=self.reducer,
-            )
+            ),
+            # Hadoop streaming writes each output line as key, separator, value and
+            # makes a line without a tab all key, so every line would gain a trailing
+            # tab. This map-only step writes the lines with Hadoop splitting them at
+            # their first comma (every Aggregate line has several) and joining them
+            # back with a comma: unchanged. (An empty separator is dropped by Hadoop's
+            # option parsing, and the combiner shares the reducer's separator, hence a
+            # step of its own.)
+            MRStep(mapper=self.write_line, jobconf=VERBATIM_OUTPUT),
         ]
 
     # --- map ---------------------------------------------------------------------
@@ -275,7 +287,11 @@ class MRObjectCounts(MRJob):
         yield key, sum_counts(values)
 
     def reducer(self, key, values):
-        totals = sum_counts(values)
+        yield key, sum_counts(values)
+
+    # --- output ----------------------------------------------------------------------
+
+    def write_line(self, key, totals):
         self.increment_counter(RECORDS, "aggregates written")
         yield None, aggregate_line(key, totals, Interval.parse(self.options.interval))
 

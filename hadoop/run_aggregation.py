@@ -12,6 +12,7 @@ import logging
 import sys
 
 from hadoop.aggregation import RunExistsError, run_aggregation
+from hadoop.object_counts_job import BAD_RECORDS, RECORDS, TIMESTAMPS
 from hadoop.settings import RUNNERS, AggregationSettings
 from pipeline_common.clients import s3_client
 from pipeline_common.contracts import Interval
@@ -19,6 +20,7 @@ from pipeline_common.environment import SettingsError, read_environment
 from pipeline_common.logs import configure_logging
 
 log = logging.getLogger("hadoop.run_aggregation")
+JOB_COUNTER_GROUPS = {BAD_RECORDS, RECORDS, TIMESTAMPS}
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -74,8 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         log.exception("aggregation run %s failed; nothing was marked complete", settings.run_id)
         return 1
     for group, counters in sorted(result.counters.items()):
+        # the job's own counters matter to the user; Hadoop's framework ones to debugging
+        level = logging.INFO if group in JOB_COUNTER_GROUPS else logging.DEBUG
         for name, value in sorted(counters.items()):
-            log.info("counter %s / %s = %s", group, name, value)
+            log.log(level, "counter %s / %s = %s", group, name, value)
     log.info("run %s complete: %s objects listed, %s part file(s) in %s",
              result.run_id, result.objects_listed, len(result.part_keys), result.output_uri)
     if result.bad_records:

@@ -3,10 +3,11 @@ the command line (the command line wins)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping
 
 from pipeline_common.contracts import METADATA_PREFIX, OUTPUT_PREFIX, ContractError, Interval
-from pipeline_common.environment import SettingsError, number
+from pipeline_common.environment import PROJECT_ROOT, SettingsError, number
 from pipeline_common.output_runs import check_prefix, check_run_id, new_run_id
 from pipeline_common.settings import S3Settings
 from pipeline_common.timestamps import utc_now
@@ -24,7 +25,7 @@ class AggregationSettings:
     output_prefix: str = OUTPUT_PREFIX
     keys_per_split: int = 10_000  # manifest lines per input file: one map task each on Hadoop
     fetch_threads: int = 16  # concurrent GETs per map task
-    hadoop_home: str = ""  # -r hadoop: the Hadoop install (else HADOOP_HOME / PATH)
+    hadoop_home: str = ""  # -r hadoop: the Hadoop install
     extra_runner_args: tuple[str, ...] = field(default=())  # passed to mrjob as is
 
     @classmethod
@@ -62,6 +63,12 @@ class AggregationSettings:
             output_prefix=output_prefix,
             keys_per_split=keys_per_split,
             fetch_threads=fetch_threads,
-            hadoop_home=pick("hadoop_home", "HADOOP_HOME", ""),
+            hadoop_home=pick("hadoop_home", "HADOOP_HOME", str(_local_hadoop_home(env))),
             extra_runner_args=tuple(given.get("extra_runner_args", ())),
         )
+
+
+def _local_hadoop_home(env: Mapping[str, str]) -> Path:
+    """Where `make up` installs the local Hadoop: <PIPELINE_LOCAL_DIR>/hadoop."""
+    local = env.get("PIPELINE_LOCAL_DIR", "").strip() or ".local"
+    return PROJECT_ROOT / Path(local).expanduser() / "hadoop"

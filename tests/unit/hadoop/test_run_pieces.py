@@ -1,4 +1,5 @@
 """The aggregation CLI's pure pieces: settings, manifests, the task env file, job args."""
+import os
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,11 @@ def test_job_args_keep_a_chosen_mrjob_conf():
 def test_counters_of_steps_are_merged():
     steps = [{"bad records": {"invalid JSON": 2}}, {"bad records": {"invalid JSON": 1, "empty record": 1}}]
     assert merge_counters(steps) == {"bad records": {"invalid JSON": 3, "empty record": 1}}
+
+
+def test_local_runner_uses_fewer_cores_for_small_inputs():
+    from hadoop.aggregation import local_runner_args
+
+    assert local_runner_args(objects=10, keys_per_split=10_000) == ["--num-cores", "1"]
+    assert local_runner_args(objects=0, keys_per_split=10_000) == ["--num-cores", "1"]
+    assert local_runner_args(objects=10**6, keys_per_split=10_000) == ["--num-cores", str(os.cpu_count())]

@@ -1,0 +1,140 @@
+"""The aggregation CLI on the real S3: local, inline and Hadoop runners over the same
+metadata give the same lines, and those lines hold the right counts."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import uuid
+from collections import defaultdict
+from datetime import datetime, timezone
+
+import pytest
+
+from pipeline_common.clients import s3_client
+from pipeline_common.contracts import Aggregate
+from pipeline_common.environment import PROJECT_ROOT
+from pipeline_common.output_runs import SUCCESS_MARKER, list_keys, newest_complete_run
+from pipeline_common.settings import S3Settings
+
+
+def _load_cli():
+    spec = importlib.util.spec_from_file_location(
+        "run_aggregation", PROJECT_ROOT / "hadoop" / "run_aggregation.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+cli = _load_cli()
+LABELS = ["person", "car", "dog", "bicycle"]
+SOURCES = ["front-door", "parking"]
+TIMES = ["2026-11-28T10:05:00Z", "2026-11-28T12:30:00+02:00", "2026-11-28T11:59:59-01:00"]
+
+
+def metadata(number: int) -> dict:
+    labels = [LABELS[(number + k) % 4] for k in range(number % 5)]  # 0..4 detections
+    image_id = f"{number:032x}"
+    record = {
+        "schema_version": 1, "image_id": image_id,
+        "image_path": f"s3://image-pipeline/images/{image_id}.jpg",
+        "source": SOURCES[number % 2], "captured_at": TIMES[number % 3],
+        "processed_at": "2026-11-28T13:00:00Z",
+        "model": {"name": "yolov4-tiny", "input_size": 416, "confidence_threshold": 0.5,
+                  "nms_threshold": 0.4},
+        "width": 640, "height": 480,
+        "detections": [{"label": label, "class_id": 0, "confidence": 0.8, "box": [0, 0, 5, 5]}
+                       for label in labels],
+    }
+    if number % 17 == 0:
+        del record["captured_at"]  # bucketed by processed_at, 13:00
+    return record
+
+
+RECORDS = [metadata(n) for n in range(1, 61)]
+BAD_OBJECTS = {"truncated.json": b'{"schema_version": 1, "image_id"', "future.json": json.dumps(
+    dict(RECORDS[0], schema_version=9)).encode()}
+
+
+def expected_counts() -> dict:
+    """{(label, source, hour): (detections, images)}, counted the plain way."""
+    table = defaultdict(lambda: [0, 0])
+    for record in RECORDS:
+        moment = datetime.fromisoformat(
+            record.get("captured_at", record["processed_at"]).replace("Z", "+00:00")
+        ).astimezone(timezone.utc).replace(minute=0, second=0)
+        labels = [d["label"] for d in record["detections"]]
+        for label in set(labels):
+            key = (label, record["source"], moment)
+            table[key][0] += labels.count(label)
+            table[key][1] += 1
+    return {key: tuple(value) for key, value in table.items()}
+
+
+@pytest.fixture(scope="module")
+def dataset(pipeline_env):
+    """A unique prefix holding the metadata objects; removed afterwards."""
+    settings = S3Settings.from_env(pipeline_env)
+    s3 = s3_client(settings)
+    prefix = f"it-aggregation-{uuid.uuid4().hex[:10]}/"
+    for record in RECORDS:
+        s3.put_object(Bucket=settings.bucket, Key=f"{prefix}metadata/{record['image_id']}.json",
+                      Body=json.dumps(record, separators=(",", ":")).encode())
+    for name, body in BAD_OBJECTS.items():
+        s3.put_object(Bucket=settings.bucket, Key=f"{prefix}metadata/{name}", Body=body)
+    yield prefix
+    keys = list(list_keys(s3, settings.bucket, prefix))
+    for start in range(0, len(keys), 1000):
+        s3.delete_objects(Bucket=settings.bucket,
+                          Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]]})
+
+
+def run(dataset, run_id, *args):
+    return cli.main(["--input-prefix", f"{dataset}metadata/", "--output-prefix", f"{dataset}out/",
+                     "--run-id", run_id, *args])
+
+
+def output_lines(s3, s3_settings, dataset, run_id) -> list[str]:
+    keys = list(list_keys(s3, s3_settings.bucket, f"{dataset}out/{run_id}/"))
+    assert f"{dataset}out/{run_id}/{SUCCESS_MARKER}" in keys
+    lines = []
+    for key in keys:
+        if "/part-" in key:
+            lines += s3.get_object(Bucket=s3_settings.bucket, Key=key)["Body"].read().decode().splitlines()
+    return sorted(lines)
+
+
+@pytest.fixture(scope="module")
+def local_lines(dataset, pipeline_env):
+    # several manifest files, so several map tasks
+    assert run(dataset, "20261128T100000Z", "-r", "local", "--keys-per-split", "25") == 0
+    settings = S3Settings.from_env(pipeline_env)
+    return output_lines(s3_client(settings), settings, dataset, "20261128T100000Z")
+
+
+def test_local_runner_publishes_the_right_counts(local_lines, s3, s3_settings, dataset):
+    aggregates = [Aggregate.from_line(line) for line in local_lines]
+    assert [a.to_line() for a in aggregates] == local_lines
+    table = {(a.label, a.source, a.bucket_start): (a.detections, a.images) for a in aggregates}
+    assert table == expected_counts()
+    assert newest_complete_run(s3, s3_settings.bucket, f"{dataset}out/") == "20261128T100000Z"
+
+
+def test_inline_rerun_gives_the_same_lines_and_strict_reports_bad_records(local_lines, s3, s3_settings, dataset):
+    assert run(dataset, "20261128T100500Z", "-r", "inline", "--strict") == 3  # 2 bad objects
+    assert output_lines(s3, s3_settings, dataset, "20261128T100500Z") == local_lines
+
+
+def test_hadoop_runner_gives_the_same_lines(local_lines, s3, s3_settings, dataset, hadoop_home):
+    assert run(dataset, "20261128T101000Z", "-r", "hadoop", "--hadoop-home", str(hadoop_home)) == 0
+    assert output_lines(s3, s3_settings, dataset, "20261128T101000Z") == local_lines
+
+
+def test_a_taken_run_id_is_refused(local_lines, dataset):
+    assert run(dataset, "20261128T100000Z", "-r", "inline") == 2
+
+
+def test_an_unfinished_newer_run_is_not_the_newest_complete_one(local_lines, s3, s3_settings, dataset):
+    s3.put_object(Bucket=s3_settings.bucket, Key=f"{dataset}out/20261128T235959Z/part-00000", Body=b"")
+    assert newest_complete_run(s3, s3_settings.bucket, f"{dataset}out/") >= "20261128T100000Z"
+    assert newest_complete_run(s3, s3_settings.bucket, f"{dataset}out/") != "20261128T235959Z"
