@@ -111,13 +111,15 @@ class Publisher:
 
 def publish_all(publisher: Publisher, frames: Iterable[Path], flush_timeout: float, progress: bool | None = None) -> PublishReport:
     frames = list(frames)
-    try:
-        for done, path in enumerate(tqdm(frames, desc="publish", unit="frame", disable=None if progress is None else not progress)):
+    bar = tqdm(frames, desc="publish", unit="frame", disable=None if progress is None else not progress)
+    for index, path in enumerate(bar):
+        try:
             publisher.publish(path)
-    except s3_io.StoreUnavailable as error:
-        log.error("%s; stopping", error)
-        publisher.report.failures.append(("S3", str(error)))
-        for path in frames[done + 1:]:
-            publisher.report.failures.append((path.name, "not attempted: S3 unavailable"))
+        except s3_io.StoreUnavailable as error:
+            log.error("%s; stopping", error)
+            publisher.report.failures.append((path.name, str(error)))
+            publisher.report.failures.extend((rest.name, "not attempted: S3 unavailable") for rest in frames[index + 1 :])
+            bar.close()
+            break
     # flush even after a failure, so what was sent is acknowledged and recorded
     return publisher.finish(flush_timeout)

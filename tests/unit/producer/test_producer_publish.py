@@ -116,7 +116,9 @@ def test_s3_down_stops_the_batch_and_lists_the_rest(settings, frames, fake_s3, f
     fake_s3.fail_puts_with = EndpointConnectionError(endpoint_url="http://s3.invalid")
     report = publish_once(settings, fake_s3, fake_producer())
     items = [item for item, _ in report.failures]
-    assert items == ["S3", frames[1].name, frames[2].name]
+    assert items == [frame.name for frame in frames]
+    assert "S3 unreachable" in report.failures[0][1]
+    assert "not attempted" in report.failures[1][1]
     assert report.acknowledged == []
 
 
