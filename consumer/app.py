@@ -13,7 +13,7 @@ from pipeline_common.clients import s3_client
 from .dead_letter import DeadLetterPublisher
 from .detector import Detector, DetectorConfig
 from .loop import ConsumerLoop, RunLimits, Summary
-from .models import resolve_model_files
+from .models import ModelNotFound, resolve_model_files
 from .processing import Limits, Processor
 from .retry import Backoff
 from .settings import ConsumerSettings
@@ -31,7 +31,10 @@ def load_detector(settings: ConsumerSettings) -> Detector:
         confidence_threshold=settings.detector.confidence_threshold,
         nms_threshold=settings.detector.nms_threshold,
     )
-    detector = Detector.load(files, config)
+    try:
+        detector = Detector.load(files, config)
+    except cv2.error as error:  # truncated or mismatched cfg / weights
+        raise ModelNotFound(f"cannot load model {files.name} from {files.cfg} and {files.weights}: {error}") from None
     log.info(
         "model %s (%s) input %d, confidence >= %.2f, NMS %.2f, %d OpenCV threads",
         files.name,

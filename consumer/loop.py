@@ -22,6 +22,14 @@ from .processing import Detected, Failed, Prepared
 
 log = logging.getLogger(__name__)
 
+# The broker refuses this consumer's credentials or permissions: retrying will not help.
+REFUSED = {
+    KafkaError._AUTHENTICATION,
+    KafkaError.SASL_AUTHENTICATION_FAILED,
+    KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    KafkaError.GROUP_AUTHORIZATION_FAILED,
+}
+
 
 @dataclass(frozen=True)
 class RunLimits:
@@ -152,7 +160,7 @@ class ConsumerLoop:
             self._window.append(_Job(ref, self.pool.submit(self.processor.prepare, ref)))
 
     def _on_kafka_error(self, error: KafkaError) -> None:
-        if error.fatal():
+        if error.fatal() or error.code() in REFUSED:
             raise FatalError(f"Kafka: {error}")
         if error.code() == KafkaError._PARTITION_EOF:
             return

@@ -54,8 +54,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def stop_on_signals(stop: threading.Event) -> None:
     def handle(signum, _frame) -> None:
-        log.info("%s received: finishing the images in flight, then committing", signal.Signals(signum).name)
+        log.info(
+            "%s received: finishing the images in flight, then committing (signal again to stop at once)",
+            signal.Signals(signum).name,
+        )
         stop.set()
+        # a second signal ends the process at once; uncommitted work is simply redone
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
 
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
