@@ -5,6 +5,7 @@ system user (`pipeline-es`), created on first use, which owns its data, logs and
 The `elastic` password comes from ES_PASSWORD through the keystore's `bootstrap.password`."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import pwd
@@ -29,7 +30,8 @@ ES_ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ES_
 SERVICE_USER = "pipeline-es"
 CLUSTER_NAME = "image-pipeline-local"
 # Heap fixed and small; -Xlog:disable drops the distribution's gc.log files.
-JAVA_OPTS = "-Xms512m -Xmx512m -Xlog:disable -Xlog:all=warning:stderr"
+JAVA_OPTS = ("-Xms512m -Xmx512m -Xlog:disable -Xlog:all=warning:stderr "
+             "-XX:TieredStopAtLevel=1 -XX:-AlwaysPreTouch")
 
 
 def elasticsearch_yml(*, host: str, http_port: int, transport_port: int, data: Path, logs: Path) -> str:
@@ -188,7 +190,13 @@ class Elasticsearch(Service):
 
     def _set_password(self, user) -> None:
         # bootstrap.password is the `elastic` password until someone changes it through
-        # the API; rewritten at each start so it follows ES_PASSWORD.
+        # the API; rewritten whenever ES_PASSWORD changed (a stamp of its hash avoids
+        # starting the keystore tool's JVM at every start).
+        keystore = self.config_dir / "elasticsearch.keystore"
+        stamp = self.paths.run / "elasticsearch-keystore.sha256"
+        digest = hashlib.sha256(f"{keystore}\0{self.settings.es_password}".encode()).hexdigest()
+        if keystore.is_file() and stamp.is_file() and stamp.read_text().strip() == digest:
+            return
         result = self._run_as(
             user,
             [str(self.home / "bin" / "elasticsearch-keystore"), "add", "--force", "--stdin",
@@ -199,6 +207,8 @@ class Elasticsearch(Service):
             raise ServiceError(
                 f"setting the Elasticsearch password in its keystore failed:\n{result.stdout}{result.stderr}"
             )
+        stamp.write_text(digest + "\n")
+        stamp.chmod(0o600)
 
     def launch(self) -> None:
         user = self._user()
