@@ -6,6 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
+import numpy as np
 from confluent_kafka import Consumer, Producer
 
 from pipeline_common.clients import s3_client
@@ -35,6 +36,9 @@ def load_detector(settings: ConsumerSettings) -> Detector:
         detector = Detector.load(files, config)
     except cv2.error as error:  # truncated or mismatched cfg / weights
         raise ModelNotFound(f"cannot load model {files.name} from {files.cfg} and {files.weights}: {error}") from None
+    # OpenCV allocates and tunes its buffers on the first forward pass: pay that now,
+    # not on the first image (it would show up as a latency spike)
+    detector.detect(np.zeros((config.input_size, config.input_size, 3), np.uint8))
     log.info(
         "model %s (%s) input %d, confidence >= %.2f, NMS %.2f, %d OpenCV threads",
         files.name,
