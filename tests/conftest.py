@@ -89,6 +89,7 @@ def _start_docker(request) -> dict[str, str]:
 
     from local_services import stack
     from local_services.envfile import ensure_env_file
+    from local_services.errors import ServiceError
     from local_services.readiness import wait_until
     from local_services.settings import LocalSettings
 
@@ -99,10 +100,14 @@ def _start_docker(request) -> dict[str, str]:
     request.addfinalizer(compose.stop)
     env = read_environment()
     settings = LocalSettings.from_env(env)
-    for service in stack.services(settings):
-        wait_until(service.is_ready, what=f"{service.name} (docker)", timeout=300,
-                   log_file=settings.paths.logs / "docker-compose.log")
-    stack.services(settings)[0].after_ready()  # the S3 bucket
+    try:
+        for service in stack.services(settings):
+            wait_until(service.is_ready, what=f"{service.name} (docker)", timeout=300,
+                       log_file=settings.paths.logs / "none")
+        stack.services(settings, ["s3"])[0].after_ready()  # the bucket
+    except ServiceError as error:
+        stdout, stderr = compose.get_logs()
+        pytest.fail(f"{error}\ndocker compose logs:\n{(stdout + stderr)[-4000:]}", pytrace=False)
     return env
 
 
