@@ -137,6 +137,7 @@ set -euo pipefail
 HADOOP_HOME=$(cd -- "$(dirname -- "$(readlink -f -- "${{BASH_SOURCE[0]}}")")/.." && pwd)
 export HADOOP_HOME
 conf_dir="$HADOOP_HOME/etc/hadoop"
+export HADOOP_CONF_DIR="$conf_dir"  # read by conftest, and by anything else that asks
 classpath="$conf_dir:$HADOOP_HOME/lib/*${{HADOOP_CLASSPATH:+:$HADOOP_CLASSPATH}}"
 
 usage() {{

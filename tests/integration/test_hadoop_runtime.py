@@ -13,6 +13,7 @@ import pytest
 
 from pipeline_common.hadoop_runner import hadoop_runner_args
 
+pytestmark = pytest.mark.integration
 log = logging.getLogger(__name__)
 
 WORD_COUNT_JOB = Path(__file__).parent / "jobs" / "mr_word_count.py"
@@ -53,6 +54,7 @@ def s3_prefix(s3, s3_settings, unique_name):
             s3.delete_objects(Bucket=s3_settings.bucket, Delete={"Objects": keys})
 
 
+@pytest.mark.slow
 def test_word_count_through_hadoop_on_s3a_matches_inline(hadoop_home, s3, s3_settings, s3_prefix, tmp_path):
     bucket = s3_settings.bucket
     local_inputs = []
