@@ -52,5 +52,6 @@ class Paths:
     def create(self) -> None:
         for directory in (self.cache_dir, self.data, self.logs, self.run, self.config):
             directory.mkdir(parents=True, exist_ok=True)
-        # Configs carry passwords: only the owner may read them.
-        self.config.chmod(0o700)
+        # Configs carry passwords: nobody else may list or read them; traversal stays open
+        # because Elasticsearch runs as its own user with its own (0700) config dir inside.
+        self.config.chmod(0o711)

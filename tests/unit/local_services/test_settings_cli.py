@@ -90,3 +90,12 @@ def test_help_exits_zero(capsys):
         main(["--help"])
     assert exit_.value.code == 0
     assert "up" in capsys.readouterr().out
+
+
+def test_created_config_dir_can_be_crossed_but_not_listed_by_others(tmp_path):
+    paths = Paths.from_env({"PIPELINE_LOCAL_DIR": str(tmp_path / "local"),
+                            "PIPELINE_CACHE_DIR": str(tmp_path / "cache")})
+    paths.create()
+    paths.create()  # a second `up` keeps it so (Elasticsearch's user must still get through)
+    assert paths.config.stat().st_mode & 0o777 == 0o711
+    assert all(d.is_dir() for d in (paths.data, paths.logs, paths.run, paths.cache_dir))
