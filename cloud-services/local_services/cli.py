@@ -87,7 +87,11 @@ def main(argv: list[str] | None = None) -> int:
             hadoop = "installed" if stack.hadoop_installed(settings) else "not installed"
         print(format_table(rows, hadoop))
         return EXIT_OK if all(r.ready for r in rows) else EXIT_NOT_READY
-    except (ServiceError, SettingsError) as error:
+    except SettingsError as error:
+        hint = "" if DEFAULT_DOTENV.exists() else f" ({DEFAULT_DOTENV} does not exist: `up` writes it)"
+        log.error("%s%s", error, hint)
+        return EXIT_FAILED
+    except ServiceError as error:
         log.error("%s", error)
         return EXIT_FAILED
 
