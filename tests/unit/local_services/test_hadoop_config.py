@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from local_services.errors import ServiceError
-from local_services.hadoop import configuration_xml, core_site, hadoop_version, launcher_script, s3a_properties
+from local_services.hadoop import (
+    configuration_xml, core_site, hadoop_version, launcher_script, mapred_site, s3a_properties,
+)
 
 ENV = {"S3_ENDPOINT_URL": "http://127.0.0.1:8333", "S3_ACCESS_KEY": "key", "S3_SECRET_KEY": "s3cr<e>t&"}
 
@@ -27,6 +29,12 @@ def test_core_site_runs_locally_and_reaches_the_s3_server(tmp_path):
     assert parsed["fs.s3a.path.style.access"] == "true"
     assert parsed["fs.s3a.endpoint.region"] == "us-east-1"
     assert (parsed["fs.s3a.access.key"], parsed["fs.s3a.secret.key"]) == ("key", "s3cr<e>t&")
+
+
+def test_mapreduce_runs_in_process_and_stages_under_the_home(tmp_path):
+    parsed = properties(configuration_xml(mapred_site(tmp_path)))
+    assert parsed["mapreduce.framework.name"] == "local"
+    assert parsed["mapreduce.jobtracker.staging.root.dir"].startswith(str(tmp_path))
 
 
 def test_https_endpoint_turns_tls_on():
