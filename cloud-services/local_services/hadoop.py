@@ -25,7 +25,8 @@ from .maven import fetch_jars, pom
 
 log = logging.getLogger(__name__)
 
-# Hadoop 3.4 calls Subject.getSubject, which throws from Java 23 on (HADOOP-19212).
+# Hadoop 3.4 calls Subject.getSubject, which throws from Java 23 on ("getSubject is not
+# supported" from every command on Java 25).
 MAX_JAVA_MAJOR = 22
 
 # What Hadoop's own build passes to JVMs on Java 9+ (`extraJavaTestArgs` in hadoop-project).
@@ -256,7 +257,7 @@ def _java_binary(env: Mapping[str, str]) -> Path:
 def ensure_hadoop(env: Mapping[str, str], cache_dir: Path, home_dir: Path) -> Path:
     """Make `home_dir` a HADOOP_HOME for local-mode jobs on file:// and s3a:// paths.
 
-    Idempotent and cheap once done: the jars (~700 MB, most of it the AWS SDK bundle) are
+    Idempotent and cheap once done: the jars (~680 MB, most of it the AWS SDK bundle) are
     copied from Maven once per pom content into `cache_dir`, and the generated files are
     rewritten only when the settings in `env` changed. Returns `home_dir`."""
     version = hadoop_version()
