@@ -81,10 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: {'stopped pid %d' % pid if pid else 'was not running'}")
             return EXIT_OK
         rows = stack.status(settings)
-        if not stack.hadoop_available():
-            hadoop = "module missing"
-        else:
-            hadoop = "installed" if stack.hadoop_installed(settings) else "not installed"
+        hadoop = "installed" if stack.hadoop_installed(settings) else "not installed"
         print(format_table(rows, hadoop))
         return EXIT_OK if all(r.ready for r in rows) else EXIT_NOT_READY
     except SettingsError as error:

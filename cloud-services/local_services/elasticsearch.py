@@ -10,18 +10,19 @@ import logging
 import os
 import pwd
 import shutil
-import stat
 import subprocess
-import zipfile
 from pathlib import Path
 
 import requests
 
 from . import maven
-from .es_plugin import install_root_plugin
+from .archives import unpack_zip
 from .errors import ServiceError
+from .es_plugin import install_root_plugin
 from .java import java_home
+from .readiness import log_tail
 from .service import Service
+from .service_user import ensure_system_user, give_to, open_for_traversal, run_as, traversable_by_others
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +56,6 @@ def elasticsearch_yml(*, host: str, http_port: int, transport_port: int, data: P
         "cluster.routing.allocation.disk.threshold_enabled: false",
         "",
     ])
-
-
-def traversable_by_others(path: Path) -> bool:
-    """Whether a user other than the owner can reach `path` (every parent has o+x)."""
-    for part in [path, *path.parents]:
-        try:
-            if not part.stat().st_mode & stat.S_IXOTH:
-                return False
-        except FileNotFoundError:
-            continue
-    return True
 
 
 class Elasticsearch(Service):
@@ -109,48 +99,21 @@ class Elasticsearch(Service):
         install_root_plugin(self.home, ES_VERSION, java_home(dict(self.settings.java_home_hint)))
 
     def _unpack(self) -> None:
-        home = self.home
-        if (home / "bin" / "elasticsearch").is_file():
+        if (self.home / "bin" / "elasticsearch").is_file():
             return
-        downloads = self.paths.cache_dir / "downloads"
-        archive = maven.fetch_artifact(ES_ARTIFACT, downloads)
-        partial = home.with_name(home.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        log.info("unpacking Elasticsearch %s into %s", ES_VERSION, home)
-        with zipfile.ZipFile(archive) as zipped:
-            for member in zipped.infolist():
-                extracted = Path(zipped.extract(member, partial))
-                mode = member.external_attr >> 16  # zipfile drops the execute bits
-                if mode:
-                    extracted.chmod(mode & 0o777)
-        top = partial / f"elasticsearch-{ES_VERSION}"
-        home.parent.mkdir(parents=True, exist_ok=True)
-        top.rename(home)
-        shutil.rmtree(partial, ignore_errors=True)
+        archive = maven.fetch_artifact(ES_ARTIFACT, self.paths.cache_dir / "downloads")
+        log.info("unpacking Elasticsearch %s into %s", ES_VERSION, self.home)
+        unpack_zip(archive, f"elasticsearch-{ES_VERSION}", self.home)
         archive.unlink()  # Maven's ~/.m2 keeps the original
 
     def _user(self) -> pwd.struct_passwd | None:
         if not self.as_root:
             return None
-        try:
-            return pwd.getpwnam(SERVICE_USER)
-        except KeyError:
-            log.info("creating the system user %s to run Elasticsearch (it refuses root)", SERVICE_USER)
-            result = subprocess.run(
-                ["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
-                 "--shell", "/usr/sbin/nologin", SERVICE_USER],
-                capture_output=True, text=True,
-            )
-            if result.returncode != 0:
-                raise ServiceError(f"could not create the user {SERVICE_USER}: {result.stderr.strip()}")
-            return pwd.getpwnam(SERVICE_USER)
+        return ensure_system_user(SERVICE_USER, "to run Elasticsearch (it refuses root)")
 
     def _run_as(self, user, command: list[str], **kwargs) -> subprocess.CompletedProcess:
-        options = {}
-        if user is not None:
-            options = dict(user=user.pw_uid, group=user.pw_gid, extra_groups=[])
         return subprocess.run(command, text=True, capture_output=True, cwd=self.logs_dir,
-                              env=self._env(), **options, **kwargs)
+                              env=self._env(), **run_as(user), **kwargs)
 
     def _env(self) -> dict[str, str]:
         return self.settings.child_env(
@@ -175,13 +138,11 @@ class Elasticsearch(Service):
         for directory in (self.data_dir, self.config_dir, self.logs_dir, self.run_dir):
             directory.mkdir(parents=True, exist_ok=True)
             if user is not None:
-                for path in [directory, *directory.rglob("*")]:
-                    os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
+                give_to(user, directory)
         if user is not None:
             # The service user must reach its dirs under the (root-owned) local dir.
-            for parent in {self.paths.local_dir, self.paths.data, self.paths.logs,
-                           self.paths.run, self.paths.config, self.home.parent}:
-                parent.chmod(parent.stat().st_mode | stat.S_IXOTH)
+            open_for_traversal({self.paths.local_dir, self.paths.data, self.paths.logs,
+                                self.paths.run, self.paths.config, self.home.parent})
             if not traversable_by_others(self.config_dir.parent):
                 raise ServiceError(
                     f"{SERVICE_USER} cannot reach {self.paths.local_dir}: set PIPELINE_LOCAL_DIR "
@@ -218,18 +179,19 @@ class Elasticsearch(Service):
         # -d: the launcher returns once the server has started (or failed) and writes the
         # server's pid to -p; no launcher JVM stays behind.
         with open(cli_log, "ab") as out:
-            options = {}
-            if user is not None:
-                options = dict(user=user.pw_uid, group=user.pw_gid, extra_groups=[])
-            result = subprocess.run(
-                [str(self.home / "bin" / "elasticsearch"), "-d", "-p", str(self.pid_file)],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                env=self._env(), cwd=self.logs_dir, start_new_session=True,
-                timeout=self.start_timeout, **options,
-            )
+            try:
+                result = subprocess.run(
+                    [str(self.home / "bin" / "elasticsearch"), "-d", "-p", str(self.pid_file)],
+                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    env=self._env(), cwd=self.logs_dir, start_new_session=True,
+                    timeout=self.start_timeout, **run_as(user),
+                )
+            except subprocess.TimeoutExpired:
+                raise ServiceError(
+                    f"Elasticsearch's launcher did not return within {self.start_timeout:.0f} s. "
+                    f"Last lines of {self.log_file}:\n{log_tail(self.log_file)}"
+                ) from None
         if result.returncode != 0:
-            from .readiness import log_tail
-
             raise ServiceError(
                 f"Elasticsearch did not start (exit code {result.returncode}). Last lines of "
                 f"{cli_log}:\n{log_tail(cli_log)}\nand of {self.log_file}:\n{log_tail(self.log_file)}"

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import fcntl
-import importlib.util
 import logging
 import shutil
 from contextlib import contextmanager
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 from .elasticsearch import Elasticsearch
+from .hadoop import ensure_hadoop
 from .kafka import Kafka
 from .s3 import S3Server
 from .service import Service, Status
@@ -44,10 +44,6 @@ def hadoop_home(settings: LocalSettings) -> Path:
     return settings.paths.local_dir / "hadoop"
 
 
-def hadoop_available() -> bool:
-    return importlib.util.find_spec("local_services.hadoop") is not None
-
-
 def hadoop_installed(settings: LocalSettings) -> bool:
     return (hadoop_home(settings) / "bin" / "hadoop").is_file()
 
@@ -63,13 +59,9 @@ def up(settings: LocalSettings, env: Mapping[str, str],
             log.info("%s: ready", service.name)
         if names and "hadoop" not in names:
             return done
-        if hadoop_available():
-            from .hadoop import ensure_hadoop
-
-            home = ensure_hadoop(env, settings.paths.cache_dir, hadoop_home(settings))
-            done.append(("hadoop", f"installed in {home}"))
-        else:
-            log.warning("local_services.hadoop is not available: Hadoop not installed")
+        # No process: a client install, configured for the S3 server started above.
+        home = ensure_hadoop(env, settings.paths.cache_dir, hadoop_home(settings))
+        done.append(("hadoop", f"installed in {home}"))
     return done
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from local_services.elasticsearch import elasticsearch_yml, traversable_by_others
+from local_services.elasticsearch import elasticsearch_yml
+from local_services.service_user import traversable_by_others
 from local_services.errors import ServiceError
 from local_services.kafka import jaas_value, new_cluster_id, server_properties
 from local_services.s3 import identities, security_toml, weed_options
