@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 import requests
 from botocore.exceptions import ClientError
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import NewTopic
 
 from pipeline_common.clients import s3_client
@@ -73,6 +73,28 @@ def test_kafka_refuses_bad_credentials(kafka_settings, who):
             break
     assert any(error.code() == KafkaError._AUTHENTICATION for error in errors), errors
     assert "Authentication failed" in " ".join(error.str() for error in errors)
+
+
+def test_kafka_refuses_clients_without_sasl(kafka_settings):
+    producer = Producer({"bootstrap.servers": kafka_settings.bootstrap_servers,
+                         "security.protocol": "PLAINTEXT", "error_cb": lambda error: None})
+    with pytest.raises(KafkaException):
+        producer.list_topics(timeout=3)
+
+
+def test_kafka_controller_listener_requires_a_password_too(pipeline_env, kafka_settings):
+    if pipeline_env.get("PIPELINE_SERVICES", "local") != "local":
+        pytest.skip("the controller port is known for the local broker only")
+    port = pipeline_env.get("PIPELINE_KAFKA_CONTROLLER_PORT", "9093")
+    errors = []
+    producer = Producer({**kafka_settings.client_config(), "bootstrap.servers": f"127.0.0.1:{port}",
+                         "sasl.username": "admin", "sasl.password": "not-the-password",
+                         "error_cb": errors.append})
+    for _ in range(40):  # the refusal arrives through error_cb, served by poll()
+        producer.poll(0.25)
+        if errors:
+            break
+    assert any(error.code() == KafkaError._AUTHENTICATION for error in errors), errors
 
 
 # --- Elasticsearch -------------------------------------------------------------------------
