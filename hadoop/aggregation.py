@@ -102,10 +102,15 @@ def hadoop_runner_args(settings: AggregationSettings) -> list[str]:
     return args[:cut] + args[cut + 2:]  # job_args names the runner already
 
 
-def local_runner_args(objects: int, keys_per_split: int) -> list[str]:
-    """-r local starts a Python process per task, about twice as many tasks as cores
-    in every step: a small input gets fewer processes, a large one every core."""
-    cores = max(1, min(os.cpu_count() or 1, math.ceil(objects / keys_per_split)))
+# A -r local task costs about a second to start (a Python process importing mrjob);
+# below this many objects per core, fewer processes finish sooner.
+OBJECTS_PER_LOCAL_CORE = 1_000
+
+
+def local_runner_args(objects: int) -> list[str]:
+    """-r local runs about twice as many tasks as cores in every step: a small input
+    gets fewer processes, a large one every core."""
+    cores = max(1, min(os.cpu_count() or 1, math.ceil(objects / OBJECTS_PER_LOCAL_CORE)))
     return ["--num-cores", str(cores)]
 
 
@@ -155,7 +160,7 @@ def run_aggregation(settings: AggregationSettings, s3) -> RunResult:
             output_dir = f"s3a://{bucket}/{prefix}"
             runner_args = hadoop_runner_args(settings)
         elif settings.runner == "local":
-            output_dir, runner_args = None, local_runner_args(listed, settings.keys_per_split)
+            output_dir, runner_args = None, local_runner_args(listed)
         else:
             output_dir, runner_args = None, []  # the runner's own scratch space
         py_files = zip_pipeline_common(scratch_dir) if settings.runner in CLUSTER_RUNNERS else None

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
+from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Iterator
 
@@ -145,20 +145,12 @@ def aggregate_line(key: list, totals: list[int], interval: Interval) -> str:
     ).to_line()
 
 
-def is_missing_object(error: Exception) -> bool:
-    """A manifest entry whose object is gone (deleted after listing)."""
-    if isinstance(error, FileNotFoundError):
-        return True
-    response = getattr(error, "response", None) or {}
-    code = str(response.get("Error", {}).get("Code", ""))
-    return code in {"NoSuchKey", "404", "NotFound"}
-
-
-def read_object(uri: str, s3_client: Callable[[], Any]) -> bytes:
-    """Body of one manifest entry: an s3:// (or s3a://) URI or a local path."""
+def read_object(uri: str, s3_reader: Callable[[], Any]) -> bytes:
+    """Body of one manifest entry: an s3:// (or s3a://) URI or a local path. A missing
+    object raises FileNotFoundError (the S3 reader's ObjectNotFound is one)."""
     if uri.startswith(("s3://", "s3a://")):
         bucket, key = parse_s3_uri(uri)
-        return s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+        return s3_reader().get(bucket, key)
     path = uri[len("file://"):] if uri.startswith("file://") else uri
     with open(path, "rb") as handle:
         return handle.read()
@@ -202,83 +194,93 @@ class MRObjectCounts(MRJob):
             # back with a comma: unchanged. (An empty separator is dropped by Hadoop's
             # option parsing, and the combiner shares the reducer's separator, hence a
             # step of its own.)
-            MRStep(mapper=self.write_line, jobconf=VERBATIM_OUTPUT),
+            MRStep(
+                mapper_init=self.write_line_init,
+                mapper=self.write_line,
+                mapper_final=self.write_line_final,
+                jobconf=VERBATIM_OUTPUT,
+            ),
         ]
 
     # --- map ---------------------------------------------------------------------
 
     def mapper_init(self):
         self._interval = Interval.parse(self.options.interval)
-        self._pending: list[str] = []
+        self._tally: Counter = Counter()  # (group, counter) -> amount, reported at the end
+        self._input_name = jobconf_from_env("mapreduce.map.input.file", "input")
+        self._in_flight: deque = deque()  # (uri, future) in manifest order
         self._pool = None
         self._s3 = None
 
     def mapper(self, _, line):
         if self.options.input_format == "records":
-            where = jobconf_from_env("mapreduce.map.input.file", "input")
-            yield from self._count(line, where)
+            yield from self._count(line, self._input_name)
             return
         uri = line.strip()
         if not uri:
-            self.increment_counter(BAD_RECORDS, "empty manifest line")
-            return
-        self._pending.append(uri)
-        if len(self._pending) >= 8 * self.options.fetch_threads:
-            yield from self._fetch_pending()
-
-    def mapper_final(self):
-        yield from self._fetch_pending()
-        if self._pool is not None:
-            self._pool.shutdown()
-
-    def _fetch_pending(self) -> Iterator[tuple[list, list]]:
-        if not self._pending:
+            self._tally[BAD_RECORDS, "empty manifest line"] += 1
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=max(1, self.options.fetch_threads))
-        uris, self._pending = self._pending, []
-        for uri, (body, error) in zip(uris, self._pool.map(self._read_safely, uris)):
-            if error is not None:
-                if not is_missing_object(error):
-                    # anything but a vanished object fails the task (after the
-                    # client's own retries) rather than publishing partial counts
-                    raise error
-                log.warning("%s: object not found, skipped", uri)
-                self.increment_counter(BAD_RECORDS, "object not found")
-                continue
-            yield from self._count(body, uri)
+        self._in_flight.append((uri, self._pool.submit(self._read_safely, uri)))
+        # a window of a few requests per thread keeps every thread busy while the
+        # oldest results are counted
+        while len(self._in_flight) > 4 * self.options.fetch_threads:
+            yield from self._count_fetched(*self._in_flight.popleft())
+
+    def mapper_final(self):
+        while self._in_flight:
+            yield from self._count_fetched(*self._in_flight.popleft())
+        if self._pool is not None:
+            self._pool.shutdown()
+        self._report_tally()
+
+    def _report_tally(self):
+        # one counter line per name: each increment_counter writes and flushes stderr,
+        # which per record costs more than the record itself
+        for (group, name), amount in sorted(self._tally.items()):
+            self.increment_counter(group, name, amount)
+
+    def _count_fetched(self, uri: str, future) -> Iterator[tuple[list, list]]:
+        body, error = future.result()
+        if error is not None:
+            if not isinstance(error, FileNotFoundError):
+                # anything but a vanished object fails the task (after the client's
+                # own retries) rather than publishing partial counts
+                raise error
+            log.warning("%s: object not found, skipped", uri)
+            self._tally[BAD_RECORDS, "object not found"] += 1
+            return
+        yield from self._count(body, uri)
 
     def _read_safely(self, uri: str):
         try:
-            return read_object(uri, self._s3_client), None
+            return read_object(uri, self._s3_reader), None
         except Exception as error:  # re-raised in the task thread unless a 404
             return None, error
 
-    def _s3_client(self):
-        # built once, on the first s3:// entry (boto3 clients are thread-safe)
+    def _s3_reader(self):
+        # built once, on the first s3:// entry; it keeps a connection per thread
         if self._s3 is None:
-            from pipeline_common.clients import s3_client
             from pipeline_common.environment import read_environment
+            from pipeline_common.s3_reader import S3ObjectReader
             from pipeline_common.settings import S3Settings
 
-            settings = S3Settings.from_env(read_environment())
-            self._s3 = s3_client(
-                settings, max_pool_connections=max(10, self.options.fetch_threads)
-            )
+            self._s3 = S3ObjectReader(S3Settings.from_env(read_environment()))
         return self._s3
 
     def _count(self, payload, where: str) -> Iterator[tuple[list, list]]:
-        self.increment_counter(RECORDS, "read")
+        self._tally[RECORDS, "read"] += 1
         try:
             record, fallback = parse_record(payload)
         except BadRecord as bad:
             log.warning("%s: bad record skipped: %s", where, bad)
-            self.increment_counter(BAD_RECORDS, bad.reason)
+            self._tally[BAD_RECORDS, bad.reason] += 1
             return
         if fallback:
-            self.increment_counter(TIMESTAMPS, f"bucketed by processed_at ({fallback})")
+            self._tally[TIMESTAMPS, f"bucketed by processed_at ({fallback})"] += 1
         if not record.detections:
-            self.increment_counter(RECORDS, "without detections")
+            self._tally[RECORDS, "without detections"] += 1
         yield from label_counts(record, self._interval)
 
     # --- combine and reduce ---------------------------------------------------------
@@ -291,9 +293,16 @@ class MRObjectCounts(MRJob):
 
     # --- output ----------------------------------------------------------------------
 
+    def write_line_init(self):
+        self._tally = Counter()
+        self._interval = Interval.parse(self.options.interval)
+
     def write_line(self, key, totals):
-        self.increment_counter(RECORDS, "aggregates written")
-        yield None, aggregate_line(key, totals, Interval.parse(self.options.interval))
+        self._tally[RECORDS, "aggregates written"] += 1
+        yield None, aggregate_line(key, totals, self._interval)
+
+    def write_line_final(self):
+        self._report_tally()
 
 
 if __name__ == "__main__":

@@ -106,6 +106,6 @@ def test_counters_of_steps_are_merged():
 def test_local_runner_uses_fewer_cores_for_small_inputs():
     from hadoop.aggregation import local_runner_args
 
-    assert local_runner_args(objects=10, keys_per_split=10_000) == ["--num-cores", "1"]
-    assert local_runner_args(objects=0, keys_per_split=10_000) == ["--num-cores", "1"]
-    assert local_runner_args(objects=10**6, keys_per_split=10_000) == ["--num-cores", str(os.cpu_count())]
+    assert local_runner_args(objects=10) == ["--num-cores", "1"]
+    assert local_runner_args(objects=0) == ["--num-cores", "1"]
+    assert local_runner_args(objects=10**6) == ["--num-cores", str(os.cpu_count())]
