@@ -67,6 +67,7 @@ class ConsumerLoop:
     limits: RunLimits = RunLimits()
     progress: object | None = None  # anything with update(n), e.g. tqdm
     poll_timeout_s: float = 0.5
+    join_grace_s: float = 60.0  # extra wait for the first assignment under --idle-timeout
     summary: Summary = field(default_factory=Summary)
 
     def __post_init__(self) -> None:
@@ -74,6 +75,7 @@ class ConsumerLoop:
         self._window: deque[_Job] = deque()  # download + decode running, in poll order
         self._finishing: list[_Job] = []  # metadata write or dead letter running
         self._last_activity = time.monotonic()
+        self._assigned_once = False
 
     # --- rebalancing -------------------------------------------------------------------
     def subscribe(self, topics: list[str]) -> None:
@@ -81,6 +83,7 @@ class ConsumerLoop:
 
     def _on_assign(self, consumer, partitions) -> None:
         self._last_activity = time.monotonic()
+        self._assigned_once = True
         log.info("assigned %s", _names(partitions))
 
     def _on_revoke(self, consumer, partitions) -> None:
@@ -136,9 +139,17 @@ class ConsumerLoop:
             self.summary.stopped_by = f"--max-messages {self.limits.max_messages} reached"
             return True
         idle = self.limits.idle_timeout_s
-        if idle is not None and time.monotonic() - self._last_activity >= idle:
-            self.summary.stopped_by = f"no message for {idle:g} s (--idle-timeout)"
-            return True
+        if idle is not None:
+            waited = time.monotonic() - self._last_activity
+            if self._assigned_once and waited >= idle:
+                self.summary.stopped_by = f"no message for {idle:g} s (--idle-timeout)"
+                return True
+            # Before the first assignment the topic has not been read at all: joining can
+            # take a whole session timeout when a crashed member still holds the group.
+            if not self._assigned_once and waited >= idle + self.join_grace_s:
+                self.summary.stopped_by = f"no partitions assigned within {idle + self.join_grace_s:g} s"
+                log.warning("%s: is the topic there, and are there more consumers than partitions?", self.summary.stopped_by)
+                return True
         return False
 
     def _limit_reached(self) -> bool:

@@ -41,7 +41,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--max-messages", type=int, metavar="N", help="stop after handling N messages")
     parser.add_argument(
-        "--idle-timeout", type=float, metavar="S", help="stop once no message arrived for S seconds (topic drained)"
+        "--idle-timeout", type=float, metavar="S", help="stop once no message arrived for S seconds after partitions were assigned (topic drained)"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)

@@ -40,6 +40,8 @@ def test_kill_9_halfway_then_restart_leaves_exactly_one_record_per_image(
     done_when_killed = metadata_count()
     assert done_when_killed < BATCH, "the consumer finished before it could be killed: nothing was tested"
 
+    # (the killed member holds the group until its 6 s session expires; the idle
+    # timeout only starts counting once the restarted consumer has its partitions)
     second = start_consumer("--idle-timeout", "4")
     assert second.wait(timeout=180) == 0, second.log_path.read_text()
 

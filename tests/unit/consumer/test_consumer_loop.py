@@ -264,3 +264,15 @@ def test_idle_timeout_with_an_empty_topic(make_loop):
     summary = loop.run()
 
     assert summary.polled == 0 and "idle" in summary.stopped_by
+
+
+def test_idle_timeout_waits_longer_for_a_first_assignment(make_loop):
+    loop, consumer, _, _ = make_loop([], limits=RunLimits(idle_timeout_s=0.1))
+    consumer._assigned = True  # this fake consumer never calls on_assign
+    loop.join_grace_s = 0.3
+    started = time.monotonic()
+
+    summary = loop.run()
+
+    assert "no partitions assigned within 0.4 s" in summary.stopped_by
+    assert time.monotonic() - started >= 0.4
