@@ -92,14 +92,20 @@ def job_args(
     return args + runner_args + extra + [str(path) for path in manifests]
 
 
-def hadoop_runner_args(settings: AggregationSettings) -> list[str]:
+def hadoop_runner_args(settings: AggregationSettings, private_dir: Path) -> list[str]:
     """mrjob switches for -r hadoop through `settings.hadoop_home` (s3a configured
-    there); tasks run with this interpreter, which has the dependencies."""
+    there); tasks run with this interpreter, which has the dependencies.
+
+    The job's files (the task env file holds the S3 secret) are staged and localized
+    under `private_dir` (mode 0700) rather than the install's shared tmp folder."""
     from pipeline_common.hadoop_runner import hadoop_runner_args as switches
 
-    args = switches(Path(settings.hadoop_home), sys.executable)
+    private_dir.mkdir(mode=0o700)
+    args = switches(Path(settings.hadoop_home), sys.executable, tmp_dir=private_dir.as_uri())
     cut = args.index("-r")
-    return args[:cut] + args[cut + 2:]  # job_args names the runner already
+    return args[:cut] + args[cut + 2:] + [  # job_args names the runner already
+        "--jobconf", f"hadoop.tmp.dir={private_dir}",
+    ]
 
 
 # A -r local task costs about a second to start (a Python process importing mrjob);
@@ -158,7 +164,7 @@ def run_aggregation(settings: AggregationSettings, s3) -> RunResult:
         task_env = write_task_env(settings.s3, scratch_dir)
         if settings.runner == "hadoop":
             output_dir = f"s3a://{bucket}/{prefix}"
-            runner_args = hadoop_runner_args(settings)
+            runner_args = hadoop_runner_args(settings, scratch_dir / "hadoop")
         elif settings.runner == "local":
             output_dir, runner_args = None, local_runner_args(listed)
         else:

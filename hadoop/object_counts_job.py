@@ -44,13 +44,16 @@ from pipeline_common.timestamps import parse_iso, to_iso
 
 log = logging.getLogger(__name__)
 
+# counter groups
 BAD_RECORDS = "bad records"
+RECORDS = "records"
+TIMESTAMPS = "timestamps"
+
+# Hadoop settings of the output step (see MRObjectCounts.steps)
 VERBATIM_OUTPUT = {
     "stream.map.output.field.separator": ",",
     "mapreduce.output.textoutputformat.separator": ",",
 }
-RECORDS = "records"
-TIMESTAMPS = "timestamps"
 
 # Fields the job needs besides the timestamps; a record without one of them is
 # counted as "missing field", one with a wrong value as "invalid field".
@@ -159,7 +162,7 @@ def read_object(uri: str, s3_reader: Callable[[], Any]) -> bytes:
 class MRObjectCounts(MRJob):
     INPUT_PROTOCOL = RawValueProtocol
     INTERNAL_PROTOCOL = JSONProtocol
-    # the value is already the Aggregate line; no key, no tab
+    # the value is the Aggregate line, written as is, without a key
     OUTPUT_PROTOCOL = RawValueProtocol
 
     def configure_args(self):
