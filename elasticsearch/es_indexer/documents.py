@@ -40,36 +40,46 @@ def mapping_problems(properties: dict[str, Any]) -> list[str]:
     return problems
 
 
+# one encoder for every id: JSON keeps ("a b", "c") and ("a", "b c") apart
+_encode_key = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _id(label: str, source: str, interval: str, start_iso: str) -> str:
+    return hashlib.sha1(_encode_key([label, source, interval, start_iso]).encode("utf-8")).hexdigest()
+
+
 def document_id(aggregate: Aggregate) -> str:
     """Stable id of one (label, source, interval, bucket): a newer run's count for the
     same bucket replaces the older one instead of adding to it."""
-    key = json.dumps(
-        [aggregate.label, aggregate.source, aggregate.interval.value, to_iso(aggregate.bucket_start)],
-        ensure_ascii=False, separators=(",", ":"),
-    )
-    return hashlib.sha1(key.encode("utf-8")).hexdigest()
+    return _id(aggregate.label, aggregate.source, aggregate.interval.value, to_iso(aggregate.bucket_start))
 
 
-def document(aggregate: Aggregate, run_id: str, indexed_at: datetime) -> dict[str, Any]:
+def _source(aggregate: Aggregate, start_iso: str, run_id: str, indexed_iso: str) -> dict[str, Any]:
     return {
         "label": aggregate.label,
         "source": aggregate.source,
         "interval": aggregate.interval.value,
-        "bucket_start": to_iso(aggregate.bucket_start),
+        "bucket_start": start_iso,
         "detections": aggregate.detections,
         "images": aggregate.images,
         "run_id": run_id,
-        "indexed_at": to_iso(indexed_at),
+        "indexed_at": indexed_iso,
     }
+
+
+def document(aggregate: Aggregate, run_id: str, indexed_at: datetime) -> dict[str, Any]:
+    return _source(aggregate, to_iso(aggregate.bucket_start), run_id, to_iso(indexed_at))
 
 
 def actions(
     aggregates: Iterable[Aggregate], index: str, run_id: str, indexed_at: datetime
 ) -> Iterator[dict[str, Any]]:
+    indexed_iso = to_iso(indexed_at)
     for aggregate in aggregates:
+        start_iso = to_iso(aggregate.bucket_start)
         yield {
             "_op_type": "index",
             "_index": index,
-            "_id": document_id(aggregate),
-            "_source": document(aggregate, run_id, indexed_at),
+            "_id": _id(aggregate.label, aggregate.source, aggregate.interval.value, start_iso),
+            "_source": _source(aggregate, start_iso, run_id, indexed_iso),
         }

@@ -7,7 +7,6 @@ from typing import Iterable, Iterator
 
 from pipeline_common.contracts import Aggregate, ContractError
 
-from .documents import document_id
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,7 @@ def parse_lines(
     Whitespace-only lines carry nothing and are passed over. A second line for the
     same (label, source, interval, bucket) would overwrite the first in the index, so
     it is reported rather than silently replacing a count."""
-    first_seen: dict[str, str] = {}
+    first_seen: dict[tuple, str] = {}
     for key, number, text in lines:
         if not text.strip():
             continue
@@ -37,11 +36,12 @@ def parse_lines(
         except ContractError as error:
             skipped.append(SkippedLine(key, number, str(error)))
             continue
-        doc_id = document_id(aggregate)
-        if doc_id in first_seen:
-            skipped.append(SkippedLine(key, number, f"duplicate of the aggregate at {first_seen[doc_id]}"))
+        # the fields of the document id (times are UTC datetimes, so equal instants match)
+        bucket = (aggregate.label, aggregate.source, aggregate.interval, aggregate.bucket_start)
+        if bucket in first_seen:
+            skipped.append(SkippedLine(key, number, f"duplicate of the aggregate at {first_seen[bucket]}"))
             continue
-        first_seen[doc_id] = f"{key}:{number}"
+        first_seen[bucket] = f"{key}:{number}"
         yield aggregate
 
 
