@@ -1,9 +1,9 @@
 """bulk_index against a scripted fake node: retries on 429/5xx, per-document failures."""
 import json
+from collections import namedtuple
 from datetime import datetime, timezone
 
 from elastic_transport import ApiResponseMeta, BaseNode, HttpHeaders
-from elastic_transport._node._base import NodeApiResponse  # the (meta, body) pair a node returns
 from elasticsearch import Elasticsearch
 
 from es_indexer.documents import actions
@@ -11,6 +11,7 @@ from es_indexer.index import bulk_index
 from pipeline_common.contracts import Aggregate, Interval
 
 HOUR = datetime(2026, 11, 28, 10, tzinfo=timezone.utc)
+NodeResponse = namedtuple("NodeResponse", "meta body")  # what a node hands the transport
 
 
 class ScriptedNode(BaseNode):
@@ -42,7 +43,7 @@ class ScriptedNode(BaseNode):
             headers=HttpHeaders({"x-elastic-product": "Elasticsearch",
                                  "content-type": "application/json"}),
         )
-        return NodeApiResponse(meta, json.dumps(payload).encode())
+        return NodeResponse(meta, json.dumps(payload).encode())
 
 
 def client(script):
