@@ -54,6 +54,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 def main(argv: list[str] | None = None) -> int:
     args, mrjob_args = parse_args(sys.argv[1:] if argv is None else argv)
     configure_logging(args.verbose)
+    if not args.verbose:  # "no configs specified": we pass --no-conf on purpose
+        logging.getLogger("mrjob.conf").setLevel(logging.ERROR)
     try:
         settings = AggregationSettings.from_env(
             read_environment(),
