@@ -1,0 +1,48 @@
+"""Run every benchmark in turn (`make bench`), each against the real local services.
+
+    python -m benchmarks                      # all, with their defaults
+    python -m benchmarks --only consumer api  # some of them
+
+Figures are printed by each benchmark and kept as JSON in benchmarks/results/.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BENCHMARKS = {
+    "consumer": "consumer_throughput.py",
+    "aggregation": "aggregation_throughput.py",
+    "indexer": "indexer_throughput.py",
+    "api": "api_latency.py",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), metavar="NAME",
+                        help=f"run only these ({', '.join(BENCHMARKS)})")
+    args = parser.parse_args(argv)
+    results = HERE / "results"
+    results.mkdir(exist_ok=True)
+    subprocess.run([sys.executable, "-m", "local_services", "up"], check=True)
+    failed = []
+    for name in args.only or BENCHMARKS:
+        print(f"\n=== {name} " + "=" * 60, flush=True)
+        command = [sys.executable, str(HERE / BENCHMARKS[name]),
+                   "--json", str(results / f"{name}.json")]
+        if subprocess.run(command).returncode != 0:
+            failed.append(name)
+    if failed:
+        print(f"\nbenchmarks that failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    print(f"\nfigures saved under {results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
