@@ -194,8 +194,6 @@ def parse_args(argv):
 def main(argv=None) -> int:
     args = parse_args(argv)
     configure_logging(args.verbose)
-    if not args.verbose:  # one INFO line per Elasticsearch request drowns everything else
-        logging.getLogger("elastic_transport").setLevel(logging.WARNING)
     for tool in ("wrk", "gunicorn"):
         if not shutil.which(tool) and not (Path(sys.executable).parent / tool).exists():
             log.error("%s is not installed: run make setup", tool)

@@ -75,8 +75,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
-    if not args.verbose:  # the client logs every request at INFO
-        logging.getLogger("elastic_transport").setLevel(logging.WARNING)
     try:
         env = read_environment()
         prefix = f"bench/indexer-{args.documents}/mapreduce-output/"

@@ -45,8 +45,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     configure_logging(args.verbose)
-    if not args.verbose:  # the client logs every request at INFO
-        logging.getLogger("elastic_transport").setLevel(logging.WARNING)
     try:
         settings = IndexerSettings.from_env(
             read_environment(), run_id=args.run_id, index=args.index,

@@ -74,8 +74,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.verbose)
-    if not args.verbose:  # one INFO line per Elasticsearch request drowns everything else
-        logging.getLogger("elastic_transport").setLevel(logging.WARNING)
     try:
         settings = FrontendSettings.from_env(read_environment())
     except SettingsError as error:

@@ -282,6 +282,7 @@ def ensure_hadoop(env: Mapping[str, str], cache_dir: Path, home_dir: Path) -> Pa
     _symlink(home_dir / "lib", lib.resolve())
     _symlink(tools / streaming.name, streaming.resolve())
     conf_dir.chmod(0o700)  # core-site.xml holds the S3 secret key
+    (home_dir / "tmp").chmod(0o700)  # jobs stage their files (and the task env file) here
     _write(conf_dir / "core-site.xml", configuration_xml(core_site(env, home_dir / "tmp")), 0o600)
     _write(conf_dir / "mapred-site.xml", configuration_xml(mapred_site(home_dir / "tmp")), 0o600)
     _write(conf_dir / "log4j.properties", LOG4J_PROPERTIES, 0o600)
