@@ -41,8 +41,10 @@ def _from_millis(millis: float) -> datetime:
     return EPOCH + timedelta(milliseconds=int(millis))
 
 
-def _point(key_millis: int, value: int) -> dict[str, Any]:
-    return {"t": to_iso(_from_millis(key_millis)), "y": value}
+def _point(point: Mapping[str, Any]) -> dict[str, Any]:
+    # `key_as_string` is already UTC ISO-8601 with milliseconds (the query's format)
+    moment = point.get("key_as_string") or to_iso(_from_millis(point["key"]))
+    return {"t": moment, "y": _count(point.get("count"))}
 
 
 def timeline(
@@ -54,11 +56,14 @@ def timeline(
     series: dict[str, list[dict[str, Any]]] = {}
     for bucket in response.get("aggregations", {}).get("labels", {}).get("buckets", []):
         points = bucket.get("timeline", {}).get("buckets", [])
-        series[bucket["key"]] = [_point(point["key"], _count(point.get("count"))) for point in points]
-    zeros = [{"t": to_iso(key), "y": 0} for key in keys]
+        series[bucket["key"]] = [_point(point) for point in points]
     if not requested:
         return series
-    return {label: series.get(label, list(zeros)) for label in requested}
+    missing = [label for label in requested if label not in series]
+    if missing:
+        zeros = [{"t": to_iso(key), "y": 0} for key in keys]
+        series.update({label: [dict(point) for point in zeros] for label in missing})
+    return {label: series[label] for label in requested}
 
 
 def stored_intervals(response: Mapping[str, Any]) -> tuple[list[Interval], list[str]]:
