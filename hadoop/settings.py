@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Mapping
 
 from pipeline_common.contracts import METADATA_PREFIX, OUTPUT_PREFIX, ContractError, Interval
-from pipeline_common.environment import PROJECT_ROOT, SettingsError, number
+from pipeline_common.environment import SettingsError, number
+from pipeline_common.local_state import local_state_dir
 from pipeline_common.output_runs import check_prefix, check_run_id, new_run_id
 from pipeline_common.settings import S3Settings
 from pipeline_common.timestamps import utc_now
@@ -70,5 +71,4 @@ class AggregationSettings:
 
 def _local_hadoop_home(env: Mapping[str, str]) -> Path:
     """Where `make up` installs the local Hadoop: <PIPELINE_LOCAL_DIR>/hadoop."""
-    local = env.get("PIPELINE_LOCAL_DIR", "").strip() or ".local"
-    return PROJECT_ROOT / Path(local).expanduser() / "hadoop"
+    return local_state_dir(env) / "hadoop"

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import requests
 
+from pipeline_common.local_state import traversable_by_others
+
 from . import maven
 from .archives import unpack_zip
 from .errors import ServiceError
@@ -22,7 +24,7 @@ from .es_plugin import install_root_plugin
 from .java import java_home
 from .readiness import log_tail
 from .service import Service
-from .service_user import ensure_system_user, give_to, open_for_traversal, run_as, traversable_by_others
+from .service_user import ensure_system_user, give_to, open_for_traversal, run_as
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from pipeline_common.environment import PROJECT_ROOT
+from pipeline_common.local_state import local_state_dir
 
 
 @dataclass(frozen=True)
@@ -16,11 +16,7 @@ class Paths:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Paths":
         cache = env.get("PIPELINE_CACHE_DIR", "").strip() or "~/.cache/image-pipeline"
-        local = env.get("PIPELINE_LOCAL_DIR", "").strip() or str(PROJECT_ROOT / ".local")
-        local_path = Path(local).expanduser()
-        if not local_path.is_absolute():  # .env.example documents it relative to the repo
-            local_path = PROJECT_ROOT / local_path
-        return cls(cache_dir=Path(cache).expanduser().resolve(), local_dir=local_path.resolve())
+        return cls(cache_dir=Path(cache).expanduser().resolve(), local_dir=local_state_dir(env))
 
     @property
     def data(self) -> Path:

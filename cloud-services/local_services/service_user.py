@@ -47,14 +47,3 @@ def open_for_traversal(directories) -> None:
     """Let other users pass through (o+x, no listing) so a service user reaches its own dirs."""
     for directory in directories:
         directory.chmod(directory.stat().st_mode | stat.S_IXOTH)
-
-
-def traversable_by_others(path: Path) -> bool:
-    """Whether a user other than the owner can reach `path` (every parent has o+x)."""
-    for part in [path, *path.parents]:
-        try:
-            if not part.stat().st_mode & stat.S_IXOTH:
-                return False
-        except FileNotFoundError:
-            continue
-    return True

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from local_services.elasticsearch import elasticsearch_yml
-from local_services.service_user import traversable_by_others
+from pipeline_common.local_state import traversable_by_others
 from local_services.errors import ServiceError
 from local_services.kafka import jaas_value, new_cluster_id, server_properties
 from local_services.s3 import identities, security_toml, weed_options
@@ -112,3 +112,23 @@ def test_traversable_by_others(open_dir):
     assert not traversable_by_others(inner)
     os.chmod(open_dir / "a", 0o700 | stat.S_IXOTH)
     assert traversable_by_others(inner)
+
+
+def test_root_keeps_state_outside_a_checkout_other_users_cannot_reach(tmp_path):
+    from pipeline_common.local_state import SHARED_STATE_ROOT, default_local_dir
+
+    private = tmp_path / "home"
+    checkout = private / "checkout"
+    checkout.mkdir(parents=True)
+    private.chmod(0o700)
+    try:
+        assert default_local_dir(checkout, as_root=True).parent == SHARED_STATE_ROOT
+        # the same checkout always maps to the same folder; another one to another
+        assert default_local_dir(checkout, as_root=True) == default_local_dir(checkout, as_root=True)
+        assert default_local_dir(private, as_root=True) != default_local_dir(checkout, as_root=True)
+        # a user other than root runs Elasticsearch as itself: .local stays in the checkout
+        assert default_local_dir(checkout, as_root=False) == checkout / ".local"
+        reachable = Path("/usr/share")  # 0755 all the way up
+        assert default_local_dir(reachable, as_root=True) == reachable / ".local"
+    finally:
+        private.chmod(0o755)
