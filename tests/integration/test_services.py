@@ -4,6 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -160,14 +161,19 @@ def test_s3_refuses_anonymous_requests(s3_settings):
 # --- the CLI -------------------------------------------------------------------------------
 
 
-def test_status_reports_every_service_ready(pipeline_env):
+def test_status_reports_every_service_ready(pipeline_env, kafka_settings, es_settings, s3_settings):
     if pipeline_env.get("PIPELINE_SERVICES", "local") != "local":
         pytest.skip("`local_services status` describes the local processes only")
     result = subprocess.run([sys.executable, "-m", "local_services", "status"],
                             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
-    for service, port in (("kafka", "9092"), ("elasticsearch", "9200"), ("s3", "8333")):
+    ports = {
+        "kafka": kafka_settings.bootstrap_servers.rsplit(":", 1)[1],
+        "elasticsearch": str(urlsplit(es_settings.url).port),
+        "s3": str(urlsplit(s3_settings.endpoint_url).port),
+    }
+    for service, port in ports.items():
         assert rows[service][2] == port
         assert rows[service][3] == "yes", result.stdout
     assert rows["hadoop"][-1] == "installed"
