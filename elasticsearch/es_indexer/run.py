@@ -116,6 +116,9 @@ def index_run(settings: IndexerSettings, s3, es, now: datetime) -> IndexSummary:
         log.info("pruning disabled: documents of earlier runs are kept")
     elif outcome.failed:
         log.warning("%s document(s) failed: earlier runs' documents are kept", outcome.failed)
+    elif skipped:
+        # a malformed line's bucket is unknown: pruning could delete its only count
+        log.warning("%s line(s) skipped: earlier runs' documents are kept", len(skipped))
     elif not intervals:
         log.warning("run %s has no aggregates: nothing tells which interval to prune", run_id)
     else:

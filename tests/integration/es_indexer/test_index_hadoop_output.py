@@ -167,6 +167,20 @@ def test_a_malformed_line_is_skipped_and_reported_with_file_and_line(es, index, 
     assert any(f"{RUN_A}/part-00000:2: " in r.getMessage() for r in caplog.records)
 
 
+def test_a_run_with_a_malformed_line_deletes_no_earlier_bucket(es, index, put_run, run_indexer):
+    put_run(RUN_A, {"part-00000": lines([agg("person", 0), agg("car", 1)])})
+    assert run_indexer()[0] == 0
+    # the car line of the newer run is damaged: its older count must stay
+    put_run(RUN_B, {"part-00000": [agg("person", 0, 7, 5).to_line(), '{"label": "car", "sou']})
+
+    code, out = run_indexer()
+
+    assert code == 3
+    assert "pruning skipped" in out
+    assert indexed(es, index) == {**expected([agg("car", 1)], RUN_A),
+                                  **expected([agg("person", 0, 7, 5)], RUN_B)}
+
+
 def test_no_complete_run_or_an_unknown_run_exits_2(es, index, put_run, run_indexer):
     assert run_indexer()[0] == 2  # nothing under the prefix at all
     put_run(RUN_A, {"part-00000": lines([agg("person")])}, complete=False)
