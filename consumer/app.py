@@ -71,13 +71,14 @@ def run_consumer(
     consumer = Consumer(settings.consumer_config())
     producer = Producer(settings.dead_letter_producer_config())
     pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="consumer-io")
+    backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
     try:
         processor = Processor(
             s3,
             settings.s3.bucket,
             detector,
             Limits(settings.max_image_pixels, settings.max_image_bytes),
-            Backoff(settings.retry_initial_s, settings.retry_max_s),
+            backoff,
             stop,
         )
         loop = ConsumerLoop(
@@ -89,6 +90,7 @@ def run_consumer(
             prefetch=settings.prefetch,
             limits=limits,
             progress=progress,
+            backoff=backoff,
         )
         loop.subscribe([settings.kafka.images_topic])
         log.info(

@@ -19,6 +19,7 @@ from .errors import Abandoned, FatalError
 from .messages import MessageRef
 from .offsets import OffsetTracker
 from .processing import Detected, Failed, Prepared
+from .retry import Backoff, call_with_retry
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class ConsumerLoop:
     progress: object | None = None  # anything with update(n), e.g. tqdm
     poll_timeout_s: float = 0.5
     join_grace_s: float = 60.0  # extra wait for the first assignment under --idle-timeout
+    backoff: Backoff = Backoff()  # for dead letters the broker did not acknowledge
     summary: Summary = field(default_factory=Summary)
 
     def __post_init__(self) -> None:
@@ -206,10 +208,20 @@ class ConsumerLoop:
             what = f"image {outcome.record.image_id}: {labels} ({outcome.record.timings_ms['total']:.0f} ms)"
             self._finishing.append(_Job(head.ref, self.pool.submit(self.processor.write, outcome), what))
         elif isinstance(outcome, Failed):
-            future = self.pool.submit(self.dead_letters.publish, outcome.ref, outcome.stage, outcome.reason)
+            future = self.pool.submit(self._dead_letter, outcome)
             self._finishing.append(_Job(head.ref, future, dead_letter=True))
         else:  # pragma: no cover - a programming error, not bad input
             raise TypeError(f"unexpected outcome {outcome!r}")
+
+    def _dead_letter(self, failed: Failed) -> None:
+        """Publish until the broker acknowledges: a Kafka hiccup must neither stop the
+        consumer nor let the offset move past a message whose dead letter is not durable."""
+        call_with_retry(
+            lambda: self.dead_letters.publish(failed.ref, failed.stage, failed.reason),
+            f"{failed.ref.where} dead letter",
+            self.backoff,
+            self.stop,
+        )
 
     def _collect(self, raise_fatal: bool = True) -> None:
         for job in [job for job in self._finishing if job.future.done()]:

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from consumer.errors import Stage
+from consumer.errors import Stage, TransientError
 from consumer.loop import ConsumerLoop, RunLimits
 from consumer.processing import Limits, Processor
 from consumer.retry import Backoff
@@ -174,6 +174,30 @@ def test_bad_messages_are_dead_lettered_and_the_good_ones_around_them_processed(
     assert metadata_keys(s3) == {f"metadata/{image_id(0)}.json", f"metadata/{image_id(1)}.json"}
     assert summary.processed == 2 and summary.dead_lettered == 3
     assert consumer.stored[-1] == ("images", 0, 5)
+
+
+def test_a_dead_letter_the_broker_did_not_acknowledge_is_retried_before_its_offset_moves(make_loop, kit):
+    s3 = kit.FakeS3()
+    values = good_messages(kit, s3, 2)
+    loop, consumer, dead, _ = make_loop([values[0], b"{oops", values[1]], s3=s3)
+    loop.backoff = Backoff(0.001, 0.002)
+    failures = iter([TransientError("dead letter not acknowledged"), None])
+    publish = dead.publish
+
+    def flaky_publish(ref, stage, reason):
+        error = next(failures, None)
+        if error is not None:
+            assert ("images", 0, 2) not in consumer.stored  # not past offset 1 before it is durable
+            raise error
+        publish(ref, stage, reason)
+
+    dead.publish = flaky_publish
+
+    summary = loop.run()
+
+    assert [(offset, stage) for offset, stage, _ in dead.sent] == [(1, Stage.PARSE)]
+    assert summary.processed == 2 and summary.dead_lettered == 1 and summary.fatal is None
+    assert consumer.stored[-1] == ("images", 0, 3)
 
 
 def test_kafka_errors_in_the_stream_are_logged_and_skipped(make_loop, kit, caplog):
