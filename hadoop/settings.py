@@ -47,10 +47,11 @@ class AggregationSettings:
             run_id = check_run_id(given.get("run_id") or new_run_id(utc_now()))
         except ContractError as error:
             raise SettingsError(str(error)) from None
-        keys_per_split = given.get("keys_per_split") or number(
+        # `in`, not `or`: a 0 given on the command line is refused below, not replaced
+        keys_per_split = given["keys_per_split"] if "keys_per_split" in given else number(
             env, "AGGREGATION_KEYS_PER_SPLIT", 10_000, int
         )
-        fetch_threads = given.get("fetch_threads") or number(
+        fetch_threads = given["fetch_threads"] if "fetch_threads" in given else number(
             env, "AGGREGATION_FETCH_THREADS", 16, int
         )
         if keys_per_split < 1 or fetch_threads < 1:

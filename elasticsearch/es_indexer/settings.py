@@ -52,7 +52,8 @@ class IndexerSettings:
             run_id = check_run_id(given["run_id"]) if "run_id" in given else None
         except ContractError as error:
             raise SettingsError(str(error)) from None
-        chunk_size = given.get("chunk_size") or number(env, "INDEXER_CHUNK_SIZE", 500, int)
+        # `in`, not `or`: a 0 given on the command line is refused below, not replaced
+        chunk_size = given["chunk_size"] if "chunk_size" in given else number(env, "INDEXER_CHUNK_SIZE", 500, int)
         max_retries = number(env, "INDEXER_MAX_RETRIES", 5, int)
         initial_backoff = number(env, "INDEXER_INITIAL_BACKOFF", 1.0, float)
         if chunk_size < 1 or max_retries < 0 or initial_backoff <= 0:

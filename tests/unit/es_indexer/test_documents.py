@@ -116,6 +116,7 @@ def test_settings_defaults_and_overrides():
         (dict(run_id="latest"), "run id"),
         (dict(output_prefix="out"), "prefix"),
         (dict(chunk_size=-5), "chunk size"),
+        (dict(chunk_size=0), "chunk size"),
     ],
 )
 def test_bad_settings_are_refused(overrides, message):

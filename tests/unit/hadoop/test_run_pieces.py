@@ -41,6 +41,8 @@ def test_command_line_wins_over_environment():
         (dict(input_prefix="/metadata"), "prefix must be"),
         (dict(output_prefix="out"), "prefix must be"),
         (dict(fetch_threads=-1), "at least 1"),
+        (dict(fetch_threads=0), "at least 1"),
+        (dict(keys_per_split=0), "at least 1"),
     ],
 )
 def test_bad_settings_are_refused(overrides, message):
