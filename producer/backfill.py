@@ -12,6 +12,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from pipeline_common.contracts import IMAGES_PREFIX, ImageAnnouncement, image_key, metadata_key
+from pipeline_common.output_runs import list_keys
 
 from . import s3_io
 from .announce import Announcer
@@ -39,13 +40,6 @@ class BackfillReport:
 def image_id_of(key: str) -> str | None:
     match = _IMAGE_KEY.match(key)
     return match["id"] if match else None
-
-
-def list_image_keys(s3, bucket: str):
-    paginator = s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=IMAGES_PREFIX):
-        for item in page.get("Contents", []):
-            yield item["Key"]
 
 
 def announcement_for(s3, bucket: str, image_id: str, fallback_source: str) -> ImageAnnouncement:
@@ -78,7 +72,7 @@ def announcement_for(s3, bucket: str, image_id: str, fallback_source: str) -> Im
 def backfill(s3, bucket: str, announcer: Announcer, fallback_source: str, flush_timeout: float, progress: bool | None = None) -> BackfillReport:
     report = BackfillReport()
     try:
-        keys = list(list_image_keys(s3, bucket))
+        keys = list(list_keys(s3, bucket, IMAGES_PREFIX))
         report.listed = len(keys)
         for key in tqdm(keys, desc="backfill", unit="image", disable=None if progress is None else not progress):
             _backfill_one(s3, bucket, key, announcer, fallback_source, report)
