@@ -67,10 +67,6 @@ def _source(aggregate: Aggregate, start_iso: str, run_id: str, indexed_iso: str)
     }
 
 
-def document(aggregate: Aggregate, run_id: str, indexed_at: datetime) -> dict[str, Any]:
-    return _source(aggregate, to_iso(aggregate.bucket_start), run_id, to_iso(indexed_at))
-
-
 def actions(
     aggregates: Iterable[Aggregate], index: str, run_id: str, indexed_at: datetime
 ) -> Iterator[dict[str, Any]]:
