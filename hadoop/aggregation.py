@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from pipeline_common.output_runs import SUCCESS_MARKER, is_complete, list_keys, run_prefix
+from pipeline_common.output_runs import SUCCESS_MARKER, is_complete, is_part_key, list_keys, run_prefix
 
 from .manifest import write_manifests
 from .object_counts_job import BAD_RECORDS, MRObjectCounts
@@ -123,8 +123,7 @@ def local_runner_args(objects: int) -> list[str]:
 def _publish(runner, s3, bucket: str, prefix: str) -> list[str]:
     """Copy the runner's part-* files to S3 (part files first, the marker last)."""
     sources = sorted(
-        path for path in runner.fs.ls(runner.get_output_dir())
-        if path.rstrip("/").rsplit("/", 1)[-1].startswith("part-")
+        path for path in runner.fs.ls(runner.get_output_dir()) if is_part_key(path.rstrip("/"))
     )
     keys = []
     with tempfile.TemporaryDirectory(prefix="aggregation-publish-") as scratch:
@@ -180,7 +179,7 @@ def run_aggregation(settings: AggregationSettings, s3) -> RunResult:
                 # Hadoop's output committer wrote the parts and _SUCCESS itself
                 if not is_complete(s3, bucket, settings.output_prefix, settings.run_id):
                     raise RuntimeError(f"the job finished but s3://{bucket}/{prefix} has no _SUCCESS")
-                part_keys = sorted(k for k in list_keys(s3, bucket, prefix) if "/part-" in k)
+                part_keys = sorted(k for k in list_keys(s3, bucket, prefix) if is_part_key(k))
             else:
                 part_keys = _publish(runner, s3, bucket, prefix)
     return RunResult(
