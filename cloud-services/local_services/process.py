@@ -89,13 +89,20 @@ def start(
     return process.pid
 
 
+def _signal(pid: int, signal_number: int) -> None:
+    try:
+        os.kill(pid, signal_number)
+    except ProcessLookupError:  # it exited since the last check: stopped all the same
+        pass
+
+
 def stop(pid_file: Path, marker: str, timeout: float = 30.0) -> int | None:
     """SIGTERM the process of `pid_file`, SIGKILL after `timeout`; the pid that was stopped."""
     pid = running_pid(pid_file, marker)
     if pid is None:
         pid_file.unlink(missing_ok=True)
         return None
-    os.kill(pid, signal.SIGTERM)
+    _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not is_running(pid, marker):
@@ -103,7 +110,7 @@ def stop(pid_file: Path, marker: str, timeout: float = 30.0) -> int | None:
         time.sleep(0.2)
     else:
         log.warning("pid %s did not stop within %.0f s after SIGTERM: sending SIGKILL", pid, timeout)
-        os.kill(pid, signal.SIGKILL)
+        _signal(pid, signal.SIGKILL)
         while is_running(pid, marker):
             time.sleep(0.1)
     pid_file.unlink(missing_ok=True)

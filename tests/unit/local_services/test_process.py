@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 from local_services import process
@@ -32,3 +33,14 @@ def test_missing_or_garbled_pid_file(tmp_path):
     assert process.read_pid(tmp_path / "none.pid") is None
     (tmp_path / "bad.pid").write_text("not a pid")
     assert process.read_pid(tmp_path / "bad.pid") is None
+
+
+def test_a_process_that_exits_just_before_the_signal_counts_as_stopped(tmp_path, monkeypatch):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # reaped: signalling its pid raises ProcessLookupError
+    pid_file = tmp_path / "svc.pid"
+    pid_file.write_text(f"{gone.pid}\n")
+    answers = iter([True])  # alive when checked, gone when signalled
+    monkeypatch.setattr(process, "is_running", lambda pid, marker: next(answers, False))
+    assert process.stop(pid_file, "marker-for-test", timeout=5) == gone.pid
+    assert not pid_file.exists()
