@@ -120,11 +120,10 @@ def seed_index(es, index: str, days: int) -> int:
     from elasticsearch.helpers import streaming_bulk
     from tqdm import tqdm
 
-    mapping = {"dynamic": "strict", "properties": {
-        "label": {"type": "keyword"}, "source": {"type": "keyword"}, "interval": {"type": "keyword"},
-        "bucket_start": {"type": "date"}, "detections": {"type": "long"}, "images": {"type": "long"},
-        "run_id": {"type": "keyword"}, "indexed_at": {"type": "date"}}}
-    es.indices.create(index=index, mappings=mapping, settings={"number_of_shards": 1, "number_of_replicas": 0})
+    from pipeline_common.contracts.count_index import INDEX_BODY
+
+    es.indices.create(index=index, mappings=INDEX_BODY["mappings"],
+                      settings={"number_of_shards": 1, "number_of_replicas": 0})
     documents = list(synthetic_documents(index, days))
     failed = 0
     with tqdm(total=len(documents), desc=f"seeding {index}", unit="doc") as progress:

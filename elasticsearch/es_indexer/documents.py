@@ -7,28 +7,8 @@ from datetime import datetime
 from typing import Any, Iterable, Iterator
 
 from pipeline_common.contracts import Aggregate
+from pipeline_common.contracts.count_index import FIELD_TYPES, INDEX_BODY  # noqa: F401 (the index's definition)
 from pipeline_common.timestamps import to_iso
-
-FIELD_TYPES = {
-    "label": "keyword",
-    "source": "keyword",
-    "interval": "keyword",
-    "bucket_start": "date",
-    "detections": "long",
-    "images": "long",
-    "run_id": "keyword",
-    "indexed_at": "date",
-}
-
-INDEX_BODY: dict[str, Any] = {
-    "settings": {"number_of_shards": 1},
-    # strict: a document with a field not listed here is an error, not a new field
-    "mappings": {
-        "dynamic": "strict",
-        "properties": {name: {"type": kind} for name, kind in FIELD_TYPES.items()},
-    },
-}
-
 
 def mapping_problems(properties: dict[str, Any]) -> list[str]:
     """How an existing index's mapping differs from the one the indexer writes."""

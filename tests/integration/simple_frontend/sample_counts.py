@@ -1,5 +1,5 @@
-"""Object counts with known totals, shaped like the indexer's documents (explicit
-mapping below, copied from the contract in the brief: a stage never imports another),
+"""Object counts with known totals, shaped like the indexer's documents (the
+index mapping shared with the indexer through pipeline_common),
 once per stored interval: minute, hour and day, with the same detections rolled up."""
 from __future__ import annotations
 
@@ -7,25 +7,15 @@ from collections import defaultdict
 from datetime import datetime, timezone
 
 from pipeline_common.contracts import Interval, bucket_start
+from pipeline_common.contracts.count_index import INDEX_BODY
 from pipeline_common.timestamps import to_iso
 
 UTC = timezone.utc
 # The apps' clock: "now-24h" means from 2025-04-13T12:00Z to 2025-04-14T12:00Z.
 NOW = datetime(2025, 4, 14, 12, 0, tzinfo=UTC)
 
-MAPPING = {
-    "dynamic": "strict",
-    "properties": {
-        "label": {"type": "keyword"},
-        "source": {"type": "keyword"},
-        "interval": {"type": "keyword"},
-        "bucket_start": {"type": "date"},
-        "detections": {"type": "long"},
-        "images": {"type": "long"},
-        "run_id": {"type": "keyword"},
-        "indexed_at": {"type": "date"},
-    },
-}
+# The index exactly as the indexer creates it: the contract both stages share.
+MAPPING = INDEX_BODY["mappings"]
 
 # (label, source, minute, detections, images): what the small exact tests count.
 EVENTS = [
