@@ -142,7 +142,7 @@ def test_s3_stores_and_lists_objects(s3, s3_settings, unique_name):
     "change, expected",
     [
         ({"secret_key": "not-the-secret"}, "SignatureDoesNotMatch"),
-        ({"access_key": "AKIAUNKNOWNUNKNOWN00"}, "InvalidAccessKeyId"),
+        ({"access_key": "UNKNOWN-ACCESS-KEY-0"}, "InvalidAccessKeyId"),
     ],
     ids=["wrong secret", "unknown key"],
 )
