@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 # Client libraries that log every request at INFO, which drowns the pipeline's own lines.
-CHATTY_LOGGERS = ("elastic_transport", "botocore", "urllib3")
+CHATTY_LOGGERS = ("elastic_transport", "botocore", "boto3", "s3transfer", "urllib3", "PIL", "watchdog")
 
 
 def configure_logging(verbose: bool = False) -> None:

@@ -16,8 +16,6 @@ log = logging.getLogger("producer")
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.verbose)
-    for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "PIL", "watchdog"):
-        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger(noisy).level))
     try:
         settings = with_overrides(ProducerSettings.from_env(read_environment(), services=args.command != "prepare"), args)
     except SettingsError as error:
