@@ -19,6 +19,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from sample_photos import write_samples  # noqa: E402
 
+from pipeline_common.logs import configure_logging  # noqa: E402
+
 log = logging.getLogger("demo")
 PYTHON = sys.executable
 
@@ -55,7 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    configure_logging()
     args = parse_args(argv)
     try:
         if not args.no_services:
