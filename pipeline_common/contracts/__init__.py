@@ -1,12 +1,16 @@
-"""The records passed between stages, each defined once with its (de)serialisation.
+"""The records passed between stages, each declared once (a pydantic dataclass) with its
+checks and (de)serialisation; every parser raises `ContractError` and nothing else.
 
 - `ImageAnnouncement`: producer -> Kafka images topic -> consumer.
 - `MetadataRecord`: consumer -> s3://<bucket>/metadata/<image_id>.json -> aggregation job.
 - `Aggregate`: aggregation job -> s3://<bucket>/mapreduce-output/<run-id>/part-* -> indexer.
+- `CountDocument`: indexer -> the Elasticsearch count index (`count_index`) -> API.
 """
+from ._types import utc_time
 from .aggregate import Aggregate, Interval, bucket_start
 from .announcement import ImageAnnouncement
-from .errors import ContractError
+from .count_index import CountDocument
+from .errors import ContractError, ErrorKind
 from .metadata import Detection, MetadataRecord, ModelInfo
 from .s3_layout import (
     IMAGES_PREFIX,
@@ -20,7 +24,9 @@ from .s3_layout import (
 __all__ = [
     "Aggregate",
     "ContractError",
+    "CountDocument",
     "Detection",
+    "ErrorKind",
     "ImageAnnouncement",
     "Interval",
     "MetadataRecord",
@@ -32,4 +38,5 @@ __all__ = [
     "image_key",
     "metadata_key",
     "parse_s3_uri",
+    "utc_time",
 ]
