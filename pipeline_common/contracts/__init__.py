@@ -1,12 +1,15 @@
 """The records passed between stages, each declared once (a pydantic dataclass) with its
 checks and (de)serialisation; every parser raises `ContractError` and nothing else.
+A stage declares a file format of its own the same way (`@contract`, `Record`, the field
+types in `field_types`), e.g. the producer's frame sidecar.
 
 - `ImageAnnouncement`: producer -> Kafka images topic -> consumer.
 - `MetadataRecord`: consumer -> s3://<bucket>/metadata/<image_id>.json -> aggregation job.
 - `Aggregate`: aggregation job -> s3://<bucket>/mapreduce-output/<run-id>/part-* -> indexer.
 - `CountDocument`: indexer -> the Elasticsearch count index (`count_index`) -> API.
 """
-from ._types import utc_time
+from ._model import Part, Record, contract
+from .field_types import utc_time
 from .aggregate import Aggregate, Interval, bucket_start
 from .announcement import ImageAnnouncement
 from .count_index import CountDocument
@@ -34,7 +37,10 @@ __all__ = [
     "IMAGES_PREFIX",
     "METADATA_PREFIX",
     "OUTPUT_PREFIX",
+    "Part",
+    "Record",
     "bucket_start",
+    "contract",
     "image_key",
     "metadata_key",
     "parse_s3_uri",

@@ -14,7 +14,7 @@ import dataclasses
 import functools
 import json
 import math
-from typing import Any, ClassVar, TypeVar, dataclass_transform
+from typing import Any, ClassVar, Self, TypeVar, dataclass_transform
 
 import pydantic
 import pydantic_core
@@ -145,7 +145,7 @@ class Part:
     __pydantic_serializer__: ClassVar[Any]
 
     @classmethod
-    def validate(cls, data: Any):
+    def validate(cls, data: Any) -> Self:
         """The contract from a JSON value (dicts, lists, strings, numbers, ...)."""
         try:
             return cls.__pydantic_validator__.validate_python(data)
@@ -158,7 +158,7 @@ class Part:
         return self.__pydantic_serializer__.to_python(self, mode="json", exclude_none=True)
 
     @classmethod
-    def from_dict(cls, data: Any):
+    def from_dict(cls, data: Any) -> Self:
         return cls.validate(data)
 
 
@@ -207,7 +207,7 @@ class Record(Part):
         return data
 
     @classmethod
-    def from_dict(cls, data: Any):
+    def from_dict(cls, data: Any) -> Self:
         return cls.validate(cls.check_envelope(data))
 
     @classmethod
@@ -216,7 +216,7 @@ class Record(Part):
         return cls.check_envelope(read_json(payload, cls.WHAT, cls.NOUN))
 
     @classmethod
-    def from_json_bytes(cls, payload: Any):
+    def from_json_bytes(cls, payload: Any) -> Self:
         return cls.validate(cls.read_object(payload))
 
     def to_dict(self) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import PlainSerializer, PlainValidator, model_validator
 
 from ._model import Record, contract, fail, show
-from ._types import Count, Text, UtcTime
+from .field_types import Count, Text, UtcTime
 from .errors import ContractError
 
 
@@ -24,8 +24,11 @@ class Interval(str, Enum):
 
     @classmethod
     def parse(cls, text: Any) -> "Interval":
-        if isinstance(text, str) and text in cls._value2member_map_:
-            return cls(text)
+        if isinstance(text, str):
+            try:
+                return cls(text)
+            except ValueError:
+                pass
         allowed = ", ".join(i.value for i in cls)
         raise ContractError(f"interval must be one of {allowed}, got {show(text)}", field="interval")
 

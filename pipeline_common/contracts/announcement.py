@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ._model import Record, contract
-from ._types import Count, ImageId, NonBlank, S3Uri, UtcTime
+from .field_types import Count, ImageId, NonBlank, S3Uri, UtcTime
 
 
 @contract

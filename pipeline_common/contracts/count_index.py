@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, get_type_hints
 
 from ._model import Part, contract
-from ._types import Count, Text, UtcTime
+from .field_types import Count, Text, UtcTime
 from .aggregate import Aggregate, IntervalName
 
 

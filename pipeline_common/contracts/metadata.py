@@ -5,7 +5,7 @@ from dataclasses import field
 from typing import ClassVar
 
 from ._model import Part, Record, contract
-from ._types import Box, Count, Fraction, ImageId, Millis, S3Uri, Score, Text, UtcTime
+from .field_types import Box, Count, Fraction, ImageId, Millis, S3Uri, Score, Text, UtcTime
 
 
 @contract
