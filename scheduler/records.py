@@ -81,8 +81,8 @@ class RunRecords:
 
     def recent(self, size: int = 10) -> list[dict[str, Any]]:
         try:
-            hits = self.es.search(index=self.index, size=size, sort=[{"started_at": {"order": "desc", "missing": "_first"}},
-                                                                      {"scheduled_for": {"order": "desc"}}])
+            hits = self.es.search(index=self.index, size=size,
+                                  sort=[{"started_at": {"order": "desc", "missing": "_first"}}])
         except NotFoundError:
             return []
         return [hit["_source"] for hit in hits["hits"]["hits"]]

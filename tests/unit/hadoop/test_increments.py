@@ -33,7 +33,8 @@ def test_a_rewritten_or_deleted_counted_object_means_a_full_recount(listed, chan
     assert plan.mode == FULL and plan.base_run is None
     assert plan.to_read == [key for key, _ in listed]
     assert (plan.changed, plan.gone) == (changed, gone)
-    assert f"{len(changed)} object(s) counted by run {BASE.run_id} were rewritten and {len(gone)} deleted" in plan.reason
+    expected = f"{len(changed)} object(s) counted by run {BASE.run_id} were rewritten and {len(gone)} deleted"
+    assert expected in plan.reason
 
 
 def test_without_a_base_everything_is_read_and_the_reason_kept():
