@@ -32,7 +32,8 @@ def space(s3, s3_settings, es, tmp_path):
                             "nms_threshold": 0.45},
                   "width": 640, "height": 480,
                   "detections": [{"label": "person", "class_id": 0, "confidence": 0.9, "box": [0, 0, 5, 5]}] * number}
-        s3.put_object(Bucket=s3_settings.bucket, Key=f"{prefix}metadata/{image_id}.json", Body=json.dumps(record).encode())
+        s3.put_object(Bucket=s3_settings.bucket, Key=f"{prefix}metadata/{image_id}.json",
+                      Body=json.dumps(record).encode())
     probe_dir = tmp_path / "probe"
     probe_dir.mkdir()
     env = {

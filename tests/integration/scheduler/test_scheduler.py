@@ -10,7 +10,7 @@ import pytest
 from pipeline_common.contracts import batch_runs
 from pipeline_common.settings import ElasticsearchSettings
 from pipeline_common.timestamps import parse_iso
-from scheduler.batch import BatchContext
+from scheduler.batch import BatchContext, run_batch
 from scheduler.lease import LOCK_MAPPINGS, Lease, ensure_index
 from scheduler.records import RunRecord, RunRecords
 from scheduler.service import build_scheduler
@@ -78,7 +78,8 @@ def test_two_schedulers_never_run_the_aggregation_at_once(es, space, start_sched
                for r in found if r["outcome"] == batch_runs.SKIPPED)
     # the wrapped aggregation's own view: never two at once, and each one it saw ended
     assert not (space.probe_dir / "overlaps").exists(), (space.probe_dir / "overlaps").read_text()
-    probe_runs = sorted(tuple(map(float, line.split()[:2])) for line in (space.probe_dir / "runs").read_text().splitlines())
+    lines = (space.probe_dir / "runs").read_text().splitlines()
+    probe_runs = sorted(tuple(map(float, line.split()[:2])) for line in lines)
     assert len(probe_runs) >= 3
     for (_, end), (start, _) in zip(probe_runs, probe_runs[1:]):
         assert end <= start
@@ -136,8 +137,6 @@ def test_once_waits_for_the_lock_and_records_a_skip(es, pipeline_env, space):
     blocker = Lease(es, env["SCHEDULER_LOCK_INDEX"], "batch", "elsewhere:9", timedelta(seconds=60))
     assert blocker.try_acquire() is None
     try:
-        from scheduler.batch import run_batch
-
         record = run_batch(ctx, batch_runs.INCREMENTAL, "manual", datetime.now(timezone.utc), check_done=False)
     finally:
         blocker.release()
@@ -153,7 +152,5 @@ def test_a_run_already_done_by_another_scheduler_is_skipped(es, pipeline_env, sp
     ctx.records.write(RunRecord(kind=kind, trigger="schedule", scheduled_for=due, runner="other:7",
                                 run_id="20991231T000000Z", started_at=due + timedelta(seconds=1),
                                 finished_at=due + timedelta(seconds=2), outcome=batch_runs.SUCCESS))
-    from scheduler.batch import run_batch
-
     record = run_batch(ctx, batch_runs.INCREMENTAL, "schedule", due)
     assert record.outcome == batch_runs.SKIPPED and "already done by run 20991231T000000Z (other:7)" in record.reason
