@@ -1,9 +1,11 @@
 """The batch scheduler: runs the aggregation and then the indexer on a cron schedule
 (incremental runs, SCHEDULER_CRON) and a nightly full recount (SCHEDULER_FULL_CRON).
 
-    python -m scheduler run             # long-running; Ctrl-C / SIGTERM stops it
-    python -m scheduler once [--full]   # one batch run now, then exit
-    python -m scheduler status          # the latest run records
+    batch-scheduler run             # long-running; Ctrl-C / SIGTERM stops it
+    batch-scheduler once [--full]   # one batch run now, then exit
+    batch-scheduler status          # the latest run records
+
+(also `python -m scheduler ...`)
 
 Any number of schedulers may run, on any machines: a lock in Elasticsearch lets one
 run at a time, and a run already done by another scheduler is skipped. At start, a run
@@ -34,7 +36,7 @@ log = logging.getLogger("scheduler")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m scheduler", description=__doc__,
+    parser = argparse.ArgumentParser(prog="batch-scheduler", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True)

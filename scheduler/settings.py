@@ -6,14 +6,15 @@ import sys
 from dataclasses import dataclass
 from typing import Mapping
 
-from pipeline_common.environment import PROJECT_ROOT, SettingsError, number
+from pipeline_common.environment import SettingsError, number
 from pipeline_common.settings import ElasticsearchSettings
 
 from .timing import CronError, cron_trigger
 
-# The stages' own commands, run with this interpreter (the stages never import each other).
-DEFAULT_AGGREGATION_COMMAND = (sys.executable, str(PROJECT_ROOT / "hadoop" / "run_aggregation.py"))
-DEFAULT_INDEXER_COMMAND = (sys.executable, str(PROJECT_ROOT / "elasticsearch" / "index_hadoop_output.py"))
+# The stages' own commands (`count-aggregation`, `count-indexer`), run with this interpreter
+# so no PATH is needed; the stages never import each other.
+DEFAULT_AGGREGATION_COMMAND = (sys.executable, "-m", "hadoop")
+DEFAULT_INDEXER_COMMAND = (sys.executable, "-m", "es_indexer")
 
 
 @dataclass(frozen=True)

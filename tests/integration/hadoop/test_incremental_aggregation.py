@@ -11,7 +11,7 @@ import pytest
 
 from es_indexer.run import index_run
 from es_indexer.settings import IndexerSettings
-from hadoop import run_aggregation as cli
+from hadoop import cli
 from pipeline_common.contracts import Aggregate
 from pipeline_common.output_runs import SUCCESS_MARKER, list_keys, run_ids
 

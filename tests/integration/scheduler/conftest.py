@@ -45,8 +45,7 @@ def space(s3, s3_settings, es, tmp_path):
         "SCHEDULER_LOCK_INDEX": f"{name}-locks",
         "SCHEDULER_FULL_CRON": "",
         "SCHEDULER_LEASE_S": "20",
-        "SCHEDULER_AGGREGATION_COMMAND": f"{sys.executable} {PROBE} {probe_dir} -- "
-                                         f"{sys.executable} {PROJECT_ROOT / 'hadoop' / 'run_aggregation.py'}",
+        "SCHEDULER_AGGREGATION_COMMAND": f"{sys.executable} {PROBE} {probe_dir} -- {sys.executable} -m hadoop",
     }
     yield type("Space", (), {"name": name, "prefix": prefix, "env": env, "probe_dir": probe_dir})
     for index in (env["ES_INDEX"], env["ES_RUNS_INDEX"], env["SCHEDULER_LOCK_INDEX"]):
