@@ -41,6 +41,22 @@ class BatchContext:
 
     def __post_init__(self) -> None:
         self.runner = self.runner or runner_name()
+        self._active = 0
+        self._idle = threading.Condition()
+
+    def enter(self) -> None:
+        with self._idle:
+            self._active += 1
+
+    def leave(self) -> None:
+        with self._idle:
+            self._active -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self) -> None:
+        """Until no batch runs in this process (they finish quickly once `stop` is set)."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._active == 0)
 
     def prepare(self) -> None:
         self.records.ensure_index()
@@ -59,6 +75,18 @@ def _step_outcome(name: str, result: StepResult) -> str:
 def run_batch(ctx: BatchContext, kind: str, trigger: str, scheduled_for: datetime,
               check_done: bool = True) -> RunRecord:
     """Run one batch (or record why not) and return its record."""
+    ctx.enter()
+    try:
+        if ctx.stop.is_set():
+            record = RunRecord(kind=kind, trigger=trigger, scheduled_for=scheduled_for, runner=ctx.runner)
+            return _skipped(ctx, record, "the scheduler is stopping")
+        return _locked_batch(ctx, kind, trigger, scheduled_for, check_done)
+    finally:
+        ctx.leave()
+
+
+def _locked_batch(ctx: BatchContext, kind: str, trigger: str, scheduled_for: datetime,
+                  check_done: bool) -> RunRecord:
     settings = ctx.settings
     record = RunRecord(kind=kind, trigger=trigger, scheduled_for=scheduled_for, runner=ctx.runner)
     lease = Lease(ctx.es, settings.lock_index, settings.lock_name, ctx.runner,

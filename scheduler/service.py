@@ -80,5 +80,6 @@ def serve(ctx: BatchContext) -> None:
     signal.signal(signal.SIGINT, shutdown)
     for job in scheduler.get_jobs():
         log.info("job %r", job.name)
-    scheduler.start()  # blocks until shutdown; the pool's threads then finish their runs
+    scheduler.start()  # blocks until shutdown
+    ctx.wait_idle()  # a run being stopped still records its outcome and releases the lock
     log.info("scheduler stopped")
