@@ -72,7 +72,7 @@ def parse_cfg(text: str) -> list[Section]:
 
 class WeightsReader:
     def __init__(self, data: bytes):
-        if len(data) < 20:
+        if len(data) < 16:
             raise ConversionError("weights file too short for a Darknet header")
         major, minor, _revision = np.frombuffer(data, np.int32, 3)
         if major > 1000 or minor > 1000:
