@@ -122,7 +122,7 @@ def score_photo(photo: Photo, detections: Iterable[tuple[str, float, Sequence[in
         ]
         if not candidates:
             score.false_alarms += 1
-            score.spurious.append(f"{photo.name}: {label} at {list(box)}")
+            score.spurious.append(f"{photo.name}: {label} at {[int(v) for v in box]}")
             continue
         _, _, best = min(candidates)
         matched.add(best)

