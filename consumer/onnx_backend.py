@@ -3,7 +3,7 @@ files, converted once by `consumer.darknet_onnx` into an ONNX file cached beside
 downloaded models (DETECTOR_MODELS_DIR, git-ignored), named after the weights' and
 cfg's digests and the converter's version, so a new model or converter converts again.
 
-    python -m consumer.onnx_backend            # convert the configured model now (make setup does)
+    convert-detector-model      # or python -m consumer.onnx_backend; make setup runs it
 """
 from __future__ import annotations
 
@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     from .settings import DEFAULT_MODELS_DIR
 
     parser = argparse.ArgumentParser(
+        prog="convert-detector-model",
         description="Convert a detector model's Darknet files to ONNX for DETECTOR_BACKEND=onnxruntime "
         "(cached; the consumer also converts on first use). Exit code 2 when the model's files are missing."
     )

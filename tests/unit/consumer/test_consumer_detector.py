@@ -14,6 +14,7 @@ from consumer.models import resolve_model_files
 from consumer.settings import DEFAULT_MODELS_DIR
 from pipeline_common.contracts import COCO_LABELS
 
+pytestmark = pytest.mark.model
 MAX_PIXELS = 40_000_000
 
 
