@@ -5,6 +5,7 @@ types in `field_types`), e.g. the producer's frame sidecar.
 
 - `ImageAnnouncement`: producer -> Kafka images topic -> consumer.
 - `MetadataRecord`: consumer -> s3://<bucket>/metadata/<image_id>.json -> aggregation job.
+- `COCO_LABELS` / `canonical_label`: the one label set counts are reported under.
 - `Aggregate`: aggregation job -> s3://<bucket>/mapreduce-output/<run-id>/part-* -> indexer.
 - `CountDocument`: indexer -> the Elasticsearch count index (`count_index`) -> API.
 """
@@ -14,6 +15,7 @@ from .aggregate import Aggregate, Interval, bucket_start
 from .announcement import ImageAnnouncement
 from .count_index import CountDocument
 from .errors import ContractError, ErrorKind
+from .labels import COCO_LABELS, canonical_label
 from .metadata import Detection, MetadataRecord, ModelInfo
 from .s3_layout import (
     IMAGES_PREFIX,
@@ -26,6 +28,7 @@ from .s3_layout import (
 
 __all__ = [
     "Aggregate",
+    "COCO_LABELS",
     "ContractError",
     "CountDocument",
     "Detection",
@@ -40,6 +43,7 @@ __all__ = [
     "Part",
     "Record",
     "bucket_start",
+    "canonical_label",
     "contract",
     "image_key",
     "metadata_key",

@@ -4,6 +4,7 @@ Numbers are strict (a boolean or a numeric string is not a number), integers fit
 64 bits (Elasticsearch's `long`, and every JSON reader), floats are finite."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
@@ -100,3 +101,4 @@ Text = StrictStr
 NonBlank = Annotated[StrictStr, AfterValidator(_not_blank)]
 ImageId = Annotated[StrictStr, _matching(IMAGE_ID_PATTERN, "16-64 lowercase hex characters")]
 S3Uri = Annotated[StrictStr, _matching(S3_URI_PATTERN, "an s3://bucket/key URI")]
+Sha256 = Annotated[StrictStr, _matching(re.compile(r"[0-9a-f]{64}"), "64 lowercase hex digits")]

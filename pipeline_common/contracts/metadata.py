@@ -5,7 +5,7 @@ from dataclasses import field
 from typing import ClassVar
 
 from ._model import Part, Record, contract
-from .field_types import Box, Count, Fraction, ImageId, Millis, S3Uri, Score, Text, UtcTime
+from .field_types import Box, Count, Fraction, ImageId, Millis, S3Uri, Score, Sha256, Text, UtcTime
 
 
 @contract
@@ -20,9 +20,10 @@ class Detection(Part):
 
 @contract
 class ModelInfo(Part):
-    """The detector that made the record. A field added later must be optional
-    (`name: T | None = None`): left out of the JSON while None, so records without it
-    keep their bytes and older records still read."""
+    """Which model produced a record: its name, the SHA-256 of each of its files (cfg,
+    weights, names), the runtime that ran it, and the settings it ran with. Records
+    written before files/runtime existed read back with them empty. A field added later
+    gets a default the same way, so older records still read."""
 
     WHAT: ClassVar[str] = "metadata record model"
 
@@ -30,6 +31,8 @@ class ModelInfo(Part):
     input_size: Count
     confidence_threshold: Fraction
     nms_threshold: Fraction
+    files_sha256: dict[Text, Sha256] = field(default_factory=dict)  # role -> hex digest
+    runtime: Text = ""  # e.g. "opencv-dnn 4.14.0", "onnxruntime 1.32.0"
 
 
 @contract

@@ -2,7 +2,6 @@
 metadata give the same lines, and those lines hold the right counts."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import uuid
 from collections import defaultdict
@@ -10,23 +9,13 @@ from datetime import datetime, timezone
 
 import pytest
 
+from hadoop import cli
 from pipeline_common.clients import s3_client
 from pipeline_common.contracts import Aggregate
-from pipeline_common.environment import PROJECT_ROOT
 from pipeline_common.output_runs import SUCCESS_MARKER, list_keys, newest_complete_run
 from pipeline_common.settings import S3Settings
 
 
-def _load_cli():
-    spec = importlib.util.spec_from_file_location(
-        "run_aggregation", PROJECT_ROOT / "hadoop" / "run_aggregation.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-cli = _load_cli()
 LABELS = ["person", "car", "dog", "bicycle"]
 SOURCES = ["front-door", "parking"]
 TIMES = ["2026-11-28T10:05:00Z", "2026-11-28T12:30:00+02:00", "2026-11-28T11:59:59-01:00"]
@@ -121,12 +110,12 @@ def test_local_runner_publishes_the_right_counts(local_lines, s3, s3_settings, d
 
 
 def test_inline_rerun_gives_the_same_lines_and_strict_reports_bad_records(local_lines, s3, s3_settings, dataset):
-    assert run(dataset, "20261128T100500Z", "-r", "inline", "--strict") == 3  # 2 bad objects
+    assert run(dataset, "20261128T100500Z", "-r", "inline", "--full", "--strict") == 3  # 2 bad objects
     assert output_lines(s3, s3_settings, dataset, "20261128T100500Z") == local_lines
 
 
 def test_hadoop_runner_gives_the_same_lines(local_lines, s3, s3_settings, dataset, hadoop_home):
-    assert run(dataset, "20261128T101000Z", "-r", "hadoop", "--hadoop-home", str(hadoop_home)) == 0
+    assert run(dataset, "20261128T101000Z", "-r", "hadoop", "--full", "--hadoop-home", str(hadoop_home)) == 0
     assert output_lines(s3, s3_settings, dataset, "20261128T101000Z") == local_lines
 
 

@@ -1,11 +1,15 @@
 """The declared contracts read what the hand-written ones wrote, and write the same bytes.
 
-Each literal below was serialised by the code before the contracts became pydantic
-models (commit 78551cf: `to_json_bytes()` / `to_line()` of the dataclasses), from the
-values in the neighbouring constructor call: non-ASCII text, a time zone other than UTC
-with microseconds, rounded floats, no detections. It is kept verbatim, never regenerated."""
+Each literal below was serialised by the hand-written dataclasses before the contracts
+became pydantic models (`to_json_bytes()` / `to_line()`), from the values in the
+neighbouring constructor call: non-ASCII text, a time zone other than UTC with
+microseconds, rounded floats, no detections. They are kept verbatim, never regenerated.
+OLD_* come from commit 78551cf; CURRENT_METADATA* from 22a6853, whose metadata records
+gained the model's file digests and runtime (the announcement and the aggregate line did
+not change between the two)."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -48,6 +52,18 @@ OLD_METADATA_EMPTY = (
     b'"model":{"name":"yolov3-tiny","input_size":608,"confidence_threshold":0.5,"nms_threshold":0.4},'
     b'"width":1,"height":1,"detections":[],"timings_ms":{}}'
 )
+CURRENT_METADATA = OLD_METADATA.replace(
+    b'"nms_threshold":0.45}',
+    b'"nms_threshold":0.45,"files_sha256":{"cfg":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",'
+    b'"weights":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",'
+    b'"names":"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"},"runtime":"opencv-dnn 4.14.0"}',
+)
+CURRENT_METADATA_EMPTY = (
+    b'{"schema_version":1,"image_id":"fedcba9876543210","image_path":"s3://image-pipeline/images/fedcba9876543210.jpg",'
+    b'"source":"cam-1","captured_at":"2026-11-28T08:15:30.123Z","processed_at":"2026-11-28T08:15:30.123Z",'
+    b'"model":{"name":"yolov3-tiny","input_size":608,"confidence_threshold":0.5,"nms_threshold":0.4,'
+    b'"files_sha256":{},"runtime":""},"width":1,"height":1,"detections":[],"timings_ms":{}}'
+)
 OLD_AGGREGATE_HOUR = (
     '{"bucket_start":"2026-11-28T08:00:00.000Z","detections":12,"images":5,"interval":"hour",'
     '"label":"traffic light","schema_version":1,"source":"Caf\\u00e9 \\u2615"}'
@@ -63,9 +79,10 @@ def announcement():
 
 
 def metadata():
+    files = {"cfg": "a" * 64, "weights": "0123456789abcdef" * 4, "names": "f" * 64}
+    model = ModelInfo("yolov4-tiny", 416, 0.25, 0.45, files, "opencv-dnn 4.14.0")
     return MetadataRecord(
-        IMAGE_ID, PATH, SOURCE, CAPTURED, CAPTURED + timedelta(seconds=5), ModelInfo("yolov4-tiny", 416, 0.25, 0.45),
-        4032, 3024,
+        IMAGE_ID, PATH, SOURCE, CAPTURED, CAPTURED + timedelta(seconds=5), model, 4032, 3024,
         (
             Detection("dog", 16, 0.912345678, (10, 20, 100, 80)),
             Detection("traffic light", 9, 0.25, (0, 0, 1, 1)),
@@ -92,19 +109,19 @@ def minutely():
 
 
 @pytest.mark.parametrize(
-    "old, build",
+    "written, build",
     [
         (OLD_ANNOUNCEMENT, announcement),
-        (OLD_METADATA, metadata),
-        (OLD_METADATA_EMPTY, metadata_without_detections),
+        (CURRENT_METADATA, metadata),
+        (CURRENT_METADATA_EMPTY, metadata_without_detections),
     ],
     ids=["announcement", "metadata", "metadata without detections"],
 )
-def test_old_json_reads_and_the_same_record_writes_the_same_bytes(old, build):
+def test_the_same_record_writes_the_same_bytes_and_reads_back(written, build):
     record = build()
-    assert record.to_json_bytes() == old
-    parsed = type(record).from_json_bytes(old)
-    assert parsed.to_json_bytes() == old
+    assert record.to_json_bytes() == written
+    parsed = type(record).from_json_bytes(written)
+    assert parsed.to_json_bytes() == written
     # the same record, less what was rounded on the way out (times to milliseconds)
     assert (parsed.image_id, parsed.image_path, parsed.source, parsed.width) == (
         record.image_id, record.image_path, record.source, record.width,
@@ -114,6 +131,17 @@ def test_old_json_reads_and_the_same_record_writes_the_same_bytes(old, build):
         assert parsed.model == record.model
         assert [d.label for d in parsed.detections] == [d.label for d in record.detections]
         assert {k: round(v, 2) for k, v in record.timings_ms.items()} == parsed.timings_ms
+
+
+@pytest.mark.parametrize("old", [OLD_METADATA, OLD_METADATA_EMPTY], ids=["metadata", "metadata without detections"])
+def test_metadata_records_from_before_the_model_digests_still_read(old):
+    parsed = MetadataRecord.from_json_bytes(old)
+    assert (parsed.model.files_sha256, parsed.model.runtime) == ({}, "")
+    # written again, they gain only those two fields, empty, as 22a6853 writes them
+    threshold = re.search(rb'"nms_threshold":[0-9.]+', old).group()
+    assert parsed.to_json_bytes() == old.replace(threshold + b"}", threshold + b',"files_sha256":{},"runtime":""}')
+    if not parsed.detections:
+        assert parsed.to_json_bytes() == CURRENT_METADATA_EMPTY
 
 
 @pytest.mark.parametrize(
@@ -139,6 +167,6 @@ def test_count_document_source_is_the_one_the_indexer_always_sent():
 
 
 def test_fields_a_newer_writer_adds_are_ignored():
-    newer = OLD_METADATA.replace(b'"nms_threshold":0.45}', b'"nms_threshold":0.45,"weights_sha256":"ab12"}')
-    newer = newer.replace(b'"width":4032', b'"gpu":"none","width":4032')
-    assert MetadataRecord.from_json_bytes(newer).to_json_bytes() == OLD_METADATA
+    newer = CURRENT_METADATA.replace(b'"runtime":"opencv-dnn 4.14.0"}', b'"runtime":"opencv-dnn 4.14.0","gpu":"x"}')
+    newer = newer.replace(b'"width":4032', b'"camera_model":"none","width":4032')
+    assert MetadataRecord.from_json_bytes(newer).to_json_bytes() == CURRENT_METADATA
