@@ -7,7 +7,7 @@ import logging
 from pipeline_common.environment import DEFAULT_DOTENV, PROJECT_ROOT, SettingsError, read_environment
 from pipeline_common.logs import configure_logging
 
-from . import stack
+from . import hadoop_cluster, stack
 from .envfile import ensure_env_file
 from .errors import ServiceError
 from .service import Status
@@ -74,8 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         env = read_environment()
         settings = LocalSettings.from_env(env)
         if args.command == "up":
-            for name, what in stack.up(settings, env, args.services):
+            done = stack.up(settings, env, args.services)
+            for name, what in done:
                 print(f"{name}: {what}")
+            if any(name in hadoop_cluster.NAMES for name, _ in done):
+                print(hadoop_cluster.summary(settings))
             print(f"data and logs under {settings.paths.local_dir}; `make status` to check")
             return EXIT_OK
         if args.command in ("down", "clean-data"):

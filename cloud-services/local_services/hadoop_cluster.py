@@ -28,6 +28,7 @@ from . import maven, process
 from .errors import ServiceError
 from .hadoop import ADD_OPENS, install_jars, s3a_properties, write_home
 from .hadoop_settings import ClusterPorts
+from .readiness import log_tail
 from .service import Service
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ HOST = "127.0.0.1"
 # The NameNode's and DataNode's web pages are not in hadoop-hdfs.jar: its `tests` jar has them.
 HDFS_UI_ARTIFACT = "org.apache.hadoop:hadoop-hdfs:{version}:jar:tests"
 GROUP = "hadoop-cluster"  # `up hadoop-cluster` starts every daemon below
+CLUSTER_ID = "image-pipeline-local"
 
 
 # Sized for a 2-core, 24 GB development machine running the rest of the stack as well.
@@ -115,9 +117,6 @@ def hdfs_site(ports: ClusterPorts, layout: ClusterLayout) -> dict[str, str]:
         "dfs.datanode.hostname": HOST,
         # The DataNode registers as 127.0.0.1, which reverse-resolves to "localhost".
         "dfs.namenode.datanode.registration.ip-hostname-check": "false",
-        # WebHDFS would accept any user named in the URL (no Kerberos): off. The UI's
-        # overview and DataNode pages read /jmx, not WebHDFS; the file browser needs it.
-        "dfs.webhdfs.enabled": "false",
         "dfs.namenode.handler.count": "5",
         "dfs.datanode.handler.count": "3",
         # One DataNode: leave safe mode as soon as it has reported its blocks.
@@ -323,13 +322,15 @@ class NameNode(HadoopDaemon):
     def launch(self) -> None:
         if not (self.data_dir / "current" / "VERSION").is_file():
             log.info("formatting HDFS in %s", self.data_dir)
-            result = subprocess.run(
-                self.command("-format", "-nonInteractive", "-clusterId", "image-pipeline-local"),
-                capture_output=True, text=True, env=self.child_env(), cwd=self.data_dir,
-            )
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.log_file, "ab") as out:
+                result = subprocess.run(
+                    self.command("-format", "-nonInteractive", "-clusterId", CLUSTER_ID),
+                    stdout=out, stderr=subprocess.STDOUT, env=self.child_env(), cwd=self.data_dir,
+                )
             if result.returncode != 0:
-                tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-20:])
-                raise ServiceError(f"formatting HDFS failed:\n{tail}")
+                raise ServiceError(f"formatting HDFS failed (exit code {result.returncode}). Last lines "
+                                   f"of {self.log_file}:\n{log_tail(self.log_file, 25)}")
         super().launch()
 
     def is_ready(self) -> bool:
@@ -394,3 +395,13 @@ def install_cluster(settings, layout: ClusterLayout) -> tuple[Path, Path, str]:
         directory.mkdir(parents=True, exist_ok=True)
         directory.chmod(0o700)
     return java, daemon_lib, version
+
+
+def summary(settings) -> str:
+    """What to do with the cluster once it runs (printed by `up`)."""
+    ports = settings.hadoop_cluster.ports
+    return (
+        f"Hadoop cluster: HDFS hdfs://{HOST}:{ports.namenode}, NameNode UI http://{HOST}:{ports.namenode_http}/, "
+        f"YARN UI http://{HOST}:{ports.resourcemanager_http}/cluster\n"
+        f"  run the aggregation on it: count-aggregation -r hadoop --hadoop-home {cluster_home(settings)}"
+    )

@@ -8,8 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
-from .elasticsearch import Elasticsearch
 from . import hadoop_cluster
+from .elasticsearch import Elasticsearch
 from .hadoop import ensure_hadoop
 from .kafka import Kafka
 from .s3 import S3Server
@@ -69,9 +69,20 @@ def up(settings: LocalSettings, env: Mapping[str, str],
     settings.paths.create()
     done = []
     with locked(settings):
-        for service in services(settings, names):
+        chosen = services(settings, names)
+        for service in (s for s in chosen if s.name not in hadoop_cluster.NAMES):
             log.info("%s: starting", service.name)
             done.append((service.name, service.up()))
+            log.info("%s: ready", service.name)
+        # The Hadoop daemons start together (each JVM takes a while on two cores); the
+        # DataNode and NodeManager keep trying their master until it answers.
+        cluster = [s for s in chosen if s.name in hadoop_cluster.NAMES]
+        launched = []
+        for service in cluster:
+            log.info("%s: starting", service.name)
+            launched.append(service.begin_up())
+        for service, started in zip(cluster, launched, strict=True):
+            done.append((service.name, service.finish_up(started)))
             log.info("%s: ready", service.name)
         if names and "hadoop" not in names:
             return done
