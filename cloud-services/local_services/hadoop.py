@@ -114,6 +114,8 @@ log4j.appender.console.layout.ConversionPattern=%d{ISO8601} %p %c{2}: %m%n
 log4j.logger.org.apache.hadoop.util.NativeCodeLoader=ERROR
 log4j.logger.org.apache.hadoop.metrics2=WARN
 log4j.logger.org.apache.hadoop.mapreduce.JobResourceUploader=ERROR
+# The cluster's daemons: no line per HTTP request (the readiness checks poll every 0.5 s).
+log4j.logger.http.requests=WARN
 """
 
 
