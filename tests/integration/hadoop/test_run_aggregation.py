@@ -114,8 +114,8 @@ def test_local_runner_publishes_the_right_counts(local_lines, s3, s3_settings, d
 
 @pytest.fixture(scope="module")
 def inline_lines(dataset, pipeline_env):
-    """The -r inline run's lines; --strict makes it exit 3, for the two bad objects."""
-    assert run(dataset, "20261128T100500Z", "-r", "inline", "--strict") == 3
+    """The -r inline run's lines (a full recount); --strict makes it exit 3, for the two bad objects."""
+    assert run(dataset, "20261128T100500Z", "-r", "inline", "--full", "--strict") == 3
     settings = S3Settings.from_env(pipeline_env)
     return output_lines(s3_client(settings), settings, dataset, "20261128T100500Z")
 
@@ -125,7 +125,7 @@ def test_inline_rerun_gives_the_same_lines_and_strict_reports_bad_records(local_
 
 
 def test_hadoop_runner_gives_the_same_lines(local_lines, s3, s3_settings, dataset, hadoop_home):
-    assert run(dataset, "20261128T101000Z", "-r", "hadoop", "--hadoop-home", str(hadoop_home)) == 0
+    assert run(dataset, "20261128T101000Z", "-r", "hadoop", "--full", "--hadoop-home", str(hadoop_home)) == 0
     assert output_lines(s3, s3_settings, dataset, "20261128T101000Z") == local_lines
 
 
@@ -155,7 +155,7 @@ def test_the_aggregation_on_the_local_yarn_cluster_counts_like_inline(
     run_id = "20261128T102000Z"
     settings = AggregationSettings.from_env(
         pipeline_env, runner="hadoop", hadoop_home=str(hadoop_cluster.home), run_id=run_id,
-        input_prefix=f"{dataset}metadata/", output_prefix=f"{dataset}out/",
+        input_prefix=f"{dataset}metadata/", output_prefix=f"{dataset}out/", full=True,
         keys_per_split=40,  # two manifests: two map tasks in two containers
     )
     result = run_aggregation(settings, s3)
