@@ -3,9 +3,16 @@
 - `ImageAnnouncement`: producer -> Kafka images topic -> consumer.
 - `MetadataRecord`: consumer -> s3://<bucket>/metadata/<image_id>.json -> aggregation job.
 - `Aggregate`: aggregation job -> s3://<bucket>/mapreduce-output/<run-id>/part-* -> indexer.
+- `DetectionEvent`: consumer -> Kafka detections topic -> live indexer.
 """
 from .aggregate import Aggregate, Interval, bucket_start
 from .announcement import ImageAnnouncement
+from .detection_event import (
+    DetectionEvent,
+    detection_event_from_record,
+    parse_detection_event,
+    serialize_detection_event,
+)
 from .errors import ContractError
 from .metadata import Detection, MetadataRecord, ModelInfo
 from .s3_layout import (
@@ -21,6 +28,7 @@ __all__ = [
     "Aggregate",
     "ContractError",
     "Detection",
+    "DetectionEvent",
     "ImageAnnouncement",
     "Interval",
     "MetadataRecord",
@@ -29,7 +37,10 @@ __all__ = [
     "METADATA_PREFIX",
     "OUTPUT_PREFIX",
     "bucket_start",
+    "detection_event_from_record",
     "image_key",
     "metadata_key",
+    "parse_detection_event",
     "parse_s3_uri",
+    "serialize_detection_event",
 ]

@@ -1,0 +1,5 @@
+import sys
+
+from es_live.cli import main
+
+sys.exit(main())
