@@ -53,7 +53,9 @@ def _b64(raw: bytes | None) -> str | None:
     return None if raw is None else base64.b64encode(raw).decode("ascii")
 
 
-def serialize_dead_letter(original: OriginalMessage, stage: str, reason: str, group_id: str, failed_at: datetime) -> bytes:
+def serialize_dead_letter(
+    original: OriginalMessage, stage: str, reason: str, group_id: str, failed_at: datetime
+) -> bytes:
     """The record as JSON bytes. The original value is kept byte for byte in base64 and,
     when it is UTF-8, also as text for people reading the topic."""
     record = {
