@@ -1,7 +1,8 @@
 """`make demo`: the whole pipeline on sample photos, ending with the dashboard.
 
 Services up -> sample photos -> producer -> consumer (until the topic is drained) ->
-MapReduce aggregation -> Elasticsearch indexer -> dashboard on http://127.0.0.1:5001.
+live indexer (detection events -> live indices, until drained) -> MapReduce aggregation ->
+Elasticsearch indexer -> dashboard on http://127.0.0.1:5001.
 Every step is an ordinary run of a stage's own entry point, with the settings in .env,
 so re-running the demo announces, counts and indexes nothing twice.
 """
@@ -67,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
                           "--new-pics", str(args.new_pics), "--no-progress"])
         step("consumer", [PYTHON, "consumer/main_consumer.py",
                           "--idle-timeout", str(args.idle_timeout)])
+        step("live indexer", [PYTHON, "elasticsearch/index_live_detections.py",
+                              "--idle-timeout", str(args.idle_timeout)])
         step("aggregation", [PYTHON, "hadoop/run_aggregation.py"])
         step("indexer", [PYTHON, "elasticsearch/index_hadoop_output.py"])
     except (StepFailed, FileNotFoundError) as error:

@@ -20,11 +20,11 @@ class Counts:
 
     def _ask(self, plan: Plan, build: Build) -> list[Mapping[str, Any]]:
         """The answers of the parts of `plan`, each in the batch answer's shape."""
-        answers = []
-        if plan.batch is not None:
-            answers.append(self.store.search(build(BATCH, plan.batch)))
-        if plan.live is not None:
-            answers.append(queries.unwrap(self.store.search_live(build(LIVE, plan.live)), LIVE))
+        batch = build(BATCH, plan.batch) if plan.batch is not None else None
+        live = build(LIVE, plan.live) if plan.live is not None else None
+        answers = self.store.search_parts(batch, live)
+        if live is not None:
+            answers[-1] = queries.unwrap(answers[-1], LIVE)
         return answers
 
     @staticmethod

@@ -2,10 +2,14 @@
 against the batch index or the live indices."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
 from typing import Any, Callable
+
+from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
+from elasticsearch import ApiError
 
 from pipeline_common.contracts import Interval
 
@@ -47,6 +51,23 @@ class CountsStore:
                                       **body)
         return getattr(response, "body", response)
 
+    def search_parts(self, batch: dict[str, Any] | None, live: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """The answers of the batch index and the live indices to their bodies (either may
+        be None), in that order; both in one round trip (msearch) when both are asked."""
+        if batch is None or live is None:
+            if batch is not None:
+                return [self.search(batch)]
+            return [self.search_live(live)] if live is not None else []
+        response = self.client.msearch(searches=[
+            {"index": self.index, "ignore_unavailable": True}, batch,
+            {"index": self.live_pattern, "ignore_unavailable": True, "allow_no_indices": True}, live,
+        ])
+        answers = getattr(response, "body", response)["responses"]
+        for answer in answers:
+            if "error" in answer:  # msearch reports each search's failure in its answer
+                raise _search_failed(answer, getattr(response, "meta", None))
+        return answers
+
     def _lookup(self) -> tuple[tuple[Interval, ...], dict[Interval, list[str]]]:
         """Intervals in the batch index and their newest runs; cached for a short while
         since they change only when the indexer runs. A stale answer is safe: an older
@@ -78,3 +99,14 @@ class CountsStore:
 
     def index_exists(self) -> bool:
         return bool(self.client.indices.exists(index=self.index))
+
+
+def _search_failed(answer: dict[str, Any], meta: ApiResponseMeta | None) -> ApiError:
+    """The ApiError a single search would have raised for one failed msearch answer."""
+    error = answer.get("error") or {}
+    status = int(answer.get("status") or 500)
+    if meta is None:
+        meta = ApiResponseMeta(status=status, http_version="1.1", headers=HttpHeaders(), duration=0.0,
+                               node=NodeConfig("http", "unknown", 0))
+    kind = error.get("type", "error") if isinstance(error, dict) else str(error)
+    return ApiError(kind, dataclasses.replace(meta, status=status), answer)

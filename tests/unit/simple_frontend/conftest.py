@@ -36,6 +36,7 @@ class FakeElasticsearch:
         self.live_timeline = {}  # like timeline_buckets
         self.live_values = []
         self.live_images = 0
+        self.live_failure = None  # e.g. {"error": {...}, "status": 400}
         self.closed = False
         self.error = None
         self.index_exists = True
@@ -65,6 +66,21 @@ class FakeElasticsearch:
         if "*" in index:
             return self._live(aggs)
         return self._answer(aggs, self.label_totals, self.timeline_buckets, self.values)
+
+    def msearch(self, searches):
+        """Each (header, body) pair searched as on its own; `live_failure` is the live
+        search's answer instead (msearch reports a failed search in its answer)."""
+        self.calls.append(("msearch", None, {}))
+        if self.error:
+            raise self.error
+        answers = []
+        for header, body in zip(searches[::2], searches[1::2]):
+            if "*" in header["index"] and self.live_failure:
+                self.calls.append(("search", header["index"], body))
+                answers.append(self.live_failure)
+            else:
+                answers.append(self.search(index=header["index"], **body))
+        return {"responses": answers}
 
     def _live(self, aggs):
         if "oldest" in aggs:

@@ -341,3 +341,14 @@ def test_health_is_ok_on_live_counts_before_the_first_batch_run(client, fake_es)
     answer = client.get("/api/health")
     assert answer.status_code == 200
     assert "every count is live" in answer.get_json()["note"]
+
+
+def test_batch_and_live_are_asked_in_one_round_trip_and_a_failed_part_is_an_error(client, fake_es):
+    fake_es.runs = [RUN_0702]
+    url = "/api/totals?from=2025-04-14T00:00:00Z&to=2025-04-14T09:00:00Z"
+    assert client.get(url).status_code == 200
+    assert [kind for kind, _, _ in fake_es.calls if kind == "msearch"] == ["msearch"]
+    fake_es.live_failure = {"error": {"type": "search_phase_execution_exception"}, "status": 400}
+    answer = client.get(url)
+    assert answer.status_code == 502
+    assert "search_phase_execution_exception" in answer.get_json()["error"]
