@@ -110,6 +110,7 @@ class ElasticsearchSettings:
     verify_certs: bool = True
     ca_certs: str = ""
     index: str = "hadoop-object-counts-v1"
+    runs_index: str = "pipeline-batch-runs"  # records of batch runs (scheduler writes, API reads)
     # the live indices, one per capture day: <prefix>YYYY.MM.DD (see contracts/live_index.py)
     live_index_prefix: str = "object-counts-live-"
 
@@ -131,6 +132,7 @@ class ElasticsearchSettings:
             verify_certs=flag(env, "ES_VERIFY_CERTS", True),
             ca_certs=env.get("ES_CA_CERTS", ""),
             index=env.get("ES_INDEX", "hadoop-object-counts-v1"),
+            runs_index=env.get("ES_RUNS_INDEX", "pipeline-batch-runs"),
             live_index_prefix=env.get("ES_LIVE_INDEX_PREFIX", "").strip() or "object-counts-live-",
         )
 

@@ -10,7 +10,7 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError
 from flask import Blueprint, Response, jsonify, request
 
-from pipeline_common.contracts import Interval
+from pipeline_common.contracts import Interval, batch_runs
 from pipeline_common.timestamps import to_iso
 from pipeline_common.watermark import batch_cutoff
 
@@ -155,10 +155,23 @@ def label_counts() -> Response:
     return _answer({"labels": [label for label, _ in counts], "counts": [count for _, count in counts]}, plan)
 
 
+def _batch_runs(app) -> dict[str, Any]:
+    """The newest batch run (scheduler record) and the newest successful one, with their age."""
+    index, now = app.settings.elasticsearch.runs_index, app.clock()
+    found: dict[str, Any] = {"runs_index": index}
+    for name, body in (("last_run", batch_runs.last_run_body()),
+                       ("last_success", batch_runs.last_run_body(outcomes=(batch_runs.SUCCESS,)))):
+        hits = app.store.client.search(index=index, ignore_unavailable=True, **body)["hits"]["hits"]
+        found[name] = batch_runs.describe(hits[0]["_source"], now) if hits else None
+    return found
+
+
 @bp.get("/health")
 def health() -> tuple[Response, int]:
     """200 when Elasticsearch answers and holds counts (the batch index, or live
-    documents before the first batch run), else 503; both say why."""
+    documents before the first batch run), else 503; both say why. `batch` reports the
+    last scheduled batch run and its age (informational); `coverage` where final counts
+    end per stored interval; `live` the images in the live indices."""
     app = frontend()
     _query(())  # takes no parameters; a typo should not look like a passed check
     store = app.store
@@ -168,6 +181,7 @@ def health() -> tuple[Response, int]:
         extent = results.extent(store.search(queries.extent_body())) if exists else None
         live = results.live_extent(store.search_live(queries.live_extent_body()))
         runs = {interval: store.newest_runs(interval) for interval in store.stored_intervals()} if exists else {}
+        body["batch"] = _batch_runs(app)
     except (TransportError, ApiError) as error:
         status, message = describe_elasticsearch_error(error)
         reach = "unreachable" if isinstance(error, TransportError) else "answered with an error"
@@ -175,7 +189,7 @@ def health() -> tuple[Response, int]:
         return jsonify(body), 503
     body["elasticsearch"] = "reachable"
     body["live"] = {"indices": store.live_pattern, **live}
-    body["batch"] = _batch_coverage(runs, app.settings.batch_lateness)
+    body["coverage"] = _batch_coverage(runs, app.settings.batch_lateness)
     if extent is None:
         message = f"index {store.index} does not exist yet: run the aggregation and the indexer"
         if not live["images"]:

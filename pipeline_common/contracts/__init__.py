@@ -2,6 +2,7 @@
 
 - `ImageAnnouncement`: producer -> Kafka images topic -> consumer.
 - `MetadataRecord`: consumer -> s3://<bucket>/metadata/<image_id>.json -> aggregation job.
+- `COCO_LABELS` / `canonical_label`: the one label set counts are reported under.
 - `Aggregate`: aggregation job -> s3://<bucket>/mapreduce-output/<run-id>/part-* -> indexer.
 - `DetectionEvent`: consumer -> Kafka detections topic -> live indexer.
 """
@@ -14,6 +15,7 @@ from .detection_event import (
     serialize_detection_event,
 )
 from .errors import ContractError
+from .labels import COCO_LABELS, canonical_label
 from .metadata import Detection, MetadataRecord, ModelInfo
 from .s3_layout import (
     IMAGES_PREFIX,
@@ -26,6 +28,7 @@ from .s3_layout import (
 
 __all__ = [
     "Aggregate",
+    "COCO_LABELS",
     "ContractError",
     "Detection",
     "DetectionEvent",
@@ -37,6 +40,7 @@ __all__ = [
     "METADATA_PREFIX",
     "OUTPUT_PREFIX",
     "bucket_start",
+    "canonical_label",
     "detection_event_from_record",
     "image_key",
     "metadata_key",

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 from ..timestamps import to_iso
 from . import _fields as f
 from .errors import ContractError
+from .labels import canonical_label
 from .metadata import MetadataRecord
 from .s3_layout import check_image_id
 
@@ -43,8 +44,9 @@ class DetectionEvent:
 
 
 def detection_event_from_record(record: MetadataRecord) -> DetectionEvent:
-    """The event for a metadata record: its detections counted per label."""
-    counts = Counter(detection.label for detection in record.detections)
+    """The event for a metadata record: its detections counted per (canonical) label,
+    exactly as the aggregation job counts them."""
+    counts = Counter(canonical_label(detection.label) for detection in record.detections)
     return DetectionEvent(
         image_id=record.image_id,
         source=record.source,

@@ -94,7 +94,7 @@ def env_for(pipeline_env, bucket: str, topics: tuple[str, str, str]) -> dict[str
             "KAFKA_DEAD_LETTER_TOPIC": dead,
             "KAFKA_DETECTIONS_TOPIC": events,
             "KAFKA_CONSUMER_GROUP": unique("consumer-test-group"),
-            "DETECTOR_MODEL": "yolov3-tiny",
+            "DETECTOR_MODEL": "yolov4-tiny",
             "CONSUMER_RETRY_INITIAL_S": "0.2",
             "CONSUMER_RETRY_MAX_S": "1",
             # a killed consumer's partitions return to the group quickly

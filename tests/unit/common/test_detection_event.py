@@ -42,6 +42,11 @@ def test_event_counts_the_records_detections_per_label():
     assert event.captured_at == CAPTURED
 
 
+def test_labels_are_counted_under_their_coco_names_as_the_aggregation_does():
+    event = detection_event_from_record(record("motorbike", "motorcycle", "tvmonitor"))
+    assert event.counts == {"motorcycle": 2, "tv": 1}
+
+
 def test_an_image_without_detections_still_has_an_event_with_no_counts():
     event = detection_event_from_record(record())
     assert event.counts == {} and event.detections == 0
