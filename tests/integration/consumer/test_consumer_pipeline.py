@@ -61,7 +61,7 @@ def test_every_announced_photo_gets_exactly_one_metadata_record(
     for key, record in records.items():
         event = events[record.image_id]
         assert event.counts == dict(Counter(d.label for d in record.detections))
-        assert (event.source, event.captured_at, event.model) == (record.source, record.captured_at, "yolov3-tiny")
+        assert (event.source, event.captured_at, event.model) == (record.source, record.captured_at, record.model.name)
 
 
 def test_announcing_an_image_again_overwrites_its_record(upload, announce, run_inline, metadata, group_lag):
