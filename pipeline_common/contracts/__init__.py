@@ -8,12 +8,19 @@ types in `field_types`), e.g. the producer's frame sidecar.
 - `COCO_LABELS` / `canonical_label`: the one label set counts are reported under.
 - `Aggregate`: aggregation job -> s3://<bucket>/mapreduce-output/<run-id>/part-* -> indexer.
 - `CountDocument`: indexer -> the Elasticsearch count index (`count_index`) -> API.
+- `DetectionEvent`: consumer -> Kafka detections topic -> live indexer.
 """
 from ._model import Part, Record, contract
 from .field_types import utc_time
 from .aggregate import Aggregate, Interval, bucket_start
 from .announcement import ImageAnnouncement
 from .count_index import CountDocument
+from .detection_event import (
+    DetectionEvent,
+    detection_event_from_record,
+    parse_detection_event,
+    serialize_detection_event,
+)
 from .errors import ContractError, ErrorKind
 from .labels import COCO_LABELS, canonical_label
 from .metadata import Detection, MetadataRecord, ModelInfo
@@ -32,6 +39,7 @@ __all__ = [
     "ContractError",
     "CountDocument",
     "Detection",
+    "DetectionEvent",
     "ErrorKind",
     "ImageAnnouncement",
     "Interval",
@@ -45,8 +53,11 @@ __all__ = [
     "bucket_start",
     "canonical_label",
     "contract",
+    "detection_event_from_record",
     "image_key",
     "metadata_key",
+    "parse_detection_event",
     "parse_s3_uri",
+    "serialize_detection_event",
     "utc_time",
 ]

@@ -70,29 +70,35 @@ def _shorten(message: str) -> str:
 def _path(loc: tuple) -> str:
     path = ""
     for part in loc:
+        if part == "[key]":  # pydantic's mark for "the key itself", after the key
+            continue
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path
 
 
-def _reason(kind: str, context: dict[str, Any], message: str) -> str:
+_EXPECTED = {  # pydantic's type errors -> the Python type expected, as the JSON reader makes it
+    "int_type": "int", "int_parsing": "int", "int_from_float": "int",
+    "float_type": "int/float", "float_parsing": "int/float",
+    "string_type": "str",
+    "dict_type": "dict", "dataclass_type": "dict", "dataclass_exact_type": "dict", "model_type": "dict",
+    "tuple_type": "list", "list_type": "list",
+}
+
+
+def _reason(kind: str, context: dict[str, Any], message: str, value: Any) -> str:
     """pydantic's error types as words that complete "field 'x' ..."."""
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return "must be a number (integer)"
-    if kind in ("float_type", "float_parsing"):
-        return "must be a number"
+    if kind in _EXPECTED:
+        if isinstance(value, bool) and _EXPECTED[kind] in ("int", "int/float"):
+            return "must be a number, got a boolean"  # bool is an int in Python, never in a record
+        return f"must be {_EXPECTED[kind]}, got {show(value)}"
     if kind == "finite_number":
-        return "must be a finite number"
-    if kind == "string_type":
-        return "must be a string"
-    if kind in ("dict_type", "dataclass_type", "dataclass_exact_type", "model_type"):
-        return "must be a JSON object"
-    if kind in ("tuple_type", "list_type"):
-        return "must be a JSON array"
+        return f"must be a finite number, got {show(value)}"
     if kind == "greater_than_equal":
-        return "must not be negative" if context.get("ge") == 0 else f"must be at least {context.get('ge')}"
+        floor = context.get("ge")
+        return f"must not be negative, got {show(value)}" if floor == 0 else f"must be at least {floor}, got {show(value)}"
     if kind == "less_than_equal":
-        return f"must be at most {context.get('le')}"
-    return f"is invalid ({message})"
+        return f"must be at most {context.get('le')}, got {show(value)}"
+    return f"is invalid ({message}), got {show(value)}"
 
 
 def contract_error(what: str, error: ValidationError, names: tuple[str, ...] = ()) -> ContractError:
@@ -113,7 +119,7 @@ def contract_error(what: str, error: ValidationError, names: tuple[str, ...] = (
     if kind == "contract":
         reason = str(context["reason"])
     else:
-        reason = f"{_reason(kind, context, first['msg'])}, got {show(first.get('input'))}"
+        reason = _reason(kind, context, first["msg"], first.get("input"))
     message = f"{what}: field {located!r} {reason}" if located else f"{what}: {reason}"
     return ContractError(_shorten(message), ErrorKind.INVALID_FIELD, field)
 

@@ -47,7 +47,7 @@ def _as_utc(value: Any) -> datetime:
         except OverflowError:
             raise fail(f"is out of range once converted to UTC, got {value.isoformat()}") from None
     if not isinstance(value, str):
-        raise fail(f"must be an ISO-8601 time string, got {show(value)}")
+        raise fail(f"must be str (an ISO-8601 time with a zone), got {show(value)}")
     try:
         return parse_iso(value)
     except OverflowError:

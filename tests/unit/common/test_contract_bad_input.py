@@ -7,7 +7,15 @@ import json
 
 import pytest
 
-from pipeline_common.contracts import Aggregate, ContractError, ErrorKind, ImageAnnouncement, MetadataRecord
+from pipeline_common.contracts import (
+    Aggregate,
+    ContractError,
+    DetectionEvent,
+    ErrorKind,
+    ImageAnnouncement,
+    MetadataRecord,
+    parse_detection_event,
+)
 
 from .test_contracts import CAPTURED, Interval, announcement, metadata
 
@@ -26,6 +34,10 @@ def changed(record, **fields) -> bytes:
     for name, raw in fields.items():
         text = text.replace(f'"{marks[name]}"', raw)
     return text.encode()
+
+
+def event():
+    return DetectionEvent("ab" * 16, "cam-1", CAPTURED, CAPTURED, "yolov4-tiny", {"dog": 1})
 
 
 def aggregate():
@@ -90,6 +102,12 @@ CASES = {
         Aggregate.from_line, changed(aggregate(), detections=str(2**63)), ErrorKind.INVALID_FIELD, "detections",
     ),
     "aggregate: deep nesting": (Aggregate.from_line, DEEP, ErrorKind.INVALID_JSON, None),
+    "detection event: count over the conversion limit": (
+        parse_detection_event, changed(event(), counts='{"dog":' + HUGE_INT + "}"), ErrorKind.INVALID_JSON, None,
+    ),
+    "detection event: count above 64 bits": (
+        parse_detection_event, changed(event(), counts=f'{{"dog":{2**64}}}'), ErrorKind.INVALID_FIELD, "counts.dog",
+    ),
 }
 
 

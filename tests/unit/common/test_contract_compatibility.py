@@ -6,7 +6,7 @@ neighbouring constructor call: non-ASCII text, a time zone other than UTC with
 microseconds, rounded floats, no detections. They are kept verbatim, never regenerated.
 OLD_* come from commit 78551cf; CURRENT_METADATA* from 22a6853, whose metadata records
 gained the model's file digests and runtime (the announcement and the aggregate line did
-not change between the two)."""
+not change between the two); *_EVENT from 3ab4150, where the detection event appeared."""
 from __future__ import annotations
 
 import re
@@ -18,10 +18,13 @@ from pipeline_common.contracts import (
     Aggregate,
     CountDocument,
     Detection,
+    DetectionEvent,
     ImageAnnouncement,
     Interval,
     MetadataRecord,
     ModelInfo,
+    parse_detection_event,
+    serialize_detection_event,
 )
 
 IMAGE_ID = "0123456789abcdef0123456789abcdef"
@@ -63,6 +66,15 @@ CURRENT_METADATA_EMPTY = (
     b'"source":"cam-1","captured_at":"2026-11-28T08:15:30.123Z","processed_at":"2026-11-28T08:15:30.123Z",'
     b'"model":{"name":"yolov3-tiny","input_size":608,"confidence_threshold":0.5,"nms_threshold":0.4,'
     b'"files_sha256":{},"runtime":""},"width":1,"height":1,"detections":[],"timings_ms":{}}'
+)
+CURRENT_EVENT = (
+    b'{"schema_version":1,"image_id":"0123456789abcdef0123456789abcdef","source":"Kamera S\xc3\xbcd \xe2\x98\x95",'
+    b'"captured_at":"2026-11-28T08:15:30.123Z","processed_at":"2026-11-28T08:15:31.323Z","model":"yolov4-tiny",'
+    b'"counts":{"dog":1,"person":3,"v\xc3\xa9lo":2}}'
+)
+CURRENT_EMPTY_EVENT = (
+    b'{"schema_version":1,"image_id":"fedcba9876543210","source":"cam-1","captured_at":"2026-11-28T08:15:30.123Z",'
+    b'"processed_at":"2026-11-28T08:15:30.123Z","model":"yolov3-tiny","counts":{}}'
 )
 OLD_AGGREGATE_HOUR = (
     '{"bucket_start":"2026-11-28T08:00:00.000Z","detections":12,"images":5,"interval":"hour",'
@@ -151,6 +163,22 @@ def test_old_aggregate_lines_read_and_write_back_unchanged(old, build):
     assert build().to_line() == old
     assert Aggregate.from_line(old) == build()
     assert Aggregate.from_line(old.encode()).to_line() == old
+
+
+@pytest.mark.parametrize(
+    "written, event",
+    [
+        (CURRENT_EVENT, DetectionEvent(IMAGE_ID, "Kamera Süd ☕", CAPTURED, CAPTURED + timedelta(seconds=1.2),
+                                       "yolov4-tiny", {"vélo": 2, "person": 3, "dog": 1})),
+        (CURRENT_EMPTY_EVENT, DetectionEvent("fedcba9876543210", "cam-1", CAPTURED, CAPTURED, "yolov3-tiny", {})),
+    ],
+    ids=["event", "event without detections"],
+)
+def test_detection_events_write_the_same_bytes_and_read_back(written, event):
+    assert serialize_detection_event(event) == written
+    parsed = parse_detection_event(written)
+    assert serialize_detection_event(parsed) == written
+    assert (parsed.source, parsed.counts, parsed.model) == (event.source, event.counts, event.model)
 
 
 def test_count_document_source_is_the_one_the_indexer_always_sent():

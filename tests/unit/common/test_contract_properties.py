@@ -16,6 +16,7 @@ from pipeline_common.contracts import (
     Aggregate,
     ContractError,
     Detection,
+    DetectionEvent,
     ErrorKind,
     ImageAnnouncement,
     Interval,
@@ -56,11 +57,12 @@ def valid_dicts():
         ModelInfo("yolov4-tiny", 416, 0.25, 0.45), 4, 3, (Detection("dog", 16, 0.9, (0, 0, 2, 2)),), {"total": 3.5},
     ).to_dict()
     aggregate = Aggregate("dog", "cam-1", Interval.HOUR, MOMENT.replace(minute=0, second=0), 2, 1).to_dict()
-    return {ImageAnnouncement: announcement, MetadataRecord: metadata, Aggregate: aggregate}
+    event = DetectionEvent(IMAGE_ID, "cam-1", MOMENT, MOMENT, "yolov4-tiny", {"dog": 2, "person": 1}).to_dict()
+    return {ImageAnnouncement: announcement, MetadataRecord: metadata, Aggregate: aggregate, DetectionEvent: event}
 
 
 VALID = valid_dicts()
-PARSERS = st.sampled_from([ImageAnnouncement, MetadataRecord, Aggregate])
+PARSERS = st.sampled_from([ImageAnnouncement, MetadataRecord, Aggregate, DetectionEvent])
 
 
 @st.composite
@@ -72,7 +74,7 @@ def mutated(draw):
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
         detections = data.get("detections")
         first = detections[0] if isinstance(detections, list) and detections else None
-        nested = [data.get("model"), data.get("timings_ms"), first]
+        nested = [data.get("model"), data.get("timings_ms"), first, data.get("counts")]
         nested = [part for part in nested if isinstance(part, dict)]
         target = draw(st.sampled_from(nested)) if nested and draw(st.booleans()) else data
         name = draw(st.sampled_from(sorted(target)) | st.text(max_size=8))
