@@ -95,7 +95,8 @@ def _reason(kind: str, context: dict[str, Any], message: str, value: Any) -> str
         return f"must be a finite number, got {show(value)}"
     if kind == "greater_than_equal":
         floor = context.get("ge")
-        return f"must not be negative, got {show(value)}" if floor == 0 else f"must be at least {floor}, got {show(value)}"
+        expected = "must not be negative" if floor == 0 else f"must be at least {floor}"
+        return f"{expected}, got {show(value)}"
     if kind == "less_than_equal":
         return f"must be at most {context.get('le')}, got {show(value)}"
     return f"is invalid ({message}), got {show(value)}"
