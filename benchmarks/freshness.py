@@ -76,7 +76,7 @@ class Watcher(threading.Thread):
         self.stop = threading.Event()
 
     def run(self) -> None:
-        query = urllib.parse.urlencode({"from": "now-2d", "to": "now+1h"})
+        query = urllib.parse.urlencode({"from": "now-2d", "to": "now"})
         while not self.stop.is_set():
             try:
                 sources = json.loads(get(f"{self.base}/api/sources?{query}"))["sources"]
@@ -93,7 +93,7 @@ class Watcher(threading.Thread):
 def land(folder: Path, name: str, data: bytes) -> float:
     """Write next to the target and rename: the file appears whole, at the returned time."""
     folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=folder.parent, delete=False, suffix=".part") as part:
+    with tempfile.NamedTemporaryFile(dir=folder.parent.parent, delete=False, suffix=".part") as part:
         part.write(data)
     os.replace(part.name, folder / name)
     return time.time()

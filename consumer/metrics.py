@@ -8,8 +8,12 @@ from prometheus_client import Counter, Gauge, Histogram
 
 log = logging.getLogger(__name__)
 
-IMAGES_PROCESSED = Counter("pipeline_consumer_images_processed", "Images whose metadata and detection event are durable")
-IMAGES_DEAD_LETTERED = Counter("pipeline_consumer_images_dead_lettered", "Messages or images sent to the dead-letter topic")
+IMAGES_PROCESSED = Counter(
+    "pipeline_consumer_images_processed", "Images whose metadata and detection event are durable"
+)
+IMAGES_DEAD_LETTERED = Counter(
+    "pipeline_consumer_images_dead_lettered", "Messages or images sent to the dead-letter topic"
+)
 DETECTION_SECONDS = Histogram(
     "pipeline_consumer_detection_seconds",
     "Time the detector took per image (inference only)",
