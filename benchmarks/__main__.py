@@ -21,6 +21,7 @@ BENCHMARKS = {
     "indexer": "indexer_throughput.py",
     "api": "api_latency.py",
     "freshness": "freshness.py",
+    "hadoop-cluster": "hadoop_cluster.py",
 }
 
 
