@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Mapping
 
 from pipeline_common.environment import PROJECT_ROOT, SettingsError, number
+from pipeline_common.metrics import MetricsSettings
 from pipeline_common.settings import KafkaSettings, S3Settings
 
-from .dead_letter import DELIVERY_TIMEOUT_MS
 from .models import DEFAULT_MODEL, MODELS
+from .publish import DELIVERY_TIMEOUT_MS
 
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "consumer" / "models"
 BACKENDS = ("opencv", "onnxruntime")
@@ -69,6 +70,7 @@ class ConsumerSettings:
     auto_offset_reset: str = "earliest"
     retry_initial_s: float = 0.5
     retry_max_s: float = 30.0
+    metrics: MetricsSettings = MetricsSettings(port=0)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ConsumerSettings":
@@ -95,6 +97,7 @@ class ConsumerSettings:
             auto_offset_reset=env.get("KAFKA_AUTO_OFFSET_RESET", "").strip() or "earliest",
             retry_initial_s=number(env, "CONSUMER_RETRY_INITIAL_S", 0.5),
             retry_max_s=number(env, "CONSUMER_RETRY_MAX_S", 30.0),
+            metrics=MetricsSettings.from_env(env, "CONSUMER_METRICS_PORT", 9101),
         )
         settings.check()
         return settings
@@ -144,7 +147,8 @@ class ConsumerSettings:
             "partition.assignment.strategy": "cooperative-sticky",
         }
 
-    def dead_letter_producer_config(self) -> dict:
+    def producer_config(self) -> dict:
+        """The producer of dead letters and detection events: idempotent, acks from all replicas."""
         return {
             **self.kafka.client_config(),
             "enable.idempotence": True,
