@@ -49,7 +49,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from confluent_kafka import Producer
@@ -145,6 +145,7 @@ class Bench:
     admin: AdminClient
     bucket: str
     workdir: Path
+    events_topics: list[str] = field(default_factory=list)  # the consumers create them; deleted at the end
 
     def topics(self, tag: str) -> tuple[str, str]:
         images, dead = f"consumer-bench-{tag}-{uuid.uuid4().hex[:8]}", f"consumer-bench-dead-{uuid.uuid4().hex[:8]}"
@@ -232,6 +233,7 @@ def start_group(bench: Bench, scenario: Scenario, tag: str) -> tuple[list, str, 
     has partitions (so nothing is announced into a rebalance)."""
     images, dead = bench.topics(tag)
     env = bench.process_env(scenario, images, dead, f"consumer-bench-{uuid.uuid4().hex[:8]}")
+    bench.events_topics.append(env["KAFKA_DETECTIONS_TOPIC"])
     processes = [bench.start(scenario.script, env) for _ in range(scenario.processes)]
     deadline = time.monotonic() + 120
     assigned = re.compile(rf"assigned .*{re.escape(images)}/\d")
@@ -416,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.images < 10 or not 0 <= args.latency_images <= args.images or args.rate <= 0:
         parser.error("need --images >= 10, 0 <= --latency-images <= --images and --rate > 0")
     configure_logging(args.verbose)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still delete the bucket and topics
     try:
         env = read_environment()
         settings = ConsumerSettings.from_env(env)
@@ -453,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
                     latency_run(bench, SCENARIOS["sequential"], subset, args.rate),
                 ]
         finally:
+            if bench.events_topics:
+                bench.admin.delete_topics(bench.events_topics, operation_timeout=10)
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
                 for item in page.get("Contents", []):
                     s3.delete_object(Bucket=bucket, Key=item["Key"])

@@ -139,6 +139,18 @@ def consumer_seconds_per_image(port: int) -> float | None:
     return float(total.group(1)) / float(count.group(1))
 
 
+def drop_indices(env, names: dict[str, str]) -> None:
+    """This run's indices, by name (Elasticsearch refuses wildcard deletes by default)."""
+    es = elasticsearch_client(ElasticsearchSettings.from_env(env))
+    try:
+        live = list(es.options(ignore_status=404).indices.get(index=f"{names['ES_LIVE_INDEX_PREFIX']}*",
+                                                              allow_no_indices=True, expand_wildcards="open").keys())
+        for index in [*live, names["ES_INDEX"], names["ES_RUNS_INDEX"], names["SCHEDULER_LOCK_INDEX"]]:
+            es.options(ignore_status=404).indices.delete(index=index)
+    finally:
+        es.close()
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.freshness", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -211,10 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             os.killpg(pipeline.pid, signal.SIGINT)
             pipeline.wait(120)
         log_file.close()
-        es = elasticsearch_client(ElasticsearchSettings.from_env(env))
-        es.options(ignore_status=404).indices.delete(index=f"{names['ES_LIVE_INDEX_PREFIX']}*,{names['ES_INDEX']},"
-                                                        f"{names['ES_RUNS_INDEX']},{names['SCHEDULER_LOCK_INDEX']}")
-        es.close()
+        drop_indices(env, names)
     print(f"\nfreshness (file lands in new_pics/ -> its counts in /api/sources), poll every {args.poll_s} s")
     baseline = results["baseline_detection_s_per_image"]
     print(f"baseline, the consumer's detection time per image: {baseline} s")
