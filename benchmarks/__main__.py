@@ -22,6 +22,7 @@ BENCHMARKS = {
     "api": "api_latency.py",
     "freshness": "freshness.py",
     "hadoop-cluster": "hadoop_cluster.py",
+    "contracts": "contract_parsing.py",
 }
 
 

@@ -65,7 +65,8 @@ def parse_announcement(value: bytes | None, bucket: str) -> ImageAnnouncement:
     if image_bucket != bucket:
         raise ContractError(
             f"image_path {announcement.image_path} is in bucket {image_bucket!r}, "
-            f"but this consumer reads bucket {bucket!r} (S3_BUCKET)"
+            f"but this consumer reads bucket {bucket!r} (S3_BUCKET)",
+            field="image_path",
         )
     return announcement
 

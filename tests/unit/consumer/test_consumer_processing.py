@@ -95,6 +95,28 @@ def test_unparseable_messages_fail_at_the_parse_stage(world, kit, value, reason)
     assert reason in outcome.reason
 
 
+@pytest.mark.parametrize(
+    "field, raw, reason",
+    [
+        ("captured_at", '"9999-12-31T23:59:59-01:00"', "captured_at"),  # overflows when converted to UTC
+        ("uploaded_at", '"0001-01-01T00:00:00+01:00"', "uploaded_at"),  # underflows
+        ("size_bytes", "9" * 5000, "not valid JSON"),  # over the int conversion limit
+        ("width", "[" * 50_000 + "]" * 50_000, "not valid JSON"),  # deeper than the recursion limit
+        ("height", '"480"', "height"),
+    ],
+)
+def test_any_unparseable_announcement_fails_at_the_parse_stage(world, field, raw, reason):
+    _, announcement, processor, _ = world
+    data = announcement.to_dict()
+    data[field] = "@@"
+    value = json.dumps(data).replace('"@@"', raw).encode()
+
+    outcome = processor.prepare(message(value))
+
+    assert isinstance(outcome, Failed) and outcome.stage is Stage.PARSE
+    assert reason in outcome.reason
+
+
 def test_missing_object_fails_at_the_download_stage(world, kit):
     _, _, processor, _ = world
     ghost = kit.announcement(image_id="cd" * 16)
