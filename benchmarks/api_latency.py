@@ -231,7 +231,7 @@ def main(argv=None) -> int:
         # The very search the app sends: all three intervals are stored, so it reads query.interval's.
         stored = queries.choose_stored_interval(query.interval, tuple(Interval))
         body = json.dumps(queries.timeline_body(stored, query))
-        auth = base64.b64encode(f"{settings.username}:{settings.password}".encode()).decode()
+        auth = base64.b64encode(f"{settings.username}:{settings.password.get_secret_value()}".encode()).decode()
         es_url = f"{settings.url.rstrip('/')}/{index}/_search"
 
         results = [

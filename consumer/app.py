@@ -12,10 +12,10 @@ from confluent_kafka import Consumer, Producer
 from pipeline_common.clients import s3_client
 
 from .dead_letter import DeadLetterPublisher
-from .detector import Detector, DetectorConfig
+from .detector import Detector
 from .loop import ConsumerLoop, RunLimits, Summary
 from .models import ModelNotFound, resolve_model_files
-from .processing import Limits, Processor
+from .processing import Processor
 from .retry import Backoff
 from .settings import ConsumerSettings
 
@@ -27,11 +27,7 @@ def load_detector(settings: ConsumerSettings) -> Detector:
     # OpenCV's default may oversubscribe a shared host; the count is explicit instead
     cv2.setNumThreads(settings.detector.threads)
     files = resolve_model_files(settings.detector.model, settings.detector.models_dir)
-    config = DetectorConfig(
-        input_size=settings.detector.input_size,
-        confidence_threshold=settings.detector.confidence_threshold,
-        nms_threshold=settings.detector.nms_threshold,
-    )
+    config = settings.detector
     try:
         detector = Detector.load(files, config)
     except cv2.error as error:  # truncated or mismatched cfg / weights
@@ -77,7 +73,7 @@ def run_consumer(
             s3,
             settings.s3.bucket,
             detector,
-            Limits(settings.max_image_pixels, settings.max_image_bytes),
+            settings.limits,
             backoff,
             stop,
         )

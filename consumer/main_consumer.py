@@ -27,7 +27,7 @@ from consumer.app import run_consumer
 from consumer.loop import RunLimits
 from consumer.models import ModelNotFound
 from consumer.settings import ConsumerSettings
-from pipeline_common.environment import SettingsError, read_environment
+from pipeline_common.environment import SettingsError
 from pipeline_common.logs import configure_logging
 
 log = logging.getLogger("consumer")
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.verbose)
     try:
-        settings = ConsumerSettings.from_env(read_environment())
+        settings = ConsumerSettings.from_env()
     except SettingsError as error:
         log.error("configuration: %s", error)
         return EXIT_CONFIG

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from flask import Flask
 
 from pipeline_common.clients import elasticsearch_client
-from pipeline_common.environment import SettingsError, read_environment
+from pipeline_common.environment import SettingsError
 from pipeline_common.logs import configure_logging
 from pipeline_common.timestamps import utc_now
 # Absolute imports: this file also runs as a script (python simple_frontend/app.py).
@@ -35,7 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ES_INDEX           the index to read, overriding the settings' ES_INDEX
     CLOCK              a function returning the current UTC time (for tests)"""
     config = dict(config or {})
-    settings = config.get("FRONTEND_SETTINGS") or FrontendSettings.from_env(read_environment())
+    settings = config.get("FRONTEND_SETTINGS") or FrontendSettings.from_env()
     client = config.get("ES_CLIENT")
     owned = client is None
     if owned:
@@ -75,17 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.verbose)
     try:
-        settings = FrontendSettings.from_env(read_environment())
+        settings = FrontendSettings.from_env(host=args.host, port=args.port, elasticsearch={"index": args.index})
     except SettingsError as error:
         log.error("configuration error: %s", error)
         return 2
-    config: dict[str, Any] = {"FRONTEND_SETTINGS": settings}
-    if args.index:
-        config["ES_INDEX"] = args.index
-    app = create_app(config)
-    host, port = args.host or settings.host, args.port or settings.port
-    log.info("serving index %s on http://%s:%s", config.get("ES_INDEX", settings.elasticsearch.index), host, port)
-    app.run(host=host, port=port, threaded=True)
+    app = create_app({"FRONTEND_SETTINGS": settings})
+    log.info("serving index %s on http://%s:%s", settings.elasticsearch.index, settings.host, settings.port)
+    app.run(host=settings.host, port=settings.port, threaded=True)
     return 0
 
 

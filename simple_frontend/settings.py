@@ -1,10 +1,10 @@
-"""The dashboard's one settings object, built once from the environment."""
+"""The dashboard's one settings object, built once from the environment (and the
+command line: `--host`, `--port`, `--index`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Mapping
+from pydantic import Field
 
-from pipeline_common.environment import SettingsError, number
+from pipeline_common.environment import Settings
 from pipeline_common.settings import ElasticsearchSettings
 
 DEFAULT_HOST = "127.0.0.1"
@@ -12,35 +12,20 @@ DEFAULT_PORT = 5001
 DEFAULT_MAX_BUCKETS = 2000
 
 
-@dataclass(frozen=True)
-class FrontendSettings:
-    elasticsearch: ElasticsearchSettings
-    host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
+class FrontendSettings(Settings):
+    elasticsearch: ElasticsearchSettings  # its index (ES_INDEX) is the one read
+    host: str = Field(DEFAULT_HOST, alias="FRONTEND_HOST", min_length=1,
+                      description="Where `python simple_frontend/app.py` listens; keep 127.0.0.1 unless a proxy "
+                      "sits in front.")
+    port: int = Field(DEFAULT_PORT, alias="FRONTEND_PORT", ge=1, le=65535, description="Port it listens on.")
     # (to - from) / interval may not exceed this: a year of minutes would make ES and
     # the browser build half a million points.
-    max_buckets: int = DEFAULT_MAX_BUCKETS
+    max_buckets: int = Field(DEFAULT_MAX_BUCKETS, alias="FRONTEND_MAX_BUCKETS", ge=1, le=100_000,
+                             description="Largest number of buckets one timeline may hold ((to - from) / interval); "
+                             "bigger asks get a 400.")
     # Which intervals the index holds changes only when the indexer runs, so the answer
     # is cached for this long instead of costing an extra query per request.
-    intervals_cache_seconds: float = 30.0
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "FrontendSettings":
-        port = number(env, "FRONTEND_PORT", DEFAULT_PORT, int)
-        if not 0 < port < 65536:
-            raise SettingsError(f"FRONTEND_PORT must be between 1 and 65535, got {port}")
-        max_buckets = number(env, "FRONTEND_MAX_BUCKETS", DEFAULT_MAX_BUCKETS, int)
-        if not 1 <= max_buckets <= 100_000:
-            raise SettingsError(
-                f"FRONTEND_MAX_BUCKETS must be between 1 and 100000, got {max_buckets}"
-            )
-        cache = number(env, "FRONTEND_INTERVALS_CACHE_SECONDS", 30.0, float)
-        if cache < 0:
-            raise SettingsError(f"FRONTEND_INTERVALS_CACHE_SECONDS must be >= 0, got {cache}")
-        return cls(
-            elasticsearch=ElasticsearchSettings.from_env(env),
-            host=env.get("FRONTEND_HOST", DEFAULT_HOST).strip() or DEFAULT_HOST,
-            port=port,
-            max_buckets=max_buckets,
-            intervals_cache_seconds=cache,
-        )
+    intervals_cache_seconds: float = Field(
+        30.0, alias="FRONTEND_INTERVALS_CACHE_SECONDS", ge=0,
+        description="How long the set of stored intervals (minute/hour/day) is cached between requests, in seconds.",
+    )

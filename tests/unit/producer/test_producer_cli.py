@@ -81,7 +81,7 @@ def test_defaults_and_overrides():
     custom = ProducerSettings.from_env({**SERVICE_ENV, "PRODUCER_NEW_PICS_DIR": "/data/in", "PRODUCER_SOURCE": "lobby", "PRODUCER_CREATE_TOPIC": "false"})
     assert custom.new_pics_dir == Path("/data/in") and custom.source == "lobby" and not custom.create_topic
     assert custom.source_for(Path("/data/in/cam/x.jpg")) == "lobby"
-    assert ProducerSettings.from_env({}, services=False).s3 is None
+    assert ProducerSettings.from_env({}, without=("s3", "kafka")).s3 is None
 
 
 def test_source_is_the_first_subfolder(tmp_path):
