@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 from pipeline_common.clients import elasticsearch_client
 from pipeline_common.contracts import Interval, bucket_start
-from pipeline_common.environment import PROJECT_ROOT, SettingsError, read_environment
+from pipeline_common.environment import PROJECT_ROOT, SettingsError, child_environment, read_environment
 from pipeline_common.logs import configure_logging
 from pipeline_common.settings import ElasticsearchSettings
 from pipeline_common.timestamps import to_iso, utc_now
@@ -161,7 +161,7 @@ def run_wrk(name: str, url: str, args, lua: str, env: dict[str, str] | None = No
         command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
                    "--latency", "--timeout", "10s", "-s", script.name, url]
         log.info("wrk %s: %s", name, " ".join(command[:-1]))
-        result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})},
+        result = subprocess.run(command, capture_output=True, text=True, env=child_environment(**(env or {})),
                                 timeout=args.duration + 60)
     finally:
         os.unlink(script.name)
@@ -218,7 +218,7 @@ def main(argv=None) -> int:
             [str(gunicorn), "--workers", str(args.workers), "--worker-class", "gthread",
              "--threads", str(args.worker_threads), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
              "simple_frontend.app:create_app()"],
-            cwd=PROJECT_ROOT, env={**os.environ, "ES_INDEX": index},
+            cwd=PROJECT_ROOT, env=child_environment(ES_INDEX=index),
         )
         base = f"http://127.0.0.1:{port}"
         wait_for(f"{base}/api/health", timeout=60)

@@ -51,6 +51,12 @@ def read_environment(dotenv: Path | None = None) -> dict[str, str]:
     return values
 
 
+def child_environment(**changes: str) -> dict[str, str]:
+    """This process's environment with `changes`, for a child process (a server started
+    by a benchmark, a stage run by a test): what it passes on, not a setting read here."""
+    return {**os.environ, **changes}
+
+
 def system_variable(name: str, description: str) -> Any:
     """A field for a variable of the operating system (PATH, LANG, JAVA_HOME): read like
     the project's own, but documented by the system, not in `.env.example`."""
