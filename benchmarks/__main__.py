@@ -14,6 +14,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = {
+    "quality": "detection_quality.py",
     "consumer": "consumer_throughput.py",
     "aggregation": "aggregation_throughput.py",
     "indexer": "indexer_throughput.py",

