@@ -3,9 +3,9 @@ the command line (the command line wins)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from pipeline_common.contracts import METADATA_PREFIX, OUTPUT_PREFIX, Interval
 from pipeline_common.environment import Settings
@@ -15,6 +15,12 @@ from pipeline_common.settings import OutputPrefix, Prefix, RunId, S3Settings
 from pipeline_common.timestamps import utc_now
 
 RUNNERS = ("inline", "local", "hadoop", "emr", "dataproc")
+
+
+def _keep_all_or_two(runs: int) -> int:
+    if runs != 0 and runs < 2:
+        raise ValueError("must be 0 (keep all) or at least 2")
+    return runs
 
 
 class AggregationSettings(Settings):
@@ -38,5 +44,12 @@ class AggregationSettings(Settings):
         default_factory=lambda values: values.get("local_dir", default_local_dir()) / "hadoop", alias="HADOOP_HOME",
         description="-r hadoop: the Hadoop install; default: the one `make up` puts in <PIPELINE_LOCAL_DIR>/hadoop.",
     )
+    keep_runs: Annotated[int, AfterValidator(_keep_all_or_two)] = Field(
+        10, alias="AGGREGATION_KEEP_RUNS",
+        description="Complete runs kept in the output folder; older ones are removed (0: keep all; else at least 2, "
+        "the newest and the one the next incremental run adds to).",
+    )
+    # command line only: recount everything instead of adding the new objects to a run's totals
+    full: bool = False
     # command line only: passed to mrjob as is
     extra_runner_args: tuple[str, ...] = ()

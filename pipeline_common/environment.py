@@ -97,8 +97,16 @@ class SettingsError(ValueError):
 
 
 def _cleaned(values: Mapping[str, str | None]) -> dict[str, str]:
-    """Values without surrounding blanks; a blank one means "not set" (the default)."""
-    return {name: value.strip() for name, value in values.items() if value is not None and value.strip()}
+    """Values without surrounding blanks."""
+    return {name: value.strip() for name, value in values.items() if value is not None}
+
+
+# For a field whose empty value means something ("no full recount"), not "the default".
+EMPTY_IS_A_VALUE = {"empty_is_a_value": True}
+
+
+def _empty_is_a_value(field: FieldInfo) -> bool:
+    return isinstance(field.json_schema_extra, dict) and bool(field.json_schema_extra.get("empty_is_a_value"))
 
 
 class _DeclaredOnly:
@@ -108,7 +116,10 @@ class _DeclaredOnly:
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         if field.alias is None:
             return None, field_name, False
-        return super().get_field_value(field, field_name)  # type: ignore[misc]
+        value, key, is_complex = super().get_field_value(field, field_name)  # type: ignore[misc]
+        if value == "" and not _empty_is_a_value(field):
+            value = None  # `NAME=` (or blanks) means "use the default"
+        return value, key, is_complex
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
         return _cleaned(super()._load_env_vars())  # type: ignore[misc]
@@ -144,7 +155,7 @@ class Settings(BaseSettings):
         validate_by_name=True,  # construction and command-line values use field names
         validate_by_alias=True,
         extra="ignore",
-        env_ignore_empty=True,  # `NAME=` in .env means "use the default" (so does a blank value)
+        env_ignore_empty=False,  # `NAME=` means "use the default" unless EMPTY_IS_A_VALUE (see _DeclaredOnly)
         dotenv_filtering="only_existing",
         str_strip_whitespace=True,
         hide_input_in_errors=True,
@@ -268,7 +279,7 @@ def _explain(detail: Mapping[str, Any], field_name: str | None, field: FieldInfo
         return SettingsError(text)
     secret = field is not None and _is_secret(field)
     shown = "" if secret or "input" not in detail else f", got {detail['input']!r}"
-    joiner = " " if text.startswith("must ") else ": "
+    joiner = " " if text.startswith(("must ", "is ")) else ": "
     return SettingsError(f"{subject}{joiner}{text}{shown}")
 
 

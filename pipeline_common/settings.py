@@ -162,3 +162,5 @@ class ElasticsearchSettings(Settings):
     ca_certs: str = Field("", alias="ES_CA_CERTS", description="CA bundle of a privately signed https:// endpoint.")
     index: IndexName = Field("hadoop-object-counts-v1", alias="ES_INDEX",
                              description="Index of the object counts (written by the indexer, read by the dashboard).")
+    runs_index: IndexName = Field("pipeline-batch-runs", alias="ES_RUNS_INDEX",
+                                  description="Index of the batch runs' records (the scheduler writes, the API reads).")

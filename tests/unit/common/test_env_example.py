@@ -24,7 +24,8 @@ from pydantic.fields import FieldInfo
 
 from pipeline_common.environment import PROJECT_ROOT, Settings, is_system_variable
 
-PACKAGES = ("pipeline_common", "producer", "consumer", "hadoop", "es_indexer", "simple_frontend", "local_services")
+PACKAGES = ("pipeline_common", "producer", "consumer", "hadoop", "es_indexer", "simple_frontend", "scheduler",
+            "local_services")
 EXAMPLE = PROJECT_ROOT / ".env.example"
 LINE = re.compile(r"^#?\s*(?P<name>[A-Z][A-Z0-9_]*)=(?P<value>.*)$")
 
@@ -59,7 +60,9 @@ def documented() -> dict[str, str]:
     for line in EXAMPLE.read_text().splitlines():
         match = LINE.match(line.strip())
         if match:
-            values[match["name"]] = match["value"].strip()
+            value = match["value"].strip()
+            quoted = len(value) >= 2 and value[0] == value[-1] and value[0] in "'\""
+            values[match["name"]] = value[1:-1] if quoted else value
     return values
 
 
