@@ -20,6 +20,8 @@ BENCHMARKS = {
     "aggregation-cost": "aggregation_cost.py",
     "indexer": "indexer_throughput.py",
     "api": "api_latency.py",
+    "freshness": "freshness.py",
+    "hadoop-cluster": "hadoop_cluster.py",
 }
 
 

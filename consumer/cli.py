@@ -18,11 +18,13 @@ import threading
 from tqdm import tqdm
 
 from consumer.app import run_consumer
+from consumer.errors import FatalError
 from consumer.loop import RunLimits
 from consumer.models import ModelNotFound
 from consumer.settings import ConsumerSettings
 from pipeline_common.environment import SettingsError
 from pipeline_common.logs import configure_logging
+from pipeline_common.metrics import serve_metrics
 
 log = logging.getLogger("consumer")
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_FATAL = 0, 1, 2, 3
@@ -70,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         log.error("configuration: %s", error)
         return EXIT_CONFIG
+    serve_metrics(settings.metrics)
     stop = threading.Event()
     stop_on_signals(stop)
     progress = tqdm(total=args.max_messages, unit="msg", disable=None) if args.max_messages else None
@@ -78,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     except ModelNotFound as error:
         log.error("%s", error)
         return EXIT_CONFIG
+    except FatalError as error:  # found before anything was consumed
+        log.error("%s", error)
+        return EXIT_FATAL
     finally:
         if progress is not None:
             progress.close()

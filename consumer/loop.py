@@ -1,8 +1,9 @@
 """The poll loop: keeps a small window of messages downloading and decoding in worker
 threads while the detector works on the oldest one, and stores each partition's
 offset only when every earlier message of that partition is durably handled
-(metadata written or dead letter acknowledged). Auto-commit then commits what was
-stored; the loop also commits before partitions are revoked and at shutdown.
+(metadata written and its detection event acknowledged, or dead letter acknowledged).
+Auto-commit then commits what was stored; the loop also commits before partitions are
+revoked and at shutdown.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
+from . import metrics
 from .errors import Abandoned, FatalError
 from .messages import MessageRef
 from .offsets import OffsetTracker
@@ -64,12 +66,13 @@ class ConsumerLoop:
     dead_letters: object
     pool: Executor
     stop: threading.Event
+    events: object  # publish(record): the detection event, once the metadata is written
     prefetch: int = 4
     limits: RunLimits = RunLimits()
     progress: object | None = None  # anything with update(n), e.g. tqdm
     poll_timeout_s: float = 0.5
     join_grace_s: float = 60.0  # extra wait for the first assignment under --idle-timeout
-    backoff: Backoff = Backoff()  # for dead letters the broker did not acknowledge
+    backoff: Backoff = Backoff()  # for dead letters and events the broker did not acknowledge
     summary: Summary = field(default_factory=Summary)
 
     def __post_init__(self) -> None:
@@ -204,14 +207,27 @@ class ConsumerLoop:
         if isinstance(outcome, Prepared):
             outcome = self.processor.detect(outcome)
         if isinstance(outcome, Detected):
+            metrics.DETECTION_SECONDS.observe(outcome.record.timings_ms.get("inference", 0.0) / 1000)
             labels = ", ".join(d.label for d in outcome.record.detections) or "nothing"
             what = f"image {outcome.record.image_id}: {labels} ({outcome.record.timings_ms['total']:.0f} ms)"
-            self._finishing.append(_Job(head.ref, self.pool.submit(self.processor.write, outcome), what))
+            self._finishing.append(_Job(head.ref, self.pool.submit(self._finish, outcome), what))
         elif isinstance(outcome, Failed):
             future = self.pool.submit(self._dead_letter, outcome)
             self._finishing.append(_Job(head.ref, future, dead_letter=True))
         else:  # pragma: no cover - a programming error, not bad input
             raise TypeError(f"unexpected outcome {outcome!r}")
+
+    def _finish(self, detected: Detected) -> str:
+        """Write the metadata record, then publish the detection event, each retried
+        until it is durable: the offset is stored only after both."""
+        written = self.processor.write(detected)
+        call_with_retry(
+            lambda: self.events.publish(detected.record),
+            f"{detected.ref.where} detection event {detected.record.image_id}",
+            self.backoff,
+            self.stop,
+        )
+        return written
 
     def _dead_letter(self, failed: Failed) -> None:
         """Publish until the broker acknowledges: a Kafka hiccup must neither stop the
@@ -238,8 +254,10 @@ class ConsumerLoop:
             self._tracker.finished(job.ref.topic, job.ref.partition, job.ref.offset)
             if job.dead_letter:
                 self.summary.dead_lettered += 1  # the publisher logged it
+                metrics.IMAGES_DEAD_LETTERED.inc()
             else:
                 self.summary.processed += 1
+                metrics.IMAGES_PROCESSED.inc()
                 log.info("%s %s -> %s", job.ref.where, job.what, written)
             if self.progress is not None:
                 self.progress.update(1)

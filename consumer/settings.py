@@ -8,10 +8,11 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from pipeline_common.environment import PROJECT_ROOT, Settings
-from pipeline_common.settings import KafkaSettings, S3Settings
+from pipeline_common.metrics import MetricsPort, MetricsSettings
+from pipeline_common.settings import AutoOffsetReset, KafkaSettings, S3Settings
 
-from .dead_letter import DELIVERY_TIMEOUT_MS
 from .models import DEFAULT_MODEL, MODELS
+from .publish import DELIVERY_TIMEOUT_MS
 
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "consumer" / "models"
 ModelName = Literal[tuple(sorted(MODELS))]  # type: ignore[valid-type]
@@ -82,11 +83,17 @@ class ImageLimits(Settings):
                                  "downloading them.")
 
 
+class ConsumerMetrics(MetricsSettings):
+    port: MetricsPort = Field(9101, alias="CONSUMER_METRICS_PORT",
+                              description="The consumer's Prometheus /metrics port; 0: none.")
+
+
 class ConsumerSettings(Settings):
     s3: S3Settings
     kafka: KafkaSettings
     detector: DetectorSettings
     limits: ImageLimits
+    metrics: ConsumerMetrics = Field(default_factory=ConsumerMetrics)
     group_id: str = Field("object-detector", alias="KAFKA_CONSUMER_GROUP", min_length=1,
                           description="Consumer group of the detectors (start more consumers in it for more "
                           "partitions).")
@@ -107,10 +114,7 @@ class ConsumerSettings(Settings):
         45_000, alias="CONSUMER_SESSION_TIMEOUT_MS", ge=6_000,
         description="A consumer that stops heartbeating (crashed, killed) loses its partitions after this long.",
     )
-    auto_offset_reset: Literal["earliest", "latest"] = Field(
-        "earliest", alias="KAFKA_AUTO_OFFSET_RESET",
-        description="Where a new consumer group starts reading: earliest (nothing announced is skipped) or latest.",
-    )
+    auto_offset_reset: AutoOffsetReset = "earliest"
     retry_initial_s: float = Field(0.5, alias="CONSUMER_RETRY_INITIAL_S", gt=0,
                                    description="First wait before retrying a transient S3/Kafka failure (seconds).")
     retry_max_s: float = Field(30.0, alias="CONSUMER_RETRY_MAX_S", gt=0,
@@ -150,7 +154,8 @@ class ConsumerSettings(Settings):
             "partition.assignment.strategy": "cooperative-sticky",
         }
 
-    def dead_letter_producer_config(self) -> dict:
+    def producer_config(self) -> dict:
+        """The producer of dead letters and detection events: idempotent, acks from all replicas."""
         return {
             **self.kafka.client_config(),
             "enable.idempotence": True,

@@ -68,8 +68,17 @@ TopicName = Annotated[str, AfterValidator(_pattern(
 IndexName = Annotated[str, AfterValidator(_pattern(
     r"^[a-z0-9][a-z0-9._-]{0,254}$", "a valid index name: lowercase letters, digits, '.', '_' or '-' (not first)"
 ))]
+LiveIndexPrefix = Annotated[str, AfterValidator(_pattern(
+    r"^[a-z0-9][a-z0-9._-]{0,200}[-_.]$",
+    "lowercase letters, digits, '.', '_' or '-' (not first), ending in '-', '_' or '.'",
+))]
 Prefix = Annotated[str, AfterValidator(_prefix)]
 RunId = Annotated[str, AfterValidator(_run_id)]
+# Read by both Kafka consumer groups (the detectors and the live indexer).
+AutoOffsetReset = Annotated[Literal["earliest", "latest"], Field(
+    alias="KAFKA_AUTO_OFFSET_RESET",
+    description="Where a new consumer group starts reading: earliest (nothing announced is skipped) or latest.",
+)]
 # Read by the aggregation (writer) and the indexer (reader), so both agree where runs are.
 OutputPrefix = Annotated[Prefix, Field(
     alias="AGGREGATION_OUTPUT_PREFIX",
@@ -122,9 +131,15 @@ class KafkaSettings(Settings):
     images_topic: TopicName = Field("images", alias="KAFKA_IMAGES_TOPIC", description="Topic announcing new images.")
     dead_letter_topic: TopicName = Field("images-dead-letter", alias="KAFKA_DEAD_LETTER_TOPIC",
                                          description="Topic of what the consumer could not process, with the reason.")
+    detections_topic: TopicName = Field("detections", alias="KAFKA_DETECTIONS_TOPIC",
+                                        description="Topic of the consumer's detection events (the live layer's "
+                                        "input); must differ from the two above.")
 
     @model_validator(mode="after")
-    def _sasl_needs_an_account(self) -> KafkaSettings:
+    def _consistent(self) -> KafkaSettings:
+        if self.detections_topic in {self.images_topic, self.dead_letter_topic}:
+            raise SettingsError(f"KAFKA_DETECTIONS_TOPIC ({self.detections_topic!r}) must differ from the images "
+                                "and dead-letter topics")
         if self.security_protocol.startswith("SASL"):
             password = self.password.get_secret_value() if self.password else ""
             missing = [name for name, value in (("KAFKA_USERNAME", self.username), ("KAFKA_PASSWORD", password))
@@ -164,3 +179,15 @@ class ElasticsearchSettings(Settings):
                              description="Index of the object counts (written by the indexer, read by the dashboard).")
     runs_index: IndexName = Field("pipeline-batch-runs", alias="ES_RUNS_INDEX",
                                   description="Index of the batch runs' records (the scheduler writes, the API reads).")
+    # the live indices, one per capture day: <prefix>YYYY.MM.DD (see contracts/live_index.py)
+    live_index_prefix: LiveIndexPrefix = Field(
+        "object-counts-live-", alias="ES_LIVE_INDEX_PREFIX",
+        description="Prefix of the live indices, one per capture day (<prefix>YYYY.MM.DD); ES_INDEX may not "
+        "start with it.",
+    )
+
+    @model_validator(mode="after")
+    def _batch_index_is_not_a_live_one(self) -> ElasticsearchSettings:
+        if self.index.startswith(self.live_index_prefix):
+            raise SettingsError(f"ES_INDEX {self.index!r} must not start with ES_LIVE_INDEX_PREFIX")
+        return self

@@ -10,6 +10,7 @@ from pydantic import BeforeValidator, Field, model_validator
 from pydantic_settings import NoDecode
 
 from pipeline_common.environment import EMPTY_IS_A_VALUE, Settings, SettingsError
+from pipeline_common.metrics import MetricsPort, MetricsSettings
 from pipeline_common.settings import ElasticsearchSettings, IndexName
 
 from .timing import CronError, cron_trigger
@@ -28,8 +29,14 @@ def _words(value):
 Command = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_words), Field(min_length=1)]
 
 
+class SchedulerMetrics(MetricsSettings):
+    port: MetricsPort = Field(9103, alias="SCHEDULER_METRICS_PORT",
+                              description="The scheduler's Prometheus /metrics port (`run` only); 0: none.")
+
+
 class SchedulerSettings(Settings):
     es: ElasticsearchSettings  # its runs_index (ES_RUNS_INDEX) holds the run records
+    metrics: SchedulerMetrics = Field(default_factory=SchedulerMetrics)
     cron: str = Field("*/15 * * * *", alias="SCHEDULER_CRON", json_schema_extra=EMPTY_IS_A_VALUE,
                       description="Incremental aggregation + indexer: crontab's five fields, or six with seconds "
                       "first.")

@@ -7,6 +7,7 @@ import logging
 
 from pipeline_common.environment import SettingsError
 from pipeline_common.logs import configure_logging
+from pipeline_common.metrics import serve_metrics
 
 from .factory import create_app
 from .settings import FrontendSettings
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("configuration error: %s", error)
         return 2
     app = create_app({"FRONTEND_SETTINGS": settings})
+    serve_metrics(settings.metrics)
     log.info("serving index %s on http://%s:%s", settings.elasticsearch.index, settings.host, settings.port)
     app.run(host=settings.host, port=settings.port, threaded=True)
     return 0

@@ -11,9 +11,10 @@ from typing import Any, Mapping
 from flask import Flask
 
 from pipeline_common.clients import elasticsearch_client
+from pipeline_common.contracts import live_index
 from pipeline_common.timestamps import utc_now
 
-from . import api, errors, views
+from . import api, errors, metrics, views
 from .extension import KEY, Frontend
 from .settings import FrontendSettings
 from .store import CountsStore
@@ -25,6 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ES_CLIENT          an Elasticsearch client (or a fake); else one is made from the
                        settings, owned by this app and closed when the app goes away
     ES_INDEX           the index to read, overriding the settings' ES_INDEX
+    ES_LIVE_INDEX_PREFIX  the live indices to read, overriding the settings' one
     CLOCK              a function returning the current UTC time (for tests)"""
     config = dict(config or {})
     settings = config.get("FRONTEND_SETTINGS") or FrontendSettings.from_env()
@@ -39,6 +41,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     store = CountsStore(
         client,
         config.get("ES_INDEX") or settings.elasticsearch.index,
+        live_index.index_pattern(config.get("ES_LIVE_INDEX_PREFIX") or settings.elasticsearch.live_index_prefix),
         intervals_cache_seconds=settings.intervals_cache_seconds,
     )
     # One client per app, not per request: closed once, when the app is garbage-collected
@@ -48,4 +51,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
     errors.register(app)
+    metrics.register(app)
     return app

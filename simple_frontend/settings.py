@@ -2,18 +2,28 @@
 command line: `--host`, `--port`, `--index`)."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field
 
 from pipeline_common.environment import Settings
+from pipeline_common.metrics import MetricsPort, MetricsSettings
 from pipeline_common.settings import ElasticsearchSettings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5001
 DEFAULT_MAX_BUCKETS = 2000
+DEFAULT_BATCH_LATENESS_S = 300.0
+
+
+class FrontendMetrics(MetricsSettings):
+    port: MetricsPort = Field(9104, alias="FRONTEND_METRICS_PORT",
+                              description="The dashboard's Prometheus /metrics port (`count-dashboard`); 0: none.")
 
 
 class FrontendSettings(Settings):
     elasticsearch: ElasticsearchSettings  # its index (ES_INDEX) is the one read
+    metrics: FrontendMetrics = Field(default_factory=FrontendMetrics)
     host: str = Field(DEFAULT_HOST, alias="FRONTEND_HOST", min_length=1,
                       description="Where `python simple_frontend/app.py` listens; keep 127.0.0.1 unless a proxy "
                       "sits in front.")
@@ -29,3 +39,15 @@ class FrontendSettings(Settings):
         30.0, alias="FRONTEND_INTERVALS_CACHE_SECONDS", ge=0,
         description="How long the set of stored intervals (minute/hour/day) is cached between requests, in seconds.",
     )
+    # How long after its capture an image may still reach the pipeline and be missing
+    # from a batch run that started later: buckets this close to the run's watermark
+    # stay live (see pipeline_common/watermark.py).
+    batch_lateness_s: float = Field(
+        DEFAULT_BATCH_LATENESS_S, alias="FRONTEND_BATCH_LATENESS_S", ge=0, le=7 * 86400,
+        description="How late (seconds after capture) an image may still arrive: buckets this close to a batch "
+        "run's watermark are still counted from the live indices.",
+    )
+
+    @property
+    def batch_lateness(self) -> timedelta:
+        return timedelta(seconds=self.batch_lateness_s)

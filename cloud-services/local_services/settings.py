@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from pipeline_common.environment import Settings, SettingsError, system_variable
 from pipeline_common.settings import ElasticsearchSettings, KafkaSettings, S3Settings, Secret
 
+from .hadoop_settings import ClusterSettings
 from .paths import Paths
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
@@ -35,6 +36,7 @@ class LocalSettings(Settings):
     s3: S3Settings
     kafka: KafkaSettings
     es: ElasticsearchSettings
+    hadoop_cluster: ClusterSettings
     kafka_admin_password: Secret = Field(
         alias="KAFKA_ADMIN_PASSWORD",
         description="The broker's own account, used between its listeners (local stack only).",

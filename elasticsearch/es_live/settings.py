@@ -1,0 +1,67 @@
+"""The live indexer's one frozen settings object, built once in `main` from the
+environment and `.env`."""
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from pipeline_common.environment import Settings, SettingsError
+from pipeline_common.metrics import MetricsPort, MetricsSettings
+from pipeline_common.settings import AutoOffsetReset, ElasticsearchSettings, KafkaSettings, TopicName
+
+
+class LiveMetrics(MetricsSettings):
+    port: MetricsPort = Field(9102, alias="LIVE_METRICS_PORT",
+                              description="The live indexer's Prometheus /metrics port; 0: none.")
+
+
+class LiveIndexerSettings(Settings):
+    es: ElasticsearchSettings  # its live_index_prefix names the daily indices written
+    kafka: KafkaSettings  # its detections_topic is the one read
+    metrics: LiveMetrics = Field(default_factory=LiveMetrics)
+    group_id: str = Field("live-indexer", alias="LIVE_CONSUMER_GROUP", min_length=1,
+                          description="The live indexer's own consumer group on KAFKA_DETECTIONS_TOPIC.")
+    dead_letter_topic: TopicName = Field(
+        "detections-dead-letter", alias="KAFKA_DETECTIONS_DEAD_LETTER_TOPIC",
+        description="Where malformed events and documents Elasticsearch refuses go (not KAFKA_DETECTIONS_TOPIC).",
+    )
+    retention_days: int = Field(7, alias="LIVE_RETENTION_DAYS", ge=1,
+                                description="Capture days kept in the live indices (today included); older indices "
+                                "are dropped, older events left to the batch view.")
+    batch_size: int = Field(500, alias="LIVE_BATCH_SIZE", ge=1, le=10_000, description="Events per bulk request at most.")
+    batch_wait_s: float = Field(0.5, alias="LIVE_BATCH_WAIT_S", gt=0,
+                                description="How long one poll waits to fill a batch, in seconds.")
+    retention_check_s: float = Field(3600.0, alias="LIVE_RETENTION_CHECK_S", gt=0,
+                                     description="How often the aged-out indices are looked for, in seconds.")
+    auto_offset_reset: AutoOffsetReset = "earliest"
+    session_timeout_ms: int = Field(45_000, alias="LIVE_SESSION_TIMEOUT_MS", ge=6_000,
+                                    description="A live indexer that stops heartbeating loses its partitions after "
+                                    "this long.")
+    max_poll_interval_ms: int = 900_000  # a long Elasticsearch outage is waited out without losing the partitions
+    retry_initial_s: float = Field(0.5, alias="LIVE_RETRY_INITIAL_S", gt=0,
+                                   description="First wait while Elasticsearch or the broker is unreachable (seconds).")
+    retry_max_s: float = Field(30.0, alias="LIVE_RETRY_MAX_S", gt=0,
+                               description="Longest wait while Elasticsearch or the broker is unreachable (seconds).")
+
+    @model_validator(mode="after")
+    def _dead_letters_elsewhere(self) -> LiveIndexerSettings:
+        if self.dead_letter_topic == self.kafka.detections_topic:
+            raise SettingsError("KAFKA_DETECTIONS_DEAD_LETTER_TOPIC must differ from KAFKA_DETECTIONS_TOPIC")
+        return self
+
+    def consumer_config(self) -> dict:
+        """At least once: offsets are committed by hand, only after Elasticsearch
+        acknowledged every document of a batch (and its dead letters are durable)."""
+        return {
+            **self.kafka.client_config(),
+            "group.id": self.group_id,
+            "enable.auto.commit": False,
+            "auto.offset.reset": self.auto_offset_reset,
+            "session.timeout.ms": self.session_timeout_ms,
+            # a long Elasticsearch outage is waited out without losing the partitions
+            "max.poll.interval.ms": self.max_poll_interval_ms,
+            "partition.assignment.strategy": "cooperative-sticky",
+        }
+
+    def producer_config(self) -> dict:
+        return {**self.kafka.client_config(), "enable.idempotence": True, "acks": "all", "linger.ms": 5,
+                "message.timeout.ms": 30_000}
