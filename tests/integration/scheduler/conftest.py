@@ -44,6 +44,7 @@ def space(s3, s3_settings, es, tmp_path):
         "SCHEDULER_LOCK_INDEX": f"{name}-locks",
         "SCHEDULER_FULL_CRON": "",
         "SCHEDULER_LEASE_S": "20",
+        "SCHEDULER_METRICS_PORT": "0",  # several schedulers at once; their metrics are tested elsewhere
         "SCHEDULER_AGGREGATION_COMMAND": f"{sys.executable} {PROBE} {probe_dir} -- {sys.executable} -m hadoop",
     }
     yield type("Space", (), {"name": name, "prefix": prefix, "env": env, "probe_dir": probe_dir})
