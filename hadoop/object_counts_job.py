@@ -18,7 +18,7 @@ absent, not a string, not ISO-8601 or has no time zone, the record is bucketed b
 ``processed_at`` instead and counted under ``timestamps / bucketed by processed_at``.
 Records that cannot be read are counted under ``bad records / <reason>`` and skipped.
 
-S3 settings for the manifest format come from ``read_environment()`` in the task
+S3 settings for the manifest format come from ``S3Settings.from_env()`` in the task
 (the runner ships an env file and points ``PIPELINE_DOTENV`` at it).
 """
 from __future__ import annotations
@@ -309,11 +309,10 @@ class MRObjectCounts(MRJob):
     def _s3_reader(self):
         # built once, on the first s3:// entry; it keeps a connection per thread
         if self._s3 is None:
-            from pipeline_common.environment import read_environment
             from pipeline_common.s3_reader import S3ObjectReader
             from pipeline_common.settings import S3Settings
 
-            self._s3 = S3ObjectReader(S3Settings.from_env(read_environment()))
+            self._s3 = S3ObjectReader(S3Settings.from_env())
         return self._s3
 
     def _count(self, payload, where: str) -> Iterator[tuple[list, list]]:

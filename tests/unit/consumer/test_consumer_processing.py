@@ -12,8 +12,9 @@ from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from consumer import storage
 from consumer.errors import Abandoned, FatalError, Rejected, Stage, TransientError
 from consumer.messages import MessageRef
-from consumer.processing import Detected, Failed, Limits, Prepared, Processor
+from consumer.processing import Detected, Failed, Prepared, Processor
 from consumer.retry import Backoff
+from consumer.settings import ImageLimits
 from pipeline_common.contracts import MetadataRecord
 
 FAST = Backoff(initial_s=0.001, maximum_s=0.002)
@@ -25,7 +26,7 @@ def world(kit):
     announcement = kit.announcement()
     s3.objects[(kit.BUCKET, f"images/{announcement.image_id}.jpg")] = kit.encode(kit.photo_like(64, 48))
     stop = threading.Event()
-    processor = Processor(s3, kit.BUCKET, kit.FakeDetector(), Limits(), FAST, stop)
+    processor = Processor(s3, kit.BUCKET, kit.FakeDetector(), ImageLimits(), FAST, stop)
     return s3, announcement, processor, stop
 
 
@@ -145,7 +146,8 @@ def test_objects_over_the_byte_limit_are_not_downloaded(kit):
     s3 = kit.FakeS3()
     announcement = kit.announcement()
     s3.objects[(kit.BUCKET, f"images/{announcement.image_id}.jpg")] = b"x" * 2000
-    processor = Processor(s3, kit.BUCKET, kit.FakeDetector(), Limits(max_image_bytes=1000), FAST, threading.Event())
+    limits = ImageLimits(max_image_bytes=1000)
+    processor = Processor(s3, kit.BUCKET, kit.FakeDetector(), limits, FAST, threading.Event())
 
     outcome = processor.prepare(message(announcement.to_json_bytes()))
 
@@ -155,7 +157,8 @@ def test_objects_over_the_byte_limit_are_not_downloaded(kit):
 def test_detector_errors_fail_at_the_detect_stage(world, kit):
     _, announcement, _, stop = world
     s3 = world[0]
-    processor = Processor(s3, kit.BUCKET, kit.FakeDetector(fail_with=ValueError("odd shape")), Limits(), FAST, stop)
+    detector = kit.FakeDetector(fail_with=ValueError("odd shape"))
+    processor = Processor(s3, kit.BUCKET, detector, ImageLimits(), FAST, stop)
 
     outcome = processor.detect(processor.prepare(message(announcement.to_json_bytes())))
 
@@ -198,7 +201,7 @@ def test_transient_write_failures_are_retried(world, kit):
 def test_shutdown_during_an_outage_hands_the_message_back(world, kit):
     s3, announcement, _, _ = world
     stop = threading.Event()
-    processor = Processor(s3, kit.BUCKET, kit.FakeDetector(), Limits(), Backoff(0.05, 0.05), stop)
+    processor = Processor(s3, kit.BUCKET, kit.FakeDetector(), ImageLimits(), Backoff(0.05, 0.05), stop)
     s3.failures = [EndpointConnectionError(endpoint_url="http://s3")] * 1000
     threading.Timer(0.2, stop.set).start()
 

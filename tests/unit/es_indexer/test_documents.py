@@ -119,17 +119,17 @@ def test_settings_defaults_and_overrides():
     settings = IndexerSettings.from_env(ENV)
     assert settings.es.index == "hadoop-object-counts-v1"
     assert settings.run_id is None and settings.prune and not settings.allow_older
-    settings = IndexerSettings.from_env(dict(ENV, ES_INDEX="from-env"), index="from-cli", prune=False)
+    settings = IndexerSettings.from_env(dict(ENV, ES_INDEX="from-env"), es={"index": "from-cli"}, prune=False)
     assert settings.es.index == "from-cli" and not settings.prune
 
 
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (dict(index="Upper"), "index name"),
-        (dict(index="a/b"), "index name"),
-        (dict(index="*"), "index name"),
-        (dict(index="-x"), "index name"),
+        (dict(es={"index": "Upper"}), "index name"),
+        (dict(es={"index": "a/b"}), "index name"),
+        (dict(es={"index": "*"}), "index name"),
+        (dict(es={"index": "-x"}), "index name"),
         (dict(run_id="latest"), "run id"),
         (dict(output_prefix="out"), "prefix"),
         (dict(chunk_size=-5), "chunk size"),
