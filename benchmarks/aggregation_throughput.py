@@ -32,7 +32,8 @@ from hadoop.settings import AggregationSettings
 from pipeline_common.clients import s3_client
 from pipeline_common.environment import PROJECT_ROOT, SettingsError, read_environment
 from pipeline_common.logs import configure_logging
-from pipeline_common.output_runs import list_keys, new_run_id
+from pipeline_common.output_runs import new_run_id
+from pipeline_common.s3 import list_keys
 from pipeline_common.timestamps import utc_now
 
 log = logging.getLogger("benchmarks.aggregation_throughput")

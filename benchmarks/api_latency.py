@@ -226,11 +226,10 @@ def main(argv=None) -> int:
         from simple_frontend import queries
         from simple_frontend.params import parse_query
 
+        # The very search the app sends: all three intervals are stored.
         query = parse_query(_pairs(TIMELINE_QUERY), allowed=frozenset({"from", "to", "interval", "label"}),
-                            now=utc_now(), max_buckets=2000, draws_buckets=True)
-        # The very search the app sends: all three intervals are stored, so it reads query.interval's.
-        stored = queries.choose_stored_interval(query.interval, tuple(Interval))
-        body = json.dumps(queries.timeline_body(stored, query))
+                            now=utc_now(), max_buckets=2000, draws_buckets=True, stored_intervals=lambda: Interval)
+        body = json.dumps(queries.timeline_body(query.stored_interval, query))
         auth = base64.b64encode(f"{settings.username}:{settings.password}".encode()).decode()
         es_url = f"{settings.url.rstrip('/')}/{index}/_search"
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from pipeline_common.output_runs import SUCCESS_MARKER, is_complete, is_part_key, list_keys, run_prefix
+from pipeline_common.output_runs import SUCCESS_MARKER, is_complete, is_part_key, run_prefix
+from pipeline_common.s3 import list_keys
 
 from .manifest import write_manifests
 from .object_counts_job import BAD_RECORDS, MRObjectCounts

@@ -12,7 +12,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from pipeline_common.contracts import IMAGES_PREFIX, ImageAnnouncement, image_key, metadata_key
-from pipeline_common.output_runs import list_keys
+from pipeline_common.s3 import list_keys
 
 from . import s3_io
 from .announce import Announcer

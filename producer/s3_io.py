@@ -8,15 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, unquote
 
-from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError
 
+from pipeline_common.s3 import UNREACHABLE, S3Failure, classify, error_code
 from pipeline_common.timestamps import parse_iso, to_iso, utc_now
-
-NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
-# After botocore's own retries these mean the store is down: stop the batch rather
-# than fail every remaining frame one by one.
-UNREACHABLE = (EndpointConnectionError, BotoConnectionError)
 
 
 class StoreUnavailable(Exception):
@@ -38,13 +33,17 @@ def check_bucket(s3, bucket: str) -> None:
     try:
         s3.head_bucket(Bucket=bucket)
     except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        if code in NOT_FOUND or code == "NoSuchBucket":
+        failure = classify(error)
+        if failure in (S3Failure.NOT_FOUND, S3Failure.NO_BUCKET):
             raise BucketProblem(f"bucket {bucket!r} does not exist (is `make up` done? is S3_BUCKET right?)") from None
-        if code in {"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"}:
-            raise BucketProblem(f"S3 refused access to bucket {bucket!r} ({code}): check S3_ACCESS_KEY/S3_SECRET_KEY") from None
+        if failure is S3Failure.DENIED:
+            raise BucketProblem(
+                f"S3 refused access to bucket {bucket!r} ({error_code(error)}): check S3_ACCESS_KEY/S3_SECRET_KEY"
+            ) from None
         raise StoreUnavailable(f"S3 error on bucket {bucket!r}: {error}") from None
     except UNREACHABLE as error:
+        # after botocore's own retries the store is down: stop the batch rather than
+        # fail every remaining frame one by one
         raise StoreUnavailable(f"S3 unreachable: {error}") from None
 
 
@@ -52,7 +51,7 @@ def stat(s3, bucket: str, key: str) -> StoredImage | None:
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code", "") in NOT_FOUND:
+        if classify(error) is S3Failure.NOT_FOUND:
             return None
         raise
     return StoredImage(

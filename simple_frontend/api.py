@@ -1,20 +1,18 @@
 """The JSON API under /api: validate parameters, build a body, search, reshape."""
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from elastic_transport import TransportError
 from elasticsearch import ApiError
 from flask import Blueprint, Response, jsonify, request
 
-from pipeline_common.contracts import Interval
 from pipeline_common.timestamps import to_iso
 
 from . import queries, results
 from .errors import describe_elasticsearch_error
 from .extension import frontend
-from .params import CountQuery, ParamError, bucket_keys, parse_query
+from .params import CountQuery, ParamError, bucket_keys, check_names, parse_query
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -22,6 +20,7 @@ RANGE = ("from", "to", "interval")
 
 
 def _query(allowed: Iterable[str], *, range_defaults: bool = True, draws_buckets: bool = False) -> CountQuery:
+    """The request's query as it will run (params.parse_query plans it)."""
     app = frontend()
     return parse_query(
         request.args.to_dict(flat=False),
@@ -30,56 +29,42 @@ def _query(allowed: Iterable[str], *, range_defaults: bool = True, draws_buckets
         max_buckets=app.settings.max_buckets,
         range_defaults=range_defaults,
         draws_buckets=draws_buckets,
+        stored_intervals=app.store.stored_intervals,
     )
 
 
-def _answer(body: Any, query: CountQuery, stored: Interval) -> Response:
+def _answer(body: Any, query: CountQuery) -> Response:
     """JSON plus what was actually queried, in headers so no body shape changes."""
     response = jsonify(body)
     if query.time_range is not None:
         response.headers["X-Range-From"] = to_iso(query.time_range.start)
         response.headers["X-Range-To"] = to_iso(query.time_range.end)
     response.headers["X-Interval"] = query.interval.value
-    response.headers["X-Stored-Interval"] = stored.value
+    response.headers["X-Stored-Interval"] = query.stored_interval.value
     response.headers["X-Metric"] = query.metric
     return response
 
 
-def _resolve(query: CountQuery) -> tuple[CountQuery, Interval]:
-    """The query as it will run, and the stored interval it reads. When only coarser
-    documents are stored than the interval asked for, the answer uses their interval
-    (an hour's count cannot be split into minutes); X-Interval tells the client."""
-    stored = frontend().store.stored_interval_for(query.interval)
-    if stored.length > query.interval.length:
-        try:
-            time_range = query.time_range.widened(stored) if query.time_range else None
-        except OverflowError:
-            raise ParamError(f"to: the range must end before the last {stored.value} of year 9999") from None
-        query = replace(query, interval=stored, time_range=time_range)
-    return query, stored
+def _distinct(field: str, narrowed_by: str) -> Callable[[], Response]:
+    """/api/labels and /api/sources: the distinct values of one field, alphabetically,
+    optionally narrowed by the other field and a range (no default range: all time)."""
+
+    def view() -> Response:
+        query = _query((*RANGE, narrowed_by), range_defaults=False)
+        body = queries.distinct_body(field, query.stored_interval, query)
+        return _answer({f"{field}s": results.distinct_values(frontend().store.search(body))}, query)
+
+    return view
 
 
-@bp.get("/labels")
-def labels() -> Response:
-    query = _query((*RANGE, "source"), range_defaults=False)
-    query, stored = _resolve(query)
-    found = results.distinct_values(frontend().store.search(queries.distinct_body("label", stored, query)))
-    return _answer({"labels": found}, query, stored)
-
-
-@bp.get("/sources")
-def sources() -> Response:
-    query = _query((*RANGE, "label"), range_defaults=False)
-    query, stored = _resolve(query)
-    found = results.distinct_values(frontend().store.search(queries.distinct_body("source", stored, query)))
-    return _answer({"sources": found}, query, stored)
+bp.add_url_rule("/labels", "labels", _distinct("label", narrowed_by="source"), methods=["GET"])
+bp.add_url_rule("/sources", "sources", _distinct("source", narrowed_by="label"), methods=["GET"])
 
 
 @bp.get("/totals")
 def totals() -> Response:
     query = _query((*RANGE, "source", "label", "metric"))
-    query, stored = _resolve(query)
-    response = frontend().store.search(queries.totals_body(stored, query))
+    response = frontend().store.search(queries.totals_body(query.stored_interval, query))
     counts = results.label_counts(response)
     body = {
         "from": to_iso(query.time_range.start),
@@ -89,14 +74,13 @@ def totals() -> Response:
         "totals": [{"label": label, "count": count} for label, count in counts],
         "truncated": results.labels_truncated(response),
     }
-    return _answer(body, query, stored)
+    return _answer(body, query)
 
 
 @bp.get("/top")
 def top() -> Response:
     query = _query((*RANGE, "source", "metric", "n"))
-    query, stored = _resolve(query)
-    counts = results.label_counts(frontend().store.search(queries.top_body(stored, query)))
+    counts = results.label_counts(frontend().store.search(queries.top_body(query.stored_interval, query)))
     body = {
         "from": to_iso(query.time_range.start),
         "to": to_iso(query.time_range.end),
@@ -104,17 +88,16 @@ def top() -> Response:
         "n": query.top,
         "top": [{"label": label, "count": count} for label, count in counts],
     }
-    return _answer(body, query, stored)
+    return _answer(body, query)
 
 
 @bp.get("/timeline")
 def timeline() -> Response:
     """{label: [{"t": iso, "y": n}, ...]}, the original design's shape."""
     query = _query((*RANGE, "label", "source", "metric", "n"), draws_buckets=True)
-    query, stored = _resolve(query)
-    response = frontend().store.search(queries.timeline_body(stored, query))
+    response = frontend().store.search(queries.timeline_body(query.stored_interval, query))
     keys = bucket_keys(query.time_range, query.interval)
-    answer = _answer(results.timeline(response, query.labels, keys), query, stored)
+    answer = _answer(results.timeline(response, query.labels, keys), query)
     answer.headers["X-Buckets"] = str(len(keys))
     return answer
 
@@ -125,21 +108,18 @@ def count_specific() -> Response:
     query = _query((*RANGE, "label", "source", "metric"))
     if len(query.labels) != 1:
         raise ParamError(f"label: expected exactly one label; got {len(query.labels)}")
-    query, stored = _resolve(query)
-    response = frontend().store.search(queries.totals_body(stored, query))
-    return _answer({"label": query.labels[0], "count_in_range": results.total(response)}, query, stored)
+    response = frontend().store.search(queries.totals_body(query.stored_interval, query))
+    return _answer({"label": query.labels[0], "count_in_range": results.total(response)}, query)
 
 
 @bp.get("/label_counts")
 def label_counts() -> Response:
     """{"labels": [...], "counts": [...]}, the original design's shape, biggest first."""
     query = _query((*RANGE, "source", "label", "metric"))
-    query, stored = _resolve(query)
-    counts = results.label_counts(frontend().store.search(queries.totals_body(stored, query)))
+    counts = results.label_counts(frontend().store.search(queries.totals_body(query.stored_interval, query)))
     return _answer(
         {"labels": [label for label, _ in counts], "counts": [count for _, count in counts]},
         query,
-        stored,
     )
 
 
@@ -147,7 +127,7 @@ def label_counts() -> Response:
 def health() -> tuple[Response, int]:
     """200 when Elasticsearch answers and the index exists, else 503; both say why."""
     app = frontend()
-    _query(())  # takes no parameters; a typo should not look like a passed check
+    check_names(request.args.to_dict(flat=False), frozenset())  # a typo should not look like a passed check
     store = app.store
     body: dict[str, Any] = {"index": store.index, "max_buckets": app.settings.max_buckets}
     try:

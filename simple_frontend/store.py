@@ -52,8 +52,5 @@ class CountsStore:
             self._intervals = (self._clock() + self._cache_seconds, tuple(intervals))
         return tuple(intervals)
 
-    def stored_interval_for(self, requested: Interval) -> Interval:
-        return queries.choose_stored_interval(requested, self.stored_intervals())
-
     def index_exists(self) -> bool:
         return bool(self.client.indices.exists(index=self.index))

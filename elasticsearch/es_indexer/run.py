@@ -9,13 +9,8 @@ from datetime import datetime
 
 from tqdm import tqdm
 
-from pipeline_common.output_runs import (
-    is_complete,
-    is_part_key,
-    list_keys,
-    newest_complete_run,
-    run_prefix,
-)
+from pipeline_common.output_runs import is_complete, is_part_key, newest_complete_run, run_prefix
+from pipeline_common.s3 import list_keys
 
 from .documents import actions
 from .index import BulkOutcome, bulk_index, ensure_index, newest_indexed_run, prune_stale

@@ -12,7 +12,8 @@ import pytest
 from hadoop import cli
 from pipeline_common.clients import s3_client
 from pipeline_common.contracts import Aggregate
-from pipeline_common.output_runs import SUCCESS_MARKER, list_keys, newest_complete_run
+from pipeline_common.output_runs import SUCCESS_MARKER, newest_complete_run
+from pipeline_common.s3 import list_keys
 from pipeline_common.settings import S3Settings
 
 

@@ -275,3 +275,25 @@ def test_query_caps_buckets_only_where_they_are_drawn():
         parse_query(args, allowed=ALL, now=NOW, max_buckets=2000, draws_buckets=True)
     totals = parse_query(args, allowed=ALL, now=NOW, max_buckets=2000)
     assert totals.time_range is not None
+
+
+def test_query_uses_the_coarser_stored_interval_and_widens_the_range_once():
+    query = parse_query({"from": ["2025-04-01T10:23:00Z"], "to": ["2025-04-01T12:05:00Z"], "interval": ["minute"]},
+                        allowed=ALL, now=NOW, max_buckets=2000, stored_intervals=lambda: [Interval.DAY])
+    assert (query.interval, query.stored_interval) == (Interval.DAY, Interval.DAY)
+    assert query.time_range == TimeRange(datetime(2025, 4, 1, tzinfo=UTC), datetime(2025, 4, 2, tzinfo=UTC))
+
+
+def test_query_reads_finer_stored_documents_over_buckets_of_the_interval_asked_for():
+    query = parse_query({"from": ["2025-04-01T10:23:00Z"], "to": ["2025-04-01T12:05:00Z"]},
+                        allowed=ALL, now=NOW, max_buckets=2000, stored_intervals=lambda: [Interval.MINUTE])
+    assert (query.interval, query.stored_interval) == (Interval.HOUR, Interval.MINUTE)
+    assert query.time_range == TimeRange(datetime(2025, 4, 1, 10, tzinfo=UTC), datetime(2025, 4, 1, 13, tzinfo=UTC))
+
+
+def test_a_bad_request_never_looks_up_the_stored_intervals():
+    def stored_intervals():
+        raise AssertionError("looked up before the parameters were checked")
+
+    with pytest.raises(ParamError, match="metric"):
+        parse_query({"metric": ["weight"]}, allowed=ALL, now=NOW, max_buckets=10, stored_intervals=stored_intervals)
