@@ -18,12 +18,12 @@ from typing import Iterator, Protocol
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConnectionError as BotoConnectionError,
     HTTPClientError,
     IncompleteReadError,
     NoCredentialsError,
     ResponseStreamingError,
 )
-from botocore.exceptions import ConnectionError as BotoConnectionError
 
 
 class S3Failure(enum.Enum):
@@ -102,3 +102,11 @@ def list_folders(s3: ListsObjects, bucket: str, prefix: str) -> Iterator[str]:
     for page in pages:
         for common in page.get("CommonPrefixes", []):
             yield common["Prefix"][len(prefix):].rstrip("/")
+
+
+def delete_prefix(s3, bucket: str, prefix: str) -> int:
+    """Delete every object under `prefix` (1000 per request); returns how many there were."""
+    keys = list(list_keys(s3, bucket, prefix))
+    for start in range(0, len(keys), 1000):
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key} for key in keys[start:start + 1000]]})
+    return len(keys)

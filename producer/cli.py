@@ -17,8 +17,8 @@ from pipeline_common.logs import configure_logging
 from .announce import Announcer
 from .backfill import backfill
 from .clients import Clients
-from .kafka_io import KafkaRefused, TopicError, ensure_topic
 from .ingest import Ingest
+from .kafka_io import KafkaRefused, TopicError, ensure_topic
 from .prepare import PrepareReport, find_originals, prepare_all
 from .publish import Publisher, PublishReport, publish_all
 from .s3_io import BucketProblem, StoreUnavailable, check_bucket

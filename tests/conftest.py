@@ -22,6 +22,7 @@ import pytest
 from pipeline_common.clients import elasticsearch_client, s3_client
 from pipeline_common.environment import DEFAULT_DOTENV, PROJECT_ROOT, read_environment
 from pipeline_common.settings import ElasticsearchSettings, KafkaSettings, S3Settings
+from tests.support.services import Processes
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
 UNIT_DIR = Path(__file__).parent / "unit"
@@ -172,6 +173,15 @@ def hadoop_home(pipeline_env) -> Path:
 
         home = ensure_hadoop(pipeline_env, paths.cache_dir, home)
     return home
+
+
+@pytest.fixture
+def processes():
+    """`processes.start(command, **popen_arguments)`: a subprocess that is killed after the
+    test if it still runs."""
+    started = Processes()
+    yield started
+    started.kill_all()
 
 
 @pytest.fixture

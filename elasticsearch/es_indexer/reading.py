@@ -8,7 +8,6 @@ from typing import Iterable, Iterator
 from pipeline_common.contracts import Aggregate, ContractError
 
 
-
 @dataclass(frozen=True)
 class SkippedLine:
     key: str

@@ -3,7 +3,6 @@ short video -> producer -> Kafka -> consumer -> metadata in S3 -> mrjob aggregat
 Elasticsearch -> API. Every name (bucket, topics, group, index) is fresh for this test."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from collections import Counter
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from pipeline_common.contracts import ImageAnnouncement, MetadataRecord, metadata_key
+from pipeline_common.contracts import ImageAnnouncement, MetadataRecord
 from pipeline_common.environment import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow

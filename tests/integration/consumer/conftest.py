@@ -25,6 +25,7 @@ from consumer.loop import RunLimits
 from consumer.settings import ConsumerSettings
 from pipeline_common.contracts import ImageAnnouncement, MetadataRecord, image_key
 from pipeline_common.environment import PROJECT_ROOT
+from tests.support.services import delete_bucket
 
 MAIN = PROJECT_ROOT / "consumer" / "main_consumer.py"
 PHOTOS = Path("/usr/share/darknet/data")
@@ -64,13 +65,6 @@ def photo_variants(count: int, salt: str) -> list[tuple[str, bytes]]:
             image = image.crop((int(w * cut), int(h * cut), w - int(w * cut), h - int(h * cut)))
         out.append((name, jpeg(image, quality)))
     return out
-
-
-def delete_bucket(s3, name: str) -> None:
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
-        for item in page.get("Contents", []):
-            s3.delete_object(Bucket=name, Key=item["Key"])
-    s3.delete_bucket(Bucket=name)
 
 
 def create_topics(kafka_admin) -> tuple[str, str]:
@@ -234,27 +228,21 @@ def run_inline(settings, shared_detector):
 
 
 @pytest.fixture
-def start_consumer(consumer_env, tmp_path):
+def start_consumer(consumer_env, tmp_path, processes):
     """Start `python consumer/main_consumer.py ...` as a user would; killed after the test.
     Its output goes to a file (`process.log_path`): a full pipe would block it."""
-    started: list[subprocess.Popen] = []
 
     def start(*args: str, **overrides: str) -> subprocess.Popen:
-        log_path = tmp_path / f"consumer-{len(started)}.log"
+        log_path = tmp_path / f"consumer-{len(processes)}.log"
         with log_path.open("w") as log:
-            process = subprocess.Popen(
+            process = processes.start(
                 [sys.executable, str(MAIN), *args], env={**consumer_env, **overrides},
                 stdout=log, stderr=subprocess.STDOUT, text=True,
             )
         process.log_path = log_path
-        started.append(process)
         return process
 
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+    return start
 
 
 @pytest.fixture

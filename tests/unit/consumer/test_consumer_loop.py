@@ -7,7 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError
 
 from consumer.errors import Stage, TransientError
 from consumer.loop import ConsumerLoop, RunLimits

@@ -1,5 +1,5 @@
-"""A simple fake Elasticsearch client for the Flask route tests: it records the
-requests and answers each kind of body with a canned answer."""
+"""The Flask app over a fake Elasticsearch client (tests.support.fakes.FakeElasticsearch),
+which records the requests and answers each kind of body with a canned answer."""
 from datetime import datetime, timezone
 
 import pytest
@@ -7,67 +7,9 @@ import pytest
 from pipeline_common.settings import ElasticsearchSettings
 from simple_frontend.app import create_app
 from simple_frontend.settings import FrontendSettings
+from tests.support.fakes import FakeElasticsearch
 
 NOW = datetime(2025, 4, 14, 9, 30, tzinfo=timezone.utc)
-
-
-class FakeIndices:
-    def __init__(self, client):
-        self.client = client
-
-    def exists(self, index):
-        self.client.calls.append(("exists", index, {}))
-        if self.client.error:
-            raise self.client.error
-        return self.client.index_exists
-
-
-class FakeElasticsearch:
-    def __init__(self):
-        self.calls = []
-        self.closed = False
-        self.error = None
-        self.index_exists = True
-        self.intervals = ["minute", "hour", "day"]
-        self.label_totals = [("person", 7), ("car", 2)]
-        self.timeline_buckets = {}  # label -> [(epoch millis, value)]
-        self.values = ["car", "person"]
-        self.extent = (1743465600000, 1743548400000)
-
-    @property
-    def indices(self):
-        return FakeIndices(self)
-
-    def close(self):
-        self.closed = True
-
-    def searches(self):
-        return [body for kind, _, body in self.calls if kind == "search" and "intervals" not in body["aggs"]]
-
-    def search(self, index, **body):
-        self.calls.append(("search", index, body))
-        if self.error:
-            raise self.error
-        aggs = body["aggs"]
-        if "oldest" in aggs:
-            return {"hits": {"total": {"value": 42}}, "aggregations": {
-                "oldest": {"value": self.extent[0]}, "newest": {"value": self.extent[1]},
-                "intervals": {"buckets": [{"key": i} for i in self.intervals]}}}
-        if "intervals" in aggs:
-            return {"aggregations": {"intervals": {"buckets": [{"key": i} for i in self.intervals]}}}
-        if "values" in aggs:
-            return {"aggregations": {"values": {"buckets": [{"key": v} for v in self.values]}}}
-        buckets = []
-        for label, count in self.label_totals:
-            bucket = {"key": label, "count": {"value": float(count)}}
-            if "timeline" in aggs["labels"]["aggs"]:
-                points = self.timeline_buckets.get(label, [])
-                bucket["timeline"] = {"buckets": [
-                    {"key": k, "count": {"value": float(v)}} for k, v in points]}
-            buckets.append(bucket)
-        total = sum(count for _, count in self.label_totals)
-        return {"aggregations": {"labels": {"sum_other_doc_count": 0, "buckets": buckets},
-                                 "total": {"value": float(total)}}}
 
 
 @pytest.fixture
