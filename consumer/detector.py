@@ -7,7 +7,7 @@ pure function; `Detector.detect` wraps the network around it. A `Detector` holds
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Iterator, Protocol, Sequence
 
 import cv2
 import numpy as np
@@ -150,6 +150,14 @@ def postprocess(
         class_ids=class_ids[kept],
         labels=tuple(class_names[i] for i in class_ids[kept]),
     )
+
+
+class ObjectDetector(Protocol):
+    """What processing needs of a detector: `Detector` below, or a test's fake."""
+
+    model_info: ModelInfo
+
+    def detect(self, image: np.ndarray) -> Detections: ...
 
 
 class Detector:

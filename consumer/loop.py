@@ -12,10 +12,11 @@ import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
+from typing import Callable, Protocol
 
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
-from .errors import Abandoned, FatalError
+from .errors import Abandoned, FatalError, Stage
 from .messages import MessageRef
 from .offsets import OffsetTracker
 from .processing import Detected, Failed, Prepared
@@ -30,6 +31,40 @@ REFUSED = {
     KafkaError.TOPIC_AUTHORIZATION_FAILED,
     KafkaError.GROUP_AUTHORIZATION_FAILED,
 }
+
+
+class MessageSource(Protocol):
+    """What the loop needs of a confluent_kafka.Consumer (or a test's fake)."""
+
+    def subscribe(self, topics: list[str], *, on_assign: Callable, on_revoke: Callable, on_lost: Callable) -> None: ...
+
+    def poll(self, timeout: float) -> Message | None: ...
+
+    def store_offsets(self, *, offsets: list[TopicPartition]) -> None: ...
+
+    def commit(self, *, asynchronous: bool) -> object: ...
+
+
+class Steps(Protocol):
+    """One message's work in three steps: processing.Processor."""
+
+    def prepare(self, ref: MessageRef) -> Prepared | Failed: ...
+
+    def detect(self, prepared: Prepared) -> Detected | Failed: ...
+
+    def write(self, detected: Detected) -> str: ...
+
+
+class DeadLetters(Protocol):
+    """dead_letter.DeadLetterPublisher: returns once the dead letter is durable."""
+
+    def publish(self, ref: MessageRef, stage: Stage, reason: str) -> None: ...
+
+
+class Progress(Protocol):
+    """Anything with update(n), e.g. tqdm."""
+
+    def update(self, n: float = 1) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -59,14 +94,14 @@ class _Job:
 
 @dataclass
 class ConsumerLoop:
-    consumer: object
-    processor: object
-    dead_letters: object
+    consumer: MessageSource
+    processor: Steps
+    dead_letters: DeadLetters
     pool: Executor
     stop: threading.Event
     prefetch: int = 4
     limits: RunLimits = RunLimits()
-    progress: object | None = None  # anything with update(n), e.g. tqdm
+    progress: Progress | None = None
     poll_timeout_s: float = 0.5
     join_grace_s: float = 60.0  # extra wait for the first assignment under --idle-timeout
     backoff: Backoff = Backoff()  # for dead letters the broker did not acknowledge

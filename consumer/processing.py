@@ -16,11 +16,12 @@ from datetime import datetime
 import numpy as np
 
 from pipeline_common.contracts import ContractError, ImageAnnouncement, MetadataRecord, ModelInfo, parse_s3_uri
+from pipeline_common.s3 import S3Client
 from pipeline_common.timestamps import utc_now
 
 from . import storage
 from .decode import DecodeError, decode_image
-from .detector import Detections
+from .detector import Detections, ObjectDetector
 from .errors import Rejected, Stage
 from .messages import MessageRef
 from .retry import Backoff, call_with_retry
@@ -95,7 +96,7 @@ def build_record(
 
 
 class Processor:
-    def __init__(self, s3, bucket: str, detector, limits: Limits, backoff: Backoff, stop: threading.Event):
+    def __init__(self, s3: S3Client, bucket: str, detector: ObjectDetector, limits: Limits, backoff: Backoff, stop: threading.Event):
         self._s3 = s3
         self._bucket = bucket
         self._detector = detector

@@ -5,7 +5,7 @@ from __future__ import annotations
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline_common.contracts import MetadataRecord, metadata_key
-from pipeline_common.s3 import S3Failure, classify as classify_failure, error_code, http_status
+from pipeline_common.s3 import S3Client, S3Failure, classify as classify_failure, error_code, http_status
 
 from .errors import FatalError, Rejected, Stage, TransientError
 
@@ -33,7 +33,7 @@ def classify(error: Exception, stage: Stage, uri: str) -> Exception:
     return FatalError(f"S3 refused to write {uri}: {code} {error}")
 
 
-def download(s3, bucket: str, key: str, max_bytes: int) -> bytes:
+def download(s3: S3Client, bucket: str, key: str, max_bytes: int) -> bytes:
     uri = f"s3://{bucket}/{key}"
     try:
         response = s3.get_object(Bucket=bucket, Key=key)
@@ -53,7 +53,7 @@ def download(s3, bucket: str, key: str, max_bytes: int) -> bytes:
     return data
 
 
-def write_metadata(s3, bucket: str, record: MetadataRecord) -> str:
+def write_metadata(s3: S3Client, bucket: str, record: MetadataRecord) -> str:
     """Write the record to its deterministic key; a second run overwrites it."""
     key = metadata_key(record.image_id)
     uri = f"s3://{bucket}/{key}"

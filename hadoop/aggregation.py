@@ -14,7 +14,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pipeline_common.output_runs import SUCCESS_MARKER, is_complete, is_part_key, run_prefix
-from pipeline_common.s3 import list_keys
+from pipeline_common.s3 import S3Client, list_keys
 
 from .manifest import write_manifests
 from .object_counts_job import BAD_RECORDS, MRObjectCounts
@@ -121,7 +121,7 @@ def local_runner_args(objects: int) -> list[str]:
     return ["--num-cores", str(cores)]
 
 
-def _publish(runner, s3, bucket: str, prefix: str) -> list[str]:
+def _publish(runner, s3: S3Client, bucket: str, prefix: str) -> list[str]:
     """Copy the runner's part-* files to S3 (part files first, the marker last)."""
     sources = sorted(
         path for path in runner.fs.ls(runner.get_output_dir()) if is_part_key(path.rstrip("/"))
@@ -140,7 +140,7 @@ def _publish(runner, s3, bucket: str, prefix: str) -> list[str]:
     return keys
 
 
-def run_aggregation(settings: AggregationSettings, s3) -> RunResult:
+def run_aggregation(settings: AggregationSettings, s3: S3Client) -> RunResult:
     bucket = settings.s3.bucket
     prefix = run_prefix(settings.output_prefix, settings.run_id)
     if next(iter(list_keys(s3, bucket, prefix)), None) is not None:

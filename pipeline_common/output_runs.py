@@ -11,7 +11,7 @@ import re
 from datetime import datetime, timezone
 
 from .contracts import ContractError
-from .s3 import S3Failure, classify, list_folders
+from .s3 import S3Client, S3Failure, classify, list_folders
 
 SUCCESS_MARKER = "_SUCCESS"
 _RUN_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z(-[A-Za-z0-9_.]{1,40})?$")
@@ -44,12 +44,12 @@ def is_part_key(key: str) -> bool:
     return key.rsplit("/", 1)[-1].startswith("part-")
 
 
-def run_ids(s3, bucket: str, output_prefix: str) -> list[str]:
+def run_ids(s3: S3Client, bucket: str, output_prefix: str) -> list[str]:
     """Run ids found under `output_prefix`, oldest first (complete or not)."""
     return sorted(name for name in list_folders(s3, bucket, output_prefix) if _RUN_ID.match(name))
 
 
-def is_complete(s3, bucket: str, output_prefix: str, run_id: str) -> bool:
+def is_complete(s3: S3Client, bucket: str, output_prefix: str, run_id: str) -> bool:
     from botocore.exceptions import ClientError
 
     try:
@@ -61,7 +61,7 @@ def is_complete(s3, bucket: str, output_prefix: str, run_id: str) -> bool:
     return True
 
 
-def newest_complete_run(s3, bucket: str, output_prefix: str) -> str | None:
+def newest_complete_run(s3: S3Client, bucket: str, output_prefix: str) -> str | None:
     for run_id in reversed(run_ids(s3, bucket, output_prefix)):
         if is_complete(s3, bucket, output_prefix, run_id):
             return run_id

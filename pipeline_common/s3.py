@@ -88,6 +88,21 @@ class ListsObjects(Protocol):
     def get_paginator(self, operation_name: str) -> Paginator: ...
 
 
+class S3Client(ListsObjects, Protocol):
+    """The calls the stages make on boto3's S3 client (`clients.s3_client`); a fake in a
+    unit test implements the few its code under test uses."""
+
+    def head_bucket(self, *, Bucket: str) -> dict: ...
+
+    def head_object(self, *, Bucket: str, Key: str) -> dict: ...
+
+    def get_object(self, *, Bucket: str, Key: str) -> dict: ...
+
+    def put_object(self, *, Bucket: str, Key: str, Body: bytes, **options) -> dict: ...
+
+    def delete_objects(self, *, Bucket: str, Delete: dict) -> dict: ...
+
+
 def list_keys(s3: ListsObjects, bucket: str, prefix: str) -> Iterator[str]:
     """Every key under `prefix` (all pages), skipping zero-byte folder markers."""
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -104,7 +119,7 @@ def list_folders(s3: ListsObjects, bucket: str, prefix: str) -> Iterator[str]:
             yield common["Prefix"][len(prefix):].rstrip("/")
 
 
-def delete_prefix(s3, bucket: str, prefix: str) -> int:
+def delete_prefix(s3: S3Client, bucket: str, prefix: str) -> int:
     """Delete every object under `prefix` (1000 per request); returns how many there were."""
     keys = list(list_keys(s3, bucket, prefix))
     for start in range(0, len(keys), 1000):

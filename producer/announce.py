@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaException
 
+from pipeline_common.clients import MessageProducer
 from pipeline_common.contracts import ImageAnnouncement
 
 from .state import PublishedLedger
@@ -26,7 +27,7 @@ class Outcome:
 class Announcer:
     """Wraps a confluent_kafka Producer (or anything with produce/poll/flush)."""
 
-    def __init__(self, producer, topic: str, ledger: PublishedLedger, outcome: Outcome | None = None):
+    def __init__(self, producer: MessageProducer, topic: str, ledger: PublishedLedger, outcome: Outcome | None = None):
         self.producer = producer
         self.topic = topic
         self.ledger = ledger

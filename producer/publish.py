@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tqdm import tqdm
 
 from pipeline_common.contracts import ContractError, ImageAnnouncement, image_key, metadata_key
+from pipeline_common.s3 import S3Client
 
 from . import s3_io
 from .announce import Announcer
@@ -52,7 +53,7 @@ def build_announcement(
 class Publisher:
     """Uploads frames and hands their announcements to an `Announcer`."""
 
-    def __init__(self, s3, bucket: str, announcer: Announcer, report: PublishReport | None = None):
+    def __init__(self, s3: S3Client, bucket: str, announcer: Announcer, report: PublishReport | None = None):
         self.s3 = s3
         self.bucket = bucket
         self.announcer = announcer

@@ -10,7 +10,7 @@ from urllib.parse import quote, unquote
 
 from botocore.exceptions import ClientError
 
-from pipeline_common.s3 import UNREACHABLE, S3Failure, classify, error_code
+from pipeline_common.s3 import UNREACHABLE, S3Client, S3Failure, classify, error_code
 from pipeline_common.timestamps import parse_iso, to_iso, utc_now
 
 
@@ -29,7 +29,7 @@ class StoredImage:
     metadata: dict[str, str]
 
 
-def check_bucket(s3, bucket: str) -> None:
+def check_bucket(s3: S3Client, bucket: str) -> None:
     try:
         s3.head_bucket(Bucket=bucket)
     except ClientError as error:
@@ -47,7 +47,7 @@ def check_bucket(s3, bucket: str) -> None:
         raise StoreUnavailable(f"S3 unreachable: {error}") from None
 
 
-def stat(s3, bucket: str, key: str) -> StoredImage | None:
+def stat(s3: S3Client, bucket: str, key: str) -> StoredImage | None:
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
@@ -61,7 +61,7 @@ def stat(s3, bucket: str, key: str) -> StoredImage | None:
     )
 
 
-def upload_image(s3, bucket: str, key: str, jpeg: bytes, metadata: dict[str, str]) -> tuple[bool, datetime]:
+def upload_image(s3: S3Client, bucket: str, key: str, jpeg: bytes, metadata: dict[str, str]) -> tuple[bool, datetime]:
     """(True, now) after an upload; (False, its time) when the same-sized object is there."""
     existing = stat(s3, bucket, key)
     if existing is not None and existing.size == len(jpeg):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from pipeline_common.contracts import Interval
 
@@ -13,12 +13,23 @@ from . import queries, results
 log = logging.getLogger(__name__)
 
 
+class SearchClient(Protocol):
+    """What the store needs of an elasticsearch.Elasticsearch client (or a test's fake)."""
+
+    @property
+    def indices(self) -> Any: ...
+
+    def search(self, *, index: str, **body: Any) -> Any: ...
+
+    def close(self) -> None: ...
+
+
 class CountsStore:
     """Searches one index with a client it is given (a real one, or a fake in unit tests)."""
 
     def __init__(
         self,
-        client: Any,
+        client: SearchClient,
         index: str,
         *,
         intervals_cache_seconds: float = 30.0,
