@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = {
-    "consumer": "consumer_throughput.py",
-    "aggregation": "aggregation_throughput.py",
-    "indexer": "indexer_throughput.py",
-    "api": "api_latency.py",
+BENCHMARKS = {  # name -> module in this package
+    "consumer": "consumer_throughput",
+    "aggregation": "aggregation_throughput",
+    "indexer": "indexer_throughput",
+    "api": "api_latency",
 }
 
 
@@ -33,9 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     for name in args.only or BENCHMARKS:
         print(f"\n=== {name} " + "=" * 60, flush=True)
-        command = [sys.executable, str(HERE / BENCHMARKS[name]),
-                   "--json", str(results / f"{name}.json")]
-        if subprocess.run(command).returncode != 0:
+        command = [sys.executable, "-m", f"benchmarks.{BENCHMARKS[name]}", "--json", str(results / f"{name}.json")]
+        if subprocess.run(command, cwd=HERE.parent).returncode != 0:
             failed.append(name)
     if failed:
         print(f"\nbenchmarks that failed: {', '.join(failed)}", file=sys.stderr)

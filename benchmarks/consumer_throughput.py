@@ -9,7 +9,7 @@ in one run:
   1. bare detector loop: read + decode + inference of the same files from local disk,
      in this process, same model and thread count (run before and after 2., averaged);
   2. consumer throughput: every image announced up front, then
-     `python consumer/main_consumer.py --max-messages N` drains the topic; images/s
+     `object-detector --max-messages N` drains the topic; images/s
      from the first to the last record's processed_at (start-up and group join are
      reported apart), and its ratio to 1.;
   3. end-to-end latency at a steady low rate: a running consumer, images announced at
@@ -19,14 +19,12 @@ in one run:
 
 Needs the local services (`make up`). Bucket and topics are deleted afterwards.
 
-    python benchmarks/consumer_throughput.py --help
+    python -m benchmarks.consumer_throughput --help
 """
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import io
-import json
 import logging
 import os
 import signal
@@ -46,6 +44,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from PIL import Image, ImageOps
 from tqdm import tqdm
 
+from benchmarks.common import argument_parser, save_figures
 from consumer.app import load_detector
 from consumer.decode import decode_image
 from consumer.settings import ConsumerSettings
@@ -53,6 +52,7 @@ from pipeline_common.clients import s3_client
 from pipeline_common.contracts import ImageAnnouncement, MetadataRecord, image_key, metadata_key
 from pipeline_common.environment import PROJECT_ROOT, SettingsError, read_environment
 from pipeline_common.logs import configure_logging
+from pipeline_common.s3 import delete_prefix
 from pipeline_common.timestamps import utc_now
 
 log = logging.getLogger("benchmarks.consumer_throughput")
@@ -239,7 +239,7 @@ def latency_run(bench: Bench, announcements, rate: float) -> dict:
     process.send_signal(signal.SIGTERM)
     code, peak_mb = wait_rusage(process, timeout_s=60)
     bench.admin.delete_topics([images, dead], operation_timeout=10)
-    latencies = sorted((seen[key] - at) * 1000 for key, at in zip(wanted, sent) if key in seen)
+    latencies = sorted((seen[key] - at) * 1000 for key, at in zip(wanted, sent, strict=False) if key in seen)
     if len(latencies) < len(wanted):
         raise SystemExit(f"only {len(latencies)} of {len(wanted)} records appeared; consumer log: {log_path}")
     return {
@@ -276,15 +276,10 @@ def upload_all(bench: Bench, blobs: list[bytes]) -> tuple[list[ImageAnnouncement
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = argument_parser(__doc__, "consumer_throughput")
     parser.add_argument("--images", type=int, default=300, help="photos for the throughput run (default 300)")
     parser.add_argument("--rate", type=float, default=5.0, help="announcements per second in the latency run")
     parser.add_argument("--latency-images", type=int, default=60, help="photos in the latency run (default 60)")
-    parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     if args.images < 10 or not 1 <= args.latency_images <= args.images or args.rate <= 0:
         parser.error("need --images >= 10, 1 <= --latency-images <= --images and --rate > 0")
@@ -311,11 +306,7 @@ def main(argv: list[str] | None = None) -> int:
             bare_after = bare_loop(settings, detector, files, "bare detector loop (2/2)")
             latency = latency_run(bench, announcements[: args.latency_images], args.rate)
         finally:
-            for key in bench.metadata_keys():
-                s3.delete_object(Bucket=bucket, Key=key)
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-                for item in page.get("Contents", []):
-                    s3.delete_object(Bucket=bucket, Key=item["Key"])
+            delete_prefix(s3, bucket, "")
             s3.delete_bucket(Bucket=bucket)
 
     bare = (bare_before + bare_after) / 2
@@ -345,9 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         f"  consumer peak RSS: {consumer['peak_rss_mb']:.0f} MB (throughput run), "
         f"{latency['peak_rss_mb']:.0f} MB (latency run)"
     )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2))
+    save_figures(args.json, figures)
     return 0
 
 

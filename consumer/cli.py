@@ -36,7 +36,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--max-messages", type=int, metavar="N", help="stop after handling N messages")
     parser.add_argument(
-        "--idle-timeout", type=float, metavar="S", help="stop once no message arrived for S seconds after partitions were assigned (topic drained)"
+        "--idle-timeout",
+        type=float,
+        metavar="S",
+        help="stop once no message arrived for S seconds after partitions were assigned (topic drained)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
@@ -83,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
             progress.close()
     log.info(
         "stopped (%s): %d polled, %d processed, %d dead-lettered, %d handed back",
-        summary.stopped_by, summary.polled, summary.processed, summary.dead_lettered, summary.handed_back,
+        summary.stopped_by,
+        summary.polled,
+        summary.processed,
+        summary.dead_lettered,
+        summary.handed_back,
     )
     return EXIT_FATAL if summary.fatal else EXIT_OK

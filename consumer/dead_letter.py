@@ -57,7 +57,9 @@ class DeadLetterPublisher:
     """Sends dead letters and waits for the broker's acknowledgement, so the caller
     stores the original offset only once the dead letter is durable. Thread-safe."""
 
-    def __init__(self, producer: MessageProducer, topic: str, group_id: str, timeout_s: float = DELIVERY_TIMEOUT_MS / 1000 + 10):
+    def __init__(
+        self, producer: MessageProducer, topic: str, group_id: str, timeout_s: float = DELIVERY_TIMEOUT_MS / 1000 + 10
+    ):
         self._producer = producer
         self._topic = topic
         self._group_id = group_id

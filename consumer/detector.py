@@ -88,7 +88,7 @@ class Detections:
                 confidence=float(score),
                 box=tuple(int(v) for v in box),
             )
-            for box, score, class_id, label in zip(self.boxes, self.scores, self.class_ids, self.labels)
+            for box, score, class_id, label in zip(self.boxes, self.scores, self.class_ids, self.labels, strict=True)
         )
 
 

@@ -185,7 +185,9 @@ class ConsumerLoop:
             # take a whole session timeout when a crashed member still holds the group.
             if not self._assigned_once and waited >= idle + self.join_grace_s:
                 self.summary.stopped_by = f"no partitions assigned within {idle + self.join_grace_s:g} s"
-                log.warning("%s: is the topic there, and are there more consumers than partitions?", self.summary.stopped_by)
+                log.warning(
+                    "%s: is the topic there, and are there more consumers than partitions?", self.summary.stopped_by
+                )
                 return True
         return False
 
@@ -304,6 +306,7 @@ class ConsumerLoop:
 
 
 def _names(partitions) -> str:
-    return ", ".join(
-        f"{tp.topic}/{tp.partition}" + (f"@{tp.offset}" if tp.offset >= 0 else "") for tp in partitions
-    ) or "nothing"
+    return (
+        ", ".join(f"{tp.topic}/{tp.partition}" + (f"@{tp.offset}" if tp.offset >= 0 else "") for tp in partitions)
+        or "nothing"
+    )

@@ -96,7 +96,15 @@ def build_record(
 
 
 class Processor:
-    def __init__(self, s3: S3Client, bucket: str, detector: ObjectDetector, limits: Limits, backoff: Backoff, stop: threading.Event):
+    def __init__(
+        self,
+        s3: S3Client,
+        bucket: str,
+        detector: ObjectDetector,
+        limits: Limits,
+        backoff: Backoff,
+        stop: threading.Event,
+    ):
         self._s3 = s3
         self._bucket = bucket
         self._detector = detector

@@ -69,7 +69,14 @@ def announcement_for(s3: S3Client, bucket: str, image_id: str, fallback_source: 
     )
 
 
-def backfill(s3: S3Client, bucket: str, announcer: Announcer, fallback_source: str, flush_timeout: float, progress: bool | None = None) -> BackfillReport:
+def backfill(
+    s3: S3Client,
+    bucket: str,
+    announcer: Announcer,
+    fallback_source: str,
+    flush_timeout: float,
+    progress: bool | None = None,
+) -> BackfillReport:
     report = BackfillReport()
     try:
         keys = list(list_keys(s3, bucket, IMAGES_PREFIX))
@@ -86,8 +93,9 @@ def backfill(s3: S3Client, bucket: str, announcer: Announcer, fallback_source: s
     return report
 
 
-def _backfill_one(s3: S3Client, bucket: str, key: str, announcer: Announcer, fallback_source: str,
-                  report: BackfillReport) -> None:
+def _backfill_one(
+    s3: S3Client, bucket: str, key: str, announcer: Announcer, fallback_source: str, report: BackfillReport
+) -> None:
     image_id = image_id_of(key)
     if image_id is None:
         log.warning("s3://%s/%s is not named images/<image_id>.jpg; left alone", bucket, key)

@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.verbose)
     try:
-        settings = with_overrides(ProducerSettings.from_env(read_environment(), services=args.command != "prepare"), args)
+        settings = with_overrides(
+            ProducerSettings.from_env(read_environment(), services=args.command != "prepare"), args
+        )
     except SettingsError as error:
         log.error("configuration: %s", error)
         return USAGE
@@ -65,12 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
     shaping.add_argument("--max-side", type=int, help="longest side of a frame in pixels (PRODUCER_MAX_SIDE)")
 
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("prepare", parents=[common, folders, shaping], help="new_pics/ -> normalised frames with sidecars")
+    commands.add_parser(
+        "prepare", parents=[common, folders, shaping], help="new_pics/ -> normalised frames with sidecars"
+    )
     commands.add_parser("publish", parents=[common, folders], help="upload frames not yet announced and announce them")
     commands.add_parser("run", parents=[common, folders, shaping], help="prepare, then publish (the demo's default)")
-    commands.add_parser("watch", parents=[common, folders, shaping], help="prepare and announce files as they land in new_pics/")
     commands.add_parser(
-        "backfill", parents=[common, folders, shaping],
+        "watch", parents=[common, folders, shaping], help="prepare and announce files as they land in new_pics/"
+    )
+    commands.add_parser(
+        "backfill",
+        parents=[common, folders, shaping],
         help="announce S3 images/ objects that have no acknowledgement here and no metadata yet",
     )
     return parser
@@ -93,7 +100,13 @@ def _resolved(path: Path | None) -> Path | None:
 
 def dispatch(args: argparse.Namespace, settings: ProducerSettings, clients) -> int:
     progress = False if args.no_progress else None
-    command = {"prepare": cmd_prepare, "publish": cmd_publish, "run": cmd_run, "watch": cmd_watch, "backfill": cmd_backfill}
+    command = {
+        "prepare": cmd_prepare,
+        "publish": cmd_publish,
+        "run": cmd_run,
+        "watch": cmd_watch,
+        "backfill": cmd_backfill,
+    }
     try:
         return command[args.command](settings, clients, progress)
     except (BucketProblem, KafkaRefused) as error:
@@ -128,7 +141,11 @@ def cmd_backfill(settings, clients, progress) -> int:
     report = backfill(clients.s3, settings.s3.bucket, announcer, settings.source, _flush_timeout(settings), progress)
     log.info(
         "backfill: %d objects listed, %d announced now, %d announced before, %d already processed, %d failed",
-        report.listed, len(report.acknowledged), report.already_announced, report.already_processed, len(report.failures),
+        report.listed,
+        len(report.acknowledged),
+        report.already_announced,
+        report.already_processed,
+        len(report.failures),
     )
     _log_failures(report.failures)
     return OK if report.ok else FAILED
@@ -139,7 +156,11 @@ def cmd_watch(settings, clients, progress) -> int:
     stop = _stop_on_signals()
     ingest.publish(list_frames(settings.frames_dir))  # frames an earlier run left unannounced
     watch(
-        settings.new_pics_dir, settings.watch_settle_s, ingest.handle, ingest.idle, stop,
+        settings.new_pics_dir,
+        settings.watch_settle_s,
+        ingest.handle,
+        ingest.idle,
+        stop,
         existing=lambda: find_originals(settings.new_pics_dir)[0],
     )
     log.info("stopping: waiting for outstanding delivery reports")
@@ -184,7 +205,11 @@ def log_prepare(report: PrepareReport) -> None:
     log.info(
         "prepare: %d new frame(s), %d frame(s) in total from the files handled, %d file(s) already prepared, "
         "%d failed, %d ignored",
-        len(report.created), len(report.frames), report.already_prepared, len(report.failures), len(report.ignored),
+        len(report.created),
+        len(report.frames),
+        report.already_prepared,
+        len(report.failures),
+        len(report.ignored),
     )
     _log_failures(report.failures)
 
@@ -193,8 +218,12 @@ def log_publish(report: PublishReport) -> None:
     log.info(
         "publish: %d uploaded, %d already in S3, %d announced and acknowledged, %d announced before, "
         "%d already processed, %d failed",
-        report.uploaded, report.already_in_s3, len(report.acknowledged), report.already_announced,
-        report.already_processed, len(report.failures),
+        report.uploaded,
+        report.already_in_s3,
+        len(report.acknowledged),
+        report.already_announced,
+        report.already_processed,
+        len(report.failures),
     )
     _log_failures(report.failures)
 

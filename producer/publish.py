@@ -72,7 +72,10 @@ class Publisher:
             return
         image_id = content_id(jpeg)
         if image_id != record.image_id:
-            self._fail(jpeg_path.name, f"content hash {image_id} does not match its sidecar's {record.image_id}: file changed after prepare")
+            self._fail(
+                jpeg_path.name,
+                f"content hash {image_id} does not match its sidecar's {record.image_id}: file changed after prepare",
+            )
             return
         if not self.announcer.wants(image_id):
             self.report.already_announced += 1
@@ -110,7 +113,9 @@ class Publisher:
         return self.report
 
 
-def publish_all(publisher: Publisher, frames: Iterable[Path], flush_timeout: float, progress: bool | None = None) -> PublishReport:
+def publish_all(
+    publisher: Publisher, frames: Iterable[Path], flush_timeout: float, progress: bool | None = None
+) -> PublishReport:
     frames = list(frames)
     bar = tqdm(frames, desc="publish", unit="frame", disable=None if progress is None else not progress)
     for index, path in enumerate(bar):
@@ -119,7 +124,9 @@ def publish_all(publisher: Publisher, frames: Iterable[Path], flush_timeout: flo
         except s3_io.StoreUnavailable as error:
             log.error("%s; stopping", error)
             publisher.report.failures.append((path.name, str(error)))
-            publisher.report.failures.extend((rest.name, "not attempted: S3 unavailable") for rest in frames[index + 1 :])
+            publisher.report.failures.extend(
+                (rest.name, "not attempted: S3 unavailable") for rest in frames[index + 1 :]
+            )
             bar.close()
             break
     # flush even after a failure, so what was sent is acknowledged and recorded

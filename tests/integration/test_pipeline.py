@@ -111,7 +111,7 @@ def api_label_totals(es, index: str) -> dict[str, int]:
     answer = client.get("/api/label_counts", query_string={"from": "now-30d", "to": "now"})
     assert answer.status_code == 200, answer.get_data(as_text=True)
     body = answer.get_json()
-    return dict(zip(body["labels"], body["counts"]))
+    return dict(zip(body["labels"], body["counts"], strict=True))
 
 
 def test_every_announced_image_gets_exactly_one_metadata_record(

@@ -95,11 +95,19 @@ def env_for(pipeline_env, bucket: str, topics: tuple[str, str]) -> dict[str, str
     return env
 
 
-def announcement_for(bucket: str, image_id: str, width: int = 640, height: int = 480, size: int = 0) -> ImageAnnouncement:
+def announcement_for(
+    bucket: str, image_id: str, width: int = 640, height: int = 480, size: int = 0
+) -> ImageAnnouncement:
     now = datetime.now(timezone.utc)
     return ImageAnnouncement(
-        image_id=image_id, image_path=f"s3://{bucket}/{image_key(image_id)}", source="test-camera",
-        captured_at=now, uploaded_at=now, size_bytes=size, width=width, height=height,
+        image_id=image_id,
+        image_path=f"s3://{bucket}/{image_key(image_id)}",
+        source="test-camera",
+        captured_at=now,
+        uploaded_at=now,
+        size_bytes=size,
+        width=width,
+        height=height,
     )
 
 
@@ -134,8 +142,14 @@ def read_metadata(s3, bucket: str) -> dict[str, MetadataRecord]:
 
 
 def read_dead_letters(kafka_settings, topic: str, timeout_s: float = 20.0) -> list[dict]:
-    reader = Consumer({**kafka_settings.client_config(), "group.id": unique("dl-reader"),
-                       "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    reader = Consumer(
+        {
+            **kafka_settings.client_config(),
+            "group.id": unique("dl-reader"),
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
     try:
         low, high = reader.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
         reader.assign([TopicPartition(topic, 0, low)])
@@ -236,8 +250,11 @@ def start_consumer(consumer_env, tmp_path, processes):
         log_path = tmp_path / f"consumer-{len(processes)}.log"
         with log_path.open("w") as log:
             process = processes.start(
-                [sys.executable, str(MAIN), *args], env={**consumer_env, **overrides},
-                stdout=log, stderr=subprocess.STDOUT, text=True,
+                [sys.executable, str(MAIN), *args],
+                env={**consumer_env, **overrides},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
             )
         process.log_path = log_path
         return process

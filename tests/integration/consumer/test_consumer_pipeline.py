@@ -23,7 +23,9 @@ EXPECTED = {
 }
 
 
-def test_every_announced_photo_gets_exactly_one_metadata_record(upload, announce, run_inline, metadata, group_lag, dead_letters, bucket):
+def test_every_announced_photo_gets_exactly_one_metadata_record(
+    upload, announce, run_inline, metadata, group_lag, dead_letters, bucket
+):
     photos = photo_variants(7, salt="pipeline")
     announcements = [(name, upload(data, source=f"cam-{n % 2}")) for n, (name, data) in enumerate(photos)]
     announce([a.to_json_bytes() for _, a in announcements])
@@ -38,7 +40,9 @@ def test_every_announced_photo_gets_exactly_one_metadata_record(upload, announce
         assert EXPECTED.get(name, set()) <= labels, (name, labels)
         assert record.image_path == announcement.image_path == f"s3://{bucket}/images/{announcement.image_id}.jpg"
         assert record.source == announcement.source
-        assert record.captured_at == announcement.captured_at.replace(microsecond=announcement.captured_at.microsecond // 1000 * 1000)
+        assert record.captured_at == announcement.captured_at.replace(
+            microsecond=announcement.captured_at.microsecond // 1000 * 1000
+        )
         assert (record.width, record.height) == (announcement.width, announcement.height)
         assert record.model.name == "yolov3-tiny" and record.model.input_size == 416
         assert {"download", "decode", "inference", "total"} <= set(record.timings_ms)

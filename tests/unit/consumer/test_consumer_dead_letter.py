@@ -78,7 +78,11 @@ def test_publish_returns_once_the_broker_acknowledged():
 
 @pytest.mark.parametrize(
     "producer",
-    [FakeProducer(error="broker down"), FakeProducer(raise_on_produce=BufferError("full")), FakeProducer(never_acks=True)],
+    [
+        FakeProducer(error="broker down"),
+        FakeProducer(raise_on_produce=BufferError("full")),
+        FakeProducer(never_acks=True),
+    ],
     ids=["delivery error", "queue full", "no ack"],
 )
 def test_unacknowledged_dead_letters_are_transient_failures(producer):

@@ -106,7 +106,12 @@ def test_missing_object_fails_at_the_download_stage(world, kit):
 
 
 @pytest.mark.parametrize(
-    "data, reason", [(b"", "zero-byte"), (b"GIF89a-but-not-really", "cannot|not an image"), (b"\xff\xd8\xff\xe0junk", "not an image|unreadable")]
+    "data, reason",
+    [
+        (b"", "zero-byte"),
+        (b"GIF89a-but-not-really", "cannot|not an image"),
+        (b"\xff\xd8\xff\xe0junk", "not an image|unreadable"),
+    ],
 )
 def test_undecodable_objects_fail_at_the_decode_stage(world, kit, data, reason):
     s3, announcement, processor, _ = world
