@@ -14,6 +14,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = {  # name -> module in this package
+    "quality": "detection_quality",
     "consumer": "consumer_throughput",
     "aggregation": "aggregation_throughput",
     "indexer": "indexer_throughput",

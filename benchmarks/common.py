@@ -11,7 +11,7 @@ from pipeline_common.environment import PROJECT_ROOT
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 
 
-def argument_parser(doc: str, name: str) -> argparse.ArgumentParser:
+def argument_parser(doc: str, name: str, verbose_help: str = "debug logging") -> argparse.ArgumentParser:
     """The benchmark `benchmarks.<name>`'s command line: the module's docstring as help (its
     first paragraph as the description), --json and -v."""
     summary, _, details = doc.partition("\n\n")
@@ -21,13 +21,13 @@ def argument_parser(doc: str, name: str) -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", type=Path, default=RESULTS / f"{name}.json",
                         help="where the figures are written (default: %(default)s)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
     return parser
 
 
 def save_figures(path: Path, figures: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(figures, indent=2))
+    path.write_text(json.dumps(figures, indent=2, default=str))  # str: paths, times
     print(f"figures written to {path}")
 
 

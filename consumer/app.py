@@ -12,7 +12,7 @@ from confluent_kafka import Consumer, Producer
 from pipeline_common.clients import s3_client
 
 from .dead_letter import DeadLetterPublisher
-from .detector import Detector, DetectorConfig
+from .detector import Detector, DetectorConfig, OpenCVRunner
 from .loop import ConsumerLoop, RunLimits, Summary
 from .models import ModelNotFound, resolve_model_files
 from .processing import Limits, Processor
@@ -24,29 +24,37 @@ log = logging.getLogger(__name__)
 
 def load_detector(settings: ConsumerSettings) -> Detector:
     """Raises ModelNotFound with instructions when the model's files are missing."""
+    detector_settings = settings.detector
     # OpenCV's default may oversubscribe a shared host; the count is explicit instead
-    cv2.setNumThreads(settings.detector.threads)
-    files = resolve_model_files(settings.detector.model, settings.detector.models_dir)
+    cv2.setNumThreads(detector_settings.threads)
+    files = resolve_model_files(detector_settings.model, detector_settings.models_dir)
     config = DetectorConfig(
-        input_size=settings.detector.input_size,
-        confidence_threshold=settings.detector.confidence_threshold,
-        nms_threshold=settings.detector.nms_threshold,
+        input_size=detector_settings.input_size,
+        confidence_threshold=detector_settings.confidence_threshold,
+        nms_threshold=detector_settings.nms_threshold,
     )
     try:
-        detector = Detector.load(files, config)
+        if detector_settings.backend == "onnxruntime":
+            from .onnx_backend import OnnxRunner  # optional dependency, loaded only when chosen
+
+            runner = OnnxRunner.load(files, detector_settings.models_dir, detector_settings.threads)
+        else:
+            runner = OpenCVRunner.load(files)
+        detector = Detector.load(files, config, runner)
     except cv2.error as error:  # truncated or mismatched cfg / weights
         raise ModelNotFound(f"cannot load model {files.name} from {files.cfg} and {files.weights}: {error}") from None
-    # OpenCV allocates and tunes its buffers on the first forward pass: pay that now,
-    # not on the first image (it would show up as a latency spike)
+    # The runtime allocates and tunes its buffers on the first forward pass: pay that
+    # now, not on the first image (it would show up as a latency spike)
     detector.detect(np.zeros((config.input_size, config.input_size, 3), np.uint8))
     log.info(
-        "model %s (%s) input %d, confidence >= %.2f, NMS %.2f, %d OpenCV threads",
+        "model %s (weights sha256 %s) on %s, input %d, confidence >= %.2f, NMS %.2f, %d threads",
         files.name,
-        files.weights,
+        files.sha256["weights"][:16],
+        detector.model_info.runtime,
         config.input_size,
         config.confidence_threshold,
         config.nms_threshold,
-        settings.detector.threads,
+        detector_settings.threads,
     )
     return detector
 

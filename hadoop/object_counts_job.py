@@ -38,6 +38,7 @@ from pipeline_common.contracts import (
     Interval,
     MetadataRecord,
     bucket_start,
+    canonical_label,
     parse_s3_uri,
 )
 from pipeline_common.timestamps import parse_iso, to_iso
@@ -118,9 +119,11 @@ def parse_record(payload: str | bytes) -> tuple[MetadataRecord, str | None]:
 
 def label_counts(record: MetadataRecord, interval: Interval) -> list[tuple[list, list]]:
     """Map output for one record: ([label, source, bucket_start], [detections, 1])
-    per label it contains (the 1 is this image)."""
+    per label it contains (the 1 is this image). Labels are counted under their
+    canonical COCO name, so records written with darknet's older spelling
+    ("motorbike") add to the same series as new ones ("motorcycle")."""
     start = to_iso(bucket_start(record.captured_at, interval))
-    per_label = Counter(detection.label for detection in record.detections)
+    per_label = Counter(canonical_label(detection.label) for detection in record.detections)
     return [
         ([label, record.source, start], [count, 1])
         for label, count in sorted(per_label.items())

@@ -2,11 +2,13 @@
 
 - `ImageAnnouncement`: producer -> Kafka images topic -> consumer.
 - `MetadataRecord`: consumer -> s3://<bucket>/metadata/<image_id>.json -> aggregation job.
+- `COCO_LABELS` / `canonical_label`: the one label set counts are reported under.
 - `Aggregate`: aggregation job -> s3://<bucket>/mapreduce-output/<run-id>/part-* -> indexer.
 """
 from .aggregate import Aggregate, Interval, bucket_start
 from .announcement import ImageAnnouncement
 from .errors import ContractError
+from .labels import COCO_LABELS, canonical_label
 from .metadata import Detection, MetadataRecord, ModelInfo
 from .s3_layout import (
     IMAGES_PREFIX,
@@ -19,6 +21,7 @@ from .s3_layout import (
 
 __all__ = [
     "Aggregate",
+    "COCO_LABELS",
     "ContractError",
     "Detection",
     "ImageAnnouncement",
@@ -29,6 +32,7 @@ __all__ = [
     "METADATA_PREFIX",
     "OUTPUT_PREFIX",
     "bucket_start",
+    "canonical_label",
     "image_key",
     "metadata_key",
     "parse_s3_uri",

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import numpy as np
 from botocore.exceptions import ClientError
 
-from consumer.detector import Detections
+from consumer.detector import Blob, Detections
 from pipeline_common.contracts import ModelInfo
 
 # --- S3 -------------------------------------------------------------------------------
@@ -195,14 +195,21 @@ class FakeDetector:
         self.fail_with = fail_with
         self.calls = 0
 
-    def detect(self, image: np.ndarray) -> Detections:
+    def prepare(self, image: np.ndarray) -> Blob:
+        height, width = image.shape[:2]
+        return Blob(image, width, height)
+
+    def infer(self, blob: Blob) -> Detections:
         self.calls += 1
         if self.fail_with is not None:
             raise self.fail_with
-        height, width = image.shape[:2]
         return Detections(
-            boxes=[[0, 0, max(1, width // 2), max(1, height // 2)]], scores=[0.9], class_ids=[16], labels=("dog",)
+            boxes=[[0, 0, max(1, blob.width // 2), max(1, blob.height // 2)]], scores=[0.9], class_ids=[16],
+            labels=("dog",),
         )
+
+    def detect(self, image: np.ndarray) -> Detections:
+        return self.infer(self.prepare(image))
 
 
 # --- Elasticsearch (the dashboard's searches) -----------------------------------------

@@ -85,7 +85,7 @@ def env_for(pipeline_env, bucket: str, topics: tuple[str, str]) -> dict[str, str
             "KAFKA_IMAGES_TOPIC": images,
             "KAFKA_DEAD_LETTER_TOPIC": dead,
             "KAFKA_CONSUMER_GROUP": unique("consumer-test-group"),
-            "DETECTOR_MODEL": "yolov3-tiny",
+            "DETECTOR_MODEL": "yolov4-tiny",
             "CONSUMER_RETRY_INITIAL_S": "0.2",
             "CONSUMER_RETRY_MAX_S": "1",
             # a killed consumer's partitions return to the group quickly

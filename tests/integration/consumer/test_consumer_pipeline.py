@@ -21,6 +21,7 @@ EXPECTED = {
     "kite.jpg": {"kite", "person"},
     "giraffe.jpg": {"giraffe", "zebra"},
 }
+YOLOV4_TINY_WEIGHTS_SHA256 = "cf9fbfd0f6d4869b35762f56100f50ed05268084078805f0e7989efe5bb8ca87"
 
 
 def test_every_announced_photo_gets_exactly_one_metadata_record(
@@ -44,7 +45,9 @@ def test_every_announced_photo_gets_exactly_one_metadata_record(
             microsecond=announcement.captured_at.microsecond // 1000 * 1000
         )
         assert (record.width, record.height) == (announcement.width, announcement.height)
-        assert record.model.name == "yolov3-tiny" and record.model.input_size == 416
+        assert record.model.name == "yolov4-tiny" and record.model.input_size == 416
+        assert record.model.files_sha256["weights"] == YOLOV4_TINY_WEIGHTS_SHA256
+        assert record.model.runtime.startswith("opencv-dnn ")
         assert {"download", "decode", "inference", "total"} <= set(record.timings_ms)
         for detection in record.detections:
             x, y, w, h = detection.box

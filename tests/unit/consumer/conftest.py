@@ -30,7 +30,7 @@ def photos() -> Path:
 
 @pytest.fixture(scope="session")
 def detector() -> Detector:
-    files = resolve_model_files("yolov3-tiny", DEFAULT_MODELS_DIR)
+    files = resolve_model_files("yolov4-tiny", DEFAULT_MODELS_DIR)
     return Detector.load(files, DetectorConfig(input_size=416, confidence_threshold=0.25, nms_threshold=0.45))
 
 

@@ -48,6 +48,13 @@ def test_counts_detections_and_images_containing_the_label(tmp_path, make_line):
     assert BAD_RECORDS not in counters
 
 
+def test_darknet_spellings_count_under_the_canonical_label(tmp_path, make_line):
+    lines = [make_line(["motorbike", "motorcycle"]), make_line(["tvmonitor"]), make_line(["motorcycle"])]
+    table, _, _, _ = run_job(tmp_path, lines)
+    hour = utc(2026, 11, 28, 10)
+    assert table == {("motorcycle", "front-door", hour): (3, 2), ("tv", "front-door", hour): (1, 1)}
+
+
 def test_sources_are_counted_apart(tmp_path, make_line):
     lines = [
         make_line(["car"], source="front-door"),
