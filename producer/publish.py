@@ -50,14 +50,14 @@ def build_announcement(
     )
 
 
+@dataclass
 class Publisher:
     """Uploads frames and hands their announcements to an `Announcer`."""
 
-    def __init__(self, s3: S3Client, bucket: str, announcer: Announcer, report: PublishReport | None = None):
-        self.s3 = s3
-        self.bucket = bucket
-        self.announcer = announcer
-        self.report = report or PublishReport()
+    s3: S3Client
+    bucket: str
+    announcer: Announcer
+    report: PublishReport = field(default_factory=PublishReport)
 
     def publish(self, jpeg_path: Path) -> None:
         """Upload and announce one frame unless Kafka already acknowledged it.

@@ -12,7 +12,6 @@ import threading
 import time
 import uuid
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from consumer.loop import RunLimits
 from consumer.settings import ConsumerSettings
 from pipeline_common.contracts import ImageAnnouncement, MetadataRecord, image_key
 from pipeline_common.environment import PROJECT_ROOT
+from tests.support.records import announcement
 from tests.support.services import delete_bucket
 
 MAIN = PROJECT_ROOT / "consumer" / "main_consumer.py"
@@ -98,17 +98,7 @@ def env_for(pipeline_env, bucket: str, topics: tuple[str, str]) -> dict[str, str
 def announcement_for(
     bucket: str, image_id: str, width: int = 640, height: int = 480, size: int = 0
 ) -> ImageAnnouncement:
-    now = datetime.now(timezone.utc)
-    return ImageAnnouncement(
-        image_id=image_id,
-        image_path=f"s3://{bucket}/{image_key(image_id)}",
-        source="test-camera",
-        captured_at=now,
-        uploaded_at=now,
-        size_bytes=size,
-        width=width,
-        height=height,
-    )
+    return announcement(image_id, bucket, source="test-camera", size=size, width=width, height=height)
 
 
 def upload_image(s3, bucket: str, data: bytes, source: str = "test-camera") -> ImageAnnouncement:

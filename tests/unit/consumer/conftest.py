@@ -15,6 +15,7 @@ from consumer.detector import Detector, DetectorConfig
 from consumer.models import resolve_model_files
 from consumer.settings import DEFAULT_MODELS_DIR
 from pipeline_common.contracts import ImageAnnouncement
+from tests.support import records
 from tests.support.fakes import FakeDetector, FakeMessage, FakeS3, client_error
 
 DARKNET_PHOTOS = Path("/usr/share/darknet/data")
@@ -47,17 +48,7 @@ def photo_like(width: int = 64, height: int = 48) -> Image.Image:
 
 
 def announcement(image_id: str = "ab" * 16, key: str | None = None, bucket: str = BUCKET) -> ImageAnnouncement:
-    moment = datetime(2025, 4, 14, 12, 30, tzinfo=timezone.utc)
-    return ImageAnnouncement(
-        image_id=image_id,
-        image_path=f"s3://{bucket}/{key or f'images/{image_id}.jpg'}",
-        source="camera-1",
-        captured_at=moment,
-        uploaded_at=moment,
-        size_bytes=100,
-        width=64,
-        height=48,
-    )
+    return records.announcement(image_id, bucket, key=key, moment=datetime(2025, 4, 14, 12, 30, tzinfo=timezone.utc))
 
 
 @pytest.fixture
