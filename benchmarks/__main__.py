@@ -17,6 +17,7 @@ BENCHMARKS = {  # name -> module in this package
     "quality": "detection_quality",
     "consumer": "consumer_throughput",
     "aggregation": "aggregation_throughput",
+    "aggregation-cost": "aggregation_cost",
     "indexer": "indexer_throughput",
     "api": "api_latency",
 }
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     for name in args.only or BENCHMARKS:
         print(f"\n=== {name} " + "=" * 60, flush=True)
+        # as modules of this package, so one benchmark may reuse another's helpers
         command = [sys.executable, "-m", f"benchmarks.{BENCHMARKS[name]}", "--json", str(results / f"{name}.json")]
         if subprocess.run(command, cwd=HERE.parent).returncode != 0:
             failed.append(name)

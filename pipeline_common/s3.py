@@ -102,6 +102,8 @@ class S3Client(ListsObjects, Protocol):
 
     def delete_objects(self, *, Bucket: str, Delete: dict) -> dict: ...
 
+    def list_objects_v2(self, *, Bucket: str, Prefix: str = "", **options) -> dict: ...
+
 
 def list_keys(s3: ListsObjects, bucket: str, prefix: str) -> Iterator[str]:
     """Every key under `prefix` (all pages), skipping zero-byte folder markers."""

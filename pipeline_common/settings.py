@@ -99,6 +99,7 @@ class ElasticsearchSettings:
     verify_certs: bool = True
     ca_certs: str = ""
     index: str = "hadoop-object-counts-v1"
+    runs_index: str = "pipeline-batch-runs"  # records of batch runs (scheduler writes, API reads)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ElasticsearchSettings":
@@ -109,6 +110,7 @@ class ElasticsearchSettings:
             verify_certs=flag(env, "ES_VERIFY_CERTS", True),
             ca_certs=env.get("ES_CA_CERTS", ""),
             index=env.get("ES_INDEX", "hadoop-object-counts-v1"),
+            runs_index=env.get("ES_RUNS_INDEX", "pipeline-batch-runs"),
         )
 
     def __repr__(self) -> str:

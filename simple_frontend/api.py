@@ -7,6 +7,7 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError
 from flask import Blueprint, Response, jsonify, request
 
+from pipeline_common.contracts import batch_runs
 from pipeline_common.timestamps import to_iso
 
 from . import queries, results
@@ -123,9 +124,21 @@ def label_counts() -> Response:
     )
 
 
+def _batch_runs(app) -> dict[str, Any]:
+    """The newest batch run (scheduler record) and the newest successful one, with their age."""
+    index, now = app.settings.elasticsearch.runs_index, app.clock()
+    found: dict[str, Any] = {"runs_index": index}
+    for name, body in (("last_run", batch_runs.last_run_body()),
+                       ("last_success", batch_runs.last_run_body(outcomes=(batch_runs.SUCCESS,)))):
+        hits = app.store.client.search(index=index, ignore_unavailable=True, **body)["hits"]["hits"]
+        found[name] = batch_runs.describe(hits[0]["_source"], now) if hits else None
+    return found
+
+
 @bp.get("/health")
 def health() -> tuple[Response, int]:
-    """200 when Elasticsearch answers and the index exists, else 503; both say why."""
+    """200 when Elasticsearch answers and the index exists, else 503; both say why.
+    `batch` reports the last scheduled batch run and its age (informational)."""
     app = frontend()
     check_names(request.args.to_dict(flat=False), frozenset())  # a typo should not look like a passed check
     store = app.store
@@ -133,6 +146,7 @@ def health() -> tuple[Response, int]:
     try:
         exists = store.index_exists()
         extent = results.extent(store.search(queries.extent_body())) if exists else None
+        body["batch"] = _batch_runs(app)
     except (TransportError, ApiError) as error:
         status, message = describe_elasticsearch_error(error)
         reach = "unreachable" if isinstance(error, TransportError) else "answered with an error"

@@ -237,6 +237,13 @@ class FakeElasticsearch:
         self.timeline_buckets = {}  # label -> [(epoch millis, value)]
         self.values = ["car", "person"]
         self.extent = (1743465600000, 1743548400000)
+        self.batch_runs = []  # run records, newest first
+
+    def _batch_runs(self, body):
+        """Run records matching the body's outcome filter, if any (newest first)."""
+        wanted = [f["terms"]["outcome"] for f in body["query"]["bool"]["filter"] if "outcome" in f.get("terms", {})]
+        hits = [r for r in self.batch_runs if (not wanted or r["outcome"] in wanted[0]) and r["outcome"] != "skipped"]
+        return {"hits": {"hits": [{"_source": r} for r in hits[: body["size"]]]}}
 
     @property
     def indices(self):
@@ -252,6 +259,8 @@ class FakeElasticsearch:
         self.calls.append(("search", index, body))
         if self.error:
             raise self.error
+        if "aggs" not in body:
+            return self._batch_runs(body)
         aggs = body["aggs"]
         if "oldest" in aggs:
             return {"hits": {"total": {"value": 42}}, "aggregations": {

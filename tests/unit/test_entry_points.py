@@ -23,6 +23,7 @@ DOORS = {
     "count-indexer": ("es_indexer", "elasticsearch/index_hadoop_output.py"),
     "count-dashboard": ("simple_frontend", "simple_frontend/app.py"),
     "local-services": ("local_services", None),
+    "batch-scheduler": ("scheduler", None),
 }
 
 

@@ -140,6 +140,25 @@ def test_health_ok(client):
     assert body["stored_intervals"] == ["minute", "hour", "day"]
 
 
+def test_health_reports_the_last_batch_run_and_its_age(client, fake_es):
+    assert client.get("/api/health").get_json()["batch"] == {
+        "runs_index": "pipeline-batch-runs", "last_run": None, "last_success": None}
+    fake_es.batch_runs = [
+        {"run_id": "20250414T091500Z", "kind": "incremental", "outcome": "failed", "trigger": "schedule",
+         "started_at": "2025-04-14T09:15:00.000Z", "finished_at": "2025-04-14T09:16:00.000Z",
+         "reason": "aggregation exited with code 1"},
+        {"run_id": "20250414T090000Z", "kind": "full", "outcome": "success", "trigger": "catch-up",
+         "started_at": "2025-04-14T09:00:00.000Z", "finished_at": "2025-04-14T09:01:30.000Z",
+         "aggregation": {"mode": "full", "objects_listed": 12, "objects_read": 12}},
+    ]
+    batch = client.get("/api/health").get_json()["batch"]
+    assert batch["last_run"]["outcome"] == "failed"
+    assert batch["last_run"]["age_s"] == 14 * 60  # NOW is 09:30, it finished at 09:16
+    assert batch["last_success"]["run_id"] == "20250414T090000Z"
+    assert batch["last_success"]["objects_read"] == 12
+    assert batch["last_success"]["age_s"] == 28.5 * 60
+
+
 def test_health_index_missing(client, fake_es):
     fake_es.index_exists = False
     answer = client.get("/api/health")
