@@ -32,7 +32,7 @@ from pipeline_common.clients import s3_client
 from pipeline_common.environment import SettingsError, read_environment
 from pipeline_common.logs import configure_logging
 from pipeline_common.output_runs import new_run_id
-from pipeline_common.s3 import list_keys
+from pipeline_common.s3 import delete_prefix, list_keys
 from pipeline_common.timestamps import utc_now
 
 log = logging.getLogger("benchmarks.aggregation_throughput")
@@ -103,12 +103,6 @@ def output_detections(s3, bucket: str, prefix: str) -> int:
             for line in s3.get_object(Bucket=bucket, Key=key)["Body"].iter_lines():
                 total += json.loads(line)["detections"]
     return total
-
-
-def delete_prefix(s3, bucket: str, prefix: str) -> None:
-    keys = list(list_keys(s3, bucket, prefix))
-    for start in range(0, len(keys), 1000):
-        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]]})
 
 
 @dataclass
