@@ -156,6 +156,9 @@ class Bench:
             "S3_BUCKET": self.bucket,
             "KAFKA_IMAGES_TOPIC": images,
             "KAFKA_DEAD_LETTER_TOPIC": dead,
+            # created by the consumer; a fresh one per run keeps the benchmark's events
+            # away from the live indexer of the shared stack
+            "KAFKA_DETECTIONS_TOPIC": f"consumer-bench-events-{uuid.uuid4().hex[:8]}",
             "KAFKA_CONSUMER_GROUP": group,
             **dict(scenario.env),
         }

@@ -8,11 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
 
 from pipeline_common.clients import s3_client
 
 from .dead_letter import DeadLetterPublisher
 from .detector import Detector, DetectorConfig, OpenCVRunner
+from .events import DetectionPublisher, ensure_topic
 from .loop import ConsumerLoop, RunLimits, Summary
 from .models import ModelNotFound, resolve_model_files
 from .processing import Limits, Processor
@@ -76,8 +78,11 @@ def run_consumer(
         connect_timeout=5,
         read_timeout=30,
     )
+    # before anything is consumed: an event topic that cannot exist must not turn into
+    # an endless retry of every image
+    ensure_topic(AdminClient(settings.kafka.client_config()), settings.kafka.detections_topic)
     consumer = Consumer(settings.consumer_config())
-    producer = Producer(settings.dead_letter_producer_config())
+    producer = Producer(settings.producer_config())  # dead letters and detection events
     pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="consumer-io")
     backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
     try:
@@ -95,6 +100,7 @@ def run_consumer(
             dead_letters=DeadLetterPublisher(producer, settings.kafka.dead_letter_topic, settings.group_id),
             pool=pool,
             stop=stop,
+            events=DetectionPublisher(producer, settings.kafka.detections_topic),
             prefetch=settings.prefetch,
             limits=limits,
             progress=progress,
@@ -102,9 +108,10 @@ def run_consumer(
         )
         loop.subscribe([settings.kafka.images_topic])
         log.info(
-            "consuming %s as group %s (dead letters to %s, bucket %s)",
+            "consuming %s as group %s (detection events to %s, dead letters to %s, bucket %s)",
             settings.kafka.images_topic,
             settings.group_id,
+            settings.kafka.detections_topic,
             settings.kafka.dead_letter_topic,
             settings.s3.bucket,
         )
@@ -114,4 +121,4 @@ def run_consumer(
         pool.shutdown(wait=True, cancel_futures=True)
         consumer.close()  # leaves the group; auto-commit commits the stored offsets
         if producer.flush(10):
-            log.warning("some dead letters were not acknowledged before exit; their offsets were not stored")
+            log.warning("some dead letters or events were not acknowledged before exit; their offsets were not stored")

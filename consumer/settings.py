@@ -9,8 +9,8 @@ from typing import Mapping
 from pipeline_common.environment import PROJECT_ROOT, SettingsError, number
 from pipeline_common.settings import KafkaSettings, S3Settings
 
-from .dead_letter import DELIVERY_TIMEOUT_MS
 from .models import DEFAULT_MODEL, MODELS
+from .publish import DELIVERY_TIMEOUT_MS
 
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "consumer" / "models"
 BACKENDS = ("opencv", "onnxruntime")
@@ -144,7 +144,8 @@ class ConsumerSettings:
             "partition.assignment.strategy": "cooperative-sticky",
         }
 
-    def dead_letter_producer_config(self) -> dict:
+    def producer_config(self) -> dict:
+        """The producer of dead letters and detection events: idempotent, acks from all replicas."""
         return {
             **self.kafka.client_config(),
             "enable.idempotence": True,

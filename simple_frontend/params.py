@@ -224,6 +224,7 @@ def parse_query(
     max_buckets: int,
     range_defaults: bool = True,
     draws_buckets: bool = False,
+    one_label: bool = False,
     stored_intervals: Callable[[], Iterable[Interval]] = tuple,
 ) -> CountQuery:
     """The one place a request becomes the query that runs (`args` maps each name to all
@@ -234,7 +235,8 @@ def parse_query(
     when only coarser ones are stored (an hour's count cannot be split into minutes). The
     range is widened once, to whole buckets of that interval, so totals and a timeline of
     the same parameters always agree. The bucket cap applies where the answer holds one
-    entry per bucket (`draws_buckets`), to the buckets asked for."""
+    entry per bucket (`draws_buckets`), to the buckets asked for; `one_label` asks for
+    exactly one label."""
     check_names(args, allowed)
 
     def one(key: str) -> str | None:
@@ -253,6 +255,8 @@ def parse_query(
         metric=parse_metric(one("metric")),
         top=parse_top(one("n")),
     )
+    if one_label and len(query.labels) != 1:
+        raise ParamError(f"label: expected exactly one label; got {len(query.labels)}")
     stored = choose_stored_interval(requested, stored_intervals())
     interval = stored if stored.length > requested.length else requested
     if time_range is not None:

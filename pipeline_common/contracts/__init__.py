@@ -4,9 +4,16 @@
 - `MetadataRecord`: consumer -> s3://<bucket>/metadata/<image_id>.json -> aggregation job.
 - `COCO_LABELS` / `canonical_label`: the one label set counts are reported under.
 - `Aggregate`: aggregation job -> s3://<bucket>/mapreduce-output/<run-id>/part-* -> indexer.
+- `DetectionEvent`: consumer -> Kafka detections topic -> live indexer.
 """
 from .aggregate import Aggregate, Interval, bucket_start
 from .announcement import ImageAnnouncement
+from .detection_event import (
+    DetectionEvent,
+    detection_event_from_record,
+    parse_detection_event,
+    serialize_detection_event,
+)
 from .errors import ContractError
 from .labels import COCO_LABELS, canonical_label
 from .metadata import Detection, MetadataRecord, ModelInfo
@@ -24,6 +31,7 @@ __all__ = [
     "COCO_LABELS",
     "ContractError",
     "Detection",
+    "DetectionEvent",
     "ImageAnnouncement",
     "Interval",
     "MetadataRecord",
@@ -33,7 +41,10 @@ __all__ = [
     "OUTPUT_PREFIX",
     "bucket_start",
     "canonical_label",
+    "detection_event_from_record",
     "image_key",
     "metadata_key",
+    "parse_detection_event",
     "parse_s3_uri",
+    "serialize_detection_event",
 ]
