@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import threading
 
 from tqdm import tqdm
 
@@ -24,6 +22,7 @@ from consumer.models import ModelNotFound
 from consumer.settings import ConsumerSettings
 from pipeline_common.environment import SettingsError, read_environment
 from pipeline_common.logs import configure_logging
+from pipeline_common.signals import stop_on_signals
 
 log = logging.getLogger("consumer")
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_FATAL = 0, 1, 2, 3
@@ -51,21 +50,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def stop_on_signals(stop: threading.Event) -> None:
-    def handle(signum, _frame) -> None:
-        log.info(
-            "%s received: finishing the images in flight, then committing (signal again to stop at once)",
-            signal.Signals(signum).name,
-        )
-        stop.set()
-        # a second signal ends the process at once; uncommitted work is simply redone
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.verbose)
@@ -74,8 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         log.error("configuration: %s", error)
         return EXIT_CONFIG
-    stop = threading.Event()
-    stop_on_signals(stop)
+    stop = stop_on_signals("the images in flight, then committing")
     progress = tqdm(total=args.max_messages, unit="msg", disable=None) if args.max_messages else None
     try:
         summary = run_consumer(settings, RunLimits(args.max_messages, args.idle_timeout), stop, progress)

@@ -17,6 +17,8 @@ from typing import Callable, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
+from pipeline_common.kafka import refused
+
 from .errors import Abandoned, FatalError, Stage
 from .messages import MessageRef
 from .offsets import OffsetTracker
@@ -24,15 +26,6 @@ from .processing import Detected, Failed, Prepared
 from .retry import Backoff, call_with_retry
 
 log = logging.getLogger(__name__)
-
-# The broker refuses this consumer's credentials or permissions: retrying will not help.
-REFUSED = {
-    KafkaError._AUTHENTICATION,
-    KafkaError.SASL_AUTHENTICATION_FAILED,
-    KafkaError.TOPIC_AUTHORIZATION_FAILED,
-    KafkaError.GROUP_AUTHORIZATION_FAILED,
-}
-
 
 class MessageSource(Protocol):
     """What the loop needs of a confluent_kafka.Consumer (or a test's fake)."""
@@ -212,7 +205,7 @@ class ConsumerLoop:
             self._window.append(_Job(ref, self.pool.submit(self.processor.prepare, ref)))
 
     def _on_kafka_error(self, error: KafkaError) -> None:
-        if error.fatal() or error.code() in REFUSED:
+        if refused(error):  # retrying will not help
             raise FatalError(f"Kafka: {error}")
         if error.code() == KafkaError._PARTITION_EOF:
             return

@@ -7,12 +7,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import signal
-import threading
 from pathlib import Path
 
 from pipeline_common.environment import SettingsError, read_environment
 from pipeline_common.logs import configure_logging
+from pipeline_common.signals import stop_on_signals
 
 from .announce import Announcer
 from .backfill import backfill
@@ -153,7 +152,7 @@ def cmd_backfill(settings, clients, progress) -> int:
 
 def cmd_watch(settings, clients, progress) -> int:
     ingest = Ingest(settings, _publisher(settings, clients))
-    stop = _stop_on_signals()
+    stop = stop_on_signals("the files in hand, then flushing")
     ingest.publish(list_frames(settings.frames_dir))  # frames an earlier run left unannounced
     watch(
         settings.new_pics_dir,
@@ -167,21 +166,6 @@ def cmd_watch(settings, clients, progress) -> int:
     report = ingest.finish(_flush_timeout(settings))
     log_publish(report)
     return OK if report.ok else FAILED
-
-
-def _stop_on_signals() -> threading.Event:
-    """The first SIGINT/SIGTERM asks for a clean stop (flush, then exit); a second one
-    gets the default behaviour, for when waiting on an unreachable broker is not wanted."""
-    stop = threading.Event()
-
-    def request_stop(signum, _frame):
-        log.info("%s received: finishing (send it again to quit at once)", signal.Signals(signum).name)
-        stop.set()
-        signal.signal(signum, signal.SIG_DFL)
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, request_stop)
-    return stop
 
 
 def _announcer(settings: ProducerSettings, clients) -> Announcer:

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 
 from pipeline_common.environment import SettingsError, read_environment
 from pipeline_common.logs import configure_logging
+from pipeline_common.signals import stop_on_signals
 
 from .app import run_live_indexer
 from .index import Refused
@@ -51,18 +50,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def stop_on_signals(stop: threading.Event) -> None:
-    def handle(signum, _frame) -> None:
-        log.info("%s received: finishing the batch in flight (signal again to stop at once)",
-                 signal.Signals(signum).name)
-        stop.set()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     configure_logging(args.verbose)
@@ -71,8 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         log.error("configuration: %s", error)
         return EXIT_CONFIG
-    stop = threading.Event()
-    stop_on_signals(stop)
+    stop = stop_on_signals("the batch in flight")
     try:
         summary = run_live_indexer(settings, RunLimits(args.max_messages, args.idle_timeout), stop)
     except Refused as error:

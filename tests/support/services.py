@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
+from confluent_kafka import Consumer, TopicPartition
+
 from pipeline_common.s3 import delete_prefix
 
 
@@ -33,3 +35,17 @@ class Processes:
             if process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
+
+
+def consumer_lag(kafka_settings, group: str, topic: str) -> int:
+    """Messages on `topic` (all its partitions) that consumer group `group` has not committed."""
+    probe = Consumer({**kafka_settings.client_config(), "group.id": group, "enable.auto.commit": False})
+    try:
+        partitions = probe.list_topics(topic, timeout=10).topics[topic].partitions
+        total = 0
+        for tp in probe.committed([TopicPartition(topic, p) for p in partitions], timeout=10):
+            low, high = probe.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=10)
+            total += high - (tp.offset if tp.offset >= 0 else low)
+        return total
+    finally:
+        probe.close()

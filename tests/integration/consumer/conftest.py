@@ -25,7 +25,7 @@ from consumer.settings import ConsumerSettings
 from pipeline_common.contracts import ImageAnnouncement, MetadataRecord, image_key, parse_detection_event
 from pipeline_common.environment import PROJECT_ROOT
 from tests.support.records import announcement
-from tests.support.services import delete_bucket
+from tests.support.services import consumer_lag, delete_bucket
 
 MAIN = PROJECT_ROOT / "consumer" / "main_consumer.py"
 PHOTOS = Path("/usr/share/darknet/data")
@@ -153,19 +153,6 @@ def read_topic(kafka_settings, topic: str, timeout_s: float = 20.0) -> list:
 
 def read_dead_letters(kafka_settings, topic: str, timeout_s: float = 20.0) -> list[dict]:
     return [json.loads(value) for value in read_topic(kafka_settings, topic, timeout_s)]
-
-
-def consumer_lag(kafka_settings, group: str, topic: str) -> int:
-    """Messages on `topic` that `group` has not committed yet."""
-    probe = Consumer({**kafka_settings.client_config(), "group.id": group, "enable.auto.commit": False})
-    try:
-        total = 0
-        for tp in probe.committed([TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=10):
-            low, high = probe.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=10)
-            total += high - (tp.offset if tp.offset >= 0 else low)
-        return total
-    finally:
-        probe.close()
 
 
 def committed_positions(kafka_settings, group: str, topic: str) -> dict[int, int]:
