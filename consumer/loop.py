@@ -17,10 +17,10 @@ from typing import Callable, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
+from pipeline_common.contracts.dead_letter import OriginalMessage
 from pipeline_common.kafka import refused
 
 from .errors import Abandoned, FatalError, Stage
-from .messages import MessageRef
 from .offsets import OffsetTracker
 from .processing import Detected, Failed, Prepared
 from .retry import Backoff, call_with_retry
@@ -42,7 +42,7 @@ class MessageSource(Protocol):
 class Steps(Protocol):
     """One message's work in three steps: processing.Processor."""
 
-    def prepare(self, ref: MessageRef) -> Prepared | Failed: ...
+    def prepare(self, ref: OriginalMessage) -> Prepared | Failed: ...
 
     def detect(self, prepared: Prepared) -> Detected | Failed: ...
 
@@ -52,7 +52,7 @@ class Steps(Protocol):
 class DeadLetters(Protocol):
     """dead_letter.DeadLetterPublisher: returns once the dead letter is durable."""
 
-    def publish(self, ref: MessageRef, stage: Stage, reason: str) -> None: ...
+    def publish(self, ref: OriginalMessage, stage: Stage, reason: str) -> None: ...
 
 
 class Progress(Protocol):
@@ -79,7 +79,7 @@ class Summary:
 
 @dataclass
 class _Job:
-    ref: MessageRef
+    ref: OriginalMessage
     future: Future
     what: str = ""  # for the log line once it is done
     dead_letter: bool = False
@@ -198,7 +198,7 @@ class ConsumerLoop:
             if message.error():
                 self._on_kafka_error(message.error())
                 return
-            ref = MessageRef.from_kafka(message)
+            ref = OriginalMessage.from_kafka(message)
             self._tracker.started(ref.topic, ref.partition, ref.offset)
             self._last_activity = time.monotonic()
             self.summary.polled += 1
@@ -288,7 +288,7 @@ class ConsumerLoop:
             if self.progress is not None:
                 self.progress.update(1)
 
-    def _hand_back(self, ref: MessageRef, error: Exception) -> None:
+    def _hand_back(self, ref: OriginalMessage, error: Exception) -> None:
         self.summary.handed_back += 1
         log.warning("%s handed back unfinished (%s): it will be redelivered", ref.where, error)
 

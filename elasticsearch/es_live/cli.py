@@ -19,6 +19,7 @@ import argparse
 import logging
 import sys
 
+from pipeline_common.cli import add_run_limits, stage_parser
 from pipeline_common.environment import SettingsError, read_environment
 from pipeline_common.logs import configure_logging
 from pipeline_common.signals import stop_on_signals
@@ -33,21 +34,9 @@ EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_FATAL = 0, 1, 2, 3
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="live-indexer",
-        description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--max-messages", type=int, metavar="N", help="stop after reading N events")
-    parser.add_argument("--idle-timeout", type=float, metavar="S",
-                        help="stop once no event arrived for S seconds after partitions were assigned")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    args = parser.parse_args(argv)
-    if args.max_messages is not None and args.max_messages < 1:
-        parser.error("--max-messages must be at least 1")
-    if args.idle_timeout is not None and args.idle_timeout <= 0:
-        parser.error("--idle-timeout must be positive")
-    return args
+    parser = stage_parser("live-indexer", __doc__)
+    add_run_limits(parser, "event")
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:

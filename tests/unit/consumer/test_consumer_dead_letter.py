@@ -9,7 +9,7 @@ import pytest
 
 from consumer.dead_letter import DeadLetterPublisher, dead_letter_payload
 from consumer.errors import Stage, TransientError
-from consumer.messages import MessageRef
+from pipeline_common.contracts.dead_letter import OriginalMessage as MessageRef
 
 FAILED_AT = datetime(2025, 4, 14, 12, 0, 1, tzinfo=timezone.utc)
 

@@ -11,10 +11,10 @@ from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
 from consumer import storage
 from consumer.errors import Abandoned, FatalError, Rejected, Stage, TransientError
-from consumer.messages import MessageRef
 from consumer.processing import Detected, Failed, Limits, Prepared, Processor
 from consumer.retry import Backoff
 from pipeline_common.contracts import MetadataRecord
+from pipeline_common.contracts.dead_letter import OriginalMessage as MessageRef
 
 FAST = Backoff(initial_s=0.001, maximum_s=0.002)
 
