@@ -23,6 +23,7 @@ from consumer.settings import ConsumerSettings
 from pipeline_common.cli import add_run_limits, stage_parser
 from pipeline_common.environment import SettingsError, read_environment
 from pipeline_common.logs import configure_logging
+from pipeline_common.metrics import serve_metrics
 from pipeline_common.signals import stop_on_signals
 
 log = logging.getLogger("consumer")
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         log.error("configuration: %s", error)
         return EXIT_CONFIG
+    serve_metrics(settings.metrics)
     stop = stop_on_signals("the images in flight, then committing")
     progress = tqdm(total=args.max_messages, unit="msg", disable=None) if args.max_messages else None
     try:

@@ -22,6 +22,7 @@ import sys
 from pipeline_common.cli import add_run_limits, stage_parser
 from pipeline_common.environment import SettingsError, read_environment
 from pipeline_common.logs import configure_logging
+from pipeline_common.metrics import serve_metrics
 from pipeline_common.signals import stop_on_signals
 
 from .app import run_live_indexer
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         log.error("configuration: %s", error)
         return EXIT_CONFIG
+    serve_metrics(settings.metrics)
     stop = stop_on_signals("the batch in flight")
     try:
         summary = run_live_indexer(settings, RunLimits(args.max_messages, args.idle_timeout), stop)
