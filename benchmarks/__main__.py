@@ -22,6 +22,7 @@ BENCHMARKS = {  # name -> module in this package
     "api": "api_latency",
     "freshness": "freshness",
     "hadoop-cluster": "hadoop_cluster",
+    "contracts": "contract_parsing",
 }
 
 

@@ -18,7 +18,6 @@ import random
 import sys
 import time
 import uuid
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from elasticsearch.helpers import streaming_bulk
@@ -80,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     suffix = uuid.uuid4().hex[:8]
     indexer_index, bare_index = f"bench-indexer-{suffix}", f"bench-bare-bulk-{suffix}"
-    settings = replace(settings, es=replace(settings.es, index=indexer_index))
+    settings = settings.replace(es=settings.es.replace(index=indexer_index))
     s3, es = s3_client(settings.s3), elasticsearch_client(settings.es, request_timeout=120)
     aggregates = synthetic_aggregates(args.documents)
     ensure_run(s3, settings.s3.bucket, prefix, aggregates)

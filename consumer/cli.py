@@ -21,7 +21,7 @@ from consumer.loop import RunLimits
 from consumer.models import ModelNotFound
 from consumer.settings import ConsumerSettings
 from pipeline_common.cli import add_run_limits, stage_parser
-from pipeline_common.environment import SettingsError, read_environment
+from pipeline_common.environment import SettingsError
 from pipeline_common.logs import configure_logging
 from pipeline_common.metrics import serve_metrics
 from pipeline_common.signals import stop_on_signals
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.verbose)
     try:
-        settings = ConsumerSettings.from_env(read_environment())
+        settings = ConsumerSettings.from_env()
     except SettingsError as error:
         log.error("configuration: %s", error)
         return EXIT_CONFIG

@@ -24,14 +24,9 @@ from .decode import DecodeError, decode_image
 from .detector import Blob, Detections, ObjectDetector
 from .errors import Rejected, Stage
 from .retry import Backoff, call_with_retry
+from .settings import ImageLimits
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_image_pixels: int = 40_000_000
-    max_image_bytes: int = 50 * 1024 * 1024
 
 
 @dataclass
@@ -66,7 +61,8 @@ def parse_announcement(value: bytes | None, bucket: str) -> ImageAnnouncement:
     if image_bucket != bucket:
         raise ContractError(
             f"image_path {announcement.image_path} is in bucket {image_bucket!r}, "
-            f"but this consumer reads bucket {bucket!r} (S3_BUCKET)"
+            f"but this consumer reads bucket {bucket!r} (S3_BUCKET)",
+            field="image_path",
         )
     return announcement
 
@@ -100,7 +96,7 @@ class Processor:
         s3: S3Client,
         bucket: str,
         detector: ObjectDetector,
-        limits: Limits,
+        limits: ImageLimits,
         backoff: Backoff,
         stop: threading.Event,
     ):

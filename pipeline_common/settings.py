@@ -1,4 +1,5 @@
-"""Connection settings for the three services every stage may talk to.
+"""Connection settings for the three services every stage may talk to, and the checked
+types the stages' own settings share.
 
 Defaults point at the local development services (`make up`); secrets have no
 defaults and must come from `.env` or the environment.
@@ -6,76 +7,146 @@ defaults and must come from `.env` or the environment.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Mapping
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from .environment import SettingsError, flag, require
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, model_validator
 
-_LIVE_PREFIX = re.compile(r"^[a-z0-9][a-z0-9._-]{0,200}[-_.]$")
+from .contracts import ContractError
+from .environment import Settings, SettingsError
+from .output_runs import check_prefix, check_run_id
 
 
-@dataclass(frozen=True)
-class S3Settings:
-    endpoint_url: str
-    access_key: str
-    secret_key: str = ""
-    bucket: str = "image-pipeline"
-    region: str = "us-east-1"
-    verify_tls: bool = True
+def _present(value: SecretStr) -> SecretStr:
+    if not value.get_secret_value().strip():
+        raise ValueError("is not set")
+    return value
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "S3Settings":
-        return cls(
-            endpoint_url=env.get("S3_ENDPOINT_URL", "http://127.0.0.1:8333"),
-            access_key=require(env, "S3_ACCESS_KEY"),
-            secret_key=require(env, "S3_SECRET_KEY"),
-            bucket=env.get("S3_BUCKET", "image-pipeline"),
-            region=env.get("S3_REGION", "us-east-1"),
-            verify_tls=flag(env, "S3_VERIFY_TLS", True),
-        )
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError("must be an http(s) URL such as http://127.0.0.1:8333")
+    return value
+
+
+def _pattern(regex: str, what: str):
+    compiled = re.compile(regex)
+
+    def check(value: str) -> str:
+        if not compiled.match(value) or value in {".", ".."}:
+            raise ValueError(f"must be {what}")
+        return value
+
+    return check
+
+
+def _prefix(value: str) -> str:
+    try:
+        return check_prefix(value)
+    except ContractError:
+        raise ValueError("must be a relative folder ending in '/' (a prefix such as metadata/)") from None
+
+
+def _run_id(value: str) -> str:
+    try:
+        return check_run_id(value)
+    except ContractError:
+        raise ValueError("must look like 20261128T120000Z (optionally -suffix)") from None
+
+
+# A credential: required, never blank, never in a repr or an error message.
+Secret = Annotated[SecretStr, Field(repr=False), AfterValidator(_present)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+BucketName = Annotated[str, AfterValidator(_pattern(
+    r"^[a-z0-9][a-z0-9.-]{0,62}$", "a bucket name: lowercase letters, digits, '.' or '-'"
+))]
+TopicName = Annotated[str, AfterValidator(_pattern(
+    r"^[A-Za-z0-9._-]{1,249}$", "a Kafka topic name (letters, digits, '.', '_', '-')"
+))]
+# Elasticsearch's own rules, narrowed: lowercase, no wildcards, separators or leading '-_+'
+IndexName = Annotated[str, AfterValidator(_pattern(
+    r"^[a-z0-9][a-z0-9._-]{0,254}$", "a valid index name: lowercase letters, digits, '.', '_' or '-' (not first)"
+))]
+LiveIndexPrefix = Annotated[str, AfterValidator(_pattern(
+    r"^[a-z0-9][a-z0-9._-]{0,200}[-_.]$",
+    "lowercase letters, digits, '.', '_' or '-' (not first), ending in '-', '_' or '.'",
+))]
+Prefix = Annotated[str, AfterValidator(_prefix)]
+RunId = Annotated[str, AfterValidator(_run_id)]
+# Read by both Kafka consumer groups (the detectors and the live indexer).
+AutoOffsetReset = Annotated[Literal["earliest", "latest"], Field(
+    alias="KAFKA_AUTO_OFFSET_RESET",
+    description="Where a new consumer group starts reading: earliest (nothing announced is skipped) or latest.",
+)]
+# Read by the aggregation (writer) and the indexer (reader), so both agree where runs are.
+OutputPrefix = Annotated[Prefix, Field(
+    alias="AGGREGATION_OUTPUT_PREFIX",
+    description="Folder in the bucket holding the aggregation runs (<prefix><run-id>/part-*, _SUCCESS); "
+    "read by the aggregation and the indexer alike.",
+)]
+
+
+class S3Settings(Settings):
+    endpoint_url: HttpUrl = Field("http://127.0.0.1:8333", alias="S3_ENDPOINT_URL",
+                                  description="S3-compatible object storage endpoint.")
+    access_key: Secret = Field(alias="S3_ACCESS_KEY", description="S3 access key id.")
+    secret_key: Secret = Field(alias="S3_SECRET_KEY", description="S3 secret key.")
+    bucket: BucketName = Field("image-pipeline", alias="S3_BUCKET", description="The pipeline's bucket.")
+    region: str = Field("us-east-1", alias="S3_REGION", min_length=1, description="Region the requests are signed for.")
+    verify_tls: bool = Field(
+        True, alias="S3_VERIFY_TLS",
+        description="Keep true against any TLS endpoint; false only for a self-signed test server.",
+    )
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
-    def __repr__(self) -> str:  # never print the secret
-        return f"S3Settings(endpoint_url={self.endpoint_url!r}, bucket={self.bucket!r})"
+
+SECURITY_PROTOCOLS = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SASL_MECHANISMS = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
-@dataclass(frozen=True)
-class KafkaSettings:
-    bootstrap_servers: str
-    username: str = ""
-    password: str = ""
-    security_protocol: str = "SASL_PLAINTEXT"
-    sasl_mechanism: str = "PLAIN"
-    ssl_ca_location: str = ""
-    images_topic: str = "images"
-    dead_letter_topic: str = "images-dead-letter"
-    detections_topic: str = "detections"
+def _upper(value):
+    return value.upper() if isinstance(value, str) else value
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "KafkaSettings":
-        protocol = env.get("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT").upper()
-        if protocol not in {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}:
-            raise SettingsError(f"KAFKA_SECURITY_PROTOCOL: unknown protocol {protocol!r}")
-        needs_sasl = protocol.startswith("SASL")
-        return cls(
-            bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-            username=require(env, "KAFKA_USERNAME") if needs_sasl else "",
-            password=require(env, "KAFKA_PASSWORD") if needs_sasl else "",
-            security_protocol=protocol,
-            sasl_mechanism=env.get("KAFKA_SASL_MECHANISM", "PLAIN"),
-            ssl_ca_location=env.get("KAFKA_SSL_CA_LOCATION", ""),
-            images_topic=env.get("KAFKA_IMAGES_TOPIC", "images"),
-            dead_letter_topic=env.get("KAFKA_DEAD_LETTER_TOPIC", "images-dead-letter"),
-            detections_topic=env.get("KAFKA_DETECTIONS_TOPIC", "").strip() or "detections",
-        )
 
-    def __post_init__(self) -> None:
+class KafkaSettings(Settings):
+    bootstrap_servers: str = Field("127.0.0.1:9092", alias="KAFKA_BOOTSTRAP_SERVERS", min_length=1,
+                                   description="Brokers, host:port[,host:port...].")
+    security_protocol: Annotated[SECURITY_PROTOCOLS, BeforeValidator(_upper)] = Field(
+        "SASL_PLAINTEXT", alias="KAFKA_SECURITY_PROTOCOL",
+        description="SASL_PLAINTEXT locally; SASL_SSL behind TLS in production.",
+    )
+    sasl_mechanism: Annotated[SASL_MECHANISMS, BeforeValidator(_upper)] = Field(
+        "PLAIN", alias="KAFKA_SASL_MECHANISM", description="SASL mechanism of the account.",
+    )
+    username: str = Field("", alias="KAFKA_USERNAME", description="Kafka account (needed with SASL_*).")
+    password: SecretStr | None = Field(None, alias="KAFKA_PASSWORD", repr=False,
+                                       description="Password of KAFKA_USERNAME (needed with SASL_*).")
+    ssl_ca_location: str = Field(
+        "", alias="KAFKA_SSL_CA_LOCATION",
+        description="CA bundle for SASL_SSL, if the broker's certificate is not publicly trusted.",
+    )
+    images_topic: TopicName = Field("images", alias="KAFKA_IMAGES_TOPIC", description="Topic announcing new images.")
+    dead_letter_topic: TopicName = Field("images-dead-letter", alias="KAFKA_DEAD_LETTER_TOPIC",
+                                         description="Topic of what the consumer could not process, with the reason.")
+    detections_topic: TopicName = Field("detections", alias="KAFKA_DETECTIONS_TOPIC",
+                                        description="Topic of the consumer's detection events (the live layer's "
+                                        "input); must differ from the two above.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KafkaSettings:
         if self.detections_topic in {self.images_topic, self.dead_letter_topic}:
-            raise SettingsError(
-                f"KAFKA_DETECTIONS_TOPIC ({self.detections_topic!r}) must differ from the images and dead-letter topics"
-            )
+            raise SettingsError(f"KAFKA_DETECTIONS_TOPIC ({self.detections_topic!r}) must differ from the images "
+                                "and dead-letter topics")
+        if self.security_protocol.startswith("SASL"):
+            password = self.password.get_secret_value() if self.password else ""
+            missing = [name for name, value in (("KAFKA_USERNAME", self.username), ("KAFKA_PASSWORD", password))
+                       if not value.strip()]
+            if missing:
+                raise SettingsError(missing=[f"{name} ({self.security_protocol} needs it)" for name in missing])
+        return self
 
     def client_config(self) -> dict[str, str]:
         """librdkafka properties shared by producers, consumers and admin clients."""
@@ -88,53 +159,35 @@ class KafkaSettings:
                 {
                     "sasl.mechanism": self.sasl_mechanism,
                     "sasl.username": self.username,
-                    "sasl.password": self.password,
+                    "sasl.password": self.password.get_secret_value() if self.password else "",
                 }
             )
         if self.ssl_ca_location:
             config["ssl.ca.location"] = self.ssl_ca_location
         return config
 
-    def __repr__(self) -> str:
-        return (
-            f"KafkaSettings(bootstrap_servers={self.bootstrap_servers!r}, "
-            f"security_protocol={self.security_protocol!r}, username={self.username!r})"
-        )
 
-
-@dataclass(frozen=True)
-class ElasticsearchSettings:
-    url: str
-    username: str = "elastic"
-    password: str = ""
-    verify_certs: bool = True
-    ca_certs: str = ""
-    index: str = "hadoop-object-counts-v1"
-    runs_index: str = "pipeline-batch-runs"  # records of batch runs (scheduler writes, API reads)
+class ElasticsearchSettings(Settings):
+    url: HttpUrl = Field("http://127.0.0.1:9200", alias="ES_URL", description="Elasticsearch endpoint.")
+    username: str = Field("elastic", alias="ES_USERNAME", min_length=1, description="Elasticsearch user (basic auth).")
+    password: Secret = Field(alias="ES_PASSWORD", description="Password of ES_USERNAME.")
+    verify_certs: bool = Field(True, alias="ES_VERIFY_CERTS",
+                               description="Keep true against any https:// URL; point ES_CA_CERTS at a private CA "
+                               "instead of switching verification off.")
+    ca_certs: str = Field("", alias="ES_CA_CERTS", description="CA bundle of a privately signed https:// endpoint.")
+    index: IndexName = Field("hadoop-object-counts-v1", alias="ES_INDEX",
+                             description="Index of the object counts (written by the indexer, read by the dashboard).")
+    runs_index: IndexName = Field("pipeline-batch-runs", alias="ES_RUNS_INDEX",
+                                  description="Index of the batch runs' records (the scheduler writes, the API reads).")
     # the live indices, one per capture day: <prefix>YYYY.MM.DD (see contracts/live_index.py)
-    live_index_prefix: str = "object-counts-live-"
+    live_index_prefix: LiveIndexPrefix = Field(
+        "object-counts-live-", alias="ES_LIVE_INDEX_PREFIX",
+        description="Prefix of the live indices, one per capture day (<prefix>YYYY.MM.DD); ES_INDEX may not "
+        "start with it.",
+    )
 
-    def __post_init__(self) -> None:
-        if not _LIVE_PREFIX.match(self.live_index_prefix):
-            raise SettingsError(
-                "ES_LIVE_INDEX_PREFIX must be lowercase letters, digits, '.', '_' or '-' (not first) "
-                f"and end in '-', '_' or '.', got {self.live_index_prefix!r}"
-            )
+    @model_validator(mode="after")
+    def _batch_index_is_not_a_live_one(self) -> ElasticsearchSettings:
         if self.index.startswith(self.live_index_prefix):
             raise SettingsError(f"ES_INDEX {self.index!r} must not start with ES_LIVE_INDEX_PREFIX")
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "ElasticsearchSettings":
-        return cls(
-            url=env.get("ES_URL", "http://127.0.0.1:9200"),
-            username=env.get("ES_USERNAME", "elastic"),
-            password=require(env, "ES_PASSWORD"),
-            verify_certs=flag(env, "ES_VERIFY_CERTS", True),
-            ca_certs=env.get("ES_CA_CERTS", ""),
-            index=env.get("ES_INDEX", "hadoop-object-counts-v1"),
-            runs_index=env.get("ES_RUNS_INDEX", "pipeline-batch-runs"),
-            live_index_prefix=env.get("ES_LIVE_INDEX_PREFIX", "").strip() or "object-counts-live-",
-        )
-
-    def __repr__(self) -> str:
-        return f"ElasticsearchSettings(url={self.url!r}, username={self.username!r})"
+        return self

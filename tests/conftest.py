@@ -17,18 +17,19 @@ import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import pytest
+from pydantic import Field
 
 from local_services.hadoop_settings import ClusterPorts
 from pipeline_common.clients import elasticsearch_client, s3_client
-from pipeline_common.environment import DEFAULT_DOTENV, PROJECT_ROOT, read_environment
+from pipeline_common.environment import DEFAULT_DOTENV, PROJECT_ROOT, Settings, SettingsError, read_environment
 from pipeline_common.settings import ElasticsearchSettings, KafkaSettings, S3Settings
 from tests.support.services import Processes
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
 UNIT_DIR = Path(__file__).parent / "unit"
-MODES = ("local", "external", "docker")
 UP_TIMEOUT_S = 600
 SERVICE_FIXTURES = {"pipeline_env", "s3_settings", "kafka_settings", "es_settings", "s3", "es",
                     "kafka_admin", "hadoop_home", "hadoop_cluster"}
@@ -50,7 +51,6 @@ def pytest_runtest_setup(item):
 def _local_ready(env) -> bool:
     from local_services import stack
     from local_services.settings import LocalSettings
-    from pipeline_common.environment import SettingsError
 
     try:
         return stack.all_ready(LocalSettings.from_env(env))
@@ -115,12 +115,23 @@ def _start_docker(request) -> dict[str, str]:
     return env
 
 
+class HarnessSettings(Settings):
+    """The test harness's own setting (not the pipeline's, so it lives here)."""
+
+    mode: Literal["local", "external", "docker"] = Field(
+        "local", alias="PIPELINE_SERVICES",
+        description="Where the integration tests get their services: local (start them with local_services, "
+        "the default), external (the endpoints configured, nothing started) or docker (docker-compose.dev.yml).",
+    )
+
+
 @pytest.fixture(scope="session")
 def pipeline_env(request) -> dict[str, str]:
     """The environment (.env overlaid by os.environ) once the services answer."""
-    mode = read_environment().get("PIPELINE_SERVICES", "local").strip() or "local"
-    if mode not in MODES:
-        pytest.fail(f"PIPELINE_SERVICES={mode!r}: expected one of {', '.join(MODES)}", pytrace=False)
+    try:
+        mode = HarnessSettings.from_env().mode
+    except SettingsError as error:
+        pytest.fail(str(error), pytrace=False)
     if mode == "local":
         return _start_local()
     if mode == "docker":

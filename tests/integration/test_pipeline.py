@@ -3,7 +3,6 @@ short video -> producer -> Kafka -> consumer -> metadata in S3 -> mrjob aggregat
 Elasticsearch -> API. Every name (bucket, topics, group, index) is fresh for this test."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import uuid
@@ -13,7 +12,7 @@ import pytest
 from confluent_kafka import Consumer
 
 from pipeline_common.contracts import ImageAnnouncement, MetadataRecord
-from pipeline_common.environment import PROJECT_ROOT
+from pipeline_common.environment import PROJECT_ROOT, child_environment
 from tests.support.services import consumer_lag
 
 pytestmark = pytest.mark.slow
@@ -51,11 +50,7 @@ def run_demo(pipeline_env, pipeline_names, tmp_path_factory):
     """Runs `python -m scripts.demo --no-serve` with the test's names; returns a function that
     runs it again (the same input folders, as a user re-running the demo would)."""
     work = tmp_path_factory.mktemp("pipeline")
-    env = {
-        **os.environ,
-        **pipeline_names,
-        "PRODUCER_FRAMES_DIR": str(work / "frames"),
-    }
+    env = child_environment(**pipeline_names, PRODUCER_FRAMES_DIR=str(work / "frames"))
 
     def run() -> subprocess.CompletedProcess:
         result = subprocess.run(

@@ -20,12 +20,12 @@ from pathlib import Path
 import cv2
 import pytest
 
-from pipeline_common.environment import PROJECT_ROOT
+from local_services.paths import Paths
+from pipeline_common.environment import PROJECT_ROOT, child_environment
 
 pytestmark = [pytest.mark.slow, pytest.mark.process]
 
-PROMETHEUS = Path(os.environ.get("PIPELINE_CACHE_DIR", Path.home() / ".cache" / "image-pipeline")).expanduser() \
-    / "prometheus" / "usr" / "bin" / "prometheus"
+PROMETHEUS = Paths.from_env().cache_dir / "prometheus" / "usr" / "bin" / "prometheus"
 # a dog, a bicycle and a truck; written again without its EXIF data (a 2014 capture time,
 # outside the live window), so its capture time is when it lands
 DROPPED_PHOTO = Path("/usr/share/darknet/data/dog.jpg")
@@ -87,7 +87,7 @@ def demo(pipeline_env, s3, es, tmp_path_factory):
     ports = {name: free_port() for name in ("web", *METRICS)}  # the dashboard's own, then /metrics
     marker = f"{MARKER}={suffix}"
     env = {
-        **os.environ,
+        **child_environment(),
         MARKER: suffix,
         "S3_BUCKET": f"running-test-{suffix}",
         "KAFKA_IMAGES_TOPIC": f"images-run-{suffix}",

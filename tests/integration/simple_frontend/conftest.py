@@ -2,7 +2,6 @@
 ES client, one fresh index per module or test), and apps serving them."""
 from __future__ import annotations
 
-import dataclasses
 import uuid
 
 import pytest
@@ -50,7 +49,7 @@ NO_LIVE_PREFIX = f"test-frontend-live-{uuid.uuid4().hex[:10]}-"
 
 
 def frontend_settings(es_settings, **overrides) -> FrontendSettings:
-    return FrontendSettings(elasticsearch=dataclasses.replace(es_settings, live_index_prefix=NO_LIVE_PREFIX),
+    return FrontendSettings(elasticsearch=es_settings.replace(live_index_prefix=NO_LIVE_PREFIX),
                             **overrides)
 
 

@@ -6,7 +6,6 @@ import getpass
 import re
 import xml.etree.ElementTree as ET
 import zipfile
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -41,14 +40,14 @@ def addresses(files: dict[str, dict[str, str]]) -> dict[str, str]:
 
 
 def test_every_daemon_address_is_on_the_loopback_interface_at_the_configured_port(tmp_path):
-    ports = ClusterPorts.from_env({f"PIPELINE_HADOOP_{f.name.upper()}_PORT": str(20000 + i)
-                                   for i, f in enumerate(fields(ClusterPorts))})
+    ports = ClusterPorts.from_env({f"PIPELINE_HADOOP_{f.upper()}_PORT": str(20000 + i)
+                                   for i, f in enumerate(ClusterPorts.model_fields)})
     found = addresses(site_files(ports, tmp_path))
     assert found, "no addresses found"
     assert all(address.startswith("127.0.0.1:") for address in found.values()), found
     used = {int(address.rsplit(":", 1)[1]) for address in found.values()} - {0}
     # Every configured port appears (the shuffle port is mapreduce.shuffle.port, a bare number).
-    assert used | {ports.shuffle} == {getattr(ports, f.name) for f in fields(ClusterPorts)}
+    assert used | {ports.shuffle} == {getattr(ports, name) for name in ClusterPorts.model_fields}
 
 
 def test_ports_default_to_hadoop_s_own_and_bad_values_are_refused():

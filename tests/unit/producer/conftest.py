@@ -20,7 +20,8 @@ def settings(tmp_path: Path) -> ProducerSettings:
     new_pics.mkdir()
     return ProducerSettings(
         s3=S3Settings(endpoint_url="http://s3.invalid", access_key="test", secret_key="test", bucket="bucket"),
-        kafka=KafkaSettings(bootstrap_servers="kafka.invalid:9092", images_topic="images"),
+        kafka=KafkaSettings(bootstrap_servers="kafka.invalid:9092", images_topic="images",
+                            username="test", password="test"),
         new_pics_dir=new_pics,
         frames_dir=frames,
         max_side=256,
