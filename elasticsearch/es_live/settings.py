@@ -80,11 +80,3 @@ class LiveIndexerSettings(Settings):
             "partition.assignment.strategy": "cooperative-sticky",
         }
 
-    def producer_config(self) -> dict:
-        return {
-            **self.kafka.client_config(),
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 5,
-            "message.timeout.ms": 30_000,
-        }
