@@ -9,8 +9,9 @@ from pipeline_common.environment import DEFAULT_DOTENV, PROJECT_ROOT, SettingsEr
 from pipeline_common.logs import configure_logging
 
 from . import stack
-from .envfile import ensure_env_file
+from .envfile import LOCAL_CA, ensure_env_file
 from .errors import ServiceError
+from .paths import Paths
 from .service import Status
 from .settings import LocalSettings
 
@@ -22,9 +23,9 @@ EXIT_OK, EXIT_FAILED, EXIT_NOT_READY = 0, 1, 3
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m local_services",
-        description="Run the pipeline's real services (Kafka, Elasticsearch, an S3 server and a "
-        "local Hadoop) as processes on 127.0.0.1, without Docker. Credentials come from .env, "
-        "which the first `up` writes with random secrets.",
+        description="Run the pipeline's real services (Kafka, Elasticsearch, an S3 server, "
+        "Traefik in front of them and a local Hadoop) as processes on 127.0.0.1, without Docker. "
+        "Credentials come from .env, which the first `up` writes with random secrets.",
         epilog="Exit codes: 0 success, 1 failure (message on stderr), 2 bad usage, "
         "3 `status` found a service not ready.",
     )
@@ -66,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.verbose)
     try:
         if args.command == "up":
-            ensure_env_file(PROJECT_ROOT / ".env.example", DEFAULT_DOTENV)
+            ca = Paths.from_env(read_environment()).ca_cert
+            ensure_env_file(PROJECT_ROOT / ".env.example", DEFAULT_DOTENV, values={LOCAL_CA: str(ca)})
         env = read_environment()
         settings = LocalSettings.from_env(env)
         if args.command == "up":

@@ -14,16 +14,18 @@ from .kafka import Kafka
 from .s3 import S3Server
 from .service import Service, Status
 from .settings import LocalSettings
+from .traefik import Traefik
 
 log = logging.getLogger(__name__)
 
 
-NAMES = ("s3", "kafka", "elasticsearch")
+NAMES = ("s3", "kafka", "elasticsearch", "traefik")
 
 
 def services(settings: LocalSettings, names: Sequence[str] = ()) -> list[Service]:
-    """In start order (S3 first: quick, and Hadoop's set-up needs it); all when `names` is empty."""
-    every = [S3Server(settings), Kafka(settings), Elasticsearch(settings)]
+    """In start order (S3 first: quick, and Hadoop's set-up needs it; the edge last, in
+    front of the others); all when `names` is empty."""
+    every = [S3Server(settings), Kafka(settings), Elasticsearch(settings), Traefik(settings)]
     return [service for service in every if not names or service.name in names]
 
 
