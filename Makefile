@@ -10,6 +10,7 @@ SERVICES := $(PY) -m local_services
 help:
 	@echo "make demo        run the whole pipeline on sample photos and serve the dashboard"
 	@echo "make test        set up everything and run all tests against real local services"
+	@echo "make test-unit   the quick unit tests (no services, no model, no subprocesses)"
 	@echo "make up|down|status|clean-data   manage the local Kafka, Elasticsearch, S3 and Hadoop"
 	@echo "make bench       run the benchmarks in benchmarks/"
 
@@ -29,13 +30,13 @@ clean-data:
 	@$(SERVICES) clean-data
 
 demo: setup
-	@$(PY) scripts/demo.py
+	@$(PY) -m scripts.demo
 
 test: setup
 	@$(PY) -m pytest tests
 
 test-unit: setup
-	@$(PY) -m pytest tests/unit
+	@$(PY) -m pytest tests/unit -m "not model and not process"
 
 test-integration: setup
 	@$(PY) -m pytest tests/integration

@@ -1,5 +1,6 @@
+"""`python -m consumer`: the same command as `object-detector` (consumer/cli.py)."""
 import sys
 
-from consumer.main_consumer import main
+from consumer.cli import main
 
 sys.exit(main())

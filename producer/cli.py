@@ -1,4 +1,5 @@
-"""Command line: argument parsing and the five commands, each returning an exit code.
+"""Command line (`image-producer`, `python -m producer`, `python producer/main_producer.py`):
+argument parsing and the five commands, each returning an exit code.
 
 Exit codes: 0 all done, 1 some items failed (they are listed), 2 usage or configuration error."""
 from __future__ import annotations
@@ -10,8 +11,12 @@ import signal
 import threading
 from pathlib import Path
 
+from pipeline_common.environment import SettingsError, read_environment
+from pipeline_common.logs import configure_logging
+
 from .announce import Announcer
 from .backfill import backfill
+from .clients import Clients
 from .kafka_io import KafkaRefused, TopicError, ensure_topic
 from .ingest import Ingest
 from .prepare import PrepareReport, find_originals, prepare_all
@@ -29,9 +34,21 @@ OK, FAILED, USAGE = 0, 1, 2
 FLUSH_MARGIN_S = 10.0
 
 
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.verbose)
+    try:
+        settings = with_overrides(ProducerSettings.from_env(read_environment(), services=args.command != "prepare"), args)
+    except SettingsError as error:
+        log.error("configuration: %s", error)
+        return USAGE
+    log.debug("settings: %s", settings)
+    return dispatch(args, settings, Clients(settings))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="main_producer.py",
+        prog="image-producer",
         description="Turn pictures and videos into normalised frames, upload them to S3 and announce them on Kafka.",
         epilog="Settings come from .env and the environment (see producer/README.md). "
         "Exit codes: 0 ok, 1 some items failed (listed), 2 usage or configuration error.",

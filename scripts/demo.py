@@ -1,4 +1,5 @@
-"""`make demo`: the whole pipeline on sample photos, ending with the dashboard.
+"""`make demo` (`python -m scripts.demo` from the checkout): the whole pipeline on sample
+photos, ending with the dashboard.
 
 Services up -> sample photos -> producer -> consumer (until the topic is drained) ->
 MapReduce aggregation -> Elasticsearch indexer -> dashboard on http://127.0.0.1:5001.
@@ -14,13 +15,11 @@ import sys
 import time
 from pathlib import Path
 
+from pipeline_common.logs import configure_logging
+
+from .sample_photos import write_samples
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from sample_photos import write_samples  # noqa: E402
-
-from pipeline_common.logs import configure_logging  # noqa: E402
-
 log = logging.getLogger("demo")
 PYTHON = sys.executable
 
@@ -40,7 +39,7 @@ def step(title: str, command: list[str]) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m scripts.demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--new-pics", type=Path, default=ROOT / "producer" / "new_pics",
                         help="where the sample photos are written (default: producer/new_pics)")
@@ -63,22 +62,20 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_services:
             step("local services", [PYTHON, "-m", "local_services", "up"])
         write_samples(args.new_pics, variants_per_photo=args.variants)
-        step("producer", [PYTHON, "producer/main_producer.py", "run",
-                          "--new-pics", str(args.new_pics), "--no-progress"])
-        step("consumer", [PYTHON, "consumer/main_consumer.py",
-                          "--idle-timeout", str(args.idle_timeout)])
-        step("aggregation", [PYTHON, "hadoop/run_aggregation.py"])
-        step("indexer", [PYTHON, "elasticsearch/index_hadoop_output.py"])
+        step("producer", [PYTHON, "-m", "producer", "run", "--new-pics", str(args.new_pics), "--no-progress"])
+        step("consumer", [PYTHON, "-m", "consumer", "--idle-timeout", str(args.idle_timeout)])
+        step("aggregation", [PYTHON, "-m", "hadoop"])
+        step("indexer", [PYTHON, "-m", "es_indexer"])
     except (StepFailed, FileNotFoundError) as error:
         log.error("%s", error)
         return 1
     if args.no_serve:
-        log.info("pipeline done; serve the dashboard with: python simple_frontend/app.py")
+        log.info("pipeline done; serve the dashboard with: .venv/bin/count-dashboard")
         return 0
     log.info("dashboard: http://127.0.0.1:%d  (Ctrl-C stops it; `make down` stops the services)",
              args.port)
     try:
-        return subprocess.run([PYTHON, "simple_frontend/app.py", "--port", str(args.port)],
+        return subprocess.run([PYTHON, "-m", "simple_frontend", "--port", str(args.port)],
                               cwd=ROOT).returncode
     except KeyboardInterrupt:
         return 0

@@ -1,9 +1,8 @@
-"""`python -m local_services up|down|status|clean-data`."""
+"""`local-services up|down|status|clean-data` (also `python -m local_services`)."""
 from __future__ import annotations
 
 import argparse
 import logging
-import sys
 
 from pipeline_common.environment import DEFAULT_DOTENV, PROJECT_ROOT, SettingsError, read_environment
 from pipeline_common.logs import configure_logging
@@ -22,7 +21,7 @@ EXIT_OK, EXIT_FAILED, EXIT_NOT_READY = 0, 1, 3
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m local_services",
+        prog="local-services",
         description="Run the pipeline's real services (Kafka, Elasticsearch, an S3 server, "
         "Traefik in front of them and a local Hadoop) as processes on 127.0.0.1, without Docker. "
         "Credentials come from .env, which the first `up` writes with random secrets.",
@@ -94,6 +93,3 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", error)
         return EXIT_FAILED
 
-
-if __name__ == "__main__":
-    sys.exit(main())

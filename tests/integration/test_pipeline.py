@@ -35,7 +35,7 @@ def pipeline_names(pipeline_env, s3):
 
 @pytest.fixture(scope="module")
 def run_demo(pipeline_env, pipeline_names, tmp_path_factory):
-    """Runs `scripts/demo.py --no-serve` with the test's names; returns a function that
+    """Runs `python -m scripts.demo --no-serve` with the test's names; returns a function that
     runs it again (the same input folders, as a user re-running the demo would)."""
     work = tmp_path_factory.mktemp("pipeline")
     env = {
@@ -46,7 +46,7 @@ def run_demo(pipeline_env, pipeline_names, tmp_path_factory):
 
     def run() -> subprocess.CompletedProcess:
         result = subprocess.run(
-            [sys.executable, "scripts/demo.py", "--no-services", "--no-serve",
+            [sys.executable, "-m", "scripts.demo", "--no-services", "--no-serve",
              "--variants", "1", "--idle-timeout", "6", "--new-pics", str(work / "new_pics")],
             cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900,
         )

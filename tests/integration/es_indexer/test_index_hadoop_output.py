@@ -2,28 +2,17 @@
 unique index per test."""
 from __future__ import annotations
 
-import importlib.util
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from es_indexer import cli
 from es_indexer.documents import FIELD_TYPES
 from pipeline_common.contracts import Aggregate, Interval
-from pipeline_common.environment import PROJECT_ROOT
 
 T0 = datetime(2026, 11, 28, 8, tzinfo=timezone.utc)
 
 
-def _load_cli():
-    spec = importlib.util.spec_from_file_location(
-        "index_hadoop_output", PROJECT_ROOT / "elasticsearch" / "index_hadoop_output.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-cli = _load_cli()
 
 
 def agg(label, hours=0, detections=2, images=1, source="cam-1", interval=Interval.HOUR):

@@ -2,7 +2,6 @@
 metadata give the same lines, and those lines hold the right counts."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import uuid
 from collections import defaultdict
@@ -10,23 +9,13 @@ from datetime import datetime, timezone
 
 import pytest
 
+from hadoop import cli
 from pipeline_common.clients import s3_client
 from pipeline_common.contracts import Aggregate
-from pipeline_common.environment import PROJECT_ROOT
 from pipeline_common.output_runs import SUCCESS_MARKER, list_keys, newest_complete_run
 from pipeline_common.settings import S3Settings
 
 
-def _load_cli():
-    spec = importlib.util.spec_from_file_location(
-        "run_aggregation", PROJECT_ROOT / "hadoop" / "run_aggregation.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-cli = _load_cli()
 LABELS = ["person", "car", "dog", "bicycle"]
 SOURCES = ["front-door", "parking"]
 TIMES = ["2026-11-28T10:05:00Z", "2026-11-28T12:30:00+02:00", "2026-11-28T11:59:59-01:00"]

@@ -10,6 +10,7 @@ import pytest
 from consumer.decode import decode_image
 from consumer.detector import Detections
 
+pytestmark = pytest.mark.model
 MAX_PIXELS = 40_000_000
 
 

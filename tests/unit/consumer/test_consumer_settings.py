@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
 
+from consumer.helpers import download_models as helper
 from consumer.models import ModelNotFound, packaged_models_dir, read_class_names, resolve_model_files
 from consumer.settings import ConsumerSettings
-from pipeline_common.environment import PROJECT_ROOT, SettingsError
+from pipeline_common.environment import SettingsError
 
 BASE = {"S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "s", "KAFKA_USERNAME": "u", "KAFKA_PASSWORD": "p"}
 
@@ -105,18 +105,7 @@ def test_files_in_the_models_folder_take_precedence(tmp_path):
     assert resolve_model_files("yolov4-tiny", tmp_path).cfg == tmp_path / "yolov4-tiny.cfg"
 
 
-def _download_helper():
-    spec = importlib.util.spec_from_file_location(
-        "download_models", PROJECT_ROOT / "consumer" / "helpers" / "download_models.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_download_helper_keeps_only_verified_files(tmp_path):
-    helper = _download_helper()
     source = tmp_path / "published.cfg"
     source.write_bytes(b"[net]\nwidth=416\n")
     good = helper.Asset("model.cfg", (source.as_uri(),), frozenset({hashlib.sha256(source.read_bytes()).hexdigest()}))
@@ -131,7 +120,6 @@ def test_download_helper_keeps_only_verified_files(tmp_path):
 
 
 def test_download_helper_reports_unreachable_hosts(tmp_path):
-    helper = _download_helper()
     asset = helper.Asset("x", ((tmp_path / "nowhere").as_uri(),), frozenset({"0" * 64}))
 
     with pytest.raises(helper.DownloadError, match="could not get x"):
@@ -139,15 +127,12 @@ def test_download_helper_reports_unreachable_hosts(tmp_path):
 
 
 def test_download_helper_pins_all_three_files():
-    helper = _download_helper()
-
     assert {asset.name for asset in helper.ASSETS} == {"yolov4-tiny.cfg", "yolov4-tiny.weights", "coco.names"}
     assert all(url.startswith("https://") for asset in helper.ASSETS for url in asset.urls)
     assert all(len(digest) == 64 for asset in helper.ASSETS for digest in asset.sha256)
 
 
 def test_pinned_names_checksum_matches_the_debian_darknet_copy():
-    helper = _download_helper()
     names = Path("/usr/share/darknet/data/coco.names")
     if not names.is_file():
         pytest.fail("install the Debian package darknet (make setup)", pytrace=False)

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from pipeline_common.environment import PROJECT_ROOT, SettingsError
-from producer.main_producer import main
+from producer.cli import main
 from producer.settings import DEFAULT_FRAMES, DEFAULT_NEW_PICS, ProducerSettings
 
 MAIN = PROJECT_ROOT / "producer" / "main_producer.py"
@@ -31,6 +31,7 @@ def test_help(command, capsys):
     assert "usage:" in capsys.readouterr().out
 
 
+@pytest.mark.process
 def test_the_script_runs_from_anywhere(tmp_path):
     result = subprocess.run([sys.executable, str(MAIN), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "prepare" in result.stdout
@@ -42,6 +43,7 @@ def test_unknown_command_is_a_usage_error():
     assert exit.value.code == 2
 
 
+@pytest.mark.process
 def test_prepare_needs_no_credentials_and_reports_failures(tmp_path):
     new_pics, frames = tmp_path / "in", tmp_path / "out"
     new_pics.mkdir()
@@ -56,6 +58,7 @@ def test_prepare_needs_no_credentials_and_reports_failures(tmp_path):
     assert "broken.webp" in result.stderr
 
 
+@pytest.mark.process
 def test_publish_without_credentials_is_a_configuration_error(tmp_path):
     result = run_main("publish", "--frames", str(tmp_path))
     assert result.returncode == 2
@@ -68,6 +71,7 @@ def test_bad_settings_are_refused_with_their_name(name, value):
         ProducerSettings.from_env({**SERVICE_ENV, name: value})
 
 
+@pytest.mark.process
 def test_bad_setting_exits_2():
     result = run_main("prepare", env={"PRODUCER_VIDEO_FPS": "-1"})
     assert result.returncode == 2 and "PRODUCER_VIDEO_FPS" in result.stderr

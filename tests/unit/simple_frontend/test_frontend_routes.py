@@ -199,7 +199,7 @@ def test_a_given_client_is_not_closed_by_the_app(client, app, fake_es):
 def test_own_client_is_closed_with_the_app_not_per_request(settings, fake_es, monkeypatch):
     import gc
 
-    import simple_frontend.app as app_module
+    import simple_frontend.factory as app_module
 
     made = []
     monkeypatch.setattr(app_module, "elasticsearch_client", lambda es_settings: made.append(es_settings) or fake_es)

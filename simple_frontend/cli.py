@@ -1,0 +1,46 @@
+"""`count-dashboard` (also `python -m simple_frontend`, `python simple_frontend/app.py`):
+serve the dashboard with Flask's threaded server (127.0.0.1:5001 by default)."""
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from pipeline_common.environment import SettingsError, read_environment
+from pipeline_common.logs import configure_logging
+
+from .factory import create_app
+from .settings import FrontendSettings
+
+log = logging.getLogger(__name__)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="count-dashboard",
+        description="Serve the object-count dashboard and its JSON API (Flask's threaded server; "
+        "use gunicorn for production, see simple_frontend/README.md).",
+    )
+    parser.add_argument("--host", help="address to listen on (default: FRONTEND_HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default: FRONTEND_PORT or 5001)")
+    parser.add_argument("--index", help="Elasticsearch index to read (default: ES_INDEX)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    configure_logging(args.verbose)
+    try:
+        settings = FrontendSettings.from_env(read_environment())
+    except SettingsError as error:
+        log.error("configuration error: %s", error)
+        return 2
+    config: dict[str, Any] = {"FRONTEND_SETTINGS": settings}
+    if args.index:
+        config["ES_INDEX"] = args.index
+    app = create_app(config)
+    host, port = args.host or settings.host, args.port or settings.port
+    log.info("serving index %s on http://%s:%s", config.get("ES_INDEX", settings.elasticsearch.index), host, port)
+    app.run(host=host, port=port, threaded=True)
+    return 0

@@ -1,0 +1,52 @@
+"""The dashboard's Flask app factory, `create_app(config=None)`, for WSGI servers and tests:
+
+    gunicorn -w 2 -k gthread --threads 8 -b 127.0.0.1:5001 'simple_frontend.app:create_app()'
+
+`count-dashboard` (simple_frontend/cli.py) serves it with Flask's threaded server."""
+from __future__ import annotations
+
+import weakref
+from typing import Any, Mapping
+
+from flask import Flask
+
+from pipeline_common.clients import elasticsearch_client
+from pipeline_common.environment import read_environment
+from pipeline_common.timestamps import utc_now
+
+from . import api, errors, views
+from .extension import KEY, Frontend
+from .settings import FrontendSettings
+from .store import CountsStore
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Config keys besides Flask's own (all optional):
+    FRONTEND_SETTINGS  a FrontendSettings; else read from the environment and .env
+    ES_CLIENT          an Elasticsearch client (or a fake); else one is made from the
+                       settings, owned by this app and closed when the app goes away
+    ES_INDEX           the index to read, overriding the settings' ES_INDEX
+    CLOCK              a function returning the current UTC time (for tests)"""
+    config = dict(config or {})
+    settings = config.get("FRONTEND_SETTINGS") or FrontendSettings.from_env(read_environment())
+    client = config.get("ES_CLIENT")
+    owned = client is None
+    if owned:
+        client = elasticsearch_client(settings.elasticsearch)
+
+    app = Flask("simple_frontend")
+    app.config.update(config)
+    app.json.sort_keys = False  # label order in answers means something (biggest first)
+    store = CountsStore(
+        client,
+        config.get("ES_INDEX") or settings.elasticsearch.index,
+        intervals_cache_seconds=settings.intervals_cache_seconds,
+    )
+    # One client per app, not per request: closed once, when the app is garbage-collected
+    # or the interpreter exits (or earlier through `Frontend.close`).
+    close = weakref.finalize(app, client.close) if owned else (lambda: None)
+    app.extensions[KEY] = Frontend(settings, store, config.get("CLOCK") or utc_now, close)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(views.bp)
+    errors.register(app)
+    return app
