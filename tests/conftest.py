@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ UNIT_DIR = Path(__file__).parent / "unit"
 MODES = ("local", "external", "docker")
 UP_TIMEOUT_S = 600
 SERVICE_FIXTURES = {"pipeline_env", "s3_settings", "kafka_settings", "es_settings", "s3", "es",
-                    "kafka_admin", "hadoop_home"}
+                    "kafka_admin", "hadoop_home", "grant_kafka"}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -87,24 +88,32 @@ def _start_docker(request) -> dict[str, str]:
         pytest.skip(f"PIPELINE_SERVICES=docker: {reason}")
     from testcontainers.compose import DockerCompose
 
-    from local_services import stack
-    from local_services.envfile import ensure_env_file
+    from local_services import provision, stack
+    from local_services.envfile import LOCAL_CA, ensure_env_file
     from local_services.errors import ServiceError
+    from local_services.paths import Paths
     from local_services.readiness import wait_until
     from local_services.settings import LocalSettings
+    from local_services.tls import TlsFiles, ensure_server_cert
 
-    ensure_env_file(PROJECT_ROOT / ".env.example", DEFAULT_DOTENV)
+    paths = Paths.from_env(read_environment())
+    ensure_env_file(PROJECT_ROOT / ".env.example", DEFAULT_DOTENV, values={LOCAL_CA: str(paths.ca_cert)})
+    env = read_environment()
+    settings = LocalSettings.from_env(env)
+    # what the containers mount (docker-compose.dev.yml): the edge's certificate, the
+    # users files, Elasticsearch's roles and users, Kafka's accounts
+    ensure_server_cert(TlsFiles(paths.tls), [settings.edge.host, settings.host], label=str(paths.local_dir))
+    provision.write_files(paths.local_dir / "docker", settings.access, settings.kafka_admin_password)
     compose = DockerCompose(PROJECT_ROOT, compose_file_name="docker-compose.dev.yml",
                             env_file=str(DEFAULT_DOTENV), pull=True)
     compose.start()
     request.addfinalizer(compose.stop)
-    env = read_environment()
-    settings = LocalSettings.from_env(env)
     try:
         for service in stack.services(settings):
             wait_until(service.is_ready, what=f"{service.name} (docker)", timeout=300,
                        log_file=settings.paths.logs / "none")
-        stack.services(settings, ["s3"])[0].after_ready()  # the bucket
+        for name in ("s3", "kafka"):  # the bucket; the topics and each stage's ACLs
+            stack.services(settings, [name])[0].after_ready()
     except ServiceError as error:
         stdout, stderr = compose.get_logs()
         pytest.fail(f"{error}\ndocker compose logs:\n{(stdout + stderr)[-4000:]}", pytrace=False)
@@ -131,7 +140,13 @@ def s3_settings(pipeline_env) -> S3Settings:
 
 @pytest.fixture(scope="session")
 def kafka_settings(pipeline_env) -> KafkaSettings:
-    return KafkaSettings.from_env(pipeline_env)
+    """The broker's own account (`admin`, its only super user), for the tests' set-up:
+    creating topics, announcing test input, reading results and lags. Stage code under
+    test runs with its stage's own account (see `grant_kafka`)."""
+    from local_services.accounts import ADMIN_USER
+
+    return KafkaSettings.from_env({**pipeline_env, "KAFKA_USERNAME": ADMIN_USER,
+                                   "KAFKA_PASSWORD": pipeline_env.get("KAFKA_ADMIN_PASSWORD", "")})
 
 
 @pytest.fixture(scope="session")
@@ -157,6 +172,35 @@ def kafka_admin(kafka_settings):
     from confluent_kafka.admin import AdminClient
 
     return AdminClient(kafka_settings.client_config())
+
+
+@pytest.fixture(scope="session")
+def grant_kafka(pipeline_env, kafka_admin):
+    """`grant(images_topic=..., consumer_group=..., ...)`: gives every stage's own Kafka
+    account the rights it has on the configured topics and groups (the ACLs `make up`
+    creates, local_services/accounts.py) on a test's own names instead; taken back when
+    the session ends. Names not given keep their configured values."""
+    from confluent_kafka.admin import AclBindingFilter
+
+    from local_services.accounts import stage_acl_bindings
+    from local_services.settings import AccessSettings
+
+    access = AccessSettings.from_env(pipeline_env)
+    granted = []
+
+    def grant(**names):
+        bindings = stage_acl_bindings(dict(access.kafka_accounts), replace(access.names, **names))
+        if bindings:
+            for future in kafka_admin.create_acls(bindings, request_timeout=30).values():
+                future.result(timeout=30)
+        granted.extend(bindings)
+
+    yield grant
+    filters = [AclBindingFilter(b.restype, b.name, b.resource_pattern_type, b.principal, b.host, b.operation,
+                                b.permission_type) for b in granted]
+    if filters:
+        for future in kafka_admin.delete_acls(filters, request_timeout=30).values():
+            future.result(timeout=30)
 
 
 @pytest.fixture(scope="session")

@@ -1,18 +1,21 @@
-"""`local-services up|down|status|clean-data` (also `python -m local_services`)."""
+"""`local-services up|down|status|clean-data|accounts` (also `python -m local_services`)."""
 from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
-from pipeline_common.environment import DEFAULT_DOTENV, PROJECT_ROOT, SettingsError, read_environment
+from pipeline_common.environment import DEFAULT_DOTENV, PROJECT_ROOT, SettingsError, read_environment, require
 from pipeline_common.logs import configure_logging
+from pipeline_common.settings import KafkaSettings
 
-from . import stack
+from . import provision, stack
+from .accounts import ADMIN_USER
 from .envfile import LOCAL_CA, ensure_env_file
 from .errors import ServiceError
 from .paths import Paths
 from .service import Status
-from .settings import LocalSettings
+from .settings import AccessSettings, LocalSettings
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     commands.add_parser("status", help="table of service, pid, port, readiness and memory")
     commands.add_parser("clean-data", help="stop the services and delete their data and logs "
                         "(same as `down --wipe`; .env and downloads are kept)")
+    accounts = commands.add_parser(
+        "accounts", help="give a production stack the stages' accounts and rights, as `up` does locally "
+        "(cloud-services/README.md)")
+    what = accounts.add_subparsers(dest="what", required=True, metavar="WHAT")
+    files = what.add_parser("files", help="before `docker compose up`: write Traefik's users files, "
+                            "Elasticsearch's file realm and Kafka's JAAS file under DIRECTORY")
+    files.add_argument("directory", type=Path, metavar="DIRECTORY", help="the compose folder (cloud-services)")
+    what.add_parser("kafka", help="once the stack runs: create the pipeline's topics and each stage's ACLs "
+                    "on KAFKA_BOOTSTRAP_SERVERS, as the broker's admin account")
     args = parser.parse_args(argv)
     known = {*stack.NAMES, "hadoop"} if args.command == "up" else set(stack.NAMES)
     unknown = sorted(set(getattr(args, "services", [])) - known)
@@ -61,6 +73,20 @@ def format_table(rows: list[Status], hadoop: str) -> str:
     return "\n".join(lines)
 
 
+def accounts(args: argparse.Namespace, env: dict[str, str]) -> int:
+    access = AccessSettings.from_env(env)
+    if args.what == "files":
+        for path in provision.write_files(args.directory, access, require(env, "KAFKA_ADMIN_PASSWORD")):
+            print(f"wrote {path}")
+        return EXIT_OK
+    admin = KafkaSettings.from_env({**env, "KAFKA_USERNAME": ADMIN_USER,
+                                    "KAFKA_PASSWORD": require(env, "KAFKA_ADMIN_PASSWORD")})
+    count = provision.apply_kafka_acls(access, admin.client_config())
+    print(f"{count} ACLs on {admin.bootstrap_servers} for "
+          f"{', '.join(a.username for _, a in access.kafka_accounts) or 'nobody (no stage account in .env)'}")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.verbose)
@@ -69,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
             ca = Paths.from_env(read_environment()).ca_cert
             ensure_env_file(PROJECT_ROOT / ".env.example", DEFAULT_DOTENV, values={LOCAL_CA: str(ca)})
         env = read_environment()
+        if args.command == "accounts":
+            return accounts(args, env)
         settings = LocalSettings.from_env(env)
         if args.command == "up":
             for name, what in stack.up(settings, env, args.services):
