@@ -18,6 +18,7 @@ BENCHMARKS = {
     "aggregation": "aggregation_throughput.py",
     "indexer": "indexer_throughput.py",
     "api": "api_latency.py",
+    "edge": "edge_latency.py",
 }
 
 

@@ -50,6 +50,8 @@ class Names:
     live_group: str = "live-indexer"
     batch_index: str = "hadoop-object-counts-v1"
     live_index_prefix: str = "object-counts-live-"
+    runs_index: str = "pipeline-batch-runs"  # the scheduler's records of batch runs
+    lock_index: str = "pipeline-batch-locks"  # the scheduler's lease
 
     @property
     def batch_indices(self) -> str:
@@ -59,6 +61,10 @@ class Names:
     @property
     def live_indices(self) -> str:
         return f"{self.live_index_prefix}*"
+
+    @property
+    def scheduler_indices(self) -> list[str]:
+        return [f"{self.runs_index}*", f"{self.lock_index}*"]
 
 
 # --- Kafka ----------------------------------------------------------------------------
@@ -144,16 +150,16 @@ def jaas_config(admin_password: str, accounts: Iterable[Account]) -> str:
 
 # --- Elasticsearch --------------------------------------------------------------------
 
-ES_STAGES = ("api", "indexer", "live_indexer")
+ES_STAGES = ("api", "indexer", "live_indexer", "scheduler")
 
 
 def es_roles(names: Names) -> dict[str, dict]:
     """Role name -> body of PUT /_security/role/<name>."""
     return {
-        # the dashboard's API: search and look at mappings, nothing else
+        # the dashboard's API: search the counts and the run records, look at mappings
         "pipeline_api": {
             "cluster": [],
-            "indices": [{"names": [names.batch_indices, names.live_indices],
+            "indices": [{"names": [names.batch_indices, names.live_indices, f"{names.runs_index}*"],
                          "privileges": ["read", "view_index_metadata"]}],
         },
         # the batch indexer: its own index (create, map, write, delete stale buckets, refresh)
@@ -169,10 +175,17 @@ def es_roles(names: Names) -> dict[str, dict]:
                          "privileges": ["create_index", "view_index_metadata", "read", "write", "maintenance",
                                         "delete_index"]}],
         },
+        # the batch scheduler: its lease and its run records (the steps it starts use their own)
+        "pipeline_scheduler": {
+            "cluster": [],
+            "indices": [{"names": names.scheduler_indices,
+                         "privileges": ["create_index", "view_index_metadata", "read", "write"]}],
+        },
     }
 
 
-ROLE_OF_STAGE = {"api": "pipeline_api", "indexer": "pipeline_indexer", "live_indexer": "pipeline_live_indexer"}
+ROLE_OF_STAGE = {"api": "pipeline_api", "indexer": "pipeline_indexer", "live_indexer": "pipeline_live_indexer",
+                 "scheduler": "pipeline_scheduler"}
 ES_HASH_COST = 10  # Elasticsearch caches a verified password, so its default cost costs nothing per request
 
 

@@ -20,7 +20,7 @@ GO_BUILD = ("HOME", "PATH", "TMPDIR", "GOPATH", "GOMODCACHE", "GOCACHE", "GOPROX
 KAFKA_ACCOUNTS = (("producer", "PRODUCER", "producer"), ("consumer", "CONSUMER", "detector"),
                   ("live_indexer", "LIVE", "live-indexer"))
 ES_ACCOUNTS = (("api", "FRONTEND", "dashboard-api"), ("indexer", "INDEXER", "batch-indexer"),
-               ("live_indexer", "LIVE", "live-indexer"))
+               ("live_indexer", "LIVE", "live-indexer"), ("scheduler", "SCHEDULER", "batch-scheduler"))
 
 
 def _local_port(name: str, value: str, default_scheme: str) -> int:
@@ -83,6 +83,8 @@ class AccessSettings:
                 live_group=env.get("LIVE_CONSUMER_GROUP", "").strip() or "live-indexer",
                 batch_index=env.get("ES_INDEX", "").strip() or "hadoop-object-counts-v1",
                 live_index_prefix=env.get("ES_LIVE_INDEX_PREFIX", "").strip() or "object-counts-live-",
+                runs_index=env.get("ES_RUNS_INDEX", "").strip() or "pipeline-batch-runs",
+                lock_index=env.get("SCHEDULER_LOCK_INDEX", "").strip() or "pipeline-batch-locks",
             ),
             topic_partitions=number(env, "KAFKA_IMAGES_TOPIC_PARTITIONS", 3, int),
         )
