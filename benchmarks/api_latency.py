@@ -4,7 +4,8 @@ Seeds a fresh index with a week of synthetic object counts (minute, hour and day
 documents), serves the app with gunicorn (gthread workers) on 127.0.0.1, and runs wrk
 (--latency, a Lua `done` hook for p50/p95/p99) against, in the same run:
   1. GET /api/timeline                   the endpoint under test
-  2. the same search sent straight to Elasticsearch (POST /<index>/_search)
+  2. the same searches sent straight to Elasticsearch (POST /_msearch: the batch index
+     before the newest run's cutoff, the live indices after it, as the app asks them)
   3. GET /api/health                     the app's cheapest endpoint with ES calls
 so the figures can be read as ratios on a shared machine. Only 127.0.0.1 is targeted.
 
@@ -33,9 +34,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from pipeline_common.clients import elasticsearch_client
-from pipeline_common.contracts import Interval, bucket_start
+from pipeline_common.contracts import DetectionEvent, Interval, bucket_start
 from pipeline_common.environment import PROJECT_ROOT, SettingsError, read_environment
 from pipeline_common.logs import configure_logging
+from pipeline_common.output_runs import new_run_id
 from pipeline_common.settings import ElasticsearchSettings
 from pipeline_common.timestamps import to_iso, utc_now
 
@@ -60,7 +62,7 @@ end
 LUA_POST = """
 wrk.method = "POST"
 wrk.body = os.getenv("BENCH_BODY")
-wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Content-Type"] = "application/x-ndjson"
 wrk.headers["Authorization"] = "Basic " .. os.getenv("BENCH_AUTH")
 """
 RESULT_LINE = re.compile(
@@ -92,48 +94,74 @@ def parse_wrk(name: str, output: str) -> Latency:
     return Latency(name, requests, duration / 1e6, errors, p50 / 1e3, p95 / 1e3, p99 / 1e3, high / 1e3)
 
 
-def synthetic_documents(index: str, days: int, seed: int = 11):
-    """A week of minute counts rolled up to hours and days, as the indexer writes them."""
+def synthetic_events(days: int, seed: int = 11) -> list[DetectionEvent]:
+    """A week of images, a few per minute, each with the detections of one label."""
     rng = random.Random(seed)
     end = bucket_start(utc_now(), Interval.MINUTE)
-    sums: dict[tuple, list[int]] = {}
+    events = []
     for minute in range(days * 24 * 60):
         moment = end - timedelta(minutes=minute)
         for label, weight in LABELS.items():
             for source in SOURCES:
                 if rng.random() > 0.04 * weight:  # most minutes see nothing
                     continue
-                detections = rng.randint(1, weight + 1)
-                for interval in Interval:
-                    key = (label, source, interval.value, to_iso(bucket_start(moment, interval)))
-                    counts = sums.setdefault(key, [0, 0])
-                    counts[0] += detections
-                    counts[1] += max(1, detections // 2)
+                image_id = f"{rng.getrandbits(128):032x}"
+                events.append(DetectionEvent(image_id, source, moment, moment, "yolov4-tiny",
+                                             {label: rng.randint(1, weight + 1)}))
+    return events
+
+
+def synthetic_documents(index: str, events: list[DetectionEvent], run_id: str):
+    """The events' counts rolled up to minutes, hours and days, as the indexer writes a run."""
+    sums: dict[tuple, list[int]] = {}
+    for event in events:
+        for label, detections in event.counts.items():
+            for interval in Interval:
+                key = (label, event.source, interval.value, to_iso(bucket_start(event.captured_at, interval)))
+                counts = sums.setdefault(key, [0, 0])
+                counts[0] += detections
+                counts[1] += 1
     indexed_at = to_iso(utc_now())
     for (label, source, interval, start), (detections, images) in sums.items():
         yield {"_index": index, "_source": {
             "label": label, "source": source, "interval": interval, "bucket_start": start,
-            "detections": detections, "images": images, "run_id": "benchmark", "indexed_at": indexed_at}}
+            "detections": detections, "images": images, "run_id": run_id, "indexed_at": indexed_at}}
 
 
-def seed_index(es, index: str, days: int) -> int:
+def seed_index(es, index: str, live_prefix: str, days: int) -> int:
+    """The batch index as just after a run (so the current hour is answered live) and the
+    live indices with one document per image of the week, as the live indexer leaves them."""
     from elasticsearch.helpers import streaming_bulk
     from tqdm import tqdm
 
+    from es_live.documents import action
+    from es_live.index import ensure_template
     from pipeline_common.contracts.count_index import INDEX_BODY
 
     es.indices.create(index=index, mappings=INDEX_BODY["mappings"],
                       settings={"number_of_shards": 1, "number_of_replicas": 0})
-    documents = list(synthetic_documents(index, days))
+    ensure_template(es, live_prefix)
+    events = synthetic_events(days)
+    now = utc_now()
+    documents = list(synthetic_documents(index, events, new_run_id(now)))
+    documents += [action(event, live_prefix, now) for event in events]
     failed = 0
-    with tqdm(total=len(documents), desc=f"seeding {index}", unit="doc") as progress:
+    with tqdm(total=len(documents), desc=f"seeding {index} and {live_prefix}*", unit="doc") as progress:
         for ok, item in streaming_bulk(es, documents, chunk_size=2000, raise_on_error=False):
             failed += not ok
             progress.update(1)
     if failed:
         raise RuntimeError(f"{failed} documents could not be indexed into {index}")
-    es.indices.refresh(index=index)
+    es.indices.refresh(index=f"{index},{live_prefix}*")
     return len(documents)
+
+
+def drop_live(es, live_prefix: str) -> None:
+    from es_live.index import live_index_names, template_name
+
+    for name in live_index_names(es, live_prefix):
+        es.indices.delete(index=name, ignore_unavailable=True)
+    es.options(ignore_status=404).indices.delete_index_template(name=template_name(live_prefix))
 
 
 def free_port() -> int:
@@ -208,17 +236,18 @@ def main(argv=None) -> int:
 
     es = elasticsearch_client(settings)
     index = f"bench-frontend-{uuid.uuid4().hex[:8]}"
+    live_prefix = f"bench-frontend-live-{uuid.uuid4().hex[:8]}-"
     port = free_port()
     server = None
     try:
-        documents = seed_index(es, index, args.days)
+        documents = seed_index(es, index, live_prefix, args.days)
         log.info("seeded %d documents into %s", documents, index)
         gunicorn = Path(sys.executable).parent / "gunicorn"
         server = subprocess.Popen(
             [str(gunicorn), "--workers", str(args.workers), "--worker-class", "gthread",
              "--threads", str(args.worker_threads), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
              "simple_frontend.app:create_app()"],
-            cwd=PROJECT_ROOT, env={**os.environ, "ES_INDEX": index},
+            cwd=PROJECT_ROOT, env={**os.environ, "ES_INDEX": index, "ES_LIVE_INDEX_PREFIX": live_prefix},
         )
         base = f"http://127.0.0.1:{port}"
         wait_for(f"{base}/api/health", timeout=60)
@@ -230,13 +259,13 @@ def main(argv=None) -> int:
                             now=utc_now(), max_buckets=2000, draws_buckets=True)
         # The very search the app sends: all three intervals are stored, so it reads query.interval's.
         stored = queries.choose_stored_interval(query.interval, tuple(Interval))
-        body = json.dumps(queries.timeline_body(stored, query))
+        body = msearch_body(query, stored, index, live_prefix)
         auth = base64.b64encode(f"{settings.username}:{settings.password}".encode()).decode()
-        es_url = f"{settings.url.rstrip('/')}/{index}/_search"
+        es_url = f"{settings.url.rstrip('/')}/_msearch"
 
         results = [
             run_wrk("app /api/timeline", f"{base}/api/timeline?{TIMELINE_QUERY}", args, LUA_DONE),
-            run_wrk("ES _search (same query)", es_url, args, LUA_POST + LUA_DONE,
+            run_wrk("ES _msearch (same query)", es_url, args, LUA_POST + LUA_DONE,
                     env={"BENCH_BODY": body, "BENCH_AUTH": auth}),
             run_wrk("app /api/health", f"{base}/api/health", args, LUA_DONE),
         ]
@@ -248,6 +277,7 @@ def main(argv=None) -> int:
             except subprocess.TimeoutExpired:
                 server.kill()
         es.indices.delete(index=index, ignore_unavailable=True)
+        drop_live(es, live_prefix)
         es.close()
 
     report(results, args, documents)
@@ -259,6 +289,21 @@ def main(argv=None) -> int:
         log.error("requests failed (non-2xx, timeouts or socket errors) in: %s", ", ".join(failed))
         return 1
     return 0
+
+
+def msearch_body(query, stored: Interval, index: str, live_prefix: str) -> str:
+    """The app's searches for `query` as one _msearch body (NDJSON)."""
+    from pipeline_common.contracts import live_index
+    from simple_frontend import merge, queries
+
+    plan = merge.plan(query, stored, [new_run_id(utc_now())], timedelta(seconds=300))
+    lines = []
+    if plan.batch is not None:
+        lines += [{"index": index}, queries.timeline_body(stored, query, window=plan.batch)]
+    if plan.live is not None:
+        lines += [{"index": live_index.index_pattern(live_prefix), "allow_no_indices": True},
+                  queries.timeline_body(None, query, target=queries.LIVE, window=plan.live)]
+    return "".join(json.dumps(line) + "\n" for line in lines)
 
 
 def _pairs(query: str) -> dict[str, list[str]]:

@@ -1,21 +1,28 @@
-"""Consumer throughput, latency and memory against the real local Kafka and S3.
+"""Consumer throughput, latency and memory against the real local Kafka and S3, as
+ratios to the original design's sequential consumer measured in the same run.
 
 Makes a few hundred distinct real photos (flips, crops and rescalings of the photos in
 Debian's darknet package, plus scikit-image's and matplotlib's sample photos when those
 packages are installed), uploads them to a bench bucket of their own (so the real
-bucket's metadata/ prefix, which the aggregation job reads, stays clean), then measures
-in one run:
+bucket's metadata/ prefix, which the aggregation job reads, stays clean), then runs
+each scenario on the same images, each on a fresh 3-partition topic and consumer group:
 
-  1. bare detector loop: read + decode + inference of the same files from local disk,
-     in this process, same model and thread count (run before and after 2., averaged);
-  2. consumer throughput: every image announced up front, then
-     `python consumer/main_consumer.py --max-messages N` drains the topic; images/s
-     from the first to the last record's processed_at (start-up and group join are
-     reported apart), and its ratio to 1.;
-  3. end-to-end latency at a steady low rate: a running consumer, images announced at
-     --rate per second; latency = announce -> metadata object visible in S3 (a watcher
-     lists metadata/ every 20 ms); p50 / p95 / max;
-  4. the consumer's peak memory (ru_maxrss of each consumer process).
+  sequential      benchmarks/sequential_consumer.py: the original design's loop (one
+                  image at a time: download, decode, detect, upload JSON, commit), run
+                  first and last; its mean is the baseline;
+  consumer        consumer/main_consumer.py: I/O and resizing in worker threads,
+                  inference in the main thread, offsets stored when durable;
+  ... xN          N consumer processes in the same group (scale-out);
+  ... onnx        DETECTOR_BACKEND=onnxruntime (same weights, converted).
+
+The consumers are started and have joined their group before anything is announced;
+then every image is announced at once. images/s = images / (last record's
+processed_at - first announcement). Each scenario checks that every image got
+exactly one metadata record and that the processes together processed each message
+once (their "processed" counts add up to the number of images). Peak memory is each
+process's ru_maxrss. A latency run then announces --latency-images at --rate per
+second to the consumer and to the sequential baseline: announce -> record visible in
+S3 (a watcher lists metadata/ every 20 ms), p50 / p95.
 
 Needs the local services (`make up`). Bucket and topics are deleted afterwards.
 
@@ -24,11 +31,13 @@ Needs the local services (`make up`). Bucket and topics are deleted afterwards.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import io
 import json
 import logging
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -56,8 +65,34 @@ from pipeline_common.logs import configure_logging
 from pipeline_common.timestamps import utc_now
 
 log = logging.getLogger("benchmarks.consumer_throughput")
-MAIN = PROJECT_ROOT / "consumer" / "main_consumer.py"
+CONSUMER = PROJECT_ROOT / "consumer" / "main_consumer.py"
+SEQUENTIAL = Path(__file__).resolve().parent / "sequential_consumer.py"
 DARKNET = Path("/usr/share/darknet/data")
+PARTITIONS = 3
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    script: Path
+    processes: int = 1
+    env: tuple[tuple[str, str], ...] = ()  # settings for these processes
+
+
+SCENARIOS = {
+    "sequential": Scenario("sequential baseline (cv2)", SEQUENTIAL),
+    "consumer": Scenario("consumer, cv2, 1 process x 2 threads", CONSUMER),
+    "consumer-1t": Scenario("consumer, cv2, 1 process x 1 thread", CONSUMER, 1, (("DETECTOR_THREADS", "1"),)),
+    "consumer-x2": Scenario("consumer, cv2, 2 processes x 1 thread", CONSUMER, 2, (("DETECTOR_THREADS", "1"),)),
+    "consumer-x3": Scenario("consumer, cv2, 3 processes x 1 thread", CONSUMER, 3, (("DETECTOR_THREADS", "1"),)),
+    "onnx": Scenario("consumer, onnxruntime, 1 process x 2 threads", CONSUMER, 1,
+                     (("DETECTOR_BACKEND", "onnxruntime"),)),
+    "onnx-x2": Scenario("consumer, onnxruntime, 2 processes x 1 thread", CONSUMER, 2,
+                        (("DETECTOR_BACKEND", "onnxruntime"), ("DETECTOR_THREADS", "1"))),
+    "sequential-onnx": Scenario("sequential baseline (onnxruntime)", SEQUENTIAL, 1,
+                                (("DETECTOR_BACKEND", "onnxruntime"),)),
+}
+DEFAULT_SCENARIOS = ("consumer", "consumer-1t", "consumer-x2", "consumer-x3", "onnx", "onnx-x2")
 
 
 def base_photos() -> list[tuple[str, Image.Image]]:
@@ -111,25 +146,28 @@ class Bench:
 
     def topics(self, tag: str) -> tuple[str, str]:
         images, dead = f"consumer-bench-{tag}-{uuid.uuid4().hex[:8]}", f"consumer-bench-dead-{uuid.uuid4().hex[:8]}"
-        for future in self.admin.create_topics([NewTopic(images, 2, 1), NewTopic(dead, 1, 1)]).values():
+        for future in self.admin.create_topics([NewTopic(images, PARTITIONS, 1), NewTopic(dead, 1, 1)]).values():
             future.result(timeout=30)
         return images, dead
 
-    def consumer_env(self, images: str, dead: str) -> dict[str, str]:
+    def process_env(self, scenario: Scenario, images: str, dead: str, group: str) -> dict[str, str]:
         return {
             **self.env,
             "S3_BUCKET": self.bucket,
             "KAFKA_IMAGES_TOPIC": images,
             "KAFKA_DEAD_LETTER_TOPIC": dead,
-            "KAFKA_CONSUMER_GROUP": f"consumer-bench-{uuid.uuid4().hex[:8]}",
+            # created by the consumer; a fresh one per run keeps the benchmark's events
+            # away from the live indexer of the shared stack
+            "KAFKA_DETECTIONS_TOPIC": f"consumer-bench-events-{uuid.uuid4().hex[:8]}",
+            "KAFKA_CONSUMER_GROUP": group,
+            **dict(scenario.env),
         }
 
-    def start_consumer(self, env: dict[str, str], *args: str) -> tuple[subprocess.Popen, Path]:
-        log_path = self.workdir / f"consumer-{uuid.uuid4().hex[:6]}.log"
+    def start(self, script: Path, env: dict[str, str], *args: str) -> tuple[subprocess.Popen, Path]:
+        log_path = self.workdir / f"{script.stem}-{uuid.uuid4().hex[:6]}.log"
         with log_path.open("w") as out:
-            process = subprocess.Popen(
-                [sys.executable, str(MAIN), *args], env=env, stdout=out, stderr=subprocess.STDOUT
-            )
+            process = subprocess.Popen([sys.executable, str(script), *args], env=env, stdout=out,
+                                       stderr=subprocess.STDOUT)
         return process, log_path
 
     def metadata_keys(self) -> list[str]:
@@ -137,6 +175,10 @@ class Bench:
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix="metadata/"):
             keys += [item["Key"] for item in page.get("Contents", [])]
         return keys
+
+    def clear_metadata(self) -> None:
+        for key in self.metadata_keys():
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
 
 
 def wait_rusage(process: subprocess.Popen, timeout_s: float) -> tuple[int, float]:
@@ -149,7 +191,7 @@ def wait_rusage(process: subprocess.Popen, timeout_s: float) -> tuple[int, float
             return process.returncode, usage.ru_maxrss / 1024
         time.sleep(0.05)
     process.kill()
-    raise SystemExit(f"consumer {process.pid} did not finish within {timeout_s:.0f} s")
+    raise SystemExit(f"process {process.pid} did not finish within {timeout_s:.0f} s")
 
 
 def announce(settings: ConsumerSettings, topic: str, announcements, rate: float | None = None) -> list[float]:
@@ -177,46 +219,86 @@ def bare_loop(settings: ConsumerSettings, detector, files: list[Path], label: st
     return len(files) / (time.perf_counter() - start)
 
 
-def throughput_run(bench: Bench, announcements) -> dict:
-    images, dead = bench.topics("throughput")
-    announce(bench.settings, images, announcements)
-    env = bench.consumer_env(images, dead)
+def start_group(bench: Bench, scenario: Scenario, tag: str) -> tuple[list, str, str]:
+    """Start the scenario's processes on a fresh topic and group; return once each
+    has partitions (so nothing is announced into a rebalance)."""
+    images, dead = bench.topics(tag)
+    env = bench.process_env(scenario, images, dead, f"consumer-bench-{uuid.uuid4().hex[:8]}")
+    processes = [bench.start(scenario.script, env) for _ in range(scenario.processes)]
+    deadline = time.monotonic() + 120
+    assigned = re.compile(rf"assigned .*{re.escape(images)}/\d")
+    while not all(assigned.search(log_path.read_text()) for _, log_path in processes):
+        for process, log_path in processes:
+            if process.poll() is not None:
+                raise SystemExit(f"{scenario.name}: a process exited early; its log: {log_path}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{scenario.name}: the processes did not all get partitions within 120 s")
+        time.sleep(0.1)
+    time.sleep(1.0)  # let a cooperative rebalance finish moving partitions
+    return processes, images, dead
+
+
+def stop_group(bench: Bench, processes, topics: tuple[str, str]) -> tuple[list[float], int]:
+    """SIGTERM, then (peak RSS per process in MB, messages processed in total)."""
+    for process, _ in processes:
+        process.send_signal(signal.SIGTERM)
+    peaks, processed = [], 0
+    for process, log_path in processes:
+        code, peak = wait_rusage(process, timeout_s=120)
+        if code != 0:
+            raise SystemExit(f"exit code {code}; log: {log_path}")
+        peaks.append(peak)
+        counts = re.findall(r"(\d+) processed", log_path.read_text())
+        processed += int(counts[-1]) if counts else 0
+    bench.admin.delete_topics(list(topics), operation_timeout=10)
+    return peaks, processed
+
+
+def throughput_run(bench: Bench, scenario: Scenario, announcements) -> dict:
+    bench.clear_metadata()
+    processes, images, dead = start_group(bench, scenario, "throughput")
     started = time.time()
-    process, log_path = bench.start_consumer(env, "--max-messages", str(len(announcements)))
-    code, peak_mb = wait_rusage(process, timeout_s=1800)
-    wall = time.time() - started
-    if code != 0:
-        raise SystemExit(f"consumer exited {code}; its log: {log_path}")
+    announce(bench.settings, images, announcements)
+    wanted = {metadata_key(a.image_id) for a in announcements}
+    deadline = time.monotonic() + 1800
+    with tqdm(total=len(wanted), desc=scenario.name, unit="img", leave=False) as bar:
+        while True:
+            done = len(wanted & set(bench.metadata_keys()))
+            bar.update(done - bar.n)
+            if done == len(wanted):
+                break
+            if time.monotonic() > deadline or any(p.poll() is not None for p, _ in processes):
+                raise SystemExit(f"{scenario.name}: {done} of {len(wanted)} records; logs: {processes}")
+            time.sleep(0.25)
+    peaks, processed = stop_group(bench, processes, (images, dead))
+    keys = bench.metadata_keys()
     records = []
     for announcement in announcements:
         body = bench.s3.get_object(Bucket=bench.bucket, Key=metadata_key(announcement.image_id))["Body"].read()
         records.append(MetadataRecord.from_json_bytes(body))
-    stamps = sorted(r.processed_at.timestamp() for r in records)
-    bench.admin.delete_topics([images, dead], operation_timeout=10)
+    last = max(r.processed_at.timestamp() for r in records)
     return {
-        "images_per_s": (len(stamps) - 1) / (stamps[-1] - stamps[0]),
-        "wall_s": wall,
-        "startup_s": stamps[0] - started,  # process start, model load, group join, first image
-        "peak_rss_mb": peak_mb,
+        "scenario": scenario.name,
+        "processes": scenario.processes,
+        "images_per_s": len(records) / (last - started),
+        "records": len(keys),
+        "one_record_per_image": sorted(keys) == sorted(wanted),
+        "processed_in_total": processed,
+        "peak_rss_mb": max(peaks),
+        "peak_rss_mb_all_processes": sum(peaks),
+        "model": records[0].model.name,
+        "runtime": records[0].model.runtime,
         "detections": sum(len(r.detections) for r in records),
         "timings_ms": {
             stage: statistics.median(r.timings_ms[stage] for r in records)
-            for stage in ("download", "decode", "inference", "total")
+            for stage in ("download", "decode", "resize", "inference", "total") if stage in records[0].timings_ms
         },
     }
 
 
-def latency_run(bench: Bench, announcements, rate: float) -> dict:
-    for key in bench.metadata_keys():
-        bench.s3.delete_object(Bucket=bench.bucket, Key=key)
-    images, dead = bench.topics("latency")
-    process, log_path = bench.start_consumer(bench.consumer_env(images, dead))
-    deadline = time.monotonic() + 60
-    while "assigned" not in log_path.read_text():
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"consumer did not join its group; its log: {log_path}")
-        time.sleep(0.1)
-
+def latency_run(bench: Bench, scenario: Scenario, announcements, rate: float) -> dict:
+    bench.clear_metadata()
+    processes, images, dead = start_group(bench, scenario, "latency")
     seen: dict[str, float] = {}
     done = threading.Event()
 
@@ -236,26 +318,27 @@ def latency_run(bench: Bench, announcements, rate: float) -> dict:
         time.sleep(0.1)
     done.set()
     watcher.join()
-    process.send_signal(signal.SIGTERM)
-    code, peak_mb = wait_rusage(process, timeout_s=60)
-    bench.admin.delete_topics([images, dead], operation_timeout=10)
+    peaks, _ = stop_group(bench, processes, (images, dead))
     latencies = sorted((seen[key] - at) * 1000 for key, at in zip(wanted, sent) if key in seen)
     if len(latencies) < len(wanted):
-        raise SystemExit(f"only {len(latencies)} of {len(wanted)} records appeared; consumer log: {log_path}")
+        raise SystemExit(f"{scenario.name}: only {len(latencies)} of {len(wanted)} records appeared")
     return {
+        "scenario": scenario.name,
         "rate_per_s": rate,
         "images": len(latencies),
         "p50_ms": statistics.median(latencies),
         "p95_ms": latencies[max(0, int(round(0.95 * len(latencies))) - 1)],
         "max_ms": latencies[-1],
-        "peak_rss_mb": peak_mb,
-        "exit_code": code,
+        "peak_rss_mb": max(peaks),
     }
 
 
-def upload_all(bench: Bench, blobs: list[bytes]) -> tuple[list[ImageAnnouncement], list[Path]]:
-    import hashlib
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f} on {os.cpu_count()} cores"
 
+
+def upload_all(bench: Bench, blobs: list[bytes]) -> tuple[list[ImageAnnouncement], list[Path]]:
     def put(item: tuple[int, bytes]) -> tuple[ImageAnnouncement, Path]:
         n, data = item
         image_id = hashlib.sha256(data).hexdigest()[:32]
@@ -275,19 +358,48 @@ def upload_all(bench: Bench, blobs: list[bytes]) -> tuple[list[ImageAnnouncement
     return [a for a, _ in done], [p for _, p in done]
 
 
+def report(figures: dict) -> str:
+    base = figures["baseline_images_per_s"]
+    lines = [
+        f"\nconsumer benchmark: {figures['images']} photos, {figures['model']} @ {figures['input_size']}, "
+        f"{PARTITIONS} partitions; {figures['load_before']} before, {figures['load_after']} after",
+        f"  bare detector loop in this process (disk -> decode -> detect): {figures['bare_images_per_s']:.1f} images/s",
+        f"  {'scenario':<46} {'images/s':>9} {'x baseline':>11} {'peak RSS MB':>12}  one record each, processed",
+    ]
+    for run in figures["throughput"]:
+        memory = f"{run['peak_rss_mb']:.0f}" + (f" x{run['processes']}" if run["processes"] > 1 else "")
+        lines.append(
+            f"  {run['scenario']:<46} {run['images_per_s']:9.1f} {run['images_per_s'] / base:10.2f}x {memory:>12}"
+            f"  {'yes' if run['one_record_per_image'] else 'NO'}, {run['processed_in_total']}"
+        )
+    for run in figures["throughput"]:
+        lines.append(f"  median ms per image, {run['scenario']}: "
+                     + ", ".join(f"{k} {v:.1f}" for k, v in run["timings_ms"].items()))
+    for run in figures.get("latency", []):
+        lines.append(
+            f"  latency announce -> record at {run['rate_per_s']:g}/s over {run['images']} images, {run['scenario']}: "
+            f"p50 {run['p50_ms']:.0f} ms, p95 {run['p95_ms']:.0f} ms, max {run['max_ms']:.0f} ms"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--images", type=int, default=300, help="photos for the throughput run (default 300)")
-    parser.add_argument("--rate", type=float, default=5.0, help="announcements per second in the latency run")
-    parser.add_argument("--latency-images", type=int, default=60, help="photos in the latency run (default 60)")
+    parser.add_argument("--images", type=int, default=200, help="photos per throughput run (default 200)")
+    parser.add_argument("--scenarios", nargs="+", choices=sorted(set(SCENARIOS) - {"sequential"}),
+                        default=list(DEFAULT_SCENARIOS), metavar="NAME",
+                        help=f"besides the sequential baseline (default: {' '.join(DEFAULT_SCENARIOS)}; "
+                        f"all: {' '.join(sorted(set(SCENARIOS) - {'sequential'}))})")
+    parser.add_argument("--rate", type=float, default=4.0, help="announcements per second in the latency run")
+    parser.add_argument("--latency-images", type=int, default=40, help="photos in the latency run (0: skip it)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
-    if args.images < 10 or not 1 <= args.latency_images <= args.images or args.rate <= 0:
-        parser.error("need --images >= 10, 1 <= --latency-images <= --images and --rate > 0")
+    if args.images < 10 or not 0 <= args.latency_images <= args.images or args.rate <= 0:
+        parser.error("need --images >= 10, 0 <= --latency-images <= --images and --rate > 0")
     configure_logging(args.verbose)
     try:
         env = read_environment()
@@ -299,56 +411,42 @@ def main(argv: list[str] | None = None) -> int:
     s3 = s3_client(settings.s3)
     bucket = f"consumer-bench-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
+    figures = {"images": args.images, "model": settings.detector.model, "input_size": settings.detector.input_size,
+               "load_before": load_average()}
     with tempfile.TemporaryDirectory(prefix="consumer-bench-") as workdir:
         bench = Bench(settings, env, s3, AdminClient(settings.kafka.client_config()), bucket, Path(workdir))
         try:
             photos = base_photos()
             log.info("%d base photos -> %d variants in s3://%s", len(photos), args.images, bucket)
             announcements, files = upload_all(bench, variants(photos, args.images))
-            detector = load_detector(settings)
-            bare_before = bare_loop(settings, detector, files, "bare detector loop (1/2)")
-            consumer = throughput_run(bench, announcements)
-            bare_after = bare_loop(settings, detector, files, "bare detector loop (2/2)")
-            latency = latency_run(bench, announcements[: args.latency_images], args.rate)
+            figures["bare_images_per_s"] = bare_loop(settings, load_detector(settings), files, "bare detector loop")
+            runs = [throughput_run(bench, SCENARIOS["sequential"], announcements)]
+            for name in args.scenarios:
+                runs.append(throughput_run(bench, SCENARIOS[name], announcements))
+            runs.append(throughput_run(bench, SCENARIOS["sequential"], announcements))
+            first, last = runs[0], runs.pop()
+            first["scenario"] += " (mean of first and last run)"
+            first["runs_images_per_s"] = [first["images_per_s"], last["images_per_s"]]
+            first["images_per_s"] = (first["images_per_s"] + last["images_per_s"]) / 2
+            figures["throughput"] = runs
+            figures["baseline_images_per_s"] = first["images_per_s"]
+            if args.latency_images:
+                subset = announcements[: args.latency_images]
+                figures["latency"] = [
+                    latency_run(bench, SCENARIOS["consumer"], subset, args.rate),
+                    latency_run(bench, SCENARIOS["sequential"], subset, args.rate),
+                ]
         finally:
-            for key in bench.metadata_keys():
-                s3.delete_object(Bucket=bucket, Key=key)
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
                 for item in page.get("Contents", []):
                     s3.delete_object(Bucket=bucket, Key=item["Key"])
             s3.delete_bucket(Bucket=bucket)
-
-    bare = (bare_before + bare_after) / 2
-    figures = {
-        "model": settings.detector.model,
-        "input_size": settings.detector.input_size,
-        "opencv_threads": settings.detector.threads,
-        "prefetch": settings.prefetch,
-        "workers": settings.workers,
-        "images": args.images,
-        "bare_images_per_s": {"before": bare_before, "after": bare_after, "mean": bare},
-        "consumer": consumer,
-        "ratio_consumer_to_bare": consumer["images_per_s"] / bare,
-        "latency": latency,
-    }
-    print(
-        f"\nconsumer benchmark: {args.images} photos, {settings.detector.model} @ {settings.detector.input_size}, "
-        f"{settings.detector.threads} OpenCV threads, prefetch {settings.prefetch}, {settings.workers} I/O workers\n"
-        f"  bare detector loop (disk -> decode -> detect): {bare:6.1f} images/s "
-        f"(before {bare_before:.1f}, after {bare_after:.1f})\n"
-        f"  consumer (Kafka -> S3 -> decode -> detect -> S3): {consumer['images_per_s']:6.1f} images/s "
-        f"= {figures['ratio_consumer_to_bare']:.2f} x bare; wall {consumer['wall_s']:.1f} s "
-        f"incl. {consumer['startup_s']:.1f} s start-up to the first image\n"
-        f"  median per image (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in consumer["timings_ms"].items()) + "\n"
-        f"  latency announce -> metadata in S3 at {args.rate:g}/s over {latency['images']} images: "
-        f"p50 {latency['p50_ms']:.0f} ms, p95 {latency['p95_ms']:.0f} ms, max {latency['max_ms']:.0f} ms\n"
-        f"  consumer peak RSS: {consumer['peak_rss_mb']:.0f} MB (throughput run), "
-        f"{latency['peak_rss_mb']:.0f} MB (latency run)"
-    )
+    figures["load_after"] = load_average()
+    print(report(figures))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2))
-    return 0
+    return 0 if all(run["one_record_per_image"] for run in figures["throughput"]) else 1
 
 
 if __name__ == "__main__":

@@ -8,11 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
 
 from pipeline_common.clients import s3_client
 
 from .dead_letter import DeadLetterPublisher
-from .detector import Detector, DetectorConfig
+from .detector import Detector, DetectorConfig, OpenCVRunner
+from .events import DetectionPublisher, ensure_topic
 from .loop import ConsumerLoop, RunLimits, Summary
 from .models import ModelNotFound, resolve_model_files
 from .processing import Limits, Processor
@@ -24,29 +26,37 @@ log = logging.getLogger(__name__)
 
 def load_detector(settings: ConsumerSettings) -> Detector:
     """Raises ModelNotFound with instructions when the model's files are missing."""
+    detector_settings = settings.detector
     # OpenCV's default may oversubscribe a shared host; the count is explicit instead
-    cv2.setNumThreads(settings.detector.threads)
-    files = resolve_model_files(settings.detector.model, settings.detector.models_dir)
+    cv2.setNumThreads(detector_settings.threads)
+    files = resolve_model_files(detector_settings.model, detector_settings.models_dir)
     config = DetectorConfig(
-        input_size=settings.detector.input_size,
-        confidence_threshold=settings.detector.confidence_threshold,
-        nms_threshold=settings.detector.nms_threshold,
+        input_size=detector_settings.input_size,
+        confidence_threshold=detector_settings.confidence_threshold,
+        nms_threshold=detector_settings.nms_threshold,
     )
     try:
-        detector = Detector.load(files, config)
+        if detector_settings.backend == "onnxruntime":
+            from .onnx_backend import OnnxRunner  # optional dependency, loaded only when chosen
+
+            runner = OnnxRunner.load(files, detector_settings.models_dir, detector_settings.threads)
+        else:
+            runner = OpenCVRunner.load(files)
+        detector = Detector.load(files, config, runner)
     except cv2.error as error:  # truncated or mismatched cfg / weights
         raise ModelNotFound(f"cannot load model {files.name} from {files.cfg} and {files.weights}: {error}") from None
-    # OpenCV allocates and tunes its buffers on the first forward pass: pay that now,
-    # not on the first image (it would show up as a latency spike)
+    # The runtime allocates and tunes its buffers on the first forward pass: pay that
+    # now, not on the first image (it would show up as a latency spike)
     detector.detect(np.zeros((config.input_size, config.input_size, 3), np.uint8))
     log.info(
-        "model %s (%s) input %d, confidence >= %.2f, NMS %.2f, %d OpenCV threads",
+        "model %s (weights sha256 %s) on %s, input %d, confidence >= %.2f, NMS %.2f, %d threads",
         files.name,
-        files.weights,
+        files.sha256["weights"][:16],
+        detector.model_info.runtime,
         config.input_size,
         config.confidence_threshold,
         config.nms_threshold,
-        settings.detector.threads,
+        detector_settings.threads,
     )
     return detector
 
@@ -68,8 +78,11 @@ def run_consumer(
         connect_timeout=5,
         read_timeout=30,
     )
+    # before anything is consumed: an event topic that cannot exist must not turn into
+    # an endless retry of every image
+    ensure_topic(AdminClient(settings.kafka.client_config()), settings.kafka.detections_topic)
     consumer = Consumer(settings.consumer_config())
-    producer = Producer(settings.dead_letter_producer_config())
+    producer = Producer(settings.producer_config())  # dead letters and detection events
     pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="consumer-io")
     backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
     try:
@@ -87,6 +100,7 @@ def run_consumer(
             dead_letters=DeadLetterPublisher(producer, settings.kafka.dead_letter_topic, settings.group_id),
             pool=pool,
             stop=stop,
+            events=DetectionPublisher(producer, settings.kafka.detections_topic),
             prefetch=settings.prefetch,
             limits=limits,
             progress=progress,
@@ -94,9 +108,10 @@ def run_consumer(
         )
         loop.subscribe([settings.kafka.images_topic])
         log.info(
-            "consuming %s as group %s (dead letters to %s, bucket %s)",
+            "consuming %s as group %s (detection events to %s, dead letters to %s, bucket %s)",
             settings.kafka.images_topic,
             settings.group_id,
+            settings.kafka.detections_topic,
             settings.kafka.dead_letter_topic,
             settings.s3.bucket,
         )
@@ -106,4 +121,4 @@ def run_consumer(
         pool.shutdown(wait=True, cancel_futures=True)
         consumer.close()  # leaves the group; auto-commit commits the stored offsets
         if producer.flush(10):
-            log.warning("some dead letters were not acknowledged before exit; their offsets were not stored")
+            log.warning("some dead letters or events were not acknowledged before exit; their offsets were not stored")

@@ -18,6 +18,7 @@ import threading
 from tqdm import tqdm
 
 from consumer.app import run_consumer
+from consumer.errors import FatalError
 from consumer.loop import RunLimits
 from consumer.models import ModelNotFound
 from consumer.settings import ConsumerSettings
@@ -78,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     except ModelNotFound as error:
         log.error("%s", error)
         return EXIT_CONFIG
+    except FatalError as error:  # found before anything was consumed
+        log.error("%s", error)
+        return EXIT_FATAL
     finally:
         if progress is not None:
             progress.close()

@@ -1,8 +1,9 @@
-"""YOLO object detection on OpenCV DNN (Darknet cfg + weights).
+"""YOLO object detection (Darknet cfg + weights) on OpenCV DNN, or on onnxruntime.
 
 `postprocess` turns raw network output into a validated `Detections` object and is a
-pure function; `Detector.detect` wraps the network around it. A `Detector` holds one
-`cv2.dnn.Net`, which is not thread-safe: use it from one thread.
+pure function; `Detector` wraps a runtime around it. `Detector.prepare` (resize into
+the network's input) may run in any thread; `Detector.infer` uses the runtime, which
+is not thread-safe for OpenCV: call it from one thread.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Iterator, Sequence
 import cv2
 import numpy as np
 
-from pipeline_common.contracts import Detection, ModelInfo
+from pipeline_common.contracts import Detection, ModelInfo, canonical_label
 
 from .models import ModelFiles, read_class_names
 
@@ -152,28 +153,61 @@ def postprocess(
     )
 
 
-class Detector:
-    def __init__(self, net, class_names: Sequence[str], config: DetectorConfig, model_name: str):
+@dataclass(frozen=True, eq=False)
+class Blob:
+    """One image made ready for the network (resized, scaled, RGB, NCHW float32): made
+    in a worker thread so the detection thread only runs the network."""
+
+    array: np.ndarray
+    width: int  # of the original image, to map boxes back onto it
+    height: int
+
+
+class OpenCVRunner:
+    """OpenCV DNN (the original design's runtime). One `cv2.dnn.Net` is not thread-safe."""
+
+    def __init__(self, net):
         self._net = net
         self._output_names = net.getUnconnectedOutLayersNames()
-        self.class_names = tuple(class_names)
-        self.config = config
-        self.model_info = ModelInfo(
-            name=model_name,
-            input_size=config.input_size,
-            confidence_threshold=config.confidence_threshold,
-            nms_threshold=config.nms_threshold,
-        )
+        self.runtime = f"opencv-dnn {cv2.__version__}"
 
     @classmethod
-    def load(cls, files: ModelFiles, config: DetectorConfig) -> "Detector":
+    def load(cls, files: ModelFiles) -> "OpenCVRunner":
         net = cv2.dnn.readNetFromDarknet(str(files.cfg), str(files.weights))
         net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
         net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
-        return cls(net, read_class_names(files.names), config, files.name)
+        return cls(net)
 
-    def detect(self, image: np.ndarray) -> Detections:
-        """Objects in an 8-bit BGR image of shape (height, width, 3)."""
+    def forward(self, blob: np.ndarray) -> Sequence[np.ndarray]:
+        self._net.setInput(blob)
+        return self._net.forward(self._output_names)
+
+
+class Detector:
+    """A model on a runtime: `prepare` (any thread) -> `infer` (the detector's thread)."""
+
+    def __init__(self, runner, class_names: Sequence[str], config: DetectorConfig, files: ModelFiles):
+        self._runner = runner
+        # one label set for every model: darknet's "motorbike" is reported as "motorcycle"
+        self.class_names = tuple(canonical_label(name) for name in class_names)
+        self.config = config
+        self.model_info = ModelInfo(
+            name=files.name,
+            input_size=config.input_size,
+            confidence_threshold=config.confidence_threshold,
+            nms_threshold=config.nms_threshold,
+            files_sha256=dict(files.sha256),
+            runtime=runner.runtime,
+        )
+
+    @classmethod
+    def load(cls, files: ModelFiles, config: DetectorConfig, runner=None) -> "Detector":
+        """On OpenCV DNN unless another runner (e.g. onnx_backend.OnnxRunner) is given."""
+        return cls(runner or OpenCVRunner.load(files), read_class_names(files.names), config, files)
+
+    def prepare(self, image: np.ndarray) -> Blob:
+        """An 8-bit BGR image of shape (height, width, 3) -> the network's input.
+        Thread-safe: it touches no network state."""
         if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             shape = getattr(image, "shape", None)
             dtype = getattr(image, "dtype", type(image).__name__)
@@ -183,13 +217,19 @@ class Detector:
         # Plain resize (no letterbox), as darknet's own demo does: box coordinates
         # relative to the input map straight back onto the original image.
         blob = cv2.dnn.blobFromImage(image, 1 / 255.0, (size, size), swapRB=True, crop=False)
-        self._net.setInput(blob)
-        outputs = self._net.forward(self._output_names)
+        return Blob(blob, width, height)
+
+    def infer(self, blob: Blob) -> Detections:
+        outputs = self._runner.forward(blob.array)
         return postprocess(
             outputs,
-            width,
-            height,
+            blob.width,
+            blob.height,
             self.class_names,
             self.config.confidence_threshold,
             self.config.nms_threshold,
         )
+
+    def detect(self, image: np.ndarray) -> Detections:
+        """Objects in an 8-bit BGR image of shape (height, width, 3)."""
+        return self.infer(self.prepare(image))

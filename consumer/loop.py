@@ -1,8 +1,9 @@
 """The poll loop: keeps a small window of messages downloading and decoding in worker
 threads while the detector works on the oldest one, and stores each partition's
 offset only when every earlier message of that partition is durably handled
-(metadata written or dead letter acknowledged). Auto-commit then commits what was
-stored; the loop also commits before partitions are revoked and at shutdown.
+(metadata written and its detection event acknowledged, or dead letter acknowledged).
+Auto-commit then commits what was stored; the loop also commits before partitions are
+revoked and at shutdown.
 """
 from __future__ import annotations
 
@@ -64,12 +65,13 @@ class ConsumerLoop:
     dead_letters: object
     pool: Executor
     stop: threading.Event
+    events: object  # publish(record): the detection event, once the metadata is written
     prefetch: int = 4
     limits: RunLimits = RunLimits()
     progress: object | None = None  # anything with update(n), e.g. tqdm
     poll_timeout_s: float = 0.5
     join_grace_s: float = 60.0  # extra wait for the first assignment under --idle-timeout
-    backoff: Backoff = Backoff()  # for dead letters the broker did not acknowledge
+    backoff: Backoff = Backoff()  # for dead letters and events the broker did not acknowledge
     summary: Summary = field(default_factory=Summary)
 
     def __post_init__(self) -> None:
@@ -206,12 +208,24 @@ class ConsumerLoop:
         if isinstance(outcome, Detected):
             labels = ", ".join(d.label for d in outcome.record.detections) or "nothing"
             what = f"image {outcome.record.image_id}: {labels} ({outcome.record.timings_ms['total']:.0f} ms)"
-            self._finishing.append(_Job(head.ref, self.pool.submit(self.processor.write, outcome), what))
+            self._finishing.append(_Job(head.ref, self.pool.submit(self._finish, outcome), what))
         elif isinstance(outcome, Failed):
             future = self.pool.submit(self._dead_letter, outcome)
             self._finishing.append(_Job(head.ref, future, dead_letter=True))
         else:  # pragma: no cover - a programming error, not bad input
             raise TypeError(f"unexpected outcome {outcome!r}")
+
+    def _finish(self, detected: Detected) -> str:
+        """Write the metadata record, then publish the detection event, each retried
+        until it is durable: the offset is stored only after both."""
+        written = self.processor.write(detected)
+        call_with_retry(
+            lambda: self.events.publish(detected.record),
+            f"{detected.ref.where} detection event {detected.record.image_id}",
+            self.backoff,
+            self.stop,
+        )
+        return written
 
     def _dead_letter(self, failed: Failed) -> None:
         """Publish until the broker acknowledges: a Kafka hiccup must neither stop the

@@ -1,5 +1,6 @@
-"""What happens to one message: parse -> download -> decode (worker threads, ahead of
-time) -> detect (the detector's thread) -> write the metadata record (worker thread).
+"""What happens to one message: parse -> download -> decode -> resize into the network's
+input (worker threads, ahead of time) -> inference (the detector's thread) -> write the
+metadata record (worker thread).
 
 Every failure leaves as one of the kinds in `errors`: a message that cannot be
 processed comes back as `Failed` (for the dead-letter topic); transient S3 trouble is
@@ -13,14 +14,12 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import numpy as np
-
 from pipeline_common.contracts import ContractError, ImageAnnouncement, MetadataRecord, ModelInfo, parse_s3_uri
 from pipeline_common.timestamps import utc_now
 
 from . import storage
 from .decode import DecodeError, decode_image
-from .detector import Detections
+from .detector import Blob, Detections
 from .errors import Rejected, Stage
 from .messages import MessageRef
 from .retry import Backoff, call_with_retry
@@ -38,7 +37,7 @@ class Limits:
 class Prepared:
     ref: MessageRef
     announcement: ImageAnnouncement
-    image: np.ndarray
+    blob: Blob  # the network's input, and the image's size
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -104,7 +103,8 @@ class Processor:
         self._stop = stop
 
     def prepare(self, ref: MessageRef) -> Prepared | Failed:
-        """Parse, download and decode. Runs in a worker thread."""
+        """Parse, download, decode and resize. Runs in a worker thread, so the detector's
+        thread does nothing but inference."""
         try:
             announcement = parse_announcement(ref.value, self._bucket)
         except ContractError as error:
@@ -126,22 +126,30 @@ class Processor:
             image = decode_image(data, self._limits.max_image_pixels)
         except DecodeError as error:
             return Failed(ref, Stage.DECODE, f"{announcement.image_path}: {error}")
-        return Prepared(ref, announcement, image, {"download": download_ms, "decode": _ms_since(started)})
+        decode_ms = _ms_since(started)
+        started = time.perf_counter()
+        try:
+            blob = self._detector.prepare(image)
+        except Exception as error:  # cv2.error, ValueError: this image, not the consumer
+            return Failed(ref, Stage.DETECT, f"{announcement.image_path}: {type(error).__name__}: {error}")
+        return Prepared(
+            ref, announcement, blob, {"download": download_ms, "decode": decode_ms, "resize": _ms_since(started)}
+        )
 
     def detect(self, prepared: Prepared) -> Detected | Failed:
         """Run the detector and build the record. Runs in the detector's one thread."""
         started = time.perf_counter()
         try:
-            detections = self._detector.detect(prepared.image)
+            detections = self._detector.infer(prepared.blob)
         except Exception as error:  # cv2.error, ValueError: this image, not the consumer
             return Failed(
                 prepared.ref, Stage.DETECT, f"{prepared.announcement.image_path}: {type(error).__name__}: {error}"
             )
         timings = dict(prepared.timings_ms, inference=_ms_since(started))
         timings["total"] = sum(timings.values())
-        height, width = prepared.image.shape[:2]
+        blob = prepared.blob
         record = build_record(
-            prepared.announcement, detections, self._detector.model_info, width, height, timings, utc_now()
+            prepared.announcement, detections, self._detector.model_info, blob.width, blob.height, timings, utc_now()
         )
         return Detected(prepared.ref, record)
 

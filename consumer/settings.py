@@ -9,10 +9,11 @@ from typing import Mapping
 from pipeline_common.environment import PROJECT_ROOT, SettingsError, number
 from pipeline_common.settings import KafkaSettings, S3Settings
 
-from .dead_letter import DELIVERY_TIMEOUT_MS
-from .models import MODELS
+from .models import DEFAULT_MODEL, MODELS
+from .publish import DELIVERY_TIMEOUT_MS
 
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "consumer" / "models"
+BACKENDS = ("opencv", "onnxruntime")
 
 
 def available_cores() -> int:
@@ -24,8 +25,9 @@ def available_cores() -> int:
 
 @dataclass(frozen=True)
 class DetectorSettings:
-    model: str = "yolov3-tiny"
+    model: str = DEFAULT_MODEL
     models_dir: Path = DEFAULT_MODELS_DIR
+    backend: str = "opencv"
     input_size: int = 416
     confidence_threshold: float = 0.25
     nms_threshold: float = 0.45
@@ -36,6 +38,8 @@ class DetectorSettings:
             raise SettingsError(
                 f"DETECTOR_MODEL must be one of {', '.join(sorted(MODELS))}, got {self.model!r}"
             )
+        if self.backend not in BACKENDS:
+            raise SettingsError(f"DETECTOR_BACKEND must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.input_size < 32 or self.input_size % 32:
             raise SettingsError(
                 f"DETECTOR_INPUT_SIZE must be a positive multiple of 32, got {self.input_size}"
@@ -74,8 +78,9 @@ class ConsumerSettings:
             kafka=KafkaSettings.from_env(env),
             group_id=env.get("KAFKA_CONSUMER_GROUP", "").strip() or "object-detector",
             detector=DetectorSettings(
-                model=env.get("DETECTOR_MODEL", "").strip() or "yolov3-tiny",
+                model=env.get("DETECTOR_MODEL", "").strip() or DEFAULT_MODEL,
                 models_dir=Path(env.get("DETECTOR_MODELS_DIR", "").strip() or DEFAULT_MODELS_DIR),
+                backend=env.get("DETECTOR_BACKEND", "").strip() or "opencv",
                 input_size=number(env, "DETECTOR_INPUT_SIZE", 416, int),
                 confidence_threshold=number(env, "DETECTOR_CONFIDENCE_THRESHOLD", 0.25),
                 nms_threshold=number(env, "DETECTOR_NMS_THRESHOLD", 0.45),
@@ -139,7 +144,8 @@ class ConsumerSettings:
             "partition.assignment.strategy": "cooperative-sticky",
         }
 
-    def dead_letter_producer_config(self) -> dict:
+    def producer_config(self) -> dict:
+        """The producer of dead letters and detection events: idempotent, acks from all replicas."""
         return {
             **self.kafka.client_config(),
             "enable.idempotence": True,

@@ -1,5 +1,7 @@
-"""One aggregation run: list the metadata objects, run the job through mrjob, publish
-`part-*` files and then `_SUCCESS` under s3://<bucket>/<output-prefix><run-id>/."""
+"""One aggregation run: list the metadata objects, decide what to read (everything, or
+only what an earlier run did not count: `increments.py`), run the job through mrjob,
+publish `part-*` files, the run's ledger and state, and then `_SUCCESS` under
+s3://<bucket>/<output-prefix><run-id>/."""
 from __future__ import annotations
 
 import logging
@@ -14,9 +16,14 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pipeline_common.output_runs import SUCCESS_MARKER, is_complete, is_part_key, list_keys, run_prefix
+from pipeline_common.timestamps import to_iso, utc_now
 
-from .manifest import write_manifests
+from .increments import FULL, Plan, RunState, plan_run
+from .listing import list_objects
+from .manifest import aggregates_line, write_manifests
 from .object_counts_job import BAD_RECORDS, MRObjectCounts
+from .retention import remove_old_runs
+from .run_state import find_base, write_state
 from .settings import AggregationSettings
 from .task_env import TASK_ENV_NAME, write_task_env
 
@@ -37,10 +44,25 @@ class RunResult:
     objects_listed: int
     part_keys: tuple[str, ...]
     counters: dict[str, dict[str, int]] = field(default_factory=dict)
+    mode: str = FULL
+    objects_read: int = 0  # listed objects this run read (all of them, or only the new ones)
+    base_run: str | None = None
+    reason: str = ""  # why a full recount
+    removed_runs: tuple[str, ...] = ()
 
     @property
     def bad_records(self) -> int:
         return sum(self.counters.get(BAD_RECORDS, {}).values())
+
+    def summary(self) -> dict:
+        """What the CLI's --summary-file holds (the scheduler's run records use it)."""
+        return {
+            "run_id": self.run_id, "output_uri": self.output_uri, "mode": self.mode,
+            "base_run": self.base_run, "reason": self.reason, "objects_listed": self.objects_listed,
+            "objects_read": self.objects_read, "bad_records": self.bad_records,
+            "part_files": len(self.part_keys), "removed_runs": list(self.removed_runs),
+            "counters": self.counters,
+        }
 
 
 def merge_counters(per_step: list[dict]) -> dict[str, dict[str, int]]:
@@ -120,8 +142,9 @@ def local_runner_args(objects: int) -> list[str]:
     return ["--num-cores", str(cores)]
 
 
-def _publish(runner, s3, bucket: str, prefix: str) -> list[str]:
-    """Copy the runner's part-* files to S3 (part files first, the marker last)."""
+def _publish(runner, s3, bucket: str, prefix: str, before_marker=lambda: None) -> list[str]:
+    """Copy the runner's part-* files to S3 (part files first, then `before_marker()`,
+    the marker last)."""
     sources = sorted(
         path for path in runner.fs.ls(runner.get_output_dir()) if is_part_key(path.rstrip("/"))
     )
@@ -135,11 +158,25 @@ def _publish(runner, s3, bucket: str, prefix: str) -> list[str]:
                     handle.write(chunk)
             s3.upload_file(str(local), bucket, prefix + name)
             keys.append(prefix + name)
+    before_marker()
     s3.put_object(Bucket=bucket, Key=prefix + SUCCESS_MARKER, Body=b"")
     return keys
 
 
-def run_aggregation(settings: AggregationSettings, s3) -> RunResult:
+def plan(settings: AggregationSettings, s3, listed: list[tuple[str, str]]) -> Plan:
+    if settings.full:
+        return plan_run(listed, None, None, "full recount asked for (--full)")
+    base = find_base(s3, settings.s3.bucket, settings.output_prefix, settings.run_id,
+                     settings.interval.value, settings.input_prefix)
+    return plan_run(listed, base.state, base.counted, base.reason)
+
+
+def base_parts(s3, settings: AggregationSettings, base_run: str) -> list[str]:
+    prefix = run_prefix(settings.output_prefix, base_run)
+    return sorted(settings.s3.uri(k) for k in list_keys(s3, settings.s3.bucket, prefix) if is_part_key(k))
+
+
+def run_aggregation(settings: AggregationSettings, s3, clock=utc_now) -> RunResult:
     bucket = settings.s3.bucket
     prefix = run_prefix(settings.output_prefix, settings.run_id)
     if next(iter(list_keys(s3, bucket, prefix)), None) is not None:
@@ -147,47 +184,68 @@ def run_aggregation(settings: AggregationSettings, s3) -> RunResult:
             f"s3://{bucket}/{prefix} already holds objects: choose another --run-id "
             "or delete that folder"
         )
+    listed_at = clock()
+    listed = list(tqdm(list_objects(s3, bucket, settings.input_prefix),
+                       desc=f"listing s3://{bucket}/{settings.input_prefix}", unit=" keys", disable=None))
+    chosen = plan(settings, s3, listed)
+    if chosen.mode == FULL:
+        log.info("full recount of %s objects under s3://%s/%s (%s)",
+                 len(listed), bucket, settings.input_prefix, chosen.reason)
+    else:
+        log.info("%s new of %s objects under s3://%s/%s, added to run %s",
+                 len(chosen.to_read), len(listed), bucket, settings.input_prefix, chosen.base_run)
     with tempfile.TemporaryDirectory(prefix="aggregation-") as scratch:
         scratch_dir = Path(scratch)
-        listing = tqdm(
-            (settings.s3.uri(key) for key in list_keys(s3, bucket, settings.input_prefix)),
-            desc=f"listing s3://{bucket}/{settings.input_prefix}", unit=" keys", disable=None,
+        manifests, _ = write_manifests(
+            (settings.s3.uri(key) for key in chosen.to_read), scratch_dir / "manifests", settings.keys_per_split
         )
-        manifests, listed = write_manifests(
-            listing, scratch_dir / "manifests", settings.keys_per_split
-        )
-        log.info(
-            "listed %s objects under s3://%s/%s into %s manifest file(s)",
-            listed, bucket, settings.input_prefix, len(manifests),
-        )
+        if chosen.base_run is not None:
+            parts = base_parts(s3, settings, chosen.base_run)
+            base_manifest = scratch_dir / "manifests" / "base-totals.txt"
+            base_manifest.write_text("".join(aggregates_line(uri) + "\n" for uri in parts), encoding="utf-8")
+            manifests.append(base_manifest)
+            log.info("adding to %s part file(s) of run %s", len(parts), chosen.base_run)
         task_env = write_task_env(settings.s3, scratch_dir)
         if settings.runner == "hadoop":
             output_dir = f"s3a://{bucket}/{prefix}"
             runner_args = hadoop_runner_args(settings, scratch_dir / "hadoop")
         elif settings.runner == "local":
-            output_dir, runner_args = None, local_runner_args(listed)
+            output_dir, runner_args = None, local_runner_args(len(chosen.to_read))
         else:
             output_dir, runner_args = None, []  # the runner's own scratch space
         py_files = zip_pipeline_common(scratch_dir) if settings.runner in CLUSTER_RUNNERS else None
         args = job_args(settings, manifests, task_env, output_dir, runner_args, py_files)
 
+        state = RunState(
+            run_id=settings.run_id, mode=chosen.mode, interval=settings.interval.value,
+            input_prefix=settings.input_prefix, listed_at=to_iso(listed_at), objects=len(listed),
+            objects_read=len(chosen.to_read), base_run=chosen.base_run, reason=chosen.reason,
+        )
         job = MRObjectCounts(args=args)
         with job.make_runner() as runner:
             runner.run()
             counters = merge_counters(runner.counters())
             if output_dir:
-                # Hadoop's output committer wrote the parts and _SUCCESS itself
+                # Hadoop's output committer wrote the parts and _SUCCESS itself; the
+                # ledger follows (a run without one is simply never a base)
                 if not is_complete(s3, bucket, settings.output_prefix, settings.run_id):
                     raise RuntimeError(f"the job finished but s3://{bucket}/{prefix} has no _SUCCESS")
                 part_keys = sorted(k for k in list_keys(s3, bucket, prefix) if is_part_key(k))
+                write_state(s3, bucket, settings.output_prefix, state, listed)
             else:
-                part_keys = _publish(runner, s3, bucket, prefix)
+                part_keys = _publish(runner, s3, bucket, prefix,
+                                     before_marker=lambda: write_state(s3, bucket, settings.output_prefix,
+                                                                       state, listed))
+    removed = remove_old_runs(s3, bucket, settings.output_prefix, settings.keep_runs) if settings.keep_runs else []
     return RunResult(
         run_id=settings.run_id,
         output_uri=f"s3://{bucket}/{prefix}",
-        objects_listed=listed,
+        objects_listed=len(listed),
         part_keys=tuple(part_keys),
         counters=counters,
+        mode=chosen.mode,
+        objects_read=len(chosen.to_read),
+        base_run=chosen.base_run,
+        reason=chosen.reason,
+        removed_runs=tuple(removed),
     )
-
-

@@ -1,6 +1,11 @@
 """Run the object-count aggregation over s3://<bucket>/metadata/ and publish the result
 to s3://<bucket>/mapreduce-output/<run-id>/ (part-* files, then _SUCCESS).
 
+By default a run reads only the metadata objects the newest earlier run did not count
+and adds them to that run's totals; with --full (or when there is no such run, or an
+object it counted was rewritten or deleted) it recounts everything. Both give the
+same totals.
+
 Exit codes: 0 done; 1 the job or S3 failed; 2 bad settings or the run id is taken;
 3 done but bad records were skipped and --strict was given.
 Arguments after a literal `--` go to mrjob unchanged (e.g. `-- -c mrjob.conf`).
@@ -8,8 +13,10 @@ Arguments after a literal `--` go to mrjob unchanged (e.g. `-- -c mrjob.conf`).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
+from pathlib import Path
 
 from hadoop.aggregation import RunExistsError, run_aggregation
 from hadoop.object_counts_job import BAD_RECORDS, RECORDS, TIMESTAMPS
@@ -45,6 +52,14 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--fetch-threads", type=int,
                         help="concurrent GETs per map task (default: 16)")
     parser.add_argument("--hadoop-home", help="-r hadoop: Hadoop install (default: $HADOOP_HOME)")
+    parser.add_argument("--full", action="store_true",
+                        help="recount every object instead of adding the new ones to the last run")
+    parser.add_argument("--keep-runs", type=int,
+                        help="complete runs to keep; older ones are removed (env AGGREGATION_KEEP_RUNS; "
+                             "default: 10; 0 keeps all)")
+    parser.add_argument("--summary-file", type=Path,
+                        help="also write the run's summary (mode, objects listed and read, counters) "
+                             "as JSON to this file")
     parser.add_argument("--strict", action="store_true",
                         help="exit 3 when any bad record was skipped")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -63,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             output_prefix=args.output_prefix, run_id=args.run_id,
             keys_per_split=args.keys_per_split, fetch_threads=args.fetch_threads,
             hadoop_home=args.hadoop_home, extra_runner_args=mrjob_args,
+            full=args.full or None, keep_runs=args.keep_runs,
         )
     except SettingsError as error:
         log.error("%s", error)
@@ -82,8 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         level = logging.INFO if group in JOB_COUNTER_GROUPS else logging.DEBUG
         for name, value in sorted(counters.items()):
             log.log(level, "counter %s / %s = %s", group, name, value)
-    log.info("run %s complete: %s objects listed, %s part file(s) in %s",
-             result.run_id, result.objects_listed, len(result.part_keys), result.output_uri)
+    log.info("run %s complete (%s): %s objects listed, %s read, %s part file(s) in %s",
+             result.run_id, result.mode, result.objects_listed, result.objects_read,
+             len(result.part_keys), result.output_uri)
+    if args.summary_file:
+        args.summary_file.write_text(json.dumps(result.summary(), indent=1), encoding="utf-8")
     if result.bad_records:
         log.warning("%s bad record(s) skipped (see the 'bad records' counters)", result.bad_records)
         if args.strict:

@@ -1,9 +1,17 @@
 """Manifests: the job's input when it reads many small objects. Each line names one
-metadata object; the map task fetches them in a thread pool."""
+metadata object, or (tagged `aggregates<TAB>`) a part file of an earlier run's totals
+to add to; the map task fetches them in a thread pool."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Iterable, Iterator
+
+from .object_counts_job import AGGREGATES_TAG
+
+
+def aggregates_line(uri: str) -> str:
+    """Manifest entry for a file of `Aggregate` lines (an earlier run's totals)."""
+    return f"{AGGREGATES_TAG}\t{uri}"
 
 
 def chunked(items: Iterable[str], size: int) -> Iterator[list[str]]:
@@ -17,7 +25,9 @@ def chunked(items: Iterable[str], size: int) -> Iterator[list[str]]:
         yield chunk
 
 
-def write_manifests(uris: Iterable[str], directory: Path, lines_per_file: int) -> tuple[list[Path], int]:
+def write_manifests(
+    uris: Iterable[str], directory: Path, lines_per_file: int, name: str = "manifest"
+) -> tuple[list[Path], int]:
     """Write `manifest-NNNNN.txt` files of at most `lines_per_file` URIs each; one map
     task per file on Hadoop. Always writes at least one (maybe empty) file, so a run
     over an empty prefix still runs and publishes an empty result.
@@ -27,12 +37,12 @@ def write_manifests(uris: Iterable[str], directory: Path, lines_per_file: int) -
     paths: list[Path] = []
     total = 0
     for number, chunk in enumerate(chunked(uris, lines_per_file)):
-        path = directory / f"manifest-{number:05d}.txt"
+        path = directory / f"{name}-{number:05d}.txt"
         path.write_text("".join(f"{uri}\n" for uri in chunk), encoding="utf-8")
         paths.append(path)
         total += len(chunk)
     if not paths:
-        path = directory / "manifest-00000.txt"
+        path = directory / f"{name}-00000.txt"
         path.write_text("", encoding="utf-8")
         paths.append(path)
     return paths, total

@@ -8,6 +8,8 @@ Input, one line per record, in one of two formats (``--input-format``):
   path); the mapper fetches the objects itself, many at a time in a thread pool.
   This is how ``run_aggregation.py`` feeds the job: one GET per object is slow, but
   thousands of tiny input files are far slower in Hadoop (one split and task each).
+  A line ``aggregates<TAB><uri>`` names a file of ``Aggregate`` lines instead (an
+  earlier run's totals): an incremental run adds the new records' counts to them.
 
 Output: one ``Aggregate.to_line()`` JSON object per line.
 
@@ -38,6 +40,7 @@ from pipeline_common.contracts import (
     Interval,
     MetadataRecord,
     bucket_start,
+    canonical_label,
     parse_s3_uri,
 )
 from pipeline_common.timestamps import parse_iso, to_iso
@@ -60,6 +63,22 @@ VERBATIM_OUTPUT = {
 REQUIRED_FIELDS = (
     "image_id", "image_path", "source", "model", "width", "height", "detections",
 )
+
+
+# manifest lines naming a file of Aggregate lines (an earlier run's totals) start so
+AGGREGATES_TAG = "aggregates"
+
+
+def parse_entry(line: str) -> tuple[str, str]:
+    """("metadata" | "aggregates", uri) of one manifest line."""
+    tag, tab, uri = line.partition("\t")
+    if tab and tag == AGGREGATES_TAG:
+        return AGGREGATES_TAG, uri
+    return "metadata", line
+
+
+class BaseTotalsError(RuntimeError):
+    """An earlier run's totals cannot be read: the run fails rather than lose counts."""
 
 
 class BadRecord(ValueError):
@@ -118,9 +137,11 @@ def parse_record(payload: str | bytes) -> tuple[MetadataRecord, str | None]:
 
 def label_counts(record: MetadataRecord, interval: Interval) -> list[tuple[list, list]]:
     """Map output for one record: ([label, source, bucket_start], [detections, 1])
-    per label it contains (the 1 is this image)."""
+    per label it contains (the 1 is this image). Labels are counted under their
+    canonical COCO name, so records written with darknet's older spelling
+    ("motorbike") add to the same series as new ones ("motorcycle")."""
     start = to_iso(bucket_start(record.captured_at, interval))
-    per_label = Counter(detection.label for detection in record.detections)
+    per_label = Counter(canonical_label(detection.label) for detection in record.detections)
     return [
         ([label, record.source, start], [count, 1])
         for label, count in sorted(per_label.items())
@@ -146,6 +167,26 @@ def aggregate_line(key: list, totals: list[int], interval: Interval) -> str:
         detections=detections,
         images=images,
     ).to_line()
+
+
+def base_counts(payload: bytes, interval: Interval, where: str) -> Iterator[tuple[list, list]]:
+    """Map output for an earlier run's totals: the same keys as `label_counts`, with
+    (detections, images) as they are, so the reducer adds them to the new records."""
+    for number, line in enumerate(payload.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            aggregate = Aggregate.from_line(line)
+        except ContractError as error:
+            raise BaseTotalsError(f"{where}:{number}: {error}") from None
+        if aggregate.interval is not interval:
+            raise BaseTotalsError(
+                f"{where}:{number}: {aggregate.interval.value} buckets, this run counts {interval.value} buckets"
+            )
+        yield (
+            [aggregate.label, aggregate.source, to_iso(aggregate.bucket_start)],
+            [aggregate.detections, aggregate.images],
+        )
 
 
 def read_object(uri: str, s3_reader: Callable[[], Any]) -> bytes:
@@ -211,7 +252,7 @@ class MRObjectCounts(MRJob):
         self._interval = Interval.parse(self.options.interval)
         self._tally: Counter = Counter()  # (group, counter) -> amount, reported at the end
         self._input_name = jobconf_from_env("mapreduce.map.input.file", "input")
-        self._in_flight: deque = deque()  # (uri, future) in manifest order
+        self._in_flight: deque = deque()  # (kind, uri, future) in manifest order
         self._pool = None
         self._s3 = None
 
@@ -219,13 +260,14 @@ class MRObjectCounts(MRJob):
         if self.options.input_format == "records":
             yield from self._count(line, self._input_name)
             return
-        uri = line.strip()
-        if not uri:
+        entry = line.strip()
+        if not entry:
             self._tally[BAD_RECORDS, "empty manifest line"] += 1
             return
+        kind, uri = parse_entry(entry)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=max(1, self.options.fetch_threads))
-        self._in_flight.append((uri, self._pool.submit(self._read_safely, uri)))
+        self._in_flight.append((kind, uri, self._pool.submit(self._read_safely, uri)))
         # a window of a few requests per thread keeps every thread busy while the
         # oldest results are counted
         while len(self._in_flight) > 4 * self.options.fetch_threads:
@@ -244,8 +286,14 @@ class MRObjectCounts(MRJob):
         for (group, name), amount in sorted(self._tally.items()):
             self.increment_counter(group, name, amount)
 
-    def _count_fetched(self, uri: str, future) -> Iterator[tuple[list, list]]:
+    def _count_fetched(self, kind: str, uri: str, future) -> Iterator[tuple[list, list]]:
         body, error = future.result()
+        if kind == AGGREGATES_TAG:
+            if error is not None:  # a missing part of the base would silently lose counts
+                raise BaseTotalsError(f"{uri}: cannot read an earlier run's totals: {error}")
+            self._tally[RECORDS, "earlier totals files read"] += 1
+            yield from base_counts(body, self._interval, uri)
+            return
         if error is not None:
             if not isinstance(error, FileNotFoundError):
                 # anything but a vanished object fails the task (after the client's

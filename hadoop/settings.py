@@ -28,6 +28,8 @@ class AggregationSettings:
     fetch_threads: int = 16  # concurrent GETs per map task
     hadoop_home: str = ""  # -r hadoop: the Hadoop install
     extra_runner_args: tuple[str, ...] = field(default=())  # passed to mrjob as is
+    full: bool = False  # recount everything instead of adding the new objects to a run's totals
+    keep_runs: int = 10  # complete runs kept; older ones are removed (0: keep all)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **overrides) -> "AggregationSettings":
@@ -56,6 +58,9 @@ class AggregationSettings:
         )
         if keys_per_split < 1 or fetch_threads < 1:
             raise SettingsError("keys per split and fetch threads must be at least 1")
+        keep_runs = given["keep_runs"] if "keep_runs" in given else number(env, "AGGREGATION_KEEP_RUNS", 10, int)
+        if keep_runs != 0 and keep_runs < 2:
+            raise SettingsError(f"AGGREGATION_KEEP_RUNS must be 0 (keep all) or at least 2, got {keep_runs}")
         return cls(
             s3=S3Settings.from_env(env),
             run_id=run_id,
@@ -67,6 +72,8 @@ class AggregationSettings:
             fetch_threads=fetch_threads,
             hadoop_home=pick("hadoop_home", "HADOOP_HOME", str(_local_hadoop_home(env))),
             extra_runner_args=tuple(given.get("extra_runner_args", ())),
+            full=bool(given.get("full", False)),
+            keep_runs=keep_runs,
         )
 
 

@@ -5,10 +5,13 @@ defaults and must come from `.env` or the environment.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Mapping
 
 from .environment import SettingsError, flag, require
+
+_LIVE_PREFIX = re.compile(r"^[a-z0-9][a-z0-9._-]{0,200}[-_.]$")
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class KafkaSettings:
     ssl_ca_location: str = ""
     images_topic: str = "images"
     dead_letter_topic: str = "images-dead-letter"
+    detections_topic: str = "detections"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "KafkaSettings":
@@ -64,7 +68,14 @@ class KafkaSettings:
             ssl_ca_location=env.get("KAFKA_SSL_CA_LOCATION", ""),
             images_topic=env.get("KAFKA_IMAGES_TOPIC", "images"),
             dead_letter_topic=env.get("KAFKA_DEAD_LETTER_TOPIC", "images-dead-letter"),
+            detections_topic=env.get("KAFKA_DETECTIONS_TOPIC", "").strip() or "detections",
         )
+
+    def __post_init__(self) -> None:
+        if self.detections_topic in {self.images_topic, self.dead_letter_topic}:
+            raise SettingsError(
+                f"KAFKA_DETECTIONS_TOPIC ({self.detections_topic!r}) must differ from the images and dead-letter topics"
+            )
 
     def client_config(self) -> dict[str, str]:
         """librdkafka properties shared by producers, consumers and admin clients."""
@@ -99,6 +110,18 @@ class ElasticsearchSettings:
     verify_certs: bool = True
     ca_certs: str = ""
     index: str = "hadoop-object-counts-v1"
+    runs_index: str = "pipeline-batch-runs"  # records of batch runs (scheduler writes, API reads)
+    # the live indices, one per capture day: <prefix>YYYY.MM.DD (see contracts/live_index.py)
+    live_index_prefix: str = "object-counts-live-"
+
+    def __post_init__(self) -> None:
+        if not _LIVE_PREFIX.match(self.live_index_prefix):
+            raise SettingsError(
+                "ES_LIVE_INDEX_PREFIX must be lowercase letters, digits, '.', '_' or '-' (not first) "
+                f"and end in '-', '_' or '.', got {self.live_index_prefix!r}"
+            )
+        if self.index.startswith(self.live_index_prefix):
+            raise SettingsError(f"ES_INDEX {self.index!r} must not start with ES_LIVE_INDEX_PREFIX")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ElasticsearchSettings":
@@ -109,6 +132,8 @@ class ElasticsearchSettings:
             verify_certs=flag(env, "ES_VERIFY_CERTS", True),
             ca_certs=env.get("ES_CA_CERTS", ""),
             index=env.get("ES_INDEX", "hadoop-object-counts-v1"),
+            runs_index=env.get("ES_RUNS_INDEX", "pipeline-batch-runs"),
+            live_index_prefix=env.get("ES_LIVE_INDEX_PREFIX", "").strip() or "object-counts-live-",
         )
 
     def __repr__(self) -> str:

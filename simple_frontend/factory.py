@@ -11,6 +11,7 @@ from typing import Any, Mapping
 from flask import Flask
 
 from pipeline_common.clients import elasticsearch_client
+from pipeline_common.contracts import live_index
 from pipeline_common.environment import read_environment
 from pipeline_common.timestamps import utc_now
 
@@ -26,6 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ES_CLIENT          an Elasticsearch client (or a fake); else one is made from the
                        settings, owned by this app and closed when the app goes away
     ES_INDEX           the index to read, overriding the settings' ES_INDEX
+    ES_LIVE_INDEX_PREFIX  the live indices to read, overriding the settings' one
     CLOCK              a function returning the current UTC time (for tests)"""
     config = dict(config or {})
     settings = config.get("FRONTEND_SETTINGS") or FrontendSettings.from_env(read_environment())
@@ -40,6 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     store = CountsStore(
         client,
         config.get("ES_INDEX") or settings.elasticsearch.index,
+        live_index.index_pattern(config.get("ES_LIVE_INDEX_PREFIX") or settings.elasticsearch.live_index_prefix),
         intervals_cache_seconds=settings.intervals_cache_seconds,
     )
     # One client per app, not per request: closed once, when the app is garbage-collected

@@ -1,19 +1,63 @@
 """Elasticsearch request bodies built from validated parameters: pure functions.
 
 User input enters only as `term`/`terms` values and as dates already parsed by
-`params`; there is no query_string or script anywhere. Every count query reads the
-documents of ONE stored interval, since the index holds the same detections once per
-interval (minute, hour and day) and mixing them would count them several times.
+`params`; there is no query_string or script anywhere. Every count query of the batch
+index reads the documents of ONE stored interval, since the index holds the same
+detections once per interval (minute, hour and day) and mixing them would count them
+several times.
+
+The same bodies read the live indices (one document per image, its counts per label in a
+`nested` list, see pipeline_common/contracts/live_index.py): the aggregations then run
+inside a `nested` + `filter` aggregation over the nested fields, and `unwrap` gives the
+answer the shape of a batch answer, so one set of result functions reads both.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from pipeline_common.contracts import Interval
+from pipeline_common.contracts import live_index
 from pipeline_common.timestamps import to_iso
 
 from .params import CountQuery, TimeRange
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where counts are read and under which field names."""
+
+    time: str
+    label: str
+    source: str
+    metrics: Mapping[str, str]
+    nested: str | None = None  # the nested path the aggregations run in
+
+    def field(self, name: str) -> str:
+        return {"label": self.label, "source": self.source}[name]
+
+
+BATCH = Target("bucket_start", "label", "source", {"detections": "detections", "images": "images"})
+LIVE = Target(
+    live_index.FIELDS["time"],
+    live_index.FIELDS["label"],
+    live_index.FIELDS["source"],
+    {"detections": live_index.FIELDS["detections"], "images": live_index.FIELDS["images"]},
+    nested=live_index.NESTED_PATH,
+)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The part of the time axis one target answers for: [start, end), either open."""
+
+    start: datetime | None
+    end: datetime | None
+
+    @classmethod
+    def of(cls, time_range: TimeRange | None) -> "Window":
+        return cls(None, None) if time_range is None else cls(time_range.start, time_range.end)
 
 # Upper bound on distinct labels or sources listed in one answer (COCO has 80 classes).
 MAX_TERMS = 1000
@@ -33,70 +77,138 @@ def choose_stored_interval(requested: Interval, stored: Iterable[Interval]) -> I
     return finer[-1] if finer else stored[0]
 
 
-def range_filter(time_range: TimeRange) -> dict[str, Any]:
-    return {"range": {"bucket_start": {"gte": to_iso(time_range.start), "lt": to_iso(time_range.end)}}}
+def range_filter(time_range: TimeRange | Window, field: str = "bucket_start") -> dict[str, Any]:
+    bounds = {}
+    if time_range.start is not None:
+        bounds["gte"] = to_iso(time_range.start)
+    if time_range.end is not None:
+        bounds["lt"] = to_iso(time_range.end)
+    return {"range": {field: bounds}}
 
 
-def filters(stored: Interval, query: CountQuery, *, with_labels: bool = True) -> list[dict[str, Any]]:
-    clauses: list[dict[str, Any]] = [{"term": {"interval": stored.value}}]
-    if query.time_range is not None:
-        clauses.append(range_filter(query.time_range))
+def filters(
+    stored: Interval | None,
+    query: CountQuery,
+    *,
+    with_labels: bool = True,
+    target: Target = BATCH,
+    window: Window | None = None,
+) -> list[dict[str, Any]]:
+    """The filter clauses over `target`'s fields; `window` (default: the query's range)
+    bounds the time axis. `stored` is the batch index's interval (None for live)."""
+    window = window or Window.of(query.time_range)
+    clauses: list[dict[str, Any]] = [{"term": {"interval": stored.value}}] if stored is not None else []
+    if window.start is not None or window.end is not None:
+        clauses.append(range_filter(window, target.time))
     if query.sources:
-        clauses.append({"terms": {"source": list(query.sources)}})
+        clauses.append({"terms": {target.source: list(query.sources)}})
     if with_labels and query.labels:
-        clauses.append({"terms": {"label": list(query.labels)}})
+        clauses.append({"terms": {target.label: list(query.labels)}})
     return clauses
 
 
-def _search(clauses: list[dict[str, Any]], aggs: dict[str, Any]) -> dict[str, Any]:
+NESTED_AGG, FILTER_AGG = "live", "in"
+
+
+def _search(
+    clauses: list[dict[str, Any]],
+    aggs: dict[str, Any],
+    target: Target = BATCH,
+    query: CountQuery | None = None,
+    window: Window | None = None,
+) -> dict[str, Any]:
+    if target.nested is None:
+        return {
+            "size": 0,
+            "track_total_hits": False,
+            "query": {"bool": {"filter": clauses}},
+            "aggs": aggs,
+        }
+    # Live: the per-image documents are narrowed by their own capture time and source
+    # first (so whole daily indices are skipped), then the nested counts are filtered
+    # and aggregated.
+    root: list[dict[str, Any]] = []
+    if window is not None and (window.start is not None or window.end is not None):
+        root.append(range_filter(window, "captured_at"))
+    if query is not None and query.sources:
+        root.append({"terms": {"source": list(query.sources)}})
     return {
         "size": 0,
         "track_total_hits": False,
-        "query": {"bool": {"filter": clauses}},
-        "aggs": aggs,
+        "query": {"bool": {"filter": root}},
+        "aggs": {
+            NESTED_AGG: {
+                "nested": {"path": target.nested},
+                "aggs": {FILTER_AGG: {"filter": {"bool": {"filter": clauses}}, "aggs": aggs}},
+            }
+        },
     }
 
 
-def _label_terms(query: CountQuery, size: int) -> dict[str, Any]:
+def unwrap(response: Mapping[str, Any], target: Target) -> Mapping[str, Any]:
+    """A live answer in the shape of a batch answer ({"aggregations": {...}})."""
+    if target.nested is None:
+        return response
+    inner = response.get("aggregations", {}).get(NESTED_AGG, {}).get(FILTER_AGG, {})
+    return {"aggregations": inner}
+
+
+def _label_terms(query: CountQuery, size: int, target: Target = BATCH) -> dict[str, Any]:
     return {
-        "field": "label",
+        "field": target.label,
         "size": size,
         # Biggest first; ties in a stable, readable order.
         "order": [{"count": "desc"}, {"_key": "asc"}],
     }
 
 
-def totals_body(stored: Interval, query: CountQuery) -> dict[str, Any]:
+def totals_body(
+    stored: Interval | None, query: CountQuery, *, target: Target = BATCH, window: Window | None = None,
+    size: int | None = None,
+) -> dict[str, Any]:
     """Sum of the metric per label (all labels, or the requested ones) and overall."""
-    metric = {"sum": {"field": query.metric}}
-    size = len(query.labels) if query.labels else MAX_TERMS
+    window = window or Window.of(query.time_range)
+    metric = {"sum": {"field": target.metrics[query.metric]}}
+    size = size or (len(query.labels) if query.labels else MAX_TERMS)
     return _search(
-        filters(stored, query),
+        filters(stored, query, target=target, window=window),
         {
-            "labels": {"terms": _label_terms(query, size), "aggs": {"count": metric}},
+            "labels": {"terms": _label_terms(query, size, target), "aggs": {"count": metric}},
             "total": metric,
         },
+        target, query, window,
     )
 
 
-def top_body(stored: Interval, query: CountQuery) -> dict[str, Any]:
-    metric = {"sum": {"field": query.metric}}
+def top_body(
+    stored: Interval | None, query: CountQuery, *, target: Target = BATCH, window: Window | None = None,
+    size: int | None = None,
+) -> dict[str, Any]:
+    """The busiest labels; `size` (default the query's n) more when two answers are merged."""
+    window = window or Window.of(query.time_range)
+    metric = {"sum": {"field": target.metrics[query.metric]}}
     return _search(
-        filters(stored, query),
-        {"labels": {"terms": _label_terms(query, query.top), "aggs": {"count": metric}}},
+        filters(stored, query, target=target, window=window),
+        {"labels": {"terms": _label_terms(query, size or query.top, target), "aggs": {"count": metric}}},
+        target, query, window,
     )
 
 
-def timeline_body(stored: Interval, query: CountQuery) -> dict[str, Any]:
+def timeline_body(
+    stored: Interval | None, query: CountQuery, *, target: Target = BATCH, window: Window | None = None,
+) -> dict[str, Any]:
     """One zero-filled date histogram per label: the requested labels, or else the top
-    `query.top` labels of the range."""
+    `query.top` labels of the range. Zero-filled over `window` (default: the range)."""
     time_range = query.time_range
     if time_range is None:
         raise ValueError("a timeline needs a time range")
-    metric = {"sum": {"field": query.metric}}
+    window = window or Window.of(time_range)
+    if window.start is None or window.end is None:
+        raise ValueError("a timeline needs a closed window")
+    metric = {"sum": {"field": target.metrics[query.metric]}}
     histogram = {
         "date_histogram": {
-            "field": "bucket_start",
+            "field": target.time,
             "calendar_interval": CALENDAR[query.interval],
             "time_zone": "UTC",
             # keys come back as the API's own ISO form, saving a conversion per point
@@ -105,35 +217,58 @@ def timeline_body(stored: Interval, query: CountQuery) -> dict[str, Any]:
             # Empty buckets from the start to the end of the range come back as zeros;
             # `max` is inclusive, the range's end is not.
             "extended_bounds": {
-                "min": _millis(time_range.start),
-                "max": _millis(time_range.end - timedelta(milliseconds=1)),
+                "min": _millis(window.start),
+                "max": _millis(window.end - timedelta(milliseconds=1)),
             },
         },
         "aggs": {"count": metric},
     }
     size = len(query.labels) if query.labels else query.top
-    terms = _label_terms(query, size)
+    terms = _label_terms(query, size, target)
     return _search(
-        filters(stored, query),
+        filters(stored, query, target=target, window=window),
         {"labels": {"terms": terms, "aggs": {"count": metric, "timeline": histogram}}},
+        target, query, window,
     )
 
 
-def distinct_body(field: str, stored: Interval, query: CountQuery) -> dict[str, Any]:
+def distinct_body(
+    field: str, stored: Interval | None, query: CountQuery, *, target: Target = BATCH, window: Window | None = None,
+) -> dict[str, Any]:
     """Distinct values of `label` or `source`, alphabetically."""
     if field not in ("label", "source"):
         raise ValueError(f"distinct values are listed for label or source, not {field!r}")
+    window = window or Window.of(query.time_range)
     return _search(
-        filters(stored, query),
-        {"values": {"terms": {"field": field, "size": MAX_TERMS, "order": {"_key": "asc"}}}},
+        filters(stored, query, target=target, window=window),
+        {"values": {"terms": {"field": target.field(field), "size": MAX_TERMS, "order": {"_key": "asc"}}}},
+        target, query, window,
     )
 
 
+# How many of the newest runs per interval are looked at (see results.covering_run).
+RUNS_PER_INTERVAL = 2
+
+
 def stored_intervals_body() -> dict[str, Any]:
+    """The intervals in the batch index and, per interval, its newest runs."""
+    runs = {"terms": {"field": "run_id", "size": RUNS_PER_INTERVAL, "order": {"_key": "desc"}}}
     return {
         "size": 0,
         "track_total_hits": False,
-        "aggs": {"intervals": {"terms": {"field": "interval", "size": 10}}},
+        "aggs": {"intervals": {"terms": {"field": "interval", "size": 10}, "aggs": {"runs": runs}}},
+    }
+
+
+def live_extent_body() -> dict[str, Any]:
+    """Images in the live indices and their oldest and newest capture time, for /api/health."""
+    return {
+        "size": 0,
+        "track_total_hits": True,
+        "aggs": {
+            "oldest": {"min": {"field": "captured_at"}},
+            "newest": {"max": {"field": "captured_at"}},
+        },
     }
 
 

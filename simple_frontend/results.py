@@ -77,6 +77,33 @@ def stored_intervals(response: Mapping[str, Any]) -> tuple[list[Interval], list[
     return sorted(known, key=lambda interval: interval.length), unknown
 
 
+def interval_runs(response: Mapping[str, Any]) -> dict[Interval, list[str]]:
+    """The newest run ids per stored interval, newest first (see queries.stored_intervals_body)."""
+    runs: dict[Interval, list[str]] = {}
+    for bucket in response.get("aggregations", {}).get("intervals", {}).get("buckets", []):
+        try:
+            interval = Interval(bucket["key"])
+        except ValueError:
+            continue
+        runs[interval] = [run["key"] for run in bucket.get("runs", {}).get("buckets", [])]
+    return runs
+
+
+def live_extent(response: Mapping[str, Any]) -> dict[str, Any]:
+    aggregations = response.get("aggregations", {})
+
+    def moment(name: str) -> str | None:
+        value = aggregations.get(name, {}).get("value")
+        return None if value is None else to_iso(_from_millis(value))
+
+    hits = response.get("hits", {}).get("total", {})
+    return {
+        "images": hits.get("value", 0) if isinstance(hits, Mapping) else int(hits or 0),
+        "oldest_capture": moment("oldest"),
+        "newest_capture": moment("newest"),
+    }
+
+
 def extent(response: Mapping[str, Any]) -> dict[str, Any]:
     aggregations = response.get("aggregations", {})
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Mapping
 
 from pipeline_common.environment import SettingsError, number
@@ -10,6 +11,7 @@ from pipeline_common.settings import ElasticsearchSettings
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5001
 DEFAULT_MAX_BUCKETS = 2000
+DEFAULT_BATCH_LATENESS_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,14 @@ class FrontendSettings:
     # Which intervals the index holds changes only when the indexer runs, so the answer
     # is cached for this long instead of costing an extra query per request.
     intervals_cache_seconds: float = 30.0
+    # How long after its capture an image may still reach the pipeline and be missing
+    # from a batch run that started later: buckets this close to the run's watermark
+    # stay live (see pipeline_common/watermark.py).
+    batch_lateness_s: float = DEFAULT_BATCH_LATENESS_S
+
+    @property
+    def batch_lateness(self) -> timedelta:
+        return timedelta(seconds=self.batch_lateness_s)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "FrontendSettings":
@@ -37,8 +47,12 @@ class FrontendSettings:
         cache = number(env, "FRONTEND_INTERVALS_CACHE_SECONDS", 30.0, float)
         if cache < 0:
             raise SettingsError(f"FRONTEND_INTERVALS_CACHE_SECONDS must be >= 0, got {cache}")
+        lateness = number(env, "FRONTEND_BATCH_LATENESS_S", DEFAULT_BATCH_LATENESS_S, float)
+        if not 0 <= lateness <= 7 * 86400:
+            raise SettingsError(f"FRONTEND_BATCH_LATENESS_S must be between 0 and 604800, got {lateness}")
         return cls(
             elasticsearch=ElasticsearchSettings.from_env(env),
+            batch_lateness_s=lateness,
             host=env.get("FRONTEND_HOST", DEFAULT_HOST).strip() or DEFAULT_HOST,
             port=port,
             max_buckets=max_buckets,

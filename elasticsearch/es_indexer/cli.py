@@ -12,8 +12,10 @@ were skipped (each reported with its S3 key and line number).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
+from pathlib import Path
 
 from es_indexer.index import IndexMappingError
 from es_indexer.run import OlderRunError, RunNotFoundError, index_run
@@ -38,6 +40,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="keep documents of buckets the run no longer has")
     parser.add_argument("--allow-older", action="store_true", default=None,
                         help="index a run older than the one already indexed")
+    parser.add_argument("--summary-file", type=Path,
+                        help="also write the result (documents created, updated, deleted, ...) as JSON here")
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser.parse_args(argv)
 
@@ -66,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         es.close()
     print("\n".join(summary.lines()))  # the command's result, on stdout
+    if args.summary_file:
+        args.summary_file.write_text(json.dumps(summary.to_dict(), indent=1), encoding="utf-8")
     if summary.outcome.failed:
         return 1
     return 3 if summary.skipped else 0

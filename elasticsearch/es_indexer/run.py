@@ -43,6 +43,12 @@ class IndexSummary:
     deleted: int = 0
     pruned: bool = False
 
+    def to_dict(self) -> dict:
+        o = self.outcome
+        return {"run_id": self.run_id, "index": self.index, "part_files": self.part_files,
+                "created": o.created, "updated": o.updated, "failed": o.failed,
+                "skipped_lines": len(self.skipped), "deleted": self.deleted, "pruned": self.pruned}
+
     def lines(self) -> list[str]:
         o = self.outcome
         return [

@@ -33,7 +33,7 @@ def time_field(data: Mapping[str, Any], name: str, what: str) -> datetime:
     raw = field(data, name, str, what)
     try:
         return parse_iso(raw)
-    except ValueError as error:
+    except (ValueError, OverflowError) as error:  # year 1 with a +01:00 offset overflows
         raise ContractError(f"{what}: field {name!r}: {error}") from None
 
 

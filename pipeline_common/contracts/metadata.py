@@ -49,10 +49,16 @@ class Detection:
 
 @dataclass(frozen=True)
 class ModelInfo:
+    """Which model produced a record: its name, the SHA-256 of each of its files (cfg,
+    weights, names), the runtime that ran it, and the settings it ran with. Records
+    written before files/runtime existed read back with them empty."""
+
     name: str
     input_size: int
     confidence_threshold: float
     nms_threshold: float
+    files_sha256: dict[str, str] = dc_field(default_factory=dict)  # role -> hex digest
+    runtime: str = ""  # e.g. "opencv-dnn 4.14.0", "onnxruntime 1.32.0"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,17 +66,28 @@ class ModelInfo:
             "input_size": self.input_size,
             "confidence_threshold": self.confidence_threshold,
             "nms_threshold": self.nms_threshold,
+            "files_sha256": dict(self.files_sha256),
+            "runtime": self.runtime,
         }
 
     @classmethod
     def from_dict(cls, data: Any) -> "ModelInfo":
         what = f"{WHAT} model"
         data = f.as_mapping(data, what)
+        hashes = f.as_mapping(data.get("files_sha256", {}), f"{what} files_sha256")
+        for role, digest in hashes.items():
+            if not (isinstance(digest, str) and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
+                raise ContractError(f"{what}: files_sha256[{role!r}] must be 64 lowercase hex digits, got {digest!r}")
+        runtime = data.get("runtime", "")
+        if not isinstance(runtime, str):
+            raise ContractError(f"{what}: field 'runtime' must be str, got {type(runtime).__name__}")
         return cls(
             name=f.field(data, "name", str, what),
             input_size=f.field(data, "input_size", int, what),
             confidence_threshold=float(f.field(data, "confidence_threshold", (int, float), what)),
             nms_threshold=float(f.field(data, "nms_threshold", (int, float), what)),
+            files_sha256={str(role): digest for role, digest in hashes.items()},
+            runtime=runtime,
         )
 
 

@@ -3,6 +3,9 @@
   "use strict";
 
   const REFRESH_MS = 30000;
+  // While the chart shows live buckets (after the newest batch run), new images can arrive
+  // at any moment: the page asks again this often, unless the tab is hidden.
+  const LIVE_REFRESH_MS = 5000;
   // "Auto" interval: the finest interval that draws at most this many points.
   const DISPLAY_BUCKETS = 300;
   const INTERVAL_MS = { minute: 60e3, hour: 3600e3, day: 86400e3 };
@@ -17,6 +20,8 @@
     range: "now-24h", custom: null, interval: "auto", metric: "detections",
     source: "", labels: [], knownLabels: [], timer: null, generation: 0,
     renders: 0,  // finished refreshes, whatever their outcome (tests wait on it)
+    live: false,  // the last answer held live buckets: poll every LIVE_REFRESH_MS
+    finalUntil: null,  // counts before this time come from the newest batch run
   };
   const $ = (id) => document.getElementById(id);
   const charts = { timeline: null, top: null };
@@ -64,10 +69,13 @@
       return { from, to, spanMs: Date.parse(to) - Date.parse(from) };
     }
     if (state.range === "all") {
-      if (!health || !health.oldest_bucket) return null;
-      const finest = (health.stored_intervals || ["day"])[0];
-      const to = new Date(Date.parse(health.newest_bucket) + INTERVAL_MS[finest]).toISOString();
-      return { from: health.oldest_bucket, to, spanMs: Date.parse(to) - Date.parse(health.oldest_bucket) };
+      const live = (health && health.live) || {};
+      const oldest = [health && health.oldest_bucket, live.oldest_capture].filter(Boolean).sort()[0];
+      const newest = [health && health.newest_bucket, live.newest_capture].filter(Boolean).sort().pop();
+      if (!oldest) return null;
+      const finest = ((health && health.stored_intervals) || ["minute"])[0];
+      const to = new Date(Date.parse(newest) + INTERVAL_MS[finest]).toISOString();
+      return { from: oldest, to, spanMs: Date.parse(to) - Date.parse(oldest) };
     }
     return { from: state.range, to: "now", spanMs: RANGE_MS[state.range] };
   }
@@ -98,8 +106,11 @@
   function renderHealth(health, error) {
     const pill = $("health");
     if (health && health.status === "ok") {
-      const newest = health.newest_bucket ? moment(health.newest_bucket).fromNow() : "never";
-      pill.textContent = `Elasticsearch OK · newest bucket ${newest}`;
+      const live = health.live || {};
+      const newestAt = [health.newest_bucket, live.newest_capture].filter(Boolean).sort().pop();
+      const newest = newestAt ? moment(newestAt).fromNow() : "never";
+      pill.textContent = `Elasticsearch OK · newest ${newest}`;
+      pill.title = `${live.images || 0} image(s) in the live indices`;
       pill.className = "pill pill-ok";
     } else {
       pill.textContent = health ? `Elasticsearch: ${health.status}` : "Elasticsearch: unknown";
@@ -144,10 +155,11 @@
   function renderCards(totals, order) {
     const metricName = state.metric === "images" ? "Images" : "Detections";
     const byLabel = new Map(totals.totals.map((row) => [row.label, row.count]));
+    const seen = `${totals.totals.length} label${totals.totals.length === 1 ? "" : "s"} seen`;
     const cards = [{
       title: state.labels.length ? `${metricName} · chosen labels` : `${metricName} · all labels`,
       value: totals.total, accent: "#1e293b", main: true,
-      note: `${totals.totals.length} label${totals.totals.length === 1 ? "" : "s"} seen`,
+      note: totals.live ? `${seen} · includes live counts` : seen,
     }];
     for (const label of order) {
       cards.push({ title: label, value: byLabel.get(label) || 0, accent: colorOf(order, label) });
@@ -181,20 +193,62 @@
     };
   }
 
-  function renderTimeline(series, interval, range) {
+  const isLive = (point) => point && point.state === "live";
+
+  // Shades the live part of the time axis (from the batch cutoff on) with light hatching.
+  const liveRegion = {
+    id: "liveRegion",
+    beforeDatasetsDraw(chart, _args, options) {
+      if (!options.active) return;
+      const { ctx, chartArea, scales } = chart;
+      const from = options.from === null ? chartArea.left : scales.x.getPixelForValue(options.from);
+      const left = Math.max(chartArea.left, Math.min(from, chartArea.right));
+      if (left >= chartArea.right) return;
+      ctx.save();
+      ctx.fillStyle = hatch(ctx);
+      ctx.fillRect(left, chartArea.top, chartArea.right - left, chartArea.bottom - chartArea.top);
+      ctx.fillStyle = "#64748b";
+      ctx.font = "12px " + Chart.defaults.font.family;
+      ctx.textAlign = "right";
+      ctx.fillText("live", chartArea.right - 6, chartArea.top + 14);
+      ctx.restore();
+    },
+  };
+
+  function hatch(ctx) {
+    const tile = document.createElement("canvas");
+    tile.width = tile.height = 8;
+    const t = tile.getContext("2d");
+    t.fillStyle = "rgba(79, 124, 255, 0.05)";
+    t.fillRect(0, 0, 8, 8);
+    t.strokeStyle = "rgba(79, 124, 255, 0.16)";
+    t.beginPath(); t.moveTo(0, 8); t.lineTo(8, 0); t.stroke();
+    return ctx.createPattern(tile, "repeat");
+  }
+
+  function renderTimeline(series, interval, range, finalUntil) {
     const order = Object.keys(series);
+    const anyLive = order.some((label) => series[label].some(isLive));
     const datasets = order.map((label) => {
       const color = colorOf(order, label);
+      const points = series[label];
       return {
-        label, data: series[label], parsing: { xAxisKey: "t", yAxisKey: "y" },
+        label, data: points, parsing: { xAxisKey: "t", yAxisKey: "y" },
         borderColor: color, backgroundColor: color + "22", borderWidth: 2,
-        pointRadius: series[label].length > 60 ? 0 : 2.5, pointHoverRadius: 5,
+        pointRadius: points.length > 60 ? 0 : 2.5, pointHoverRadius: 5,
+        // live points hollow, live segments dashed: they may still change
+        pointBackgroundColor: points.map((point) => (isLive(point) ? "#ffffff" : color)),
+        segment: { borderDash: (ctx) => (isLive(points[ctx.p1DataIndex]) ? [6, 4] : undefined) },
         // monotone: curves never overshoot below zero or above a peak
         cubicInterpolationMode: "monotone",
         fill: order.length === 1,
       };
     });
     const options = baseOptions();
+    options.plugins.liveRegion = { active: anyLive, from: finalUntil ? Date.parse(finalUntil) : null };
+    options.plugins.tooltip = {
+      callbacks: { footer: (items) => (items.length && isLive(items[0].raw) ? "live: may still change" : "final") },
+    };
     options.interaction = { mode: "index", intersect: false };
     options.scales = {
       x: {
@@ -206,7 +260,8 @@
     };
     if (range.relative) { delete options.scales.x.min; delete options.scales.x.max; }
     if (charts.timeline) charts.timeline.destroy();
-    charts.timeline = new Chart($("timeline-chart"), { type: "line", data: { datasets }, options });
+    charts.timeline = new Chart($("timeline-chart"), { type: "line", data: { datasets }, options,
+                                                         plugins: [liveRegion] });
     const empty = !order.some((label) => series[label].some((point) => point.y > 0));
     $("timeline-empty").hidden = !empty;
     return empty;
@@ -231,6 +286,16 @@
     if (charts.top) charts.top.destroy();
     charts.top = new Chart($("top-chart"), { type: "bar", data, options });
     $("top-empty").hidden = rows.some((row) => row.count > 0);
+  }
+
+  function renderLiveNote(live, finalUntil, batchRun) {
+    const note = $("live-note");
+    note.hidden = !live;
+    if (!live) return;
+    note.textContent = finalUntil
+      ? `Dashed and shaded: live counts since ${moment(finalUntil).format("lll")}, final after the next batch run`
+      : "Dashed and shaded: live counts (no batch run yet); final after the first batch run";
+    note.title = batchRun ? `counts before then come from batch run ${batchRun}` : "";
   }
 
   function clearCharts() {
@@ -286,7 +351,11 @@
       const order = Object.keys(timeline.body);
       // The API answers in coarser buckets when only coarser counts are stored.
       const shown = timeline.headers.get("X-Interval") || interval;
-      const empty = renderTimeline(timeline.body, shown, range);
+      const finalUntil = headerTime(timeline.headers.get("X-Final-Until"));
+      state.live = timeline.headers.get("X-Live") === "true";
+      state.finalUntil = finalUntil;
+      const empty = renderTimeline(timeline.body, shown, range, finalUntil);
+      renderLiveNote(state.live, finalUntil, headerTime(timeline.headers.get("X-Batch-Run")));
       renderTop(top.body, order);
       renderCards(totals.body, order);
       showNote(shown !== interval
@@ -294,13 +363,27 @@
       const buckets = Number(timeline.headers.get("X-Buckets")) || 0;
       $("timeline-caption").textContent = `per ${shown} · ${buckets} bucket${buckets === 1 ? "" : "s"}`;
       $("top-caption").textContent = `top ${TOP_N} · ${state.metric}`;
-      $("updated").textContent = `updated ${moment().format("LTS")}`;
+      $("updated").textContent = `updated ${moment().format("LTS")}` + (state.live ? " · live" : "");
       setState(empty ? "empty" : "ready");
     } catch (err) {
       if (!current()) return;
       showError(err.message);
       setState("error");
+    } finally {
+      if (current()) scheduleNext();
     }
+  }
+
+  const headerTime = (value) => (value && value !== "none" ? value : null);
+
+  // One timer at a time: the next refresh after this one. Live buckets on screen mean a
+  // short period; otherwise the 30 s auto-refresh if switched on. Nothing while hidden.
+  function scheduleNext() {
+    clearTimeout(state.timer);
+    state.timer = null;
+    if (document.hidden) return;
+    const delay = state.live ? LIVE_REFRESH_MS : ($("auto-refresh").checked ? REFRESH_MS : null);
+    if (delay !== null) state.timer = setTimeout(refresh, delay);
   }
 
   // ---- controls ------------------------------------------------------------------------
@@ -350,9 +433,10 @@
     for (const id of ["interval", "metric", "source"]) {
       $(id).addEventListener("change", (event) => { state[id] = event.target.value; refresh(); });
     }
-    $("auto-refresh").addEventListener("change", (event) => {
-      clearInterval(state.timer);
-      state.timer = event.target.checked ? setInterval(refresh, REFRESH_MS) : null;
+    $("auto-refresh").addEventListener("change", scheduleNext);
+    // a hidden tab asks nothing; back in view, it catches up at once
+    document.addEventListener("visibilitychange", () => {
+      if (document.hidden) { clearTimeout(state.timer); state.timer = null; } else { refresh(); }
     });
   }
 

@@ -18,10 +18,13 @@ DOORS = {
     "image-producer": ("producer", "producer/main_producer.py"),
     "object-detector": ("consumer", "consumer/main_consumer.py"),
     "download-detector-model": ("consumer.helpers.download_models", "consumer/helpers/download_models.py"),
+    "convert-detector-model": ("consumer.onnx_backend", None),
     "count-aggregation": ("hadoop", "hadoop/run_aggregation.py"),
     "count-indexer": ("es_indexer", "elasticsearch/index_hadoop_output.py"),
+    "live-indexer": ("es_live", "elasticsearch/index_live_detections.py"),
     "count-dashboard": ("simple_frontend", "simple_frontend/app.py"),
     "local-services": ("local_services", None),
+    "batch-scheduler": ("scheduler", None),
 }
 
 

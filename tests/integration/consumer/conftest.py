@@ -23,7 +23,7 @@ from PIL import Image, ImageOps
 from consumer.app import load_detector, run_consumer
 from consumer.loop import RunLimits
 from consumer.settings import ConsumerSettings
-from pipeline_common.contracts import ImageAnnouncement, MetadataRecord, image_key
+from pipeline_common.contracts import ImageAnnouncement, MetadataRecord, image_key, parse_detection_event
 from pipeline_common.environment import PROJECT_ROOT
 
 MAIN = PROJECT_ROOT / "consumer" / "main_consumer.py"
@@ -73,16 +73,18 @@ def delete_bucket(s3, name: str) -> None:
     s3.delete_bucket(Bucket=name)
 
 
-def create_topics(kafka_admin) -> tuple[str, str]:
+def create_topics(kafka_admin) -> tuple[str, str, str]:
+    """(images, dead letters, detection events), created for one test."""
     images, dead = unique("consumer-test-images"), unique("consumer-test-dead")
-    futures = kafka_admin.create_topics([NewTopic(images, PARTITIONS, 1), NewTopic(dead, 1, 1)])
+    events = unique("consumer-test-events")
+    futures = kafka_admin.create_topics([NewTopic(images, PARTITIONS, 1), NewTopic(dead, 1, 1), NewTopic(events, 1, 1)])
     for future in futures.values():
         future.result(timeout=30)
-    return images, dead
+    return images, dead, events
 
 
-def env_for(pipeline_env, bucket: str, topics: tuple[str, str]) -> dict[str, str]:
-    images, dead = topics
+def env_for(pipeline_env, bucket: str, topics: tuple[str, str, str]) -> dict[str, str]:
+    images, dead, events = topics
     env = dict(pipeline_env)
     env.update(
         {
@@ -90,8 +92,9 @@ def env_for(pipeline_env, bucket: str, topics: tuple[str, str]) -> dict[str, str
             "S3_BUCKET": bucket,
             "KAFKA_IMAGES_TOPIC": images,
             "KAFKA_DEAD_LETTER_TOPIC": dead,
+            "KAFKA_DETECTIONS_TOPIC": events,
             "KAFKA_CONSUMER_GROUP": unique("consumer-test-group"),
-            "DETECTOR_MODEL": "yolov3-tiny",
+            "DETECTOR_MODEL": "yolov4-tiny",
             "CONSUMER_RETRY_INITIAL_S": "0.2",
             "CONSUMER_RETRY_MAX_S": "1",
             # a killed consumer's partitions return to the group quickly
@@ -139,20 +142,25 @@ def read_metadata(s3, bucket: str) -> dict[str, MetadataRecord]:
     return records
 
 
-def read_dead_letters(kafka_settings, topic: str, timeout_s: float = 20.0) -> list[dict]:
-    reader = Consumer({**kafka_settings.client_config(), "group.id": unique("dl-reader"),
+def read_topic(kafka_settings, topic: str, timeout_s: float = 20.0) -> list:
+    """Every message value on partition 0 of `topic`, in order."""
+    reader = Consumer({**kafka_settings.client_config(), "group.id": unique("reader"),
                        "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     try:
         low, high = reader.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
         reader.assign([TopicPartition(topic, 0, low)])
-        records, deadline = [], time.monotonic() + timeout_s
-        while len(records) < high - low and time.monotonic() < deadline:
+        values, deadline = [], time.monotonic() + timeout_s
+        while len(values) < high - low and time.monotonic() < deadline:
             message = reader.poll(0.5)
             if message is not None and message.error() is None:
-                records.append(json.loads(message.value()))
-        return records
+                values.append(message.value())
+        return values
     finally:
         reader.close()
+
+
+def read_dead_letters(kafka_settings, topic: str, timeout_s: float = 20.0) -> list[dict]:
+    return [json.loads(value) for value in read_topic(kafka_settings, topic, timeout_s)]
 
 
 def consumer_lag(kafka_settings, group: str, topic: str) -> int:
@@ -276,6 +284,12 @@ def metadata_count(s3, bucket):
 def dead_letters(kafka_settings, topics):
     """`dead_letters()` -> every dead-letter record on this test's topic, parsed."""
     return lambda timeout_s=20.0: read_dead_letters(kafka_settings, topics[1], timeout_s)
+
+
+@pytest.fixture
+def detection_events(kafka_settings, topics):
+    """`detection_events()` -> every detection event on this test's topic, parsed."""
+    return lambda timeout_s=20.0: [parse_detection_event(v) for v in read_topic(kafka_settings, topics[2], timeout_s)]
 
 
 @pytest.fixture

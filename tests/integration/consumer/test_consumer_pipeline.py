@@ -21,9 +21,12 @@ EXPECTED = {
     "kite.jpg": {"kite", "person"},
     "giraffe.jpg": {"giraffe", "zebra"},
 }
+YOLOV4_TINY_WEIGHTS_SHA256 = "cf9fbfd0f6d4869b35762f56100f50ed05268084078805f0e7989efe5bb8ca87"
 
 
-def test_every_announced_photo_gets_exactly_one_metadata_record(upload, announce, run_inline, metadata, group_lag, dead_letters, bucket):
+def test_every_announced_photo_gets_exactly_one_metadata_record(
+    upload, announce, run_inline, metadata, group_lag, dead_letters, detection_events, bucket
+):
     photos = photo_variants(7, salt="pipeline")
     announcements = [(name, upload(data, source=f"cam-{n % 2}")) for n, (name, data) in enumerate(photos)]
     announce([a.to_json_bytes() for _, a in announcements])
@@ -40,7 +43,9 @@ def test_every_announced_photo_gets_exactly_one_metadata_record(upload, announce
         assert record.source == announcement.source
         assert record.captured_at == announcement.captured_at.replace(microsecond=announcement.captured_at.microsecond // 1000 * 1000)
         assert (record.width, record.height) == (announcement.width, announcement.height)
-        assert record.model.name == "yolov3-tiny" and record.model.input_size == 416
+        assert record.model.name == "yolov4-tiny" and record.model.input_size == 416
+        assert record.model.files_sha256["weights"] == YOLOV4_TINY_WEIGHTS_SHA256
+        assert record.model.runtime.startswith("opencv-dnn ")
         assert {"download", "decode", "inference", "total"} <= set(record.timings_ms)
         for detection in record.detections:
             x, y, w, h = detection.box
@@ -50,6 +55,13 @@ def test_every_announced_photo_gets_exactly_one_metadata_record(upload, announce
     assert summary.processed == 7 and summary.dead_lettered == 0
     assert dead_letters(timeout_s=2) == []
     assert group_lag() == 0
+    # each image's detection event is on its topic and counts what its record holds
+    events = {event.image_id: event for event in detection_events()}
+    assert set(events) == {a.image_id for _, a in announcements}
+    for key, record in records.items():
+        event = events[record.image_id]
+        assert event.counts == dict(Counter(d.label for d in record.detections))
+        assert (event.source, event.captured_at, event.model) == (record.source, record.captured_at, record.model.name)
 
 
 def test_announcing_an_image_again_overwrites_its_record(upload, announce, run_inline, metadata, group_lag):

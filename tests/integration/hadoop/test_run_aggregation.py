@@ -110,12 +110,12 @@ def test_local_runner_publishes_the_right_counts(local_lines, s3, s3_settings, d
 
 
 def test_inline_rerun_gives_the_same_lines_and_strict_reports_bad_records(local_lines, s3, s3_settings, dataset):
-    assert run(dataset, "20261128T100500Z", "-r", "inline", "--strict") == 3  # 2 bad objects
+    assert run(dataset, "20261128T100500Z", "-r", "inline", "--full", "--strict") == 3  # 2 bad objects
     assert output_lines(s3, s3_settings, dataset, "20261128T100500Z") == local_lines
 
 
 def test_hadoop_runner_gives_the_same_lines(local_lines, s3, s3_settings, dataset, hadoop_home):
-    assert run(dataset, "20261128T101000Z", "-r", "hadoop", "--hadoop-home", str(hadoop_home)) == 0
+    assert run(dataset, "20261128T101000Z", "-r", "hadoop", "--full", "--hadoop-home", str(hadoop_home)) == 0
     assert output_lines(s3, s3_settings, dataset, "20261128T101000Z") == local_lines
 
 

@@ -1,12 +1,21 @@
 """The dashboard in headless Chromium, served by the real app over the real Elasticsearch:
-the charts show the indexed counts, and changing a filter changes them."""
+the charts show the counts (final ones from a batch run three hours ago, live ones after
+it), mark the live part, follow the filters, and pick up new live images by themselves."""
+import dataclasses
 import threading
+import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from elasticsearch.helpers import bulk
 from werkzeug.serving import make_server
 
+from es_live.documents import action
+from es_live.index import ensure_template, live_index_names, template_name
+from pipeline_common.contracts import DetectionEvent
 from pipeline_common.environment import PROJECT_ROOT
+from pipeline_common.output_runs import new_run_id
 from pipeline_common.timestamps import utc_now
 from simple_frontend.app import create_app
 from simple_frontend.settings import FrontendSettings
@@ -27,13 +36,46 @@ def events():
     return busy_day_events(utc_now())
 
 
+def live_events(events) -> list[DetectionEvent]:
+    """The images behind the sample counts, one event each, as the consumer sends them:
+    a (label, source, minute, detections, images) row is `images` images."""
+    made = []
+    for label, source, minute, detections, images in events:
+        for n in range(images):
+            count = detections - (images - 1) if n == images - 1 else 1
+            made.append(DetectionEvent(uuid.uuid4().hex, source, minute, minute, "yolov3-tiny", {label: count}))
+    return made
+
+
+def index_live(es, prefix: str, made: list[DetectionEvent]) -> None:
+    now = utc_now()
+    ok, errors = bulk(es, (action(event, prefix, now) for event in made), refresh="wait_for")
+    assert not errors and ok == len(made)
+
+
 @pytest.fixture(scope="module")
-def server(es, es_settings, events):
-    """The app on a free port of 127.0.0.1, on the real clock, over a fresh index."""
+def live_prefix(es):
+    prefix = f"test-dashboard-live-{uuid.uuid4().hex[:10]}-"
+    ensure_template(es, prefix)
+    yield prefix
+    for name in live_index_names(es, prefix):
+        es.indices.delete(index=name, ignore_unavailable=True)
+    es.options(ignore_status=404).indices.delete_index_template(name=template_name(prefix))
+
+
+@pytest.fixture(scope="module")
+def server(es, es_settings, events, live_prefix):
+    """The app on a free port of 127.0.0.1, on the real clock, over a fresh batch index
+    holding a run of three hours ago, and live indices holding every image."""
     from .conftest import create_counts_index
 
-    index = create_counts_index(es, rolled_up(events))
-    app = create_app({"FRONTEND_SETTINGS": FrontendSettings(elasticsearch=es_settings), "ES_INDEX": index})
+    run_at = utc_now() - timedelta(hours=3)
+    batch = [event for event in events if event[2] < run_at]
+    index = create_counts_index(es, rolled_up(batch, run_id=new_run_id(run_at)))
+    index_live(es, live_prefix, live_events(events))
+    settings = FrontendSettings(elasticsearch=dataclasses.replace(es_settings, live_index_prefix=live_prefix),
+                                intervals_cache_seconds=0)
+    app = create_app({"FRONTEND_SETTINGS": settings, "ES_INDEX": index})
     http = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=http.serve_forever, daemon=True)
     thread.start()
@@ -114,6 +156,32 @@ def test_dashboard_shows_the_indexed_counts_and_follows_filters(page, server, ev
     assert settle(page, lambda: page.select_option("#source", "cam-b")) == "ready"
     assert page.evaluate(TIMELINE_SUMS) == {"car": cam_b["car"]}
     assert page.evaluate(TOP_BARS) == cam_b
+
+
+POINT_STATES = """() => [...new Set(window.dashboard.charts.timeline.data.datasets.flatMap(
+    (d) => d.data.map((point) => point.state)))].sort()"""
+
+
+def test_live_buckets_are_marked_and_new_images_appear_by_themselves(page, server, events, es, live_prefix):
+    expected = totals_by_label(events)
+    page.goto(server + "/")
+    assert settle(page) == "ready"
+
+    # the last three hours are live: marked in the data, dashed, and explained
+    assert page.evaluate(POINT_STATES) == ["final", "live"]
+    note = page.locator("#live-note")
+    assert note.is_visible() and "live counts since" in note.inner_text()
+    assert page.evaluate("window.dashboard.state.live") is True
+    assert "includes live counts" in page.locator(".card-main .card-note").inner_text()
+
+    # a new image is indexed live: the page shows it without anyone touching it
+    index_live(es, live_prefix, [DetectionEvent(uuid.uuid4().hex, "cam-a", utc_now() - timedelta(minutes=1),
+                                                utc_now(), "yolov3-tiny", {"car": 5})])
+    want = sum(expected.values()) + 5
+    page.wait_for_function(
+        f"Number(document.querySelector('.card-main .card-value').textContent.replace(/[^0-9]/g, '')) === {want}",
+        timeout=60_000)
+    assert page.evaluate(TIMELINE_SUMS)["car"] == expected["car"] + 5
 
 
 def test_dashboard_explains_errors_and_empty_ranges(page, server):

@@ -51,13 +51,14 @@ def test_timeline_is_zero_filled_in_the_original_shape(api):
     assert answer.status_code == 200
     assert answer.get_json() == {
         "person": [
-            {"t": "2025-04-14T08:00:00.000Z", "y": 0},
-            {"t": "2025-04-14T09:00:00.000Z", "y": 5},
-            {"t": "2025-04-14T10:00:00.000Z", "y": 0},
-            {"t": "2025-04-14T11:00:00.000Z", "y": 4},
+            {"t": "2025-04-14T08:00:00.000Z", "y": 0, "state": "final"},
+            {"t": "2025-04-14T09:00:00.000Z", "y": 5, "state": "final"},
+            {"t": "2025-04-14T10:00:00.000Z", "y": 0, "state": "final"},
+            {"t": "2025-04-14T11:00:00.000Z", "y": 4, "state": "final"},
         ],
-        "cat": [{"t": t, "y": 0} for t in ("2025-04-14T08:00:00.000Z", "2025-04-14T09:00:00.000Z",
-                                           "2025-04-14T10:00:00.000Z", "2025-04-14T11:00:00.000Z")],
+        "cat": [{"t": t, "y": 0, "state": "final"} for t in (
+            "2025-04-14T08:00:00.000Z", "2025-04-14T09:00:00.000Z", "2025-04-14T10:00:00.000Z",
+            "2025-04-14T11:00:00.000Z")],
     }
     assert answer.headers["X-Stored-Interval"] == "hour"
 
@@ -72,9 +73,9 @@ def test_timeline_by_day_without_labels_shows_the_busiest(api):
 
 def test_timeline_by_minute(api):
     body = get(api, "/api/timeline?label=traffic%20light&from=2025-04-14T11:57:00Z&to=now&interval=minute")
-    assert body == {"traffic light": [{"t": "2025-04-14T11:57:00.000Z", "y": 0},
-                                      {"t": "2025-04-14T11:58:00.000Z", "y": 0},
-                                      {"t": "2025-04-14T11:59:00.000Z", "y": 1}]}
+    assert body == {"traffic light": [{"t": "2025-04-14T11:57:00.000Z", "y": 0, "state": "final"},
+                                      {"t": "2025-04-14T11:58:00.000Z", "y": 0, "state": "final"},
+                                      {"t": "2025-04-14T11:59:00.000Z", "y": 1, "state": "final"}]}
 
 
 def test_top(api):
@@ -180,8 +181,8 @@ def test_finer_documents_answer_when_the_interval_is_not_stored(app_for, make_in
     assert answer.headers["X-Stored-Interval"] == expected
     assert answer.get_json()["total"] == 16
     day = api.get("/api/timeline?label=car&from=2025-04-13T00:00:00Z&to=2025-04-15T00:00:00Z&interval=day")
-    assert day.get_json() == {"car": [{"t": "2025-04-13T00:00:00.000Z", "y": 1},
-                                      {"t": "2025-04-14T00:00:00.000Z", "y": 5}]}
+    assert day.get_json() == {"car": [{"t": "2025-04-13T00:00:00.000Z", "y": 1, "state": "final"},
+                                      {"t": "2025-04-14T00:00:00.000Z", "y": 5, "state": "final"}]}
 
 
 def test_only_coarser_documents_answer_in_their_own_buckets(app_for, make_index):
@@ -189,8 +190,8 @@ def test_only_coarser_documents_answer_in_their_own_buckets(app_for, make_index)
     answer = api.get("/api/timeline?label=person&from=2025-04-13T22:00:00Z&to=2025-04-14T02:00:00Z&interval=hour")
     assert answer.headers["X-Stored-Interval"] == "day"
     assert answer.headers["X-Interval"] == "day"  # a day's count cannot be split into hours
-    assert answer.get_json() == {"person": [{"t": "2025-04-13T00:00:00.000Z", "y": 0},
-                                            {"t": "2025-04-14T00:00:00.000Z", "y": 9}]}
+    assert answer.get_json() == {"person": [{"t": "2025-04-13T00:00:00.000Z", "y": 0, "state": "final"},
+                                            {"t": "2025-04-14T00:00:00.000Z", "y": 9, "state": "final"}]}
     totals = api.get("/api/totals?from=2025-04-13T22:00:00Z&to=2025-04-14T02:00:00Z&interval=hour").get_json()
     assert (totals["from"], totals["to"]) == ("2025-04-13T00:00:00.000Z", "2025-04-15T00:00:00.000Z")
     assert totals["total"] == 16
@@ -202,9 +203,11 @@ def test_missing_index(app_for):
     assert health.status_code == 503
     assert health.get_json()["status"] == "index missing"
     assert api.get("/api/totals").get_json()["total"] == 0
+    # no batch run at all: every bucket is live (and, with no live index either, zero)
     assert get(api, "/api/timeline?label=car&from=now-3h") == {
-        "car": [{"t": "2025-04-14T09:00:00.000Z", "y": 0}, {"t": "2025-04-14T10:00:00.000Z", "y": 0},
-                {"t": "2025-04-14T11:00:00.000Z", "y": 0}]}
+        "car": [{"t": "2025-04-14T09:00:00.000Z", "y": 0, "state": "live"},
+                {"t": "2025-04-14T10:00:00.000Z", "y": 0, "state": "live"},
+                {"t": "2025-04-14T11:00:00.000Z", "y": 0, "state": "live"}]}
 
 
 def test_elasticsearch_unreachable_is_503(es_settings, counts_index):

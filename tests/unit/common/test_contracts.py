@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from pipeline_common.contracts import (
+    COCO_LABELS,
     Aggregate,
     ContractError,
     Detection,
@@ -12,6 +13,7 @@ from pipeline_common.contracts import (
     MetadataRecord,
     ModelInfo,
     bucket_start,
+    canonical_label,
     image_key,
     metadata_key,
     parse_s3_uri,
@@ -43,7 +45,7 @@ def metadata(**changes):
         source="front-door",
         captured_at=CAPTURED,
         processed_at=CAPTURED + timedelta(seconds=5),
-        model=ModelInfo("yolov3-tiny", 416, 0.25, 0.45),
+        model=ModelInfo("yolov4-tiny", 416, 0.25, 0.45, {"weights": "c" * 64}, "opencv-dnn 4.14.0"),
         width=640,
         height=480,
         detections=(Detection("dog", 16, 0.91, (10, 20, 100, 80)),),
@@ -171,3 +173,34 @@ def test_s3_layout():
     )
     with pytest.raises(ContractError):
         metadata_key("not-hex")
+
+
+def test_records_name_the_model_files_and_runtime():
+    data = json.loads(metadata().to_json_bytes())
+
+    assert data["model"]["files_sha256"] == {"weights": "c" * 64}
+    assert data["model"]["runtime"] == "opencv-dnn 4.14.0"
+
+
+def test_records_written_before_file_digests_still_read():
+    data = json.loads(metadata().to_json_bytes())
+    del data["model"]["files_sha256"], data["model"]["runtime"]
+
+    model = MetadataRecord.from_dict(data).model
+    assert (model.name, model.files_sha256, model.runtime) == ("yolov4-tiny", {}, "")
+
+
+@pytest.mark.parametrize("digests", [{"weights": "abc"}, {"weights": 5}, ["c" * 64]])
+def test_model_file_digests_are_checked(digests):
+    data = json.loads(metadata().to_json_bytes())
+    data["model"]["files_sha256"] = digests
+
+    with pytest.raises(ContractError, match="files_sha256"):
+        MetadataRecord.from_dict(data)
+
+
+def test_darknet_labels_map_to_the_coco_names():
+    assert len(COCO_LABELS) == len(set(COCO_LABELS)) == 80
+    assert canonical_label("motorbike") == "motorcycle" and canonical_label("tvmonitor") == "tv"
+    assert canonical_label("dog") == "dog" and canonical_label("unknown thing") == "unknown thing"
+    assert all(canonical_label(label) == label for label in COCO_LABELS)

@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from consumer.detector import Detector, DetectorConfig, Detections
+from consumer.detector import Blob, Detector, DetectorConfig, Detections
 from consumer.models import resolve_model_files
 from consumer.settings import DEFAULT_MODELS_DIR
 from pipeline_common.contracts import ImageAnnouncement, ModelInfo
@@ -30,7 +30,7 @@ def photos() -> Path:
 
 @pytest.fixture(scope="session")
 def detector() -> Detector:
-    files = resolve_model_files("yolov3-tiny", DEFAULT_MODELS_DIR)
+    files = resolve_model_files("yolov4-tiny", DEFAULT_MODELS_DIR)
     return Detector.load(files, DetectorConfig(input_size=416, confidence_threshold=0.25, nms_threshold=0.45))
 
 
@@ -110,14 +110,21 @@ class FakeDetector:
         self.fail_with = fail_with
         self.calls = 0
 
-    def detect(self, image: np.ndarray) -> Detections:
+    def prepare(self, image: np.ndarray) -> Blob:
+        height, width = image.shape[:2]
+        return Blob(image, width, height)
+
+    def infer(self, blob: Blob) -> Detections:
         self.calls += 1
         if self.fail_with is not None:
             raise self.fail_with
-        height, width = image.shape[:2]
         return Detections(
-            boxes=[[0, 0, max(1, width // 2), max(1, height // 2)]], scores=[0.9], class_ids=[16], labels=("dog",)
+            boxes=[[0, 0, max(1, blob.width // 2), max(1, blob.height // 2)]], scores=[0.9], class_ids=[16],
+            labels=("dog",),
         )
+
+    def detect(self, image: np.ndarray) -> Detections:
+        return self.infer(self.prepare(image))
 
 
 class FakeMessage:

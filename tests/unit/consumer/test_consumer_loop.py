@@ -68,6 +68,24 @@ class FakeDeadLetters:
             self.sent.append((ref.offset, stage, reason))
 
 
+class FakeEvents:
+    """Records the detection events published, with the metadata keys present at that moment."""
+
+    def __init__(self, s3=None):
+        self.s3 = s3
+        self.sent: list[tuple[str, dict[str, int], bool]] = []
+        self.lock = threading.Lock()
+
+    def publish(self, record):
+        counts: dict[str, int] = {}
+        for detection in record.detections:
+            counts[detection.label] = counts.get(detection.label, 0) + 1
+        objects = getattr(self.s3, "inner", self.s3).objects  # SlowS3 wraps a FakeS3
+        written = any(key == f"metadata/{record.image_id}.json" for _, key in objects)
+        with self.lock:
+            self.sent.append((record.image_id, counts, written))
+
+
 class SlowS3:
     """FakeS3 whose writes of chosen images take a while, so they finish out of order."""
 
@@ -101,7 +119,8 @@ def make_loop(kit):
             [kit.FakeMessage(value, offset) for offset, value in enumerate(values)], revoke_after=revoke_after
         )
         dead = FakeDeadLetters()
-        loop = ConsumerLoop(consumer, processor, dead, pool, stop, prefetch=prefetch, limits=limits)
+        events = FakeEvents(s3)
+        loop = ConsumerLoop(consumer, processor, dead, pool, stop, events, prefetch=prefetch, limits=limits)
         loop.subscribe(["images"])
         return loop, consumer, dead, s3
 
@@ -198,6 +217,60 @@ def test_a_dead_letter_the_broker_did_not_acknowledge_is_retried_before_its_offs
     assert [(offset, stage) for offset, stage, _ in dead.sent] == [(1, Stage.PARSE)]
     assert summary.processed == 2 and summary.dead_lettered == 1 and summary.fatal is None
     assert consumer.stored[-1] == ("images", 0, 3)
+
+
+def test_each_image_publishes_its_detection_event_after_its_metadata_is_written(make_loop, kit):
+    s3 = kit.FakeS3()
+    loop, consumer, dead, _ = make_loop([*good_messages(kit, s3, 3), b"{oops"], s3=s3)
+
+    summary = loop.run()
+
+    assert summary.processed == 3 and summary.dead_lettered == 1
+    assert sorted(image for image, _, _ in loop.events.sent) == [image_id(n) for n in range(3)]
+    assert all(written for _, _, written in loop.events.sent)  # metadata first, then the event
+    # the fake detector finds one dog per image: the event counts what the record holds
+    assert all(counts == {"dog": 1} for _, counts, _ in loop.events.sent)
+
+
+def test_an_event_the_broker_did_not_acknowledge_is_retried_before_its_offset_moves(make_loop, kit):
+    s3 = kit.FakeS3()
+    loop, consumer, _, _ = make_loop(good_messages(kit, s3, 2), s3=s3)
+    loop.backoff = Backoff(0.001, 0.002)
+    failures = iter([TransientError("event not acknowledged"), TransientError("still not"), None])
+    publish = loop.events.publish
+
+    def flaky_publish(record):
+        error = next(failures, None)
+        if error is not None:
+            assert not any(position >= 1 for _, _, position in consumer.stored)
+            raise error
+        publish(record)
+
+    loop.events.publish = flaky_publish
+
+    summary = loop.run()
+
+    assert summary.processed == 2 and summary.fatal is None
+    assert len(loop.events.sent) == 2
+    assert consumer.stored[-1] == ("images", 0, 2)
+
+
+def test_shutdown_while_events_cannot_be_sent_hands_the_images_back(make_loop, kit):
+    s3 = kit.FakeS3()
+    stop = threading.Event()
+    loop, consumer, _, _ = make_loop(good_messages(kit, s3, 3), s3=s3, stop=stop, limits=RunLimits(),
+                                     backoff=Backoff(0.02, 0.05))
+
+    def broker_down(record):
+        raise TransientError("broker unreachable")
+
+    loop.events.publish = broker_down
+    threading.Timer(0.3, stop.set).start()
+
+    summary = loop.run()
+
+    assert summary.handed_back == 3 and summary.processed == 0
+    assert consumer.stored == []  # metadata is in S3, but the offsets wait for the events
 
 
 def test_kafka_errors_in_the_stream_are_logged_and_skipped(make_loop, kit, caplog):

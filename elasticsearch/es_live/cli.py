@@ -1,0 +1,86 @@
+"""Live indexer: detection events (Kafka) -> one document per image in Elasticsearch's
+daily live indices (<ES_LIVE_INDEX_PREFIX>YYYY.MM.DD), so new counts reach the dashboard
+within seconds, before the next batch run makes them final.
+
+Runs until stopped (SIGTERM / Ctrl-C: the batch in flight is finished or left
+uncommitted, then it exits 0), or until --max-messages were read or no event arrived for
+--idle-timeout seconds. Offsets are committed only after Elasticsearch acknowledged the
+batch; a redelivered event rewrites the same document (id = image id). Malformed events
+and documents Elasticsearch refuses go to KAFKA_DETECTIONS_DEAD_LETTER_TOPIC. Live indices
+older than LIVE_RETENTION_DAYS are dropped. Settings: .env / the environment (see
+.env.example, section "Live indexer").
+
+Exit codes: 0 stopped as asked, 1 unexpected error, 2 configuration error, 3 a service
+refused the indexer's credentials or rights (nothing of the batch in flight committed).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from pipeline_common.environment import SettingsError, read_environment
+from pipeline_common.logs import configure_logging
+
+from .app import run_live_indexer
+from .index import Refused
+from .loop import RunLimits
+from .settings import LiveIndexerSettings
+
+log = logging.getLogger("es_live")
+EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_FATAL = 0, 1, 2, 3
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="live-indexer",
+        description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--max-messages", type=int, metavar="N", help="stop after reading N events")
+    parser.add_argument("--idle-timeout", type=float, metavar="S",
+                        help="stop once no event arrived for S seconds after partitions were assigned")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    args = parser.parse_args(argv)
+    if args.max_messages is not None and args.max_messages < 1:
+        parser.error("--max-messages must be at least 1")
+    if args.idle_timeout is not None and args.idle_timeout <= 0:
+        parser.error("--idle-timeout must be positive")
+    return args
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    def handle(signum, _frame) -> None:
+        log.info("%s received: finishing the batch in flight (signal again to stop at once)",
+                 signal.Signals(signum).name)
+        stop.set()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    configure_logging(args.verbose)
+    try:
+        settings = LiveIndexerSettings.from_env(read_environment())
+    except SettingsError as error:
+        log.error("configuration: %s", error)
+        return EXIT_CONFIG
+    stop = threading.Event()
+    stop_on_signals(stop)
+    try:
+        summary = run_live_indexer(settings, RunLimits(args.max_messages, args.idle_timeout), stop)
+    except Refused as error:
+        log.error("%s", error)
+        return EXIT_FATAL
+    except Exception:
+        log.exception("the live indexer failed")
+        return EXIT_ERROR
+    log.info("%d event(s) read, %d document(s) written (%d new), %d dead-lettered, %d outside the live window",
+             summary.received, summary.indexed, summary.created, summary.dead_lettered, summary.expired)
+    return EXIT_FATAL if summary.fatal else EXIT_OK

@@ -1,0 +1,262 @@
+"""The live indexer's loop: take a batch of detection events, write them to
+Elasticsearch, dead-letter what can never be indexed, and only then commit the batch's
+offsets. A batch that cannot be written (Elasticsearch down) is retried with backoff and
+never committed meanwhile; on shutdown it is left uncommitted and read again next time.
+Redelivered events rewrite the same documents (id = image id), so nothing counts twice.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
+
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from elastic_transport import TransportError
+from elasticsearch import ApiError
+
+from pipeline_common.contracts.dead_letter import OriginalMessage, serialize_dead_letter
+from pipeline_common.timestamps import utc_now
+
+from . import index
+from .documents import Batch, plan_batch
+
+log = logging.getLogger(__name__)
+
+# The broker refuses this consumer's credentials or permissions: retrying will not help.
+REFUSED = {
+    KafkaError._AUTHENTICATION,
+    KafkaError.SASL_AUTHENTICATION_FAILED,
+    KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    KafkaError.GROUP_AUTHORIZATION_FAILED,
+}
+
+
+class FatalError(RuntimeError):
+    """Retrying would not help (credentials refused): the indexer stops."""
+
+
+class Stopped(Exception):
+    """Shutdown was requested while a batch was being retried; it stays uncommitted."""
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    max_messages: int | None = None  # stop after this many messages
+    idle_timeout_s: float | None = None  # stop once nothing arrived for this long
+
+
+@dataclass
+class Summary:
+    received: int = 0
+    indexed: int = 0  # documents acknowledged (a redelivered event counts again here)
+    created: int = 0  # ... of which new images
+    dead_lettered: int = 0
+    expired: int = 0  # captured before the retention window: left to the batch view
+    batches: int = 0
+    dropped_indices: list[str] = field(default_factory=list)
+    stopped_by: str = ""
+    fatal: str | None = None
+
+
+@dataclass
+class LiveIndexer:
+    consumer: object
+    es: object
+    producer: object  # dead letters
+    topic: str
+    dead_letter_topic: str
+    group_id: str
+    prefix: str
+    retention_days: int
+    stop: threading.Event
+    batch_size: int = 500
+    batch_wait_s: float = 0.5
+    retention_check_s: float = 3600.0
+    retry_initial_s: float = 0.5
+    retry_max_s: float = 30.0
+    limits: RunLimits = RunLimits()
+    clock: Callable[[], datetime] = utc_now
+    delivery_timeout_s: float = 40.0
+    summary: Summary = field(default_factory=Summary)
+
+    def __post_init__(self) -> None:
+        self._last_message = time.monotonic()
+        self._assigned_once = False
+        self._next_retention = 0.0
+
+    # --- the loop ------------------------------------------------------------------------
+    def run(self) -> Summary:
+        self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
+                                on_lost=self._on_lost)
+        try:
+            while not self._finished():
+                self._maybe_drop_expired()
+                messages = self._poll()
+                if messages:
+                    self._handle(messages)
+        except Stopped:
+            self.summary.stopped_by = "shutdown requested (the batch in flight is read again next time)"
+        except (FatalError, index.Refused) as error:
+            self.summary.fatal = str(error)
+            self.summary.stopped_by = "fatal error"
+            log.error("stopping: %s", error)
+        return self.summary
+
+    def _finished(self) -> bool:
+        if self.stop.is_set():
+            self.summary.stopped_by = self.summary.stopped_by or "shutdown requested"
+            return True
+        limit = self.limits.max_messages
+        if limit is not None and self.summary.received >= limit:
+            self.summary.stopped_by = f"--max-messages {limit} reached"
+            return True
+        idle = self.limits.idle_timeout_s
+        if idle is not None and self._assigned_once and time.monotonic() - self._last_message >= idle:
+            self.summary.stopped_by = f"no event for {idle:g} s (--idle-timeout)"
+            return True
+        return False
+
+    def _on_assign(self, consumer, partitions) -> None:
+        self._assigned_once = True
+        self._last_message = time.monotonic()
+        log.info("assigned %s", _names(partitions))
+
+    def _on_revoke(self, consumer, partitions) -> None:
+        # every batch is committed before the next poll, so nothing is pending here
+        log.info("revoked %s", _names(partitions))
+
+    def _on_lost(self, consumer, partitions) -> None:
+        log.warning("lost %s (session expired?): uncommitted events will be read again", _names(partitions))
+
+    def _poll(self) -> list[OriginalMessage]:
+        room = self.batch_size
+        if self.limits.max_messages is not None:
+            room = min(room, self.limits.max_messages - self.summary.received)
+        received = []
+        for message in self.consumer.consume(num_messages=room, timeout=self.batch_wait_s):
+            error = message.error()
+            if error is not None:
+                self._on_kafka_error(error)
+                continue
+            received.append(OriginalMessage.from_kafka(message))
+        if received:
+            self._last_message = time.monotonic()
+            self.summary.received += len(received)
+        return received
+
+    def _on_kafka_error(self, error: KafkaError) -> None:
+        if error.fatal() or error.code() in REFUSED:
+            raise FatalError(f"Kafka: {error}")
+        if error.code() != KafkaError._PARTITION_EOF:
+            log.warning("Kafka: %s", error)  # librdkafka reconnects by itself
+
+    # --- one batch -----------------------------------------------------------------------
+    def _handle(self, messages: list[OriginalMessage]) -> None:
+        now = self.clock()
+        batch = plan_batch(messages, self.prefix, now.date(), self.retention_days, now)
+        rejected = self._write(batch)
+        for message, reason in batch.malformed:
+            self._dead_letter(message, "parse", reason)
+        for key, reason in rejected:
+            for message in batch.sources[key]:
+                self._dead_letter(message, "index", f"Elasticsearch refused document {key[1]} in {key[0]}: {reason}")
+        if batch.expired:
+            self.summary.expired += len(batch.expired)
+            log.info("%d event(s) captured before the %d-day live window (LIVE_RETENTION_DAYS): "
+                     "not indexed live, the batch view counts them", len(batch.expired), self.retention_days)
+        self._commit(batch)
+        self.summary.batches += 1
+
+    def _write(self, batch: Batch) -> list[tuple[tuple[str, str], str]]:
+        """Write until every document is acknowledged or rejected for good; the rejected."""
+        pending = list(batch.actions.values())
+        rejected: list[tuple[tuple[str, str], str]] = []
+        delay, attempt = self.retry_initial_s, 0
+        while pending:
+            outcome = index.write(self.es, pending)
+            self.summary.indexed += len(outcome.acknowledged)
+            self.summary.created += outcome.created
+            rejected += outcome.rejected
+            if outcome.acknowledged:
+                by_index: dict[str, int] = {}
+                for name, _ in outcome.acknowledged:
+                    by_index[name] = by_index.get(name, 0) + 1
+                log.info("indexed %s", ", ".join(f"{n} into {name}" for name, n in sorted(by_index.items())))
+            if not outcome.retry:
+                break
+            attempt += 1
+            retry_keys = {key for key, _ in outcome.retry}
+            pending = [a for a in pending if (a["_index"], a["_id"]) in retry_keys]
+            wait = delay * random.uniform(0.8, 1.2)
+            log.warning("%d document(s) not written (attempt %d: %s); retrying in %.1f s, offsets not committed",
+                        len(pending), attempt, outcome.retry[0][1], wait)
+            if self.stop.wait(wait):
+                raise Stopped()
+            delay = min(delay * 2, self.retry_max_s)
+        return rejected
+
+    def _dead_letter(self, message: OriginalMessage, stage: str, reason: str) -> None:
+        """Publish until the broker acknowledges; the batch's offsets wait for it."""
+        payload = serialize_dead_letter(message, stage, reason, self.group_id, self.clock())
+        delay = self.retry_initial_s
+        while True:
+            error = self._deliver(payload, message.key)
+            if error is None:
+                break
+            log.warning("%s dead letter to %s not acknowledged (%s); retrying in %.1f s",
+                        message.where, self.dead_letter_topic, error, delay)
+            if self.stop.wait(delay):
+                raise Stopped()
+            delay = min(delay * 2, self.retry_max_s)
+        self.summary.dead_lettered += 1
+        log.warning("%s dead-lettered to %s (%s: %s)", message.where, self.dead_letter_topic, stage, reason)
+
+    def _deliver(self, payload: bytes, key: bytes | None) -> str | None:
+        """None once acknowledged, else what went wrong."""
+        outcome: dict[str, object] = {}
+        try:
+            self.producer.produce(self.dead_letter_topic, value=payload, key=key,
+                                  on_delivery=lambda error, _m: outcome.setdefault("error", error))
+        except (BufferError, KafkaException) as error:
+            return str(error)
+        deadline = time.monotonic() + self.delivery_timeout_s
+        while "error" not in outcome and time.monotonic() < deadline:
+            self.producer.poll(0.1)
+        if "error" not in outcome:
+            return f"no acknowledgement within {self.delivery_timeout_s:g} s"
+        error = outcome["error"]
+        if isinstance(error, KafkaError) and (error.fatal() or error.code() in REFUSED):
+            raise FatalError(f"Kafka refused the dead letter to {self.dead_letter_topic}: {error}")
+        return None if error is None else str(error)
+
+    def _commit(self, batch: Batch) -> None:
+        offsets = [TopicPartition(topic, partition, position)
+                   for (topic, partition), position in sorted(batch.positions.items())]
+        try:
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as error:
+            # e.g. the partitions moved to another member meanwhile: it re-reads the batch,
+            # which rewrites the same documents
+            log.warning("commit of %s failed: %s (those events will be indexed again)", _names(offsets), error)
+
+    # --- retention ---------------------------------------------------------------------------
+    def _maybe_drop_expired(self) -> None:
+        if time.monotonic() < self._next_retention:
+            return
+        self._next_retention = time.monotonic() + self.retention_check_s
+        try:
+            self.summary.dropped_indices += index.drop_expired(self.es, self.prefix, self.clock().date(),
+                                                               self.retention_days)
+        except (ApiError, TransportError) as error:  # retried at the next check
+            log.warning("could not drop aged-out live indices: %s (retried in %.0f s)", error,
+                        self.retention_check_s)
+
+
+def _names(partitions) -> str:
+    return ", ".join(
+        f"{tp.topic}/{tp.partition}" + (f"@{tp.offset}" if tp.offset >= 0 else "") for tp in partitions
+    ) or "nothing"

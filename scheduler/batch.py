@@ -1,0 +1,152 @@
+"""One batch run: take the lock, run the aggregation and then the indexer on the same
+run id, record what happened. Every attempt leaves a record, skipped ones included."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+
+from pipeline_common.contracts import batch_runs
+from pipeline_common.output_runs import new_run_id
+from pipeline_common.timestamps import utc_now
+
+from .lease import LOCK_MAPPINGS, Lease, LeaseKeeper, ensure_index
+from .records import RunRecord, RunRecords
+from .settings import SchedulerSettings
+from .steps import StepResult, run_step
+
+log = logging.getLogger(__name__)
+
+LOCK_POLL_S = 2.0
+# A run asked for `kind` is already done when a successful run of one of these started after it was due.
+COVERED_BY = {batch_runs.INCREMENTAL: (batch_runs.INCREMENTAL, batch_runs.FULL), batch_runs.FULL: (batch_runs.FULL,)}
+
+
+def runner_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class BatchContext:
+    settings: SchedulerSettings
+    es: object
+    records: RunRecords
+    stop: threading.Event  # set when the scheduler shuts down
+    clock: Callable[[], datetime] = utc_now
+    runner: str = ""
+
+    def __post_init__(self) -> None:
+        self.runner = self.runner or runner_name()
+        self._active = 0
+        self._idle = threading.Condition()
+
+    def enter(self) -> None:
+        with self._idle:
+            self._active += 1
+
+    def leave(self) -> None:
+        with self._idle:
+            self._active -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self) -> None:
+        """Until no batch runs in this process (they finish quickly once `stop` is set)."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._active == 0)
+
+    def prepare(self) -> None:
+        self.records.ensure_index()
+        ensure_index(self.es, self.settings.lock_index, LOCK_MAPPINGS)
+
+
+def _step_outcome(name: str, result: StepResult) -> str:
+    """'' when the step succeeded, else why not."""
+    if result.stopped_because:
+        return f"{name} stopped: {result.stopped_because}"
+    if not result.ok:
+        return f"{name} exited with code {result.exit_code}"
+    return ""
+
+
+def run_batch(ctx: BatchContext, kind: str, trigger: str, scheduled_for: datetime,
+              check_done: bool = True) -> RunRecord:
+    """Run one batch (or record why not) and return its record."""
+    ctx.enter()
+    try:
+        if ctx.stop.is_set():
+            record = RunRecord(kind=kind, trigger=trigger, scheduled_for=scheduled_for, runner=ctx.runner)
+            return _skipped(ctx, record, "the scheduler is stopping")
+        return _locked_batch(ctx, kind, trigger, scheduled_for, check_done)
+    finally:
+        ctx.leave()
+
+
+def _locked_batch(ctx: BatchContext, kind: str, trigger: str, scheduled_for: datetime,
+                  check_done: bool) -> RunRecord:
+    settings = ctx.settings
+    record = RunRecord(kind=kind, trigger=trigger, scheduled_for=scheduled_for, runner=ctx.runner)
+    lease = Lease(ctx.es, settings.lock_index, settings.lock_name, ctx.runner,
+                  timedelta(seconds=settings.lease_s), clock=ctx.clock, record_id=record.record_id)
+    deadline = ctx.clock() + timedelta(seconds=settings.lock_wait_s)
+    holder = lease.try_acquire()
+    while holder is not None:
+        if ctx.clock() >= deadline or ctx.stop.wait(LOCK_POLL_S):
+            return _skipped(ctx, record, f"the lock was held by {holder}")
+        holder = lease.try_acquire()
+    try:
+        if lease.previous is not None and lease.previous.record_id:
+            ctx.records.mark_abandoned(lease.previous.record_id, ctx.runner)
+        if check_done:
+            done = ctx.records.done_since(COVERED_BY[kind], scheduled_for)
+            if done is not None:
+                return _skipped(ctx, record, f"already done by run {done.get('run_id')} ({done.get('runner')}), "
+                                             f"started {done.get('started_at')}")
+        return _run(ctx, record, lease)
+    finally:
+        lease.release()
+
+
+def _skipped(ctx: BatchContext, record: RunRecord, reason: str) -> RunRecord:
+    record.outcome, record.reason = batch_runs.SKIPPED, reason
+    record.started_at = record.finished_at = ctx.clock()
+    log.info("%s run due %s skipped: %s", record.kind, record.scheduled_for.isoformat(), reason)
+    ctx.records.write(record)
+    return record
+
+
+def _run(ctx: BatchContext, record: RunRecord, lease: Lease) -> RunRecord:
+    settings = ctx.settings
+    record.started_at = ctx.clock()
+    record.run_id = new_run_id(record.started_at)
+    ctx.records.write(record)
+    log.info("%s run %s (%s, due %s) started", record.kind, record.run_id, record.trigger,
+             record.scheduled_for.isoformat())
+    every = timedelta(seconds=settings.lease_s / 4)
+    with LeaseKeeper(lease, every=every, margin=every) as keeper:
+        stops = [(keeper.lost, "the lock was lost"), (ctx.stop, "the scheduler is stopping")]
+        aggregation_command = [*settings.aggregation_command, "--run-id", record.run_id]
+        if record.kind == batch_runs.FULL:
+            aggregation_command.append("--full")
+        aggregation = run_step("aggregation", aggregation_command, stops, settings.step_timeout_s)
+        record.aggregation = {**aggregation.summary, "exit_code": aggregation.exit_code}
+        problem = _step_outcome("aggregation", aggregation)
+        if not problem:
+            indexer = run_step("indexer", [*settings.indexer_command, "--run-id", record.run_id], stops,
+                               settings.step_timeout_s)
+            record.indexer = {**indexer.summary, "exit_code": indexer.exit_code}
+            problem = _step_outcome("indexer", indexer)
+    record.finished_at = ctx.clock()
+    if not problem:
+        record.outcome = batch_runs.SUCCESS
+    elif ctx.stop.is_set():
+        record.outcome, record.reason = batch_runs.INTERRUPTED, problem
+    else:
+        record.outcome, record.reason = batch_runs.FAILED, problem
+    (log.info if not problem else log.error)(
+        "%s run %s: %s%s", record.kind, record.run_id, record.outcome, f" ({problem})" if problem else "")
+    ctx.records.write(record)
+    return record

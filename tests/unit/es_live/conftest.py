@@ -1,0 +1,156 @@
+"""Fakes for the live indexer's unit tests: an Elasticsearch node that keeps documents
+in memory and fails on cue, a Kafka consumer that hands out batches and records
+commits, and a producer that acknowledges (or not) dead letters."""
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections import namedtuple
+from datetime import datetime, timezone
+
+import pytest
+from elastic_transport import ApiResponseMeta, BaseNode, ConnectionError as TransportConnectionError, HttpHeaders
+from elasticsearch import Elasticsearch
+
+from pipeline_common.contracts import DetectionEvent, serialize_detection_event
+
+NodeResponse = namedtuple("NodeResponse", "meta body")
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+
+
+class MemoryNode(BaseNode):
+    """`indices`: name -> {id: source}. `script`: what the next bulk requests meet:
+    "down" (connection refused), a status for the whole request (e.g. 503), or
+    {image_id: status} for single documents; then everything succeeds."""
+
+    indices: dict = {}
+    script: list = []
+    bulks: list = []
+    on_bulk = None  # called before each bulk request is answered
+
+    def perform_request(self, method, target, body=None, headers=None, request_timeout=None):
+        path = target.split("?")[0]
+        if path == "/_bulk":
+            return self._bulk(body)
+        if method == "GET":
+            pattern = path.strip("/")
+            return self._reply(200, {name: {} for name in self.indices if fnmatch.fnmatch(name, pattern)})
+        if method == "DELETE":
+            MemoryNode.indices.pop(path.strip("/"), None)
+            return self._reply(200, {"acknowledged": True})
+        return self._reply(200, {"acknowledged": True})
+
+    def _bulk(self, body):
+        lines = [json.loads(line) for line in body.decode().splitlines() if line]
+        pairs = list(zip(lines[::2], lines[1::2]))
+        MemoryNode.bulks.append([header["index"]["_id"] for header, _ in pairs])
+        if MemoryNode.on_bulk is not None:
+            MemoryNode.on_bulk()
+        step = MemoryNode.script.pop(0) if MemoryNode.script else {}
+        if step == "down":
+            raise TransportConnectionError("connection refused")
+        if isinstance(step, int):
+            return self._reply(step, {"error": {"type": "unavailable", "reason": "busy"}, "status": step})
+        items = []
+        for header, source in pairs:
+            index, doc_id = header["index"]["_index"], header["index"]["_id"]
+            status = step.get(doc_id)
+            if status is None:
+                docs = MemoryNode.indices.setdefault(index, {})
+                status = 200 if doc_id in docs else 201
+                docs[doc_id] = source
+            item = {"_index": index, "_id": doc_id, "status": status}
+            if status < 300:
+                item["result"] = "created" if status == 201 else "updated"
+            else:
+                item["error"] = {"type": "document_parsing_exception", "reason": f"status {status}"}
+            items.append({"index": item})
+        return self._reply(200, {"took": 1, "errors": any("error" in i["index"] for i in items), "items": items})
+
+    def _reply(self, status, payload):
+        meta = ApiResponseMeta(status=status, http_version="1.1", duration=0.0, node=self.config,
+                               headers=HttpHeaders({"x-elastic-product": "Elasticsearch",
+                                                    "content-type": "application/json"}))
+        return NodeResponse(meta, json.dumps(payload).encode())
+
+
+@pytest.fixture
+def memory_es():
+    MemoryNode.indices, MemoryNode.script, MemoryNode.bulks, MemoryNode.on_bulk = {}, [], [], None
+    client = Elasticsearch("http://fake:9200", node_class=MemoryNode, max_retries=0)
+    yield client
+    client.close()
+
+
+class FakeMessage:
+    def __init__(self, value, offset, partition=0, topic="detections", key=None, error=None):
+        self._value, self._offset, self._partition, self._topic = value, offset, partition, topic
+        self._key, self._error = key, error
+
+    def value(self):
+        return self._value
+
+    def key(self):
+        return self._key
+
+    def offset(self):
+        return self._offset
+
+    def partition(self):
+        return self._partition
+
+    def topic(self):
+        return self._topic
+
+    def timestamp(self):
+        return (1, 1_700_000_000_000)
+
+    def error(self):
+        return self._error
+
+
+class FakeConsumer:
+    """Hands out the given batches, one per consume(); records commits."""
+
+    def __init__(self, batches):
+        self.batches = [list(batch) for batch in batches]
+        self.commits: list[list[tuple[str, int, int]]] = []
+        self.on_assign = None
+
+    def subscribe(self, topics, on_assign=None, on_revoke=None, on_lost=None):
+        self.on_assign = on_assign
+
+    def consume(self, num_messages=1, timeout=-1):
+        if self.on_assign is not None:
+            self.on_assign(self, [])
+            self.on_assign = None
+        return self.batches.pop(0) if self.batches else []
+
+    def commit(self, offsets=None, asynchronous=True):
+        self.commits.append([(tp.topic, tp.partition, tp.offset) for tp in offsets])
+
+
+class FakeProducer:
+    def __init__(self, failures=0):
+        self.sent: list[tuple[str, dict]] = []
+        self.failures = failures
+        self._pending = []
+
+    def produce(self, topic, value=None, key=None, on_delivery=None):
+        self._pending.append((topic, value, on_delivery))
+
+    def poll(self, timeout=0):
+        while self._pending:
+            topic, value, callback = self._pending.pop(0)
+            if self.failures:
+                self.failures -= 1
+                callback("broker down", None)
+            else:
+                self.sent.append((topic, json.loads(value)))
+                callback(None, None)
+        return 0
+
+
+def event_bytes(image: int, captured: datetime = NOW, **counts) -> bytes:
+    return serialize_detection_event(
+        DetectionEvent(f"{image:032x}", "cam-1", captured, captured, "yolov4-tiny", counts or {"dog": 1}))

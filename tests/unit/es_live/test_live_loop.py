@@ -1,0 +1,105 @@
+"""The live indexer's loop with a Kafka fake and an in-memory Elasticsearch node: offsets
+are committed only after the documents are acknowledged, redelivery never adds a
+document, nothing malformed is dropped silently."""
+import threading
+from datetime import timedelta
+
+import pytest
+
+from es_live.loop import LiveIndexer, RunLimits
+
+from .conftest import NOW, FakeConsumer, FakeMessage, FakeProducer, MemoryNode, event_bytes
+
+PREFIX = "object-counts-live-"
+DAY_INDEX = PREFIX + "2026.11.28"
+
+
+def make(es, batches, producer=None, stop=None, **options):
+    consumer = FakeConsumer(batches)
+    indexer = LiveIndexer(
+        consumer=consumer, es=es, producer=producer or FakeProducer(), topic="detections",
+        dead_letter_topic="detections-dead", group_id="live", prefix=PREFIX, retention_days=7,
+        stop=stop or threading.Event(), retry_initial_s=0.001, retry_max_s=0.002,
+        limits=RunLimits(idle_timeout_s=0.05), clock=lambda: NOW, batch_wait_s=0.01, **options,
+    )
+    return indexer, consumer
+
+
+def messages(*images, start=0):
+    return [FakeMessage(event_bytes(image), start + n) for n, image in enumerate(images)]
+
+
+def test_each_batch_is_indexed_then_committed(memory_es):
+    indexer, consumer = make(memory_es, [messages(1, 2), messages(3, start=2)])
+    summary = indexer.run()
+    assert sorted(MemoryNode.indices[DAY_INDEX]) == [f"{n:032x}" for n in (1, 2, 3)]
+    assert consumer.commits == [[("detections", 0, 2)], [("detections", 0, 3)]]
+    assert (summary.indexed, summary.created, summary.dead_lettered) == (3, 3, 0)
+    assert "idle" in summary.stopped_by
+
+
+def test_a_redelivered_event_rewrites_the_same_document(memory_es):
+    indexer, _ = make(memory_es, [messages(1, 2), messages(2, 1, start=2)])
+    summary = indexer.run()
+    assert len(MemoryNode.indices[DAY_INDEX]) == 2
+    assert (summary.indexed, summary.created) == (4, 2)
+
+
+def test_an_outage_is_retried_and_nothing_is_committed_before_the_acknowledgement(memory_es):
+    MemoryNode.script = ["down", 503, {}]  # connection refused, then busy, then fine
+    indexer, consumer = make(memory_es, [messages(1, 2)])
+    commits_at_each_request = []
+    MemoryNode.on_bulk = lambda: commits_at_each_request.append(len(consumer.commits))
+    summary = indexer.run()
+    assert commits_at_each_request == [0, 0, 0]
+    assert consumer.commits == [[("detections", 0, 2)]]
+    assert summary.indexed == 2 and summary.fatal is None
+
+
+def test_shutdown_during_an_outage_leaves_the_batch_uncommitted(memory_es):
+    MemoryNode.script = ["down"] * 1000
+    stop = threading.Event()
+    indexer, consumer = make(memory_es, [messages(1)], stop=stop)
+    indexer.retry_initial_s = indexer.retry_max_s = 0.05
+    threading.Timer(0.2, stop.set).start()
+    summary = indexer.run()
+    assert consumer.commits == []
+    assert "read again" in summary.stopped_by
+
+
+def test_malformed_events_and_refused_documents_are_dead_lettered_before_the_commit(memory_es):
+    MemoryNode.script = [{f"{2:032x}": 400}]
+    producer = FakeProducer(failures=1)  # the first dead letter is not acknowledged: retried
+    batch = [FakeMessage(b'{"schema_version": 1}', 0), *messages(1, 2, start=1)]
+    indexer, consumer = make(memory_es, [batch], producer=producer)
+    summary = indexer.run()
+    stages = sorted((letter["stage"], letter["original"]["offset"]) for _, letter in producer.sent)
+    assert stages == [("index", 2), ("parse", 0)]
+    assert all(topic == "detections-dead" for topic, _ in producer.sent)
+    assert summary.dead_lettered == 2 and summary.indexed == 1
+    assert consumer.commits == [[("detections", 0, 3)]]
+
+
+def test_refused_credentials_stop_the_indexer_without_committing(memory_es):
+    MemoryNode.script = [401]
+    indexer, consumer = make(memory_es, [messages(1)])
+    summary = indexer.run()
+    assert summary.fatal and "refused" in summary.fatal
+    assert consumer.commits == []
+
+
+def test_aged_out_indices_are_dropped(memory_es):
+    old = PREFIX + (NOW - timedelta(days=8)).strftime("%Y.%m.%d")
+    MemoryNode.indices = {old: {}, DAY_INDEX: {}, "unrelated": {}}
+    indexer, _ = make(memory_es, [])
+    summary = indexer.run()
+    assert summary.dropped_indices == [old]
+    assert sorted(MemoryNode.indices) == [DAY_INDEX, "unrelated"]
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_max_messages(memory_es, limit):
+    indexer, _ = make(memory_es, [messages(*range(1, limit + 1))])
+    indexer.limits = RunLimits(max_messages=limit)
+    summary = indexer.run()
+    assert summary.received == limit and "max-messages" in summary.stopped_by
