@@ -75,7 +75,7 @@ class ConsumerSettings:
         threads = number(env, "DETECTOR_THREADS", 0, int) or available_cores()
         settings = cls(
             s3=S3Settings.from_env(env),
-            kafka=KafkaSettings.from_env(env),
+            kafka=KafkaSettings.from_env(env, account="CONSUMER"),
             group_id=env.get("KAFKA_CONSUMER_GROUP", "").strip() or "object-detector",
             detector=DetectorSettings(
                 model=env.get("DETECTOR_MODEL", "").strip() or DEFAULT_MODEL,

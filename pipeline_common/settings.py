@@ -46,7 +46,7 @@ class KafkaSettings:
     bootstrap_servers: str
     username: str = ""
     password: str = ""
-    security_protocol: str = "SASL_PLAINTEXT"
+    security_protocol: str = "SASL_SSL"
     sasl_mechanism: str = "PLAIN"
     ssl_ca_location: str = ""
     images_topic: str = "images"
@@ -54,15 +54,18 @@ class KafkaSettings:
     detections_topic: str = "detections"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "KafkaSettings":
-        protocol = env.get("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT").upper()
+    def from_env(cls, env: Mapping[str, str], account: str = "") -> "KafkaSettings":
+        """`account`: the stage whose own account logs in (PRODUCER -> PRODUCER_KAFKA_USERNAME
+        and PRODUCER_KAFKA_PASSWORD); empty: KAFKA_USERNAME and KAFKA_PASSWORD."""
+        protocol = env.get("KAFKA_SECURITY_PROTOCOL", "SASL_SSL").upper()
         if protocol not in {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}:
             raise SettingsError(f"KAFKA_SECURITY_PROTOCOL: unknown protocol {protocol!r}")
         needs_sasl = protocol.startswith("SASL")
+        prefix = f"{account}_KAFKA" if account else "KAFKA"
         return cls(
-            bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-            username=require(env, "KAFKA_USERNAME") if needs_sasl else "",
-            password=require(env, "KAFKA_PASSWORD") if needs_sasl else "",
+            bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", "localhost:9094"),
+            username=require(env, f"{prefix}_USERNAME") if needs_sasl else "",
+            password=require(env, f"{prefix}_PASSWORD") if needs_sasl else "",
             security_protocol=protocol,
             sasl_mechanism=env.get("KAFKA_SASL_MECHANISM", "PLAIN"),
             ssl_ca_location=env.get("KAFKA_SSL_CA_LOCATION", ""),
@@ -124,11 +127,14 @@ class ElasticsearchSettings:
             raise SettingsError(f"ES_INDEX {self.index!r} must not start with ES_LIVE_INDEX_PREFIX")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "ElasticsearchSettings":
+    def from_env(cls, env: Mapping[str, str], account: str = "") -> "ElasticsearchSettings":
+        """`account`: the stage whose own account logs in (INDEXER -> INDEXER_ES_USERNAME and
+        INDEXER_ES_PASSWORD); empty: ES_USERNAME and ES_PASSWORD (the administrator)."""
+        prefix = f"{account}_ES" if account else "ES"
         return cls(
-            url=env.get("ES_URL", "http://127.0.0.1:9200"),
-            username=env.get("ES_USERNAME", "elastic"),
-            password=require(env, "ES_PASSWORD"),
+            url=env.get("ES_URL", "https://localhost:8443/elasticsearch"),
+            username=require(env, f"{prefix}_USERNAME") if account else env.get("ES_USERNAME", "elastic"),
+            password=require(env, f"{prefix}_PASSWORD"),
             verify_certs=flag(env, "ES_VERIFY_CERTS", True),
             ca_certs=env.get("ES_CA_CERTS", ""),
             index=env.get("ES_INDEX", "hadoop-object-counts-v1"),

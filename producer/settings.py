@@ -49,7 +49,7 @@ class ProducerSettings:
         works without any credentials."""
         return cls(
             s3=S3Settings.from_env(env) if services else None,
-            kafka=KafkaSettings.from_env(env) if services else None,
+            kafka=KafkaSettings.from_env(env, account="PRODUCER") if services else None,
             new_pics_dir=_path(env, "PRODUCER_NEW_PICS_DIR", DEFAULT_NEW_PICS),
             frames_dir=_path(env, "PRODUCER_FRAMES_DIR", DEFAULT_FRAMES),
             source=env.get("PRODUCER_SOURCE", "").strip(),

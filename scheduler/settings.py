@@ -48,7 +48,7 @@ class SchedulerSettings:
                 raise SettingsError(f"{variable}: {error}") from None
 
         settings = cls(
-            es=ElasticsearchSettings.from_env(env),
+            es=ElasticsearchSettings.from_env(env, account="SCHEDULER"),
             cron=text("cron", "SCHEDULER_CRON", cls.cron),
             full_cron=text("full_cron", "SCHEDULER_FULL_CRON", cls.full_cron),
             timezone=text("timezone", "SCHEDULER_TIMEZONE", cls.timezone),

@@ -51,7 +51,7 @@ class FrontendSettings:
         if not 0 <= lateness <= 7 * 86400:
             raise SettingsError(f"FRONTEND_BATCH_LATENESS_S must be between 0 and 604800, got {lateness}")
         return cls(
-            elasticsearch=ElasticsearchSettings.from_env(env),
+            elasticsearch=ElasticsearchSettings.from_env(env, account="FRONTEND"),
             batch_lateness_s=lateness,
             host=env.get("FRONTEND_HOST", DEFAULT_HOST).strip() or DEFAULT_HOST,
             port=port,

@@ -41,7 +41,7 @@ class IndexerSettings:
     def from_env(cls, env: Mapping[str, str], **overrides) -> "IndexerSettings":
         """`overrides` are command-line values; None means "not given"."""
         given = {k: v for k, v in overrides.items() if v is not None}
-        es = ElasticsearchSettings.from_env(env)
+        es = ElasticsearchSettings.from_env(env, account="INDEXER")
         if "index" in given:
             es = replace(es, index=given["index"])
         check_index_name(es.index)

@@ -28,8 +28,8 @@ class LiveIndexerSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "LiveIndexerSettings":
         settings = cls(
-            es=ElasticsearchSettings.from_env(env),
-            kafka=KafkaSettings.from_env(env),
+            es=ElasticsearchSettings.from_env(env, account="LIVE"),
+            kafka=KafkaSettings.from_env(env, account="LIVE"),
             group_id=env.get("LIVE_CONSUMER_GROUP", "").strip() or "live-indexer",
             dead_letter_topic=env.get("KAFKA_DETECTIONS_DEAD_LETTER_TOPIC", "").strip() or "detections-dead-letter",
             retention_days=number(env, "LIVE_RETENTION_DAYS", 7, int),

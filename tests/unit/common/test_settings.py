@@ -14,8 +14,9 @@ BASE = {
 
 def test_defaults_point_at_the_local_services():
     assert S3Settings.from_env(BASE).endpoint_url == "http://127.0.0.1:8333"
-    assert KafkaSettings.from_env(BASE).bootstrap_servers == "127.0.0.1:9092"
-    assert ElasticsearchSettings.from_env(BASE).url == "http://127.0.0.1:9200"
+    # Kafka and Elasticsearch through the edge (Traefik), as in production
+    assert KafkaSettings.from_env(BASE).bootstrap_servers == "localhost:9094"
+    assert ElasticsearchSettings.from_env(BASE).url == "https://localhost:8443/elasticsearch"
 
 
 def test_tls_verification_is_on_by_default():
@@ -32,11 +33,24 @@ def test_missing_secret_names_the_variable(missing):
         ElasticsearchSettings.from_env(env)
 
 
-def test_kafka_client_config_uses_sasl_plain():
-    config = KafkaSettings.from_env(BASE).client_config()
-    assert config["security.protocol"] == "SASL_PLAINTEXT"
+def test_kafka_client_config_uses_sasl_plain_inside_tls():
+    config = KafkaSettings.from_env({**BASE, "KAFKA_SSL_CA_LOCATION": "/ca.pem"}).client_config()
+    assert config["security.protocol"] == "SASL_SSL"
     assert config["sasl.mechanism"] == "PLAIN"
     assert config["sasl.password"] == "kafka-secret"
+    assert config["ssl.ca.location"] == "/ca.pem"
+    assert "enable.ssl.certificate.verification" not in config  # librdkafka's default: verify
+
+
+def test_each_stage_logs_in_with_its_own_account():
+    env = {**BASE, "PRODUCER_KAFKA_USERNAME": "producer", "PRODUCER_KAFKA_PASSWORD": "p",
+           "INDEXER_ES_USERNAME": "batch-indexer", "INDEXER_ES_PASSWORD": "i"}
+    kafka = KafkaSettings.from_env(env, account="PRODUCER")
+    assert (kafka.username, kafka.password) == ("producer", "p")
+    es = ElasticsearchSettings.from_env(env, account="INDEXER")
+    assert (es.username, es.password) == ("batch-indexer", "i")
+    with pytest.raises(SettingsError, match="CONSUMER_KAFKA_USERNAME"):
+        KafkaSettings.from_env(env, account="CONSUMER")  # never another stage's (or a shared) account
 
 
 def test_plaintext_kafka_needs_no_credentials():

@@ -95,7 +95,7 @@ def test_parse_lines_reports_bad_lines_with_key_and_number():
     assert str(skipped[0]).startswith("run/part-00000:2: ")
 
 
-ENV = {"S3_ACCESS_KEY": "k", "S3_SECRET_KEY": "s", "ES_PASSWORD": "p"}
+ENV = {"S3_ACCESS_KEY": "k", "S3_SECRET_KEY": "s", "INDEXER_ES_USERNAME": "batch-indexer", "INDEXER_ES_PASSWORD": "p"}
 
 
 def test_settings_defaults_and_overrides():
