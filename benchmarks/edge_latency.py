@@ -23,6 +23,7 @@ import statistics
 import sys
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 
 import requests
@@ -100,8 +101,8 @@ def bench_es(settings: LocalSettings, rounds: int, per_round: int) -> dict:
                 search(sessions[name], query[name])
         for _ in range(rounds):
             for name in paths:
-                kept[name] += [timed(lambda: search(sessions[name], query[name])) for _ in range(per_round)]
-                fresh[name] += [timed(lambda: new_connection(name)) for _ in range(max(1, per_round // 5))]
+                kept[name] += [timed(partial(search, sessions[name], query[name])) for _ in range(per_round)]
+                fresh[name] += [timed(partial(new_connection, name)) for _ in range(max(1, per_round // 5))]
     finally:
         requests.delete(f"{paths['direct']['base']}/{index}", auth=paths["direct"]["auth"], timeout=60)
     return {"es-query": {name: percentiles(samples) for name, samples in kept.items()},
@@ -154,7 +155,7 @@ def bench_kafka(settings: LocalSettings, rounds: int, per_round: int, batch: int
                 round_trip(producer)
         for _ in range(rounds):
             for name, producer in producers.items():
-                single[name] += [timed(lambda: round_trip(producer)) for _ in range(per_round)]
+                single[name] += [timed(partial(round_trip, producer)) for _ in range(per_round)]
                 rates[name].append(burst(producer))
     finally:
         admin.delete_topics([topic])[topic].result(timeout=30)

@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import uuid
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,7 @@ UNIT_DIR = Path(__file__).parent / "unit"
 MODES = ("local", "external", "docker")
 UP_TIMEOUT_S = 600
 SERVICE_FIXTURES = {"pipeline_env", "s3_settings", "kafka_settings", "es_settings", "s3", "es",
-                    "kafka_admin", "hadoop_home", "grant_kafka"}
+                    "kafka_admin", "hadoop_home", "grant_kafka", "api_es_settings"}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -155,6 +154,13 @@ def es_settings(pipeline_env) -> ElasticsearchSettings:
 
 
 @pytest.fixture(scope="session")
+def api_es_settings(pipeline_env) -> ElasticsearchSettings:
+    """The dashboard API's own, read-only Elasticsearch account (FRONTEND_ES_*), which an app
+    under test runs with; fixtures write test data as the administrator (`es`)."""
+    return ElasticsearchSettings.from_env(pipeline_env, account="FRONTEND")
+
+
+@pytest.fixture(scope="session")
 def s3(s3_settings):
     """boto3 S3 client; the bucket S3_BUCKET exists."""
     return s3_client(s3_settings)
@@ -180,27 +186,13 @@ def grant_kafka(pipeline_env, kafka_admin):
     account the rights it has on the configured topics and groups (the ACLs `make up`
     creates, local_services/accounts.py) on a test's own names instead; taken back when
     the session ends. Names not given keep their configured values."""
-    from confluent_kafka.admin import AclBindingFilter
-
-    from local_services.accounts import stage_acl_bindings
+    from local_services.provision import grant_on, revoke
     from local_services.settings import AccessSettings
 
     access = AccessSettings.from_env(pipeline_env)
     granted = []
-
-    def grant(**names):
-        bindings = stage_acl_bindings(dict(access.kafka_accounts), replace(access.names, **names))
-        if bindings:
-            for future in kafka_admin.create_acls(bindings, request_timeout=30).values():
-                future.result(timeout=30)
-        granted.extend(bindings)
-
-    yield grant
-    filters = [AclBindingFilter(b.restype, b.name, b.resource_pattern_type, b.principal, b.host, b.operation,
-                                b.permission_type) for b in granted]
-    if filters:
-        for future in kafka_admin.delete_acls(filters, request_timeout=30).values():
-            future.result(timeout=30)
+    yield lambda **names: granted.extend(grant_on(kafka_admin, access, **names))
+    revoke(kafka_admin, granted)
 
 
 @pytest.fixture(scope="session")

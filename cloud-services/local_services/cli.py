@@ -7,10 +7,8 @@ from pathlib import Path
 
 from pipeline_common.environment import DEFAULT_DOTENV, PROJECT_ROOT, SettingsError, read_environment, require
 from pipeline_common.logs import configure_logging
-from pipeline_common.settings import KafkaSettings
 
 from . import provision, stack
-from .accounts import ADMIN_USER
 from .envfile import LOCAL_CA, ensure_env_file
 from .errors import ServiceError
 from .paths import Paths
@@ -79,10 +77,9 @@ def accounts(args: argparse.Namespace, env: dict[str, str]) -> int:
         for path in provision.write_files(args.directory, access, require(env, "KAFKA_ADMIN_PASSWORD")):
             print(f"wrote {path}")
         return EXIT_OK
-    admin = KafkaSettings.from_env({**env, "KAFKA_USERNAME": ADMIN_USER,
-                                    "KAFKA_PASSWORD": require(env, "KAFKA_ADMIN_PASSWORD")})
-    count = provision.apply_kafka_acls(access, admin.client_config())
-    print(f"{count} ACLs on {admin.bootstrap_servers} for "
+    admin = provision.admin_kafka_config(env)
+    count = provision.apply_kafka_acls(access, admin)
+    print(f"{count} ACLs on {admin['bootstrap.servers']} for "
           f"{', '.join(a.username for _, a in access.kafka_accounts) or 'nobody (no stage account in .env)'}")
     return EXIT_OK
 
