@@ -21,6 +21,8 @@ BENCHMARKS = {
     "indexer": "indexer_throughput.py",
     "api": "api_latency.py",
     "edge": "edge_latency.py",
+    "freshness": "freshness.py",
+    "hadoop-cluster": "hadoop_cluster.py",
 }
 
 

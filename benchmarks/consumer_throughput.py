@@ -20,9 +20,11 @@ then every image is announced at once. images/s = images / (last record's
 processed_at - first announcement). Each scenario checks that every image got
 exactly one metadata record and that the processes together processed each message
 once (their "processed" counts add up to the number of images). Peak memory is each
-process's ru_maxrss. A latency run then announces --latency-images at --rate per
-second to the consumer and to the sequential baseline: announce -> record visible in
-S3 (a watcher lists metadata/ every 20 ms), p50 / p95.
+process's ru_maxrss; CPU ms per image is what the processes used after start-up
+(less sensitive than images/s to other work on a shared host). A latency run then
+announces --latency-images at --rate per second to the consumer and to the sequential
+baseline: announce -> record visible in S3 (a watcher lists metadata/ every 20 ms),
+p50 / p95.
 
 Needs the local services (`make up`). Bucket and topics are deleted afterwards.
 
@@ -192,14 +194,20 @@ class Bench:
             self.s3.delete_object(Bucket=self.bucket, Key=key)
 
 
-def wait_rusage(process: subprocess.Popen, timeout_s: float) -> tuple[int, float]:
-    """(exit code, peak RSS in MB) of a consumer process."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a running process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_rusage(process: subprocess.Popen, timeout_s: float) -> tuple[int, float, float]:
+    """(exit code, peak RSS in MB, CPU seconds) of a consumer process."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
         if pid:
             process.returncode = os.waitstatus_to_exitcode(status)
-            return process.returncode, usage.ru_maxrss / 1024
+            return process.returncode, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
         time.sleep(0.05)
     process.kill()
     raise SystemExit(f"process {process.pid} did not finish within {timeout_s:.0f} s")
@@ -250,25 +258,28 @@ def start_group(bench: Bench, scenario: Scenario, tag: str) -> tuple[list, str, 
     return processes, images, topics
 
 
-def stop_group(bench: Bench, processes, topics: tuple[str, str, str]) -> tuple[list[float], int]:
-    """SIGTERM, then (peak RSS per process in MB, messages processed in total)."""
+def stop_group(bench: Bench, processes, topics: tuple[str, str, str]) -> tuple[list[float], int, float]:
+    """SIGTERM, then (peak RSS per process in MB, messages processed in total, CPU
+    seconds of all processes together); the topics are deleted."""
     for process, _ in processes:
         process.send_signal(signal.SIGTERM)
-    peaks, processed = [], 0
+    peaks, processed, cpu = [], 0, 0.0
     for process, log_path in processes:
-        code, peak = wait_rusage(process, timeout_s=120)
+        code, peak, used = wait_rusage(process, timeout_s=120)
+        cpu += used
         if code != 0:
             raise SystemExit(f"exit code {code}; log: {log_path}")
         peaks.append(peak)
         counts = re.findall(r"(\d+) processed", log_path.read_text())
         processed += int(counts[-1]) if counts else 0
     bench.admin.delete_topics(list(topics), operation_timeout=10)
-    return peaks, processed
+    return peaks, processed, cpu
 
 
 def throughput_run(bench: Bench, scenario: Scenario, announcements) -> dict:
     bench.clear_metadata()
     processes, images, topics = start_group(bench, scenario, "throughput")
+    cpu_before = sum(cpu_seconds(process.pid) for process, _ in processes)  # start-up and model load
     started = time.time()
     announce(bench, images, announcements)
     wanted = {metadata_key(a.image_id) for a in announcements}
@@ -282,7 +293,7 @@ def throughput_run(bench: Bench, scenario: Scenario, announcements) -> dict:
             if time.monotonic() > deadline or any(p.poll() is not None for p, _ in processes):
                 raise SystemExit(f"{scenario.name}: {done} of {len(wanted)} records; logs: {processes}")
             time.sleep(0.25)
-    peaks, processed = stop_group(bench, processes, topics)
+    peaks, processed, cpu = stop_group(bench, processes, topics)
     keys = bench.metadata_keys()
     records = []
     for announcement in announcements:
@@ -298,6 +309,8 @@ def throughput_run(bench: Bench, scenario: Scenario, announcements) -> dict:
         "processed_in_total": processed,
         "peak_rss_mb": max(peaks),
         "peak_rss_mb_all_processes": sum(peaks),
+        # CPU the processes used per image (after start-up): less sensitive to a busy host
+        "cpu_ms_per_image": (cpu - cpu_before) * 1000 / len(announcements),
         "model": records[0].model.name,
         "runtime": records[0].model.runtime,
         "detections": sum(len(r.detections) for r in records),
@@ -330,7 +343,7 @@ def latency_run(bench: Bench, scenario: Scenario, announcements, rate: float) ->
         time.sleep(0.1)
     done.set()
     watcher.join()
-    peaks, _ = stop_group(bench, processes, topics)
+    peaks, _, _ = stop_group(bench, processes, topics)
     latencies = sorted((seen[key] - at) * 1000 for key, at in zip(wanted, sent) if key in seen)
     if len(latencies) < len(wanted):
         raise SystemExit(f"{scenario.name}: only {len(latencies)} of {len(wanted)} records appeared")
@@ -376,12 +389,14 @@ def report(figures: dict) -> str:
         f"\nconsumer benchmark: {figures['images']} photos, {figures['model']} @ {figures['input_size']}, "
         f"{PARTITIONS} partitions; {figures['load_before']} before, {figures['load_after']} after",
         f"  bare detector loop in this process (disk -> decode -> detect): {figures['bare_images_per_s']:.1f} images/s",
-        f"  {'scenario':<46} {'images/s':>9} {'x baseline':>11} {'peak RSS MB':>12}  one record each, processed",
+        f"  {'scenario':<52} {'images/s':>9} {'x baseline':>11} {'CPU ms/img':>11} {'peak RSS MB':>12}"
+        "  one record each, processed",
     ]
     for run in figures["throughput"]:
         memory = f"{run['peak_rss_mb']:.0f}" + (f" x{run['processes']}" if run["processes"] > 1 else "")
         lines.append(
-            f"  {run['scenario']:<46} {run['images_per_s']:9.1f} {run['images_per_s'] / base:10.2f}x {memory:>12}"
+            f"  {run['scenario']:<52} {run['images_per_s']:9.2f} {run['images_per_s'] / base:10.2f}x "
+            f"{run['cpu_ms_per_image']:11.0f} {memory:>12}"
             f"  {'yes' if run['one_record_per_image'] else 'NO'}, {run['processed_in_total']}"
         )
     for run in figures["throughput"]:
@@ -413,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.images < 10 or not 0 <= args.latency_images <= args.images or args.rate <= 0:
         parser.error("need --images >= 10, 0 <= --latency-images <= --images and --rate > 0")
     configure_logging(args.verbose)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still delete the bucket and topics
     try:
         env = read_environment()
         settings = ConsumerSettings.from_env(env)
@@ -438,9 +454,10 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append(throughput_run(bench, SCENARIOS[name], announcements))
             runs.append(throughput_run(bench, SCENARIOS["sequential"], announcements))
             first, last = runs[0], runs.pop()
-            first["scenario"] += " (mean of first and last run)"
+            first["scenario"] += " (mean of 1st and last)"
             first["runs_images_per_s"] = [first["images_per_s"], last["images_per_s"]]
             first["images_per_s"] = (first["images_per_s"] + last["images_per_s"]) / 2
+            first["cpu_ms_per_image"] = (first["cpu_ms_per_image"] + last["cpu_ms_per_image"]) / 2
             figures["throughput"] = runs
             figures["baseline_images_per_s"] = first["images_per_s"]
             if args.latency_images:

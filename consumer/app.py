@@ -12,6 +12,7 @@ from confluent_kafka.admin import AdminClient
 
 from pipeline_common.clients import s3_client
 
+from . import metrics
 from .dead_letter import DeadLetterPublisher
 from .detector import Detector, DetectorConfig, OpenCVRunner
 from .events import DetectionPublisher, ensure_topic
@@ -81,7 +82,8 @@ def run_consumer(
     # before anything is consumed: an event topic that cannot exist must not turn into
     # an endless retry of every image
     ensure_topic(AdminClient(settings.kafka.client_config()), settings.kafka.detections_topic)
-    consumer = Consumer(settings.consumer_config())
+    # librdkafka's statistics every 5 s (delivered during poll) keep the lag gauge current
+    consumer = Consumer({**settings.consumer_config(), "statistics.interval.ms": 5000, "stats_cb": metrics.record_stats})
     producer = Producer(settings.producer_config())  # dead letters and detection events
     pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="consumer-io")
     backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)

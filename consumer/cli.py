@@ -24,6 +24,7 @@ from consumer.models import ModelNotFound
 from consumer.settings import ConsumerSettings
 from pipeline_common.environment import SettingsError, read_environment
 from pipeline_common.logs import configure_logging
+from pipeline_common.metrics import serve_metrics
 
 log = logging.getLogger("consumer")
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_FATAL = 0, 1, 2, 3
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         log.error("configuration: %s", error)
         return EXIT_CONFIG
+    serve_metrics(settings.metrics)
     stop = threading.Event()
     stop_on_signals(stop)
     progress = tqdm(total=args.max_messages, unit="msg", disable=None) if args.max_messages else None

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
+from . import metrics
 from .errors import Abandoned, FatalError
 from .messages import MessageRef
 from .offsets import OffsetTracker
@@ -206,6 +207,7 @@ class ConsumerLoop:
         if isinstance(outcome, Prepared):
             outcome = self.processor.detect(outcome)
         if isinstance(outcome, Detected):
+            metrics.DETECTION_SECONDS.observe(outcome.record.timings_ms.get("inference", 0.0) / 1000)
             labels = ", ".join(d.label for d in outcome.record.detections) or "nothing"
             what = f"image {outcome.record.image_id}: {labels} ({outcome.record.timings_ms['total']:.0f} ms)"
             self._finishing.append(_Job(head.ref, self.pool.submit(self._finish, outcome), what))
@@ -252,8 +254,10 @@ class ConsumerLoop:
             self._tracker.finished(job.ref.topic, job.ref.partition, job.ref.offset)
             if job.dead_letter:
                 self.summary.dead_lettered += 1  # the publisher logged it
+                metrics.IMAGES_DEAD_LETTERED.inc()
             else:
                 self.summary.processed += 1
+                metrics.IMAGES_PROCESSED.inc()
                 log.info("%s %s -> %s", job.ref.where, job.what, written)
             if self.progress is not None:
                 self.progress.update(1)

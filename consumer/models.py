@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 ROLES = ("cfg", "weights", "names")
 
@@ -139,6 +142,8 @@ def resolve_model_files(name: str, models_dir: Path) -> ModelFiles:
     for folder in folders:
         files, wrong = _check_folder(spec, folder)
         if files is not None:
+            if problems:
+                log.warning("passed over model files that are not the pinned ones: %s", "; ".join(problems))
             return files
         problems += wrong
     looked = ", ".join(str(folder) for folder in folders)

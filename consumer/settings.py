@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Mapping
 
 from pipeline_common.environment import PROJECT_ROOT, SettingsError, number
+from pipeline_common.metrics import MetricsSettings
 from pipeline_common.settings import KafkaSettings, S3Settings
 
 from .models import DEFAULT_MODEL, MODELS
@@ -69,6 +70,7 @@ class ConsumerSettings:
     auto_offset_reset: str = "earliest"
     retry_initial_s: float = 0.5
     retry_max_s: float = 30.0
+    metrics: MetricsSettings = MetricsSettings(port=0)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ConsumerSettings":
@@ -95,6 +97,7 @@ class ConsumerSettings:
             auto_offset_reset=env.get("KAFKA_AUTO_OFFSET_RESET", "").strip() or "earliest",
             retry_initial_s=number(env, "CONSUMER_RETRY_INITIAL_S", 0.5),
             retry_max_s=number(env, "CONSUMER_RETRY_MAX_S", 30.0),
+            metrics=MetricsSettings.from_env(env, "CONSUMER_METRICS_PORT", 9101),
         )
         settings.check()
         return settings

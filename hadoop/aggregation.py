@@ -118,16 +118,23 @@ def hadoop_runner_args(settings: AggregationSettings, private_dir: Path) -> list
     """mrjob switches for -r hadoop through `settings.hadoop_home` (s3a configured
     there); tasks run with this interpreter, which has the dependencies.
 
-    The job's files (the task env file holds the S3 secret) are staged and localized
-    under `private_dir` (mode 0700) rather than the install's shared tmp folder."""
-    from pipeline_common.hadoop_runner import hadoop_runner_args as switches
+    Each step's application is named `object-counts <run-id>` (the YARN UI lists it so).
+    On a cluster (the home's mapreduce.framework.name is yarn) mrjob stages the job's files
+    on HDFS, in the user's tmp/mrjob, and removes them afterwards; in local mode the files
+    (the task env file holds the S3 secret) are staged and localized under `private_dir`
+    (mode 0700) rather than the install's shared tmp folder."""
+    from pipeline_common.hadoop_runner import framework, hadoop_runner_args as switches
 
-    private_dir.mkdir(mode=0o700)
-    args = switches(Path(settings.hadoop_home), sys.executable, tmp_dir=private_dir.as_uri())
+    home = Path(settings.hadoop_home)
+    named = ["--jobconf", f"mapreduce.job.name=object-counts {settings.run_id}"]
+    if framework(home) == "yarn":
+        args, local = switches(home, sys.executable), []
+    else:
+        private_dir.mkdir(mode=0o700)
+        args = switches(home, sys.executable, tmp_dir=private_dir.as_uri())
+        local = ["--jobconf", f"hadoop.tmp.dir={private_dir}"]
     cut = args.index("-r")
-    return args[:cut] + args[cut + 2:] + [  # job_args names the runner already
-        "--jobconf", f"hadoop.tmp.dir={private_dir}",
-    ]
+    return args[:cut] + args[cut + 2:] + named + local  # job_args names the runner already
 
 
 # A -r local task costs about a second to start (a Python process importing mrjob);

@@ -14,6 +14,7 @@ from pipeline_common.contracts import batch_runs
 from pipeline_common.output_runs import new_run_id
 from pipeline_common.timestamps import utc_now
 
+from . import metrics
 from .lease import LOCK_MAPPINGS, Lease, LeaseKeeper, ensure_index
 from .records import RunRecord, RunRecords
 from .settings import SchedulerSettings
@@ -115,6 +116,7 @@ def _skipped(ctx: BatchContext, record: RunRecord, reason: str) -> RunRecord:
     record.started_at = record.finished_at = ctx.clock()
     log.info("%s run due %s skipped: %s", record.kind, record.scheduled_for.isoformat(), reason)
     ctx.records.write(record)
+    metrics.observe(record.kind, record.outcome, None, None)
     return record
 
 
@@ -149,4 +151,5 @@ def _run(ctx: BatchContext, record: RunRecord, lease: Lease) -> RunRecord:
     (log.info if not problem else log.error)(
         "%s run %s: %s%s", record.kind, record.run_id, record.outcome, f" ({problem})" if problem else "")
     ctx.records.write(record)
+    metrics.observe(record.kind, record.outcome, record.started_at, record.finished_at)
     return record

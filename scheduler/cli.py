@@ -26,6 +26,7 @@ from pipeline_common.clients import elasticsearch_client
 from pipeline_common.contracts import batch_runs
 from pipeline_common.environment import SettingsError, read_environment
 from pipeline_common.logs import configure_logging
+from pipeline_common.metrics import serve_metrics
 
 from .batch import BatchContext, run_batch
 from .records import RunRecords
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         ctx = BatchContext(settings, es, records, threading.Event())
         if args.command == "run":
+            serve_metrics(settings.metrics)
             serve(ctx)
             return 0
         ctx.prepare()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import signal
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -13,6 +13,7 @@ from apscheduler.triggers.date import DateTrigger
 
 from pipeline_common.contracts import batch_runs
 
+from . import metrics
 from .batch import BatchContext, run_batch
 from .records import served_time
 from .timing import cron_trigger, latest_fire_time, missed_since
@@ -69,6 +70,8 @@ def build_scheduler(ctx: BatchContext) -> BlockingScheduler:
 def serve(ctx: BatchContext) -> None:
     """Run until SIGTERM or SIGINT; a run in progress is stopped and recorded as interrupted."""
     ctx.prepare()
+    for kind in (batch_runs.INCREMENTAL, batch_runs.FULL):
+        metrics.seed(ctx.records.done_since((kind,), datetime(1970, 1, 1, tzinfo=timezone.utc)))
     scheduler = build_scheduler(ctx)
 
     def shutdown(signum, _frame) -> None:

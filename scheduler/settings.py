@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from pipeline_common.environment import SettingsError, number
+from pipeline_common.metrics import MetricsSettings
 from pipeline_common.settings import ElasticsearchSettings
 
 from .timing import CronError, cron_trigger
@@ -31,6 +32,7 @@ class SchedulerSettings:
     step_timeout_s: int = 4 * 3600  # an aggregation or indexer step running longer is stopped
     aggregation_command: tuple[str, ...] = DEFAULT_AGGREGATION_COMMAND
     indexer_command: tuple[str, ...] = DEFAULT_INDEXER_COMMAND
+    metrics: MetricsSettings = MetricsSettings(port=0)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **overrides) -> "SchedulerSettings":
@@ -59,6 +61,7 @@ class SchedulerSettings:
             step_timeout_s=number(env, "SCHEDULER_STEP_TIMEOUT_S", cls.step_timeout_s, int),
             aggregation_command=command("SCHEDULER_AGGREGATION_COMMAND", DEFAULT_AGGREGATION_COMMAND),
             indexer_command=command("SCHEDULER_INDEXER_COMMAND", DEFAULT_INDEXER_COMMAND),
+            metrics=MetricsSettings.from_env(env, "SCHEDULER_METRICS_PORT", 9103),
         )
         settings.check()
         return settings

@@ -1,9 +1,14 @@
 """`make demo` (`python -m scripts.demo` from the checkout): the whole pipeline on sample
-photos, ending with the dashboard.
+photos, kept running.
 
-Services up -> sample photos -> producer -> consumer (until the topic is drained) ->
-live indexer (detection events -> live indices, until drained) -> MapReduce aggregation ->
-Elasticsearch indexer -> dashboard on http://127.0.0.1:5001.
+Services up -> sample photos in new_pics/ -> the processes of the Procfile, run by honcho:
+the producer watching new_pics/, the consumer, the live indexer, the batch scheduler and
+the dashboard on http://127.0.0.1:5001. A photo dropped into producer/new_pics/<camera>/
+shows on the dashboard within seconds. Ctrl-C stops every process it started
+(the services keep running: `make down` stops them).
+
+--no-serve runs each stage once instead (producer, consumer and live indexer until the
+topics are drained, aggregation, indexer) and exits.
 Every step is an ordinary run of a stage's own entry point, with the settings in .env,
 so re-running the demo announces, counts and indexes nothing twice.
 """
@@ -11,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -23,6 +30,10 @@ from .sample_photos import write_samples
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("demo")
 PYTHON = sys.executable
+PROCFILE = ROOT / "Procfile"
+# honcho, with more time between SIGTERM and SIGKILL than its 5 s: the scheduler stops a
+# batch step it runs (SIGTERM, then SIGKILL after 30 s) before it exits itself.
+HONCHO = "import sys, honcho.manager, honcho.command; honcho.manager.KILL_WAIT = 40; sys.exit(honcho.command.main())"
 
 
 class StepFailed(RuntimeError):
@@ -46,13 +57,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="where the sample photos are written (default: producer/new_pics)")
     parser.add_argument("--variants", type=int, default=4,
                         help="variants of each sample photo per camera (default: 4)")
+    parser.add_argument("--no-samples", action="store_true",
+                        help="write no sample photos: process what is (or lands) in --new-pics")
     parser.add_argument("--no-services", action="store_true",
                         help="use the services named in .env/the environment; start nothing")
     parser.add_argument("--no-serve", action="store_true",
-                        help="stop after indexing instead of serving the dashboard")
+                        help="run each stage once, until its input is drained, and exit "
+                             "instead of keeping the pipeline running")
     parser.add_argument("--port", type=int, default=5001, help="dashboard port (default: 5001)")
     parser.add_argument("--idle-timeout", type=float, default=10.0,
-                        help="the consumer stops after this many seconds without messages")
+                        help="with --no-serve: the consumer and live indexer stop after this many "
+                             "seconds without messages")
     return parser.parse_args(argv)
 
 
@@ -62,25 +77,73 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.no_services:
             step("local services", [PYTHON, "-m", "local_services", "up"])
-        write_samples(args.new_pics, variants_per_photo=args.variants)
-        step("producer", [PYTHON, "-m", "producer", "run", "--new-pics", str(args.new_pics), "--no-progress"])
-        step("consumer", [PYTHON, "-m", "consumer", "--idle-timeout", str(args.idle_timeout)])
-        step("live indexer", [PYTHON, "-m", "es_live", "--idle-timeout", str(args.idle_timeout)])
-        step("aggregation", [PYTHON, "-m", "hadoop"])
-        step("indexer", [PYTHON, "-m", "es_indexer"])
+        if args.no_serve:
+            run_once(args)
     except (StepFailed, FileNotFoundError) as error:
         log.error("%s", error)
         return 1
     if args.no_serve:
         log.info("pipeline done; serve the dashboard with: .venv/bin/count-dashboard")
         return 0
-    log.info("dashboard: http://127.0.0.1:%d  (Ctrl-C stops it; `make down` stops the services)",
-             args.port)
-    try:
-        return subprocess.run([PYTHON, "-m", "simple_frontend", "--port", str(args.port)],
-                              cwd=ROOT).returncode
-    except KeyboardInterrupt:
+    return keep_running(args)
+
+
+def run_once(args: argparse.Namespace) -> None:
+    if not args.no_samples:
+        write_samples(args.new_pics, variants_per_photo=args.variants)
+    step("producer", [PYTHON, "-m", "producer", "run", "--new-pics", str(args.new_pics), "--no-progress"])
+    step("consumer", [PYTHON, "-m", "consumer", "--idle-timeout", str(args.idle_timeout)])
+    step("live indexer", [PYTHON, "-m", "es_live", "--idle-timeout", str(args.idle_timeout)])
+    step("aggregation", [PYTHON, "-m", "hadoop"])
+    step("indexer", [PYTHON, "-m", "es_indexer"])
+
+
+def procfile_environment(args: argparse.Namespace) -> dict[str, str]:
+    """The demo's options for the Procfile's processes, which find their commands in the venv."""
+    bin_dir = str(Path(PYTHON).parent)
+    return {
+        **os.environ,
+        "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")]),
+        "PRODUCER_NEW_PICS_DIR": str(args.new_pics.resolve()),
+        "FRONTEND_PORT": str(args.port),
+        "PYTHONUNBUFFERED": "1",  # honcho prints each line as it comes
+    }
+
+
+def keep_running(args: argparse.Namespace) -> int:
+    """honcho starts each Procfile process in its own process group and, on Ctrl-C or
+    SIGTERM, sends SIGTERM to every group (SIGKILL to what is left after 40 s)."""
+    if not args.no_samples:
+        write_samples(args.new_pics, variants_per_photo=args.variants)
+    args.new_pics.mkdir(parents=True, exist_ok=True)
+    log.info("starting %s: dashboard on http://127.0.0.1:%d; drop photos into %s/<camera>/ "
+             "(Ctrl-C stops them all; `make down` stops the services)", PROCFILE.name, args.port, args.new_pics)
+    honcho = subprocess.Popen(
+        [PYTHON, "-c", HONCHO, "--procfile", str(PROCFILE), "--app-root", str(ROOT),
+         "--env", os.devnull, "start"],
+        cwd=ROOT, env=procfile_environment(args),
+    )
+    # Ctrl-C reaches honcho too (same terminal process group); a SIGTERM sent to the demo
+    # alone is passed on. Either way the demo waits until honcho has stopped everything.
+    stopping = []
+
+    def pass_on(signum, _frame) -> None:
+        stopping.append(signum)
+        honcho.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, pass_on)
+    while True:
+        try:
+            code = honcho.wait()
+            break
+        except KeyboardInterrupt:
+            stopping.append(signal.SIGINT)
+    if stopping:
+        log.info("every process stopped")
         return 0
+    # honcho stops everything as soon as one process ends on its own: that one's output says why
+    log.error("a process ended, so honcho stopped the others (exit code %d); see the output above", code)
+    return code or 1
 
 
 if __name__ == "__main__":

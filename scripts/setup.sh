@@ -44,6 +44,24 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# --- Prometheus, for the metrics test: Debian's package, unpacked into the cache (its binary
+# only: no service is installed or started on this machine) ------------------------------
+PROMETHEUS_DIR="${PIPELINE_CACHE_DIR:-$HOME/.cache/image-pipeline}/prometheus"
+if [ ! -x "$PROMETHEUS_DIR/usr/bin/prometheus" ]; then
+  if command -v apt-get >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1; then
+    say "unpacking Debian's prometheus package into $PROMETHEUS_DIR"
+    download=$(mktemp -d)
+    if (cd "$download" && apt-get download -qq prometheus 2>/dev/null) ||
+       { [ "$(id -u)" = 0 ] && apt-get update -qq && (cd "$download" && apt-get download -qq prometheus 2>/dev/null); }; then
+      mkdir -p "$PROMETHEUS_DIR"
+      dpkg -x "$download"/prometheus_*.deb "$PROMETHEUS_DIR"
+    else
+      say "warning: could not download Debian's prometheus package; the metrics test will be skipped"
+    fi
+    rm -rf "$download"
+  fi
+fi
+
 # --- Python environment -------------------------------------------------------------------
 requirement_files=(pyproject.toml */requirements.txt scripts/setup.sh)
 wanted=$(cat "${requirement_files[@]}" | sha256sum | cut -c1-16)

@@ -8,6 +8,7 @@ from typing import Any
 
 from pipeline_common.environment import SettingsError, read_environment
 from pipeline_common.logs import configure_logging
+from pipeline_common.metrics import serve_metrics
 
 from .factory import create_app
 from .settings import FrontendSettings
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.index:
         config["ES_INDEX"] = args.index
     app = create_app(config)
+    serve_metrics(settings.metrics)
     host, port = args.host or settings.host, args.port or settings.port
     log.info("serving index %s on http://%s:%s", config.get("ES_INDEX", settings.elasticsearch.index), host, port)
     app.run(host=host, port=port, threaded=True)

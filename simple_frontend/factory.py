@@ -15,7 +15,7 @@ from pipeline_common.contracts import live_index
 from pipeline_common.environment import read_environment
 from pipeline_common.timestamps import utc_now
 
-from . import api, errors, views
+from . import api, errors, metrics, views
 from .extension import KEY, Frontend
 from .settings import FrontendSettings
 from .store import CountsStore
@@ -52,4 +52,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
     errors.register(app)
+    metrics.register(app)
     return app

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Mapping
 
 from pipeline_common.environment import SettingsError, number
+from pipeline_common.metrics import MetricsSettings
 from pipeline_common.settings import ElasticsearchSettings
 
 DEFAULT_HOST = "127.0.0.1"
@@ -29,6 +30,7 @@ class FrontendSettings:
     # from a batch run that started later: buckets this close to the run's watermark
     # stay live (see pipeline_common/watermark.py).
     batch_lateness_s: float = DEFAULT_BATCH_LATENESS_S
+    metrics: MetricsSettings = MetricsSettings(port=0)
 
     @property
     def batch_lateness(self) -> timedelta:
@@ -57,4 +59,5 @@ class FrontendSettings:
             port=port,
             max_buckets=max_buckets,
             intervals_cache_seconds=cache,
+            metrics=MetricsSettings.from_env(env, "FRONTEND_METRICS_PORT", 9104),
         )

@@ -15,10 +15,12 @@ import shutil
 import subprocess
 import sys
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from local_services.hadoop_settings import ClusterPorts
 from pipeline_common.clients import elasticsearch_client, s3_client
 from pipeline_common.environment import DEFAULT_DOTENV, PROJECT_ROOT, read_environment
 from pipeline_common.settings import ElasticsearchSettings, KafkaSettings, S3Settings
@@ -28,7 +30,8 @@ UNIT_DIR = Path(__file__).parent / "unit"
 MODES = ("local", "external", "docker")
 UP_TIMEOUT_S = 600
 SERVICE_FIXTURES = {"pipeline_env", "s3_settings", "kafka_settings", "es_settings", "s3", "es",
-                    "kafka_admin", "hadoop_home", "grant_kafka", "api_es_settings"}
+                    "kafka_admin", "hadoop_home", "hadoop_cluster", "grant_kafka", "api_es_settings"}
+CLUSTER_UP_TIMEOUT_S = 900
 
 
 def pytest_collection_modifyitems(config, items):
@@ -208,6 +211,41 @@ def hadoop_home(pipeline_env) -> Path:
 
         home = ensure_hadoop(pipeline_env, paths.cache_dir, home)
     return home
+
+
+@dataclass(frozen=True)
+class HadoopCluster:
+    home: Path  # the cluster clients' HADOOP_HOME (bin/hadoop submits to YARN)
+    ports: ClusterPorts
+
+    @property
+    def resourcemanager_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.resourcemanager_http}"
+
+    @property
+    def namenode_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.namenode_http}"
+
+
+@pytest.fixture(scope="session")
+def hadoop_cluster(pipeline_env) -> HadoopCluster:
+    """The local single-node Hadoop cluster (HDFS + YARN, local_services/hadoop_cluster.py),
+    whatever PIPELINE_SERVICES says: started here when not ready (about a minute; `make up`
+    starts it only with PIPELINE_HADOOP_CLUSTER=true) and left running, like the others."""
+    from local_services import hadoop_cluster, stack
+    from local_services.settings import LocalSettings
+
+    settings = LocalSettings.from_env(pipeline_env)
+    daemons = stack.services(settings, [stack.CLUSTER])
+    if not all(daemon.status().ready for daemon in daemons):
+        result = subprocess.run(
+            [sys.executable, "-m", "local_services", "up", stack.CLUSTER],
+            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=CLUSTER_UP_TIMEOUT_S,
+        )
+        if result.returncode != 0:
+            pytest.fail(f"`python -m local_services up {stack.CLUSTER}` failed (exit code "
+                        f"{result.returncode}):\n{result.stdout}{result.stderr}", pytrace=False)
+    return HadoopCluster(home=hadoop_cluster.cluster_home(settings), ports=settings.hadoop_cluster.ports)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 from pipeline_common.environment import DEFAULT_DOTENV, PROJECT_ROOT, SettingsError, read_environment, require
 from pipeline_common.logs import configure_logging
 
-from . import provision, stack
+from . import hadoop_cluster, provision, stack
 from .envfile import LOCAL_CA, ensure_env_file
 from .errors import ServiceError
 from .paths import Paths
@@ -32,7 +32,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     names = dict(nargs="*", metavar="SERVICE",
-                 help=f"only these ({', '.join(stack.NAMES)}, and hadoop for `up`); default: all")
+                 help=f"only these ({', '.join(stack.SERVICE_NAMES)}, {stack.CLUSTER} for the four "
+                 "Hadoop daemons, and hadoop, the local-mode client, for `up`); default: "
+                 f"{', '.join(stack.NAMES)} and the local-mode Hadoop client, plus {stack.CLUSTER} "
+                 "when PIPELINE_HADOOP_CLUSTER=true (`down` stops it in any case)")
     up = commands.add_parser("up", help="start every service (reuses those already running) and wait until ready")
     up.add_argument("services", **names)
     down = commands.add_parser("down", help="stop the services started by `up`")
@@ -51,7 +54,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     what.add_parser("kafka", help="once the stack runs: create the pipeline's topics and each stage's ACLs "
                     "on KAFKA_BOOTSTRAP_SERVERS, as the broker's admin account")
     args = parser.parse_args(argv)
-    known = {*stack.NAMES, "hadoop"} if args.command == "up" else set(stack.NAMES)
+    known = {*stack.SERVICE_NAMES, stack.CLUSTER}
+    if args.command == "up":
+        known.add("hadoop")
     unknown = sorted(set(getattr(args, "services", [])) - known)
     if unknown:
         parser.error(f"unknown service(s) {', '.join(unknown)}; choose from {', '.join(sorted(known))}")
@@ -59,15 +64,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def format_table(rows: list[Status], hadoop: str) -> str:
-    lines = [f"{'service':<14}{'pid':>8}{'port':>7}  {'ready':<6}{'RSS MB':>8}"]
+    lines = [f"{'service':<22}{'pid':>8}{'port':>7}  {'ready':<6}{'RSS MB':>8}"]
     for row in rows:
         lines.append(
-            f"{row.name:<14}{row.pid or '-':>8}{row.port:>7}  {'yes' if row.ready else 'no':<6}"
+            f"{row.name:<22}{row.pid or '-':>8}{row.port:>7}  {'yes' if row.ready else 'no':<6}"
             f"{f'{row.rss_mb:.0f}' if row.rss_mb is not None else '-':>8}"
         )
-    lines.append(f"{'hadoop':<14}{'-':>8}{'-':>7}  {hadoop}")
+    lines.append(f"{'hadoop':<22}{'-':>8}{'-':>7}  {hadoop}")
     total = sum(r.rss_mb or 0 for r in rows)
-    lines.append(f"{'total':<14}{'':>8}{'':>7}  {'':<6}{total:>8.0f}")
+    lines.append(f"{'total':<22}{'':>8}{'':>7}  {'':<6}{total:>8.0f}")
     return "\n".join(lines)
 
 
@@ -96,8 +101,11 @@ def main(argv: list[str] | None = None) -> int:
             return accounts(args, env)
         settings = LocalSettings.from_env(env)
         if args.command == "up":
-            for name, what in stack.up(settings, env, args.services):
+            done = stack.up(settings, env, args.services)
+            for name, what in done:
                 print(f"{name}: {what}")
+            if any(name in hadoop_cluster.NAMES for name, _ in done):
+                print(hadoop_cluster.summary(settings))
             print(f"data and logs under {settings.paths.local_dir}; `make status` to check")
             return EXIT_OK
         if args.command in ("down", "clean-data"):

@@ -50,8 +50,9 @@ def fetch_jars(name: str, dest: Path) -> Path:
 
 def fetch_artifact(coordinates: str, dest_dir: Path) -> Path:
     """One artifact (group:artifact:version:packaging[:classifier]) copied into `dest_dir`."""
-    group, artifact, version, packaging = coordinates.split(":")[:4]
-    target = dest_dir / f"{artifact}-{version}.{packaging}"
+    group, artifact, version, packaging, *classifier = coordinates.split(":")
+    suffix = f"-{classifier[0]}" if classifier else ""
+    target = dest_dir / f"{artifact}-{version}{suffix}.{packaging}"
     if target.is_file():
         return target
     mvn = shutil.which("mvn")

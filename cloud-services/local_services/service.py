@@ -68,10 +68,13 @@ class Service:
 
     def up(self) -> str:
         """Start the service, or reuse it when it already runs; returns what was done."""
+        return self.finish_up(self.begin_up())
+
+    def begin_up(self) -> float | None:
+        """The first half of `up`: launch the process unless it runs; the launch time, or
+        None when it was running. Several services can begin before any is waited for."""
         if self.pid() is not None:
-            self.wait_ready()
-            self.after_ready()
-            return "already running"
+            return None
         ensure_ports_free(self.name, self.settings.host, self.ports)
         self.install()
         for directory in (self.data_dir, self.config_dir):
@@ -79,8 +82,14 @@ class Service:
         self.config_dir.chmod(0o700)
         started = time.monotonic()
         self.launch()
+        return started
+
+    def finish_up(self, started: float | None) -> str:
+        """The second half of `up`: wait until ready, then the one-off set-up."""
         self.wait_ready()
         self.after_ready()
+        if started is None:
+            return "already running"
         return f"started in {time.monotonic() - started:.1f} s"
 
     def wait_ready(self) -> None:

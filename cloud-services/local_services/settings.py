@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from pipeline_common.environment import SettingsError, number, require
 
+from .hadoop_settings import ClusterSettings
 from .accounts import Account, EdgeUsers, Names
 from .paths import Paths
 
@@ -133,6 +134,7 @@ class LocalSettings:
     s3_bucket: str
     s3_region: str
     s3_internal_ports: tuple[int, int, int, int]  # SeaweedFS master, volume, filer, admin
+    hadoop_cluster: ClusterSettings
     base_env: tuple[tuple[str, str], ...]
     java_home_hint: tuple[tuple[str, str], ...]
     kafka_edge_listener_port: int  # the broker's listener behind the edge
@@ -188,6 +190,7 @@ class LocalSettings:
                 number(env, f"PIPELINE_S3_{part}_PORT", default, int)
                 for part, default in (("MASTER", 9333), ("VOLUME", 9340), ("FILER", 8888), ("ADMIN", 23646))
             ),
+            hadoop_cluster=ClusterSettings.from_env(env),
             base_env=tuple((k, env[k]) for k in INHERITED if k in env),
             java_home_hint=tuple(
                 (k, env[k]) for k in ("PIPELINE_JAVA_HOME", "JAVA_HOME", "PATH") if k in env

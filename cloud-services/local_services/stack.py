@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
+from . import hadoop_cluster
 from .elasticsearch import Elasticsearch
 from .hadoop import ensure_hadoop
 from .kafka import Kafka
@@ -20,13 +21,27 @@ log = logging.getLogger(__name__)
 
 
 NAMES = ("s3", "kafka", "elasticsearch", "traefik")
+CLUSTER = hadoop_cluster.GROUP  # the four daemons of the Hadoop cluster, by one name
+SERVICE_NAMES = (*NAMES, *hadoop_cluster.NAMES)
 
 
-def services(settings: LocalSettings, names: Sequence[str] = ()) -> list[Service]:
-    """In start order (S3 first: quick, and Hadoop's set-up needs it; the edge last, in
-    front of the others); all when `names` is empty."""
-    every = [S3Server(settings), Kafka(settings), Elasticsearch(settings), Traefik(settings)]
-    return [service for service in every if not names or service.name in names]
+def expand(names: Sequence[str]) -> list[str]:
+    """Service names, with `hadoop-cluster` standing for its daemons."""
+    return [one for name in names for one in (hadoop_cluster.NAMES if name == CLUSTER else [name])]
+
+
+def services(settings: LocalSettings, names: Sequence[str] = (), everything: bool = False) -> list[Service]:
+    """In start order (S3 first: quick, and Hadoop's set-up needs it; the edge after the
+    services it fronts). With no `names`: the default set, which holds the Hadoop cluster
+    only when PIPELINE_HADOOP_CLUSTER is true, or every service with `everything`."""
+    every = [S3Server(settings), Kafka(settings), Elasticsearch(settings), Traefik(settings),
+             *(cls(settings) for cls in hadoop_cluster.CLASSES)]
+    if names:
+        wanted = set(expand(names))
+        return [service for service in every if service.name in wanted]
+    if everything or settings.hadoop_cluster.enabled:
+        return every
+    return [service for service in every if service.name in NAMES]
 
 
 @contextmanager
@@ -55,13 +70,24 @@ def up(settings: LocalSettings, env: Mapping[str, str],
     settings.paths.create()
     done = []
     with locked(settings):
-        for service in services(settings, names):
+        chosen = services(settings, names)
+        for service in (s for s in chosen if s.name not in hadoop_cluster.NAMES):
             log.info("%s: starting", service.name)
             done.append((service.name, service.up()))
             log.info("%s: ready", service.name)
+        # The Hadoop daemons start together (each JVM takes a while on two cores); the
+        # DataNode and NodeManager keep trying their master until it answers.
+        cluster = [s for s in chosen if s.name in hadoop_cluster.NAMES]
+        launched = []
+        for service in cluster:
+            log.info("%s: starting", service.name)
+            launched.append(service.begin_up())
+        for service, started in zip(cluster, launched, strict=True):
+            done.append((service.name, service.finish_up(started)))
+            log.info("%s: ready", service.name)
         if names and "hadoop" not in names:
             return done
-        # No process: a client install, configured for the S3 server started above.
+        # No process: a local-mode client install, configured for the S3 server started above.
         home = ensure_hadoop(env, settings.paths.cache_dir, hadoop_home(settings))
         done.append(("hadoop", f"installed in {home}"))
     return done
@@ -71,7 +97,8 @@ def down(settings: LocalSettings, wipe: bool = False,
          names: Sequence[str] = ()) -> list[tuple[str, int | None]]:
     stopped = []
     with locked(settings):
-        for service in reversed(services(settings, names)):
+        # Without names: every service, the Hadoop cluster too even when it is not enabled.
+        for service in reversed(services(settings, names, everything=True)):
             stopped.append((service.name, service.stop()))
         if wipe and names:
             for service in services(settings, names):
@@ -85,7 +112,10 @@ def down(settings: LocalSettings, wipe: bool = False,
 
 
 def status(settings: LocalSettings) -> list[Status]:
-    return [service.status() for service in services(settings)]
+    """The default services, and the Hadoop cluster's daemons that run though not enabled."""
+    default = {service.name for service in services(settings)}
+    return [service.status() for service in services(settings, everything=True)
+            if service.name in default or service.pid() is not None]
 
 
 def all_ready(settings: LocalSettings) -> bool:

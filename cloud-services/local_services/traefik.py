@@ -96,8 +96,9 @@ class Traefik(Service):
             "EDGE_KAFKA_BACKEND": f"{s.host}:{s.kafka_edge_listener_port}",
             "EDGE_DASHBOARD_BACKEND": f"http://{s.host}:{edge.dashboard_port}",
         }
-        if edge.hdfs_ui_backend:
-            env["EDGE_HDFS_UI_BACKEND"] = edge.hdfs_ui_backend
+        # The local Hadoop cluster's NameNode UI (502 while the cluster is not running).
+        env["EDGE_HDFS_UI_BACKEND"] = edge.hdfs_ui_backend or \
+            f"http://{s.host}:{s.hadoop_cluster.ports.namenode_http}"
         return env
 
     def launch(self) -> None:

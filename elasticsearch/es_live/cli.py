@@ -23,6 +23,7 @@ import threading
 
 from pipeline_common.environment import SettingsError, read_environment
 from pipeline_common.logs import configure_logging
+from pipeline_common.metrics import serve_metrics
 
 from .app import run_live_indexer
 from .index import Refused
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         log.error("configuration: %s", error)
         return EXIT_CONFIG
+    serve_metrics(settings.metrics)
     stop = threading.Event()
     stop_on_signals(stop)
     try:

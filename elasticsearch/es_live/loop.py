@@ -17,6 +17,7 @@ from typing import Callable
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from elastic_transport import TransportError
 from elasticsearch import ApiError
+from prometheus_client import Counter
 
 from pipeline_common.contracts.dead_letter import OriginalMessage, serialize_dead_letter
 from pipeline_common.timestamps import utc_now
@@ -25,6 +26,9 @@ from . import index
 from .documents import Batch, plan_batch
 
 log = logging.getLogger(__name__)
+DOCUMENTS_WRITTEN = Counter(
+    "pipeline_live_documents_written", "Live documents Elasticsearch acknowledged (a redelivered event counts again)"
+)
 
 # The broker refuses this consumer's credentials or permissions: retrying will not help.
 REFUSED = {
@@ -180,6 +184,7 @@ class LiveIndexer:
             outcome = index.write(self.es, pending)
             self.summary.indexed += len(outcome.acknowledged)
             self.summary.created += outcome.created
+            DOCUMENTS_WRITTEN.inc(len(outcome.acknowledged))
             rejected += outcome.rejected
             if outcome.acknowledged:
                 by_index: dict[str, int] = {}

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from pipeline_common.environment import SettingsError, number
+from pipeline_common.metrics import MetricsSettings
 from pipeline_common.settings import ElasticsearchSettings, KafkaSettings
 
 
@@ -24,6 +25,7 @@ class LiveIndexerSettings:
     max_poll_interval_ms: int = 900_000
     retry_initial_s: float = 0.5
     retry_max_s: float = 30.0
+    metrics: MetricsSettings = MetricsSettings(port=0)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "LiveIndexerSettings":
@@ -31,6 +33,7 @@ class LiveIndexerSettings:
             es=ElasticsearchSettings.from_env(env, account="LIVE"),
             kafka=KafkaSettings.from_env(env, account="LIVE"),
             group_id=env.get("LIVE_CONSUMER_GROUP", "").strip() or "live-indexer",
+            metrics=MetricsSettings.from_env(env, "LIVE_METRICS_PORT", 9102),
             dead_letter_topic=env.get("KAFKA_DETECTIONS_DEAD_LETTER_TOPIC", "").strip() or "detections-dead-letter",
             retention_days=number(env, "LIVE_RETENTION_DAYS", 7, int),
             batch_size=number(env, "LIVE_BATCH_SIZE", 500, int),

@@ -1,5 +1,6 @@
-"""The aggregation CLI on the real S3: local, inline and Hadoop runners over the same
-metadata give the same lines, and those lines hold the right counts."""
+"""The aggregation CLI on the real S3: local, inline and Hadoop runners (local mode, and the
+local YARN cluster) over the same metadata give the same lines, and those lines hold the
+right counts."""
 from __future__ import annotations
 
 import json
@@ -8,13 +9,15 @@ from collections import defaultdict
 from datetime import datetime, timezone
 
 import pytest
+import requests
 
 from hadoop import cli
+from hadoop.aggregation import run_aggregation
+from hadoop.settings import AggregationSettings
 from pipeline_common.clients import s3_client
 from pipeline_common.contracts import Aggregate
 from pipeline_common.output_runs import SUCCESS_MARKER, list_keys, newest_complete_run
 from pipeline_common.settings import S3Settings
-
 
 LABELS = ["person", "car", "dog", "bicycle"]
 SOURCES = ["front-door", "parking"]
@@ -109,9 +112,16 @@ def test_local_runner_publishes_the_right_counts(local_lines, s3, s3_settings, d
     assert newest_complete_run(s3, s3_settings.bucket, f"{dataset}out/") == "20261128T100000Z"
 
 
-def test_inline_rerun_gives_the_same_lines_and_strict_reports_bad_records(local_lines, s3, s3_settings, dataset):
-    assert run(dataset, "20261128T100500Z", "-r", "inline", "--full", "--strict") == 3  # 2 bad objects
-    assert output_lines(s3, s3_settings, dataset, "20261128T100500Z") == local_lines
+@pytest.fixture(scope="module")
+def inline_lines(dataset, pipeline_env):
+    """The -r inline run's lines (a full recount); --strict makes it exit 3, for the two bad objects."""
+    assert run(dataset, "20261128T100500Z", "-r", "inline", "--full", "--strict") == 3
+    settings = S3Settings.from_env(pipeline_env)
+    return output_lines(s3_client(settings), settings, dataset, "20261128T100500Z")
+
+
+def test_inline_rerun_gives_the_same_lines_and_strict_reports_bad_records(local_lines, inline_lines):
+    assert inline_lines == local_lines
 
 
 def test_hadoop_runner_gives_the_same_lines(local_lines, s3, s3_settings, dataset, hadoop_home):
@@ -127,3 +137,36 @@ def test_an_unfinished_newer_run_is_not_the_newest_complete_one(local_lines, s3,
     s3.put_object(Bucket=s3_settings.bucket, Key=f"{dataset}out/20261128T235959Z/part-00000", Body=b"")
     assert newest_complete_run(s3, s3_settings.bucket, f"{dataset}out/") >= "20261128T100000Z"
     assert newest_complete_run(s3, s3_settings.bucket, f"{dataset}out/") != "20261128T235959Z"
+
+
+def yarn_applications(cluster, name: str) -> list[dict]:
+    """The ResourceManager's REST API: the applications called `name`, oldest first."""
+    answer = requests.get(f"{cluster.resourcemanager_url}/ws/v1/cluster/apps", timeout=10)
+    answer.raise_for_status()
+    apps = (answer.json().get("apps") or {}).get("app") or []
+    return sorted((app for app in apps if app["name"] == name), key=lambda app: app["id"])
+
+
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_the_aggregation_on_the_local_yarn_cluster_counts_like_inline(
+    inline_lines, s3, s3_settings, dataset, pipeline_env, hadoop_cluster
+):
+    run_id = "20261128T102000Z"
+    settings = AggregationSettings.from_env(
+        pipeline_env, runner="hadoop", hadoop_home=str(hadoop_cluster.home), run_id=run_id,
+        input_prefix=f"{dataset}metadata/", output_prefix=f"{dataset}out/", full=True,
+        keys_per_split=40,  # two manifests: two map tasks in two containers
+    )
+    result = run_aggregation(settings, s3)
+
+    assert output_lines(s3, s3_settings, dataset, run_id) == inline_lines
+    assert result.bad_records == 2
+    # Both steps ran as YARN applications, and finished well.
+    apps = yarn_applications(hadoop_cluster, f"object-counts {run_id}")
+    assert [(app["state"], app["finalStatus"]) for app in apps] == [("FINISHED", "SUCCEEDED")] * 2
+    # HDFS was the scratch space (the manifests, the first step's output), S3 the destination.
+    file_systems = result.counters["File System Counters"]
+    assert file_systems["HDFS: Number of bytes read"] > 0
+    assert file_systems["HDFS: Number of bytes written"] > 0
+    assert file_systems["S3A: Number of bytes written"] > 0

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_common.hadoop_runner import HadoopRunnerError, hadoop_runner_args
+from pipeline_common.hadoop_runner import HadoopRunnerError, framework, hadoop_runner_args
 
 
 @pytest.fixture
@@ -57,3 +57,35 @@ def test_a_home_without_streaming_jar_is_refused(home):
     (home / "share/hadoop/tools/lib/hadoop-streaming-3.4.2.jar").unlink()
     with pytest.raises(HadoopRunnerError, match="hadoop-streaming"):
         hadoop_runner_args(home, "python3")
+
+
+def cluster_home(home: Path, framework_name: str = "yarn") -> Path:
+    (home / "etc" / "hadoop").mkdir(parents=True)
+    (home / "etc" / "hadoop" / "mapred-site.xml").write_text(
+        "<configuration><property><name>mapreduce.framework.name</name>"
+        f"<value> {framework_name} </value></property></configuration>"
+    )
+    return home
+
+
+def test_the_framework_is_read_from_the_home_s_mapred_site(home):
+    assert framework(home) == "local"  # no etc/hadoop: Hadoop's default
+    assert framework(cluster_home(home)) == "yarn"
+
+
+def test_a_broken_mapred_site_is_reported(home):
+    (home / "etc" / "hadoop").mkdir(parents=True)
+    (home / "etc" / "hadoop" / "mapred-site.xml").write_text("<configuration>")
+    with pytest.raises(HadoopRunnerError, match="mapred-site.xml"):
+        framework(home)
+
+
+def test_on_a_cluster_mrjob_stages_on_hdfs_by_default(home):
+    args = hadoop_runner_args(cluster_home(home), "/venv/bin/python")
+    assert "--hadoop-tmp-dir" not in args  # mrjob's default: hdfs:///user/<user>/tmp/mrjob
+    assert option(args, "--hadoop-bin") == str(home / "bin" / "hadoop")
+
+
+def test_on_a_cluster_an_hdfs_tmp_dir_is_fine(home):
+    args = hadoop_runner_args(cluster_home(home), "python3", "hdfs:///tmp/mrjob")
+    assert option(args, "--hadoop-tmp-dir") == "hdfs:///tmp/mrjob"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from dotenv import dotenv_values
 
-from hadoop.aggregation import job_args, merge_counters
+from hadoop.aggregation import hadoop_runner_args, job_args, merge_counters
 from hadoop.manifest import write_manifests
 from hadoop.settings import AggregationSettings
 from hadoop.task_env import TASK_ENV_NAME, write_task_env
@@ -111,3 +111,33 @@ def test_local_runner_uses_fewer_cores_for_small_inputs():
     assert local_runner_args(objects=10) == ["--num-cores", "1"]
     assert local_runner_args(objects=0) == ["--num-cores", "1"]
     assert local_runner_args(objects=10**6) == ["--num-cores", str(os.cpu_count())]
+
+
+def fake_hadoop_home(home: Path, framework: str) -> Path:
+    (home / "bin").mkdir(parents=True)
+    (home / "bin" / "hadoop").write_text("#!/bin/sh\n")
+    (home / "share/hadoop/tools/lib").mkdir(parents=True)
+    (home / "share/hadoop/tools/lib/hadoop-streaming-3.4.2.jar").write_bytes(b"")
+    (home / "etc/hadoop").mkdir(parents=True)
+    (home / "etc/hadoop/mapred-site.xml").write_text(
+        f"<configuration><property><name>mapreduce.framework.name</name><value>{framework}</value>"
+        "</property></configuration>")
+    return home
+
+
+@pytest.mark.parametrize("framework", ["local", "yarn"])
+def test_hadoop_runner_args_name_the_run_and_stage_privately(tmp_path, framework):
+    home = fake_hadoop_home(tmp_path / "home", framework)
+    settings = AggregationSettings.from_env(ENV, runner="hadoop", hadoop_home=str(home), run_id="20261128T120000Z")
+    args = hadoop_runner_args(settings, tmp_path / "private")
+    assert "-r" not in args  # job_args names the runner
+    jobconf = [args[i + 1] for i, arg in enumerate(args) if arg == "--jobconf"]
+    assert "mapreduce.job.name=object-counts 20261128T120000Z" in jobconf
+    if framework == "local":  # a private folder of this run's own on this machine
+        assert (tmp_path / "private").stat().st_mode & 0o777 == 0o700
+        assert args[args.index("--hadoop-tmp-dir") + 1] == (tmp_path / "private").as_uri()
+        assert f"hadoop.tmp.dir={tmp_path / 'private'}" in jobconf
+    else:  # mrjob stages on HDFS (private there: the cluster's umask); no local paths sent
+        assert not (tmp_path / "private").exists()
+        assert "--hadoop-tmp-dir" not in args
+        assert not any(conf.startswith("hadoop.tmp.dir") for conf in jobconf)

@@ -371,3 +371,17 @@ def test_batch_and_live_are_asked_in_one_round_trip_and_a_failed_part_is_an_erro
     answer = client.get(url)
     assert answer.status_code == 502
     assert "search_phase_execution_exception" in answer.get_json()["error"]
+
+
+def test_request_latency_is_recorded_per_route_pattern_never_per_raw_path(client):
+    from prometheus_client import REGISTRY
+
+    def count(endpoint: str, status: str) -> float:
+        labels = {"endpoint": endpoint, "method": "GET", "status": status}
+        return REGISTRY.get_sample_value("pipeline_api_request_seconds_count", labels) or 0
+
+    health, unmatched = count("/api/health", "200"), count("<unmatched>", "404")
+    assert client.get("/api/health").status_code == 200
+    assert client.get("/no/such/page/12345").status_code == 404
+    assert count("/api/health", "200") == health + 1
+    assert count("<unmatched>", "404") == unmatched + 1
