@@ -140,9 +140,9 @@ def settings(tmp_path):
 
 
 def test_a_plain_up_leaves_the_cluster_out_unless_enabled(settings):
-    assert [s.name for s in stack.services(settings())] == ["s3", "kafka", "elasticsearch"]
+    assert [s.name for s in stack.services(settings())] == ["s3", "kafka", "elasticsearch", "traefik"]
     enabled = [s.name for s in stack.services(settings(PIPELINE_HADOOP_CLUSTER="true"))]
-    assert enabled == ["s3", "kafka", "elasticsearch", *hadoop_cluster.NAMES]
+    assert enabled == ["s3", "kafka", "elasticsearch", "traefik", *hadoop_cluster.NAMES]
 
 
 def test_the_cluster_by_one_name_and_down_stops_it_even_when_not_enabled(settings):
