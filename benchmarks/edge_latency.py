@@ -77,31 +77,28 @@ def bench_es(settings: LocalSettings, rounds: int, per_round: int) -> dict:
     paths = es_paths(settings)
     index = f"edge-bench-{uuid.uuid4().hex[:8]}"
     seed_index(paths["direct"], index)
-    sessions = {}
-    for name, path in paths.items():
-        session = requests.Session()
-        session.auth, session.verify = path["auth"], path["verify"]
-        sessions[name] = session
+    sessions = {name: requests.Session() for name in paths}  # keep-alive connections
     query = {name: f"{path['base']}/{index}/_search" for name, path in paths.items()}
     kept = {name: [] for name in paths}
     fresh = {name: [] for name in paths}
 
-    def search(session, url):
-        response = session.post(url, json=QUERY, timeout=30)
+    def search(session, name):
+        # `verify` per request: a session's would lose to REQUESTS_CA_BUNDLE
+        response = session.post(query[name], json=QUERY, auth=paths[name]["auth"], verify=paths[name]["verify"],
+                                timeout=30)
         response.raise_for_status()
 
     def new_connection(name):
         with requests.Session() as once:
-            once.auth, once.verify = paths[name]["auth"], paths[name]["verify"]
-            search(once, query[name])
+            search(once, name)
 
     try:
         for name in paths:  # warm-up: JIT, caches, the keep-alive connection
             for _ in range(20):
-                search(sessions[name], query[name])
+                search(sessions[name], name)
         for _ in range(rounds):
             for name in paths:
-                kept[name] += [timed(partial(search, sessions[name], query[name])) for _ in range(per_round)]
+                kept[name] += [timed(partial(search, sessions[name], name)) for _ in range(per_round)]
                 fresh[name] += [timed(partial(new_connection, name)) for _ in range(max(1, per_round // 5))]
     finally:
         requests.delete(f"{paths['direct']['base']}/{index}", auth=paths["direct"]["auth"], timeout=60)

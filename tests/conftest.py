@@ -104,7 +104,7 @@ def _start_docker(request) -> dict[str, str]:
     settings = LocalSettings.from_env(env)
     # what the containers mount (docker-compose.dev.yml): the edge's certificate, the
     # users files, Elasticsearch's roles and users, Kafka's accounts
-    ensure_server_cert(TlsFiles(paths.tls), [settings.edge.host, settings.host], label=str(paths.local_dir))
+    ensure_server_cert(TlsFiles(paths.tls), [settings.edge.host], label=str(paths.local_dir))
     provision.write_files(paths.local_dir / "docker", settings.access, settings.kafka_admin_password)
     compose = DockerCompose(PROJECT_ROOT, compose_file_name="docker-compose.dev.yml",
                             env_file=str(DEFAULT_DOTENV), pull=True)

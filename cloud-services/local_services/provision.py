@@ -63,7 +63,9 @@ def grant_on(admin, access: AccessSettings, **names: str) -> list:
     """Give every stage's own account on other topics and groups (`names`, fields of
     accounts.Names) the rights it has on the configured ones: for tests and benchmarks that
     run a stage on names of their own. Returns the ACLs, for `revoke`."""
-    bindings = stage_acl_bindings(dict(access.kafka_accounts), replace(access.names, **names))
+    ours = set(names.values())  # only about these: the configured names' ACLs stay as they are
+    bindings = [binding for binding in stage_acl_bindings(dict(access.kafka_accounts), replace(access.names, **names))
+                if binding.name in ours]
     if bindings:
         for future in admin.create_acls(bindings, request_timeout=30).values():
             future.result(timeout=30)
@@ -73,8 +75,9 @@ def grant_on(admin, access: AccessSettings, **names: str) -> list:
 def revoke(admin, bindings: list) -> None:
     from confluent_kafka.admin import AclBindingFilter
 
-    filters = [AclBindingFilter(b.restype, b.name, b.resource_pattern_type, b.principal, b.host, b.operation,
-                                b.permission_type) for b in bindings]
+    unique = {(b.restype, b.name, b.resource_pattern_type, b.principal, b.host, b.operation, b.permission_type)
+              for b in bindings}
+    filters = [AclBindingFilter(*fields) for fields in unique]
     if filters:
         for future in admin.delete_acls(filters, request_timeout=30).values():
             future.result(timeout=30)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import ssl
 import uuid
+from functools import partial
 
 import pytest
 import requests
@@ -157,11 +158,19 @@ def test_the_kafka_tls_port_refuses_plaintext(edge, kafka_settings):
 # --- least privilege ---------------------------------------------------------------------
 
 
-def es_as(edge, pipeline_env, prefix: str) -> requests.Session:
-    session = requests.Session()
-    session.auth = account(pipeline_env, prefix)
-    session.verify = edge.ca
-    return session
+class As:
+    """Requests as one account, verifying the edge against its CA (per request: a
+    session's `verify` would lose to REQUESTS_CA_BUNDLE)."""
+
+    def __init__(self, auth, ca: str):
+        self.auth, self.ca = auth, ca
+
+    def __getattr__(self, method: str):
+        return partial(requests.request, method.upper(), auth=self.auth, verify=self.ca)
+
+
+def es_as(edge, pipeline_env, prefix: str) -> As:
+    return As(account(pipeline_env, prefix), edge.ca)
 
 
 def test_the_apis_elasticsearch_account_only_reads(edge, pipeline_env, es):
