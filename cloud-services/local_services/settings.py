@@ -37,7 +37,7 @@ class LocalSettings(Settings):
     kafka: KafkaSettings
     es: ElasticsearchSettings
     hadoop_cluster: ClusterSettings
-    kafka_admin_password: Secret = Field(
+    kafka_admin_secret: Secret = Field(
         alias="KAFKA_ADMIN_PASSWORD",
         description="The broker's own account, used between its listeners (local stack only).",
     )
@@ -101,6 +101,10 @@ class LocalSettings(Settings):
     def s3_internal_ports(self) -> tuple[int, int, int, int]:
         """SeaweedFS master, volume, filer, admin."""
         return self.s3_master_port, self.s3_volume_port, self.s3_filer_port, self.s3_admin_port
+
+    @property
+    def kafka_admin_password(self) -> str:
+        return self.kafka_admin_secret.get_secret_value()
 
     @property
     def kafka_username(self) -> str:
