@@ -23,6 +23,7 @@ BENCHMARKS = {
     "edge": "edge_latency.py",
     "freshness": "freshness.py",
     "hadoop-cluster": "hadoop_cluster.py",
+    "contracts": "contract_parsing.py",
 }
 
 

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 from pipeline_common.clients import elasticsearch_client
 from pipeline_common.contracts import DetectionEvent, Interval, bucket_start
-from pipeline_common.environment import PROJECT_ROOT, SettingsError, read_environment
+from pipeline_common.environment import PROJECT_ROOT, SettingsError, child_environment, read_environment
 from pipeline_common.logs import configure_logging
 from pipeline_common.output_runs import new_run_id
 from pipeline_common.settings import ElasticsearchSettings
@@ -189,7 +189,7 @@ def run_wrk(name: str, url: str, args, lua: str, env: dict[str, str] | None = No
         command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
                    "--latency", "--timeout", "10s", "-s", script.name, url]
         log.info("wrk %s: %s", name, " ".join(command[:-1]))
-        result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})},
+        result = subprocess.run(command, capture_output=True, text=True, env=child_environment(**(env or {})),
                                 timeout=args.duration + 60)
     finally:
         os.unlink(script.name)
@@ -247,7 +247,7 @@ def main(argv=None) -> int:
             [str(gunicorn), "--workers", str(args.workers), "--worker-class", "gthread",
              "--threads", str(args.worker_threads), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
              "simple_frontend.app:create_app()"],
-            cwd=PROJECT_ROOT, env={**os.environ, "ES_INDEX": index, "ES_LIVE_INDEX_PREFIX": live_prefix},
+            cwd=PROJECT_ROOT, env=child_environment(ES_INDEX=index, ES_LIVE_INDEX_PREFIX=live_prefix),
         )
         base = f"http://127.0.0.1:{port}"
         wait_for(f"{base}/api/health", timeout=60)
@@ -260,7 +260,7 @@ def main(argv=None) -> int:
         # The very search the app sends: all three intervals are stored, so it reads query.interval's.
         stored = queries.choose_stored_interval(query.interval, tuple(Interval))
         body = msearch_body(query, stored, index, live_prefix)
-        auth = base64.b64encode(f"{settings.username}:{settings.password}".encode()).decode()
+        auth = base64.b64encode(f"{settings.username}:{settings.password.get_secret_value()}".encode()).decode()
         es_url = f"{settings.url.rstrip('/')}/_msearch"
 
         results = [

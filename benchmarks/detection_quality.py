@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="list every miss and false alarm")
     args = parser.parse_args(argv)
     configure_logging(False)
-    config = DetectorConfig(args.input_size, args.confidence, args.nms)
+    config = DetectorConfig(input_size=args.input_size, confidence_threshold=args.confidence, nms_threshold=args.nms)
     photos = [photo for photo in load_set() if photo_path(photo) is not None]
     skipped = len(load_set()) - len(photos)
     if skipped:

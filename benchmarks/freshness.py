@@ -34,7 +34,7 @@ from pathlib import Path
 import cv2
 
 from pipeline_common.clients import elasticsearch_client, s3_client
-from pipeline_common.environment import PROJECT_ROOT, read_environment
+from pipeline_common.environment import PROJECT_ROOT, child_environment, read_environment
 from pipeline_common.logs import configure_logging
 from pipeline_common.settings import ElasticsearchSettings, S3Settings
 
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     s3.create_bucket(Bucket=names["S3_BUCKET"])
     work = Path(tempfile.mkdtemp(prefix="freshness-"))
     new_pics = work / "new_pics"
-    process_env = {**os.environ, **names, "PRODUCER_FRAMES_DIR": str(work / "frames"),
+    process_env = {**child_environment(), **names, "PRODUCER_FRAMES_DIR": str(work / "frames"),
                    **{k: str(v) for k, v in ports.items() if k != "dashboard"}}
     log_file = open(work / "pipeline.log", "wb")
     pipeline = subprocess.Popen(

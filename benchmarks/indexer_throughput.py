@@ -20,7 +20,6 @@ import random
 import sys
 import time
 import uuid
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -88,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     # baseline uses the same account
     family = settings.es.index
     indexer_index, bare_index = f"{family}-bench-indexer-{suffix}", f"{family}-bench-bare-bulk-{suffix}"
-    settings = replace(settings, es=replace(settings.es, index=indexer_index))
+    settings = settings.replace(es=settings.es.replace(index=indexer_index))
     s3, es = s3_client(settings.s3), elasticsearch_client(settings.es, request_timeout=120)
     aggregates = synthetic_aggregates(args.documents)
     ensure_run(s3, settings.s3.bucket, prefix, aggregates)

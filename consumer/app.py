@@ -14,11 +14,11 @@ from pipeline_common.clients import s3_client
 
 from . import metrics
 from .dead_letter import DeadLetterPublisher
-from .detector import Detector, DetectorConfig, OpenCVRunner
+from .detector import Detector, OpenCVRunner
 from .events import DetectionPublisher, ensure_topic
 from .loop import ConsumerLoop, RunLimits, Summary
 from .models import ModelNotFound, resolve_model_files
-from .processing import Limits, Processor
+from .processing import Processor
 from .retry import Backoff
 from .settings import ConsumerSettings
 
@@ -31,11 +31,7 @@ def load_detector(settings: ConsumerSettings) -> Detector:
     # OpenCV's default may oversubscribe a shared host; the count is explicit instead
     cv2.setNumThreads(detector_settings.threads)
     files = resolve_model_files(detector_settings.model, detector_settings.models_dir)
-    config = DetectorConfig(
-        input_size=detector_settings.input_size,
-        confidence_threshold=detector_settings.confidence_threshold,
-        nms_threshold=detector_settings.nms_threshold,
-    )
+    config = detector_settings  # a DetectorConfig: what the network needs
     try:
         if detector_settings.backend == "onnxruntime":
             from .onnx_backend import OnnxRunner  # optional dependency, loaded only when chosen
@@ -92,7 +88,7 @@ def run_consumer(
             s3,
             settings.s3.bucket,
             detector,
-            Limits(settings.max_image_pixels, settings.max_image_bytes),
+            settings.limits,
             backoff,
             stop,
         )

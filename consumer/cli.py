@@ -22,7 +22,7 @@ from consumer.errors import FatalError
 from consumer.loop import RunLimits
 from consumer.models import ModelNotFound
 from consumer.settings import ConsumerSettings
-from pipeline_common.environment import SettingsError, read_environment
+from pipeline_common.environment import SettingsError
 from pipeline_common.logs import configure_logging
 from pipeline_common.metrics import serve_metrics
 
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.verbose)
     try:
-        settings = ConsumerSettings.from_env(read_environment())
+        settings = ConsumerSettings.from_env()
     except SettingsError as error:
         log.error("configuration: %s", error)
         return EXIT_CONFIG

@@ -16,21 +16,7 @@ import numpy as np
 from pipeline_common.contracts import Detection, ModelInfo, canonical_label
 
 from .models import ModelFiles, read_class_names
-
-
-@dataclass(frozen=True)
-class DetectorConfig:
-    input_size: int = 416
-    confidence_threshold: float = 0.25
-    nms_threshold: float = 0.45
-
-    def __post_init__(self) -> None:
-        if self.input_size < 32 or self.input_size % 32:
-            raise ValueError(f"input size must be a positive multiple of 32, got {self.input_size}")
-        for name in ("confidence_threshold", "nms_threshold"):
-            value = getattr(self, name)
-            if not 0.0 < value <= 1.0:
-                raise ValueError(f"{name} must lie in (0, 1], got {value}")
+from .settings import DetectorConfig
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:

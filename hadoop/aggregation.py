@@ -9,6 +9,7 @@ import math
 import os
 import sys
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,7 @@ class RunResult:
     base_run: str | None = None
     reason: str = ""  # why a full recount
     removed_runs: tuple[str, ...] = ()
+    listing_s: float = 0.0  # seconds spent listing the input
 
     @property
     def bad_records(self) -> int:
@@ -61,6 +63,7 @@ class RunResult:
             "base_run": self.base_run, "reason": self.reason, "objects_listed": self.objects_listed,
             "objects_read": self.objects_read, "bad_records": self.bad_records,
             "part_files": len(self.part_keys), "removed_runs": list(self.removed_runs),
+            "listing_s": round(self.listing_s, 3),
             "counters": self.counters,
         }
 
@@ -192,8 +195,10 @@ def run_aggregation(settings: AggregationSettings, s3, clock=utc_now) -> RunResu
             "or delete that folder"
         )
     listed_at = clock()
+    listing_started = time.monotonic()
     listed = list(tqdm(list_objects(s3, bucket, settings.input_prefix),
                        desc=f"listing s3://{bucket}/{settings.input_prefix}", unit=" keys", disable=None))
+    listing_s = time.monotonic() - listing_started
     chosen = plan(settings, s3, listed)
     if chosen.mode == FULL:
         log.info("full recount of %s objects under s3://%s/%s (%s)",
@@ -255,4 +260,5 @@ def run_aggregation(settings: AggregationSettings, s3, clock=utc_now) -> RunResu
         base_run=chosen.base_run,
         reason=chosen.reason,
         removed_runs=tuple(removed),
+        listing_s=listing_s,
     )

@@ -23,7 +23,7 @@ from hadoop.object_counts_job import BAD_RECORDS, RECORDS, TIMESTAMPS
 from hadoop.settings import RUNNERS, AggregationSettings
 from pipeline_common.clients import s3_client
 from pipeline_common.contracts import Interval
-from pipeline_common.environment import SettingsError, read_environment
+from pipeline_common.environment import SettingsError
 from pipeline_common.logs import configure_logging
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,6 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("mrjob.conf").setLevel(logging.ERROR)
     try:
         settings = AggregationSettings.from_env(
-            read_environment(),
             runner=args.runner, interval=args.interval, input_prefix=args.input_prefix,
             output_prefix=args.output_prefix, run_id=args.run_id,
             keys_per_split=args.keys_per_split, fetch_threads=args.fetch_threads,

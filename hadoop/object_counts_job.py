@@ -18,12 +18,11 @@ absent, not a string, not ISO-8601 or has no time zone, the record is bucketed b
 ``processed_at`` instead and counted under ``timestamps / bucketed by processed_at``.
 Records that cannot be read are counted under ``bad records / <reason>`` and skipped.
 
-S3 settings for the manifest format come from ``read_environment()`` in the task
+S3 settings for the manifest format come from ``S3Settings.from_env()`` in the task
 (the runner ships an env file and points ``PIPELINE_DOTENV`` at it).
 """
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
@@ -37,11 +36,13 @@ from mrjob.step import MRStep
 from pipeline_common.contracts import (
     Aggregate,
     ContractError,
+    ErrorKind,
     Interval,
     MetadataRecord,
     bucket_start,
     canonical_label,
     parse_s3_uri,
+    utc_time,
 )
 from pipeline_common.timestamps import parse_iso, to_iso
 
@@ -58,11 +59,15 @@ VERBATIM_OUTPUT = {
     "mapreduce.output.textoutputformat.separator": ",",
 }
 
-# Fields the job needs besides the timestamps; a record without one of them is
-# counted as "missing field", one with a wrong value as "invalid field".
-REQUIRED_FIELDS = (
-    "image_id", "image_path", "source", "model", "width", "height", "detections",
-)
+# the counter under "bad records" for each kind of contract error
+BAD_RECORD_REASONS = {
+    ErrorKind.EMPTY: "empty record",
+    ErrorKind.INVALID_JSON: "invalid JSON",
+    ErrorKind.NOT_AN_OBJECT: "not a JSON object",
+    ErrorKind.UNSUPPORTED_VERSION: "unknown schema version",
+    ErrorKind.MISSING_FIELD: "missing field",
+    ErrorKind.INVALID_FIELD: "invalid field",
+}
 
 
 # manifest lines naming a file of Aggregate lines (an earlier run's totals) start so
@@ -89,34 +94,26 @@ class BadRecord(ValueError):
         self.reason = reason
         self.detail = detail
 
+    @classmethod
+    def of(cls, error: ContractError) -> "BadRecord":
+        return cls(BAD_RECORD_REASONS[error.kind], str(error))
+
 
 def _valid_time(value: Any) -> bool:
     try:
-        parse_iso(value)
-    except (TypeError, ValueError):
+        utc_time(value)
+    except ContractError:
         return False
     return True
 
 
 def parse_record(payload: str | bytes) -> tuple[MetadataRecord, str | None]:
     """Parse one metadata record; returns it and why it is bucketed by processed_at
-    (None when captured_at was usable). Raises BadRecord."""
-    if payload is None or not payload.strip():
-        raise BadRecord("empty record")
+    (None when captured_at was usable). Raises BadRecord, whatever the payload."""
     try:
-        data = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise BadRecord("invalid JSON", str(error)) from None
-    if not isinstance(data, dict):
-        raise BadRecord("not a JSON object", type(data).__name__)
-    if "schema_version" not in data:
-        raise BadRecord("missing field", "schema_version")
-    if data["schema_version"] != MetadataRecord.SCHEMA_VERSION:
-        raise BadRecord("unknown schema version", repr(data["schema_version"]))
-    missing = [name for name in REQUIRED_FIELDS if name not in data]
-    if missing:
-        raise BadRecord("missing field", ", ".join(missing))
-
+        data = MetadataRecord.read_object(payload)
+    except ContractError as error:
+        raise BadRecord.of(error) from None
     fallback = None
     if "captured_at" not in data:
         fallback = "captured_at absent"
@@ -129,10 +126,9 @@ def parse_record(payload: str | bytes) -> tuple[MetadataRecord, str | None]:
             raise BadRecord("invalid timestamp", f"{fallback} and processed_at invalid")
         data = dict(data, captured_at=data["processed_at"])
     try:
-        return MetadataRecord.from_dict(data), fallback
+        return MetadataRecord.validate(data), fallback
     except ContractError as error:
-        reason = "missing field" if "missing field" in str(error) else "invalid field"
-        raise BadRecord(reason, str(error)) from None
+        raise BadRecord.of(error) from None
 
 
 def label_counts(record: MetadataRecord, interval: Interval) -> list[tuple[list, list]]:
@@ -313,11 +309,10 @@ class MRObjectCounts(MRJob):
     def _s3_reader(self):
         # built once, on the first s3:// entry; it keeps a connection per thread
         if self._s3 is None:
-            from pipeline_common.environment import read_environment
             from pipeline_common.s3_reader import S3ObjectReader
             from pipeline_common.settings import S3Settings
 
-            self._s3 = S3ObjectReader(S3Settings.from_env(read_environment()))
+            self._s3 = S3ObjectReader(S3Settings.from_env())
         return self._s3
 
     def _count(self, payload, where: str) -> Iterator[tuple[list, list]]:

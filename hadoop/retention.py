@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from pipeline_common.output_runs import SUCCESS_MARKER, is_complete, list_keys, run_ids, run_prefix
+from pipeline_common.output_runs import SUCCESS_MARKER, list_keys, run_prefix
+
+from .run_state import complete_runs
 
 log = logging.getLogger(__name__)
 
@@ -17,8 +19,7 @@ def runs_to_remove(complete: list[str], keep: int) -> list[str]:
 def remove_old_runs(s3, bucket: str, output_prefix: str, keep: int) -> list[str]:
     """Delete the complete runs older than the newest `keep`. Incomplete runs (running
     now, or failed) are left alone: a person decides what a failed run's files are."""
-    complete = [r for r in run_ids(s3, bucket, output_prefix) if is_complete(s3, bucket, output_prefix, r)]
-    removed = runs_to_remove(complete, keep)
+    removed = runs_to_remove(complete_runs(s3, bucket, output_prefix), keep)
     for run_id in removed:
         prefix = run_prefix(output_prefix, run_id)
         # the marker first: a half-deleted run is incomplete, never read as a run

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from pipeline_common.contracts import ContractError
-from pipeline_common.output_runs import is_complete, run_ids, run_prefix
+from pipeline_common.output_runs import SUCCESS_MARKER, check_run_id, list_keys, run_prefix
 
 from .increments import LEDGER_NAME, STATE_NAME, RunState, base_problem, decode_ledger, encode_ledger
 
@@ -29,6 +29,21 @@ def _missing(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}
 
 
+def complete_runs(s3, bucket: str, output_prefix: str) -> list[str]:
+    """Run ids with a `_SUCCESS` marker, oldest first, from one listing of the runs' files
+    (old runs are removed, so it stays short; and a server that keeps empty folders, as
+    SeaweedFS does, costs nothing extra)."""
+    found = []
+    for key in list_keys(s3, bucket, output_prefix):
+        run_id, _, name = key[len(output_prefix):].partition("/")
+        if name == SUCCESS_MARKER:
+            try:
+                found.append(check_run_id(run_id))
+            except ContractError:
+                continue
+    return sorted(found)
+
+
 def read_state(s3, bucket: str, output_prefix: str, run_id: str) -> RunState | None:
     try:
         body = s3.get_object(Bucket=bucket, Key=run_prefix(output_prefix, run_id) + STATE_NAME)["Body"].read()
@@ -42,10 +57,8 @@ def read_state(s3, bucket: str, output_prefix: str, run_id: str) -> RunState | N
 def find_base(s3, bucket: str, output_prefix: str, run_id: str, interval: str, input_prefix: str) -> Base:
     """The newest complete run (other than `run_id`) whose ledger this run can build on."""
     reasons = []
-    candidates = [r for r in reversed(run_ids(s3, bucket, output_prefix)) if r != run_id]
+    candidates = [r for r in reversed(complete_runs(s3, bucket, output_prefix)) if r != run_id]
     for candidate in candidates[:BASE_SEARCH_DEPTH]:
-        if not is_complete(s3, bucket, output_prefix, candidate):
-            continue
         try:
             state = read_state(s3, bucket, output_prefix, candidate)
         except ContractError as error:
@@ -71,8 +84,8 @@ def find_base(s3, bucket: str, output_prefix: str, run_id: str, interval: str, i
             continue
         return Base(state, counted)
     if not candidates:
-        return Base(None, None, "no earlier run")
-    return Base(None, None, "no earlier run to build on: " + "; ".join(reasons[:3] or ["none complete"]))
+        return Base(None, None, "no earlier complete run")
+    return Base(None, None, "no earlier run to build on: " + "; ".join(reasons[:3]))
 
 
 def write_state(s3, bucket: str, output_prefix: str, state: RunState, listed: list[tuple[str, str]]) -> None:

@@ -1,6 +1,6 @@
 """The env file shipped to map tasks so they can read S3 wherever they run (a local
 process, a Hadoop container, an EMR node): a dotenv file with only the S3 settings,
-which the task reads through `read_environment()` via `PIPELINE_DOTENV`."""
+which the task reads through `S3Settings.from_env()` via `PIPELINE_DOTENV`."""
 from __future__ import annotations
 
 import os
@@ -19,8 +19,8 @@ def _quoted(value: str) -> str:
 def task_env_lines(s3: S3Settings) -> list[str]:
     values = {
         "S3_ENDPOINT_URL": s3.endpoint_url,
-        "S3_ACCESS_KEY": s3.access_key,
-        "S3_SECRET_KEY": s3.secret_key,
+        "S3_ACCESS_KEY": s3.access_key.get_secret_value(),
+        "S3_SECRET_KEY": s3.secret_key.get_secret_value(),
         "S3_BUCKET": s3.bucket,
         "S3_REGION": s3.region,
         "S3_VERIFY_TLS": "true" if s3.verify_tls else "false",

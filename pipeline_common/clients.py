@@ -19,8 +19,8 @@ def s3_client(settings: S3Settings, **config_overrides):
     return boto3.client(
         "s3",
         endpoint_url=settings.endpoint_url,
-        aws_access_key_id=settings.access_key,
-        aws_secret_access_key=settings.secret_key,
+        aws_access_key_id=settings.access_key.get_secret_value(),
+        aws_secret_access_key=settings.secret_key.get_secret_value(),
         region_name=settings.region,
         verify=settings.verify_tls,
         config=config,
@@ -31,7 +31,7 @@ def elasticsearch_client(settings: ElasticsearchSettings, **kwargs):
     from elasticsearch import Elasticsearch
 
     options = dict(
-        basic_auth=(settings.username, settings.password),
+        basic_auth=(settings.username, settings.password.get_secret_value()),
         verify_certs=settings.verify_certs,
         request_timeout=30,
         retry_on_timeout=True,

@@ -6,7 +6,9 @@ import hashlib
 import os
 import stat
 from pathlib import Path
-from typing import Mapping
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
 
 from .environment import PROJECT_ROOT
 
@@ -36,10 +38,16 @@ def default_local_dir(project_root: Path = PROJECT_ROOT, as_root: bool | None = 
     return project_root / ".local"
 
 
-def local_state_dir(env: Mapping[str, str]) -> Path:
-    """PIPELINE_LOCAL_DIR (relative to the checkout when relative), else the default."""
-    configured = env.get("PIPELINE_LOCAL_DIR", "").strip()
-    if not configured:
-        return default_local_dir()
-    path = Path(configured).expanduser()
+def _in_checkout(path: Path) -> Path:
+    """Relative paths are relative to the checkout, not to the working directory."""
+    path = path.expanduser()
     return (path if path.is_absolute() else PROJECT_ROOT / path).resolve()
+
+
+# PIPELINE_LOCAL_DIR, read by `local_services` and by the aggregation (the local Hadoop's
+# home); give it `Field(default_factory=default_local_dir)` where it is used.
+LocalDir = Annotated[Path, AfterValidator(_in_checkout), Field(
+    alias="PIPELINE_LOCAL_DIR",
+    description="Data, logs, pid files and the Hadoop install of the local services "
+    "(relative: to the checkout); default .local in the checkout.",
+)]

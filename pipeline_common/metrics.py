@@ -7,27 +7,27 @@ Metrics are module-level objects in each stage; this module only serves them."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Mapping
+from typing import Annotated
 
 from prometheus_client import start_http_server
+from pydantic import Field
 
-from .environment import SettingsError, number
+from .environment import Settings
 
 log = logging.getLogger(__name__)
 
+# 0: no endpoint
+MetricsPort = Annotated[int, Field(ge=0, le=65535)]
 
-@dataclass(frozen=True)
-class MetricsSettings:
-    port: int  # 0: no endpoint
-    host: str = "127.0.0.1"
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], port_variable: str, default_port: int) -> "MetricsSettings":
-        port = number(env, port_variable, default_port, int)
-        if not 0 <= port < 65536:
-            raise SettingsError(f"{port_variable} must be between 0 (off) and 65535, got {port}")
-        return cls(port=port, host=env.get("METRICS_HOST", "").strip() or "127.0.0.1")
+class MetricsSettings(Settings):
+    """The endpoint of one process. Each stage subclasses it to declare its own port
+    variable: `port: MetricsPort = Field(9101, alias="CONSUMER_METRICS_PORT", ...)`."""
+
+    port: MetricsPort = 0
+    host: str = Field("127.0.0.1", alias="METRICS_HOST", min_length=1,
+                      description="Address every /metrics endpoint listens on: scrape it locally or behind the "
+                      "reverse proxy.")
 
 
 def serve_metrics(settings: MetricsSettings) -> bool:

@@ -33,15 +33,14 @@ class S3ReadError(IOError):
 
 class S3ObjectReader:
     def __init__(self, settings: S3Settings, attempts: int = 5, timeout: float = 30.0):
-        parts = urlsplit(settings.endpoint_url)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise ValueError(f"S3 endpoint must be an http(s) URL, got {settings.endpoint_url!r}")
+        parts = urlsplit(settings.endpoint_url)  # an http(s) URL: S3Settings checked it
         self._scheme, self._netloc = parts.scheme, parts.netloc
         self._host, self._port = parts.hostname, parts.port
         self._base_path = parts.path.rstrip("/")
         self._endpoint = f"{parts.scheme}://{parts.netloc}"
         self._signer = S3SigV4Auth(
-            Credentials(settings.access_key, settings.secret_key), "s3", settings.region
+            Credentials(settings.access_key.get_secret_value(), settings.secret_key.get_secret_value()),
+            "s3", settings.region,
         )
         self._tls = None
         if parts.scheme == "https":

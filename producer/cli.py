@@ -5,13 +5,12 @@ Exit codes: 0 all done, 1 some items failed (they are listed), 2 usage or config
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import signal
 import threading
 from pathlib import Path
 
-from pipeline_common.environment import SettingsError, read_environment
+from pipeline_common.environment import SettingsError
 from pipeline_common.logs import configure_logging
 
 from .announce import Announcer
@@ -38,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.verbose)
     try:
-        settings = with_overrides(ProducerSettings.from_env(read_environment(), services=args.command != "prepare"), args)
+        settings = load_settings(args)
     except SettingsError as error:
         log.error("configuration: %s", error)
         return USAGE
@@ -76,19 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def with_overrides(settings: ProducerSettings, args: argparse.Namespace) -> ProducerSettings:
-    changes = {
-        "new_pics_dir": _resolved(getattr(args, "new_pics", None)),
-        "frames_dir": _resolved(getattr(args, "frames", None)),
-        "source": getattr(args, "source", None),
-        "video_fps": getattr(args, "fps", None),
-        "max_side": getattr(args, "max_side", None),
-    }
-    return dataclasses.replace(settings, **{k: v for k, v in changes.items() if v is not None})
-
-
-def _resolved(path: Path | None) -> Path | None:
-    return path.expanduser().resolve() if path is not None else None
+def load_settings(args: argparse.Namespace) -> ProducerSettings:
+    """.env and the environment, then the command line's values (checked alike, so a
+    `--fps 0` is refused like PRODUCER_VIDEO_FPS=0). `prepare` needs no services, so no
+    S3 or Kafka credentials either."""
+    return ProducerSettings.from_env(
+        without=("s3", "kafka") if args.command == "prepare" else (),
+        new_pics_dir=getattr(args, "new_pics", None),
+        frames_dir=getattr(args, "frames", None),
+        source=getattr(args, "source", None),
+        video_fps=getattr(args, "fps", None),
+        max_side=getattr(args, "max_side", None),
+    )
 
 
 def dispatch(args: argparse.Namespace, settings: ProducerSettings, clients) -> int:

@@ -94,7 +94,12 @@ class Publisher:
             log.debug("uploaded s3://%s/%s (%d bytes)", self.bucket, key, len(jpeg))
         else:
             self.report.already_in_s3 += 1
-        self.announcer.announce(build_announcement(record, image_id, self.bucket, len(jpeg), uploaded_at))
+        try:
+            announcement = build_announcement(record, image_id, self.bucket, len(jpeg), uploaded_at)
+        except ContractError as error:  # e.g. a bucket name an S3 URI cannot carry
+            self._fail(jpeg_path.name, str(error))
+            return
+        self.announcer.announce(announcement)
 
     def _fail(self, item: str, reason: str) -> None:
         log.error("cannot publish %s: %s", item, reason)

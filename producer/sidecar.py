@@ -9,73 +9,42 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Annotated, ClassVar, Iterator
 
-from pipeline_common.contracts import ContractError
-from pipeline_common.timestamps import parse_iso, to_iso
+from pydantic import Field, PlainSerializer, StrictFloat
 
-WHAT = "frame sidecar"
+from pipeline_common.contracts import ContractError, Record, contract
+from pipeline_common.contracts.field_types import Count, ImageId, NonBlank, Text, UtcTime
+
+Seconds = Annotated[StrictFloat, Field(ge=0.0, allow_inf_nan=False), PlainSerializer(lambda v: round(v, 3))]
 
 
-@dataclass(frozen=True)
-class FrameRecord:
-    image_id: str
-    source: str
-    captured_at: datetime
-    capture_origin: str
-    original: str  # the file in new_pics it came from, relative to new_pics
-    width: int
-    height: int
-    frame_offset_s: float | None = None  # position in the video, for video frames
-    SCHEMA_VERSION = 1
+@contract
+class FrameRecord(Record):
+    """The sidecar: the fields of the announcement the producer will send, and where
+    the frame came from. Declared like the records passed between stages, so a sidecar
+    that reads always makes a valid announcement."""
+
+    WHAT: ClassVar[str] = "frame sidecar"
+    NOUN: ClassVar[str] = "file"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    image_id: ImageId
+    source: NonBlank
+    captured_at: UtcTime
+    capture_origin: Text
+    original: Text  # the file in new_pics it came from, relative to new_pics
+    width: Count
+    height: Count
+    frame_offset_s: Seconds | None = None  # position in the video, for video frames
 
     def to_json(self) -> str:
-        data: dict[str, Any] = {
-            "schema_version": self.SCHEMA_VERSION,
-            "image_id": self.image_id,
-            "source": self.source,
-            "captured_at": to_iso(self.captured_at),
-            "capture_origin": self.capture_origin,
-            "original": self.original,
-            "width": self.width,
-            "height": self.height,
-        }
-        if self.frame_offset_s is not None:
-            data["frame_offset_s"] = round(self.frame_offset_s, 3)
-        return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+        return json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n"
 
     @classmethod
-    def from_json(cls, text: str) -> "FrameRecord":
-        try:
-            data = json.loads(text)
-            if not isinstance(data, dict):
-                raise ContractError(f"{WHAT}: expected a JSON object")
-            if data.get("schema_version") != cls.SCHEMA_VERSION:
-                raise ContractError(
-                    f"{WHAT}: schema_version {data.get('schema_version')!r}, this code reads 1"
-                )
-            offset = data.get("frame_offset_s")
-            return cls(
-                image_id=str(data["image_id"]),
-                source=str(data["source"]),
-                captured_at=parse_iso(data["captured_at"]),
-                capture_origin=str(data["capture_origin"]),
-                original=str(data["original"]),
-                width=int(data["width"]),
-                height=int(data["height"]),
-                frame_offset_s=float(offset) if offset is not None else None,
-            )
-        except ContractError:
-            raise
-        except json.JSONDecodeError as error:
-            raise ContractError(f"{WHAT}: not valid JSON ({error})") from None
-        except KeyError as error:
-            raise ContractError(f"{WHAT}: missing field {error}") from None
-        except (TypeError, ValueError) as error:
-            raise ContractError(f"{WHAT}: {error}") from None
+    def from_json(cls, text: str | bytes) -> "FrameRecord":
+        return cls.from_json_bytes(text)
 
 
 def frame_path(frames_dir: Path, image_id: str) -> Path:

@@ -24,7 +24,7 @@ import threading
 
 from pipeline_common.clients import elasticsearch_client
 from pipeline_common.contracts import batch_runs
-from pipeline_common.environment import SettingsError, read_environment
+from pipeline_common.environment import SettingsError
 from pipeline_common.logs import configure_logging
 from pipeline_common.metrics import serve_metrics
 
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.verbose)
     overrides = {name: getattr(args, name, None) for name in ("cron", "full_cron", "lock_wait_s")}
     try:
-        settings = SchedulerSettings.from_env(read_environment(), **overrides)
+        settings = SchedulerSettings.from_env(**overrides)
     except SettingsError as error:
         log.error("%s", error)
         return 2

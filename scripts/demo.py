@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+from pipeline_common.environment import child_environment
 from pipeline_common.logs import configure_logging
 
 from .sample_photos import write_samples
@@ -101,13 +102,12 @@ def run_once(args: argparse.Namespace) -> None:
 def procfile_environment(args: argparse.Namespace) -> dict[str, str]:
     """The demo's options for the Procfile's processes, which find their commands in the venv."""
     bin_dir = str(Path(PYTHON).parent)
-    return {
-        **os.environ,
-        "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")]),
-        "PRODUCER_NEW_PICS_DIR": str(args.new_pics.resolve()),
-        "FRONTEND_PORT": str(args.port),
-        "PYTHONUNBUFFERED": "1",  # honcho prints each line as it comes
-    }
+    return child_environment(
+        PATH=os.pathsep.join([bin_dir, child_environment().get("PATH", "")]),
+        PRODUCER_NEW_PICS_DIR=str(args.new_pics.resolve()),
+        FRONTEND_PORT=str(args.port),
+        PYTHONUNBUFFERED="1",  # honcho prints each line as it comes
+    )
 
 
 def keep_running(args: argparse.Namespace) -> int:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Any
 
-from pipeline_common.environment import SettingsError, read_environment
+from pipeline_common.environment import SettingsError
 from pipeline_common.logs import configure_logging
 from pipeline_common.metrics import serve_metrics
 
@@ -33,16 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.verbose)
     try:
-        settings = FrontendSettings.from_env(read_environment())
+        settings = FrontendSettings.from_env(host=args.host, port=args.port, elasticsearch={"index": args.index})
     except SettingsError as error:
         log.error("configuration error: %s", error)
         return 2
-    config: dict[str, Any] = {"FRONTEND_SETTINGS": settings}
-    if args.index:
-        config["ES_INDEX"] = args.index
-    app = create_app(config)
+    app = create_app({"FRONTEND_SETTINGS": settings})
     serve_metrics(settings.metrics)
-    host, port = args.host or settings.host, args.port or settings.port
-    log.info("serving index %s on http://%s:%s", config.get("ES_INDEX", settings.elasticsearch.index), host, port)
-    app.run(host=host, port=port, threaded=True)
+    log.info("serving index %s on http://%s:%s", settings.elasticsearch.index, settings.host, settings.port)
+    app.run(host=settings.host, port=settings.port, threaded=True)
     return 0

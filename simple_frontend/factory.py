@@ -12,7 +12,6 @@ from flask import Flask
 
 from pipeline_common.clients import elasticsearch_client
 from pipeline_common.contracts import live_index
-from pipeline_common.environment import read_environment
 from pipeline_common.timestamps import utc_now
 
 from . import api, errors, metrics, views
@@ -30,7 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ES_LIVE_INDEX_PREFIX  the live indices to read, overriding the settings' one
     CLOCK              a function returning the current UTC time (for tests)"""
     config = dict(config or {})
-    settings = config.get("FRONTEND_SETTINGS") or FrontendSettings.from_env(read_environment())
+    settings = config.get("FRONTEND_SETTINGS") or FrontendSettings.from_env()
     client = config.get("ES_CLIENT")
     owned = client is None
     if owned:

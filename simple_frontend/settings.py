@@ -1,13 +1,14 @@
-"""The dashboard's one settings object, built once from the environment."""
+"""The dashboard's one settings object, built once from the environment (and the
+command line: `--host`, `--port`, `--index`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Mapping
 
-from pipeline_common.environment import SettingsError, number
-from pipeline_common.metrics import MetricsSettings
-from pipeline_common.settings import ElasticsearchSettings
+from pydantic import Field
+
+from pipeline_common.environment import Settings
+from pipeline_common.metrics import MetricsPort, MetricsSettings
+from pipeline_common.settings import DashboardPort, FrontendElasticsearchSettings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5001
@@ -15,49 +16,39 @@ DEFAULT_MAX_BUCKETS = 2000
 DEFAULT_BATCH_LATENESS_S = 300.0
 
 
-@dataclass(frozen=True)
-class FrontendSettings:
-    elasticsearch: ElasticsearchSettings
-    host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
+class FrontendMetrics(MetricsSettings):
+    port: MetricsPort = Field(9104, alias="FRONTEND_METRICS_PORT",
+                              description="The dashboard's Prometheus /metrics port (`count-dashboard`); 0: none.")
+
+
+class FrontendSettings(Settings):
+    # the API's own, read-only account; its index (ES_INDEX) is the one read
+    elasticsearch: FrontendElasticsearchSettings
+    metrics: FrontendMetrics = Field(default_factory=FrontendMetrics)
+    host: str = Field(DEFAULT_HOST, alias="FRONTEND_HOST", min_length=1,
+                      description="Where `python simple_frontend/app.py` listens; keep 127.0.0.1 unless a proxy "
+                      "sits in front.")
+    port: DashboardPort = DEFAULT_PORT
     # (to - from) / interval may not exceed this: a year of minutes would make ES and
     # the browser build half a million points.
-    max_buckets: int = DEFAULT_MAX_BUCKETS
+    max_buckets: int = Field(DEFAULT_MAX_BUCKETS, alias="FRONTEND_MAX_BUCKETS", ge=1, le=100_000,
+                             description="Largest number of buckets one timeline may hold ((to - from) / interval); "
+                             "bigger asks get a 400.")
     # Which intervals the index holds changes only when the indexer runs, so the answer
     # is cached for this long instead of costing an extra query per request.
-    intervals_cache_seconds: float = 30.0
+    intervals_cache_seconds: float = Field(
+        30.0, alias="FRONTEND_INTERVALS_CACHE_SECONDS", ge=0,
+        description="How long the set of stored intervals (minute/hour/day) is cached between requests, in seconds.",
+    )
     # How long after its capture an image may still reach the pipeline and be missing
     # from a batch run that started later: buckets this close to the run's watermark
     # stay live (see pipeline_common/watermark.py).
-    batch_lateness_s: float = DEFAULT_BATCH_LATENESS_S
-    metrics: MetricsSettings = MetricsSettings(port=0)
+    batch_lateness_s: float = Field(
+        DEFAULT_BATCH_LATENESS_S, alias="FRONTEND_BATCH_LATENESS_S", ge=0, le=7 * 86400,
+        description="How late (seconds after capture) an image may still arrive: buckets this close to a batch "
+        "run's watermark are still counted from the live indices.",
+    )
 
     @property
     def batch_lateness(self) -> timedelta:
         return timedelta(seconds=self.batch_lateness_s)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "FrontendSettings":
-        port = number(env, "FRONTEND_PORT", DEFAULT_PORT, int)
-        if not 0 < port < 65536:
-            raise SettingsError(f"FRONTEND_PORT must be between 1 and 65535, got {port}")
-        max_buckets = number(env, "FRONTEND_MAX_BUCKETS", DEFAULT_MAX_BUCKETS, int)
-        if not 1 <= max_buckets <= 100_000:
-            raise SettingsError(
-                f"FRONTEND_MAX_BUCKETS must be between 1 and 100000, got {max_buckets}"
-            )
-        cache = number(env, "FRONTEND_INTERVALS_CACHE_SECONDS", 30.0, float)
-        if cache < 0:
-            raise SettingsError(f"FRONTEND_INTERVALS_CACHE_SECONDS must be >= 0, got {cache}")
-        lateness = number(env, "FRONTEND_BATCH_LATENESS_S", DEFAULT_BATCH_LATENESS_S, float)
-        if not 0 <= lateness <= 7 * 86400:
-            raise SettingsError(f"FRONTEND_BATCH_LATENESS_S must be between 0 and 604800, got {lateness}")
-        return cls(
-            elasticsearch=ElasticsearchSettings.from_env(env, account="FRONTEND"),
-            batch_lateness_s=lateness,
-            host=env.get("FRONTEND_HOST", DEFAULT_HOST).strip() or DEFAULT_HOST,
-            port=port,
-            max_buckets=max_buckets,
-            intervals_cache_seconds=cache,
-            metrics=MetricsSettings.from_env(env, "FRONTEND_METRICS_PORT", 9104),
-        )

@@ -17,17 +17,24 @@ import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import pytest
+from pydantic import Field
 
 from local_services.hadoop_settings import ClusterPorts
 from pipeline_common.clients import elasticsearch_client, s3_client
-from pipeline_common.environment import DEFAULT_DOTENV, PROJECT_ROOT, read_environment
-from pipeline_common.settings import ElasticsearchSettings, KafkaSettings, S3Settings
+from pipeline_common.environment import DEFAULT_DOTENV, PROJECT_ROOT, Settings, SettingsError, read_environment
+from pipeline_common.settings import (
+    ElasticsearchSettings,
+    FrontendElasticsearchSettings,
+    KafkaAdminSettings,
+    KafkaSettings,
+    S3Settings,
+)
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
 UNIT_DIR = Path(__file__).parent / "unit"
-MODES = ("local", "external", "docker")
 UP_TIMEOUT_S = 600
 SERVICE_FIXTURES = {"pipeline_env", "s3_settings", "kafka_settings", "es_settings", "s3", "es",
                     "kafka_admin", "hadoop_home", "hadoop_cluster", "grant_kafka", "api_es_settings"}
@@ -49,7 +56,6 @@ def pytest_runtest_setup(item):
 def _local_ready(env) -> bool:
     from local_services import stack
     from local_services.settings import LocalSettings
-    from pipeline_common.environment import SettingsError
 
     try:
         return stack.all_ready(LocalSettings.from_env(env))
@@ -122,12 +128,23 @@ def _start_docker(request) -> dict[str, str]:
     return env
 
 
+class HarnessSettings(Settings):
+    """The test harness's own setting (not the pipeline's, so it lives here)."""
+
+    mode: Literal["local", "external", "docker"] = Field(
+        "local", alias="PIPELINE_SERVICES",
+        description="Where the integration tests get their services: local (start them with local_services, "
+        "the default), external (the endpoints configured, nothing started) or docker (docker-compose.dev.yml).",
+    )
+
+
 @pytest.fixture(scope="session")
 def pipeline_env(request) -> dict[str, str]:
     """The environment (.env overlaid by os.environ) once the services answer."""
-    mode = read_environment().get("PIPELINE_SERVICES", "local").strip() or "local"
-    if mode not in MODES:
-        pytest.fail(f"PIPELINE_SERVICES={mode!r}: expected one of {', '.join(MODES)}", pytrace=False)
+    try:
+        mode = HarnessSettings.from_env().mode
+    except SettingsError as error:
+        pytest.fail(str(error), pytrace=False)
     if mode == "local":
         return _start_local()
     if mode == "docker":
@@ -145,10 +162,7 @@ def kafka_settings(pipeline_env) -> KafkaSettings:
     """The broker's own account (`admin`, its only super user), for the tests' set-up:
     creating topics, announcing test input, reading results and lags. Stage code under
     test runs with its stage's own account (see `grant_kafka`)."""
-    from local_services.accounts import ADMIN_USER
-
-    return KafkaSettings.from_env({**pipeline_env, "KAFKA_USERNAME": ADMIN_USER,
-                                   "KAFKA_PASSWORD": pipeline_env.get("KAFKA_ADMIN_PASSWORD", "")})
+    return KafkaAdminSettings.from_env(pipeline_env)
 
 
 @pytest.fixture(scope="session")
@@ -160,7 +174,7 @@ def es_settings(pipeline_env) -> ElasticsearchSettings:
 def api_es_settings(pipeline_env) -> ElasticsearchSettings:
     """The dashboard API's own, read-only Elasticsearch account (FRONTEND_ES_*), which an app
     under test runs with; fixtures write test data as the administrator (`es`)."""
-    return ElasticsearchSettings.from_env(pipeline_env, account="FRONTEND")
+    return FrontendElasticsearchSettings.from_env(pipeline_env)
 
 
 @pytest.fixture(scope="session")

@@ -21,11 +21,13 @@ from typing import Iterable
 import bcrypt
 import yaml
 
+from pipeline_common.settings import KAFKA_ADMIN_USER
+
 from .errors import ServiceError
 
 log = logging.getLogger(__name__)
 
-ADMIN_USER = "admin"  # the broker's own Kafka account, the only super user
+ADMIN_USER = KAFKA_ADMIN_USER  # the broker's own Kafka account, the only super user
 # Traefik checks the password on every request and caches nothing; the passwords here are
 # 192 random bits (make up) or the operator's own, so a low bcrypt cost keeps each
 # request's check near 2 ms (cost 10 would add ~60 ms to every Elasticsearch query).

@@ -5,7 +5,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from pipeline_common.environment import DEFAULT_DOTENV, PROJECT_ROOT, SettingsError, read_environment, require
+from pipeline_common.environment import DEFAULT_DOTENV, PROJECT_ROOT, SettingsError, read_environment
 from pipeline_common.logs import configure_logging
 
 from . import hadoop_cluster, provision, stack
@@ -79,7 +79,7 @@ def format_table(rows: list[Status], hadoop: str) -> str:
 def accounts(args: argparse.Namespace, env: dict[str, str]) -> int:
     access = AccessSettings.from_env(env)
     if args.what == "files":
-        for path in provision.write_files(args.directory, access, require(env, "KAFKA_ADMIN_PASSWORD")):
+        for path in provision.write_files(args.directory, access, access.kafka_admin.password.get_secret_value()):
             print(f"wrote {path}")
         return EXIT_OK
     admin = provision.admin_kafka_config(env)
@@ -87,6 +87,19 @@ def accounts(args: argparse.Namespace, env: dict[str, str]) -> int:
     print(f"{count} ACLs on {admin['bootstrap.servers']} for "
           f"{', '.join(a.username for _, a in access.kafka_accounts) or 'nobody (no stage account in .env)'}")
     return EXIT_OK
+
+
+def local_settings(env: dict[str, str], command: str) -> LocalSettings:
+    """`up` needs every stage's account (it gives each its rights); stopping needs none, and
+    `status` uses the operators' account when .env has it."""
+    if command == "up":
+        return LocalSettings.from_env(env)
+    if command == "status":
+        try:
+            return LocalSettings.from_env(env)
+        except SettingsError:
+            pass
+    return LocalSettings.from_env(env, without={"access"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         env = read_environment()
         if args.command == "accounts":
             return accounts(args, env)
-        settings = LocalSettings.from_env(env)
+        settings = local_settings(env, args.command)
         if args.command == "up":
             done = stack.up(settings, env, args.services)
             for name, what in done:

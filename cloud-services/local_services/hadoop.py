@@ -16,8 +16,10 @@ import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Mapping
-from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
+
+from pipeline_common.environment import SettingsError
+from pipeline_common.settings import S3Settings
 
 from .errors import ServiceError
 from .java import java_home, parse_major
@@ -51,24 +53,21 @@ def hadoop_version() -> str:
 
 def s3a_properties(env: Mapping[str, str]) -> dict[str, str]:
     """fs.s3a.* settings for the S3 server named by S3_ENDPOINT_URL and its credentials."""
-    endpoint = env.get("S3_ENDPOINT_URL", "").strip() or "http://127.0.0.1:8333"
-    scheme = urlsplit(endpoint).scheme
-    if scheme not in {"http", "https"} or not urlsplit(endpoint).hostname:
-        raise ServiceError(f"S3_ENDPOINT_URL must be an http(s) URL, got {endpoint!r}")
-    access_key, secret_key = env.get("S3_ACCESS_KEY", ""), env.get("S3_SECRET_KEY", "")
-    if not access_key.strip() or not secret_key.strip():
-        raise ServiceError("S3_ACCESS_KEY and S3_SECRET_KEY must be set (make up writes them to .env)")
-    if scheme == "https" and env.get("S3_VERIFY_TLS", "").strip().lower() in {"0", "false", "no", "off"}:
+    try:
+        s3 = S3Settings.from_env(env)
+    except SettingsError as error:
+        raise ServiceError(str(error)) from None
+    if s3.endpoint_url.startswith("https") and not s3.verify_tls:
         # s3a has no switch to skip certificate checks, and we would not use one.
         log.warning("S3_VERIFY_TLS=false does not apply to Hadoop: s3a always verifies TLS; "
                     "add the server's CA to a Java truststore instead")
     return {
-        "fs.s3a.endpoint": endpoint,
-        "fs.s3a.endpoint.region": env.get("S3_REGION", "").strip() or "us-east-1",
+        "fs.s3a.endpoint": s3.endpoint_url,
+        "fs.s3a.endpoint.region": s3.region,
         "fs.s3a.path.style.access": "true",
-        "fs.s3a.connection.ssl.enabled": str(scheme == "https").lower(),
-        "fs.s3a.access.key": access_key.strip(),
-        "fs.s3a.secret.key": secret_key.strip(),
+        "fs.s3a.connection.ssl.enabled": str(s3.endpoint_url.startswith("https")).lower(),
+        "fs.s3a.access.key": s3.access_key.get_secret_value(),
+        "fs.s3a.secret.key": s3.secret_key.get_secret_value(),
         # Only the two keys above: never fall back to ~/.aws or instance metadata.
         "fs.s3a.aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
         # Hadoop's defaults (7 s3a retries of 5 SDK attempts each) suit a remote AWS region:

@@ -1,22 +1,27 @@
 """Where downloads, data, logs, pid files and generated configs live."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Annotated
 
-from pipeline_common.local_state import local_state_dir
+from pydantic import BeforeValidator, Field
+
+from pipeline_common.environment import Settings
+from pipeline_common.local_state import LocalDir, default_local_dir
 
 
-@dataclass(frozen=True)
-class Paths:
-    cache_dir: Path  # downloads, shared by every checkout; safe to delete
-    local_dir: Path  # this checkout's service state; `down --wipe` empties data/
+def _expanded(value):
+    return Path(value).expanduser().resolve() if isinstance(value, (str, Path)) else value
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "Paths":
-        cache = env.get("PIPELINE_CACHE_DIR", "").strip() or "~/.cache/image-pipeline"
-        return cls(cache_dir=Path(cache).expanduser().resolve(), local_dir=local_state_dir(env))
+
+class Paths(Settings):
+    # downloads, shared by every checkout; safe to delete
+    cache_dir: Annotated[Path, BeforeValidator(_expanded)] = Field(
+        "~/.cache/image-pipeline", alias="PIPELINE_CACHE_DIR",
+        description="Downloads of the local services (Kafka, Elasticsearch, Hadoop jars), outside the repository.",
+    )
+    # this checkout's service state; `down --wipe` empties data/
+    local_dir: LocalDir = Field(default_factory=default_local_dir)
 
     @property
     def data(self) -> Path:

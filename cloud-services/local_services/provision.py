@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Mapping
 
-from .accounts import ADMIN_USER, apply_kafka, jaas_config, stage_acl_bindings, write_es_file_realm
+from .accounts import apply_kafka, jaas_config, stage_acl_bindings, write_es_file_realm
 from .settings import AccessSettings
 
 log = logging.getLogger(__name__)
@@ -52,11 +52,9 @@ def write_files(directory: Path, access: AccessSettings, kafka_admin_password: s
 def admin_kafka_config(env: Mapping[str, str]) -> dict[str, str]:
     """librdkafka settings of the broker's own account (`admin`, KAFKA_ADMIN_PASSWORD) at the
     address and with the TLS settings the stages use (KAFKA_BOOTSTRAP_SERVERS, ...)."""
-    from pipeline_common.environment import require
-    from pipeline_common.settings import KafkaSettings
+    from pipeline_common.settings import KafkaAdminSettings
 
-    return KafkaSettings.from_env({**env, "KAFKA_USERNAME": ADMIN_USER,
-                                   "KAFKA_PASSWORD": require(env, "KAFKA_ADMIN_PASSWORD")}).client_config()
+    return KafkaAdminSettings.from_env(env).client_config()
 
 
 def grant_on(admin, access: AccessSettings, **names: str) -> list:

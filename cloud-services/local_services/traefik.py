@@ -127,12 +127,18 @@ class Traefik(Service):
 
     def is_ready(self) -> bool:
         """Traefik's API, through the edge itself (TLS checked against the local CA, operator
-        credentials), lists the shared routers as enabled."""
+        credentials), lists the shared routers as enabled. Without the operators' account
+        (`status` with an older .env): it refuses an anonymous request."""
         edge = self.settings.edge
         base = f"https://{edge.host}:{edge.https_port}/traefik/api"
         # `verify` per request: a session's is overridden by REQUESTS_CA_BUNDLE
-        options = dict(auth=(edge.users.ops[0].username, edge.users.ops[0].password),
-                       verify=str(self.tls.ca_cert), timeout=3)
+        options = dict(verify=str(self.tls.ca_cert), timeout=3)
+        if not edge.users.ops:
+            try:
+                return requests.get(f"{base}/overview", **options).status_code == 401
+            except requests.RequestException:
+                return False
+        options["auth"] = (edge.users.ops[0].username, edge.users.ops[0].password)
         try:
             http = requests.get(f"{base}/http/routers", **options)
             tcp = requests.get(f"{base}/tcp/routers", **options)

@@ -21,7 +21,7 @@ from es_indexer.index import IndexMappingError
 from es_indexer.run import OlderRunError, RunNotFoundError, index_run
 from es_indexer.settings import IndexerSettings
 from pipeline_common.clients import elasticsearch_client, s3_client
-from pipeline_common.environment import SettingsError, read_environment
+from pipeline_common.environment import SettingsError
 from pipeline_common.logs import configure_logging
 from pipeline_common.timestamps import utc_now
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.verbose)
     try:
         settings = IndexerSettings.from_env(
-            read_environment(), run_id=args.run_id, index=args.index,
+            run_id=args.run_id, es={"index": args.index},
             output_prefix=args.output_prefix, chunk_size=args.chunk_size,
             prune=args.prune, allow_older=args.allow_older,
         )

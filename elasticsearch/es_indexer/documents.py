@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any, Iterable, Iterator
 
-from pipeline_common.contracts import Aggregate
+from pipeline_common.contracts import Aggregate, CountDocument
 from pipeline_common.contracts.count_index import FIELD_TYPES, INDEX_BODY  # noqa: F401 (the index's definition)
 from pipeline_common.timestamps import to_iso
 
@@ -34,28 +34,14 @@ def document_id(aggregate: Aggregate) -> str:
     return _id(aggregate.label, aggregate.source, aggregate.interval.value, to_iso(aggregate.bucket_start))
 
 
-def _source(aggregate: Aggregate, start_iso: str, run_id: str, indexed_iso: str) -> dict[str, Any]:
-    return {
-        "label": aggregate.label,
-        "source": aggregate.source,
-        "interval": aggregate.interval.value,
-        "bucket_start": start_iso,
-        "detections": aggregate.detections,
-        "images": aggregate.images,
-        "run_id": run_id,
-        "indexed_at": indexed_iso,
-    }
-
-
 def actions(
     aggregates: Iterable[Aggregate], index: str, run_id: str, indexed_at: datetime
 ) -> Iterator[dict[str, Any]]:
-    indexed_iso = to_iso(indexed_at)
     for aggregate in aggregates:
-        start_iso = to_iso(aggregate.bucket_start)
+        source = CountDocument.of(aggregate, run_id, indexed_at).to_source()
         yield {
             "_op_type": "index",
             "_index": index,
-            "_id": _id(aggregate.label, aggregate.source, aggregate.interval.value, start_iso),
-            "_source": _source(aggregate, start_iso, run_id, indexed_iso),
+            "_id": _id(source["label"], source["source"], source["interval"], source["bucket_start"]),
+            "_source": source,
         }

@@ -21,7 +21,7 @@ import signal
 import sys
 import threading
 
-from pipeline_common.environment import SettingsError, read_environment
+from pipeline_common.environment import SettingsError
 from pipeline_common.logs import configure_logging
 from pipeline_common.metrics import serve_metrics
 
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     configure_logging(args.verbose)
     try:
-        settings = LiveIndexerSettings.from_env(read_environment())
+        settings = LiveIndexerSettings.from_env()
     except SettingsError as error:
         log.error("configuration: %s", error)
         return EXIT_CONFIG

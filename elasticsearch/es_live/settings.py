@@ -2,70 +2,53 @@
 environment and `.env`."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Mapping
+from pydantic import Field, model_validator
 
-from pipeline_common.environment import SettingsError, number
-from pipeline_common.metrics import MetricsSettings
-from pipeline_common.settings import ElasticsearchSettings, KafkaSettings
+from pipeline_common.environment import Settings, SettingsError
+from pipeline_common.metrics import MetricsPort, MetricsSettings
+from pipeline_common.settings import (
+    AutoOffsetReset,
+    DetectionsDeadLetterTopic,
+    LiveElasticsearchSettings,
+    LiveGroup,
+    LiveKafkaSettings,
+)
 
 
-@dataclass(frozen=True)
-class LiveIndexerSettings:
-    es: ElasticsearchSettings
-    kafka: KafkaSettings
-    group_id: str = "live-indexer"
-    dead_letter_topic: str = "detections-dead-letter"
-    retention_days: int = 7  # live indices of older capture days are dropped
-    batch_size: int = 500  # events per bulk request at most
-    batch_wait_s: float = 0.5  # how long one poll waits to fill a batch
-    retention_check_s: float = 3600.0
-    auto_offset_reset: str = "earliest"
-    session_timeout_ms: int = 45_000
-    max_poll_interval_ms: int = 900_000
-    retry_initial_s: float = 0.5
-    retry_max_s: float = 30.0
-    metrics: MetricsSettings = MetricsSettings(port=0)
+class LiveMetrics(MetricsSettings):
+    port: MetricsPort = Field(9102, alias="LIVE_METRICS_PORT",
+                              description="The live indexer's Prometheus /metrics port; 0: none.")
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "LiveIndexerSettings":
-        settings = cls(
-            es=ElasticsearchSettings.from_env(env, account="LIVE"),
-            kafka=KafkaSettings.from_env(env, account="LIVE"),
-            group_id=env.get("LIVE_CONSUMER_GROUP", "").strip() or "live-indexer",
-            metrics=MetricsSettings.from_env(env, "LIVE_METRICS_PORT", 9102),
-            dead_letter_topic=env.get("KAFKA_DETECTIONS_DEAD_LETTER_TOPIC", "").strip() or "detections-dead-letter",
-            retention_days=number(env, "LIVE_RETENTION_DAYS", 7, int),
-            batch_size=number(env, "LIVE_BATCH_SIZE", 500, int),
-            batch_wait_s=number(env, "LIVE_BATCH_WAIT_S", 0.5),
-            retention_check_s=number(env, "LIVE_RETENTION_CHECK_S", 3600.0),
-            auto_offset_reset=env.get("KAFKA_AUTO_OFFSET_RESET", "").strip() or "earliest",
-            session_timeout_ms=number(env, "LIVE_SESSION_TIMEOUT_MS", 45_000, int),
-            retry_initial_s=number(env, "LIVE_RETRY_INITIAL_S", 0.5),
-            retry_max_s=number(env, "LIVE_RETRY_MAX_S", 30.0),
-        )
-        settings.check()
-        return settings
 
-    def check(self) -> None:
-        if self.retention_days < 1:
-            raise SettingsError(f"LIVE_RETENTION_DAYS must be at least 1, got {self.retention_days}")
-        if not 1 <= self.batch_size <= 10_000:
-            raise SettingsError(f"LIVE_BATCH_SIZE must be between 1 and 10000, got {self.batch_size}")
-        for name, value in (
-            ("LIVE_BATCH_WAIT_S", self.batch_wait_s),
-            ("LIVE_RETENTION_CHECK_S", self.retention_check_s),
-            ("LIVE_RETRY_INITIAL_S", self.retry_initial_s),
-            ("LIVE_RETRY_MAX_S", self.retry_max_s),
-        ):
-            if value <= 0:
-                raise SettingsError(f"{name} must be positive, got {value}")
-        if self.auto_offset_reset not in {"earliest", "latest"}:
-            raise SettingsError(f"KAFKA_AUTO_OFFSET_RESET must be earliest or latest, got {self.auto_offset_reset!r}")
-        if self.session_timeout_ms < 6_000:
-            raise SettingsError(f"LIVE_SESSION_TIMEOUT_MS must be at least 6000, got {self.session_timeout_ms}")
+class LiveIndexerSettings(Settings):
+    es: LiveElasticsearchSettings  # its own account; its live_index_prefix names the daily indices written
+    kafka: LiveKafkaSettings  # its own account; its detections_topic is the one read
+    metrics: LiveMetrics = Field(default_factory=LiveMetrics)
+    group_id: LiveGroup = "live-indexer"
+    dead_letter_topic: DetectionsDeadLetterTopic = "detections-dead-letter"
+    retention_days: int = Field(7, alias="LIVE_RETENTION_DAYS", ge=1,
+                                description="Capture days kept in the live indices (today included); older indices "
+                                "are dropped, older events left to the batch view.")
+    batch_size: int = Field(500, alias="LIVE_BATCH_SIZE", ge=1, le=10_000, description="Events per bulk request at most.")
+    batch_wait_s: float = Field(0.5, alias="LIVE_BATCH_WAIT_S", gt=0,
+                                description="How long one poll waits to fill a batch, in seconds.")
+    retention_check_s: float = Field(3600.0, alias="LIVE_RETENTION_CHECK_S", gt=0,
+                                     description="How often the aged-out indices are looked for, in seconds.")
+    auto_offset_reset: AutoOffsetReset = "earliest"
+    session_timeout_ms: int = Field(45_000, alias="LIVE_SESSION_TIMEOUT_MS", ge=6_000,
+                                    description="A live indexer that stops heartbeating loses its partitions after "
+                                    "this long.")
+    max_poll_interval_ms: int = 900_000  # a long Elasticsearch outage is waited out without losing the partitions
+    retry_initial_s: float = Field(0.5, alias="LIVE_RETRY_INITIAL_S", gt=0,
+                                   description="First wait while Elasticsearch or the broker is unreachable (seconds).")
+    retry_max_s: float = Field(30.0, alias="LIVE_RETRY_MAX_S", gt=0,
+                               description="Longest wait while Elasticsearch or the broker is unreachable (seconds).")
+
+    @model_validator(mode="after")
+    def _dead_letters_elsewhere(self) -> LiveIndexerSettings:
         if self.dead_letter_topic == self.kafka.detections_topic:
             raise SettingsError("KAFKA_DETECTIONS_DEAD_LETTER_TOPIC must differ from KAFKA_DETECTIONS_TOPIC")
+        return self
 
     def consumer_config(self) -> dict:
         """At least once: offsets are committed by hand, only after Elasticsearch

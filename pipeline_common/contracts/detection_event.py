@@ -13,34 +13,65 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Mapping
+from typing import Annotated, Any, ClassVar
 
-from ..timestamps import to_iso
-from . import _fields as f
-from .errors import ContractError
+from pydantic import AfterValidator, PlainSerializer, StrictInt, StrictStr, WrapValidator
+
+from ._model import Record, contract, fail, show
+from .field_types import MAX_INT64, ImageId, NonBlank, UtcTime
 from .labels import canonical_label
 from .metadata import MetadataRecord
-from .s3_layout import check_image_id
 
 WHAT = "detection event"
 SCHEMA_VERSION = 1
 MAX_LABEL_LENGTH = 200
 
 
-@dataclass(frozen=True)
-class DetectionEvent:
-    image_id: str
-    source: str
-    captured_at: datetime
-    processed_at: datetime
-    model: str
-    counts: Mapping[str, int] = field(default_factory=dict)  # label -> detections, each > 0
+def _label(label: str) -> str:
+    if not label.strip() or len(label) > MAX_LABEL_LENGTH:
+        raise fail(f"a label must be 1-{MAX_LABEL_LENGTH} characters, got {show(label)}")
+    return label
+
+
+def _at_least_one(value: Any, validate) -> int:
+    try:
+        number = validate(value)
+    except ValueError:  # pydantic's ValidationError: not an integer
+        number = None
+    if number is None or not 1 <= number <= MAX_INT64:
+        raise fail(f"must be a whole number >= 1, got {show(value)}")
+    return number
+
+
+Label = Annotated[StrictStr, AfterValidator(_label)]
+Detections = Annotated[StrictInt, WrapValidator(_at_least_one)]
+Counts = Annotated[
+    dict[Label, Detections],
+    AfterValidator(lambda counts: dict(sorted(counts.items()))),
+    PlainSerializer(lambda counts: {label: int(n) for label, n in sorted(counts.items())}),
+]
+
+
+@contract
+class DetectionEvent(Record):
+    WHAT: ClassVar[str] = WHAT
+    NOUN: ClassVar[str] = "message"
+    SCHEMA_VERSION: ClassVar[int] = SCHEMA_VERSION
+
+    image_id: ImageId
+    source: NonBlank
+    captured_at: UtcTime
+    processed_at: UtcTime
+    model: NonBlank
+    counts: Counts  # label -> detections, each > 0, labels in alphabetical order
 
     @property
     def detections(self) -> int:
         return sum(self.counts.values())
+
+    def to_json_bytes(self) -> bytes:
+        """Compact UTF-8 JSON (non-ASCII characters as they are), labels in alphabetical order."""
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def detection_event_from_record(record: MetadataRecord) -> DetectionEvent:
@@ -53,62 +84,14 @@ def detection_event_from_record(record: MetadataRecord) -> DetectionEvent:
         captured_at=record.captured_at,
         processed_at=record.processed_at,
         model=record.model.name,
-        counts=dict(sorted(counts.items())),
+        counts=dict(counts),
     )
 
 
 def serialize_detection_event(event: DetectionEvent) -> bytes:
-    """The event as compact UTF-8 JSON (labels in alphabetical order)."""
-    data = {
-        "schema_version": SCHEMA_VERSION,
-        "image_id": event.image_id,
-        "source": event.source,
-        "captured_at": to_iso(event.captured_at),
-        "processed_at": to_iso(event.processed_at),
-        "model": event.model,
-        "counts": {label: int(n) for label, n in sorted(event.counts.items())},
-    }
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def _counts(data: Mapping[str, Any]) -> dict[str, int]:
-    raw = f.as_mapping(f.field(data, "counts", dict, WHAT), f"{WHAT} counts")
-    counts = {}
-    for label, n in raw.items():
-        if not label.strip() or len(label) > MAX_LABEL_LENGTH:
-            raise ContractError(f"{WHAT}: counts: a label must be 1-{MAX_LABEL_LENGTH} characters, got {label!r}")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ContractError(f"{WHAT}: counts[{label!r}] must be a whole number >= 1, got {n!r}")
-        counts[label] = n
-    return dict(sorted(counts.items()))
+    return event.to_json_bytes()
 
 
 def parse_detection_event(payload: bytes | str | None) -> DetectionEvent:
     """The event in `payload`; raises ContractError (only) for anything else."""
-    if not payload:
-        raise ContractError(f"{WHAT}: empty message")
-    try:
-        data = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        raise ContractError(f"{WHAT}: not valid JSON ({error})") from None
-    data = f.as_mapping(data, WHAT)
-    f.schema_version(data, SCHEMA_VERSION, WHAT)
-    image_id = f.field(data, "image_id", str, WHAT)
-    try:
-        check_image_id(image_id)
-    except ContractError as error:
-        raise ContractError(f"{WHAT}: {error}") from None
-    source = f.field(data, "source", str, WHAT)
-    if not source.strip():
-        raise ContractError(f"{WHAT}: field 'source' must not be empty")
-    model = f.field(data, "model", str, WHAT)
-    if not model.strip():
-        raise ContractError(f"{WHAT}: field 'model' must not be empty")
-    return DetectionEvent(
-        image_id=image_id,
-        source=source,
-        captured_at=f.time_field(data, "captured_at", WHAT),
-        processed_at=f.time_field(data, "processed_at", WHAT),
-        model=model,
-        counts=_counts(data),
-    )
+    return DetectionEvent.from_json_bytes(payload)

@@ -4,7 +4,6 @@ Elasticsearch -> API. Every name (bucket, topics, group, index) is fresh for thi
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -15,7 +14,7 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from pipeline_common.contracts import ImageAnnouncement, MetadataRecord, metadata_key
-from pipeline_common.environment import PROJECT_ROOT
+from pipeline_common.environment import PROJECT_ROOT, child_environment
 
 pytestmark = pytest.mark.slow
 
@@ -63,11 +62,7 @@ def run_demo(pipeline_env, pipeline_names, tmp_path_factory):
     """Runs `python -m scripts.demo --no-serve` with the test's names; returns a function that
     runs it again (the same input folders, as a user re-running the demo would)."""
     work = tmp_path_factory.mktemp("pipeline")
-    env = {
-        **os.environ,
-        **pipeline_names,
-        "PRODUCER_FRAMES_DIR": str(work / "frames"),
-    }
+    env = child_environment(**pipeline_names, PRODUCER_FRAMES_DIR=str(work / "frames"))
 
     def run() -> subprocess.CompletedProcess:
         result = subprocess.run(

@@ -21,12 +21,12 @@ import cv2
 import pytest
 from confluent_kafka.admin import NewTopic
 
-from pipeline_common.environment import PROJECT_ROOT
+from local_services.paths import Paths
+from pipeline_common.environment import PROJECT_ROOT, child_environment
 
 pytestmark = [pytest.mark.slow, pytest.mark.process]
 
-PROMETHEUS = Path(os.environ.get("PIPELINE_CACHE_DIR", Path.home() / ".cache" / "image-pipeline")).expanduser() \
-    / "prometheus" / "usr" / "bin" / "prometheus"
+PROMETHEUS = Paths.from_env().cache_dir / "prometheus" / "usr" / "bin" / "prometheus"
 # a dog, a bicycle and a truck; written again without its EXIF data (a 2014 capture time,
 # outside the live window), so its capture time is when it lands
 DROPPED_PHOTO = Path("/usr/share/darknet/data/dog.jpg")
@@ -88,7 +88,7 @@ def demo(pipeline_env, s3, es, es_settings, kafka_admin, grant_kafka, tmp_path_f
     ports = {name: free_port() for name in ("web", *METRICS)}  # the dashboard's own, then /metrics
     marker = f"{MARKER}={suffix}"
     env = {
-        **os.environ,
+        **child_environment(),
         MARKER: suffix,
         "S3_BUCKET": f"running-test-{suffix}",
         "KAFKA_IMAGES_TOPIC": f"images-run-{suffix}",

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import replace
 
 import pytest
 import requests
@@ -102,7 +101,7 @@ def test_kafka_controller_listener_requires_a_password_too(pipeline_env, kafka_s
 
 
 def test_elasticsearch_answers_with_its_version_when_authenticated(es_settings):
-    response = requests.get(es_settings.url, auth=(es_settings.username, es_settings.password),
+    response = requests.get(es_settings.url, auth=(es_settings.username, es_settings.password.get_secret_value()),
                             verify=es_settings.ca_certs or True, timeout=10)
     assert response.status_code == 200
     assert response.headers["X-Elastic-Product"] == "Elasticsearch"
@@ -148,7 +147,7 @@ def test_s3_stores_and_lists_objects(s3, s3_settings, unique_name):
     ids=["wrong secret", "unknown key"],
 )
 def test_s3_refuses_bad_credentials(s3_settings, change, expected):
-    intruder = s3_client(replace(s3_settings, **change))
+    intruder = s3_client(s3_settings.replace(**change))
     with pytest.raises(ClientError) as refused:
         intruder.list_objects_v2(Bucket=s3_settings.bucket)
     assert refused.value.response["Error"]["Code"] in (expected, "AccessDenied")

@@ -44,6 +44,11 @@ def bad_messages(s3, bucket: str) -> dict[str, tuple[bytes, str, str]]:
     """kind -> (message value, expected stage, expected words in the reason)."""
     missing_field = announcement_for(bucket, "ab" * 16).to_dict()
     del missing_field["image_path"]
+    # a valid ISO-8601 time past year 9999 once converted to UTC: crashed the consumer
+    overflowing = dict(announcement_for(bucket, "cd" * 16).to_dict(), captured_at="9999-12-31T23:59:59-01:00")
+    huge_size = json.dumps(dict(announcement_for(bucket, "ef" * 16).to_dict(), size_bytes=0)).replace(
+        '"size_bytes": 0', '"size_bytes": ' + "9" * 5000  # over Python's int conversion limit
+    )
     dog = (PHOTOS / "dog.jpg").read_bytes()
     objects = {
         "zero-byte": b"",
@@ -55,6 +60,8 @@ def bad_messages(s3, bucket: str) -> dict[str, tuple[bytes, str, str]]:
     return {
         "malformed json": (b'{"schema_version": 1, "image_id": "abc', "parse", "not valid JSON"),
         "missing field": (json.dumps(missing_field).encode(), "parse", "missing field 'image_path'"),
+        "time overflowing in UTC": (json.dumps(overflowing).encode(), "parse", "captured_at"),
+        "integer over the conversion limit": (huge_size.encode(), "parse", "not valid JSON"),
         "nonexistent object": (
             announcement_for(bucket, image_id_of(b"never uploaded")).to_json_bytes(), "download", "does not exist"
         ),
@@ -66,7 +73,8 @@ def bad_messages(s3, bucket: str) -> dict[str, tuple[bytes, str, str]]:
 
 
 KINDS = [
-    "malformed json", "missing field", "nonexistent object", "zero-byte",
+    "malformed json", "missing field", "time overflowing in UTC", "integer over the conversion limit",
+    "nonexistent object", "zero-byte",
     "truncated jpeg", "non-image bytes", "huge dimensions",
 ]
 

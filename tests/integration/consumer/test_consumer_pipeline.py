@@ -5,7 +5,6 @@ import logging
 import socket
 import threading
 from collections import Counter
-from dataclasses import replace
 
 from consumer.app import run_consumer
 from consumer.loop import RunLimits
@@ -101,7 +100,7 @@ def test_s3_outage_is_retried_not_dead_lettered_and_not_committed(
     announce([a.to_json_bytes() for a in announcements])
     with socket.socket() as probe:  # a port nothing listens on: S3 is down
         probe.bind(("127.0.0.1", 0))
-        down = replace(settings, s3=replace(settings.s3, endpoint_url=f"http://127.0.0.1:{probe.getsockname()[1]}"))
+        down = settings.replace(s3=settings.s3.replace(endpoint_url=f"http://127.0.0.1:{probe.getsockname()[1]}"))
     stop = threading.Event()
     watcher = _StopOnRetry(stop)
     logging.getLogger("consumer.retry").addHandler(watcher)

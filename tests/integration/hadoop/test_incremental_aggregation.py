@@ -145,7 +145,7 @@ def test_indexing_each_increment_leaves_the_full_recount_in_the_index(chain, wor
     index = f"it-incremental-{uuid.uuid4().hex[:10]}"
     try:
         for run_id, _, _ in chain[:3]:
-            settings = IndexerSettings.from_env(pipeline_env, index=index, run_id=run_id,
+            settings = IndexerSettings.from_env(pipeline_env, es={"index": index}, run_id=run_id,
                                                 output_prefix=f"{workspace.prefix}inc/")
             summary = index_run(settings, workspace.s3, es, datetime.now(timezone.utc))
             assert summary.outcome.failed == 0 and not summary.skipped and summary.pruned

@@ -1,5 +1,4 @@
 """pipeline_common.s3_reader, the job's lean GET client, against the real S3 server."""
-from dataclasses import replace
 
 import pytest
 
@@ -31,12 +30,12 @@ def test_a_missing_key_is_object_not_found(s3_settings, prefix):
 
 def test_a_wrong_secret_is_refused_without_retrying(s3, s3_settings, prefix):
     s3.put_object(Bucket=s3_settings.bucket, Key=prefix + "x.json", Body=b"{}")
-    reader = S3ObjectReader(replace(s3_settings, secret_key="not-the-secret"), attempts=3)
+    reader = S3ObjectReader(s3_settings.replace(secret_key="not-the-secret"), attempts=3)
     with pytest.raises(S3ReadError, match="HTTP 403"):
         reader.get(s3_settings.bucket, prefix + "x.json")
 
 
 def test_an_unreachable_server_fails_after_the_retries(s3_settings):
-    reader = S3ObjectReader(replace(s3_settings, endpoint_url="http://127.0.0.1:9"), attempts=2, timeout=2)
+    reader = S3ObjectReader(s3_settings.replace(endpoint_url="http://127.0.0.1:9"), attempts=2, timeout=2)
     with pytest.raises(S3ReadError, match="ConnectionRefusedError"):
         reader.get(s3_settings.bucket, "any.json")

@@ -3,7 +3,6 @@ group, live index prefix), and ways to publish events, run the live indexer and 
 the API, all against the real Kafka and Elasticsearch."""
 from __future__ import annotations
 
-import dataclasses
 import threading
 import uuid
 from dataclasses import dataclass
@@ -109,7 +108,7 @@ def api(api_es_settings, names):
 
     def make(clock=None):
         # no caching of the batch runs: a test indexes one and asks again at once
-        settings = FrontendSettings(elasticsearch=dataclasses.replace(api_es_settings, live_index_prefix=names.prefix),
+        settings = FrontendSettings(elasticsearch=api_es_settings.replace(live_index_prefix=names.prefix),
                                     intervals_cache_seconds=0)
         config = {"FRONTEND_SETTINGS": settings, "ES_INDEX": names.batch_index}
         if clock is not None:

@@ -5,7 +5,6 @@ buckets are final and hold the same counts; what comes after the run stays live.
 from __future__ import annotations
 
 import dataclasses
-import os
 import subprocess
 import sys
 import uuid
@@ -22,7 +21,7 @@ from pipeline_common.contracts import (
     bucket_start,
     detection_event_from_record,
 )
-from pipeline_common.environment import PROJECT_ROOT
+from pipeline_common.environment import PROJECT_ROOT, child_environment
 from pipeline_common.output_runs import list_keys, new_run_id
 from pipeline_common.timestamps import to_iso, utc_now
 
@@ -68,7 +67,7 @@ def as_the_consumer_would(made, s3, bucket, prefix, publish) -> None:
 def run_batch(live_env, prefix: str, index: str) -> str:
     """The aggregation and then the indexer, as the scheduler runs them; the run id."""
     run_id = new_run_id(utc_now())
-    env = {**os.environ, **live_env}
+    env = child_environment(**live_env)
     for command in (
         ["hadoop/run_aggregation.py", "-r", "inline", "--input-prefix", f"{prefix}metadata/",
          "--output-prefix", f"{prefix}out/", "--run-id", run_id],

@@ -3,7 +3,6 @@ to start `python -m scheduler` processes on them."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_common.environment import PROJECT_ROOT
+from pipeline_common.environment import PROJECT_ROOT, child_environment
 from pipeline_common.output_runs import list_keys
 
 PROBE = Path(__file__).with_name("probe.py")
@@ -46,6 +45,7 @@ def space(s3, s3_settings, es, es_settings, tmp_path):
         "SCHEDULER_LOCK_INDEX": f"pipeline-batch-locks-{name}",
         "SCHEDULER_FULL_CRON": "",
         "SCHEDULER_LEASE_S": "20",
+        "SCHEDULER_METRICS_PORT": "0",  # several schedulers at once; their metrics are tested elsewhere
         "SCHEDULER_AGGREGATION_COMMAND": f"{sys.executable} {PROBE} {probe_dir} -- {sys.executable} -m hadoop",
     }
     yield type("Space", (), {"name": name, "prefix": prefix, "env": env, "probe_dir": probe_dir})
@@ -63,7 +63,7 @@ class Scheduler:
         self.log_path = log_path
         self.log = open(log_path, "w")
         self.process = subprocess.Popen([sys.executable, "-m", "scheduler", "run"], cwd=PROJECT_ROOT,
-                                        env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT)
+                                        env=child_environment(**env), stdout=self.log, stderr=subprocess.STDOUT)
 
     def stop(self, timeout: float = 120) -> int:
         if self.process.poll() is None:

@@ -2,7 +2,6 @@
 ES client, one fresh index per module or test), and apps serving them."""
 from __future__ import annotations
 
-import dataclasses
 import uuid
 
 import pytest
@@ -49,7 +48,7 @@ def frontend_settings(api_es_settings, **overrides) -> FrontendSettings:
     # Live indices nobody writes (in the live family, so the API's account may look): the
     # stack's own live indices (the demo's) stay out of these tests' answers.
     no_live = f"{api_es_settings.live_index_prefix}test-frontend-{uuid.uuid4().hex[:10]}-"
-    return FrontendSettings(elasticsearch=dataclasses.replace(api_es_settings, live_index_prefix=no_live),
+    return FrontendSettings(elasticsearch=api_es_settings.replace(live_index_prefix=no_live),
                             **overrides)
 
 

@@ -1,7 +1,6 @@
 """The dashboard in headless Chromium, served by the real app over the real Elasticsearch:
 the charts show the counts (final ones from a batch run three hours ago, live ones after
 it), mark the live part, follow the filters, and pick up new live images by themselves."""
-import dataclasses
 import threading
 import uuid
 from datetime import timedelta
@@ -73,7 +72,7 @@ def server(es, es_settings, api_es_settings, events, live_prefix):
     batch = [event for event in events if event[2] < run_at]
     index = create_counts_index(es, rolled_up(batch, run_id=new_run_id(run_at)), es_settings.index)
     index_live(es, live_prefix, live_events(events))
-    settings = FrontendSettings(elasticsearch=dataclasses.replace(api_es_settings, live_index_prefix=live_prefix),
+    settings = FrontendSettings(elasticsearch=api_es_settings.replace(live_index_prefix=live_prefix),
                                 intervals_cache_seconds=0)
     app = create_app({"FRONTEND_SETTINGS": settings, "ES_INDEX": index})
     http = make_server("127.0.0.1", 0, app, threaded=True)

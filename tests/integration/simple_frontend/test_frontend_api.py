@@ -1,5 +1,4 @@
 """Every endpoint against the real Elasticsearch, over documents with known counts."""
-import dataclasses
 
 import pytest
 
@@ -215,7 +214,7 @@ def test_elasticsearch_unreachable_is_503(api_es_settings, counts_index):
     from simple_frontend.app import create_app
     from simple_frontend.settings import FrontendSettings
 
-    closed_port = dataclasses.replace(api_es_settings, url="http://127.0.0.1:9")
+    closed_port = api_es_settings.replace(url="http://127.0.0.1:9")
     app = create_app({"FRONTEND_SETTINGS": FrontendSettings(elasticsearch=closed_port), "ES_INDEX": counts_index})
     api = app.test_client()
     assert get(api, "/api/totals", status=503) == {"error": "Elasticsearch is unreachable (ConnectionError)"}
@@ -227,7 +226,7 @@ def test_wrong_password_is_503_and_says_so(api_es_settings, counts_index):
     from simple_frontend.app import create_app
     from simple_frontend.settings import FrontendSettings
 
-    wrong = dataclasses.replace(api_es_settings, password="not-the-password")
+    wrong = api_es_settings.replace(password="not-the-password")
     app = create_app({"FRONTEND_SETTINGS": FrontendSettings(elasticsearch=wrong), "ES_INDEX": counts_index})
     body = get(app.test_client(), "/api/label_counts", status=503)
     assert "refused the configured credentials" in body["error"]

@@ -10,6 +10,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from consumer import metrics as consumer_metrics
+from consumer.settings import ConsumerMetrics
+from es_live.settings import LiveMetrics
 from pipeline_common.environment import SettingsError
 from pipeline_common.metrics import MetricsSettings, serve_metrics
 from scheduler import metrics as scheduler_metrics
@@ -20,17 +22,16 @@ def value(name: str, **labels) -> float | None:
 
 
 def test_metrics_settings_default_to_loopback_and_the_stage_port():
-    settings = MetricsSettings.from_env({}, "CONSUMER_METRICS_PORT", 9101)
+    settings = ConsumerMetrics.from_env({})
     assert (settings.host, settings.port) == ("127.0.0.1", 9101)
-    settings = MetricsSettings.from_env({"CONSUMER_METRICS_PORT": "0", "METRICS_HOST": "0.0.0.0"},
-                                        "CONSUMER_METRICS_PORT", 9101)
+    settings = ConsumerMetrics.from_env({"CONSUMER_METRICS_PORT": "0", "METRICS_HOST": "0.0.0.0"})
     assert (settings.host, settings.port) == ("0.0.0.0", 0)
 
 
 @pytest.mark.parametrize("raw", ["-1", "65536", "nine"])
 def test_a_bad_metrics_port_is_a_settings_error_naming_the_variable(raw):
     with pytest.raises(SettingsError, match="LIVE_METRICS_PORT"):
-        MetricsSettings.from_env({"LIVE_METRICS_PORT": raw}, "LIVE_METRICS_PORT", 9102)
+        LiveMetrics.from_env({"LIVE_METRICS_PORT": raw})
 
 
 def test_port_zero_serves_nothing_and_a_taken_port_does_not_stop_the_process():

@@ -11,8 +11,9 @@ from confluent_kafka import KafkaError, KafkaException
 
 from consumer.errors import Stage, TransientError
 from consumer.loop import ConsumerLoop, RunLimits
-from consumer.processing import Limits, Processor
+from consumer.processing import Processor
 from consumer.retry import Backoff
+from consumer.settings import ImageLimits
 
 
 class FakeConsumer:
@@ -114,7 +115,7 @@ def make_loop(kit):
         stop = stop or threading.Event()
         pool = ThreadPoolExecutor(2)
         pools.append(pool)
-        processor = Processor(s3, kit.BUCKET, kit.FakeDetector(), Limits(), backoff or Backoff(0.001, 0.002), stop)
+        processor = Processor(s3, kit.BUCKET, kit.FakeDetector(), ImageLimits(), backoff or Backoff(0.001, 0.002), stop)
         consumer = FakeConsumer(
             [kit.FakeMessage(value, offset) for offset, value in enumerate(values)], revoke_after=revoke_after
         )

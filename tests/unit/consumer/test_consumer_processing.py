@@ -12,8 +12,9 @@ from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from consumer import storage
 from consumer.errors import Abandoned, FatalError, Rejected, Stage, TransientError
 from consumer.messages import MessageRef
-from consumer.processing import Detected, Failed, Limits, Prepared, Processor
+from consumer.processing import Detected, Failed, Prepared, Processor
 from consumer.retry import Backoff
+from consumer.settings import ImageLimits
 from pipeline_common.contracts import MetadataRecord
 
 FAST = Backoff(initial_s=0.001, maximum_s=0.002)
@@ -25,7 +26,7 @@ def world(kit):
     announcement = kit.announcement()
     s3.objects[(kit.BUCKET, f"images/{announcement.image_id}.jpg")] = kit.encode(kit.photo_like(64, 48))
     stop = threading.Event()
-    processor = Processor(s3, kit.BUCKET, kit.FakeDetector(), Limits(), FAST, stop)
+    processor = Processor(s3, kit.BUCKET, kit.FakeDetector(), ImageLimits(), FAST, stop)
     return s3, announcement, processor, stop
 
 
@@ -95,6 +96,28 @@ def test_unparseable_messages_fail_at_the_parse_stage(world, kit, value, reason)
     assert reason in outcome.reason
 
 
+@pytest.mark.parametrize(
+    "field, raw, reason",
+    [
+        ("captured_at", '"9999-12-31T23:59:59-01:00"', "captured_at"),  # overflows when converted to UTC
+        ("uploaded_at", '"0001-01-01T00:00:00+01:00"', "uploaded_at"),  # underflows
+        ("size_bytes", "9" * 5000, "not valid JSON"),  # over the int conversion limit
+        ("width", "[" * 50_000 + "]" * 50_000, "not valid JSON"),  # deeper than the recursion limit
+        ("height", '"480"', "height"),
+    ],
+)
+def test_any_unparseable_announcement_fails_at_the_parse_stage(world, field, raw, reason):
+    _, announcement, processor, _ = world
+    data = announcement.to_dict()
+    data[field] = "@@"
+    value = json.dumps(data).replace('"@@"', raw).encode()
+
+    outcome = processor.prepare(message(value))
+
+    assert isinstance(outcome, Failed) and outcome.stage is Stage.PARSE
+    assert reason in outcome.reason
+
+
 def test_missing_object_fails_at_the_download_stage(world, kit):
     _, _, processor, _ = world
     ghost = kit.announcement(image_id="cd" * 16)
@@ -123,7 +146,8 @@ def test_objects_over_the_byte_limit_are_not_downloaded(kit):
     s3 = kit.FakeS3()
     announcement = kit.announcement()
     s3.objects[(kit.BUCKET, f"images/{announcement.image_id}.jpg")] = b"x" * 2000
-    processor = Processor(s3, kit.BUCKET, kit.FakeDetector(), Limits(max_image_bytes=1000), FAST, threading.Event())
+    limits = ImageLimits(max_image_bytes=1000)
+    processor = Processor(s3, kit.BUCKET, kit.FakeDetector(), limits, FAST, threading.Event())
 
     outcome = processor.prepare(message(announcement.to_json_bytes()))
 
@@ -133,7 +157,8 @@ def test_objects_over_the_byte_limit_are_not_downloaded(kit):
 def test_detector_errors_fail_at_the_detect_stage(world, kit):
     _, announcement, _, stop = world
     s3 = world[0]
-    processor = Processor(s3, kit.BUCKET, kit.FakeDetector(fail_with=ValueError("odd shape")), Limits(), FAST, stop)
+    detector = kit.FakeDetector(fail_with=ValueError("odd shape"))
+    processor = Processor(s3, kit.BUCKET, detector, ImageLimits(), FAST, stop)
 
     outcome = processor.detect(processor.prepare(message(announcement.to_json_bytes())))
 
@@ -176,7 +201,7 @@ def test_transient_write_failures_are_retried(world, kit):
 def test_shutdown_during_an_outage_hands_the_message_back(world, kit):
     s3, announcement, _, _ = world
     stop = threading.Event()
-    processor = Processor(s3, kit.BUCKET, kit.FakeDetector(), Limits(), Backoff(0.05, 0.05), stop)
+    processor = Processor(s3, kit.BUCKET, kit.FakeDetector(), ImageLimits(), Backoff(0.05, 0.05), stop)
     s3.failures = [EndpointConnectionError(endpoint_url="http://s3")] * 1000
     threading.Timer(0.2, stop.set).start()
 

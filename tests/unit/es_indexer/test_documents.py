@@ -95,6 +95,23 @@ def test_parse_lines_reports_bad_lines_with_key_and_number():
     assert str(skipped[0]).startswith("run/part-00000:2: ")
 
 
+def test_parse_lines_reports_lines_that_once_crashed_the_indexer_and_goes_on():
+    good = aggregate().to_line()
+    bad = {
+        "bucket_start overflows in UTC": good.replace("2026-11-28T10:00:00.000Z", "9999-12-31T23:59:59-01:00"),
+        "count over the int conversion limit": good.replace('"detections":3', '"detections":' + "9" * 5000),
+        "deep nesting": "[" * 100_000 + "]" * 100_000,
+        "not UTF-8": b'{"label": "caf\xe9"}',
+        "count above a long": good.replace('"detections":3', f'"detections":{2**63}'),
+    }
+    lines = [("run/part-00000", number, text) for number, text in enumerate(bad.values(), start=1)]
+    lines.append(("run/part-00000", len(bad) + 1, good.encode()))
+    skipped: list[SkippedLine] = []
+    parsed = list(parse_lines(lines, skipped))
+    assert parsed == [aggregate()]
+    assert [(s.key, s.line_number) for s in skipped] == [("run/part-00000", n) for n in range(1, len(bad) + 1)]
+
+
 ENV = {"S3_ACCESS_KEY": "k", "S3_SECRET_KEY": "s", "INDEXER_ES_USERNAME": "batch-indexer", "INDEXER_ES_PASSWORD": "p"}
 
 
@@ -102,17 +119,17 @@ def test_settings_defaults_and_overrides():
     settings = IndexerSettings.from_env(ENV)
     assert settings.es.index == "hadoop-object-counts-v1"
     assert settings.run_id is None and settings.prune and not settings.allow_older
-    settings = IndexerSettings.from_env(dict(ENV, ES_INDEX="from-env"), index="from-cli", prune=False)
+    settings = IndexerSettings.from_env(dict(ENV, ES_INDEX="from-env"), es={"index": "from-cli"}, prune=False)
     assert settings.es.index == "from-cli" and not settings.prune
 
 
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (dict(index="Upper"), "index name"),
-        (dict(index="a/b"), "index name"),
-        (dict(index="*"), "index name"),
-        (dict(index="-x"), "index name"),
+        (dict(es={"index": "Upper"}), "index name"),
+        (dict(es={"index": "a/b"}), "index name"),
+        (dict(es={"index": "*"}), "index name"),
+        (dict(es={"index": "-x"}), "index name"),
         (dict(run_id="latest"), "run id"),
         (dict(output_prefix="out"), "prefix"),
         (dict(chunk_size=-5), "chunk size"),

@@ -210,3 +210,51 @@ def test_unreadable_earlier_totals_fail_the_run(tmp_path, content, message):
 def test_a_missing_earlier_totals_file_fails_the_run(tmp_path):
     with pytest.raises(BaseTotalsError, match="earlier run's totals"):
         run_job(tmp_path, [f"aggregates\t{tmp_path / 'gone'}"], "--input-format", "manifest")
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(
+    "changes, reason",
+    [
+        (dict(timings_ms={"inference": "slow"}), "invalid field"),
+        (dict(timings_ms={"inference": None}), "invalid field"),
+        (dict(timings_ms={"inference": [1]}), "invalid field"),
+        (dict(processed_at="9999-12-31T23:59:59-01:00", captured_at="x"), "invalid timestamp"),
+        (dict(processed_at="0001-01-01T00:00:00+01:00", captured_at=None), "invalid timestamp"),
+        (dict(width=2**64), "invalid field"),
+        (dict(model={"name": "m", "input_size": 416, "confidence_threshold": 10**400, "nms_threshold": 0.4}),
+         "invalid field"),
+        (dict(detections=[{"label": 7, "class_id": 0, "confidence": 0.9, "box": [1, 2, 3, 4]}]), "invalid field"),
+        (dict(detections={"label": "car"}), "invalid field"),
+        (dict(source=["front-door"]), "invalid field"),
+    ],
+)
+def test_malformed_records_are_counted_never_failing_the_run(tmp_path, make_record, make_line, changes, reason):
+    data = make_record(["car"], **changes)
+    lines = [make_line(["car"]), json.dumps(data), make_line(["car"])]
+    table, counters, _, _ = run_job(tmp_path, lines)
+    assert table == {("car", "front-door", utc(2026, 11, 28, 10)): (2, 2)}
+    assert counters[BAD_RECORDS] == {reason: 1}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        DEEP,
+        '{"schema_version": 1, "width": ' + "9" * 5000 + "}",
+    ],
+    ids=["deep nesting", "integer over the conversion limit"],
+)
+def test_unreadable_json_is_counted_and_skipped(tmp_path, make_line, line):
+    table, counters, _, _ = run_job(tmp_path, [make_line(["car"]), line, make_line(["car"])])
+    assert table == {("car", "front-door", utc(2026, 11, 28, 10)): (2, 2)}
+    assert counters[BAD_RECORDS] == {"invalid JSON": 1}
+
+
+def test_overflowing_captured_at_falls_back_to_processed_at(tmp_path, make_record, make_line):
+    data = make_record(["car"], captured_at="9999-12-31T23:59:59-01:00", processed_at="2026-11-28T10:20:00Z")
+    table, counters, _, _ = run_job(tmp_path, [make_line(["car"]), json.dumps(data)])
+    assert table == {("car", "front-door", utc(2026, 11, 28, 10)): (2, 2)}
+    assert counters[TIMESTAMPS] == {"bucketed by processed_at (captured_at invalid)": 1}

@@ -6,7 +6,6 @@ import getpass
 import re
 import xml.etree.ElementTree as ET
 import zipfile
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -20,8 +19,9 @@ from local_services.maven import pom
 from local_services.settings import LocalSettings
 from pipeline_common.environment import SettingsError
 
-ENV = {"KAFKA_USERNAME": "pipeline", "KAFKA_PASSWORD": "k", "KAFKA_ADMIN_PASSWORD": "a",
-       "ES_PASSWORD": "e", "S3_ACCESS_KEY": "AKIA", "S3_SECRET_KEY": "s", "PATH": "/usr/bin"}
+from .conftest import LOCAL_ENV
+
+ENV = LOCAL_ENV
 S3A = {"fs.s3a.endpoint": "http://127.0.0.1:8333", "fs.s3a.secret.key": "s"}
 
 
@@ -41,14 +41,14 @@ def addresses(files: dict[str, dict[str, str]]) -> dict[str, str]:
 
 
 def test_every_daemon_address_is_on_the_loopback_interface_at_the_configured_port(tmp_path):
-    ports = ClusterPorts.from_env({f"PIPELINE_HADOOP_{f.name.upper()}_PORT": str(20000 + i)
-                                   for i, f in enumerate(fields(ClusterPorts))})
+    ports = ClusterPorts.from_env({f"PIPELINE_HADOOP_{f.upper()}_PORT": str(20000 + i)
+                                   for i, f in enumerate(ClusterPorts.model_fields)})
     found = addresses(site_files(ports, tmp_path))
     assert found, "no addresses found"
     assert all(address.startswith("127.0.0.1:") for address in found.values()), found
     used = {int(address.rsplit(":", 1)[1]) for address in found.values()} - {0}
     # Every configured port appears (the shuffle port is mapreduce.shuffle.port, a bare number).
-    assert used | {ports.shuffle} == {getattr(ports, f.name) for f in fields(ClusterPorts)}
+    assert used | {ports.shuffle} == {getattr(ports, name) for name in ClusterPorts.model_fields}
 
 
 def test_ports_default_to_hadoop_s_own_and_bad_values_are_refused():

@@ -9,10 +9,10 @@ from local_services.service import Status
 from local_services.settings import LocalSettings
 from pipeline_common.environment import PROJECT_ROOT, SettingsError
 
+from .conftest import LOCAL_ENV
+
 ENV = {
-    "PRODUCER_KAFKA_PASSWORD": "k", "KAFKA_ADMIN_PASSWORD": "a",
-    "ES_PASSWORD": "e", "S3_ACCESS_KEY": "AKIA", "S3_SECRET_KEY": "s",
-    "PATH": "/usr/bin", "HOME": "/root", "SOME_TOKEN": "must-not-leak",
+    **LOCAL_ENV, "HOME": "/root", "SOME_TOKEN": "must-not-leak",
 }
 
 
@@ -26,6 +26,7 @@ def test_defaults_are_the_documented_ports():
 
 def test_direct_client_addresses_give_the_services_ports():
     settings = LocalSettings.from_env({**ENV, "KAFKA_BOOTSTRAP_SERVERS": "localhost:19092",
+                                       "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
                                        "ES_URL": "http://127.0.0.1:19200"})
     assert (settings.kafka_port, settings.es_port) == (19092, 19200)
     assert (settings.edge.kafka_port, settings.edge.https_port) == (9094, 8443)
@@ -41,15 +42,24 @@ def test_client_addresses_through_the_edge_give_the_edges_ports():
 
 
 def test_stage_accounts_come_from_their_own_variables():
-    access = LocalSettings.from_env({**ENV, "CONSUMER_KAFKA_USERNAME": "det", "CONSUMER_KAFKA_PASSWORD": "c",
-                                     "FRONTEND_ES_PASSWORD": "f", "EDGE_OPS_PASSWORD": "o"}).access
+    access = LocalSettings.from_env({**ENV, "CONSUMER_KAFKA_USERNAME": "det"}).access
     kafka = dict(access.kafka_accounts)
-    assert (kafka["producer"].username, kafka["consumer"].username) == ("producer", "det")
-    assert "live_indexer" not in kafka  # no password in .env: no account
-    assert [a.username for _, a in access.es_accounts] == ["dashboard-api"]
-    assert [a.username for a in access.edge_users.elasticsearch] == ["elastic", "dashboard-api"]
-    assert [a.username for a in access.edge_users.ops] == ["ops"]
-    assert access.edge_users.dashboard == ()
+    assert {stage: a.username for stage, a in kafka.items()} == {
+        "producer": "producer", "consumer": "det", "live_indexer": "live-indexer"}
+    assert kafka["producer"].password == "pk"
+    assert [a.username for _, a in access.es_accounts] == ["dashboard-api", "batch-indexer", "live-indexer",
+                                                           "batch-scheduler"]
+    users = access.edge_users
+    assert [a.username for a in users.elasticsearch] == ["elastic", "dashboard-api", "batch-indexer",
+                                                         "live-indexer", "batch-scheduler"]
+    assert ([a.username for a in users.dashboard], [a.username for a in users.ops]) == (["viewer"], ["ops"])
+
+
+def test_up_needs_every_stages_account_stopping_none():
+    partial = {k: v for k, v in ENV.items() if k != "LIVE_ES_PASSWORD"}
+    with pytest.raises(SettingsError, match="LIVE_ES_PASSWORD"):
+        LocalSettings.from_env(partial)
+    assert LocalSettings.from_env(partial, without={"access"}).access is None
 
 
 @pytest.mark.parametrize("name, value", [("ES_URL", "https://es.example.com:9200"),

@@ -1,7 +1,6 @@
 """The command line: --help everywhere, settings validated, meaningful exit codes."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pipeline_common.environment import PROJECT_ROOT, SettingsError
+from pipeline_common.environment import PROJECT_ROOT, SettingsError, child_environment
 from producer.cli import main
 from producer.settings import DEFAULT_FRAMES, DEFAULT_NEW_PICS, ProducerSettings
 
@@ -19,7 +18,7 @@ SERVICE_ENV = {"S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "b", "PRODUCER_KAFKA_USERN
 
 
 def run_main(*args, env=None):
-    environment = {"PATH": os.environ["PATH"], "PIPELINE_DOTENV": "/nonexistent", **(env or {})}
+    environment = {"PATH": child_environment()["PATH"], "PIPELINE_DOTENV": "/nonexistent", **(env or {})}
     return subprocess.run([sys.executable, str(MAIN), *args], capture_output=True, text=True, env=environment, timeout=60)
 
 
@@ -85,7 +84,7 @@ def test_defaults_and_overrides():
     custom = ProducerSettings.from_env({**SERVICE_ENV, "PRODUCER_NEW_PICS_DIR": "/data/in", "PRODUCER_SOURCE": "lobby", "PRODUCER_CREATE_TOPIC": "false"})
     assert custom.new_pics_dir == Path("/data/in") and custom.source == "lobby" and not custom.create_topic
     assert custom.source_for(Path("/data/in/cam/x.jpg")) == "lobby"
-    assert ProducerSettings.from_env({}, services=False).s3 is None
+    assert ProducerSettings.from_env({}, without=("s3", "kafka")).s3 is None
 
 
 def test_source_is_the_first_subfolder(tmp_path):

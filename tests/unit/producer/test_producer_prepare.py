@@ -1,7 +1,6 @@
 """prepare: originals in new_pics/ -> frames named by content hash, with sidecars."""
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 import os
@@ -114,7 +113,7 @@ def test_identical_pictures_share_one_frame(settings):
 
 
 def test_source_setting_wins(settings, mixed_folder):
-    prepare_all(dataclasses.replace(settings, source="front-door"), progress=False)
+    prepare_all(settings.replace(source="front-door"), progress=False)
     assert {read_record(f).source for f in list_frames(settings.frames_dir)} == {"front-door"}
 
 

@@ -112,6 +112,29 @@ def test_broken_frames_are_listed_and_the_rest_published(settings, frames, fake_
     assert [json.loads(m.value())["image_id"] for m in producer.delivered] == [frames[0].stem, frames[2].stem]
 
 
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("captured_at", "9999-12-31T23:59:59-01:00"),  # valid ISO-8601, past year 9999 in UTC
+        ("width", int("9" * 30)),
+        ("source", " "),
+        ("frame_offset_s", "1.5"),
+    ],
+)
+def test_a_sidecar_that_does_not_read_is_a_failure_and_the_rest_published(
+    settings, frames, fake_s3, fake_producer, field, value
+):
+    sidecar = frames[1].with_suffix(".json")
+    sidecar.write_text(json.dumps(dict(json.loads(sidecar.read_text()), **{field: value})))
+    producer = fake_producer()
+
+    report = publish_once(settings, fake_s3, producer)
+
+    assert [item for item, _ in report.failures] == [frames[1].name]
+    assert field in report.failures[0][1]
+    assert [json.loads(m.value())["image_id"] for m in producer.delivered] == [frames[0].stem, frames[2].stem]
+
+
 def test_s3_down_stops_the_batch_and_lists_the_rest(settings, frames, fake_s3, fake_producer):
     fake_s3.fail_puts_with = EndpointConnectionError(endpoint_url="http://s3.invalid")
     report = publish_once(settings, fake_s3, fake_producer())

@@ -84,8 +84,6 @@ def test_prepare_turns_a_video_into_timed_frames(settings):
 
 
 def test_a_different_rate_gives_more_frames(settings):
-    import dataclasses
-
     make_video(settings.new_pics_dir / "clip.avi")
-    report = prepare_all(dataclasses.replace(settings, video_fps=2.0), progress=False)
+    report = prepare_all(settings.replace(video_fps=2.0), progress=False)
     assert len(report.frames) == 7
