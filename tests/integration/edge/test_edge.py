@@ -58,6 +58,16 @@ def test_traefiks_api_is_for_operators_only(edge, pipeline_env):
     assert {"dashboard@file", "elasticsearch@file", "traefik@file"} <= {r["name"] for r in answer.json()}
 
 
+def test_the_hdfs_ui_is_for_operators_only(edge, pipeline_env):
+    if pipeline_env.get("PIPELINE_SERVICES", "local") != "local":
+        pytest.skip("the HDFS entry point's port is known for the local edge only")
+    url = f"https://{edge.host}:{pipeline_env.get('PIPELINE_EDGE_HDFS_PORT') or 9871}/dfshealth.html"
+    assert status(url, edge.ca) == 401
+    assert status(url, edge.ca, account(pipeline_env, "EDGE_DASHBOARD")) == 401
+    # the operators pass; the NameNode answers when the Hadoop cluster runs (502 while it does not)
+    assert status(url, edge.ca, account(pipeline_env, "EDGE_OPS")) in (200, 502)
+
+
 # --- TLS -------------------------------------------------------------------------------
 
 
