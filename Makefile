@@ -11,7 +11,7 @@ help:
 	@echo "make demo        run the whole pipeline on sample photos and serve the dashboard"
 	@echo "make test        set up everything and run all tests against real local services"
 	@echo "make test-unit   the quick unit tests (no services, no model, no subprocesses)"
-	@echo "make up|down|status|clean-data   manage the local Kafka, Elasticsearch, S3 and Hadoop"
+	@echo "make up|down|status|clean-data   manage the local Kafka, Elasticsearch, S3, Traefik and Hadoop"
 	@echo "make bench       run the benchmarks in benchmarks/"
 
 setup:
@@ -32,8 +32,10 @@ clean-data:
 demo: setup
 	@$(PY) -m scripts.demo
 
+# Unit tests first: on a fresh machine they run while Traefik still builds in the
+# background (scripts/go_tool.sh, started by setup), which the integration tests wait for.
 test: setup
-	@$(PY) -m pytest tests
+	@$(PY) -m pytest tests/unit tests/integration
 
 test-unit: setup
 	@$(PY) -m pytest tests/unit -m "not model and not process"

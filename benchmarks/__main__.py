@@ -20,6 +20,7 @@ BENCHMARKS = {
     "aggregation-cost": "aggregation_cost.py",
     "indexer": "indexer_throughput.py",
     "api": "api_latency.py",
+    "edge": "edge_latency.py",
     "freshness": "freshness.py",
     "hadoop-cluster": "hadoop_cluster.py",
     "contracts": "contract_parsing.py",

@@ -33,6 +33,7 @@ from pipeline_common.contracts import Aggregate, Interval
 from pipeline_common.environment import PROJECT_ROOT, SettingsError, read_environment
 from pipeline_common.logs import configure_logging
 from pipeline_common.output_runs import is_complete
+from pipeline_common.settings import ElasticsearchSettings
 from pipeline_common.timestamps import utc_now
 
 log = logging.getLogger("benchmarks.indexer_throughput")
@@ -82,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", error)
         return 2
     suffix = uuid.uuid4().hex[:8]
-    indexer_index, bare_index = f"bench-indexer-{suffix}", f"bench-bare-bulk-{suffix}"
+    # in the indexer's family of indices (ES_INDEX*), which its own account writes; the bare
+    # baseline uses the same account
+    family = settings.es.index
+    indexer_index, bare_index = f"{family}-bench-indexer-{suffix}", f"{family}-bench-bare-bulk-{suffix}"
     settings = settings.replace(es=settings.es.replace(index=indexer_index))
     s3, es = s3_client(settings.s3), elasticsearch_client(settings.es, request_timeout=120)
     aggregates = synthetic_aggregates(args.documents)
@@ -102,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
 
         counts = (es.count(index=indexer_index)["count"], es.count(index=bare_index)["count"])
     finally:
-        es.indices.delete(index=f"{indexer_index},{bare_index}", ignore_unavailable=True)
         es.close()
+        with elasticsearch_client(ElasticsearchSettings.from_env(env)) as admin:  # the indexer may not delete
+            admin.indices.delete(index=f"{indexer_index},{bare_index}", ignore_unavailable=True)
     if summary.outcome.failed or failed or counts != (args.documents, args.documents):
         log.error("documents missing: indexer %s failed, bare %s failed, counts %s", summary.outcome.failed, failed, counts)
         return 1

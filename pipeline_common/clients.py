@@ -37,7 +37,7 @@ def elasticsearch_client(settings: ElasticsearchSettings, **kwargs):
         retry_on_timeout=True,
         max_retries=3,
     )
-    if settings.ca_certs:
+    if settings.ca_certs and settings.url.startswith("https://"):  # plain http has nothing to verify
         options["ca_certs"] = settings.ca_certs
     if not settings.verify_certs:
         options["ssl_show_warn"] = True

@@ -6,7 +6,13 @@ from pydantic import Field, model_validator
 
 from pipeline_common.environment import Settings, SettingsError
 from pipeline_common.metrics import MetricsPort, MetricsSettings
-from pipeline_common.settings import AutoOffsetReset, ElasticsearchSettings, KafkaSettings, TopicName
+from pipeline_common.settings import (
+    AutoOffsetReset,
+    DetectionsDeadLetterTopic,
+    LiveElasticsearchSettings,
+    LiveGroup,
+    LiveKafkaSettings,
+)
 
 
 class LiveMetrics(MetricsSettings):
@@ -15,15 +21,11 @@ class LiveMetrics(MetricsSettings):
 
 
 class LiveIndexerSettings(Settings):
-    es: ElasticsearchSettings  # its live_index_prefix names the daily indices written
-    kafka: KafkaSettings  # its detections_topic is the one read
+    es: LiveElasticsearchSettings  # its own account; its live_index_prefix names the daily indices written
+    kafka: LiveKafkaSettings  # its own account; its detections_topic is the one read
     metrics: LiveMetrics = Field(default_factory=LiveMetrics)
-    group_id: str = Field("live-indexer", alias="LIVE_CONSUMER_GROUP", min_length=1,
-                          description="The live indexer's own consumer group on KAFKA_DETECTIONS_TOPIC.")
-    dead_letter_topic: TopicName = Field(
-        "detections-dead-letter", alias="KAFKA_DETECTIONS_DEAD_LETTER_TOPIC",
-        description="Where malformed events and documents Elasticsearch refuses go (not KAFKA_DETECTIONS_TOPIC).",
-    )
+    group_id: LiveGroup = "live-indexer"
+    dead_letter_topic: DetectionsDeadLetterTopic = "detections-dead-letter"
     retention_days: int = Field(7, alias="LIVE_RETENTION_DAYS", ge=1,
                                 description="Capture days kept in the live indices (today included); older indices "
                                 "are dropped, older events left to the batch view.")

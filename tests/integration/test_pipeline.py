@@ -11,6 +11,7 @@ from collections import Counter
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import NewTopic
 
 from pipeline_common.contracts import ImageAnnouncement, MetadataRecord, metadata_key
 from pipeline_common.environment import PROJECT_ROOT, child_environment
@@ -27,7 +28,9 @@ def drop_live_indices(es, prefix: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def pipeline_names(pipeline_env, s3, es):
+def pipeline_names(pipeline_env, s3, es, es_settings, kafka_admin, grant_kafka):
+    """Fresh names; each stage's own account gets on them the rights it has on the configured
+    ones (Kafka ACLs granted here; the indices belong to the indexers' families)."""
     suffix = uuid.uuid4().hex[:8]
     names = {
         "S3_BUCKET": f"pipeline-test-{suffix}",
@@ -37,9 +40,18 @@ def pipeline_names(pipeline_env, s3, es):
         "KAFKA_DETECTIONS_TOPIC": f"detections-test-{suffix}",
         "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC": f"detections-dead-test-{suffix}",
         "LIVE_CONSUMER_GROUP": f"live-test-{suffix}",
-        "ES_INDEX": f"object-counts-test-{suffix}",
-        "ES_LIVE_INDEX_PREFIX": f"live-test-{suffix}-",
+        "ES_INDEX": f"{es_settings.index}-test-{suffix}",
+        "ES_LIVE_INDEX_PREFIX": f"{es_settings.live_index_prefix}test-{suffix}-",
     }
+    grant_kafka(images_topic=names["KAFKA_IMAGES_TOPIC"], dead_letter_topic=names["KAFKA_DEAD_LETTER_TOPIC"],
+                consumer_group=names["KAFKA_CONSUMER_GROUP"], detections_topic=names["KAFKA_DETECTIONS_TOPIC"],
+                detections_dead_letter_topic=names["KAFKA_DETECTIONS_DEAD_LETTER_TOPIC"],
+                live_group=names["LIVE_CONSUMER_GROUP"])
+    # what `make up` creates for the configured names (the producer creates its own topic)
+    made = kafka_admin.create_topics([NewTopic(names[name], 1, 1) for name in (
+        "KAFKA_DEAD_LETTER_TOPIC", "KAFKA_DETECTIONS_TOPIC", "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC")])
+    for future in made.values():
+        future.result(timeout=30)
     s3.create_bucket(Bucket=names["S3_BUCKET"])
     yield names
     drop_live_indices(es, names["ES_LIVE_INDEX_PREFIX"])

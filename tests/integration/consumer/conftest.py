@@ -83,8 +83,12 @@ def create_topics(kafka_admin) -> tuple[str, str, str]:
     return images, dead, events
 
 
-def env_for(pipeline_env, bucket: str, topics: tuple[str, str, str]) -> dict[str, str]:
+def env_for(pipeline_env, bucket: str, topics: tuple[str, str, str], grant_kafka) -> dict[str, str]:
+    """The environment a user would run the consumer with, pointed at these names; the
+    detector's own Kafka account gets on them the rights it has on the configured ones."""
     images, dead, events = topics
+    group = unique("consumer-test-group")
+    grant_kafka(images_topic=images, dead_letter_topic=dead, detections_topic=events, consumer_group=group)
     env = dict(pipeline_env)
     env.update(
         {
@@ -93,7 +97,7 @@ def env_for(pipeline_env, bucket: str, topics: tuple[str, str, str]) -> dict[str
             "KAFKA_IMAGES_TOPIC": images,
             "KAFKA_DEAD_LETTER_TOPIC": dead,
             "KAFKA_DETECTIONS_TOPIC": events,
-            "KAFKA_CONSUMER_GROUP": unique("consumer-test-group"),
+            "KAFKA_CONSUMER_GROUP": group,
             "DETECTOR_MODEL": "yolov4-tiny",
             "CONSUMER_RETRY_INITIAL_S": "0.2",
             "CONSUMER_RETRY_MAX_S": "1",
@@ -202,9 +206,9 @@ def topics(kafka_admin):
 
 
 @pytest.fixture
-def consumer_env(pipeline_env, bucket, topics) -> dict[str, str]:
+def consumer_env(pipeline_env, bucket, topics, grant_kafka) -> dict[str, str]:
     """The environment a user would run the consumer with, pointed at this test's names."""
-    return env_for(pipeline_env, bucket, topics)
+    return env_for(pipeline_env, bucket, topics, grant_kafka)
 
 
 @pytest.fixture

@@ -31,8 +31,9 @@ def output_prefix(s3, s3_settings, unique_name):
 
 
 @pytest.fixture
-def index(es, unique_name):
-    name = unique_name("it-counts")
+def index(es, es_settings, unique_name):
+    """A fresh index in the indexer's family (ES_INDEX*), the one its own account may write."""
+    name = f"{es_settings.index}-{unique_name('it')}"
     yield name
     es.indices.delete(index=name, ignore_unavailable=True)
 
@@ -135,7 +136,7 @@ def test_a_newer_run_over_an_older_one_equals_a_count_from_scratch(
     result = indexed(es, index)
     assert result == {**expected(newer, RUN_B), **expected([day], day_run)}
 
-    scratch = unique_name("it-counts-scratch")
+    scratch = f"{index}-scratch"
     try:
         assert cli.main(["--index", scratch, "--output-prefix", output_prefix, "--run-id", RUN_B]) == 0
         hourly = {key: value for key, value in result.items() if key[2] == "hour"}

@@ -30,8 +30,10 @@ def bucket(s3):
 
 
 @pytest.fixture
-def topic(kafka_admin):
+def topic(kafka_admin, grant_kafka):
+    """The images topic of this test; the producer's own account may create and write it."""
     name = f"producer-test-{uuid.uuid4().hex[:10]}"
+    grant_kafka(images_topic=name)
     yield name
     for future in kafka_admin.delete_topics([name], operation_timeout=10).values():
         try:

@@ -13,7 +13,7 @@ from consumer.models import MODELS, ModelNotFound, packaged_models_dir, read_cla
 from consumer.settings import ConsumerSettings
 from pipeline_common.environment import SettingsError
 
-BASE = {"S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "s", "KAFKA_USERNAME": "u", "KAFKA_PASSWORD": "p"}
+BASE = {"S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "s", "CONSUMER_KAFKA_USERNAME": "u", "CONSUMER_KAFKA_PASSWORD": "p"}
 
 
 def test_defaults_work_offline():

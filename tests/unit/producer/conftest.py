@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from pipeline_common.settings import KafkaSettings, S3Settings
+from pipeline_common.settings import ProducerKafkaSettings, S3Settings
 from producer.settings import ProducerSettings
 
 
@@ -21,8 +21,8 @@ def settings(tmp_path: Path) -> ProducerSettings:
     new_pics.mkdir()
     return ProducerSettings(
         s3=S3Settings(endpoint_url="http://s3.invalid", access_key="test", secret_key="test", bucket="bucket"),
-        kafka=KafkaSettings(bootstrap_servers="kafka.invalid:9092", images_topic="images",
-                            username="test", password="test"),
+        kafka=ProducerKafkaSettings(bootstrap_servers="kafka.invalid:9092", images_topic="images",
+                                    username="test", password="test"),
         new_pics_dir=new_pics,
         frames_dir=frames,
         max_side=256,

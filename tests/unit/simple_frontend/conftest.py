@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from pipeline_common.settings import ElasticsearchSettings
+from pipeline_common.settings import FrontendElasticsearchSettings
 from simple_frontend.app import create_app
 from simple_frontend.settings import FrontendSettings
 
@@ -130,7 +130,7 @@ def fake_es():
 @pytest.fixture
 def settings():
     return FrontendSettings(
-        elasticsearch=ElasticsearchSettings(url="http://127.0.0.1:1", password="unused"),
+        elasticsearch=FrontendElasticsearchSettings(url="http://127.0.0.1:1", username="api", password="unused"),
         max_buckets=2000,
     )
 
