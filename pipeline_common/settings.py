@@ -166,6 +166,18 @@ class KafkaSettings(Settings):
             config["ssl.ca.location"] = self.ssl_ca_location
         return config
 
+    def durable_producer_config(self, delivery_timeout_ms: int = 30_000) -> dict:
+        """A producer whose acknowledged messages are durable (dead letters, detection
+        events): idempotent, acks from all replicas; a message not acknowledged within
+        `delivery_timeout_ms` is reported as failed."""
+        return {
+            **self.client_config(),
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "message.timeout.ms": delivery_timeout_ms,
+        }
+
 
 class ElasticsearchSettings(Settings):
     url: HttpUrl = Field("http://127.0.0.1:9200", alias="ES_URL", description="Elasticsearch endpoint.")
