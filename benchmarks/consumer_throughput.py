@@ -10,7 +10,7 @@ each scenario on the same images, each on a fresh 3-partition topic and consumer
   sequential      benchmarks/sequential_consumer.py: the original design's loop (one
                   image at a time: download, decode, detect, upload JSON, commit), run
                   first and last; its mean is the baseline;
-  consumer        consumer/main_consumer.py: I/O and resizing in worker threads,
+  consumer        object-detector: I/O and resizing in worker threads,
                   inference in the main thread, offsets stored when durable;
   ... xN          N consumer processes in the same group (scale-out);
   ... onnx        DETECTOR_BACKEND=onnxruntime (same weights, converted).
@@ -28,15 +28,13 @@ p50 / p95.
 
 Needs the local services (`make up`). Bucket and topics are deleted afterwards.
 
-    python benchmarks/consumer_throughput.py --help
+    python -m benchmarks.consumer_throughput --help
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import importlib.util
 import io
-import json
 import logging
 import os
 import re
@@ -57,6 +55,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from PIL import Image, ImageOps
 from tqdm import tqdm
 
+from benchmarks.common import argument_parser, save_figures
 from consumer.app import load_detector
 from consumer.decode import decode_image
 from consumer.settings import ConsumerSettings
@@ -66,6 +65,7 @@ from pipeline_common.clients import s3_client
 from pipeline_common.contracts import ImageAnnouncement, MetadataRecord, image_key, metadata_key
 from pipeline_common.environment import PROJECT_ROOT, SettingsError, read_environment
 from pipeline_common.logs import configure_logging
+from pipeline_common.s3 import delete_prefix
 from pipeline_common.timestamps import utc_now
 
 log = logging.getLogger("benchmarks.consumer_throughput")
@@ -344,7 +344,7 @@ def latency_run(bench: Bench, scenario: Scenario, announcements, rate: float) ->
     done.set()
     watcher.join()
     peaks, _, _ = stop_group(bench, processes, topics)
-    latencies = sorted((seen[key] - at) * 1000 for key, at in zip(wanted, sent) if key in seen)
+    latencies = sorted((seen[key] - at) * 1000 for key, at in zip(wanted, sent, strict=False) if key in seen)
     if len(latencies) < len(wanted):
         raise SystemExit(f"{scenario.name}: only {len(latencies)} of {len(wanted)} records appeared")
     return {
@@ -411,10 +411,7 @@ def report(figures: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = argument_parser(__doc__, "consumer_throughput")
     parser.add_argument("--images", type=int, default=200, help="photos per throughput run (default 200)")
     parser.add_argument("--scenarios", nargs="+", choices=sorted(set(SCENARIOS) - {"sequential"}),
                         default=list(DEFAULT_SCENARIOS), metavar="NAME",
@@ -422,8 +419,6 @@ def main(argv: list[str] | None = None) -> int:
                         f"all: {' '.join(sorted(set(SCENARIOS) - {'sequential'}))})")
     parser.add_argument("--rate", type=float, default=4.0, help="announcements per second in the latency run")
     parser.add_argument("--latency-images", type=int, default=40, help="photos in the latency run (0: skip it)")
-    parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     if args.images < 10 or not 0 <= args.latency_images <= args.images or args.rate <= 0:
         parser.error("need --images >= 10, 0 <= --latency-images <= --images and --rate > 0")
@@ -468,15 +463,11 @@ def main(argv: list[str] | None = None) -> int:
                 ]
         finally:
             revoke(bench.admin, bench.acls)
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-                for item in page.get("Contents", []):
-                    s3.delete_object(Bucket=bucket, Key=item["Key"])
+            delete_prefix(s3, bucket, "")
             s3.delete_bucket(Bucket=bucket)
     figures["load_after"] = load_average()
     print(report(figures))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2))
+    save_figures(args.json, figures)
     return 0 if all(run["one_record_per_image"] for run in figures["throughput"]) else 1
 
 

@@ -12,7 +12,6 @@ from pipeline_common.metrics import MetricsPort, MetricsSettings
 from pipeline_common.settings import AutoOffsetReset, ConsumerKafkaSettings, DetectorGroup, S3Settings
 
 from .models import DEFAULT_MODEL, MODELS
-from .publish import DELIVERY_TIMEOUT_MS
 
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "consumer" / "models"
 ModelName = Literal[tuple(sorted(MODELS))]  # type: ignore[valid-type]
@@ -152,12 +151,3 @@ class ConsumerSettings(Settings):
             "partition.assignment.strategy": "cooperative-sticky",
         }
 
-    def producer_config(self) -> dict:
-        """The producer of dead letters and detection events: idempotent, acks from all replicas."""
-        return {
-            **self.kafka.client_config(),
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 5,
-            "message.timeout.ms": DELIVERY_TIMEOUT_MS,
-        }

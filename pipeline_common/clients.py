@@ -1,7 +1,21 @@
-"""Client factories: built from settings in a stage's `main`, never at import time."""
+"""Client factories: built from settings in a stage's `main`, never at import time; and
+what stages need of a Kafka producer (the S3 client's calls: `pipeline_common.s3.S3Client`)."""
 from __future__ import annotations
 
+from typing import Callable, Protocol
+
 from .settings import ElasticsearchSettings, S3Settings
+
+
+class MessageProducer(Protocol):
+    """The calls the stages make on a confluent_kafka.Producer (or a test's fake)."""
+
+    def produce(self, topic: str, *, key: bytes | None = None, value: bytes | None = None,
+                on_delivery: Callable[..., None] | None = None) -> None: ...
+
+    def poll(self, timeout: float = ...) -> int: ...
+
+    def flush(self, timeout: float = ...) -> int: ...
 
 
 def s3_client(settings: S3Settings, **config_overrides):

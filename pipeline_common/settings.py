@@ -199,6 +199,18 @@ class KafkaSettings(Settings):
             config["ssl.ca.location"] = self.ssl_ca_location
         return config
 
+    def durable_producer_config(self, delivery_timeout_ms: int = 30_000) -> dict:
+        """A producer whose acknowledged messages are durable (dead letters, detection
+        events): idempotent, acks from all replicas; a message not acknowledged within
+        `delivery_timeout_ms` is reported as failed."""
+        return {
+            **self.client_config(),
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "message.timeout.ms": delivery_timeout_ms,
+        }
+
 
 def _kafka_account(stage: str, prefix: str, rights: str) -> tuple:
     return (

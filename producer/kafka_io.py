@@ -100,7 +100,9 @@ def ensure_topic(
             if not error.retriable() and error.code() not in _TRANSIENT:
                 hint = ""
                 if error.code() in _NOT_ALLOWED:
-                    hint = " (if the topic exists and this account may not create topics, set PRODUCER_CREATE_TOPIC=false)"
+                    hint = (
+                        " (if the topic exists and this account may not create topics, set PRODUCER_CREATE_TOPIC=false)"
+                    )
                 raise TopicError(f"cannot create topic {topic}: {error.str()}{hint}") from None
             log.warning("topic %s: broker not answering (%s), attempt %d of %d", topic, error.str(), attempt, attempts)
         except concurrent.futures.TimeoutError:

@@ -32,6 +32,7 @@ from pipeline_common.settings import (
     KafkaSettings,
     S3Settings,
 )
+from tests.support.services import Processes
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
 UNIT_DIR = Path(__file__).parent / "unit"
@@ -260,6 +261,15 @@ def hadoop_cluster(pipeline_env) -> HadoopCluster:
             pytest.fail(f"`python -m local_services up {stack.CLUSTER}` failed (exit code "
                         f"{result.returncode}):\n{result.stdout}{result.stderr}", pytrace=False)
     return HadoopCluster(home=hadoop_cluster.cluster_home(settings), ports=settings.hadoop_cluster.ports)
+
+
+@pytest.fixture
+def processes():
+    """`processes.start(command, **popen_arguments)`: a subprocess that is killed after the
+    test if it still runs."""
+    started = Processes()
+    yield started
+    started.kill_all()
 
 
 @pytest.fixture

@@ -29,20 +29,38 @@ class LiveIndexerSettings(Settings):
     retention_days: int = Field(7, alias="LIVE_RETENTION_DAYS", ge=1,
                                 description="Capture days kept in the live indices (today included); older indices "
                                 "are dropped, older events left to the batch view.")
-    batch_size: int = Field(500, alias="LIVE_BATCH_SIZE", ge=1, le=10_000, description="Events per bulk request at most.")
-    batch_wait_s: float = Field(0.5, alias="LIVE_BATCH_WAIT_S", gt=0,
-                                description="How long one poll waits to fill a batch, in seconds.")
-    retention_check_s: float = Field(3600.0, alias="LIVE_RETENTION_CHECK_S", gt=0,
-                                     description="How often the aged-out indices are looked for, in seconds.")
+    batch_size: int = Field(
+        500, alias="LIVE_BATCH_SIZE", ge=1, le=10_000, description="Events per bulk request at most."
+    )
+    batch_wait_s: float = Field(
+        0.5, alias="LIVE_BATCH_WAIT_S", gt=0, description="How long one poll waits to fill a batch, in seconds."
+    )
+    retention_check_s: float = Field(
+        3600.0,
+        alias="LIVE_RETENTION_CHECK_S",
+        gt=0,
+        description="How often the aged-out indices are looked for, in seconds.",
+    )
     auto_offset_reset: AutoOffsetReset = "earliest"
-    session_timeout_ms: int = Field(45_000, alias="LIVE_SESSION_TIMEOUT_MS", ge=6_000,
-                                    description="A live indexer that stops heartbeating loses its partitions after "
-                                    "this long.")
+    session_timeout_ms: int = Field(
+        45_000,
+        alias="LIVE_SESSION_TIMEOUT_MS",
+        ge=6_000,
+        description="A live indexer that stops heartbeating loses its partitions after this long.",
+    )
     max_poll_interval_ms: int = 900_000  # a long Elasticsearch outage is waited out without losing the partitions
-    retry_initial_s: float = Field(0.5, alias="LIVE_RETRY_INITIAL_S", gt=0,
-                                   description="First wait while Elasticsearch or the broker is unreachable (seconds).")
-    retry_max_s: float = Field(30.0, alias="LIVE_RETRY_MAX_S", gt=0,
-                               description="Longest wait while Elasticsearch or the broker is unreachable (seconds).")
+    retry_initial_s: float = Field(
+        0.5,
+        alias="LIVE_RETRY_INITIAL_S",
+        gt=0,
+        description="First wait while Elasticsearch or the broker is unreachable (seconds).",
+    )
+    retry_max_s: float = Field(
+        30.0,
+        alias="LIVE_RETRY_MAX_S",
+        gt=0,
+        description="Longest wait while Elasticsearch or the broker is unreachable (seconds).",
+    )
 
     @model_validator(mode="after")
     def _dead_letters_elsewhere(self) -> LiveIndexerSettings:
@@ -64,6 +82,3 @@ class LiveIndexerSettings(Settings):
             "partition.assignment.strategy": "cooperative-sticky",
         }
 
-    def producer_config(self) -> dict:
-        return {**self.kafka.client_config(), "enable.idempotence": True, "acks": "all", "linger.ms": 5,
-                "message.timeout.ms": 30_000}

@@ -3,18 +3,18 @@ short video -> producer -> Kafka -> consumer -> metadata in S3 -> mrjob aggregat
 Elasticsearch -> API. Every name (bucket, topics, group, index) is fresh for this test."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import uuid
 from collections import Counter
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 from confluent_kafka.admin import NewTopic
 
-from pipeline_common.contracts import ImageAnnouncement, MetadataRecord, metadata_key
+from pipeline_common.contracts import ImageAnnouncement, MetadataRecord
 from pipeline_common.environment import PROJECT_ROOT, child_environment
+from tests.support.services import consumer_lag
 
 pytestmark = pytest.mark.slow
 
@@ -110,21 +110,6 @@ def metadata_records(s3, bucket: str) -> dict[str, MetadataRecord]:
     return records
 
 
-def group_lag(kafka_settings, topic: str, group: str) -> int:
-    consumer = Consumer({**kafka_settings.client_config(), "group.id": group,
-                         "enable.auto.commit": False})
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
-        lag = 0
-        for position in committed:
-            _, high = consumer.get_watermark_offsets(position, timeout=10)
-            lag += high - max(position.offset, 0)
-        return lag
-    finally:
-        consumer.close()
-
-
 def api_label_totals(es, index: str, live_prefix: str) -> dict[str, int]:
     """Batch before the newest run's cutoff, live after it: together, every image."""
     from simple_frontend.app import create_app
@@ -133,7 +118,11 @@ def api_label_totals(es, index: str, live_prefix: str) -> dict[str, int]:
     answer = client.get("/api/label_counts", query_string={"from": "now-30d", "to": "now"})
     assert answer.status_code == 200, answer.get_data(as_text=True)
     body = answer.get_json()
-    return dict(zip(body["labels"], body["counts"]))
+    return dict(zip(body["labels"], body["counts"], strict=True))
+
+
+def group_lag(kafka_settings, topic: str, group: str) -> int:
+    return consumer_lag(kafka_settings, group, topic)
 
 
 def test_every_announced_image_gets_exactly_one_metadata_record(

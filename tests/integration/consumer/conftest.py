@@ -12,7 +12,6 @@ import threading
 import time
 import uuid
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,8 @@ from consumer.loop import RunLimits
 from consumer.settings import ConsumerSettings
 from pipeline_common.contracts import ImageAnnouncement, MetadataRecord, image_key, parse_detection_event
 from pipeline_common.environment import PROJECT_ROOT
+from tests.support.records import announcement
+from tests.support.services import consumer_lag, delete_bucket
 
 MAIN = PROJECT_ROOT / "consumer" / "main_consumer.py"
 PHOTOS = Path("/usr/share/darknet/data")
@@ -66,13 +67,6 @@ def photo_variants(count: int, salt: str) -> list[tuple[str, bytes]]:
     return out
 
 
-def delete_bucket(s3, name: str) -> None:
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
-        for item in page.get("Contents", []):
-            s3.delete_object(Bucket=name, Key=item["Key"])
-    s3.delete_bucket(Bucket=name)
-
-
 def create_topics(kafka_admin) -> tuple[str, str, str]:
     """(images, dead letters, detection events), created for one test."""
     images, dead = unique("consumer-test-images"), unique("consumer-test-dead")
@@ -108,12 +102,10 @@ def env_for(pipeline_env, bucket: str, topics: tuple[str, str, str], grant_kafka
     return env
 
 
-def announcement_for(bucket: str, image_id: str, width: int = 640, height: int = 480, size: int = 0) -> ImageAnnouncement:
-    now = datetime.now(timezone.utc)
-    return ImageAnnouncement(
-        image_id=image_id, image_path=f"s3://{bucket}/{image_key(image_id)}", source="test-camera",
-        captured_at=now, uploaded_at=now, size_bytes=size, width=width, height=height,
-    )
+def announcement_for(
+    bucket: str, image_id: str, width: int = 640, height: int = 480, size: int = 0
+) -> ImageAnnouncement:
+    return announcement(image_id, bucket, source="test-camera", size=size, width=width, height=height)
 
 
 def upload_image(s3, bucket: str, data: bytes, source: str = "test-camera") -> ImageAnnouncement:
@@ -165,19 +157,6 @@ def read_topic(kafka_settings, topic: str, timeout_s: float = 20.0) -> list:
 
 def read_dead_letters(kafka_settings, topic: str, timeout_s: float = 20.0) -> list[dict]:
     return [json.loads(value) for value in read_topic(kafka_settings, topic, timeout_s)]
-
-
-def consumer_lag(kafka_settings, group: str, topic: str) -> int:
-    """Messages on `topic` that `group` has not committed yet."""
-    probe = Consumer({**kafka_settings.client_config(), "group.id": group, "enable.auto.commit": False})
-    try:
-        total = 0
-        for tp in probe.committed([TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=10):
-            low, high = probe.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=10)
-            total += high - (tp.offset if tp.offset >= 0 else low)
-        return total
-    finally:
-        probe.close()
 
 
 def committed_positions(kafka_settings, group: str, topic: str) -> dict[int, int]:
@@ -246,27 +225,24 @@ def run_inline(settings, shared_detector):
 
 
 @pytest.fixture
-def start_consumer(consumer_env, tmp_path):
+def start_consumer(consumer_env, tmp_path, processes):
     """Start `python consumer/main_consumer.py ...` as a user would; killed after the test.
     Its output goes to a file (`process.log_path`): a full pipe would block it."""
-    started: list[subprocess.Popen] = []
 
     def start(*args: str, **overrides: str) -> subprocess.Popen:
-        log_path = tmp_path / f"consumer-{len(started)}.log"
+        log_path = tmp_path / f"consumer-{len(processes)}.log"
         with log_path.open("w") as log:
-            process = subprocess.Popen(
-                [sys.executable, str(MAIN), *args], env={**consumer_env, **overrides},
-                stdout=log, stderr=subprocess.STDOUT, text=True,
+            process = processes.start(
+                [sys.executable, str(MAIN), *args],
+                env={**consumer_env, **overrides},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
             )
         process.log_path = log_path
-        started.append(process)
         return process
 
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+    return start
 
 
 @pytest.fixture

@@ -14,13 +14,13 @@ from consumer.app import run_consumer
 from consumer.loop import RunLimits
 from consumer.settings import ConsumerSettings
 from pipeline_common.contracts import metadata_key
+from tests.support.services import delete_bucket
 
 from .conftest import (
     PHOTOS,
     announcement_for,
     consumer_lag,
     create_topics,
-    delete_bucket,
     env_for,
     image_id_of,
     photo_variants,

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import NewTopic
 
 from es_live.app import run_live_indexer
@@ -123,13 +123,3 @@ def live_documents(es, prefix: str) -> int:
     return es.count(index=f"{prefix}*", allow_no_indices=True, ignore_unavailable=True)["count"]
 
 
-def group_lag(kafka_settings, group: str, topic: str) -> int:
-    probe = Consumer({**kafka_settings.client_config(), "group.id": group, "enable.auto.commit": False})
-    try:
-        total = 0
-        for tp in probe.committed([TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=10):
-            low, high = probe.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=10)
-            total += high - (tp.offset if tp.offset >= 0 else low)
-        return total
-    finally:
-        probe.close()

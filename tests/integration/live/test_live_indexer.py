@@ -16,8 +16,9 @@ from es_live.settings import LiveIndexerSettings
 from pipeline_common.contracts import DetectionEvent
 from pipeline_common.environment import PROJECT_ROOT
 from pipeline_common.timestamps import utc_now
+from tests.support.services import consumer_lag as group_lag
 
-from .conftest import group_lag, live_documents
+from .conftest import live_documents
 
 SCRIPT = PROJECT_ROOT / "elasticsearch" / "index_live_detections.py"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pipeline_common.environment import PROJECT_ROOT, child_environment
-from pipeline_common.output_runs import list_keys
+from pipeline_common.s3 import list_keys
 
 PROBE = Path(__file__).with_name("probe.py")
 

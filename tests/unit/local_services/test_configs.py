@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from local_services.elasticsearch import elasticsearch_yml
-from pipeline_common.local_state import traversable_by_others
 from local_services.errors import ServiceError
 from local_services.accounts import Account, jaas_config
 from local_services.kafka import new_cluster_id, server_properties
 from local_services.s3 import identities, security_toml, weed_options
+from pipeline_common.local_state import traversable_by_others
 
 
 def kafka_config() -> dict[str, str]:
