@@ -147,7 +147,7 @@ def bench_kafka(settings: LocalSettings, rounds: int, per_round: int, batch: int
         return batch / (time.perf_counter() - started)
 
     try:
-        for name, producer in producers.items():  # warm-up: connections, producer id, metadata
+        for producer in producers.values():  # warm-up: connections, producer id, metadata
             for _ in range(20):
                 round_trip(producer)
         for _ in range(rounds):

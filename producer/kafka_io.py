@@ -125,7 +125,8 @@ def _wait(admin, future, errors: ClientErrors | None, timeout_s: float) -> None:
             admin.poll(0)  # serves error_cb
             if errors is not None and errors.refused:
                 raise KafkaRefused(
-                    f"Kafka refused the credentials: {errors.last.str()} (check PRODUCER_KAFKA_USERNAME/PRODUCER_KAFKA_PASSWORD)"
+                    f"Kafka refused the credentials: {errors.last.str()} "
+                    "(check PRODUCER_KAFKA_USERNAME/PRODUCER_KAFKA_PASSWORD)"
                 ) from None
             if time.monotonic() >= deadline:
                 raise

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from local_services.accounts import Account, jaas_config
 from local_services.elasticsearch import elasticsearch_yml
 from local_services.errors import ServiceError
-from local_services.accounts import Account, jaas_config
 from local_services.kafka import new_cluster_id, server_properties
 from local_services.s3 import identities, security_toml, weed_options
 from pipeline_common.local_state import traversable_by_others

@@ -14,7 +14,9 @@ from producer.settings import DEFAULT_FRAMES, DEFAULT_NEW_PICS, ProducerSettings
 
 MAIN = PROJECT_ROOT / "producer" / "main_producer.py"
 COMMANDS = ["prepare", "publish", "run", "watch", "backfill"]
-SERVICE_ENV = {"S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "b", "PRODUCER_KAFKA_USERNAME": "u", "PRODUCER_KAFKA_PASSWORD": "p"}
+SERVICE_ENV = {
+    "S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "b", "PRODUCER_KAFKA_USERNAME": "u", "PRODUCER_KAFKA_PASSWORD": "p",
+}
 
 
 def run_main(*args, env=None):
