@@ -14,7 +14,7 @@ from pipeline_common.clients import elasticsearch_client
 from pipeline_common.contracts import live_index
 from pipeline_common.timestamps import utc_now
 
-from . import api, errors, metrics, views
+from . import api, errors, metrics, openapi, views
 from .extension import KEY, Frontend
 from .settings import FrontendSettings
 from .store import CountsStore
@@ -49,6 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     close = weakref.finalize(app, client.close) if owned else (lambda: None)
     app.extensions[KEY] = Frontend(settings, store, config.get("CLOCK") or utc_now, close)
     app.register_blueprint(api.bp)
+    app.register_blueprint(openapi.bp)
     app.register_blueprint(views.bp)
     errors.register(app)
     metrics.register(app)
