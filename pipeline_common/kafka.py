@@ -3,6 +3,7 @@ no retry can fix. Anything else librdkafka retries by itself, or the stage retri
 from __future__ import annotations
 
 import logging
+import time
 
 from confluent_kafka import KafkaError, KafkaException
 
@@ -51,24 +52,28 @@ class TopicUnavailable(RuntimeError):
     it would fail, so the stage must not start."""
 
 
-def ensure_topic(admin, topic: str, setting: str, timeout_s: float = 15.0) -> bool:
+def ensure_topic(admin, topic: str, setting: str, timeout_s: float = 15.0, looks: int = 3) -> bool:
     """Create `topic` (an AdminClient's broker defaults for partitions and replication)
     unless it exists; True when created. Raises TopicUnavailable when it is missing and the
     broker refuses to create it (production creates no topic on first use, and a stage's
     account may not create topics): checked at start-up, before anything is consumed, so
     the first dead letter or event does not find out. `setting` names the variable that
     chose the topic, for the message. An unreachable broker is only logged: the stage's
-    own retries wait for it."""
+    own retries wait for it. A topic (or a right to see it) created a moment ago may take a
+    moment to show: it is looked for `looks` times, a second apart."""
     from confluent_kafka.admin import NewTopic
 
-    try:
-        metadata = admin.list_topics(timeout=timeout_s)
-    except KafkaException as exception:
-        log.warning("cannot check that topic %s exists (%s); sending to it waits for the broker",
-                    topic, exception.args[0])
-        return False
-    if topic in metadata.topics and metadata.topics[topic].error is None:
-        return False
+    for look in range(looks):
+        if look:
+            time.sleep(1.0)
+        try:
+            metadata = admin.list_topics(timeout=timeout_s)
+        except KafkaException as exception:
+            log.warning("cannot check that topic %s exists (%s); sending to it waits for the broker",
+                        topic, exception.args[0])
+            return False
+        if topic in metadata.topics and metadata.topics[topic].error is None:
+            return False
     future = admin.create_topics([NewTopic(topic, num_partitions=-1, replication_factor=-1)],
                                  request_timeout=timeout_s)[topic]
     try:
