@@ -144,9 +144,11 @@ class ImageStore:
     def _read(self, image_id: str) -> bytes:
         key = image_key(image_id)
         try:
-            answer = self.s3.get_object(Bucket=self.bucket, Key=key)
-            with answer["Body"] as body:
+            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+            try:
                 return body.read()
+            finally:
+                body.close()
         except S3_ERRORS as error:
             raise _failed(error, key) from error
 

@@ -20,15 +20,12 @@ from pipeline_common.environment import PROJECT_ROOT
 from pipeline_common.timestamps import utc_now
 from tests.support.records import announcement
 
-from .gallery_support import (  # noqa: F401 - fixtures
+from .gallery_support import (
     PHOTOS,
-    dashboard_s3_settings,
     event,
     gallery_app,
-    gallery_live_prefix,
     index_events,
     small_jpeg,
-    stored,
 )
 from .test_dashboard_browser import CHROMIUM, CHROMIUM_FLAGS, TIMEOUT_MS
 
@@ -126,6 +123,7 @@ def test_the_gallery_shows_the_sample_photo_with_the_detectors_boxes(page, photo
     best_dog = max((obj for obj in dog.objects if obj.label == "dog"), key=lambda obj: obj.score)
     assert f"dog {round(best_dog.score * 100)}%" in caption
     assert box_pixel(page, dog.image_id, best_dog.box)[3] == 255  # a box is drawn there
+    assert page.locator("#bucket-bar").is_hidden() and page.locator("#gallery-more").is_hidden()
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator("#gallery-panel").screenshot(path=str(ARTIFACTS / "gallery.png"))
 

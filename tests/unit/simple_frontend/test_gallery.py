@@ -175,33 +175,33 @@ class Bucket:
 
 
 @pytest.fixture
-def s3():
+def fake_s3():
     return Bucket({f"images/{IMAGE_ID}.jpg": jpeg_of(1280, 960), f"metadata/{'f' * 32}.jpg": jpeg_of(10, 10)})
 
 
 @pytest.fixture
-def images_client(fake_es, settings, s3):
+def images_client(fake_es, settings, fake_s3):
     app = create_app({"FRONTEND_SETTINGS": settings, "ES_CLIENT": fake_es, "CLOCK": lambda: NOW,
-                      "ES_INDEX": "counts-test", "S3_CLIENT": s3, "S3_BUCKET": "bucket"})
+                      "ES_INDEX": "counts-test", "S3_CLIENT": fake_s3, "S3_BUCKET": "bucket"})
     return app.test_client()
 
 
-def test_a_thumbnail_is_served_once_made_and_then_from_the_cache(images_client, s3):
+def test_a_thumbnail_is_served_once_made_and_then_from_the_cache(images_client, fake_s3):
     first = images_client.get(f"/api/images/{IMAGE_ID}/thumbnail?size=200")
     assert first.status_code == 200 and first.mimetype == "image/jpeg"
     assert first.headers["X-Thumbnail-Cache"] == "miss"
     with Image.open(io.BytesIO(first.data)) as image:
         assert max(image.size) == 200
     again = images_client.get(f"/api/images/{IMAGE_ID}/thumbnail?size=200")
-    assert again.headers["X-Thumbnail-Cache"] == "hit" and s3.asked == [f"images/{IMAGE_ID}.jpg"]
+    assert again.headers["X-Thumbnail-Cache"] == "hit" and fake_s3.asked == [f"images/{IMAGE_ID}.jpg"]
     unchanged = images_client.get(f"/api/images/{IMAGE_ID}/thumbnail?size=200",
                                   headers={"If-None-Match": first.headers["ETag"]})
     assert unchanged.status_code == 304
 
 
-def test_the_full_image_is_the_original(images_client, s3):
+def test_the_full_image_is_the_original(images_client, fake_s3):
     answer = images_client.get(f"/api/images/{IMAGE_ID}/full")
-    assert answer.status_code == 200 and answer.data == s3.objects[f"images/{IMAGE_ID}.jpg"]
+    assert answer.status_code == 200 and answer.data == fake_s3.objects[f"images/{IMAGE_ID}.jpg"]
 
 
 @pytest.mark.parametrize(("path", "status"), [
@@ -215,11 +215,11 @@ def test_the_full_image_is_the_original(images_client, s3):
     (f"/api/images/{IMAGE_ID}.jpg/full", 400),
     (f"/api/images/{IMAGE_ID.upper()}/full", 400),
 ])
-def test_unknown_malformed_and_hostile_requests(images_client, s3, path, status):
+def test_unknown_malformed_and_hostile_requests(images_client, fake_s3, path, status):
     answer = images_client.get(path)
     assert answer.status_code == status, answer.data
     assert "error" in answer.get_json()
-    assert all(key.startswith("images/") for key in s3.asked)
+    assert all(key.startswith("images/") for key in fake_s3.asked)
 
 
 def test_without_s3_keys_the_image_routes_say_what_is_missing(client):
