@@ -7,8 +7,9 @@ gunicorn (gthread workers) on 127.0.0.1 with the dashboard's own S3 keys, and dr
 with C client threads (one keep-alive HTTP session each):
   1. cold   GET /api/images/<id>/thumbnail, each id once: every thumbnail is made
             (S3 read + decode + resize + encode)
-  2. warm   the same requests again, several rounds (each worker keeps its own cache;
-            the share answered from the cache is reported)
+  2. warm   the same requests again, several rounds, after as many unmeasured rounds
+            (each gunicorn worker keeps its own cache; the share answered from it is
+            reported)
   3. S3     GET images/<id>.jpg straight from S3 with boto3 (the dashboard's keys), the
             same clients and objects: what streaming the original would cost at least
 p50/p95/p99 per phase and their ratios to the S3 figures. Only 127.0.0.1 is targeted;
@@ -168,8 +169,9 @@ def main(argv=None) -> int:
             return True, False
 
         results = [run_phase("S3 GET original (baseline)", ids, args.clients, straight),
-                   run_phase("thumbnail, cold cache", ids, args.clients, thumbnail),
-                   run_phase("thumbnail, warm cache", ids * args.warm_rounds, args.clients, thumbnail),
+                   run_phase("thumbnail, cold cache", ids, args.clients, thumbnail)]
+        run_phase("priming", ids * args.warm_rounds, args.clients, thumbnail)  # every worker's cache
+        results += [run_phase("thumbnail, warm cache", ids * args.warm_rounds, args.clients, thumbnail),
                    run_phase("S3 GET original (again)", ids, args.clients, straight)]
     finally:
         if server is not None:
