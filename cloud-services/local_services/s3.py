@@ -76,11 +76,8 @@ def security_toml(signing_key: str) -> str:
 
 class S3Server(Service):
     name = "s3"
+    config_file = "weed.options"
     start_timeout = 60.0
-
-    @property
-    def marker(self) -> str:  # type: ignore[override]
-        return str(self.config_dir / "weed.options")
 
     @property
     def ports(self) -> list[int]:
@@ -112,7 +109,7 @@ class S3Server(Service):
         s = self.settings
         s3_config = self.identities_file
         self.write_identities()
-        options = self.config_dir / "weed.options"
+        options = self.config_path
         options.write_text(weed_options(
             host=s.host, s3_port=s.s3_port, internal_ports=s.s3_internal_ports,
             data=self.data_dir, s3_config=s3_config,
