@@ -88,7 +88,8 @@ def page(browser, server):
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(server)
-    page.wait_for_function("window.gallery && window.gallery.state.renders > 0")
+    # the first load waits for the dashboard's first refresh (slow on a busy machine)
+    page.wait_for_function("window.gallery && window.gallery.state.renders > 0", timeout=3 * TIMEOUT_MS)
     yield page
     context.close()
     assert errors == [], f"JavaScript errors: {errors}"
