@@ -1,7 +1,7 @@
 """`.env.example` documents exactly the variables the code declares.
 
 The variables are collected from the settings classes themselves: every `Settings`
-subclass in the project's packages (all their modules are imported first), and the test
+subclass in the installed packages (pyproject.toml; all their modules are imported first), and the test
 harness's own `HarnessSettings` in tests/conftest.py (PIPELINE_SERVICES: read only by the
 tests, but a user sets it like any other, so it is documented in .env.example too).
 Variables of the operating system that `local_services` passes on to the services
@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+import tomllib
 from typing import Annotated
 
 import pytest
@@ -24,8 +25,9 @@ from pydantic.fields import FieldInfo
 
 from pipeline_common.environment import PROJECT_ROOT, Settings, is_system_variable
 
-PACKAGES = ("pipeline_common", "producer", "consumer", "hadoop", "es_indexer", "simple_frontend", "scheduler",
-            "local_services")
+# every installed top-level package, as pyproject.toml declares them
+PACKAGES = tuple(sorted({name.split(".")[0] for name in tomllib.loads(
+    (PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]}))
 EXAMPLE = PROJECT_ROOT / ".env.example"
 LINE = re.compile(r"^#?\s*(?P<name>[A-Z][A-Z0-9_]*)=(?P<value>.*)$")
 
@@ -78,7 +80,8 @@ def test_every_documented_variable_is_read_by_the_code():
 
 def test_the_classes_of_every_stage_and_the_harness_were_found():
     modules = {cls.__module__.split(".")[0] for cls in settings_classes()}
-    assert set(PACKAGES) <= modules
+    assert {"pipeline_common", "producer", "consumer", "hadoop", "es_indexer", "es_live", "simple_frontend",
+            "scheduler", "local_services"} <= modules
     assert "PIPELINE_SERVICES" in declared()  # tests/conftest.py's HarnessSettings
     assert "PATH" not in declared()  # the system's, not ours
 
