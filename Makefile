@@ -5,13 +5,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SERVICES := $(PY) -m local_services
 
-.PHONY: help setup up down status clean-data demo test test-unit test-integration bench
+.PHONY: help setup up down status clean-data demo lint test test-unit test-integration bench
 
 help:
 	@echo "make demo        run the whole pipeline on sample photos and serve the dashboard"
 	@echo "make test        set up everything and run all tests against real local services"
 	@echo "make test-unit   the quick unit tests (no services, no model, no subprocesses)"
-	@echo "make up|down|status|clean-data   manage the local Kafka, Elasticsearch, S3 and Hadoop"
+	@echo "make lint        ruff check and ruff format --check"
+	@echo "make up|down|status|clean-data   manage the local Kafka, Elasticsearch, S3, Traefik and Hadoop"
 	@echo "make bench       run the benchmarks in benchmarks/"
 
 setup:
@@ -32,8 +33,15 @@ clean-data:
 demo: setup
 	@$(PY) -m scripts.demo
 
+lint: setup
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+
+# Unit tests first: on a fresh machine they run while Traefik still builds in the
+# background (scripts/go_tool.sh, started by setup), which the integration tests wait for.
 test: setup
-	@$(PY) -m pytest tests
+	@$(VENV)/bin/ruff check .
+	@$(PY) -m pytest tests/unit tests/integration
 
 test-unit: setup
 	@$(PY) -m pytest tests/unit -m "not model and not process"

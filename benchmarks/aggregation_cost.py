@@ -18,24 +18,24 @@ Goals (issue 9): full recount under 60 s; incremental run at most 2x the run ove
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 from tqdm import tqdm
 
-from benchmarks.aggregation_throughput import delete_prefix, ensure_dataset, output_detections, synthetic_record
+from benchmarks.aggregation_throughput import ensure_dataset, output_detections, synthetic_record
+from benchmarks.common import argument_parser, save_figures
 from hadoop.aggregation import run_aggregation
 from hadoop.settings import AggregationSettings
 from pipeline_common.clients import s3_client
-from pipeline_common.environment import PROJECT_ROOT, SettingsError, read_environment
+from pipeline_common.environment import SettingsError, read_environment
 from pipeline_common.logs import configure_logging
-from pipeline_common.output_runs import list_keys, new_run_id
+from pipeline_common.output_runs import new_run_id
+from pipeline_common.s3 import delete_prefix, list_keys
 from pipeline_common.s3_reader import S3ObjectReader
 from pipeline_common.timestamps import utc_now
 
@@ -99,14 +99,12 @@ def check(name: str, timed: Timed, mode: str, read: int, detections: int) -> Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argument_parser(__doc__, "aggregation_cost")
     parser.add_argument("--history", type=int, default=100_000, help="records already counted (default: 100000)")
     parser.add_argument("--new", type=int, default=1_000, help="records added for the incremental run (default: 1000)")
     parser.add_argument("-r", "--runner", default="local", choices=["inline", "local", "hadoop"])
     parser.add_argument("--prefix", default="bench/", help="bucket folder for the data (default: bench/)")
     parser.add_argument("--threads", type=int, default=16, help="upload and baseline-read threads")
-    parser.add_argument("--json", type=Path, default=PROJECT_ROOT / "benchmarks" / "results" / "aggregation_cost.json")
-    parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
     try:
@@ -162,15 +160,14 @@ def main(argv: list[str] | None = None) -> int:
               f"{seconds / baseline_s:>6.2f}  {goal}")
     print(f"listing the input: full recount {full.summary['listing_s']:.1f} s, incremental run "
           f"{incremental.summary['listing_s']:.1f} s, run over {args.new} alone {only_new.summary['listing_s']:.1f} s")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({
+    save_figures(args.json, {
         "runner": args.runner, "history": args.history, "new": args.new,
         "baseline_read_s": baseline_read, "full_s": full.seconds,
         "incremental_s": incremental.seconds, "new_alone_s": only_new.seconds,
         "listing_s": {"full": full.summary["listing_s"], "incremental": incremental.summary["listing_s"],
                       "new_alone": only_new.summary["listing_s"]},
         "incremental_over_new_alone": incremental.seconds / only_new.seconds,
-    }, indent=2))
+    })
     return 0
 
 

@@ -4,16 +4,15 @@ For each size N (default 10000), N synthetic metadata records are uploaded once 
 s3://<bucket>/bench/aggregation-<N>/metadata/ (a thread pool; a READY marker makes later
 runs reuse them), then, in the same run:
   1. a bare single-process Python pass: list + GET + json.loads + count in a dict;
-  2. the aggregation run as `hadoop/run_aggregation.py` does it (list, manifest, mrjob
+  2. the aggregation run as `count-aggregation` does it (list, manifest, mrjob
      job with thread-pooled GETs in the map tasks, publish part-* and _SUCCESS);
 and prints both rates and their ratio. Both must find the same number of detections.
 
-    python benchmarks/aggregation_throughput.py --sizes 10000
-    python benchmarks/aggregation_throughput.py --sizes 100000      # ~10 min upload once
+    python -m benchmarks.aggregation_throughput --sizes 10000
+    python -m benchmarks.aggregation_throughput --sizes 100000      # ~10 min upload once
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import random
@@ -23,16 +22,17 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from tqdm import tqdm
 
+from benchmarks.common import argument_parser, save_figures, table
 from hadoop.aggregation import run_aggregation
 from hadoop.settings import AggregationSettings
 from pipeline_common.clients import s3_client
-from pipeline_common.environment import PROJECT_ROOT, SettingsError, read_environment
+from pipeline_common.environment import SettingsError, read_environment
 from pipeline_common.logs import configure_logging
-from pipeline_common.output_runs import list_keys, new_run_id
+from pipeline_common.output_runs import new_run_id
+from pipeline_common.s3 import delete_prefix, list_keys
 from pipeline_common.timestamps import utc_now
 
 log = logging.getLogger("benchmarks.aggregation_throughput")
@@ -105,12 +105,6 @@ def output_detections(s3, bucket: str, prefix: str) -> int:
     return total
 
 
-def delete_prefix(s3, bucket: str, prefix: str) -> None:
-    keys = list(list_keys(s3, bucket, prefix))
-    for start in range(0, len(keys), 1000):
-        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]]})
-
-
 @dataclass
 class Result:
     size: int
@@ -157,15 +151,13 @@ def measure(env, size: int, args) -> Result:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argument_parser(__doc__, "aggregation_throughput")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000], help="record counts (default: 10000)")
     parser.add_argument("-r", "--runner", default="local", choices=["inline", "local", "hadoop"])
     parser.add_argument("--prefix", default="bench/", help="bucket folder for the data (default: bench/)")
     parser.add_argument("--upload-threads", type=int, default=32)
     parser.add_argument("--fetch-threads", type=int, default=16, help="GETs in flight per map task")
     parser.add_argument("--keys-per-split", type=int, default=10_000)
-    parser.add_argument("--json", type=Path, default=PROJECT_ROOT / "benchmarks" / "results" / "aggregation_throughput.json")
-    parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
     try:
@@ -174,13 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         log.error("%s", error)
         return 2
-    print(f"\n{'records':>8} {'runner':>7} {'bare s':>8} {'bare rec/s':>11} {'job s':>8} {'job rec/s':>10} {'job/bare':>9}")
-    for r in results:
-        print(f"{r.size:>8} {r.runner:>7} {r.bare_s:>8.1f} {r.bare_rate:>11.0f} {r.job_s:>8.1f} "
-              f"{r.job_rate:>10.0f} {r.job_rate / r.bare_rate:>9.2f}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps([{**asdict(r), "bare_rate": r.bare_rate, "job_rate": r.job_rate}
-                                     for r in results], indent=2))
+    columns = [("records", 8), ("runner", 7), ("bare s", 8), ("bare rec/s", 11), ("job s", 8), ("job rec/s", 10),
+               ("job/bare", 9)]
+    print("\n" + table(columns, [[str(r.size), r.runner, f"{r.bare_s:.1f}", f"{r.bare_rate:.0f}", f"{r.job_s:.1f}",
+                                  f"{r.job_rate:.0f}", f"{r.job_rate / r.bare_rate:.2f}"] for r in results]))
+    save_figures(args.json, [{**asdict(r), "bare_rate": r.bare_rate, "job_rate": r.job_rate} for r in results])
     return 0
 
 

@@ -8,12 +8,12 @@ documents), serves the app with gunicorn (gthread workers) on 127.0.0.1, and run
      before the newest run's cutoff, the live indices after it, as the app asks them)
   3. GET /api/health                     the app's cheapest endpoint with ES calls
 so the figures can be read as ratios on a shared machine. Only 127.0.0.1 is targeted.
+Needs the local services (make up) and wrk (Debian package).
 
-    python benchmarks/api_latency.py --help
+    python -m benchmarks.api_latency --help
 """
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import logging
@@ -33,6 +33,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from benchmarks.common import argument_parser, save_figures
 from pipeline_common.clients import elasticsearch_client
 from pipeline_common.contracts import DetectionEvent, Interval, bucket_start
 from pipeline_common.environment import PROJECT_ROOT, SettingsError, child_environment, read_environment
@@ -147,7 +148,7 @@ def seed_index(es, index: str, live_prefix: str, days: int) -> int:
     documents += [action(event, live_prefix, now) for event in events]
     failed = 0
     with tqdm(total=len(documents), desc=f"seeding {index} and {live_prefix}*", unit="doc") as progress:
-        for ok, item in streaming_bulk(es, documents, chunk_size=2000, raise_on_error=False):
+        for ok, _item in streaming_bulk(es, documents, chunk_size=2000, raise_on_error=False):
             failed += not ok
             progress.update(1)
     if failed:
@@ -199,17 +200,13 @@ def run_wrk(name: str, url: str, args, lua: str, env: dict[str, str] | None = No
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="Needs the local services (make up) and wrk (Debian package).")
+    parser = argument_parser(__doc__, "api_latency")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10, max 60)")
     parser.add_argument("--connections", type=int, default=50, help="concurrent clients (default 50)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
     parser.add_argument("--worker-threads", type=int, default=8, help="threads per gunicorn worker (default 8)")
     parser.add_argument("--days", type=int, default=7, help="days of synthetic counts to seed (default 7)")
-    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
-    parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     if not 1 <= args.duration <= 60:
         parser.error("--duration must be between 1 and 60 seconds")
@@ -252,14 +249,13 @@ def main(argv=None) -> int:
         base = f"http://127.0.0.1:{port}"
         wait_for(f"{base}/api/health", timeout=60)
 
-        from simple_frontend import queries
         from simple_frontend.params import parse_query
 
+        # The very search the app sends: all three intervals are stored.
         query = parse_query(_pairs(TIMELINE_QUERY), allowed=frozenset({"from", "to", "interval", "label"}),
-                            now=utc_now(), max_buckets=2000, draws_buckets=True)
-        # The very search the app sends: all three intervals are stored, so it reads query.interval's.
-        stored = queries.choose_stored_interval(query.interval, tuple(Interval))
-        body = msearch_body(query, stored, index, live_prefix)
+                            now=utc_now(), max_buckets=2000, draws_buckets=True, stored_intervals=lambda: Interval)
+        # The very search the app sends: all three intervals are stored.
+        body = msearch_body(query, query.stored_interval, index, live_prefix)
         auth = base64.b64encode(f"{settings.username}:{settings.password.get_secret_value()}".encode()).decode()
         es_url = f"{settings.url.rstrip('/')}/_msearch"
 
@@ -281,9 +277,7 @@ def main(argv=None) -> int:
         es.close()
 
     report(results, args, documents)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps([{**r.__dict__, "rate": r.rate} for r in results], indent=2))
+    save_figures(args.json, [{**r.__dict__, "rate": r.rate} for r in results])
     failed = [r.name for r in results if r.errors]
     if failed:
         log.error("requests failed (non-2xx, timeouts or socket errors) in: %s", ", ".join(failed))

@@ -10,7 +10,7 @@ each scenario on the same images, each on a fresh 3-partition topic and consumer
   sequential      benchmarks/sequential_consumer.py: the original design's loop (one
                   image at a time: download, decode, detect, upload JSON, commit), run
                   first and last; its mean is the baseline;
-  consumer        consumer/main_consumer.py: I/O and resizing in worker threads,
+  consumer        object-detector: I/O and resizing in worker threads,
                   inference in the main thread, offsets stored when durable;
   ... xN          N consumer processes in the same group (scale-out);
   ... onnx        DETECTOR_BACKEND=onnxruntime (same weights, converted).
@@ -28,15 +28,13 @@ p50 / p95.
 
 Needs the local services (`make up`). Bucket and topics are deleted afterwards.
 
-    python benchmarks/consumer_throughput.py --help
+    python -m benchmarks.consumer_throughput --help
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import importlib.util
 import io
-import json
 import logging
 import os
 import re
@@ -57,13 +55,17 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from PIL import Image, ImageOps
 from tqdm import tqdm
 
+from benchmarks.common import argument_parser, save_figures
 from consumer.app import load_detector
 from consumer.decode import decode_image
 from consumer.settings import ConsumerSettings
+from local_services.provision import admin_kafka_config, grant_on, revoke
+from local_services.settings import AccessSettings
 from pipeline_common.clients import s3_client
 from pipeline_common.contracts import ImageAnnouncement, MetadataRecord, image_key, metadata_key
 from pipeline_common.environment import PROJECT_ROOT, SettingsError, read_environment
 from pipeline_common.logs import configure_logging
+from pipeline_common.s3 import delete_prefix
 from pipeline_common.timestamps import utc_now
 
 log = logging.getLogger("benchmarks.consumer_throughput")
@@ -142,26 +144,34 @@ class Bench:
     settings: ConsumerSettings
     env: dict[str, str]
     s3: object
-    admin: AdminClient
+    admin: AdminClient  # the broker's own account: topics, ACLs, announcing
+    admin_config: dict[str, str]
     bucket: str
     workdir: Path
-    events_topics: list[str] = field(default_factory=list)  # the consumers create them; deleted at the end
+    acls: list = field(default_factory=list)
 
-    def topics(self, tag: str) -> tuple[str, str]:
-        images, dead = f"consumer-bench-{tag}-{uuid.uuid4().hex[:8]}", f"consumer-bench-dead-{uuid.uuid4().hex[:8]}"
-        for future in self.admin.create_topics([NewTopic(images, PARTITIONS, 1), NewTopic(dead, 1, 1)]).values():
+    def topics(self, tag: str) -> tuple[str, str, str]:
+        """Fresh images, dead-letter and detections topics (the last keeps the benchmark's
+        events away from the live indexer of the shared stack)."""
+        images, dead, events = (f"consumer-bench-{kind}{tag}-{uuid.uuid4().hex[:8]}"
+                                for kind in ("", "dead-", "events-"))
+        created = self.admin.create_topics([NewTopic(images, PARTITIONS, 1), NewTopic(dead, 1, 1),
+                                            NewTopic(events, 1, 1)])
+        for future in created.values():
             future.result(timeout=30)
-        return images, dead
+        return images, dead, events
 
-    def process_env(self, scenario: Scenario, images: str, dead: str, group: str) -> dict[str, str]:
+    def process_env(self, scenario: Scenario, topics: tuple[str, str, str], group: str) -> dict[str, str]:
+        """The consumers' environment; their own account gets the detector's rights on these names."""
+        images, dead, events = topics
+        self.acls += grant_on(self.admin, AccessSettings.from_env(self.env), images_topic=images,
+                              dead_letter_topic=dead, detections_topic=events, consumer_group=group)
         return {
             **self.env,
             "S3_BUCKET": self.bucket,
             "KAFKA_IMAGES_TOPIC": images,
             "KAFKA_DEAD_LETTER_TOPIC": dead,
-            # created by the consumer; a fresh one per run keeps the benchmark's events
-            # away from the live indexer of the shared stack
-            "KAFKA_DETECTIONS_TOPIC": f"consumer-bench-events-{uuid.uuid4().hex[:8]}",
+            "KAFKA_DETECTIONS_TOPIC": events,
             "KAFKA_CONSUMER_GROUP": group,
             **dict(scenario.env),
         }
@@ -203,9 +213,9 @@ def wait_rusage(process: subprocess.Popen, timeout_s: float) -> tuple[int, float
     raise SystemExit(f"process {process.pid} did not finish within {timeout_s:.0f} s")
 
 
-def announce(settings: ConsumerSettings, topic: str, announcements, rate: float | None = None) -> list[float]:
+def announce(bench: Bench, topic: str, announcements, rate: float | None = None) -> list[float]:
     """Send announcements (at `rate` per second if given); return each one's send time."""
-    producer = Producer({**settings.kafka.client_config(), "linger.ms": 0 if rate else 20})
+    producer = Producer({**bench.admin_config, "linger.ms": 0 if rate else 20})
     sent, start = [], time.monotonic()
     for n, announcement in enumerate(announcements):
         if rate:
@@ -228,12 +238,12 @@ def bare_loop(settings: ConsumerSettings, detector, files: list[Path], label: st
     return len(files) / (time.perf_counter() - start)
 
 
-def start_group(bench: Bench, scenario: Scenario, tag: str) -> tuple[list, str, str]:
-    """Start the scenario's processes on a fresh topic and group; return once each
+def start_group(bench: Bench, scenario: Scenario, tag: str) -> tuple[list, str, tuple[str, str, str]]:
+    """Start the scenario's processes on fresh topics and group; return once each
     has partitions (so nothing is announced into a rebalance)."""
-    images, dead = bench.topics(tag)
-    env = bench.process_env(scenario, images, dead, f"consumer-bench-{uuid.uuid4().hex[:8]}")
-    bench.events_topics.append(env["KAFKA_DETECTIONS_TOPIC"])
+    topics = bench.topics(tag)
+    images = topics[0]
+    env = bench.process_env(scenario, topics, f"consumer-bench-{uuid.uuid4().hex[:8]}")
     processes = [bench.start(scenario.script, env) for _ in range(scenario.processes)]
     deadline = time.monotonic() + 120
     assigned = re.compile(rf"assigned .*{re.escape(images)}/\d")
@@ -245,12 +255,12 @@ def start_group(bench: Bench, scenario: Scenario, tag: str) -> tuple[list, str, 
             raise SystemExit(f"{scenario.name}: the processes did not all get partitions within 120 s")
         time.sleep(0.1)
     time.sleep(1.0)  # let a cooperative rebalance finish moving partitions
-    return processes, images, dead
+    return processes, images, topics
 
 
-def stop_group(bench: Bench, processes, topics: tuple[str, str]) -> tuple[list[float], int, float]:
+def stop_group(bench: Bench, processes, topics: tuple[str, str, str]) -> tuple[list[float], int, float]:
     """SIGTERM, then (peak RSS per process in MB, messages processed in total, CPU
-    seconds of all processes together)."""
+    seconds of all processes together); the topics are deleted."""
     for process, _ in processes:
         process.send_signal(signal.SIGTERM)
     peaks, processed, cpu = [], 0, 0.0
@@ -268,10 +278,10 @@ def stop_group(bench: Bench, processes, topics: tuple[str, str]) -> tuple[list[f
 
 def throughput_run(bench: Bench, scenario: Scenario, announcements) -> dict:
     bench.clear_metadata()
-    processes, images, dead = start_group(bench, scenario, "throughput")
+    processes, images, topics = start_group(bench, scenario, "throughput")
     cpu_before = sum(cpu_seconds(process.pid) for process, _ in processes)  # start-up and model load
     started = time.time()
-    announce(bench.settings, images, announcements)
+    announce(bench, images, announcements)
     wanted = {metadata_key(a.image_id) for a in announcements}
     deadline = time.monotonic() + 1800
     with tqdm(total=len(wanted), desc=scenario.name, unit="img", leave=False) as bar:
@@ -283,7 +293,7 @@ def throughput_run(bench: Bench, scenario: Scenario, announcements) -> dict:
             if time.monotonic() > deadline or any(p.poll() is not None for p, _ in processes):
                 raise SystemExit(f"{scenario.name}: {done} of {len(wanted)} records; logs: {processes}")
             time.sleep(0.25)
-    peaks, processed, cpu = stop_group(bench, processes, (images, dead))
+    peaks, processed, cpu = stop_group(bench, processes, topics)
     keys = bench.metadata_keys()
     records = []
     for announcement in announcements:
@@ -313,7 +323,7 @@ def throughput_run(bench: Bench, scenario: Scenario, announcements) -> dict:
 
 def latency_run(bench: Bench, scenario: Scenario, announcements, rate: float) -> dict:
     bench.clear_metadata()
-    processes, images, dead = start_group(bench, scenario, "latency")
+    processes, images, topics = start_group(bench, scenario, "latency")
     seen: dict[str, float] = {}
     done = threading.Event()
 
@@ -326,15 +336,15 @@ def latency_run(bench: Bench, scenario: Scenario, announcements, rate: float) ->
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    sent = announce(bench.settings, images, announcements, rate=rate)
+    sent = announce(bench, images, announcements, rate=rate)
     wanted = [metadata_key(a.image_id) for a in announcements]
     deadline = time.monotonic() + 120
     while not all(key in seen for key in wanted) and time.monotonic() < deadline:
         time.sleep(0.1)
     done.set()
     watcher.join()
-    peaks, _, _ = stop_group(bench, processes, (images, dead))
-    latencies = sorted((seen[key] - at) * 1000 for key, at in zip(wanted, sent) if key in seen)
+    peaks, _, _ = stop_group(bench, processes, topics)
+    latencies = sorted((seen[key] - at) * 1000 for key, at in zip(wanted, sent, strict=False) if key in seen)
     if len(latencies) < len(wanted):
         raise SystemExit(f"{scenario.name}: only {len(latencies)} of {len(wanted)} records appeared")
     return {
@@ -401,10 +411,7 @@ def report(figures: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = argument_parser(__doc__, "consumer_throughput")
     parser.add_argument("--images", type=int, default=200, help="photos per throughput run (default 200)")
     parser.add_argument("--scenarios", nargs="+", choices=sorted(set(SCENARIOS) - {"sequential"}),
                         default=list(DEFAULT_SCENARIOS), metavar="NAME",
@@ -412,8 +419,6 @@ def main(argv: list[str] | None = None) -> int:
                         f"all: {' '.join(sorted(set(SCENARIOS) - {'sequential'}))})")
     parser.add_argument("--rate", type=float, default=4.0, help="announcements per second in the latency run")
     parser.add_argument("--latency-images", type=int, default=40, help="photos in the latency run (0: skip it)")
-    parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     if args.images < 10 or not 0 <= args.latency_images <= args.images or args.rate <= 0:
         parser.error("need --images >= 10, 0 <= --latency-images <= --images and --rate > 0")
@@ -432,7 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     figures = {"images": args.images, "model": settings.detector.model, "input_size": settings.detector.input_size,
                "load_before": load_average()}
     with tempfile.TemporaryDirectory(prefix="consumer-bench-") as workdir:
-        bench = Bench(settings, env, s3, AdminClient(settings.kafka.client_config()), bucket, Path(workdir))
+        admin_config = admin_kafka_config(env)
+        bench = Bench(settings, env, s3, AdminClient(admin_config), admin_config, bucket, Path(workdir))
         try:
             photos = base_photos()
             log.info("%d base photos -> %d variants in s3://%s", len(photos), args.images, bucket)
@@ -456,17 +462,12 @@ def main(argv: list[str] | None = None) -> int:
                     latency_run(bench, SCENARIOS["sequential"], subset, args.rate),
                 ]
         finally:
-            if bench.events_topics:
-                bench.admin.delete_topics(bench.events_topics, operation_timeout=10)
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-                for item in page.get("Contents", []):
-                    s3.delete_object(Bucket=bucket, Key=item["Key"])
+            revoke(bench.admin, bench.acls)
+            delete_prefix(s3, bucket, "")
             s3.delete_bucket(Bucket=bucket)
     figures["load_after"] = load_average()
     print(report(figures))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2))
+    save_figures(args.json, figures)
     return 0 if all(run["one_record_per_image"] for run in figures["throughput"]) else 1
 
 

@@ -9,14 +9,13 @@ Needs no services.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Callable
 
+from benchmarks.common import argument_parser, save_figures
 from pipeline_common.contracts import (
     Aggregate,
     Detection,
@@ -67,10 +66,11 @@ def measure(count: int, repeats: int) -> dict[str, dict[str, float]]:
         payloads = [write(r) for r in records]
         dicts = [json.loads(p) for p in payloads]
         compact = {"separators": (",", ":")}
-        parse_json = best_of(repeats, lambda: [json.loads(p) for p in payloads])
-        parse_contract = best_of(repeats, lambda: [cls.from_json_bytes(p) for p in payloads])
-        write_json = best_of(repeats, lambda: [json.dumps(d, **compact) for d in dicts])
-        write_contract = best_of(repeats, lambda: [write(r) for r in records])
+        # each timed function binds this record kind's data (default arguments), not the loop's
+        parse_json = best_of(repeats, lambda payloads=payloads: [json.loads(p) for p in payloads])
+        parse_contract = best_of(repeats, lambda cls=cls, payloads=payloads: [cls.from_json_bytes(p) for p in payloads])
+        write_json = best_of(repeats, lambda dicts=dicts, compact=compact: [json.dumps(d, **compact) for d in dicts])
+        write_contract = best_of(repeats, lambda write=write, records=records: [write(r) for r in records])
         figures[name] = {
             "parse_us": parse_contract / count * 1e6,
             "json_loads_us": parse_json / count * 1e6,
@@ -83,10 +83,9 @@ def measure(count: int, repeats: int) -> dict[str, dict[str, float]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argument_parser(__doc__, "contract_parsing")
     parser.add_argument("--records", type=int, default=20_000, help="records of each kind (default: 20000)")
     parser.add_argument("--repeats", type=int, default=3, help="best of this many passes (default: 3)")
-    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     if args.records < 1 or args.repeats < 1:
         parser.error("--records and --repeats must be at least 1")
@@ -96,8 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, f in figures.items():
         print(f"{name:<17}{f['parse_us']:>8.1f}{f['json_loads_us']:>12.1f}{f['parse_ratio']:>7.1f}x"
               f"{f['write_us']:>9.1f}{f['json_dumps_us']:>12.1f}{f['write_ratio']:>7.1f}x")
-    if args.json:
-        args.json.write_text(json.dumps({"records": args.records, "figures": figures}, indent=1) + "\n")
+    save_figures(args.json, {"records": args.records, "figures": figures})
     return 0
 
 

@@ -8,12 +8,10 @@ YOLOv4-tiny on OpenCV measured in the same run.
 
 Needs no services.
 
-    python benchmarks/detection_quality.py --help
+    python -m benchmarks.detection_quality --help
 """
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import statistics
 import sys
@@ -23,6 +21,7 @@ from pathlib import Path
 
 import cv2
 
+from benchmarks.common import argument_parser, save_figures
 from consumer.detector import Detector, DetectorConfig, OpenCVRunner
 from consumer.evaluation import Score, load_set, photo_path, score_photo
 from consumer.models import resolve_model_files
@@ -52,16 +51,11 @@ def evaluate(detector: Detector, photos) -> tuple[Score, float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = argument_parser(__doc__, "detection_quality", verbose_help="list every miss and false alarm")
     parser.add_argument("--input-size", type=int, default=416)
     parser.add_argument("--confidence", type=float, default=0.25, help="DETECTOR_CONFIDENCE_THRESHOLD (0.25)")
     parser.add_argument("--nms", type=float, default=0.45, help="DETECTOR_NMS_THRESHOLD (0.45)")
     parser.add_argument("--threads", type=int, default=available_cores(), help="inference threads (all cores)")
-    parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    parser.add_argument("-v", "--verbose", action="store_true", help="list every miss and false alarm")
     args = parser.parse_args(argv)
     configure_logging(False)
     config = DetectorConfig(input_size=args.input_size, confidence_threshold=args.confidence, nms_threshold=args.nms)
@@ -76,29 +70,43 @@ def main(argv: list[str] | None = None) -> int:
             files = resolve_model_files(model, DEFAULT_MODELS_DIR)
             for runner in (OpenCVRunner.load(files), OnnxRunner.load(files, Path(cache), args.threads)):
                 score, inference_ms, cpu_ms = evaluate(Detector.load(files, config, runner), photos)
-                results.append({
-                    "model": model, "runtime": runner.runtime, "precision": score.precision, "recall": score.recall,
-                    "hits": score.hits, "false_alarms": score.false_alarms, "required": score.required,
-                    "inference_ms": inference_ms, "inference_cpu_ms": cpu_ms, "missed": score.missed, "spurious": score.spurious,
-                })
+                results.append(
+                    {
+                        "model": model,
+                        "runtime": runner.runtime,
+                        "precision": score.precision,
+                        "recall": score.recall,
+                        "hits": score.hits,
+                        "false_alarms": score.false_alarms,
+                        "required": score.required,
+                        "inference_ms": inference_ms,
+                        "inference_cpu_ms": cpu_ms,
+                        "missed": score.missed,
+                        "spurious": score.spurious,
+                    }
+                )
     base = results[0]["inference_ms"]
-    print(f"\ndetection quality: {len(photos)} photos, {results[0]['required']} required objects, "
-          f"input {args.input_size}, confidence >= {args.confidence}, NMS {args.nms}, IoU 0.5, {args.threads} threads")
-    print(f"  {'model':<12} {'runtime':<22} {'precision':>9} {'recall':>7}  hits/false/required  "
-          f"inference ms (x {results[0]['model']} on OpenCV), CPU ms")
+    print(
+        f"\ndetection quality: {len(photos)} photos, {results[0]['required']} required objects, "
+        f"input {args.input_size}, confidence >= {args.confidence}, NMS {args.nms}, IoU 0.5, {args.threads} threads"
+    )
+    print(
+        f"  {'model':<12} {'runtime':<22} {'precision':>9} {'recall':>7}  hits/false/required  "
+        f"inference ms (x {results[0]['model']} on OpenCV), CPU ms"
+    )
     for r in results:
-        print(f"  {r['model']:<12} {r['runtime']:<22} {r['precision']:9.2f} {r['recall']:7.2f}  "
-              f"{r['hits']:>4}/{r['false_alarms']}/{r['required']:<12} {r['inference_ms']:7.1f} "
-              f"({r['inference_ms'] / base:.2f}x) {r['inference_cpu_ms']:7.1f}")
+        print(
+            f"  {r['model']:<12} {r['runtime']:<22} {r['precision']:9.2f} {r['recall']:7.2f}  "
+            f"{r['hits']:>4}/{r['false_alarms']}/{r['required']:<12} {r['inference_ms']:7.1f} "
+            f"({r['inference_ms'] / base:.2f}x) {r['inference_cpu_ms']:7.1f}"
+        )
         if args.verbose:
             for line in r["missed"]:
                 print(f"      missed {line}")
             for line in r["spurious"]:
                 print(f"      false alarm {line}")
     print("  for reference, published COCO mAP@0.5 at 416: yolov4-tiny 40.2 %, yolov3-tiny 33.1 % (darknet README)")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"photos": len(photos), "results": results}, indent=2, default=str))
+    save_figures(args.json, {"photos": len(photos), "results": results})
     return 0
 
 

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import cv2
 
+from benchmarks.common import argument_parser, save_figures
 from pipeline_common.clients import elasticsearch_client, s3_client
 from pipeline_common.environment import PROJECT_ROOT, child_environment, read_environment
 from pipeline_common.logs import configure_logging
@@ -152,19 +153,17 @@ def drop_indices(env, names: dict[str, str]) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.freshness", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argument_parser(__doc__, "freshness")
     parser.add_argument("--rates", type=float, nargs="+", default=[2.0, 5.0], help="photos per second (default: 2 5)")
     parser.add_argument("--seconds", type=float, default=15.0, help="how long photos land at each rate (default: 15)")
     parser.add_argument("--poll-s", type=float, default=0.25, help="API poll interval (default: 0.25)")
     parser.add_argument("--timeout", type=float, default=180.0, help="wait this long for the last photo (default: 180)")
-    parser.add_argument("--json", type=Path, help="also write the figures here")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    configure_logging()
     args = parse_args(argv)
+    configure_logging(args.verbose)
     env = read_environment()
     suffix = uuid.uuid4().hex[:8]
     names = {
@@ -204,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                 break
             except OSError:
                 if time.monotonic() > deadline or pipeline.poll() is not None:
-                    raise SystemExit(f"the pipeline did not start; see {work / 'pipeline.log'}")
+                    raise SystemExit(f"the pipeline did not start; see {work / 'pipeline.log'}") from None
                 time.sleep(1)
         watcher.start()
         # one photo first: models loaded, topics and indices created, consumers assigned
@@ -234,8 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{run['rate_per_s']:>7g} {run['images']:>7} {run['visible']:>8} {p50!s:>7} {p95!s:>7} "
               f"{run.get('max_s')!s:>7} {(p95 / 5.0 if p95 else float('nan')):>9.2f} "
               f"{(p50 / baseline if p50 and baseline else float('nan')):>13.1f}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+    save_figures(args.json, results)
     return 0 if all(run["missing"] == 0 for run in results["runs"]) else 1
 
 

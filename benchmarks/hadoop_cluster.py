@@ -15,8 +15,6 @@ on YARN against Hadoop's local mode (LocalJobRunner, one JVM), in one run.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import subprocess
 import sys
@@ -25,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from benchmarks.aggregation_throughput import delete_prefix, ensure_dataset, output_detections
+from benchmarks.common import argument_parser, save_figures
 from hadoop.aggregation import run_aggregation
 from hadoop.settings import AggregationSettings
 from local_services import hadoop_cluster, process, stack
@@ -109,12 +108,10 @@ def measure_size(env, settings: LocalSettings, size: int, args) -> Run:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argument_parser(__doc__, "hadoop_cluster")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000], help="record counts (default: 10000)")
     parser.add_argument("--no-start", action="store_true", help="skip the cold and warm start (reuse the cluster)")
     parser.add_argument("--prefix", default="bench/", help="bucket folder for the data (default: bench/)")
-    parser.add_argument("--json", type=Path, default=PROJECT_ROOT / "benchmarks" / "results" / "hadoop_cluster.json")
-    parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
     try:
@@ -146,11 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'records':>8} {'local mode s':>13} {'YARN s':>8} {'YARN/local':>11}")
     for run in runs:
         print(f"{run.size:>8} {run.local_mode_s:>13.1f} {run.yarn_s:>8.1f} {run.ratio:>11.2f}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({
+    save_figures(args.json, {
         "start": starts, "memory_at_start": started_memory, "memory_at_end": final_memory,
         "aggregation": [{**asdict(run), "yarn_over_local_mode": run.ratio} for run in runs],
-    }, indent=2))
+    })
     return 0
 
 

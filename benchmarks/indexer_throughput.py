@@ -3,36 +3,35 @@
 N synthetic aggregates are written once as a complete run under
 s3://<bucket>/bench/indexer-<N>/mapreduce-output/ (reused by later runs), then, in the
 same run, each into a fresh index:
-  1. the indexer (`elasticsearch/index_hadoop_output.py` logic: read part-* from S3,
+  1. the indexer (`count-indexer` logic: read part-* from S3,
      parse and check every line, bulk-index with ids, refresh, prune);
   2. a bare `elasticsearch.helpers.streaming_bulk` of the same documents, built in
      memory beforehand (no S3, no parsing);
 and prints both rates and their ratio. Both indices are deleted afterwards.
 
-    python benchmarks/indexer_throughput.py --documents 50000
+    python -m benchmarks.indexer_throughput --documents 50000
 """
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import random
 import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from elasticsearch.helpers import streaming_bulk
 
+from benchmarks.common import argument_parser, save_figures, table
 from es_indexer.documents import INDEX_BODY, actions
 from es_indexer.run import index_run
 from es_indexer.settings import IndexerSettings
 from pipeline_common.clients import elasticsearch_client, s3_client
 from pipeline_common.contracts import Aggregate, Interval
-from pipeline_common.environment import PROJECT_ROOT, SettingsError, read_environment
+from pipeline_common.environment import SettingsError, read_environment
 from pipeline_common.logs import configure_logging
 from pipeline_common.output_runs import is_complete
+from pipeline_common.settings import ElasticsearchSettings
 from pipeline_common.timestamps import utc_now
 
 log = logging.getLogger("benchmarks.indexer_throughput")
@@ -67,11 +66,9 @@ def ensure_run(s3, bucket: str, prefix: str, aggregates: list[Aggregate], per_pa
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argument_parser(__doc__, "indexer_throughput")
     parser.add_argument("--documents", type=int, default=50_000, help="aggregates to index (default: 50000)")
     parser.add_argument("--chunk-size", type=int, default=500)
-    parser.add_argument("--json", type=Path, default=PROJECT_ROOT / "benchmarks" / "results" / "indexer_throughput.json")
-    parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
     try:
@@ -82,7 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", error)
         return 2
     suffix = uuid.uuid4().hex[:8]
-    indexer_index, bare_index = f"bench-indexer-{suffix}", f"bench-bare-bulk-{suffix}"
+    # in the indexer's family of indices (ES_INDEX*), which its own account writes; the bare
+    # baseline uses the same account
+    family = settings.es.index
+    indexer_index, bare_index = f"{family}-bench-indexer-{suffix}", f"{family}-bench-bare-bulk-{suffix}"
     settings = settings.replace(es=settings.es.replace(index=indexer_index))
     s3, es = s3_client(settings.s3), elasticsearch_client(settings.es, request_timeout=120)
     aggregates = synthetic_aggregates(args.documents)
@@ -102,18 +102,49 @@ def main(argv: list[str] | None = None) -> int:
 
         counts = (es.count(index=indexer_index)["count"], es.count(index=bare_index)["count"])
     finally:
-        es.indices.delete(index=f"{indexer_index},{bare_index}", ignore_unavailable=True)
         es.close()
+        with elasticsearch_client(ElasticsearchSettings.from_env(env)) as admin:  # the indexer may not delete
+            admin.indices.delete(index=f"{indexer_index},{bare_index}", ignore_unavailable=True)
     if summary.outcome.failed or failed or counts != (args.documents, args.documents):
-        log.error("documents missing: indexer %s failed, bare %s failed, counts %s", summary.outcome.failed, failed, counts)
+        log.error(
+            "documents missing: indexer %s failed, bare %s failed, counts %s", summary.outcome.failed, failed, counts
+        )
         return 1
     indexer_rate, bare_rate = args.documents / indexer_s, args.documents / bare_s
-    print(f"\n{'documents':>9} {'indexer s':>10} {'indexer doc/s':>14} {'bare s':>8} {'bare doc/s':>11} {'indexer/bare':>13}")
-    print(f"{args.documents:>9} {indexer_s:>10.1f} {indexer_rate:>14.0f} {bare_s:>8.1f} {bare_rate:>11.0f} "
-          f"{indexer_rate / bare_rate:>13.2f}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"documents": args.documents, "indexer_s": indexer_s, "bare_s": bare_s,
-                                     "indexer_rate": indexer_rate, "bare_rate": bare_rate}, indent=2))
+    columns = [
+        ("documents", 9),
+        ("indexer s", 10),
+        ("indexer doc/s", 14),
+        ("bare s", 8),
+        ("bare doc/s", 11),
+        ("indexer/bare", 13),
+    ]
+    print(
+        "\n"
+        + table(
+            columns,
+            [
+                [
+                    str(args.documents),
+                    f"{indexer_s:.1f}",
+                    f"{indexer_rate:.0f}",
+                    f"{bare_s:.1f}",
+                    f"{bare_rate:.0f}",
+                    f"{indexer_rate / bare_rate:.2f}",
+                ]
+            ],
+        )
+    )
+    save_figures(
+        args.json,
+        {
+            "documents": args.documents,
+            "indexer_s": indexer_s,
+            "bare_s": bare_s,
+            "indexer_rate": indexer_rate,
+            "bare_rate": bare_rate,
+        },
+    )
     return 0
 
 

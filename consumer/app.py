@@ -19,6 +19,7 @@ from .events import DetectionPublisher, ensure_topic
 from .loop import ConsumerLoop, RunLimits, Summary
 from .models import ModelNotFound, resolve_model_files
 from .processing import Processor
+from .publish import DELIVERY_TIMEOUT_MS
 from .retry import Backoff
 from .settings import ConsumerSettings
 
@@ -79,8 +80,11 @@ def run_consumer(
     # an endless retry of every image
     ensure_topic(AdminClient(settings.kafka.client_config()), settings.kafka.detections_topic)
     # librdkafka's statistics every 5 s (delivered during poll) keep the lag gauge current
-    consumer = Consumer({**settings.consumer_config(), "statistics.interval.ms": 5000, "stats_cb": metrics.record_stats})
-    producer = Producer(settings.producer_config())  # dead letters and detection events
+    consumer = Consumer(
+        {**settings.consumer_config(), "statistics.interval.ms": 5000, "stats_cb": metrics.record_stats}
+    )
+    # dead letters and detection events
+    producer = Producer(settings.kafka.durable_producer_config(DELIVERY_TIMEOUT_MS))
     pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="consumer-io")
     backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
     try:

@@ -5,18 +5,18 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from pipeline_common.clients import MessageProducer
 from pipeline_common.contracts.dead_letter import OriginalMessage, serialize_dead_letter
 from pipeline_common.timestamps import utc_now
 
 from .errors import Stage
-from .messages import MessageRef
 from .publish import DELIVERY_TIMEOUT_MS, deliver
 
 log = logging.getLogger(__name__)
 
 
 def dead_letter_payload(
-    ref: MessageRef, stage: Stage, reason: str, group_id: str, failed_at: datetime
+    ref: OriginalMessage, stage: Stage, reason: str, group_id: str, failed_at: datetime
 ) -> bytes:
     """The dead-letter record (pipeline_common.contracts.dead_letter) as JSON bytes."""
     original = OriginalMessage(ref.topic, ref.partition, ref.offset, ref.key, ref.value, ref.timestamp_ms)
@@ -27,13 +27,15 @@ class DeadLetterPublisher:
     """Sends dead letters and waits for the broker's acknowledgement, so the caller
     stores the original offset only once the dead letter is durable. Thread-safe."""
 
-    def __init__(self, producer, topic: str, group_id: str, timeout_s: float = DELIVERY_TIMEOUT_MS / 1000 + 10):
+    def __init__(
+        self, producer: MessageProducer, topic: str, group_id: str, timeout_s: float = DELIVERY_TIMEOUT_MS / 1000 + 10
+    ):
         self._producer = producer
         self._topic = topic
         self._group_id = group_id
         self._timeout_s = timeout_s
 
-    def publish(self, ref: MessageRef, stage: Stage, reason: str) -> None:
+    def publish(self, ref: OriginalMessage, stage: Stage, reason: str) -> None:
         payload = dead_letter_payload(ref, stage, reason, self._group_id, utc_now())
         # the original key keeps dead letters of one image together
         deliver(self._producer, self._topic, payload, ref.key, self._timeout_s, what="dead letter")

@@ -8,7 +8,7 @@ is not thread-safe for OpenCV: call it from one thread.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Iterator, Protocol, Sequence
 
 import cv2
 import numpy as np
@@ -75,7 +75,7 @@ class Detections:
                 confidence=float(score),
                 box=tuple(int(v) for v in box),
             )
-            for box, score, class_id, label in zip(self.boxes, self.scores, self.class_ids, self.labels)
+            for box, score, class_id, label in zip(self.boxes, self.scores, self.class_ids, self.labels, strict=True)
         )
 
 
@@ -149,6 +149,24 @@ class Blob:
     height: int
 
 
+class Runner(Protocol):
+    """A runtime that runs the network: OpenCVRunner below, onnx_backend.OnnxRunner."""
+
+    runtime: str
+
+    def forward(self, blob: np.ndarray) -> Sequence[np.ndarray]: ...
+
+
+class ObjectDetector(Protocol):
+    """What processing needs of a detector: `Detector` below, or a test's fake."""
+
+    model_info: ModelInfo
+
+    def prepare(self, image: np.ndarray) -> Blob: ...
+
+    def infer(self, blob: Blob) -> Detections: ...
+
+
 class OpenCVRunner:
     """OpenCV DNN (the original design's runtime). One `cv2.dnn.Net` is not thread-safe."""
 
@@ -172,7 +190,7 @@ class OpenCVRunner:
 class Detector:
     """A model on a runtime: `prepare` (any thread) -> `infer` (the detector's thread)."""
 
-    def __init__(self, runner, class_names: Sequence[str], config: DetectorConfig, files: ModelFiles):
+    def __init__(self, runner: Runner, class_names: Sequence[str], config: DetectorConfig, files: ModelFiles):
         self._runner = runner
         # one label set for every model: darknet's "motorbike" is reported as "motorcycle"
         self.class_names = tuple(canonical_label(name) for name in class_names)
@@ -187,7 +205,7 @@ class Detector:
         )
 
     @classmethod
-    def load(cls, files: ModelFiles, config: DetectorConfig, runner=None) -> "Detector":
+    def load(cls, files: ModelFiles, config: DetectorConfig, runner: Runner | None = None) -> "Detector":
         """On OpenCV DNN unless another runner (e.g. onnx_backend.OnnxRunner) is given."""
         return cls(runner or OpenCVRunner.load(files), read_class_names(files.names), config, files)
 

@@ -13,25 +13,53 @@ import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
+from typing import Callable, Protocol
 
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
+
+from pipeline_common.contracts.dead_letter import OriginalMessage
+from pipeline_common.kafka import refused
 
 from . import metrics
-from .errors import Abandoned, FatalError
-from .messages import MessageRef
+from .errors import Abandoned, FatalError, Stage
 from .offsets import OffsetTracker
 from .processing import Detected, Failed, Prepared
 from .retry import Backoff, call_with_retry
 
 log = logging.getLogger(__name__)
 
-# The broker refuses this consumer's credentials or permissions: retrying will not help.
-REFUSED = {
-    KafkaError._AUTHENTICATION,
-    KafkaError.SASL_AUTHENTICATION_FAILED,
-    KafkaError.TOPIC_AUTHORIZATION_FAILED,
-    KafkaError.GROUP_AUTHORIZATION_FAILED,
-}
+class MessageSource(Protocol):
+    """What the loop needs of a confluent_kafka.Consumer (or a test's fake)."""
+
+    def subscribe(self, topics: list[str], *, on_assign: Callable, on_revoke: Callable, on_lost: Callable) -> None: ...
+
+    def poll(self, timeout: float) -> Message | None: ...
+
+    def store_offsets(self, *, offsets: list[TopicPartition]) -> None: ...
+
+    def commit(self, *, asynchronous: bool) -> object: ...
+
+
+class Steps(Protocol):
+    """One message's work in three steps: processing.Processor."""
+
+    def prepare(self, ref: OriginalMessage) -> Prepared | Failed: ...
+
+    def detect(self, prepared: Prepared) -> Detected | Failed: ...
+
+    def write(self, detected: Detected) -> str: ...
+
+
+class DeadLetters(Protocol):
+    """dead_letter.DeadLetterPublisher: returns once the dead letter is durable."""
+
+    def publish(self, ref: OriginalMessage, stage: Stage, reason: str) -> None: ...
+
+
+class Progress(Protocol):
+    """Anything with update(n), e.g. tqdm."""
+
+    def update(self, n: float = 1) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -52,7 +80,7 @@ class Summary:
 
 @dataclass
 class _Job:
-    ref: MessageRef
+    ref: OriginalMessage
     future: Future
     what: str = ""  # for the log line once it is done
     dead_letter: bool = False
@@ -61,15 +89,15 @@ class _Job:
 
 @dataclass
 class ConsumerLoop:
-    consumer: object
-    processor: object
-    dead_letters: object
+    consumer: MessageSource
+    processor: Steps
+    dead_letters: DeadLetters
     pool: Executor
     stop: threading.Event
     events: object  # publish(record): the detection event, once the metadata is written
     prefetch: int = 4
     limits: RunLimits = RunLimits()
-    progress: object | None = None  # anything with update(n), e.g. tqdm
+    progress: Progress | None = None
     poll_timeout_s: float = 0.5
     join_grace_s: float = 60.0  # extra wait for the first assignment under --idle-timeout
     backoff: Backoff = Backoff()  # for dead letters and events the broker did not acknowledge
@@ -153,7 +181,9 @@ class ConsumerLoop:
             # take a whole session timeout when a crashed member still holds the group.
             if not self._assigned_once and waited >= idle + self.join_grace_s:
                 self.summary.stopped_by = f"no partitions assigned within {idle + self.join_grace_s:g} s"
-                log.warning("%s: is the topic there, and are there more consumers than partitions?", self.summary.stopped_by)
+                log.warning(
+                    "%s: is the topic there, and are there more consumers than partitions?", self.summary.stopped_by
+                )
                 return True
         return False
 
@@ -169,14 +199,14 @@ class ConsumerLoop:
             if message.error():
                 self._on_kafka_error(message.error())
                 return
-            ref = MessageRef.from_kafka(message)
+            ref = OriginalMessage.from_kafka(message)
             self._tracker.started(ref.topic, ref.partition, ref.offset)
             self._last_activity = time.monotonic()
             self.summary.polled += 1
             self._window.append(_Job(ref, self.pool.submit(self.processor.prepare, ref)))
 
     def _on_kafka_error(self, error: KafkaError) -> None:
-        if error.fatal() or error.code() in REFUSED:
+        if refused(error):  # retrying will not help
             raise FatalError(f"Kafka: {error}")
         if error.code() == KafkaError._PARTITION_EOF:
             return
@@ -262,7 +292,7 @@ class ConsumerLoop:
             if self.progress is not None:
                 self.progress.update(1)
 
-    def _hand_back(self, ref: MessageRef, error: Exception) -> None:
+    def _hand_back(self, ref: OriginalMessage, error: Exception) -> None:
         self.summary.handed_back += 1
         log.warning("%s handed back unfinished (%s): it will be redelivered", ref.where, error)
 
@@ -287,6 +317,7 @@ class ConsumerLoop:
 
 
 def _names(partitions) -> str:
-    return ", ".join(
-        f"{tp.topic}/{tp.partition}" + (f"@{tp.offset}" if tp.offset >= 0 else "") for tp in partitions
-    ) or "nothing"
+    return (
+        ", ".join(f"{tp.topic}/{tp.partition}" + (f"@{tp.offset}" if tp.offset >= 0 else "") for tp in partitions)
+        or "nothing"
+    )

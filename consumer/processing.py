@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pipeline_common.contracts import ContractError, ImageAnnouncement, MetadataRecord, ModelInfo, parse_s3_uri
+from pipeline_common.contracts.dead_letter import OriginalMessage
+from pipeline_common.s3 import S3Client
 from pipeline_common.timestamps import utc_now
 
 from . import storage
 from .decode import DecodeError, decode_image
-from .detector import Blob, Detections
+from .detector import Blob, Detections, ObjectDetector
 from .errors import Rejected, Stage
-from .messages import MessageRef
 from .retry import Backoff, call_with_retry
 from .settings import ImageLimits
 
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Prepared:
-    ref: MessageRef
+    ref: OriginalMessage
     announcement: ImageAnnouncement
     blob: Blob  # the network's input, and the image's size
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -38,14 +39,14 @@ class Prepared:
 
 @dataclass(frozen=True)
 class Failed:
-    ref: MessageRef
+    ref: OriginalMessage
     stage: Stage
     reason: str
 
 
 @dataclass(frozen=True)
 class Detected:
-    ref: MessageRef
+    ref: OriginalMessage
     record: MetadataRecord
 
 
@@ -90,7 +91,15 @@ def build_record(
 
 
 class Processor:
-    def __init__(self, s3, bucket: str, detector, limits: ImageLimits, backoff: Backoff, stop: threading.Event):
+    def __init__(
+        self,
+        s3: S3Client,
+        bucket: str,
+        detector: ObjectDetector,
+        limits: ImageLimits,
+        backoff: Backoff,
+        stop: threading.Event,
+    ):
         self._s3 = s3
         self._bucket = bucket
         self._detector = detector
@@ -98,7 +107,7 @@ class Processor:
         self._backoff = backoff
         self._stop = stop
 
-    def prepare(self, ref: MessageRef) -> Prepared | Failed:
+    def prepare(self, ref: OriginalMessage) -> Prepared | Failed:
         """Parse, download, decode and resize. Runs in a worker thread, so the detector's
         thread does nothing but inference."""
         try:

@@ -5,27 +5,11 @@ from __future__ import annotations
 import threading
 import time
 
-from confluent_kafka import KafkaError
+from pipeline_common.kafka import undeliverable
 
 from .errors import FatalError, TransientError
 
 DELIVERY_TIMEOUT_MS = 30_000
-
-# Delivery errors that no retry can fix: the account may not write the topic, or the
-# message is larger than the broker accepts.
-REFUSED = {
-    KafkaError.TOPIC_AUTHORIZATION_FAILED,
-    KafkaError.CLUSTER_AUTHORIZATION_FAILED,
-    KafkaError.MSG_SIZE_TOO_LARGE,
-    KafkaError.INVALID_RECORD,
-}
-
-
-def _refused(error) -> bool:
-    if not isinstance(error, KafkaError):
-        return False
-    return error.fatal() or error.code() in REFUSED
-
 
 def deliver(producer, topic: str, value: bytes, key: bytes | None, timeout_s: float, what: str) -> None:
     """Send and wait for the delivery report. Raises TransientError when the broker did
@@ -53,6 +37,6 @@ def deliver(producer, topic: str, value: bytes, key: bytes | None, timeout_s: fl
         raise TransientError(f"{what} to {topic} not acknowledged within {timeout_s:.0f} s")
     error = outcome["error"]
     if error is not None:
-        if _refused(error):
+        if undeliverable(error):
             raise FatalError(f"Kafka refused the {what} to {topic}: {error}")
         raise TransientError(f"{what} to {topic} failed: {error}")

@@ -9,10 +9,9 @@ from pydantic import AfterValidator, Field, model_validator
 
 from pipeline_common.environment import PROJECT_ROOT, Settings
 from pipeline_common.metrics import MetricsPort, MetricsSettings
-from pipeline_common.settings import AutoOffsetReset, KafkaSettings, S3Settings
+from pipeline_common.settings import AutoOffsetReset, ConsumerKafkaSettings, DetectorGroup, S3Settings
 
 from .models import DEFAULT_MODEL, MODELS
-from .publish import DELIVERY_TIMEOUT_MS
 
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "consumer" / "models"
 ModelName = Literal[tuple(sorted(MODELS))]  # type: ignore[valid-type]
@@ -90,13 +89,11 @@ class ConsumerMetrics(MetricsSettings):
 
 class ConsumerSettings(Settings):
     s3: S3Settings
-    kafka: KafkaSettings
+    kafka: ConsumerKafkaSettings  # the detector's own account
     detector: DetectorSettings
     limits: ImageLimits
     metrics: ConsumerMetrics = Field(default_factory=ConsumerMetrics)
-    group_id: str = Field("object-detector", alias="KAFKA_CONSUMER_GROUP", min_length=1,
-                          description="Consumer group of the detectors (start more consumers in it for more "
-                          "partitions).")
+    group_id: DetectorGroup = "object-detector"
     prefetch: int = Field(4, alias="CONSUMER_PREFETCH", gt=0,
                           description="Messages downloaded and decoded ahead of the detector.")
     workers: int = Field(2, alias="CONSUMER_WORKERS", gt=0,
@@ -154,12 +151,3 @@ class ConsumerSettings(Settings):
             "partition.assignment.strategy": "cooperative-sticky",
         }
 
-    def producer_config(self) -> dict:
-        """The producer of dead letters and detection events: idempotent, acks from all replicas."""
-        return {
-            **self.kafka.client_config(),
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 5,
-            "message.timeout.ms": DELIVERY_TIMEOUT_MS,
-        }

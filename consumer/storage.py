@@ -2,70 +2,38 @@
 Rejected (this message's fault), TransientError (retry) or FatalError (our setup)."""
 from __future__ import annotations
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionError as BotoConnectionError,
-    HTTPClientError,
-    IncompleteReadError,
-    NoCredentialsError,
-    ResponseStreamingError,
-)
+from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline_common.contracts import MetadataRecord, metadata_key
+from pipeline_common.s3 import S3Client, S3Failure, classify as classify_failure, error_code, http_status
 
 from .errors import FatalError, Rejected, Stage, TransientError
 
-THROTTLING_CODES = {
-    "SlowDown",
-    "Throttling",
-    "ThrottlingException",
-    "RequestTimeout",
-    "ServiceUnavailable",
-    "InternalError",
-    "TooManyRequests",
-}
-MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
-SETUP_CODES = {
-    "NoSuchBucket",
-    "AccessDenied",
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "InvalidToken",
-    "ExpiredToken",
-    "RequestTimeTooSkewed",
-}
-
 
 def classify(error: Exception, stage: Stage, uri: str) -> Exception:
-    """The consumer's reading of an S3 client exception."""
-    if isinstance(error, ClientError):
-        code = str(error.response.get("Error", {}).get("Code", ""))
-        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-        if code in THROTTLING_CODES or status >= 500 or status == 429:
-            return TransientError(f"S3 {code or status} for {uri}")
-        if stage is Stage.DOWNLOAD and code == "InvalidObjectState":
-            return Rejected(stage, f"{uri} is archived and cannot be read ({code})")
-        if code in SETUP_CODES or status == 403:
-            return FatalError(f"S3 refused {uri} ({code or status}): check S3 credentials and bucket")
-        if stage is Stage.DOWNLOAD and (code in MISSING_CODES or status == 404):
-            return Rejected(stage, f"object does not exist: {uri}")
-        if stage is Stage.DOWNLOAD:
-            return Rejected(stage, f"S3 cannot serve {uri}: {code or status} {error}")
-        return FatalError(f"S3 refused to write {uri}: {code or status} {error}")
-    if isinstance(error, NoCredentialsError):
-        return FatalError(f"no S3 credentials: {error}")
-    if isinstance(
-        error,
-        (BotoConnectionError, HTTPClientError, IncompleteReadError, ResponseStreamingError, ConnectionError, TimeoutError),
-    ):
-        return TransientError(f"S3 unreachable for {uri}: {error}")
-    if isinstance(error, BotoCoreError):
-        return TransientError(f"S3 client error for {uri}: {error}")
-    return error
+    """The consumer's reading of an S3 client exception (pipeline_common.s3 names its kind)."""
+    failure = classify_failure(error)
+    if not isinstance(error, ClientError):
+        if failure is S3Failure.DENIED:
+            return FatalError(f"no S3 credentials: {error}")
+        if failure is S3Failure.TRANSIENT:
+            return TransientError(f"S3 unreachable or failing for {uri}: {type(error).__name__}: {error}")
+        return error
+    code = error_code(error) or http_status(error)
+    if failure is S3Failure.TRANSIENT:
+        return TransientError(f"S3 {code} for {uri}")
+    if stage is Stage.DOWNLOAD and code == "InvalidObjectState":
+        return Rejected(stage, f"{uri} is archived and cannot be read ({code})")
+    if failure in (S3Failure.DENIED, S3Failure.NO_BUCKET):
+        return FatalError(f"S3 refused {uri} ({code}): check S3 credentials and bucket")
+    if stage is Stage.DOWNLOAD and failure is S3Failure.NOT_FOUND:
+        return Rejected(stage, f"object does not exist: {uri}")
+    if stage is Stage.DOWNLOAD:
+        return Rejected(stage, f"S3 cannot serve {uri}: {code} {error}")
+    return FatalError(f"S3 refused to write {uri}: {code} {error}")
 
 
-def download(s3, bucket: str, key: str, max_bytes: int) -> bytes:
+def download(s3: S3Client, bucket: str, key: str, max_bytes: int) -> bytes:
     uri = f"s3://{bucket}/{key}"
     try:
         response = s3.get_object(Bucket=bucket, Key=key)
@@ -85,7 +53,7 @@ def download(s3, bucket: str, key: str, max_bytes: int) -> bytes:
     return data
 
 
-def write_metadata(s3, bucket: str, record: MetadataRecord) -> str:
+def write_metadata(s3: S3Client, bucket: str, record: MetadataRecord) -> str:
     """Write the record to its deterministic key; a second run overwrites it."""
     key = metadata_key(record.image_id)
     uri = f"s3://{bucket}/{key}"

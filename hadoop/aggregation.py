@@ -16,7 +16,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from pipeline_common.output_runs import SUCCESS_MARKER, is_complete, is_part_key, list_keys, run_prefix
+from pipeline_common.output_runs import SUCCESS_MARKER, is_complete, is_part_key, run_prefix
+from pipeline_common.s3 import S3Client, list_keys
 from pipeline_common.timestamps import to_iso, utc_now
 
 from .increments import FULL, Plan, RunState, plan_run
@@ -152,7 +153,7 @@ def local_runner_args(objects: int) -> list[str]:
     return ["--num-cores", str(cores)]
 
 
-def _publish(runner, s3, bucket: str, prefix: str, before_marker=lambda: None) -> list[str]:
+def _publish(runner, s3: S3Client, bucket: str, prefix: str, before_marker=lambda: None) -> list[str]:
     """Copy the runner's part-* files to S3 (part files first, then `before_marker()`,
     the marker last)."""
     sources = sorted(
@@ -173,7 +174,7 @@ def _publish(runner, s3, bucket: str, prefix: str, before_marker=lambda: None) -
     return keys
 
 
-def plan(settings: AggregationSettings, s3, listed: list[tuple[str, str]]) -> Plan:
+def plan(settings: AggregationSettings, s3: S3Client, listed: list[tuple[str, str]]) -> Plan:
     if settings.full:
         return plan_run(listed, None, None, "full recount asked for (--full)")
     base = find_base(s3, settings.s3.bucket, settings.output_prefix, settings.run_id,
@@ -181,12 +182,12 @@ def plan(settings: AggregationSettings, s3, listed: list[tuple[str, str]]) -> Pl
     return plan_run(listed, base.state, base.counted, base.reason)
 
 
-def base_parts(s3, settings: AggregationSettings, base_run: str) -> list[str]:
+def base_parts(s3: S3Client, settings: AggregationSettings, base_run: str) -> list[str]:
     prefix = run_prefix(settings.output_prefix, base_run)
     return sorted(settings.s3.uri(k) for k in list_keys(s3, settings.s3.bucket, prefix) if is_part_key(k))
 
 
-def run_aggregation(settings: AggregationSettings, s3, clock=utc_now) -> RunResult:
+def run_aggregation(settings: AggregationSettings, s3: S3Client, clock=utc_now) -> RunResult:
     bucket = settings.s3.bucket
     prefix = run_prefix(settings.output_prefix, settings.run_id)
     if next(iter(list_keys(s3, bucket, prefix)), None) is not None:

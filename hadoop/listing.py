@@ -11,6 +11,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
 
+from pipeline_common.s3 import S3Client
+
 HEX = "0123456789abcdef"
 
 
@@ -24,7 +26,9 @@ def _etag(item: dict) -> str:
     return item.get("ETag", "").strip('"')
 
 
-def list_range(s3, bucket: str, prefix: str, start_after: str | None, end: str | None) -> list[tuple[str, str]]:
+def list_range(
+    s3: S3Client, bucket: str, prefix: str, start_after: str | None, end: str | None
+) -> list[tuple[str, str]]:
     """(key, etag) of the keys under `prefix` with start_after < key <= end, in key order
     (StartAfter is exclusive, so consecutive ranges sharing a boundary meet exactly)."""
     found: list[tuple[str, str]] = []
@@ -45,11 +49,11 @@ def list_range(s3, bucket: str, prefix: str, start_after: str | None, end: str |
         kwargs["ContinuationToken"] = page["NextContinuationToken"]
 
 
-def list_objects(s3, bucket: str, prefix: str, threads: int = 8) -> Iterator[tuple[str, str]]:
+def list_objects(s3: S3Client, bucket: str, prefix: str, threads: int = 8) -> Iterator[tuple[str, str]]:
     """(key, etag) of every object under `prefix`, in key order."""
     cuts = boundaries(prefix)
     starts, ends = [None, *cuts], [*cuts, None]
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        ranges = pool.map(lambda bounds: list_range(s3, bucket, prefix, *bounds), zip(starts, ends))
+        ranges = pool.map(lambda bounds: list_range(s3, bucket, prefix, *bounds), zip(starts, ends, strict=True))
         for found in ranges:
             yield from found

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from pipeline_common.output_runs import SUCCESS_MARKER, list_keys, run_prefix
+from pipeline_common.output_runs import SUCCESS_MARKER, run_prefix
+from pipeline_common.s3 import S3Client, list_keys
 
 from .run_state import complete_runs
 
@@ -16,7 +17,7 @@ def runs_to_remove(complete: list[str], keep: int) -> list[str]:
     return complete[:-keep] if keep > 0 and len(complete) > keep else []
 
 
-def remove_old_runs(s3, bucket: str, output_prefix: str, keep: int) -> list[str]:
+def remove_old_runs(s3: S3Client, bucket: str, output_prefix: str, keep: int) -> list[str]:
     """Delete the complete runs older than the newest `keep`. Incomplete runs (running
     now, or failed) are left alone: a person decides what a failed run's files are."""
     removed = runs_to_remove(complete_runs(s3, bucket, output_prefix), keep)

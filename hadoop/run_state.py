@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from pipeline_common.contracts import ContractError
-from pipeline_common.output_runs import SUCCESS_MARKER, check_run_id, list_keys, run_prefix
+from pipeline_common.output_runs import SUCCESS_MARKER, check_run_id, run_prefix
+from pipeline_common.s3 import S3Client, S3Failure, classify, list_keys
 
 from .increments import LEDGER_NAME, STATE_NAME, RunState, base_problem, decode_ledger, encode_ledger
 
@@ -26,10 +27,10 @@ class Base:
 
 
 def _missing(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}
+    return classify(error) is S3Failure.NOT_FOUND
 
 
-def complete_runs(s3, bucket: str, output_prefix: str) -> list[str]:
+def complete_runs(s3: S3Client, bucket: str, output_prefix: str) -> list[str]:
     """Run ids with a `_SUCCESS` marker, oldest first, from one listing of the runs' files
     (old runs are removed, so it stays short; and a server that keeps empty folders, as
     SeaweedFS does, costs nothing extra)."""
@@ -44,7 +45,7 @@ def complete_runs(s3, bucket: str, output_prefix: str) -> list[str]:
     return sorted(found)
 
 
-def read_state(s3, bucket: str, output_prefix: str, run_id: str) -> RunState | None:
+def read_state(s3: S3Client, bucket: str, output_prefix: str, run_id: str) -> RunState | None:
     try:
         body = s3.get_object(Bucket=bucket, Key=run_prefix(output_prefix, run_id) + STATE_NAME)["Body"].read()
     except ClientError as error:
@@ -54,7 +55,7 @@ def read_state(s3, bucket: str, output_prefix: str, run_id: str) -> RunState | N
     return RunState.from_json(body)
 
 
-def find_base(s3, bucket: str, output_prefix: str, run_id: str, interval: str, input_prefix: str) -> Base:
+def find_base(s3: S3Client, bucket: str, output_prefix: str, run_id: str, interval: str, input_prefix: str) -> Base:
     """The newest complete run (other than `run_id`) whose ledger this run can build on."""
     reasons = []
     candidates = [r for r in reversed(complete_runs(s3, bucket, output_prefix)) if r != run_id]
@@ -88,7 +89,7 @@ def find_base(s3, bucket: str, output_prefix: str, run_id: str, interval: str, i
     return Base(None, None, "no earlier run to build on: " + "; ".join(reasons[:3]))
 
 
-def write_state(s3, bucket: str, output_prefix: str, state: RunState, listed: list[tuple[str, str]]) -> None:
+def write_state(s3: S3Client, bucket: str, output_prefix: str, state: RunState, listed: list[tuple[str, str]]) -> None:
     """The ledger first, then the state that vouches for it: a run whose state exists
     has its whole ledger."""
     prefix = run_prefix(output_prefix, state.run_id)

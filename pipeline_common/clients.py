@@ -1,7 +1,21 @@
-"""Client factories: built from settings in a stage's `main`, never at import time."""
+"""Client factories: built from settings in a stage's `main`, never at import time; and
+what stages need of a Kafka producer (the S3 client's calls: `pipeline_common.s3.S3Client`)."""
 from __future__ import annotations
 
+from typing import Callable, Protocol
+
 from .settings import ElasticsearchSettings, S3Settings
+
+
+class MessageProducer(Protocol):
+    """The calls the stages make on a confluent_kafka.Producer (or a test's fake)."""
+
+    def produce(self, topic: str, *, key: bytes | None = None, value: bytes | None = None,
+                on_delivery: Callable[..., None] | None = None) -> None: ...
+
+    def poll(self, timeout: float = ...) -> int: ...
+
+    def flush(self, timeout: float = ...) -> int: ...
 
 
 def s3_client(settings: S3Settings, **config_overrides):
@@ -37,7 +51,7 @@ def elasticsearch_client(settings: ElasticsearchSettings, **kwargs):
         retry_on_timeout=True,
         max_retries=3,
     )
-    if settings.ca_certs:
+    if settings.ca_certs and settings.url.startswith("https://"):  # plain http has nothing to verify
         options["ca_certs"] = settings.ca_certs
     if not settings.verify_certs:
         options["ssl_show_warn"] = True

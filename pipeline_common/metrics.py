@@ -38,7 +38,9 @@ def serve_metrics(settings: MetricsSettings) -> bool:
     try:
         start_http_server(settings.port, addr=settings.host)
     except OSError as error:
-        log.warning("metrics: cannot listen on %s:%d (%s); running without /metrics", settings.host, settings.port, error)
+        log.warning(
+            "metrics: cannot listen on %s:%d (%s); running without /metrics", settings.host, settings.port, error
+        )
         return False
     log.info("metrics on http://%s:%d/metrics", settings.host, settings.port)
     return True

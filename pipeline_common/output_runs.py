@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Iterator
 
 from .contracts import ContractError
+from .s3 import S3Client, S3Failure, classify, list_folders
 
 SUCCESS_MARKER = "_SUCCESS"
 _RUN_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z(-[A-Za-z0-9_.]{1,40})?$")
@@ -44,40 +44,24 @@ def is_part_key(key: str) -> bool:
     return key.rsplit("/", 1)[-1].startswith("part-")
 
 
-def list_keys(s3, bucket: str, prefix: str) -> Iterator[str]:
-    """Every key under `prefix` (all pages), skipping zero-byte folder markers."""
-    paginator = s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            if not item["Key"].endswith("/"):
-                yield item["Key"]
-
-
-def run_ids(s3, bucket: str, output_prefix: str) -> list[str]:
+def run_ids(s3: S3Client, bucket: str, output_prefix: str) -> list[str]:
     """Run ids found under `output_prefix`, oldest first (complete or not)."""
-    found = []
-    paginator = s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=output_prefix, Delimiter="/"):
-        for common in page.get("CommonPrefixes", []):
-            name = common["Prefix"][len(output_prefix):].rstrip("/")
-            if _RUN_ID.match(name):
-                found.append(name)
-    return sorted(found)
+    return sorted(name for name in list_folders(s3, bucket, output_prefix) if _RUN_ID.match(name))
 
 
-def is_complete(s3, bucket: str, output_prefix: str, run_id: str) -> bool:
+def is_complete(s3: S3Client, bucket: str, output_prefix: str, run_id: str) -> bool:
     from botocore.exceptions import ClientError
 
     try:
         s3.head_object(Bucket=bucket, Key=run_prefix(output_prefix, run_id) + SUCCESS_MARKER)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+        if classify(error) is S3Failure.NOT_FOUND:
             return False
         raise
     return True
 
 
-def newest_complete_run(s3, bucket: str, output_prefix: str) -> str | None:
+def newest_complete_run(s3: S3Client, bucket: str, output_prefix: str) -> str | None:
     for run_id in reversed(run_ids(s3, bucket, output_prefix)):
         if is_complete(s3, bucket, output_prefix, run_id):
             return run_id

@@ -79,6 +79,32 @@ AutoOffsetReset = Annotated[Literal["earliest", "latest"], Field(
     alias="KAFKA_AUTO_OFFSET_RESET",
     description="Where a new consumer group starts reading: earliest (nothing announced is skipped) or latest.",
 )]
+# Names a stage owns that local_services also reads, to grant that stage its rights on them
+# (cloud-services/local_services/accounts.py).
+DetectorGroup = Annotated[str, Field(
+    alias="KAFKA_CONSUMER_GROUP", min_length=1,
+    description="Consumer group of the detectors (start more consumers in it for more partitions).",
+)]
+LiveGroup = Annotated[str, Field(
+    alias="LIVE_CONSUMER_GROUP", min_length=1,
+    description="The live indexer's own consumer group on KAFKA_DETECTIONS_TOPIC.",
+)]
+DetectionsDeadLetterTopic = Annotated[TopicName, Field(
+    alias="KAFKA_DETECTIONS_DEAD_LETTER_TOPIC",
+    description="Where malformed events and documents Elasticsearch refuses go (not KAFKA_DETECTIONS_TOPIC).",
+)]
+SchedulerLockIndex = Annotated[IndexName, Field(
+    alias="SCHEDULER_LOCK_INDEX",
+    description="Index of the lock that lets one batch run at a time across schedulers.",
+)]
+ImagesTopicPartitions = Annotated[int, Field(
+    alias="KAFKA_IMAGES_TOPIC_PARTITIONS", ge=1,
+    description="Partitions of the images topic when the producer (or `make up`) creates it.",
+)]
+DashboardPort = Annotated[int, Field(
+    alias="FRONTEND_PORT", ge=1, le=65535,
+    description="Port the dashboard listens on (where the edge finds it locally).",
+)]
 # Read by the aggregation (writer) and the indexer (reader), so both agree where runs are.
 OutputPrefix = Annotated[Prefix, Field(
     alias="AGGREGATION_OUTPUT_PREFIX",
@@ -112,21 +138,27 @@ def _upper(value):
 
 
 class KafkaSettings(Settings):
-    bootstrap_servers: str = Field("127.0.0.1:9092", alias="KAFKA_BOOTSTRAP_SERVERS", min_length=1,
-                                   description="Brokers, host:port[,host:port...].")
+    """How every Kafka client connects. The account is each user's own: a stage reads its
+    own variables (ProducerKafkaSettings, ... below), so it can do only its own job (the
+    broker's ACLs), and the broker's own account is KafkaAdminSettings."""
+
+    bootstrap_servers: str = Field("localhost:9094", alias="KAFKA_BOOTSTRAP_SERVERS", min_length=1,
+                                   description="Brokers, host:port[,host:port...]: the edge's TLS entry point "
+                                   "(Traefik), locally as in production.")
     security_protocol: Annotated[SECURITY_PROTOCOLS, BeforeValidator(_upper)] = Field(
-        "SASL_PLAINTEXT", alias="KAFKA_SECURITY_PROTOCOL",
-        description="SASL_PLAINTEXT locally; SASL_SSL behind TLS in production.",
+        "SASL_SSL", alias="KAFKA_SECURITY_PROTOCOL",
+        description="SASL_SSL through the edge; SASL_PLAINTEXT only straight to a broker's own listener.",
     )
     sasl_mechanism: Annotated[SASL_MECHANISMS, BeforeValidator(_upper)] = Field(
         "PLAIN", alias="KAFKA_SASL_MECHANISM", description="SASL mechanism of the account.",
     )
-    username: str = Field("", alias="KAFKA_USERNAME", description="Kafka account (needed with SASL_*).")
-    password: SecretStr | None = Field(None, alias="KAFKA_PASSWORD", repr=False,
-                                       description="Password of KAFKA_USERNAME (needed with SASL_*).")
+    # No variable here: the subclasses say whose account it is.
+    username: str = Field("", description="Kafka account (needed with SASL_*).")
+    password: SecretStr | None = Field(None, repr=False, description="Its password (needed with SASL_*).")
     ssl_ca_location: str = Field(
         "", alias="KAFKA_SSL_CA_LOCATION",
-        description="CA bundle for SASL_SSL, if the broker's certificate is not publicly trusted.",
+        description="CA bundle for SASL_SSL when the edge's certificate is not publicly trusted (`make up` writes "
+        "the local CA's path); empty: the system's trust store.",
     )
     images_topic: TopicName = Field("images", alias="KAFKA_IMAGES_TOPIC", description="Topic announcing new images.")
     dead_letter_topic: TopicName = Field("images-dead-letter", alias="KAFKA_DEAD_LETTER_TOPIC",
@@ -142,8 +174,9 @@ class KafkaSettings(Settings):
                                 "and dead-letter topics")
         if self.security_protocol.startswith("SASL"):
             password = self.password.get_secret_value() if self.password else ""
-            missing = [name for name, value in (("KAFKA_USERNAME", self.username), ("KAFKA_PASSWORD", password))
-                       if not value.strip()]
+            fields = type(self).model_fields
+            missing = [fields[name].alias or name for name, value in (("username", self.username),
+                                                                       ("password", password)) if not value.strip()]
             if missing:
                 raise SettingsError(missing=[f"{name} ({self.security_protocol} needs it)" for name in missing])
         return self
@@ -166,10 +199,70 @@ class KafkaSettings(Settings):
             config["ssl.ca.location"] = self.ssl_ca_location
         return config
 
+    def durable_producer_config(self, delivery_timeout_ms: int = 30_000) -> dict:
+        """A producer whose acknowledged messages are durable (dead letters, detection
+        events): idempotent, acks from all replicas; a message not acknowledged within
+        `delivery_timeout_ms` is reported as failed."""
+        return {
+            **self.client_config(),
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "message.timeout.ms": delivery_timeout_ms,
+        }
+
+
+def _kafka_account(stage: str, prefix: str, rights: str) -> tuple:
+    return (
+        Field("", alias=f"{prefix}_KAFKA_USERNAME", description=f"The {stage}'s own Kafka account ({rights})."),
+        Field(None, alias=f"{prefix}_KAFKA_PASSWORD", repr=False, description=f"Password of {prefix}_KAFKA_USERNAME."),
+    )
+
+
+_PRODUCER = _kafka_account("producer", "PRODUCER", "ACLs: writes, and may create, the images topic")
+_CONSUMER = _kafka_account("detector", "CONSUMER", "ACLs: reads the images topic in its group, writes the "
+                           "dead-letter and detections topics")
+_LIVE = _kafka_account("live indexer", "LIVE", "ACLs: reads the detections topic in its group, writes their "
+                       "dead-letter topic")
+
+
+class ProducerKafkaSettings(KafkaSettings):
+    username: str = _PRODUCER[0]
+    password: SecretStr | None = _PRODUCER[1]
+
+
+class ConsumerKafkaSettings(KafkaSettings):
+    username: str = _CONSUMER[0]
+    password: SecretStr | None = _CONSUMER[1]
+
+
+class LiveKafkaSettings(KafkaSettings):
+    username: str = _LIVE[0]
+    password: SecretStr | None = _LIVE[1]
+
+
+KAFKA_ADMIN_USER = "admin"
+
+
+class KafkaAdminSettings(KafkaSettings):
+    """The broker's own account, its only super user: creates topics and ACLs (`make up`,
+    `local-services accounts kafka`, the tests' set-up); no stage uses it."""
+
+    username: str = Field(KAFKA_ADMIN_USER, description="The broker's own account.")
+    password: SecretStr | None = Field(None, alias="KAFKA_ADMIN_PASSWORD", repr=False,
+                                       description="Password of the broker's own account `admin`, its only super "
+                                       "user: creates topics and ACLs (make up, the tests' set-up); no stage uses it.")
+
 
 class ElasticsearchSettings(Settings):
-    url: HttpUrl = Field("http://127.0.0.1:9200", alias="ES_URL", description="Elasticsearch endpoint.")
-    username: str = Field("elastic", alias="ES_USERNAME", min_length=1, description="Elasticsearch user (basic auth).")
+    """How every Elasticsearch client connects. ES_USERNAME is the administrator (`elastic`
+    locally: set-up, tests); each stage reads its own account (FrontendElasticsearchSettings,
+    ... below), whose role allows only its own job."""
+
+    url: HttpUrl = Field("https://localhost:8443/elasticsearch", alias="ES_URL",
+                         description="Elasticsearch endpoint: the edge (Traefik), locally as in production.")
+    username: str = Field("elastic", alias="ES_USERNAME", min_length=1,
+                          description="The administrator (locally the `elastic` superuser): set-up and tests only.")
     password: Secret = Field(alias="ES_PASSWORD", description="Password of ES_USERNAME.")
     verify_certs: bool = Field(True, alias="ES_VERIFY_CERTS",
                                description="Keep true against any https:// URL; point ES_CA_CERTS at a private CA "
@@ -191,3 +284,37 @@ class ElasticsearchSettings(Settings):
         if self.index.startswith(self.live_index_prefix):
             raise SettingsError(f"ES_INDEX {self.index!r} must not start with ES_LIVE_INDEX_PREFIX")
         return self
+
+
+def _es_account(stage: str, prefix: str, rights: str) -> tuple:
+    return (
+        Field(alias=f"{prefix}_ES_USERNAME", min_length=1,
+              description=f"The {stage}'s own Elasticsearch account (role: {rights})."),
+        Field(alias=f"{prefix}_ES_PASSWORD", description=f"Password of {prefix}_ES_USERNAME."),
+    )
+
+
+_FRONTEND_ES = _es_account("dashboard API", "FRONTEND", "reads the count indices and run records, nothing else")
+_INDEXER_ES = _es_account("batch indexer", "INDEXER", "writes the ES_INDEX* indices only")
+_LIVE_ES = _es_account("live indexer", "LIVE", "writes the live indices only, and their template")
+_SCHEDULER_ES = _es_account("scheduler", "SCHEDULER", "its lease and run records only")
+
+
+class FrontendElasticsearchSettings(ElasticsearchSettings):
+    username: str = _FRONTEND_ES[0]
+    password: Secret = _FRONTEND_ES[1]
+
+
+class IndexerElasticsearchSettings(ElasticsearchSettings):
+    username: str = _INDEXER_ES[0]
+    password: Secret = _INDEXER_ES[1]
+
+
+class LiveElasticsearchSettings(ElasticsearchSettings):
+    username: str = _LIVE_ES[0]
+    password: Secret = _LIVE_ES[1]
+
+
+class SchedulerElasticsearchSettings(ElasticsearchSettings):
+    username: str = _SCHEDULER_ES[0]
+    password: Secret = _SCHEDULER_ES[1]

@@ -1,7 +1,11 @@
-"""UTC timestamps: every time the pipeline writes carries its zone."""
+"""UTC timestamps: every time the pipeline writes carries its zone. The one place for
+time helpers: now, ISO-8601 text, and the epoch milliseconds Elasticsearch speaks."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MILLISECOND = timedelta(milliseconds=1)
 
 
 def utc_now() -> datetime:
@@ -24,3 +28,18 @@ def parse_iso(text: str) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"timestamp without a time zone: {text!r}")
     return moment.astimezone(timezone.utc)
+
+
+def to_epoch_millis(moment: datetime) -> int:
+    # Integer arithmetic: float timestamps can land a millisecond off.
+    return (moment - EPOCH) // MILLISECOND
+
+
+def from_epoch_millis(millis: float) -> datetime:
+    # Integer milliseconds: float seconds could print a millisecond off.
+    return EPOCH + timedelta(milliseconds=int(millis))
+
+
+def truncate_to_millis(moment: datetime) -> datetime:
+    """Elasticsearch dates have millisecond resolution: the rest dropped up front."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaException
 
+from pipeline_common.clients import MessageProducer
 from pipeline_common.contracts import ImageAnnouncement
 
 from .state import PublishedLedger
@@ -23,15 +24,15 @@ class Outcome:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (image_id or file, reason)
 
 
+@dataclass
 class Announcer:
     """Wraps a confluent_kafka Producer (or anything with produce/poll/flush)."""
 
-    def __init__(self, producer, topic: str, ledger: PublishedLedger, outcome: Outcome | None = None):
-        self.producer = producer
-        self.topic = topic
-        self.ledger = ledger
-        self.outcome = outcome or Outcome()
-        self.in_flight: set[str] = set()
+    producer: MessageProducer
+    topic: str
+    ledger: PublishedLedger
+    outcome: Outcome = field(default_factory=Outcome)
+    in_flight: set[str] = field(default_factory=set)  # image ids sent, not yet acknowledged
 
     def wants(self, image_id: str) -> bool:
         """False when this image was acknowledged before or is on its way now."""

@@ -12,7 +12,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from pipeline_common.contracts import IMAGES_PREFIX, ImageAnnouncement, image_key, metadata_key
-from pipeline_common.output_runs import list_keys
+from pipeline_common.s3 import S3Client, list_keys
 
 from . import s3_io
 from .announce import Announcer
@@ -42,7 +42,7 @@ def image_id_of(key: str) -> str | None:
     return match["id"] if match else None
 
 
-def announcement_for(s3, bucket: str, image_id: str, fallback_source: str) -> ImageAnnouncement:
+def announcement_for(s3: S3Client, bucket: str, image_id: str, fallback_source: str) -> ImageAnnouncement:
     key = image_key(image_id)
     stored = s3_io.stat(s3, bucket, key)
     if stored is None:
@@ -69,7 +69,14 @@ def announcement_for(s3, bucket: str, image_id: str, fallback_source: str) -> Im
     )
 
 
-def backfill(s3, bucket: str, announcer: Announcer, fallback_source: str, flush_timeout: float, progress: bool | None = None) -> BackfillReport:
+def backfill(
+    s3: S3Client,
+    bucket: str,
+    announcer: Announcer,
+    fallback_source: str,
+    flush_timeout: float,
+    progress: bool | None = None,
+) -> BackfillReport:
     report = BackfillReport()
     try:
         keys = list(list_keys(s3, bucket, IMAGES_PREFIX))
@@ -86,7 +93,9 @@ def backfill(s3, bucket: str, announcer: Announcer, fallback_source: str, flush_
     return report
 
 
-def _backfill_one(s3, bucket, key, announcer, fallback_source, report) -> None:
+def _backfill_one(
+    s3: S3Client, bucket: str, key: str, announcer: Announcer, fallback_source: str, report: BackfillReport
+) -> None:
     image_id = image_id_of(key)
     if image_id is None:
         log.warning("s3://%s/%s is not named images/<image_id>.jpg; left alone", bucket, key)

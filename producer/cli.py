@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import threading
 from pathlib import Path
 
 from pipeline_common.environment import SettingsError
 from pipeline_common.logs import configure_logging
+from pipeline_common.signals import stop_on_signals
 
 from .announce import Announcer
 from .backfill import backfill
 from .clients import Clients
-from .kafka_io import KafkaRefused, TopicError, ensure_topic
 from .ingest import Ingest
+from .kafka_io import KafkaRefused, TopicError, ensure_topic
 from .prepare import PrepareReport, find_originals, prepare_all
 from .publish import Publisher, PublishReport, publish_all
 from .s3_io import BucketProblem, StoreUnavailable, check_bucket
@@ -64,12 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
     shaping.add_argument("--max-side", type=int, help="longest side of a frame in pixels (PRODUCER_MAX_SIDE)")
 
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("prepare", parents=[common, folders, shaping], help="new_pics/ -> normalised frames with sidecars")
+    commands.add_parser(
+        "prepare", parents=[common, folders, shaping], help="new_pics/ -> normalised frames with sidecars"
+    )
     commands.add_parser("publish", parents=[common, folders], help="upload frames not yet announced and announce them")
     commands.add_parser("run", parents=[common, folders, shaping], help="prepare, then publish (the demo's default)")
-    commands.add_parser("watch", parents=[common, folders, shaping], help="prepare and announce files as they land in new_pics/")
     commands.add_parser(
-        "backfill", parents=[common, folders, shaping],
+        "watch", parents=[common, folders, shaping], help="prepare and announce files as they land in new_pics/"
+    )
+    commands.add_parser(
+        "backfill",
+        parents=[common, folders, shaping],
         help="announce S3 images/ objects that have no acknowledgement here and no metadata yet",
     )
     return parser
@@ -91,7 +95,13 @@ def load_settings(args: argparse.Namespace) -> ProducerSettings:
 
 def dispatch(args: argparse.Namespace, settings: ProducerSettings, clients) -> int:
     progress = False if args.no_progress else None
-    command = {"prepare": cmd_prepare, "publish": cmd_publish, "run": cmd_run, "watch": cmd_watch, "backfill": cmd_backfill}
+    command = {
+        "prepare": cmd_prepare,
+        "publish": cmd_publish,
+        "run": cmd_run,
+        "watch": cmd_watch,
+        "backfill": cmd_backfill,
+    }
     try:
         return command[args.command](settings, clients, progress)
     except (BucketProblem, KafkaRefused) as error:
@@ -126,7 +136,11 @@ def cmd_backfill(settings, clients, progress) -> int:
     report = backfill(clients.s3, settings.s3.bucket, announcer, settings.source, _flush_timeout(settings), progress)
     log.info(
         "backfill: %d objects listed, %d announced now, %d announced before, %d already processed, %d failed",
-        report.listed, len(report.acknowledged), report.already_announced, report.already_processed, len(report.failures),
+        report.listed,
+        len(report.acknowledged),
+        report.already_announced,
+        report.already_processed,
+        len(report.failures),
     )
     _log_failures(report.failures)
     return OK if report.ok else FAILED
@@ -134,31 +148,20 @@ def cmd_backfill(settings, clients, progress) -> int:
 
 def cmd_watch(settings, clients, progress) -> int:
     ingest = Ingest(settings, _publisher(settings, clients))
-    stop = _stop_on_signals()
+    stop = stop_on_signals("the files in hand, then flushing")
     ingest.publish(list_frames(settings.frames_dir))  # frames an earlier run left unannounced
     watch(
-        settings.new_pics_dir, settings.watch_settle_s, ingest.handle, ingest.idle, stop,
+        settings.new_pics_dir,
+        settings.watch_settle_s,
+        ingest.handle,
+        ingest.idle,
+        stop,
         existing=lambda: find_originals(settings.new_pics_dir)[0],
     )
     log.info("stopping: waiting for outstanding delivery reports")
     report = ingest.finish(_flush_timeout(settings))
     log_publish(report)
     return OK if report.ok else FAILED
-
-
-def _stop_on_signals() -> threading.Event:
-    """The first SIGINT/SIGTERM asks for a clean stop (flush, then exit); a second one
-    gets the default behaviour, for when waiting on an unreachable broker is not wanted."""
-    stop = threading.Event()
-
-    def request_stop(signum, _frame):
-        log.info("%s received: finishing (send it again to quit at once)", signal.Signals(signum).name)
-        stop.set()
-        signal.signal(signum, signal.SIG_DFL)
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, request_stop)
-    return stop
 
 
 def _announcer(settings: ProducerSettings, clients) -> Announcer:
@@ -182,7 +185,11 @@ def log_prepare(report: PrepareReport) -> None:
     log.info(
         "prepare: %d new frame(s), %d frame(s) in total from the files handled, %d file(s) already prepared, "
         "%d failed, %d ignored",
-        len(report.created), len(report.frames), report.already_prepared, len(report.failures), len(report.ignored),
+        len(report.created),
+        len(report.frames),
+        report.already_prepared,
+        len(report.failures),
+        len(report.ignored),
     )
     _log_failures(report.failures)
 
@@ -191,8 +198,12 @@ def log_publish(report: PublishReport) -> None:
     log.info(
         "publish: %d uploaded, %d already in S3, %d announced and acknowledged, %d announced before, "
         "%d already processed, %d failed",
-        report.uploaded, report.already_in_s3, len(report.acknowledged), report.already_announced,
-        report.already_processed, len(report.failures),
+        report.uploaded,
+        report.already_in_s3,
+        len(report.acknowledged),
+        report.already_announced,
+        report.already_processed,
+        len(report.failures),
     )
     _log_failures(report.failures)
 

@@ -30,14 +30,16 @@ class Ingest:
             prepare_file(path, self.settings, self.ledger, report)
         self.failures.extend(report.failures)
         if originals:
-            log.info("%d file(s) prepared: %d frame(s), %d new", len(originals), len(report.frames), len(report.created))
+            log.info(
+                "%d file(s) prepared: %d frame(s), %d new", len(originals), len(report.frames), len(report.created)
+            )
         self.publish(report.frames)
 
     def idle(self, timeout: float) -> None:
         """Serve delivery reports and say which announcements Kafka acknowledged."""
         self.publisher.announcer.poll(timeout)
         acknowledged = self.publisher.announcer.outcome.acknowledged
-        for image_id in acknowledged[self._reported:]:
+        for image_id in acknowledged[self._reported :]:
             log.info("announced %s on %s", image_id, self.publisher.announcer.topic)
         self._reported = len(acknowledged)
 

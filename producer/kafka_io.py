@@ -100,7 +100,9 @@ def ensure_topic(
             if not error.retriable() and error.code() not in _TRANSIENT:
                 hint = ""
                 if error.code() in _NOT_ALLOWED:
-                    hint = " (if the topic exists and this account may not create topics, set PRODUCER_CREATE_TOPIC=false)"
+                    hint = (
+                        " (if the topic exists and this account may not create topics, set PRODUCER_CREATE_TOPIC=false)"
+                    )
                 raise TopicError(f"cannot create topic {topic}: {error.str()}{hint}") from None
             log.warning("topic %s: broker not answering (%s), attempt %d of %d", topic, error.str(), attempt, attempts)
         except concurrent.futures.TimeoutError:
@@ -123,7 +125,8 @@ def _wait(admin, future, errors: ClientErrors | None, timeout_s: float) -> None:
             admin.poll(0)  # serves error_cb
             if errors is not None and errors.refused:
                 raise KafkaRefused(
-                    f"Kafka refused the credentials: {errors.last.str()} (check KAFKA_USERNAME/KAFKA_PASSWORD)"
+                    f"Kafka refused the credentials: {errors.last.str()} "
+                    "(check PRODUCER_KAFKA_USERNAME/PRODUCER_KAFKA_PASSWORD)"
                 ) from None
             if time.monotonic() >= deadline:
                 raise

@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tqdm import tqdm
 
 from pipeline_common.contracts import ContractError, ImageAnnouncement, image_key, metadata_key
+from pipeline_common.s3 import S3Client
 
 from . import s3_io
 from .announce import Announcer
@@ -49,14 +50,14 @@ def build_announcement(
     )
 
 
+@dataclass
 class Publisher:
     """Uploads frames and hands their announcements to an `Announcer`."""
 
-    def __init__(self, s3, bucket: str, announcer: Announcer, report: PublishReport | None = None):
-        self.s3 = s3
-        self.bucket = bucket
-        self.announcer = announcer
-        self.report = report or PublishReport()
+    s3: S3Client
+    bucket: str
+    announcer: Announcer
+    report: PublishReport = field(default_factory=PublishReport)
 
     def publish(self, jpeg_path: Path) -> None:
         """Upload and announce one frame unless Kafka already acknowledged it.
@@ -71,7 +72,10 @@ class Publisher:
             return
         image_id = content_id(jpeg)
         if image_id != record.image_id:
-            self._fail(jpeg_path.name, f"content hash {image_id} does not match its sidecar's {record.image_id}: file changed after prepare")
+            self._fail(
+                jpeg_path.name,
+                f"content hash {image_id} does not match its sidecar's {record.image_id}: file changed after prepare",
+            )
             return
         if not self.announcer.wants(image_id):
             self.report.already_announced += 1
@@ -114,7 +118,9 @@ class Publisher:
         return self.report
 
 
-def publish_all(publisher: Publisher, frames: Iterable[Path], flush_timeout: float, progress: bool | None = None) -> PublishReport:
+def publish_all(
+    publisher: Publisher, frames: Iterable[Path], flush_timeout: float, progress: bool | None = None
+) -> PublishReport:
     frames = list(frames)
     bar = tqdm(frames, desc="publish", unit="frame", disable=None if progress is None else not progress)
     for index, path in enumerate(bar):
@@ -123,7 +129,9 @@ def publish_all(publisher: Publisher, frames: Iterable[Path], flush_timeout: flo
         except s3_io.StoreUnavailable as error:
             log.error("%s; stopping", error)
             publisher.report.failures.append((path.name, str(error)))
-            publisher.report.failures.extend((rest.name, "not attempted: S3 unavailable") for rest in frames[index + 1 :])
+            publisher.report.failures.extend(
+                (rest.name, "not attempted: S3 unavailable") for rest in frames[index + 1 :]
+            )
             bar.close()
             break
     # flush even after a failure, so what was sent is acknowledged and recorded

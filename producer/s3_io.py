@@ -8,15 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, unquote
 
-from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError
 
+from pipeline_common.s3 import UNREACHABLE, S3Client, S3Failure, classify, error_code
 from pipeline_common.timestamps import parse_iso, to_iso, utc_now
-
-NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
-# After botocore's own retries these mean the store is down: stop the batch rather
-# than fail every remaining frame one by one.
-UNREACHABLE = (EndpointConnectionError, BotoConnectionError)
 
 
 class StoreUnavailable(Exception):
@@ -34,25 +29,29 @@ class StoredImage:
     metadata: dict[str, str]
 
 
-def check_bucket(s3, bucket: str) -> None:
+def check_bucket(s3: S3Client, bucket: str) -> None:
     try:
         s3.head_bucket(Bucket=bucket)
     except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        if code in NOT_FOUND or code == "NoSuchBucket":
+        failure = classify(error)
+        if failure in (S3Failure.NOT_FOUND, S3Failure.NO_BUCKET):
             raise BucketProblem(f"bucket {bucket!r} does not exist (is `make up` done? is S3_BUCKET right?)") from None
-        if code in {"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"}:
-            raise BucketProblem(f"S3 refused access to bucket {bucket!r} ({code}): check S3_ACCESS_KEY/S3_SECRET_KEY") from None
+        if failure is S3Failure.DENIED:
+            raise BucketProblem(
+                f"S3 refused access to bucket {bucket!r} ({error_code(error)}): check S3_ACCESS_KEY/S3_SECRET_KEY"
+            ) from None
         raise StoreUnavailable(f"S3 error on bucket {bucket!r}: {error}") from None
     except UNREACHABLE as error:
+        # after botocore's own retries the store is down: stop the batch rather than
+        # fail every remaining frame one by one
         raise StoreUnavailable(f"S3 unreachable: {error}") from None
 
 
-def stat(s3, bucket: str, key: str) -> StoredImage | None:
+def stat(s3: S3Client, bucket: str, key: str) -> StoredImage | None:
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code", "") in NOT_FOUND:
+        if classify(error) is S3Failure.NOT_FOUND:
             return None
         raise
     return StoredImage(
@@ -62,7 +61,7 @@ def stat(s3, bucket: str, key: str) -> StoredImage | None:
     )
 
 
-def upload_image(s3, bucket: str, key: str, jpeg: bytes, metadata: dict[str, str]) -> tuple[bool, datetime]:
+def upload_image(s3: S3Client, bucket: str, key: str, jpeg: bytes, metadata: dict[str, str]) -> tuple[bool, datetime]:
     """(True, now) after an upload; (False, its time) when the same-sized object is there."""
     existing = stat(s3, bucket, key)
     if existing is not None and existing.size == len(jpeg):

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field
 
 from pipeline_common.environment import PROJECT_ROOT, Settings
-from pipeline_common.settings import KafkaSettings, S3Settings
+from pipeline_common.settings import ImagesTopicPartitions, ProducerKafkaSettings, S3Settings
 
 DEFAULT_NEW_PICS = PROJECT_ROOT / "producer" / "new_pics"
 DEFAULT_FRAMES = PROJECT_ROOT / "producer" / "extracted_frames"
@@ -23,7 +23,7 @@ Folder = Annotated[Path, BeforeValidator(_resolved)]
 class ProducerSettings(Settings):
     # None when the command needs no services (`prepare`: `from_env(without={"s3", "kafka"})`)
     s3: S3Settings | None
-    kafka: KafkaSettings | None
+    kafka: ProducerKafkaSettings | None  # the producer's own account
     new_pics_dir: Folder = Field(DEFAULT_NEW_PICS, alias="PRODUCER_NEW_PICS_DIR",
                                  description="Input folder; default producer/new_pics.")
     frames_dir: Folder = Field(DEFAULT_FRAMES, alias="PRODUCER_FRAMES_DIR",
@@ -36,8 +36,7 @@ class ProducerSettings(Settings):
                              description="Video frames sampled per second.")
     jpeg_quality: int = Field(90, alias="PRODUCER_JPEG_QUALITY", ge=1, le=100,
                               description="JPEG quality of the frames.")
-    topic_partitions: int = Field(3, alias="KAFKA_IMAGES_TOPIC_PARTITIONS", ge=1,
-                                  description="Partitions of the images topic when the producer creates it.")
+    topic_partitions: ImagesTopicPartitions = 3
     topic_replication: int = Field(1, alias="KAFKA_IMAGES_TOPIC_REPLICATION", ge=1,
                                    description="Replication factor of the images topic when the producer creates it.")
     create_topic: bool = Field(True, alias="PRODUCER_CREATE_TOPIC",

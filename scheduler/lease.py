@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from elasticsearch import BadRequestError, ConflictError, NotFoundError
+
 from pipeline_common.timestamps import parse_iso, to_iso, utc_now
 
 log = logging.getLogger(__name__)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from elasticsearch import NotFoundError
+
 from pipeline_common.contracts import batch_runs
 from pipeline_common.timestamps import parse_iso, to_iso
 

@@ -11,7 +11,7 @@ from pydantic_settings import NoDecode
 
 from pipeline_common.environment import EMPTY_IS_A_VALUE, Settings, SettingsError
 from pipeline_common.metrics import MetricsPort, MetricsSettings
-from pipeline_common.settings import ElasticsearchSettings, IndexName
+from pipeline_common.settings import SchedulerElasticsearchSettings, SchedulerLockIndex
 
 from .timing import CronError, cron_trigger
 
@@ -35,7 +35,7 @@ class SchedulerMetrics(MetricsSettings):
 
 
 class SchedulerSettings(Settings):
-    es: ElasticsearchSettings  # its runs_index (ES_RUNS_INDEX) holds the run records
+    es: SchedulerElasticsearchSettings  # its own account; its runs_index (ES_RUNS_INDEX) holds the run records
     metrics: SchedulerMetrics = Field(default_factory=SchedulerMetrics)
     cron: str = Field("*/15 * * * *", alias="SCHEDULER_CRON", json_schema_extra=EMPTY_IS_A_VALUE,
                       description="Incremental aggregation + indexer: crontab's five fields, or six with seconds "
@@ -46,8 +46,7 @@ class SchedulerSettings(Settings):
     misfire_grace_s: int = Field(600, alias="SCHEDULER_MISFIRE_GRACE_S", ge=1,
                                  description="A fire this many seconds late (process busy or suspended) still runs, "
                                  "once.")
-    lock_index: IndexName = Field("pipeline-batch-locks", alias="SCHEDULER_LOCK_INDEX",
-                                  description="Index of the lock that lets one batch run at a time across schedulers.")
+    lock_index: SchedulerLockIndex = "pipeline-batch-locks"
     lock_name: str = "batch"
     lease_s: int = Field(120, alias="SCHEDULER_LEASE_S", ge=4,
                          description="The lock's lease in seconds, renewed every quarter of it.")

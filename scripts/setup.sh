@@ -23,6 +23,11 @@ command -v java >/dev/null 2>&1 || die "Java 17 or newer is required for Kafka, 
 java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
 [ "${java_major:-0}" -ge 17 ] || die "Java 17 or newer is required, found Java ${java_major:-unknown}."
 command -v mvn >/dev/null 2>&1 || die "Maven is required to fetch the service jars (apt-get install maven)."
+command -v go >/dev/null 2>&1 || die "Go 1.21 or newer is required to build Traefik, the local stack's edge (https://go.dev/dl/)."
+
+# --- Traefik: ~10 minutes to build the first time, so it starts now, in the background,
+# while the rest installs; `make up` waits for it (scripts/go_tool.sh; cached afterwards).
+bash scripts/go_tool.sh --background traefik >/dev/null
 
 # --- system packages: sample photos (darknet), headless browser, load tool --------------
 missing=()

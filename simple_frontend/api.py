@@ -3,8 +3,7 @@ of the range (batch index before the newest run's cutoff, live indices after it)
 search, merge, reshape."""
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from elastic_transport import TransportError
 from elasticsearch import ApiError
@@ -19,23 +18,27 @@ from .counts import Counts
 from .errors import describe_elasticsearch_error
 from .extension import frontend
 from .merge import Plan
-from .params import CountQuery, ParamError, bucket_count, parse_query
+from .params import bucket_count, check_names, parse_query
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 RANGE = ("from", "to", "interval")
 
 
-def _query(allowed: Iterable[str], *, range_defaults: bool = True, draws_buckets: bool = False) -> CountQuery:
+def _plan(allowed: Iterable[str], **options: bool) -> Plan:
+    """The request's query as it will run (params.parse_query validates and plans it: the
+    stored interval, the range widened once), split at the newest run's cutoff."""
     app = frontend()
-    return parse_query(
+    query = parse_query(
         request.args.to_dict(flat=False),
         allowed=frozenset(allowed),
         now=app.clock(),
         max_buckets=app.settings.max_buckets,
-        range_defaults=range_defaults,
-        draws_buckets=draws_buckets,
+        stored_intervals=app.store.stored_intervals,
+        **options,
     )
+    stored = query.stored_interval
+    return merge.plan(query, stored, app.store.newest_runs(stored), app.settings.batch_lateness)
 
 
 def _answer(body: Any, plan: Plan) -> Response:
@@ -55,46 +58,28 @@ def _answer(body: Any, plan: Plan) -> Response:
     return response
 
 
-def _resolve(query: CountQuery) -> tuple[CountQuery, Interval]:
-    """The query as it will run, and the stored interval it reads. When only coarser
-    documents are stored than the interval asked for, the answer uses their interval
-    (an hour's count cannot be split into minutes); X-Interval tells the client."""
-    stored = frontend().store.stored_interval_for(query.interval)
-    if stored.length > query.interval.length:
-        try:
-            time_range = query.time_range.widened(stored) if query.time_range else None
-        except OverflowError:
-            raise ParamError(f"to: the range must end before the last {stored.value} of year 9999") from None
-        query = replace(query, interval=stored, time_range=time_range)
-    return query, stored
-
-
-def _plan(query: CountQuery) -> Plan:
-    """Resolve the stored interval, then split the range at the newest run's cutoff."""
-    query, stored = _resolve(query)
-    app = frontend()
-    return merge.plan(query, stored, app.store.newest_runs(stored), app.settings.batch_lateness)
-
-
 def _counts() -> Counts:
     return Counts(frontend().store)
 
 
-@bp.get("/labels")
-def labels() -> Response:
-    plan = _plan(_query((*RANGE, "source"), range_defaults=False))
-    return _answer({"labels": _counts().distinct("label", plan)}, plan)
+def _distinct(field: str, narrowed_by: str) -> Callable[[], Response]:
+    """/api/labels and /api/sources: the distinct values of one field, alphabetically,
+    optionally narrowed by the other field and a range (no default range: all time)."""
+
+    def view() -> Response:
+        plan = _plan((*RANGE, narrowed_by), range_defaults=False)
+        return _answer({f"{field}s": _counts().distinct(field, plan)}, plan)
+
+    return view
 
 
-@bp.get("/sources")
-def sources() -> Response:
-    plan = _plan(_query((*RANGE, "label"), range_defaults=False))
-    return _answer({"sources": _counts().distinct("source", plan)}, plan)
+bp.add_url_rule("/labels", "labels", _distinct("label", narrowed_by="source"), methods=["GET"])
+bp.add_url_rule("/sources", "sources", _distinct("source", narrowed_by="label"), methods=["GET"])
 
 
 @bp.get("/totals")
 def totals() -> Response:
-    plan = _plan(_query((*RANGE, "source", "label", "metric")))
+    plan = _plan((*RANGE, "source", "label", "metric"))
     counts, total, truncated = _counts().totals(plan)
     query = plan.query
     body = {
@@ -111,7 +96,7 @@ def totals() -> Response:
 
 @bp.get("/top")
 def top() -> Response:
-    plan = _plan(_query((*RANGE, "source", "metric", "n")))
+    plan = _plan((*RANGE, "source", "metric", "n"))
     query = plan.query
     body = {
         "from": to_iso(query.time_range.start),
@@ -128,7 +113,7 @@ def top() -> Response:
 def timeline() -> Response:
     """{label: [{"t": iso, "y": n, "state": "final"|"live"}, ...]}, the original design's
     shape with each bucket saying whether it is final."""
-    plan = _plan(_query((*RANGE, "label", "source", "metric", "n"), draws_buckets=True))
+    plan = _plan((*RANGE, "label", "source", "metric", "n"), draws_buckets=True)
     series = _counts().timeline(plan)
     answer = _answer(series, plan)
     answer.headers["X-Buckets"] = str(bucket_count(plan.query.time_range, plan.query.interval))
@@ -139,18 +124,15 @@ def timeline() -> Response:
 def count_specific() -> Response:
     """{"label": ..., "count_in_range": N}, the original design's shape (where the count
     comes from is in the X-Final-Until / X-Live headers)."""
-    query = _query((*RANGE, "label", "source", "metric"))
-    if len(query.labels) != 1:
-        raise ParamError(f"label: expected exactly one label; got {len(query.labels)}")
-    plan = _plan(query)
+    plan = _plan((*RANGE, "label", "source", "metric"), one_label=True)
     _, total, _ = _counts().totals(plan)
-    return _answer({"label": query.labels[0], "count_in_range": total}, plan)
+    return _answer({"label": plan.query.labels[0], "count_in_range": total}, plan)
 
 
 @bp.get("/label_counts")
 def label_counts() -> Response:
     """{"labels": [...], "counts": [...]}, the original design's shape, biggest first."""
-    plan = _plan(_query((*RANGE, "source", "label", "metric")))
+    plan = _plan((*RANGE, "source", "label", "metric"))
     counts, _, _ = _counts().totals(plan)
     return _answer({"labels": [label for label, _ in counts], "counts": [count for _, count in counts]}, plan)
 
@@ -173,7 +155,7 @@ def health() -> tuple[Response, int]:
     last scheduled batch run and its age (informational); `coverage` where final counts
     end per stored interval; `live` the images in the live indices."""
     app = frontend()
-    _query(())  # takes no parameters; a typo should not look like a passed check
+    check_names(request.args.to_dict(flat=False), frozenset())  # a typo should not look like a passed check
     store = app.store
     body: dict[str, Any] = {"index": store.index, "max_buckets": app.settings.max_buckets}
     try:

@@ -7,11 +7,12 @@ as query syntax. A failure raises `ParamError` saying what was expected and what
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from typing import Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from pipeline_common.contracts import Interval, bucket_start
+from pipeline_common.timestamps import MILLISECOND, truncate_to_millis
 
 DEFAULT_FROM = "now-24h"
 DEFAULT_TO = "now"
@@ -54,11 +55,15 @@ class TimeRange:
     start: datetime
     end: datetime
 
+    @property
+    def last(self) -> datetime:
+        """The last moment in the range (`end` is not)."""
+        return self.end - MILLISECOND
+
     def widened(self, interval: Interval) -> "TimeRange":
         """The range grown to whole buckets of `interval`: a bucket that the range cuts
         is counted whole, in charts and totals alike, instead of silently dropped."""
-        last = bucket_start(self.end - timedelta(milliseconds=1), interval)
-        return TimeRange(bucket_start(self.start, interval), last + interval.length)
+        return TimeRange(bucket_start(self.start, interval), bucket_start(self.last, interval) + interval.length)
 
 
 @dataclass(frozen=True)
@@ -69,17 +74,28 @@ class CountQuery:
     sources: tuple[str, ...] = ()
     metric: str = "detections"
     top: int = DEFAULT_TOP
+    # the interval of the stored documents that answer it (see choose_stored_interval)
+    stored_interval: Interval | None = None
+
+
+def choose_stored_interval(requested: Interval, stored: Iterable[Interval]) -> Interval:
+    """Which stored documents answer a request for `requested` buckets: those of the same
+    interval when stored (fewest documents, exact sums); else the coarsest finer interval
+    (its buckets still sum exactly into the requested ones); else the finest coarser one
+    (the answer then shows each stored bucket at its start); if nothing is stored, the
+    request itself (the answer is empty anyway)."""
+    stored = sorted(set(stored), key=lambda interval: interval.length)
+    if not stored:
+        return requested
+    finer = [interval for interval in stored if interval.length <= requested.length]
+    return finer[-1] if finer else stored[0]
+
+
 
 
 def shown(value: str, limit: int = 60) -> str:
     """The received value for an error message, cut short so a huge input stays readable."""
     return repr(value if len(value) <= limit else value[:limit] + "...")
-
-
-def _to_millis(moment: datetime) -> datetime:
-    # Elasticsearch dates have millisecond resolution; dropping the rest up front keeps
-    # the bucket arithmetic here identical to what Elasticsearch does.
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def parse_time(text: str, now: datetime, name: str) -> datetime:
@@ -88,7 +104,7 @@ def parse_time(text: str, now: datetime, name: str) -> datetime:
         amount, unit = relative.group("amount"), relative.group("unit")
         offset = UNITS[unit] * int(amount) if amount else timedelta(0)
         try:
-            return _to_millis(now.astimezone(timezone.utc) - offset)
+            return truncate_to_millis(now.astimezone(timezone.utc) - offset)
         except OverflowError:
             raise ParamError(f"{name}: {shown(text)} reaches before year 1") from None
     if ISO_TIME.fullmatch(text):
@@ -99,7 +115,8 @@ def parse_time(text: str, now: datetime, name: str) -> datetime:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)
         try:
-            return _to_millis(moment.astimezone(timezone.utc))
+            # at millisecond resolution, the bucket arithmetic here is Elasticsearch's
+            return truncate_to_millis(moment.astimezone(timezone.utc))
         except OverflowError:
             raise ParamError(f"{name}: {shown(text)} lies outside the years 1 to 9999 in UTC") from None
     raise ParamError(f"{name}: expected {TIME_HELP}; got {shown(text)}")
@@ -134,7 +151,7 @@ def bucket_count(time_range: TimeRange, interval: Interval) -> int:
     """How many histogram buckets Elasticsearch returns for the range with
     `extended_bounds` [start, end - 1 ms] (UTC minutes, hours and days have fixed lengths)."""
     first = bucket_start(time_range.start, interval)
-    last = bucket_start(time_range.end - timedelta(milliseconds=1), interval)
+    last = bucket_start(time_range.last, interval)
     return (last - first) // interval.length + 1
 
 
@@ -207,12 +224,19 @@ def parse_query(
     max_buckets: int,
     range_defaults: bool = True,
     draws_buckets: bool = False,
+    one_label: bool = False,
+    stored_intervals: Callable[[], Iterable[Interval]] = tuple,
 ) -> CountQuery:
-    """Validate a request's parameters (`args` maps each name to all its values).
+    """The one place a request becomes the query that runs (`args` maps each name to all
+    its values). Every parameter is validated first; only then are the stored intervals
+    looked up, so a bad request never costs a search.
 
-    The range is widened to whole buckets of the interval (default hour), so totals
-    and a timeline of the same parameters always agree. The bucket cap applies where
-    the answer holds one entry per bucket (`draws_buckets`)."""
+    The answer's interval is the one asked for (default hour), or the stored documents'
+    when only coarser ones are stored (an hour's count cannot be split into minutes). The
+    range is widened once, to whole buckets of that interval, so totals and a timeline of
+    the same parameters always agree. The bucket cap applies where the answer holds one
+    entry per bucket (`draws_buckets`), to the buckets asked for; `one_label` asks for
+    exactly one label."""
     check_names(args, allowed)
 
     def one(key: str) -> str | None:
@@ -220,19 +244,24 @@ def parse_query(
         return values[0] if values else None
 
     time_range = parse_range(one("from"), one("to"), now, defaults=range_defaults)
-    interval = parse_interval(one("interval"))
-    if time_range is not None:
-        if draws_buckets:
-            check_bucket_count(time_range, interval, max_buckets)
-        try:
-            time_range = time_range.widened(interval)
-        except OverflowError:
-            raise ParamError(f"to: the range must end before the last {interval.value} of year 9999") from None
-    return CountQuery(
+    requested = parse_interval(one("interval"))
+    if time_range is not None and draws_buckets:
+        check_bucket_count(time_range, requested, max_buckets)
+    query = CountQuery(
         time_range=time_range,
-        interval=interval,
+        interval=requested,
         labels=parse_names(args.get("label", ()), "label"),
         sources=parse_names(args.get("source", ()), "source"),
         metric=parse_metric(one("metric")),
         top=parse_top(one("n")),
     )
+    if one_label and len(query.labels) != 1:
+        raise ParamError(f"label: expected exactly one label; got {len(query.labels)}")
+    stored = choose_stored_interval(requested, stored_intervals())
+    interval = stored if stored.length > requested.length else requested
+    if time_range is not None:
+        try:
+            time_range = time_range.widened(interval)
+        except OverflowError:
+            raise ParamError(f"to: the range must end before the last {interval.value} of year 9999") from None
+    return replace(query, time_range=time_range, interval=interval, stored_interval=stored)

@@ -14,12 +14,11 @@ answer the shape of a batch answer, so one set of result functions reads both.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Mapping
+from datetime import datetime
+from typing import Any, Mapping
 
-from pipeline_common.contracts import Interval
-from pipeline_common.contracts import live_index
-from pipeline_common.timestamps import to_iso
+from pipeline_common.contracts import Interval, live_index
+from pipeline_common.timestamps import MILLISECOND, to_epoch_millis, to_iso
 
 from .params import CountQuery, TimeRange
 
@@ -62,19 +61,6 @@ class Window:
 # Upper bound on distinct labels or sources listed in one answer (COCO has 80 classes).
 MAX_TERMS = 1000
 CALENDAR = {Interval.MINUTE: "1m", Interval.HOUR: "1h", Interval.DAY: "1d"}
-
-
-def choose_stored_interval(requested: Interval, stored: Iterable[Interval]) -> Interval:
-    """Which stored documents answer a request for `requested` buckets: those of the same
-    interval when stored (fewest documents, exact sums); else the coarsest finer interval
-    (its buckets still sum exactly into the requested ones); else the finest coarser one
-    (the answer then shows each stored bucket at its start); if nothing is stored, the
-    request itself (the answer is empty anyway)."""
-    stored = sorted(set(stored), key=lambda interval: interval.length)
-    if not stored:
-        return requested
-    finer = [interval for interval in stored if interval.length <= requested.length]
-    return finer[-1] if finer else stored[0]
 
 
 def range_filter(time_range: TimeRange | Window, field: str = "bucket_start") -> dict[str, Any]:
@@ -217,8 +203,8 @@ def timeline_body(
             # Empty buckets from the start to the end of the range come back as zeros;
             # `max` is inclusive, the range's end is not.
             "extended_bounds": {
-                "min": _millis(window.start),
-                "max": _millis(window.end - timedelta(milliseconds=1)),
+                "min": to_epoch_millis(window.start),
+                "max": to_epoch_millis(window.end - MILLISECOND),
             },
         },
         "aggs": {"count": metric},
@@ -283,11 +269,3 @@ def extent_body() -> dict[str, Any]:
             "intervals": {"terms": {"field": "interval", "size": 10}},
         },
     }
-
-
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def _millis(moment: datetime) -> int:
-    # Integer arithmetic: float timestamps can land a millisecond off.
-    return (moment - EPOCH) // timedelta(milliseconds=1)

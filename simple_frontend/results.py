@@ -1,11 +1,11 @@
 """Answers of Elasticsearch turned into the API's JSON shapes: pure functions."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Mapping, Sequence
 
 from pipeline_common.contracts import Interval
-from pipeline_common.timestamps import to_iso
+from pipeline_common.timestamps import from_epoch_millis, to_iso
 
 
 def _count(aggregation: Mapping[str, Any] | None) -> int:
@@ -33,17 +33,9 @@ def distinct_values(response: Mapping[str, Any]) -> list[str]:
     return [bucket["key"] for bucket in buckets]
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def _from_millis(millis: float) -> datetime:
-    # Integer milliseconds: float seconds could print a millisecond off.
-    return EPOCH + timedelta(milliseconds=int(millis))
-
-
 def _point(point: Mapping[str, Any]) -> dict[str, Any]:
     # `key_as_string` is already UTC ISO-8601 with milliseconds (the query's format)
-    moment = point.get("key_as_string") or to_iso(_from_millis(point["key"]))
+    moment = point.get("key_as_string") or to_iso(from_epoch_millis(point["key"]))
     return {"t": moment, "y": _count(point.get("count"))}
 
 
@@ -94,7 +86,7 @@ def live_extent(response: Mapping[str, Any]) -> dict[str, Any]:
 
     def moment(name: str) -> str | None:
         value = aggregations.get(name, {}).get("value")
-        return None if value is None else to_iso(_from_millis(value))
+        return None if value is None else to_iso(from_epoch_millis(value))
 
     hits = response.get("hits", {}).get("total", {})
     return {
@@ -111,7 +103,7 @@ def extent(response: Mapping[str, Any]) -> dict[str, Any]:
         value = aggregations.get(name, {}).get("value")
         if value is None:
             return None
-        return to_iso(_from_millis(value))
+        return to_iso(from_epoch_millis(value))
 
     hits = response.get("hits", {}).get("total", {})
     intervals, _ = stored_intervals(response)

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from pipeline_common.environment import Settings
 from pipeline_common.metrics import MetricsPort, MetricsSettings
-from pipeline_common.settings import ElasticsearchSettings
+from pipeline_common.settings import DashboardPort, FrontendElasticsearchSettings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5001
@@ -22,12 +22,13 @@ class FrontendMetrics(MetricsSettings):
 
 
 class FrontendSettings(Settings):
-    elasticsearch: ElasticsearchSettings  # its index (ES_INDEX) is the one read
+    # the API's own, read-only account; its index (ES_INDEX) is the one read
+    elasticsearch: FrontendElasticsearchSettings
     metrics: FrontendMetrics = Field(default_factory=FrontendMetrics)
     host: str = Field(DEFAULT_HOST, alias="FRONTEND_HOST", min_length=1,
                       description="Where `python simple_frontend/app.py` listens; keep 127.0.0.1 unless a proxy "
                       "sits in front.")
-    port: int = Field(DEFAULT_PORT, alias="FRONTEND_PORT", ge=1, le=65535, description="Port it listens on.")
+    port: DashboardPort = DEFAULT_PORT
     # (to - from) / interval may not exceed this: a year of minutes would make ES and
     # the browser build half a million points.
     max_buckets: int = Field(DEFAULT_MAX_BUCKETS, alias="FRONTEND_MAX_BUCKETS", ge=1, le=100_000,

@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
 from elasticsearch import ApiError
@@ -18,13 +18,24 @@ from . import queries, results
 log = logging.getLogger(__name__)
 
 
+class SearchClient(Protocol):
+    """What the store needs of an elasticsearch.Elasticsearch client (or a test's fake)."""
+
+    @property
+    def indices(self) -> Any: ...
+
+    def search(self, *, index: str, **body: Any) -> Any: ...
+
+    def close(self) -> None: ...
+
+
 class CountsStore:
     """Searches the batch index and the live indices with a client it is given (a real
     one, or a fake in unit tests)."""
 
     def __init__(
         self,
-        client: Any,
+        client: SearchClient,
         index: str,
         live_pattern: str,
         *,
@@ -93,9 +104,6 @@ class CountsStore:
     def newest_runs(self, interval: Interval) -> list[str]:
         """The newest run ids holding documents of `interval`, newest first."""
         return list(self._lookup()[1].get(interval, []))
-
-    def stored_interval_for(self, requested: Interval) -> Interval:
-        return queries.choose_stored_interval(requested, self.stored_intervals())
 
     def index_exists(self) -> bool:
         return bool(self.client.indices.exists(index=self.index))

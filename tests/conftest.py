@@ -25,13 +25,20 @@ from pydantic import Field
 from local_services.hadoop_settings import ClusterPorts
 from pipeline_common.clients import elasticsearch_client, s3_client
 from pipeline_common.environment import DEFAULT_DOTENV, PROJECT_ROOT, Settings, SettingsError, read_environment
-from pipeline_common.settings import ElasticsearchSettings, KafkaSettings, S3Settings
+from pipeline_common.settings import (
+    ElasticsearchSettings,
+    FrontendElasticsearchSettings,
+    KafkaAdminSettings,
+    KafkaSettings,
+    S3Settings,
+)
+from tests.support.services import Processes
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
 UNIT_DIR = Path(__file__).parent / "unit"
 UP_TIMEOUT_S = 600
 SERVICE_FIXTURES = {"pipeline_env", "s3_settings", "kafka_settings", "es_settings", "s3", "es",
-                    "kafka_admin", "hadoop_home", "hadoop_cluster"}
+                    "kafka_admin", "hadoop_home", "hadoop_cluster", "grant_kafka", "api_es_settings"}
 CLUSTER_UP_TIMEOUT_S = 900
 
 
@@ -90,24 +97,32 @@ def _start_docker(request) -> dict[str, str]:
         pytest.skip(f"PIPELINE_SERVICES=docker: {reason}")
     from testcontainers.compose import DockerCompose
 
-    from local_services import stack
-    from local_services.envfile import ensure_env_file
+    from local_services import provision, stack
+    from local_services.envfile import LOCAL_CA, ensure_env_file
     from local_services.errors import ServiceError
+    from local_services.paths import Paths
     from local_services.readiness import wait_until
     from local_services.settings import LocalSettings
+    from local_services.tls import TlsFiles, ensure_server_cert
 
-    ensure_env_file(PROJECT_ROOT / ".env.example", DEFAULT_DOTENV)
+    paths = Paths.from_env(read_environment())
+    ensure_env_file(PROJECT_ROOT / ".env.example", DEFAULT_DOTENV, values={LOCAL_CA: str(paths.ca_cert)})
+    env = read_environment()
+    settings = LocalSettings.from_env(env)
+    # what the containers mount (docker-compose.dev.yml): the edge's certificate, the
+    # users files, Elasticsearch's roles and users, Kafka's accounts
+    ensure_server_cert(TlsFiles(paths.tls), [settings.edge.host], label=str(paths.local_dir))
+    provision.write_files(paths.local_dir / "docker", settings.access, settings.kafka_admin_password)
     compose = DockerCompose(PROJECT_ROOT, compose_file_name="docker-compose.dev.yml",
                             env_file=str(DEFAULT_DOTENV), pull=True)
     compose.start()
     request.addfinalizer(compose.stop)
-    env = read_environment()
-    settings = LocalSettings.from_env(env)
     try:
         for service in stack.services(settings):
             wait_until(service.is_ready, what=f"{service.name} (docker)", timeout=300,
                        log_file=settings.paths.logs / "none")
-        stack.services(settings, ["s3"])[0].after_ready()  # the bucket
+        for name in ("s3", "kafka"):  # the bucket; the topics and each stage's ACLs
+            stack.services(settings, [name])[0].after_ready()
     except ServiceError as error:
         stdout, stderr = compose.get_logs()
         pytest.fail(f"{error}\ndocker compose logs:\n{(stdout + stderr)[-4000:]}", pytrace=False)
@@ -145,12 +160,22 @@ def s3_settings(pipeline_env) -> S3Settings:
 
 @pytest.fixture(scope="session")
 def kafka_settings(pipeline_env) -> KafkaSettings:
-    return KafkaSettings.from_env(pipeline_env)
+    """The broker's own account (`admin`, its only super user), for the tests' set-up:
+    creating topics, announcing test input, reading results and lags. Stage code under
+    test runs with its stage's own account (see `grant_kafka`)."""
+    return KafkaAdminSettings.from_env(pipeline_env)
 
 
 @pytest.fixture(scope="session")
 def es_settings(pipeline_env) -> ElasticsearchSettings:
     return ElasticsearchSettings.from_env(pipeline_env)
+
+
+@pytest.fixture(scope="session")
+def api_es_settings(pipeline_env) -> ElasticsearchSettings:
+    """The dashboard API's own, read-only Elasticsearch account (FRONTEND_ES_*), which an app
+    under test runs with; fixtures write test data as the administrator (`es`)."""
+    return FrontendElasticsearchSettings.from_env(pipeline_env)
 
 
 @pytest.fixture(scope="session")
@@ -171,6 +196,21 @@ def kafka_admin(kafka_settings):
     from confluent_kafka.admin import AdminClient
 
     return AdminClient(kafka_settings.client_config())
+
+
+@pytest.fixture(scope="session")
+def grant_kafka(pipeline_env, kafka_admin):
+    """`grant(images_topic=..., consumer_group=..., ...)`: gives every stage's own Kafka
+    account the rights it has on the configured topics and groups (the ACLs `make up`
+    creates, local_services/accounts.py) on a test's own names instead; taken back when
+    the session ends. Names not given keep their configured values."""
+    from local_services.provision import grant_on, revoke
+    from local_services.settings import AccessSettings
+
+    access = AccessSettings.from_env(pipeline_env)
+    granted = []
+    yield lambda **names: granted.extend(grant_on(kafka_admin, access, **names))
+    revoke(kafka_admin, granted)
 
 
 @pytest.fixture(scope="session")
@@ -221,6 +261,15 @@ def hadoop_cluster(pipeline_env) -> HadoopCluster:
             pytest.fail(f"`python -m local_services up {stack.CLUSTER}` failed (exit code "
                         f"{result.returncode}):\n{result.stdout}{result.stderr}", pytrace=False)
     return HadoopCluster(home=hadoop_cluster.cluster_home(settings), ports=settings.hadoop_cluster.ports)
+
+
+@pytest.fixture
+def processes():
+    """`processes.start(command, **popen_arguments)`: a subprocess that is killed after the
+    test if it still runs."""
+    started = Processes()
+    yield started
+    started.kill_all()
 
 
 @pytest.fixture

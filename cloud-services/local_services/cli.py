@@ -1,17 +1,19 @@
-"""`local-services up|down|status|clean-data` (also `python -m local_services`)."""
+"""`local-services up|down|status|clean-data|accounts` (also `python -m local_services`)."""
 from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 from pipeline_common.environment import DEFAULT_DOTENV, PROJECT_ROOT, SettingsError, read_environment
 from pipeline_common.logs import configure_logging
 
-from . import hadoop_cluster, stack
-from .envfile import ensure_env_file
+from . import hadoop_cluster, provision, stack
+from .envfile import LOCAL_CA, ensure_env_file
 from .errors import ServiceError
+from .paths import Paths
 from .service import Status
-from .settings import LocalSettings
+from .settings import AccessSettings, LocalSettings
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +23,9 @@ EXIT_OK, EXIT_FAILED, EXIT_NOT_READY = 0, 1, 3
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="local-services",
-        description="Run the pipeline's real services (Kafka, Elasticsearch, an S3 server and a "
-        "local Hadoop) as processes on 127.0.0.1, without Docker. Credentials come from .env, "
-        "which the first `up` writes with random secrets.",
+        description="Run the pipeline's real services (Kafka, Elasticsearch, an S3 server, "
+        "Traefik in front of them and a local Hadoop) as processes on 127.0.0.1, without Docker. "
+        "Credentials come from .env, which the first `up` writes with random secrets.",
         epilog="Exit codes: 0 success, 1 failure (message on stderr), 2 bad usage, "
         "3 `status` found a service not ready.",
     )
@@ -42,6 +44,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     commands.add_parser("status", help="table of service, pid, port, readiness and memory")
     commands.add_parser("clean-data", help="stop the services and delete their data and logs "
                         "(same as `down --wipe`; .env and downloads are kept)")
+    accounts = commands.add_parser(
+        "accounts", help="give a production stack the stages' accounts and rights, as `up` does locally "
+        "(cloud-services/README.md)")
+    what = accounts.add_subparsers(dest="what", required=True, metavar="WHAT")
+    files = what.add_parser("files", help="before `docker compose up`: write Traefik's users files, "
+                            "Elasticsearch's file realm and Kafka's JAAS file under DIRECTORY")
+    files.add_argument("directory", type=Path, metavar="DIRECTORY", help="the compose folder (cloud-services)")
+    what.add_parser("kafka", help="once the stack runs: create the pipeline's topics and each stage's ACLs "
+                    "on KAFKA_BOOTSTRAP_SERVERS, as the broker's admin account")
     args = parser.parse_args(argv)
     known = {*stack.SERVICE_NAMES, stack.CLUSTER}
     if args.command == "up":
@@ -65,14 +76,43 @@ def format_table(rows: list[Status], hadoop: str) -> str:
     return "\n".join(lines)
 
 
+def accounts(args: argparse.Namespace, env: dict[str, str]) -> int:
+    access = AccessSettings.from_env(env)
+    if args.what == "files":
+        for path in provision.write_files(args.directory, access, access.kafka_admin.password.get_secret_value()):
+            print(f"wrote {path}")
+        return EXIT_OK
+    admin = provision.admin_kafka_config(env)
+    count = provision.apply_kafka_acls(access, admin)
+    print(f"{count} ACLs on {admin['bootstrap.servers']} for "
+          f"{', '.join(a.username for _, a in access.kafka_accounts) or 'nobody (no stage account in .env)'}")
+    return EXIT_OK
+
+
+def local_settings(env: dict[str, str], command: str) -> LocalSettings:
+    """`up` needs every stage's account (it gives each its rights); stopping needs none, and
+    `status` uses the operators' account when .env has it."""
+    if command == "up":
+        return LocalSettings.from_env(env)
+    if command == "status":
+        try:
+            return LocalSettings.from_env(env)
+        except SettingsError:
+            pass
+    return LocalSettings.from_env(env, without={"access"})
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.verbose)
     try:
         if args.command == "up":
-            ensure_env_file(PROJECT_ROOT / ".env.example", DEFAULT_DOTENV)
+            ca = Paths.from_env(read_environment()).ca_cert
+            ensure_env_file(PROJECT_ROOT / ".env.example", DEFAULT_DOTENV, values={LOCAL_CA: str(ca)})
         env = read_environment()
-        settings = LocalSettings.from_env(env)
+        if args.command == "accounts":
+            return accounts(args, env)
+        settings = local_settings(env, args.command)
         if args.command == "up":
             done = stack.up(settings, env, args.services)
             for name, what in done:

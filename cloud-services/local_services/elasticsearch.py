@@ -11,6 +11,7 @@ import os
 import pwd
 import shutil
 import subprocess
+from functools import partial
 from pathlib import Path
 
 import requests
@@ -18,11 +19,12 @@ import requests
 from pipeline_common.local_state import traversable_by_others
 
 from . import maven
+from .accounts import write_es_file_realm
 from .archives import unpack_zip
 from .errors import ServiceError
 from .es_plugin import install_root_plugin
 from .java import java_home
-from .readiness import log_tail
+from .readiness import log_tail, wait_until
 from .service import Service
 from .service_user import ensure_system_user, give_to, open_for_traversal, run_as
 
@@ -176,6 +178,7 @@ class Elasticsearch(Service):
     def launch(self) -> None:
         user = self._user()
         self._prepare_config(user)
+        self._write_accounts(user)
         self._set_password(user)
         cli_log = self.paths.log_file(self.name)
         # -d: the launcher returns once the server has started (or failed) and writes the
@@ -208,6 +211,32 @@ class Elasticsearch(Service):
                 auth=(s.es_username, s.es_password),
                 timeout=5,
             )
+        except requests.RequestException:
+            return False
+        return response.status_code == 200
+
+    def _write_accounts(self, user) -> bool:
+        """The stages' roles and users (accounts.py) in the node's file realm."""
+        access = self.settings.access
+        changed = write_es_file_realm(self.config_dir, dict(access.es_accounts), access.names)
+        if changed and user is not None:
+            give_to(user, self.config_dir)
+        return changed
+
+    def after_ready(self) -> None:
+        """Accounts changed in .env since the node started: it reloads its file realm within
+        seconds; wait until every stage's account logs in."""
+        if self._write_accounts(self._user()):
+            log.info("elasticsearch: stage accounts changed; waiting for the node to reload them")
+        for stage, account in self.settings.access.es_accounts:
+            wait_until(partial(self._logs_in, account), what=f"elasticsearch account {account.username} ({stage})",
+                       timeout=60, log_file=self.log_file)
+
+    def _logs_in(self, account) -> bool:
+        s = self.settings
+        try:
+            response = requests.get(f"http://{s.host}:{s.es_port}/_security/_authenticate",
+                                    auth=(account.username, account.password), timeout=5)
         except requests.RequestException:
             return False
         return response.status_code == 200

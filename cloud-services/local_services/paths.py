@@ -40,6 +40,15 @@ class Paths(Settings):
         """Generated configuration; holds secrets, so never inside the repository's tracked files."""
         return self.local_dir / "config"
 
+    @property
+    def tls(self) -> Path:
+        """The local CA (ca.pem, which clients trust) and the edge's certificate."""
+        return self.local_dir / "tls"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.tls / "ca.pem"
+
     def service_dirs(self, name: str) -> tuple[Path, Path]:
         """(data dir, config dir) of one service."""
         return self.data / name, self.config / name

@@ -130,6 +130,7 @@ class S3Server(Service):
         from botocore.exceptions import ClientError
 
         from pipeline_common.clients import s3_client
+        from pipeline_common.s3 import S3Failure, classify
         from pipeline_common.settings import S3Settings
 
         s = self.settings
@@ -141,7 +142,7 @@ class S3Server(Service):
             client.head_bucket(Bucket=s.s3_bucket)
             return
         except ClientError as error:
-            if error.response["Error"]["Code"] not in ("404", "NoSuchBucket"):
+            if classify(error) not in (S3Failure.NOT_FOUND, S3Failure.NO_BUCKET):
                 raise ServiceError(f"S3 refused the configured credentials: {error}") from None
         try:
             client.create_bucket(Bucket=s.s3_bucket)

@@ -15,11 +15,12 @@ from .kafka import Kafka
 from .s3 import S3Server
 from .service import Service, Status
 from .settings import LocalSettings
+from .traefik import Traefik
 
 log = logging.getLogger(__name__)
 
 
-NAMES = ("s3", "kafka", "elasticsearch")
+NAMES = ("s3", "kafka", "elasticsearch", "traefik")
 CLUSTER = hadoop_cluster.GROUP  # the four daemons of the Hadoop cluster, by one name
 SERVICE_NAMES = (*NAMES, *hadoop_cluster.NAMES)
 
@@ -30,10 +31,10 @@ def expand(names: Sequence[str]) -> list[str]:
 
 
 def services(settings: LocalSettings, names: Sequence[str] = (), everything: bool = False) -> list[Service]:
-    """In start order (S3 first: quick, and Hadoop's set-up needs it). With no `names`: the
-    default set, which holds the Hadoop cluster only when PIPELINE_HADOOP_CLUSTER is true,
-    or every service with `everything`."""
-    every = [S3Server(settings), Kafka(settings), Elasticsearch(settings),
+    """In start order (S3 first: quick, and Hadoop's set-up needs it; the edge after the
+    services it fronts). With no `names`: the default set, which holds the Hadoop cluster
+    only when PIPELINE_HADOOP_CLUSTER is true, or every service with `everything`."""
+    every = [S3Server(settings), Kafka(settings), Elasticsearch(settings), Traefik(settings),
              *(cls(settings) for cls in hadoop_cluster.CLASSES)]
     if names:
         wanted = set(expand(names))

@@ -10,6 +10,7 @@ from pipeline_common.contracts import Aggregate, CountDocument
 from pipeline_common.contracts.count_index import FIELD_TYPES, INDEX_BODY  # noqa: F401 (the index's definition)
 from pipeline_common.timestamps import to_iso
 
+
 def mapping_problems(properties: dict[str, Any]) -> list[str]:
     """How an existing index's mapping differs from the one the indexer writes."""
     problems = []

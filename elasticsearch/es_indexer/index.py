@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
-from elasticsearch import ApiError, BadRequestError
+from elasticsearch import ApiError, BadRequestError, Elasticsearch
 from elasticsearch.helpers import scan, streaming_bulk
 
 from .documents import INDEX_BODY, mapping_problems
@@ -29,7 +29,7 @@ class BulkOutcome:
     failures: list[str] = field(default_factory=list)  # "<_id>: <status> <reason>"
 
 
-def ensure_index(es, index: str) -> bool:
+def ensure_index(es: Elasticsearch, index: str) -> bool:
     """Create the index with its explicit mapping if missing; True if created.
     An existing index must map the indexer's fields with the same types."""
     if es.indices.exists(index=index):
@@ -95,7 +95,7 @@ def bulk_index(
     return outcome
 
 
-def newest_indexed_run(es, index: str, intervals: list[str]) -> str | None:
+def newest_indexed_run(es: Elasticsearch, index: str, intervals: list[str]) -> str | None:
     """The greatest run_id already indexed for these intervals."""
     response = es.search(
         index=index,
@@ -116,7 +116,7 @@ def _stale_query(intervals: list[str], run_id: str) -> dict[str, Any]:
     }
 
 
-def _delete_actions(es, index: str, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _delete_actions(es: Elasticsearch, index: str, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
     # seq_no/primary_term: a document rewritten since the search is left alone
     for hit in scan(es, index=index, query={"query": query}, _source=False,
                     seq_no_primary_term=True, size=1000):
@@ -129,7 +129,7 @@ def _delete_actions(es, index: str, query: dict[str, Any]) -> Iterator[dict[str,
         }
 
 
-def prune_stale(es, index: str, intervals: list[str], run_id: str) -> int:
+def prune_stale(es: Elasticsearch, index: str, intervals: list[str], run_id: str) -> int:
     """Delete documents of `intervals` written by any other run: buckets the newer
     run no longer has. Call after the run's own documents are indexed and refreshed.
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from pipeline_common.contracts import Aggregate, ContractError
-
+from pipeline_common.s3 import S3Client
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def parse_lines(
         yield aggregate
 
 
-def s3_lines(s3, bucket: str, keys: Iterable[str]) -> Iterator[tuple[str, int, bytes]]:
+def s3_lines(s3: S3Client, bucket: str, keys: Iterable[str]) -> Iterator[tuple[str, int, bytes]]:
     """(key, 1-based line number, line) of each object, streamed."""
     for key in keys:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]

@@ -7,15 +7,11 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from elasticsearch import Elasticsearch
 from tqdm import tqdm
 
-from pipeline_common.output_runs import (
-    is_complete,
-    is_part_key,
-    list_keys,
-    newest_complete_run,
-    run_prefix,
-)
+from pipeline_common.output_runs import is_complete, is_part_key, newest_complete_run, run_prefix
+from pipeline_common.s3 import S3Client, list_keys
 
 from .documents import actions
 from .index import BulkOutcome, bulk_index, ensure_index, newest_indexed_run, prune_stale
@@ -61,7 +57,7 @@ class IndexSummary:
         ]
 
 
-def resolve_run(s3, settings: IndexerSettings) -> str:
+def resolve_run(s3: S3Client, settings: IndexerSettings) -> str:
     bucket, prefix = settings.s3.bucket, settings.output_prefix
     if settings.run_id is None:
         run_id = newest_complete_run(s3, bucket, prefix)
@@ -76,7 +72,7 @@ def resolve_run(s3, settings: IndexerSettings) -> str:
     return settings.run_id
 
 
-def index_run(settings: IndexerSettings, s3, es, now: datetime) -> IndexSummary:
+def index_run(settings: IndexerSettings, s3: S3Client, es: Elasticsearch, now: datetime) -> IndexSummary:
     index = settings.es.index
     run_id = resolve_run(s3, settings)
     prefix = run_prefix(settings.output_prefix, run_id)

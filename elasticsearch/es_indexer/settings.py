@@ -6,12 +6,12 @@ from pydantic import Field
 
 from pipeline_common.contracts import OUTPUT_PREFIX
 from pipeline_common.environment import Settings
-from pipeline_common.settings import ElasticsearchSettings, OutputPrefix, RunId, S3Settings
+from pipeline_common.settings import IndexerElasticsearchSettings, OutputPrefix, RunId, S3Settings
 
 
 class IndexerSettings(Settings):
     s3: S3Settings
-    es: ElasticsearchSettings  # its index (ES_INDEX) is the one written
+    es: IndexerElasticsearchSettings  # its own account; its index (ES_INDEX) is the one written
     output_prefix: OutputPrefix = OUTPUT_PREFIX
     run_id: RunId | None = None  # command line only; None: the newest complete run
     chunk_size: int = Field(500, alias="INDEXER_CHUNK_SIZE", ge=1, description="Documents per bulk request.")

@@ -40,7 +40,7 @@ def run_live_indexer(settings: LiveIndexerSettings, limits: RunLimits, stop: thr
         if not wait_for_template(es, prefix, stop, settings.retry_initial_s, settings.retry_max_s):
             return Summary(stopped_by="shutdown requested")
         consumer = Consumer(settings.consumer_config())
-        producer = Producer(settings.producer_config())
+        producer = Producer(settings.kafka.durable_producer_config())  # dead letters
         indexer = LiveIndexer(
             consumer=consumer,
             es=es,

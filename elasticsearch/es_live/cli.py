@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 
+from pipeline_common.cli import add_run_limits, stage_parser
 from pipeline_common.environment import SettingsError
 from pipeline_common.logs import configure_logging
 from pipeline_common.metrics import serve_metrics
+from pipeline_common.signals import stop_on_signals
 
 from .app import run_live_indexer
 from .index import Refused
@@ -35,33 +35,9 @@ EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_FATAL = 0, 1, 2, 3
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="live-indexer",
-        description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--max-messages", type=int, metavar="N", help="stop after reading N events")
-    parser.add_argument("--idle-timeout", type=float, metavar="S",
-                        help="stop once no event arrived for S seconds after partitions were assigned")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    args = parser.parse_args(argv)
-    if args.max_messages is not None and args.max_messages < 1:
-        parser.error("--max-messages must be at least 1")
-    if args.idle_timeout is not None and args.idle_timeout <= 0:
-        parser.error("--idle-timeout must be positive")
-    return args
-
-
-def stop_on_signals(stop: threading.Event) -> None:
-    def handle(signum, _frame) -> None:
-        log.info("%s received: finishing the batch in flight (signal again to stop at once)",
-                 signal.Signals(signum).name)
-        stop.set()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
+    parser = stage_parser("live-indexer", __doc__)
+    add_run_limits(parser, "event")
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,8 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("configuration: %s", error)
         return EXIT_CONFIG
     serve_metrics(settings.metrics)
-    stop = threading.Event()
-    stop_on_signals(stop)
+    stop = stop_on_signals("the batch in flight")
     try:
         summary = run_live_indexer(settings, RunLimits(args.max_messages, args.idle_timeout), stop)
     except Refused as error:

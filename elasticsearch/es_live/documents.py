@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable
 
-from pipeline_common.contracts import ContractError, DetectionEvent, parse_detection_event
-from pipeline_common.contracts import live_index
+from pipeline_common.contracts import ContractError, DetectionEvent, live_index, parse_detection_event
 from pipeline_common.contracts.dead_letter import OriginalMessage
 
 

@@ -20,6 +20,7 @@ from elasticsearch import ApiError
 from prometheus_client import Counter
 
 from pipeline_common.contracts.dead_letter import OriginalMessage, serialize_dead_letter
+from pipeline_common.kafka import refused
 from pipeline_common.timestamps import utc_now
 
 from . import index
@@ -29,15 +30,6 @@ log = logging.getLogger(__name__)
 DOCUMENTS_WRITTEN = Counter(
     "pipeline_live_documents_written", "Live documents Elasticsearch acknowledged (a redelivered event counts again)"
 )
-
-# The broker refuses this consumer's credentials or permissions: retrying will not help.
-REFUSED = {
-    KafkaError._AUTHENTICATION,
-    KafkaError.SASL_AUTHENTICATION_FAILED,
-    KafkaError.TOPIC_AUTHORIZATION_FAILED,
-    KafkaError.GROUP_AUTHORIZATION_FAILED,
-}
-
 
 class FatalError(RuntimeError):
     """Retrying would not help (credentials refused): the indexer stops."""
@@ -153,7 +145,7 @@ class LiveIndexer:
         return received
 
     def _on_kafka_error(self, error: KafkaError) -> None:
-        if error.fatal() or error.code() in REFUSED:
+        if refused(error):
             raise FatalError(f"Kafka: {error}")
         if error.code() != KafkaError._PARTITION_EOF:
             log.warning("Kafka: %s", error)  # librdkafka reconnects by itself
@@ -234,7 +226,7 @@ class LiveIndexer:
         if "error" not in outcome:
             return f"no acknowledgement within {self.delivery_timeout_s:g} s"
         error = outcome["error"]
-        if isinstance(error, KafkaError) and (error.fatal() or error.code() in REFUSED):
+        if refused(error):
             raise FatalError(f"Kafka refused the dead letter to {self.dead_letter_topic}: {error}")
         return None if error is None else str(error)
 

@@ -6,7 +6,13 @@ from pydantic import Field, model_validator
 
 from pipeline_common.environment import Settings, SettingsError
 from pipeline_common.metrics import MetricsPort, MetricsSettings
-from pipeline_common.settings import AutoOffsetReset, ElasticsearchSettings, KafkaSettings, TopicName
+from pipeline_common.settings import (
+    AutoOffsetReset,
+    DetectionsDeadLetterTopic,
+    LiveElasticsearchSettings,
+    LiveGroup,
+    LiveKafkaSettings,
+)
 
 
 class LiveMetrics(MetricsSettings):
@@ -15,32 +21,46 @@ class LiveMetrics(MetricsSettings):
 
 
 class LiveIndexerSettings(Settings):
-    es: ElasticsearchSettings  # its live_index_prefix names the daily indices written
-    kafka: KafkaSettings  # its detections_topic is the one read
+    es: LiveElasticsearchSettings  # its own account; its live_index_prefix names the daily indices written
+    kafka: LiveKafkaSettings  # its own account; its detections_topic is the one read
     metrics: LiveMetrics = Field(default_factory=LiveMetrics)
-    group_id: str = Field("live-indexer", alias="LIVE_CONSUMER_GROUP", min_length=1,
-                          description="The live indexer's own consumer group on KAFKA_DETECTIONS_TOPIC.")
-    dead_letter_topic: TopicName = Field(
-        "detections-dead-letter", alias="KAFKA_DETECTIONS_DEAD_LETTER_TOPIC",
-        description="Where malformed events and documents Elasticsearch refuses go (not KAFKA_DETECTIONS_TOPIC).",
-    )
+    group_id: LiveGroup = "live-indexer"
+    dead_letter_topic: DetectionsDeadLetterTopic = "detections-dead-letter"
     retention_days: int = Field(7, alias="LIVE_RETENTION_DAYS", ge=1,
                                 description="Capture days kept in the live indices (today included); older indices "
                                 "are dropped, older events left to the batch view.")
-    batch_size: int = Field(500, alias="LIVE_BATCH_SIZE", ge=1, le=10_000, description="Events per bulk request at most.")
-    batch_wait_s: float = Field(0.5, alias="LIVE_BATCH_WAIT_S", gt=0,
-                                description="How long one poll waits to fill a batch, in seconds.")
-    retention_check_s: float = Field(3600.0, alias="LIVE_RETENTION_CHECK_S", gt=0,
-                                     description="How often the aged-out indices are looked for, in seconds.")
+    batch_size: int = Field(
+        500, alias="LIVE_BATCH_SIZE", ge=1, le=10_000, description="Events per bulk request at most."
+    )
+    batch_wait_s: float = Field(
+        0.5, alias="LIVE_BATCH_WAIT_S", gt=0, description="How long one poll waits to fill a batch, in seconds."
+    )
+    retention_check_s: float = Field(
+        3600.0,
+        alias="LIVE_RETENTION_CHECK_S",
+        gt=0,
+        description="How often the aged-out indices are looked for, in seconds.",
+    )
     auto_offset_reset: AutoOffsetReset = "earliest"
-    session_timeout_ms: int = Field(45_000, alias="LIVE_SESSION_TIMEOUT_MS", ge=6_000,
-                                    description="A live indexer that stops heartbeating loses its partitions after "
-                                    "this long.")
+    session_timeout_ms: int = Field(
+        45_000,
+        alias="LIVE_SESSION_TIMEOUT_MS",
+        ge=6_000,
+        description="A live indexer that stops heartbeating loses its partitions after this long.",
+    )
     max_poll_interval_ms: int = 900_000  # a long Elasticsearch outage is waited out without losing the partitions
-    retry_initial_s: float = Field(0.5, alias="LIVE_RETRY_INITIAL_S", gt=0,
-                                   description="First wait while Elasticsearch or the broker is unreachable (seconds).")
-    retry_max_s: float = Field(30.0, alias="LIVE_RETRY_MAX_S", gt=0,
-                               description="Longest wait while Elasticsearch or the broker is unreachable (seconds).")
+    retry_initial_s: float = Field(
+        0.5,
+        alias="LIVE_RETRY_INITIAL_S",
+        gt=0,
+        description="First wait while Elasticsearch or the broker is unreachable (seconds).",
+    )
+    retry_max_s: float = Field(
+        30.0,
+        alias="LIVE_RETRY_MAX_S",
+        gt=0,
+        description="Longest wait while Elasticsearch or the broker is unreachable (seconds).",
+    )
 
     @model_validator(mode="after")
     def _dead_letters_elsewhere(self) -> LiveIndexerSettings:
@@ -62,6 +82,3 @@ class LiveIndexerSettings(Settings):
             "partition.assignment.strategy": "cooperative-sticky",
         }
 
-    def producer_config(self) -> dict:
-        return {**self.kafka.client_config(), "enable.idempotence": True, "acks": "all", "linger.ms": 5,
-                "message.timeout.ms": 30_000}

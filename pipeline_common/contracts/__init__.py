@@ -11,7 +11,6 @@ types in `field_types`), e.g. the producer's frame sidecar.
 - `DetectionEvent`: consumer -> Kafka detections topic -> live indexer.
 """
 from ._model import Part, Record, contract
-from .field_types import utc_time
 from .aggregate import Aggregate, Interval, bucket_start
 from .announcement import ImageAnnouncement
 from .count_index import CountDocument
@@ -22,6 +21,7 @@ from .detection_event import (
     serialize_detection_event,
 )
 from .errors import ContractError, ErrorKind
+from .field_types import utc_time
 from .labels import COCO_LABELS, canonical_label
 from .metadata import Detection, MetadataRecord, ModelInfo
 from .s3_layout import (

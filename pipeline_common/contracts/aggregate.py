@@ -13,8 +13,8 @@ from typing import Annotated, Any, ClassVar
 from pydantic import PlainSerializer, PlainValidator, model_validator
 
 from ._model import Record, contract, fail, show
-from .field_types import Count, Text, UtcTime
 from .errors import ContractError
+from .field_types import Count, Text, UtcTime
 
 
 class Interval(str, Enum):

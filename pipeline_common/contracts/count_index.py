@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, get_type_hints
 
 from ._model import Part, contract
-from .field_types import Count, Text, UtcTime
 from .aggregate import Aggregate, IntervalName
+from .field_types import Count, Text, UtcTime
 
 
 @dataclasses.dataclass(frozen=True)

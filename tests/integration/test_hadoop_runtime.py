@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipeline_common.hadoop_runner import hadoop_runner_args
+from pipeline_common.s3 import delete_prefix
 
 pytestmark = pytest.mark.integration
 log = logging.getLogger(__name__)
@@ -47,11 +48,7 @@ def s3_prefix(s3, s3_settings, unique_name):
     """A fresh key prefix, emptied afterwards."""
     prefix = unique_name("it-hadoop")
     yield prefix
-    listed = s3.get_paginator("list_objects_v2").paginate(Bucket=s3_settings.bucket, Prefix=f"{prefix}/")
-    for page in listed:
-        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-        if keys:
-            s3.delete_objects(Bucket=s3_settings.bucket, Delete={"Objects": keys})
+    delete_prefix(s3, s3_settings.bucket, f"{prefix}/")
 
 
 @pytest.mark.slow

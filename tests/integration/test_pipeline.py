@@ -3,17 +3,18 @@ short video -> producer -> Kafka -> consumer -> metadata in S3 -> mrjob aggregat
 Elasticsearch -> API. Every name (bucket, topics, group, index) is fresh for this test."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import uuid
 from collections import Counter
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
+from confluent_kafka.admin import NewTopic
 
-from pipeline_common.contracts import ImageAnnouncement, MetadataRecord, metadata_key
+from pipeline_common.contracts import ImageAnnouncement, MetadataRecord
 from pipeline_common.environment import PROJECT_ROOT, child_environment
+from tests.support.services import consumer_lag
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +28,9 @@ def drop_live_indices(es, prefix: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def pipeline_names(pipeline_env, s3, es):
+def pipeline_names(pipeline_env, s3, es, es_settings, kafka_admin, grant_kafka):
+    """Fresh names; each stage's own account gets on them the rights it has on the configured
+    ones (Kafka ACLs granted here; the indices belong to the indexers' families)."""
     suffix = uuid.uuid4().hex[:8]
     names = {
         "S3_BUCKET": f"pipeline-test-{suffix}",
@@ -37,9 +40,18 @@ def pipeline_names(pipeline_env, s3, es):
         "KAFKA_DETECTIONS_TOPIC": f"detections-test-{suffix}",
         "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC": f"detections-dead-test-{suffix}",
         "LIVE_CONSUMER_GROUP": f"live-test-{suffix}",
-        "ES_INDEX": f"object-counts-test-{suffix}",
-        "ES_LIVE_INDEX_PREFIX": f"live-test-{suffix}-",
+        "ES_INDEX": f"{es_settings.index}-test-{suffix}",
+        "ES_LIVE_INDEX_PREFIX": f"{es_settings.live_index_prefix}test-{suffix}-",
     }
+    grant_kafka(images_topic=names["KAFKA_IMAGES_TOPIC"], dead_letter_topic=names["KAFKA_DEAD_LETTER_TOPIC"],
+                consumer_group=names["KAFKA_CONSUMER_GROUP"], detections_topic=names["KAFKA_DETECTIONS_TOPIC"],
+                detections_dead_letter_topic=names["KAFKA_DETECTIONS_DEAD_LETTER_TOPIC"],
+                live_group=names["LIVE_CONSUMER_GROUP"])
+    # what `make up` creates for the configured names (the producer creates its own topic)
+    made = kafka_admin.create_topics([NewTopic(names[name], 1, 1) for name in (
+        "KAFKA_DEAD_LETTER_TOPIC", "KAFKA_DETECTIONS_TOPIC", "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC")])
+    for future in made.values():
+        future.result(timeout=30)
     s3.create_bucket(Bucket=names["S3_BUCKET"])
     yield names
     drop_live_indices(es, names["ES_LIVE_INDEX_PREFIX"])
@@ -98,21 +110,6 @@ def metadata_records(s3, bucket: str) -> dict[str, MetadataRecord]:
     return records
 
 
-def group_lag(kafka_settings, topic: str, group: str) -> int:
-    consumer = Consumer({**kafka_settings.client_config(), "group.id": group,
-                         "enable.auto.commit": False})
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
-        lag = 0
-        for position in committed:
-            _, high = consumer.get_watermark_offsets(position, timeout=10)
-            lag += high - max(position.offset, 0)
-        return lag
-    finally:
-        consumer.close()
-
-
 def api_label_totals(es, index: str, live_prefix: str) -> dict[str, int]:
     """Batch before the newest run's cutoff, live after it: together, every image."""
     from simple_frontend.app import create_app
@@ -121,7 +118,11 @@ def api_label_totals(es, index: str, live_prefix: str) -> dict[str, int]:
     answer = client.get("/api/label_counts", query_string={"from": "now-30d", "to": "now"})
     assert answer.status_code == 200, answer.get_data(as_text=True)
     body = answer.get_json()
-    return dict(zip(body["labels"], body["counts"]))
+    return dict(zip(body["labels"], body["counts"], strict=True))
+
+
+def group_lag(kafka_settings, topic: str, group: str) -> int:
+    return consumer_lag(kafka_settings, group, topic)
 
 
 def test_every_announced_image_gets_exactly_one_metadata_record(

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import cv2
 import pytest
+from confluent_kafka.admin import NewTopic
 
 from local_services.paths import Paths
 from pipeline_common.environment import PROJECT_ROOT, child_environment
@@ -81,7 +82,7 @@ def processes_with(marker: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def demo(pipeline_env, s3, es, tmp_path_factory):
+def demo(pipeline_env, s3, es, es_settings, kafka_admin, grant_kafka, tmp_path_factory):
     suffix = uuid.uuid4().hex[:8]
     work = tmp_path_factory.mktemp("running")
     ports = {name: free_port() for name in ("web", *METRICS)}  # the dashboard's own, then /metrics
@@ -96,13 +97,24 @@ def demo(pipeline_env, s3, es, tmp_path_factory):
         "KAFKA_DETECTIONS_TOPIC": f"detections-run-{suffix}",
         "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC": f"detections-dead-run-{suffix}",
         "LIVE_CONSUMER_GROUP": f"live-run-{suffix}",
-        "ES_INDEX": f"object-counts-run-{suffix}",
-        "ES_LIVE_INDEX_PREFIX": f"live-run-{suffix}-",
-        "ES_RUNS_INDEX": f"batch-runs-run-{suffix}",
-        "SCHEDULER_LOCK_INDEX": f"batch-locks-run-{suffix}",
+        # in the families of the configured indices, which each stage's own account may use
+        "ES_INDEX": f"{es_settings.index}-run-{suffix}",
+        "ES_LIVE_INDEX_PREFIX": f"{es_settings.live_index_prefix}run-{suffix}-",
+        "ES_RUNS_INDEX": f"{es_settings.runs_index}-run-{suffix}",
+        "SCHEDULER_LOCK_INDEX": f"pipeline-batch-locks-run-{suffix}",
         "PRODUCER_FRAMES_DIR": str(work / "frames"),
         **{variable: str(ports[name]) for name, variable in METRICS.items()},
     }
+    # each stage's own Kafka account gets its rights on these names, and the topics `make up`
+    # makes for the configured ones exist (the producer creates its own)
+    grant_kafka(images_topic=env["KAFKA_IMAGES_TOPIC"], dead_letter_topic=env["KAFKA_DEAD_LETTER_TOPIC"],
+                consumer_group=env["KAFKA_CONSUMER_GROUP"], detections_topic=env["KAFKA_DETECTIONS_TOPIC"],
+                detections_dead_letter_topic=env["KAFKA_DETECTIONS_DEAD_LETTER_TOPIC"],
+                live_group=env["LIVE_CONSUMER_GROUP"])
+    made = kafka_admin.create_topics([NewTopic(env[name], 1, 1) for name in (
+        "KAFKA_DEAD_LETTER_TOPIC", "KAFKA_DETECTIONS_TOPIC", "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC")])
+    for future in made.values():
+        future.result(timeout=30)
     s3.create_bucket(Bucket=env["S3_BUCKET"])
     new_pics = work / "new_pics"
     log_path = work / "demo.log"

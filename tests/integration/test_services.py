@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -88,6 +87,7 @@ def test_kafka_controller_listener_requires_a_password_too(pipeline_env, kafka_s
     port = pipeline_env.get("PIPELINE_KAFKA_CONTROLLER_PORT", "9093")
     errors = []
     producer = Producer({**kafka_settings.client_config(), "bootstrap.servers": f"127.0.0.1:{port}",
+                         "security.protocol": "SASL_PLAINTEXT",  # the controller's own listener, not the edge
                          "sasl.username": "admin", "sasl.password": "not-the-password",
                          "error_cb": errors.append})
     for _ in range(40):  # the refusal arrives through error_cb, served by poll()
@@ -102,7 +102,7 @@ def test_kafka_controller_listener_requires_a_password_too(pipeline_env, kafka_s
 
 def test_elasticsearch_answers_with_its_version_when_authenticated(es_settings):
     response = requests.get(es_settings.url, auth=(es_settings.username, es_settings.password.get_secret_value()),
-                            timeout=10)
+                            verify=es_settings.ca_certs or True, timeout=10)
     assert response.status_code == 200
     assert response.headers["X-Elastic-Product"] == "Elasticsearch"
     assert response.json()["version"]["number"].startswith("8.")
@@ -115,7 +115,8 @@ def test_elasticsearch_client_reaches_the_cluster(es):
 
 @pytest.mark.parametrize("auth", [None, ("elastic", "not-the-password")], ids=["anonymous", "wrong password"])
 def test_elasticsearch_refuses_requests_without_valid_credentials(es_settings, auth):
-    response = requests.get(f"{es_settings.url}/_cluster/health", auth=auth, timeout=10)
+    response = requests.get(f"{es_settings.url}/_cluster/health", auth=auth, verify=es_settings.ca_certs or True,
+                            timeout=10)
     assert response.status_code == 401
 
 
@@ -160,17 +161,21 @@ def test_s3_refuses_anonymous_requests(s3_settings):
 # --- the CLI -------------------------------------------------------------------------------
 
 
-def test_status_reports_every_service_ready(pipeline_env, kafka_settings, es_settings, s3_settings):
+def test_status_reports_every_service_ready(pipeline_env):
     if pipeline_env.get("PIPELINE_SERVICES", "local") != "local":
         pytest.skip("`local_services status` describes the local processes only")
+    from local_services.settings import LocalSettings
+
     result = subprocess.run([sys.executable, "-m", "local_services", "status"],
                             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
+    settings = LocalSettings.from_env(pipeline_env)
     ports = {
-        "kafka": kafka_settings.bootstrap_servers.rsplit(":", 1)[1],
-        "elasticsearch": str(urlsplit(es_settings.url).port),
-        "s3": str(urlsplit(s3_settings.endpoint_url).port),
+        "kafka": str(settings.kafka_port),
+        "elasticsearch": str(settings.es_port),
+        "s3": str(settings.s3_port),
+        "traefik": str(settings.edge.https_port),
     }
     for service, port in ports.items():
         assert rows[service][2] == port

@@ -58,7 +58,9 @@ def test_the_demo_runs_as_a_module_of_the_checkout():
 
 def test_every_package_in_the_tree_is_declared_once():
     options = PYPROJECT["tool"]["setuptools"]
-    roots = {name: PROJECT_ROOT / options["package-dir"].get(name, name) for name in options["packages"] if "." not in name}
+    roots = {
+        name: PROJECT_ROOT / options["package-dir"].get(name, name) for name in options["packages"] if "." not in name
+    }
     found = set()
     for name, folder in roots.items():
         for init in folder.rglob("__init__.py"):

@@ -12,7 +12,6 @@ import threading
 import time
 import uuid
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,8 @@ from consumer.loop import RunLimits
 from consumer.settings import ConsumerSettings
 from pipeline_common.contracts import ImageAnnouncement, MetadataRecord, image_key, parse_detection_event
 from pipeline_common.environment import PROJECT_ROOT
+from tests.support.records import announcement
+from tests.support.services import consumer_lag, delete_bucket
 
 MAIN = PROJECT_ROOT / "consumer" / "main_consumer.py"
 PHOTOS = Path("/usr/share/darknet/data")
@@ -66,13 +67,6 @@ def photo_variants(count: int, salt: str) -> list[tuple[str, bytes]]:
     return out
 
 
-def delete_bucket(s3, name: str) -> None:
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
-        for item in page.get("Contents", []):
-            s3.delete_object(Bucket=name, Key=item["Key"])
-    s3.delete_bucket(Bucket=name)
-
-
 def create_topics(kafka_admin) -> tuple[str, str, str]:
     """(images, dead letters, detection events), created for one test."""
     images, dead = unique("consumer-test-images"), unique("consumer-test-dead")
@@ -83,8 +77,12 @@ def create_topics(kafka_admin) -> tuple[str, str, str]:
     return images, dead, events
 
 
-def env_for(pipeline_env, bucket: str, topics: tuple[str, str, str]) -> dict[str, str]:
+def env_for(pipeline_env, bucket: str, topics: tuple[str, str, str], grant_kafka) -> dict[str, str]:
+    """The environment a user would run the consumer with, pointed at these names; the
+    detector's own Kafka account gets on them the rights it has on the configured ones."""
     images, dead, events = topics
+    group = unique("consumer-test-group")
+    grant_kafka(images_topic=images, dead_letter_topic=dead, detections_topic=events, consumer_group=group)
     env = dict(pipeline_env)
     env.update(
         {
@@ -93,7 +91,7 @@ def env_for(pipeline_env, bucket: str, topics: tuple[str, str, str]) -> dict[str
             "KAFKA_IMAGES_TOPIC": images,
             "KAFKA_DEAD_LETTER_TOPIC": dead,
             "KAFKA_DETECTIONS_TOPIC": events,
-            "KAFKA_CONSUMER_GROUP": unique("consumer-test-group"),
+            "KAFKA_CONSUMER_GROUP": group,
             "DETECTOR_MODEL": "yolov4-tiny",
             "CONSUMER_RETRY_INITIAL_S": "0.2",
             "CONSUMER_RETRY_MAX_S": "1",
@@ -104,12 +102,10 @@ def env_for(pipeline_env, bucket: str, topics: tuple[str, str, str]) -> dict[str
     return env
 
 
-def announcement_for(bucket: str, image_id: str, width: int = 640, height: int = 480, size: int = 0) -> ImageAnnouncement:
-    now = datetime.now(timezone.utc)
-    return ImageAnnouncement(
-        image_id=image_id, image_path=f"s3://{bucket}/{image_key(image_id)}", source="test-camera",
-        captured_at=now, uploaded_at=now, size_bytes=size, width=width, height=height,
-    )
+def announcement_for(
+    bucket: str, image_id: str, width: int = 640, height: int = 480, size: int = 0
+) -> ImageAnnouncement:
+    return announcement(image_id, bucket, source="test-camera", size=size, width=width, height=height)
 
 
 def upload_image(s3, bucket: str, data: bytes, source: str = "test-camera") -> ImageAnnouncement:
@@ -163,19 +159,6 @@ def read_dead_letters(kafka_settings, topic: str, timeout_s: float = 20.0) -> li
     return [json.loads(value) for value in read_topic(kafka_settings, topic, timeout_s)]
 
 
-def consumer_lag(kafka_settings, group: str, topic: str) -> int:
-    """Messages on `topic` that `group` has not committed yet."""
-    probe = Consumer({**kafka_settings.client_config(), "group.id": group, "enable.auto.commit": False})
-    try:
-        total = 0
-        for tp in probe.committed([TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=10):
-            low, high = probe.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=10)
-            total += high - (tp.offset if tp.offset >= 0 else low)
-        return total
-    finally:
-        probe.close()
-
-
 def committed_positions(kafka_settings, group: str, topic: str) -> dict[int, int]:
     probe = Consumer({**kafka_settings.client_config(), "group.id": group, "enable.auto.commit": False})
     try:
@@ -202,9 +185,9 @@ def topics(kafka_admin):
 
 
 @pytest.fixture
-def consumer_env(pipeline_env, bucket, topics) -> dict[str, str]:
+def consumer_env(pipeline_env, bucket, topics, grant_kafka) -> dict[str, str]:
     """The environment a user would run the consumer with, pointed at this test's names."""
-    return env_for(pipeline_env, bucket, topics)
+    return env_for(pipeline_env, bucket, topics, grant_kafka)
 
 
 @pytest.fixture
@@ -242,27 +225,24 @@ def run_inline(settings, shared_detector):
 
 
 @pytest.fixture
-def start_consumer(consumer_env, tmp_path):
+def start_consumer(consumer_env, tmp_path, processes):
     """Start `python consumer/main_consumer.py ...` as a user would; killed after the test.
     Its output goes to a file (`process.log_path`): a full pipe would block it."""
-    started: list[subprocess.Popen] = []
 
     def start(*args: str, **overrides: str) -> subprocess.Popen:
-        log_path = tmp_path / f"consumer-{len(started)}.log"
+        log_path = tmp_path / f"consumer-{len(processes)}.log"
         with log_path.open("w") as log:
-            process = subprocess.Popen(
-                [sys.executable, str(MAIN), *args], env={**consumer_env, **overrides},
-                stdout=log, stderr=subprocess.STDOUT, text=True,
+            process = processes.start(
+                [sys.executable, str(MAIN), *args],
+                env={**consumer_env, **overrides},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
             )
         process.log_path = log_path
-        started.append(process)
         return process
 
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+    return start
 
 
 @pytest.fixture

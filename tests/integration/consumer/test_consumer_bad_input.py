@@ -14,13 +14,13 @@ from consumer.app import run_consumer
 from consumer.loop import RunLimits
 from consumer.settings import ConsumerSettings
 from pipeline_common.contracts import metadata_key
+from tests.support.services import delete_bucket
 
 from .conftest import (
     PHOTOS,
     announcement_for,
     consumer_lag,
     create_topics,
-    delete_bucket,
     env_for,
     image_id_of,
     photo_variants,
@@ -80,13 +80,13 @@ KINDS = [
 
 
 @pytest.fixture(scope="module")
-def batch(s3, kafka_admin, kafka_settings, pipeline_env, shared_detector):
+def batch(s3, kafka_admin, kafka_settings, pipeline_env, shared_detector, grant_kafka):
     """Good photo, bad message, good photo, bad message, ... through one consumer run."""
     bucket = unique("consumer-test-bad")
     s3.create_bucket(Bucket=bucket)
     topics = create_topics(kafka_admin)
     try:
-        env = env_for(pipeline_env, bucket, topics)
+        env = env_for(pipeline_env, bucket, topics, grant_kafka)
         bad = bad_messages(s3, bucket)
         goods = [upload_image(s3, bucket, data) for _, data in photo_variants(len(KINDS) + 1, salt=bucket)]
         values, neighbours = [goods[0].to_json_bytes()], {}

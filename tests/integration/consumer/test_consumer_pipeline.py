@@ -40,7 +40,9 @@ def test_every_announced_photo_gets_exactly_one_metadata_record(
         assert EXPECTED.get(name, set()) <= labels, (name, labels)
         assert record.image_path == announcement.image_path == f"s3://{bucket}/images/{announcement.image_id}.jpg"
         assert record.source == announcement.source
-        assert record.captured_at == announcement.captured_at.replace(microsecond=announcement.captured_at.microsecond // 1000 * 1000)
+        assert record.captured_at == announcement.captured_at.replace(
+            microsecond=announcement.captured_at.microsecond // 1000 * 1000
+        )
         assert (record.width, record.height) == (announcement.width, announcement.height)
         assert record.model.name == "yolov4-tiny" and record.model.input_size == 416
         assert record.model.files_sha256["weights"] == YOLOV4_TINY_WEIGHTS_SHA256
@@ -57,7 +59,7 @@ def test_every_announced_photo_gets_exactly_one_metadata_record(
     # each image's detection event is on its topic and counts what its record holds
     events = {event.image_id: event for event in detection_events()}
     assert set(events) == {a.image_id for _, a in announcements}
-    for key, record in records.items():
+    for _key, record in records.items():
         event = events[record.image_id]
         assert event.counts == dict(Counter(d.label for d in record.detections))
         assert (event.source, event.captured_at, event.model) == (record.source, record.captured_at, record.model.name)

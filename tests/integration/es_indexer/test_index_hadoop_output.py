@@ -9,6 +9,7 @@ import pytest
 from es_indexer import cli
 from es_indexer.documents import FIELD_TYPES
 from pipeline_common.contracts import Aggregate, Interval
+from pipeline_common.s3 import delete_prefix
 
 T0 = datetime(2026, 11, 28, 8, tzinfo=timezone.utc)
 
@@ -23,16 +24,13 @@ def agg(label, hours=0, detections=2, images=1, source="cam-1", interval=Interva
 def output_prefix(s3, s3_settings, unique_name):
     prefix = f"{unique_name('it-indexer')}/mapreduce-output/"
     yield prefix
-    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
-        Bucket=s3_settings.bucket, Prefix=prefix.split("/")[0] + "/") for o in page.get("Contents", [])]
-    for start in range(0, len(keys), 1000):
-        s3.delete_objects(Bucket=s3_settings.bucket,
-                          Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]]})
+    delete_prefix(s3, s3_settings.bucket, prefix.split("/")[0] + "/")
 
 
 @pytest.fixture
-def index(es, unique_name):
-    name = unique_name("it-counts")
+def index(es, es_settings, unique_name):
+    """A fresh index in the indexer's family (ES_INDEX*), the one its own account may write."""
+    name = f"{es_settings.index}-{unique_name('it')}"
     yield name
     es.indices.delete(index=name, ignore_unavailable=True)
 
@@ -135,7 +133,7 @@ def test_a_newer_run_over_an_older_one_equals_a_count_from_scratch(
     result = indexed(es, index)
     assert result == {**expected(newer, RUN_B), **expected([day], day_run)}
 
-    scratch = unique_name("it-counts-scratch")
+    scratch = f"{index}-scratch"
     try:
         assert cli.main(["--index", scratch, "--output-prefix", output_prefix, "--run-id", RUN_B]) == 0
         hourly = {key: value for key, value in result.items() if key[2] == "hour"}

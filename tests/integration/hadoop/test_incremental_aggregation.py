@@ -13,7 +13,8 @@ from es_indexer.run import index_run
 from es_indexer.settings import IndexerSettings
 from hadoop import cli
 from pipeline_common.contracts import Aggregate
-from pipeline_common.output_runs import SUCCESS_MARKER, list_keys, run_ids
+from pipeline_common.output_runs import SUCCESS_MARKER, run_ids
+from pipeline_common.s3 import list_keys
 
 LABELS = ["person", "car", "dog", "bicycle", "truck"]
 SOURCES = ["front-door", "parking", "garden"]

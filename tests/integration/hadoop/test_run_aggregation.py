@@ -16,7 +16,8 @@ from hadoop.aggregation import run_aggregation
 from hadoop.settings import AggregationSettings
 from pipeline_common.clients import s3_client
 from pipeline_common.contracts import Aggregate
-from pipeline_common.output_runs import SUCCESS_MARKER, list_keys, newest_complete_run
+from pipeline_common.output_runs import SUCCESS_MARKER, newest_complete_run
+from pipeline_common.s3 import delete_prefix, list_keys
 from pipeline_common.settings import S3Settings
 
 LABELS = ["person", "car", "dog", "bicycle"]
@@ -75,10 +76,7 @@ def dataset(pipeline_env):
     for name, body in BAD_OBJECTS.items():
         s3.put_object(Bucket=settings.bucket, Key=f"{prefix}metadata/{name}", Body=body)
     yield prefix
-    keys = list(list_keys(s3, settings.bucket, prefix))
-    for start in range(0, len(keys), 1000):
-        s3.delete_objects(Bucket=settings.bucket,
-                          Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]]})
+    delete_prefix(s3, settings.bucket, prefix)
 
 
 def run(dataset, run_id, *args):

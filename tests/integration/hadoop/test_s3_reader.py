@@ -2,6 +2,7 @@
 
 import pytest
 
+from pipeline_common.s3 import delete_prefix
 from pipeline_common.s3_reader import ObjectNotFound, S3ObjectReader, S3ReadError
 
 
@@ -9,9 +10,7 @@ from pipeline_common.s3_reader import ObjectNotFound, S3ObjectReader, S3ReadErro
 def prefix(s3, s3_settings, unique_name):
     prefix = f"{unique_name('it-s3-reader')}/"
     yield prefix
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=s3_settings.bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            s3.delete_object(Bucket=s3_settings.bucket, Key=item["Key"])
+    delete_prefix(s3, s3_settings.bucket, prefix)
 
 
 @pytest.mark.parametrize("name", ["plain.json", "with space+plus.json", "ünïcode/ключ.json", "a=b&c?.json"])

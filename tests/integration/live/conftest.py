@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import NewTopic
 
 from es_live.app import run_live_indexer
@@ -38,13 +38,17 @@ def drop_live_indices(es, prefix: str) -> None:
 
 
 @pytest.fixture
-def names(kafka_admin, es):
+def names(kafka_admin, es, es_settings, grant_kafka):
+    """Fresh names, in the families of the configured indices (each stage's own account may
+    use them) and with the live indexer's Kafka rights granted on the topics and group."""
     suffix = uuid.uuid4().hex[:10]
     made = LiveNames(f"it-detections-{suffix}", f"it-detections-dead-{suffix}", f"it-live-{suffix}",
-                     f"it-live-{suffix}-", f"it-batch-{suffix}")
+                     f"{es_settings.live_index_prefix}it-{suffix}-", f"{es_settings.index}-it-{suffix}")
     futures = kafka_admin.create_topics([NewTopic(made.topic, PARTITIONS, 1), NewTopic(made.dead_letter_topic, 1, 1)])
     for future in futures.values():
         future.result(timeout=30)
+    grant_kafka(detections_topic=made.topic, detections_dead_letter_topic=made.dead_letter_topic,
+                live_group=made.group)
     yield made
     kafka_admin.delete_topics([made.topic, made.dead_letter_topic], operation_timeout=10)
     drop_live_indices(es, made.prefix)
@@ -98,13 +102,13 @@ def run_live(live_env):
 
 
 @pytest.fixture
-def api(es_settings, names):
+def api(api_es_settings, names):
     """api(clock=None) -> a test client of the real app over the test's batch index and
     live indices (`clock`: the app's now, default the real one)."""
 
     def make(clock=None):
         # no caching of the batch runs: a test indexes one and asks again at once
-        settings = FrontendSettings(elasticsearch=es_settings.replace(live_index_prefix=names.prefix),
+        settings = FrontendSettings(elasticsearch=api_es_settings.replace(live_index_prefix=names.prefix),
                                     intervals_cache_seconds=0)
         config = {"FRONTEND_SETTINGS": settings, "ES_INDEX": names.batch_index}
         if clock is not None:
@@ -119,13 +123,3 @@ def live_documents(es, prefix: str) -> int:
     return es.count(index=f"{prefix}*", allow_no_indices=True, ignore_unavailable=True)["count"]
 
 
-def group_lag(kafka_settings, group: str, topic: str) -> int:
-    probe = Consumer({**kafka_settings.client_config(), "group.id": group, "enable.auto.commit": False})
-    try:
-        total = 0
-        for tp in probe.committed([TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=10):
-            low, high = probe.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=10)
-            total += high - (tp.offset if tp.offset >= 0 else low)
-        return total
-    finally:
-        probe.close()

@@ -22,7 +22,8 @@ from pipeline_common.contracts import (
     detection_event_from_record,
 )
 from pipeline_common.environment import PROJECT_ROOT, child_environment
-from pipeline_common.output_runs import list_keys, new_run_id
+from pipeline_common.output_runs import new_run_id
+from pipeline_common.s3 import list_keys
 from pipeline_common.timestamps import to_iso, utc_now
 
 pytestmark = pytest.mark.slow

@@ -16,8 +16,9 @@ from es_live.settings import LiveIndexerSettings
 from pipeline_common.contracts import DetectionEvent
 from pipeline_common.environment import PROJECT_ROOT
 from pipeline_common.timestamps import utc_now
+from tests.support.services import consumer_lag as group_lag
 
-from .conftest import group_lag, live_documents
+from .conftest import live_documents
 
 SCRIPT = PROJECT_ROOT / "elasticsearch" / "index_live_detections.py"
 
@@ -61,7 +62,7 @@ def test_an_event_becomes_visible_through_the_api_while_the_indexer_runs(
     assert group_lag(kafka_settings, names.group, names.topic) == 0  # committed after the acknowledgement
 
 
-def test_a_redelivered_event_changes_no_count(live_env, publish, run_live, api, names, es):
+def test_a_redelivered_event_changes_no_count(live_env, publish, run_live, api, names, es, grant_kafka):
     batch = events(5) + events(2, minutes_ago=90, source="cam-other", bicycle=1)
     publish(batch)
     first = run_live()
@@ -73,6 +74,7 @@ def test_a_redelivered_event_changes_no_count(live_env, publish, run_live, api, 
     publish(batch[:3])  # the consumer sent these again (it crashed before committing)
     again = run_live()
     # a new group reads the whole topic once more, as after an offset reset
+    grant_kafka(detections_topic=names.topic, live_group=f"{names.group}-reread")
     reread = run_live(LIVE_CONSUMER_GROUP=f"{names.group}-reread")
 
     assert (again.indexed, again.created) == (3, 0)
@@ -130,6 +132,6 @@ def test_the_command_line(live_env, publish, names, es):
     assert bad.returncode == 2 and "LIVE_RETENTION_DAYS" in bad.stderr
 
     refused = subprocess.run([sys.executable, str(SCRIPT), "--idle-timeout", "3"],
-                             env={**live_env, "ES_PASSWORD": "not-the-password"},
+                             env={**live_env, "LIVE_ES_PASSWORD": "not-the-password"},
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode == 3, refused.stderr[-2000:]

@@ -13,6 +13,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from pipeline_common.environment import PROJECT_ROOT
+from tests.support.services import delete_bucket
 
 MAIN = PROJECT_ROOT / "producer" / "main_producer.py"
 PARTITIONS = 3
@@ -23,15 +24,14 @@ def bucket(s3):
     name = f"producer-test-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=name)
     yield name
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
-        for item in page.get("Contents", []):
-            s3.delete_object(Bucket=name, Key=item["Key"])
-    s3.delete_bucket(Bucket=name)
+    delete_bucket(s3, name)
 
 
 @pytest.fixture
-def topic(kafka_admin):
+def topic(kafka_admin, grant_kafka):
+    """The images topic of this test; the producer's own account may create and write it."""
     name = f"producer-test-{uuid.uuid4().hex[:10]}"
+    grant_kafka(images_topic=name)
     yield name
     for future in kafka_admin.delete_topics([name], operation_timeout=10).values():
         try:
@@ -81,23 +81,16 @@ def run_producer(producer_env):
 
 
 @pytest.fixture
-def start_producer(producer_env):
+def start_producer(producer_env, processes):
     """A long-running producer command (watch), stopped and waited for by the caller."""
-    started: list[subprocess.Popen] = []
 
     def start(*args: str, **overrides: str) -> subprocess.Popen:
-        process = subprocess.Popen(
+        return processes.start(
             [sys.executable, str(MAIN), *args, "--no-progress"],
             env={**producer_env, **overrides}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
-        started.append(process)
-        return process
 
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+    return start
 
 
 @pytest.fixture

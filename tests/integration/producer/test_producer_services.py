@@ -112,7 +112,9 @@ def test_announcements_kafka_did_not_take_are_sent_by_the_next_run(
     assert {o["Key"]: o["LastModified"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]} == stored
 
 
-def test_backfill_announces_what_was_neither_acknowledged_nor_processed(run_producer, folders, s3, bucket, topic, topic_reader):
+def test_backfill_announces_what_was_neither_acknowledged_nor_processed(
+    run_producer, folders, s3, bucket, topic, topic_reader
+):
     new_pics, frames = folders
     add_photos(new_pics, PHOTOS[:3])
     assert run_producer("run").returncode == 0

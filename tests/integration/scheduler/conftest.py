@@ -13,14 +13,15 @@ from pathlib import Path
 import pytest
 
 from pipeline_common.environment import PROJECT_ROOT, child_environment
-from pipeline_common.output_runs import list_keys
+from pipeline_common.s3 import list_keys
 
 PROBE = Path(__file__).with_name("probe.py")
 
 
 @pytest.fixture
-def space(s3, s3_settings, es, tmp_path):
-    """Names of everything one test writes; three metadata records to count."""
+def space(s3, s3_settings, es, es_settings, tmp_path):
+    """Names of everything one test writes; three metadata records to count. The indices
+    belong to the families of the configured ones, which each stage's own account may use."""
     name = f"it-scheduler-{uuid.uuid4().hex[:10]}"
     prefix = f"{name}/"
     for number in range(1, 4):
@@ -39,9 +40,9 @@ def space(s3, s3_settings, es, tmp_path):
         "AGGREGATION_RUNNER": "inline",
         "AGGREGATION_INPUT_PREFIX": f"{prefix}metadata/",
         "AGGREGATION_OUTPUT_PREFIX": f"{prefix}out/",
-        "ES_INDEX": f"{name}-counts",
-        "ES_RUNS_INDEX": f"{name}-runs",
-        "SCHEDULER_LOCK_INDEX": f"{name}-locks",
+        "ES_INDEX": f"{es_settings.index}-{name}",
+        "ES_RUNS_INDEX": f"{es_settings.runs_index}-{name}",
+        "SCHEDULER_LOCK_INDEX": f"pipeline-batch-locks-{name}",
         "SCHEDULER_FULL_CRON": "",
         "SCHEDULER_LEASE_S": "20",
         "SCHEDULER_METRICS_PORT": "0",  # several schedulers at once; their metrics are tested elsewhere

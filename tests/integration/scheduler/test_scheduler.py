@@ -70,7 +70,7 @@ def test_two_schedulers_never_run_the_aggregation_at_once(es, space, start_sched
     assert codes == [0, 0], [s.output()[-3000:] for s in schedulers]
     found = records_of(es, runs_index)
     ran = sorted((r for r in found if r["outcome"] != batch_runs.SKIPPED), key=lambda r: r["started_at"])
-    for earlier, later in zip(ran, ran[1:]):
+    for earlier, later in zip(ran, ran[1:], strict=False):
         assert parse_iso(earlier["finished_at"]) <= parse_iso(later["started_at"]), (earlier, later)
     assert {r["outcome"] for r in ran} <= {batch_runs.SUCCESS, batch_runs.INTERRUPTED}
     assert all(r["aggregation"]["objects_listed"] == 3 for r in ran if r["outcome"] == batch_runs.SUCCESS)
@@ -81,7 +81,7 @@ def test_two_schedulers_never_run_the_aggregation_at_once(es, space, start_sched
     lines = (space.probe_dir / "runs").read_text().splitlines()
     probe_runs = sorted(tuple(map(float, line.split()[:2])) for line in lines)
     assert len(probe_runs) >= 3
-    for (_, end), (start, _) in zip(probe_runs, probe_runs[1:]):
+    for (_, end), (start, _) in zip(probe_runs, probe_runs[1:], strict=False):
         assert end <= start
     # stopped cleanly: the lock is released and no record says "running"
     assert not es.exists(index=env["SCHEDULER_LOCK_INDEX"], id="batch")

@@ -13,8 +13,9 @@ from simple_frontend.settings import FrontendSettings
 from .sample_counts import EVENTS, MAPPING, NOW, rolled_up
 
 
-def create_counts_index(es, documents) -> str:
-    index = f"test-frontend-{uuid.uuid4().hex[:10]}"
+def create_counts_index(es, documents, family: str = "hadoop-object-counts-v1") -> str:
+    """A fresh index in `family` (ES_INDEX*: the API's own account may read it)."""
+    index = f"{family}-test-frontend-{uuid.uuid4().hex[:10]}"
     es.indices.create(index=index, mappings=MAPPING, settings={"number_of_shards": 1, "number_of_replicas": 0})
     actions = ({"_index": index, "_source": document} for document in documents)
     ok, errors = bulk(es, actions, refresh="wait_for")
@@ -23,19 +24,19 @@ def create_counts_index(es, documents) -> str:
 
 
 @pytest.fixture(scope="module")
-def counts_index(es):
-    index = create_counts_index(es, rolled_up(EVENTS))
+def counts_index(es, es_settings):
+    index = create_counts_index(es, rolled_up(EVENTS), es_settings.index)
     yield index
     es.indices.delete(index=index, ignore_unavailable=True)
 
 
 @pytest.fixture
-def make_index(es):
+def make_index(es, es_settings):
     """make_index(documents) -> name of a fresh index holding them; deleted afterwards."""
     made = []
 
     def make(documents) -> str:
-        made.append(create_counts_index(es, documents))
+        made.append(create_counts_index(es, documents, es_settings.index))
         return made[-1]
 
     yield make
@@ -43,29 +44,27 @@ def make_index(es):
         es.indices.delete(index=index, ignore_unavailable=True)
 
 
-# Live indices nobody writes: the shared stack's own live indices (the demo's) stay out
-# of these tests' answers.
-NO_LIVE_PREFIX = f"test-frontend-live-{uuid.uuid4().hex[:10]}-"
-
-
-def frontend_settings(es_settings, **overrides) -> FrontendSettings:
-    return FrontendSettings(elasticsearch=es_settings.replace(live_index_prefix=NO_LIVE_PREFIX),
+def frontend_settings(api_es_settings, **overrides) -> FrontendSettings:
+    # Live indices nobody writes (in the live family, so the API's account may look): the
+    # stack's own live indices (the demo's) stay out of these tests' answers.
+    no_live = f"{api_es_settings.live_index_prefix}test-frontend-{uuid.uuid4().hex[:10]}-"
+    return FrontendSettings(elasticsearch=api_es_settings.replace(live_index_prefix=no_live),
                             **overrides)
 
 
 @pytest.fixture
-def app_for(es_settings):
+def app_for(api_es_settings):
     """app_for(index, **settings) -> a Flask app with its own real ES client."""
 
     def make(index: str, **overrides):
-        return create_app({"FRONTEND_SETTINGS": frontend_settings(es_settings, **overrides),
+        return create_app({"FRONTEND_SETTINGS": frontend_settings(api_es_settings, **overrides),
                            "ES_INDEX": index, "CLOCK": lambda: NOW})
 
     return make
 
 
 @pytest.fixture(scope="module")
-def api(es_settings, counts_index):
-    app = create_app({"FRONTEND_SETTINGS": frontend_settings(es_settings), "ES_INDEX": counts_index,
+def api(api_es_settings, counts_index):
+    app = create_app({"FRONTEND_SETTINGS": frontend_settings(api_es_settings), "ES_INDEX": counts_index,
                       "CLOCK": lambda: NOW})
     return app.test_client()

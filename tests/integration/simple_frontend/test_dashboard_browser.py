@@ -53,8 +53,8 @@ def index_live(es, prefix: str, made: list[DetectionEvent]) -> None:
 
 
 @pytest.fixture(scope="module")
-def live_prefix(es):
-    prefix = f"test-dashboard-live-{uuid.uuid4().hex[:10]}-"
+def live_prefix(es, es_settings):
+    prefix = f"{es_settings.live_index_prefix}test-dashboard-{uuid.uuid4().hex[:10]}-"
     ensure_template(es, prefix)
     yield prefix
     for name in live_index_names(es, prefix):
@@ -63,16 +63,16 @@ def live_prefix(es):
 
 
 @pytest.fixture(scope="module")
-def server(es, es_settings, events, live_prefix):
+def server(es, es_settings, api_es_settings, events, live_prefix):
     """The app on a free port of 127.0.0.1, on the real clock, over a fresh batch index
     holding a run of three hours ago, and live indices holding every image."""
     from .conftest import create_counts_index
 
     run_at = utc_now() - timedelta(hours=3)
     batch = [event for event in events if event[2] < run_at]
-    index = create_counts_index(es, rolled_up(batch, run_id=new_run_id(run_at)))
+    index = create_counts_index(es, rolled_up(batch, run_id=new_run_id(run_at)), es_settings.index)
     index_live(es, live_prefix, live_events(events))
-    settings = FrontendSettings(elasticsearch=es_settings.replace(live_index_prefix=live_prefix),
+    settings = FrontendSettings(elasticsearch=api_es_settings.replace(live_index_prefix=live_prefix),
                                 intervals_cache_seconds=0)
     app = create_app({"FRONTEND_SETTINGS": settings, "ES_INDEX": index})
     http = make_server("127.0.0.1", 0, app, threaded=True)

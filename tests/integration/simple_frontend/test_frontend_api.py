@@ -196,8 +196,9 @@ def test_only_coarser_documents_answer_in_their_own_buckets(app_for, make_index)
     assert totals["total"] == 16
 
 
-def test_missing_index(app_for):
-    api = app_for("test-frontend-missing-0123456789").test_client()
+def test_missing_index(app_for, es_settings):
+    # in the family the API's account may read: a missing index, not a forbidden one
+    api = app_for(f"{es_settings.index}-test-frontend-missing-0123456789").test_client()
     health = api.get("/api/health")
     assert health.status_code == 503
     assert health.get_json()["status"] == "index missing"
@@ -209,11 +210,11 @@ def test_missing_index(app_for):
                 {"t": "2025-04-14T11:00:00.000Z", "y": 0, "state": "live"}]}
 
 
-def test_elasticsearch_unreachable_is_503(es_settings, counts_index):
+def test_elasticsearch_unreachable_is_503(api_es_settings, counts_index):
     from simple_frontend.app import create_app
     from simple_frontend.settings import FrontendSettings
 
-    closed_port = es_settings.replace(url="http://127.0.0.1:9")
+    closed_port = api_es_settings.replace(url="http://127.0.0.1:9")
     app = create_app({"FRONTEND_SETTINGS": FrontendSettings(elasticsearch=closed_port), "ES_INDEX": counts_index})
     api = app.test_client()
     assert get(api, "/api/totals", status=503) == {"error": "Elasticsearch is unreachable (ConnectionError)"}
@@ -221,11 +222,11 @@ def test_elasticsearch_unreachable_is_503(es_settings, counts_index):
     assert health["elasticsearch"] == "unreachable"
 
 
-def test_wrong_password_is_503_and_says_so(es_settings, counts_index):
+def test_wrong_password_is_503_and_says_so(api_es_settings, counts_index):
     from simple_frontend.app import create_app
     from simple_frontend.settings import FrontendSettings
 
-    wrong = es_settings.replace(password="not-the-password")
+    wrong = api_es_settings.replace(password="not-the-password")
     app = create_app({"FRONTEND_SETTINGS": FrontendSettings(elasticsearch=wrong), "ES_INDEX": counts_index})
     body = get(app.test_client(), "/api/label_counts", status=503)
     assert "refused the configured credentials" in body["error"]

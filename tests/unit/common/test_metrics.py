@@ -71,13 +71,17 @@ def test_scheduler_records_the_last_successful_run_and_counts_every_outcome():
     before = value("pipeline_batch_runs_total", kind="full", outcome="failed") or 0
     scheduler_metrics.observe("full", "success", started, started + timedelta(seconds=42))
     scheduler_metrics.observe("full", "failed", started + timedelta(hours=1), started + timedelta(hours=1, seconds=5))
-    assert value("pipeline_batch_last_success_timestamp_seconds", kind="full") == (started + timedelta(seconds=42)).timestamp()
+    assert (
+        value("pipeline_batch_last_success_timestamp_seconds", kind="full")
+        == (started + timedelta(seconds=42)).timestamp()
+    )
     assert value("pipeline_batch_last_success_duration_seconds", kind="full") == 42
     assert value("pipeline_batch_runs_total", kind="full", outcome="failed") == before + 1
 
 
 def test_scheduler_seeds_the_last_success_from_a_run_record():
-    scheduler_metrics.seed({"kind": "incremental", "started_at": "2026-12-01T10:00:00Z",
-                            "finished_at": "2026-12-01T10:01:30Z"})
+    scheduler_metrics.seed(
+        {"kind": "incremental", "started_at": "2026-12-01T10:00:00Z", "finished_at": "2026-12-01T10:01:30Z"}
+    )
     assert value("pipeline_batch_last_success_duration_seconds", kind="incremental") == 90
     scheduler_metrics.seed(None)  # no run yet: nothing to report, nothing raised

@@ -1,21 +1,31 @@
 import pytest
 
 from pipeline_common.environment import SettingsError, read_environment
-from pipeline_common.settings import ElasticsearchSettings, KafkaSettings, S3Settings
+from pipeline_common.settings import (
+    ConsumerKafkaSettings,
+    ElasticsearchSettings,
+    FrontendElasticsearchSettings,
+    IndexerElasticsearchSettings,
+    KafkaAdminSettings,
+    ProducerKafkaSettings,
+    S3Settings,
+)
 
 BASE = {
     "S3_ACCESS_KEY": "AKLOCAL",
     "S3_SECRET_KEY": "s3-secret",
-    "KAFKA_USERNAME": "pipeline",
-    "KAFKA_PASSWORD": "kafka-secret",
+    "PRODUCER_KAFKA_USERNAME": "producer",
+    "PRODUCER_KAFKA_PASSWORD": "kafka-secret",
     "ES_PASSWORD": "es-secret",
 }
+KafkaSettings = ProducerKafkaSettings  # one stage's, for what every account shares
 
 
 def test_defaults_point_at_the_local_services():
     assert S3Settings.from_env(BASE).endpoint_url == "http://127.0.0.1:8333"
-    assert KafkaSettings.from_env(BASE).bootstrap_servers == "127.0.0.1:9092"
-    assert ElasticsearchSettings.from_env(BASE).url == "http://127.0.0.1:9200"
+    # Kafka and Elasticsearch through the edge (Traefik), as in production
+    assert KafkaSettings.from_env(BASE).bootstrap_servers == "localhost:9094"
+    assert ElasticsearchSettings.from_env(BASE).url == "https://localhost:8443/elasticsearch"
 
 
 def test_tls_verification_is_on_by_default():
@@ -32,11 +42,28 @@ def test_missing_secret_names_the_variable(missing):
         ElasticsearchSettings.from_env(env)
 
 
-def test_kafka_client_config_uses_sasl_plain():
-    config = KafkaSettings.from_env(BASE).client_config()
-    assert config["security.protocol"] == "SASL_PLAINTEXT"
+def test_kafka_client_config_uses_sasl_plain_inside_tls():
+    config = KafkaSettings.from_env({**BASE, "KAFKA_SSL_CA_LOCATION": "/ca.pem"}).client_config()
+    assert config["security.protocol"] == "SASL_SSL"
     assert config["sasl.mechanism"] == "PLAIN"
     assert config["sasl.password"] == "kafka-secret"
+    assert config["ssl.ca.location"] == "/ca.pem"
+    assert "enable.ssl.certificate.verification" not in config  # librdkafka's default: verify
+
+
+def test_each_stage_logs_in_with_its_own_account():
+    env = {**BASE, "INDEXER_ES_USERNAME": "batch-indexer", "INDEXER_ES_PASSWORD": "i", "KAFKA_ADMIN_PASSWORD": "a"}
+    kafka = ProducerKafkaSettings.from_env(env)
+    assert (kafka.username, kafka.password.get_secret_value()) == ("producer", "kafka-secret")
+    es = IndexerElasticsearchSettings.from_env(env)
+    assert (es.username, es.password.get_secret_value()) == ("batch-indexer", "i")
+    assert ElasticsearchSettings.from_env(env).username == "elastic"  # the administrator
+    assert KafkaAdminSettings.from_env(env).client_config()["sasl.username"] == "admin"
+    # never another stage's (or a shared) account
+    with pytest.raises(SettingsError, match="CONSUMER_KAFKA_USERNAME.*CONSUMER_KAFKA_PASSWORD"):
+        ConsumerKafkaSettings.from_env(env)
+    with pytest.raises(SettingsError, match="FRONTEND_ES_USERNAME"):
+        FrontendElasticsearchSettings.from_env(env)
 
 
 def test_plaintext_kafka_needs_no_credentials():

@@ -9,7 +9,7 @@ import pytest
 
 from consumer.dead_letter import DeadLetterPublisher, dead_letter_payload
 from consumer.errors import Stage, TransientError
-from consumer.messages import MessageRef
+from pipeline_common.contracts.dead_letter import OriginalMessage as MessageRef
 
 FAILED_AT = datetime(2025, 4, 14, 12, 0, 1, tzinfo=timezone.utc)
 
@@ -78,7 +78,11 @@ def test_publish_returns_once_the_broker_acknowledged():
 
 @pytest.mark.parametrize(
     "producer",
-    [FakeProducer(error="broker down"), FakeProducer(raise_on_produce=BufferError("full")), FakeProducer(never_acks=True)],
+    [
+        FakeProducer(error="broker down"),
+        FakeProducer(raise_on_produce=BufferError("full")),
+        FakeProducer(never_acks=True),
+    ],
     ids=["delivery error", "queue full", "no ack"],
 )
 def test_unacknowledged_dead_letters_are_transient_failures(producer):

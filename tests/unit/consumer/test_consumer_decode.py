@@ -142,7 +142,12 @@ def jpeg_claiming(width: int, height: int) -> bytes:
 
 @pytest.mark.parametrize(
     "data",
-    [png_claiming(60_000, 60_000), jpeg_claiming(65_000, 65_000), png_claiming(8_000, 6_000), jpeg_claiming(8_000, 6_000)],
+    [
+        png_claiming(60_000, 60_000),
+        jpeg_claiming(65_000, 65_000),
+        png_claiming(8_000, 6_000),
+        jpeg_claiming(8_000, 6_000),
+    ],
     ids=["png-bomb", "jpeg-bomb", "png-over-limit", "jpeg-over-limit"],
 )
 def test_huge_dimensions_are_refused_from_the_header_without_allocating(data):

@@ -7,7 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError
 
 from consumer.errors import Stage, TransientError
 from consumer.loop import ConsumerLoop, RunLimits
@@ -106,11 +106,14 @@ def image_id(n: int) -> str:
     return f"{n:032x}"
 
 
+QUICK = RunLimits(idle_timeout_s=0.3)
+
+
 @pytest.fixture
 def make_loop(kit):
     pools = []
 
-    def make(values, s3=None, limits=RunLimits(idle_timeout_s=0.3), revoke_after=None, stop=None, backoff=None, prefetch=3):
+    def make(values, s3=None, limits=QUICK, revoke_after=None, stop=None, backoff=None, prefetch=3):
         s3 = s3 or kit.FakeS3()
         stop = stop or threading.Event()
         pool = ThreadPoolExecutor(2)
@@ -189,7 +192,9 @@ def test_bad_messages_are_dead_lettered_and_the_good_ones_around_them_processed(
     summary = loop.run()
 
     assert sorted((offset, stage) for offset, stage, _ in dead.sent) == [
-        (1, Stage.PARSE), (2, Stage.DOWNLOAD), (3, Stage.DECODE),
+        (1, Stage.PARSE),
+        (2, Stage.DOWNLOAD),
+        (3, Stage.DECODE),
     ]
     assert metadata_keys(s3) == {f"metadata/{image_id(0)}.json", f"metadata/{image_id(1)}.json"}
     assert summary.processed == 2 and summary.dead_lettered == 3

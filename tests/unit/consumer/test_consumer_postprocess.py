@@ -73,7 +73,7 @@ def test_boxes_are_clipped_to_the_image():
 
     detections = run(rows)
 
-    by_label = dict(zip(detections.labels, detections.boxes.tolist()))
+    by_label = dict(zip(detections.labels, detections.boxes.tolist(), strict=True))
     assert by_label["person"] == [0, 0, 100, 50]
     assert by_label["dog"] == [360, 100, 40, 100]
 

@@ -11,11 +11,11 @@ from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
 from consumer import storage
 from consumer.errors import Abandoned, FatalError, Rejected, Stage, TransientError
-from consumer.messages import MessageRef
 from consumer.processing import Detected, Failed, Prepared, Processor
 from consumer.retry import Backoff
 from consumer.settings import ImageLimits
 from pipeline_common.contracts import MetadataRecord
+from pipeline_common.contracts.dead_letter import OriginalMessage as MessageRef
 
 FAST = Backoff(initial_s=0.001, maximum_s=0.002)
 
@@ -129,7 +129,12 @@ def test_missing_object_fails_at_the_download_stage(world, kit):
 
 
 @pytest.mark.parametrize(
-    "data, reason", [(b"", "zero-byte"), (b"GIF89a-but-not-really", "cannot|not an image"), (b"\xff\xd8\xff\xe0junk", "not an image|unreadable")]
+    "data, reason",
+    [
+        (b"", "zero-byte"),
+        (b"GIF89a-but-not-really", "cannot|not an image"),
+        (b"\xff\xd8\xff\xe0junk", "not an image|unreadable"),
+    ],
 )
 def test_undecodable_objects_fail_at_the_decode_stage(world, kit, data, reason):
     s3, announcement, processor, _ = world

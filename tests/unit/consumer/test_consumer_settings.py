@@ -13,7 +13,7 @@ from consumer.models import MODELS, ModelNotFound, packaged_models_dir, read_cla
 from consumer.settings import ConsumerSettings
 from pipeline_common.environment import SettingsError
 
-BASE = {"S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "s", "KAFKA_USERNAME": "u", "KAFKA_PASSWORD": "p"}
+BASE = {"S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "s", "CONSUMER_KAFKA_USERNAME": "u", "CONSUMER_KAFKA_PASSWORD": "p"}
 
 
 def test_defaults_work_offline():
@@ -50,7 +50,12 @@ def test_every_setting_is_read_from_the_environment():
     assert (settings.detector.model, settings.detector.input_size, settings.detector.threads) == ("yolov3-tiny", 320, 1)
     assert settings.detector.backend == "onnxruntime"
     assert (settings.detector.confidence_threshold, settings.detector.nms_threshold) == (0.4, 0.5)
-    assert (settings.max_image_pixels, settings.max_image_bytes, settings.prefetch, settings.workers) == (1000, 2000, 2, 3)
+    assert (settings.max_image_pixels, settings.max_image_bytes, settings.prefetch, settings.workers) == (
+        1000,
+        2000,
+        2,
+        3,
+    )
     assert settings.consumer_config()["max.poll.interval.ms"] == 120000
     assert settings.consumer_config()["session.timeout.ms"] == 6000
     assert settings.consumer_config()["auto.offset.reset"] == "latest"

@@ -30,7 +30,7 @@ class ScriptedNode(BaseNode):
             payload = {"error": {"type": "unavailable", "reason": "try later"}, "status": status}
         else:
             items = []
-            for header, item_status in zip(headers_of, item_statuses):
+            for header, item_status in zip(headers_of, item_statuses, strict=False):
                 item = {"_id": header["index"]["_id"], "status": item_status}
                 if item_status in (200, 201):
                     item["result"] = "created" if item_status == 201 else "updated"

@@ -112,7 +112,7 @@ def test_parse_lines_reports_lines_that_once_crashed_the_indexer_and_goes_on():
     assert [(s.key, s.line_number) for s in skipped] == [("run/part-00000", n) for n in range(1, len(bad) + 1)]
 
 
-ENV = {"S3_ACCESS_KEY": "k", "S3_SECRET_KEY": "s", "ES_PASSWORD": "p"}
+ENV = {"S3_ACCESS_KEY": "k", "S3_SECRET_KEY": "s", "INDEXER_ES_USERNAME": "batch-indexer", "INDEXER_ES_PASSWORD": "p"}
 
 
 def test_settings_defaults_and_overrides():

@@ -13,6 +13,7 @@ from elastic_transport import ApiResponseMeta, BaseNode, ConnectionError as Tran
 from elasticsearch import Elasticsearch
 
 from pipeline_common.contracts import DetectionEvent, serialize_detection_event
+from tests.support import fakes
 
 NodeResponse = namedtuple("NodeResponse", "meta body")
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
@@ -42,7 +43,7 @@ class MemoryNode(BaseNode):
 
     def _bulk(self, body):
         lines = [json.loads(line) for line in body.decode().splitlines() if line]
-        pairs = list(zip(lines[::2], lines[1::2]))
+        pairs = list(zip(lines[::2], lines[1::2], strict=True))
         MemoryNode.bulks.append([header["index"]["_id"] for header, _ in pairs])
         if MemoryNode.on_bulk is not None:
             MemoryNode.on_bulk()
@@ -82,31 +83,9 @@ def memory_es():
     client.close()
 
 
-class FakeMessage:
+class FakeMessage(fakes.FakeMessage):
     def __init__(self, value, offset, partition=0, topic="detections", key=None, error=None):
-        self._value, self._offset, self._partition, self._topic = value, offset, partition, topic
-        self._key, self._error = key, error
-
-    def value(self):
-        return self._value
-
-    def key(self):
-        return self._key
-
-    def offset(self):
-        return self._offset
-
-    def partition(self):
-        return self._partition
-
-    def topic(self):
-        return self._topic
-
-    def timestamp(self):
-        return (1, 1_700_000_000_000)
-
-    def error(self):
-        return self._error
+        super().__init__(value, offset, partition, topic, key, error)
 
 
 class FakeConsumer:

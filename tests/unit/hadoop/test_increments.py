@@ -2,7 +2,13 @@
 import pytest
 
 from hadoop.increments import (
-    FULL, INCREMENTAL, RunState, base_problem, decode_ledger, encode_ledger, plan_run,
+    FULL,
+    INCREMENTAL,
+    RunState,
+    base_problem,
+    decode_ledger,
+    encode_ledger,
+    plan_run,
 )
 from hadoop.listing import boundaries, list_objects
 from hadoop.retention import runs_to_remove

@@ -12,16 +12,21 @@ from local_services.hadoop import hadoop_version
 from local_services.hadoop_settings import ClusterPorts
 from local_services.kafka import KAFKA_VERSION
 from local_services.s3 import SEAWEEDFS_VERSION
+from local_services.traefik import TRAEFIK_VERSION
 from pipeline_common.environment import PROJECT_ROOT
 
 DEV = PROJECT_ROOT / "docker-compose.dev.yml"
 PROD = PROJECT_ROOT / "cloud-services" / "docker-compose.yml"
-MIDDLEWARES = PROJECT_ROOT / "cloud-services" / "traefik" / "dynamic" / "middlewares.yml"
+DYNAMIC = PROJECT_ROOT / "cloud-services" / "traefik" / "dynamic"
 SECRET_NAMES = re.compile(r"PASSWORD|SECRET|ACCESS_KEY", re.I)
 
 
 def load(path):
     return yaml.safe_load(path.read_text())
+
+
+def images_of(path) -> dict[str, str]:
+    return {name: s["image"] for name, s in load(path)["services"].items()}
 
 
 def environment(service: dict) -> dict[str, str]:
@@ -33,14 +38,20 @@ def test_dev_stack_publishes_the_local_ports_on_loopback_only():
     services = load(DEV)["services"]
     published = {name: service.get("ports", []) for name, service in services.items()}
     assert published == {
-        "kafka": ["127.0.0.1:9092:9092"],
+        "traefik": [],  # on the host's network, its entry points bound to 127.0.0.1
+        "kafka": ["127.0.0.1:9092:9092", "127.0.0.1:9095:9095"],
         "elasticsearch": ["127.0.0.1:9200:9200"],
         "s3": ["127.0.0.1:8333:8333"],
     }
+    traefik = services["traefik"]
+    assert traefik["network_mode"] == "host"
+    addresses = [flag.split("=", 1)[1] for flag in traefik["command"] if ".address=" in flag]
+    assert addresses and all(address.startswith("127.0.0.1:") for address in addresses)
 
 
 def test_dev_stack_runs_the_versions_local_services_runs():
     images = {name: s["image"] for name, s in load(DEV)["services"].items()}
+    assert images["traefik"] == images_of(PROD)["traefik"] == f"traefik:{TRAEFIK_VERSION}"
     assert images["kafka"] == f"apache/kafka:{KAFKA_VERSION}"
     assert images["elasticsearch"].endswith(f"elasticsearch:{ES_VERSION}")
     assert images["s3"].endswith(f"seaweedfs:{SEAWEEDFS_VERSION}")
@@ -68,25 +79,69 @@ def test_prod_exposes_only_traefik():
     assert [name for name, s in services.items() if s.get("ports")] == ["traefik"]
 
 
-def test_prod_web_routes_use_tls_and_basic_auth():
+def dynamic_config() -> dict:
+    """Traefik's shared dynamic files as one mapping, their Go template expressions replaced
+    by a placeholder and block markers ({{ if }}, {{ with }}, {{ end }}) dropped, which keeps
+    every optional router. Traefik itself renders them in the integration tests."""
+    merged: dict = {}
+    for path in sorted(DYNAMIC.glob("*.yml")):
+        lines = [line for line in path.read_text().splitlines() if not line.strip().startswith("{{")]
+        text = re.sub(r"\{\{.*?\}\}", "TEMPLATED", "\n".join(lines))
+        for section, content in (yaml.safe_load(text) or {}).items():
+            for kind, entries in content.items():
+                merged.setdefault(section, {}).setdefault(kind, {}).update(entries)
+    return merged
+
+
+def test_prod_routing_lives_in_the_shared_files_not_in_labels():
     services = load(PROD)["services"]
-    middlewares = load(MIDDLEWARES)["http"]["middlewares"]
-    for name, router in (("elasticsearch", "elastic"), ("namenode", "hadoop")):
-        labels = dict(label.split("=", 1) for label in services[name]["labels"])
-        assert labels[f"traefik.http.routers.{router}.entrypoints"] == "websecure"
-        assert labels[f"traefik.http.routers.{router}.tls.certresolver"] == "letsencrypt"
-        used = labels[f"traefik.http.routers.{router}.middlewares"].split(",")
-        auth = [m.removesuffix("@file") for m in used if m.endswith("-auth@file")]
-        assert len(auth) == 1 and "basicAuth" in middlewares[auth[0]]
+    assert not any(service.get("labels") for service in services.values())
+    assert "--providers.file.directory=/etc/traefik/dynamic" in services["traefik"]["command"]
+    assert "./traefik/dynamic:/etc/traefik/dynamic:ro" in services["traefik"]["volumes"]
 
 
-def test_prod_kafka_is_reached_through_tls_with_sasl():
-    kafka = load(PROD)["services"]["kafka"]
-    labels = dict(label.split("=", 1) for label in kafka["labels"])
-    assert labels["traefik.tcp.routers.kafka.tls"] == "true"
-    env = environment(kafka)
-    assert "EXTERNAL:SASL_PLAINTEXT" in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
-    assert "PLAINTEXT" not in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].replace("SASL_PLAINTEXT", "")
+def test_prod_mounts_no_docker_socket():
+    for name, service in load(PROD)["services"].items():
+        assert not any("docker.sock" in str(volume) for volume in service.get("volumes", [])), name
+
+
+def test_prod_traefik_sets_every_variable_the_shared_files_read():
+    read = set()
+    for path in DYNAMIC.glob("*.yml"):
+        read |= set(re.findall(r'env "(EDGE_[A-Z_]+)"', path.read_text()))
+    local_only = {"EDGE_TLS_CERT", "EDGE_TLS_KEY"}  # production's certificates come from Let's Encrypt
+    assert set(environment(load(PROD)["services"]["traefik"])) == read - local_only
+
+
+def test_every_web_router_has_tls_and_basic_auth():
+    config = dynamic_config()
+    middlewares = config["http"]["middlewares"]
+    for name, router in config["http"]["routers"].items():
+        assert router["tls"]["options"] == "modern", name
+        auth = [m for m in router["middlewares"] if "basicAuth" in middlewares[m]]
+        assert len(auth) == 1, name
+        assert "secure-headers" in router["middlewares"], name
+    assert {"dashboard", "elasticsearch", "traefik", "hdfs-ui"} <= set(config["http"]["routers"])
+
+
+def test_kafka_is_reached_through_tls_with_a_strict_sni_router():
+    config = dynamic_config()
+    router = config["tcp"]["routers"]["kafka"]
+    assert router["rule"].startswith("HostSNI(") and router["tls"]["options"] == "modern"
+    modern = config["tls"]["options"]["modern"]
+    assert modern == {"minVersion": "VersionTLS12", "sniStrict": True}
+    kafka = environment(load(PROD)["services"]["kafka"])
+    assert "EDGE://${DOMAIN:?set DOMAIN in .env}:9094" in kafka["KAFKA_ADVERTISED_LISTENERS"]
+    assert "9094:9094" in load(PROD)["services"]["traefik"]["ports"]
+    assert "EDGE:SASL_PLAINTEXT" in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
+    assert "PLAINTEXT" not in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].replace("SASL_PLAINTEXT", "")
+
+
+def test_prod_kafka_allows_nothing_without_an_acl():
+    kafka = environment(load(PROD)["services"]["kafka"])
+    assert kafka["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert kafka["KAFKA_SUPER_USERS"] == "User:admin"
+    assert kafka["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
 
 
 def hadoop_config(service: dict) -> dict[str, dict[str, str]]:
@@ -144,14 +199,21 @@ def test_prod_aggregation_client_points_at_the_cluster():
 
 def test_prod_yarn_is_neither_published_nor_routed():
     services = load(PROD)["services"]
-    for name in ("resourcemanager", "nodemanager", "aggregation"):
-        assert not services[name].get("ports") and not services[name].get("labels"), name
-        assert "proxy" not in services[name]["networks"], name
+    yarn = ("resourcemanager", "nodemanager", "aggregation")
+    for name in yarn:
+        assert not services[name].get("ports"), name
+        assert "proxy" not in services[name]["networks"], name  # Traefik's network
+    # no backend of the shared routers is a YARN container
+    backends = {k: v for k, v in environment(services["traefik"]).items() if k.endswith("_BACKEND")}
+    assert backends and not any(name in value for value in backends.values() for name in yarn), backends
 
 
-def test_prod_hdfs_ui_route_leaves_webhdfs_out():
-    labels = dict(label.split("=", 1) for label in load(PROD)["services"]["namenode"]["labels"])
-    assert labels["traefik.http.routers.hadoop.rule"] == "Host(`hadoop.${DOMAIN}`) && !PathPrefix(`/webhdfs`)"
+def test_the_hdfs_ui_router_leaves_webhdfs_out():
+    """WebHDFS believes any `user.name` without Kerberos: the operators' router to the NameNode
+    UI does not match it, so Traefik answers 404 (tests/integration/edge runs the rule)."""
+    router = dynamic_config()["http"]["routers"]["hdfs-ui"]
+    assert router["rule"] == "Host(`TEMPLATED`) && !PathPrefix(`/webhdfs`)"
+    assert router["middlewares"][0] == "ops-auth"
 
 
 def test_prod_hadoop_runs_the_pinned_release():

@@ -10,16 +10,18 @@ from pathlib import Path
 
 import pytest
 
+from local_services.accounts import Account, jaas_config
 from local_services.elasticsearch import elasticsearch_yml
-from pipeline_common.local_state import traversable_by_others
 from local_services.errors import ServiceError
-from local_services.kafka import jaas_value, new_cluster_id, server_properties
+from local_services.kafka import new_cluster_id, server_properties
 from local_services.s3 import identities, security_toml, weed_options
+from pipeline_common.local_state import traversable_by_others
 
 
 def kafka_config() -> dict[str, str]:
-    text = server_properties(host="127.0.0.1", port=9092, controller_port=9093, log_dir="/data",
-                             admin_password="adm1n", accounts={"admin": "adm1n", "pipeline": "p4ss"})
+    text = server_properties(host="127.0.0.1", port=9092, controller_port=9093, edge_port=9095,
+                             edge_address="localhost:9094", log_dir="/data", admin_password="adm1n",
+                             accounts=[Account("producer", "p4ss")])
     return dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
 
 
@@ -34,15 +36,30 @@ def test_kafka_has_no_unauthenticated_listener():
 
 def test_kafka_listens_on_loopback_only():
     config = kafka_config()
-    assert config["listeners"] == "CLIENT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
-    assert config["advertised.listeners"] == "CLIENT://127.0.0.1:9092"
+    assert config["listeners"] == "CLIENT://127.0.0.1:9092,EDGE://127.0.0.1:9095,CONTROLLER://127.0.0.1:9093"
 
 
-def test_kafka_accounts_are_in_the_client_listener_jaas():
-    jaas = kafka_config()["listener.name.client.plain.sasl.jaas.config"]
-    assert 'user_pipeline="p4ss"' in jaas and 'user_admin="adm1n"' in jaas
-    assert 'username="admin" password="adm1n"' in jaas
-    assert jaas.endswith(";")
+def test_kafka_edge_listener_advertises_the_edge():
+    """Clients that came through Traefik are sent back through Traefik for every broker."""
+    assert kafka_config()["advertised.listeners"] == "CLIENT://127.0.0.1:9092,EDGE://localhost:9094"
+
+
+def test_kafka_accounts_are_in_both_client_listeners_jaas():
+    config = kafka_config()
+    for listener in ("client", "edge"):
+        jaas = config[f"listener.name.{listener}.plain.sasl.jaas.config"]
+        assert 'user_producer="p4ss"' in jaas and 'user_admin="adm1n"' in jaas
+        assert 'username="admin" password="adm1n"' in jaas
+        assert jaas.endswith(";")
+    assert "producer" not in config["listener.name.controller.plain.sasl.jaas.config"]
+
+
+def test_kafka_allows_nothing_without_an_acl_but_to_its_own_account():
+    config = kafka_config()
+    assert config["authorizer.class.name"] == "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    assert config["super.users"] == "User:admin"
+    assert config["allow.everyone.if.no.acl.found"] == "false"
+    assert config["auto.create.topics.enable"] == "false"
 
 
 def test_single_node_replication_factors():
@@ -54,8 +71,8 @@ def test_single_node_replication_factors():
 
 @pytest.mark.parametrize("password", ['has"quote', "back\\slash"])
 def test_jaas_refuses_passwords_that_would_break_it(password):
-    with pytest.raises(ServiceError, match="quotes or backslashes"):
-        jaas_value("admin", "ok", {"pipeline": password})
+    with pytest.raises(ServiceError, match="no quotes, backslashes"):
+        jaas_config("ok", [Account("pipeline", password)])
 
 
 def test_cluster_ids_have_kafkas_format():

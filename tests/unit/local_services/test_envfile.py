@@ -52,9 +52,23 @@ def test_env_file_is_written_once_and_private(tmp_path):
     assert target.read_text() == first
 
 
-def test_existing_env_file_is_never_overwritten(tmp_path):
+def test_existing_values_are_kept_and_only_missing_variables_added(tmp_path):
     example, target = tmp_path / ".env.example", tmp_path / ".env"
     example.write_text(EXAMPLE)
-    target.write_text("ES_PASSWORD=chosen-by-me\n")
+    target.write_text("ES_PASSWORD=chosen-by-me\nS3_BUCKET=mine\n")
     assert ensure_env_file(example, target) is False
-    assert target.read_text() == "ES_PASSWORD=chosen-by-me\n"
+    text = target.read_text()
+    assert text.startswith("ES_PASSWORD=chosen-by-me\nS3_BUCKET=mine\n")
+    values = parse(text)
+    assert values["ES_PASSWORD"] == "chosen-by-me" and values["S3_BUCKET"] == "mine"
+    assert set(values) == {"ES_PASSWORD", "S3_BUCKET", "S3_ACCESS_KEY", "S3_SECRET_KEY", "KAFKA_PASSWORD"}
+    assert "<generated>" not in text
+    ensure_env_file(example, target)  # nothing missing any more: nothing added
+    assert target.read_text() == text
+
+
+def test_local_paths_fill_their_placeholder(tmp_path):
+    example, target = tmp_path / ".env.example", tmp_path / ".env"
+    example.write_text("ES_CA_CERTS=<local-ca>\nKAFKA_SSL_CA_LOCATION=<local-ca>\n")
+    ensure_env_file(example, target, values={"<local-ca>": "/x/tls/ca.pem"})
+    assert parse(target.read_text()) == {"ES_CA_CERTS": "/x/tls/ca.pem", "KAFKA_SSL_CA_LOCATION": "/x/tls/ca.pem"}

@@ -19,8 +19,9 @@ from local_services.maven import pom
 from local_services.settings import LocalSettings
 from pipeline_common.environment import SettingsError
 
-ENV = {"KAFKA_USERNAME": "pipeline", "KAFKA_PASSWORD": "k", "KAFKA_ADMIN_PASSWORD": "a",
-       "ES_PASSWORD": "e", "S3_ACCESS_KEY": "AKIA", "S3_SECRET_KEY": "s", "PATH": "/usr/bin"}
+from .conftest import LOCAL_ENV
+
+ENV = LOCAL_ENV
 S3A = {"fs.s3a.endpoint": "http://127.0.0.1:8333", "fs.s3a.secret.key": "s"}
 
 
@@ -139,9 +140,9 @@ def settings(tmp_path):
 
 
 def test_a_plain_up_leaves_the_cluster_out_unless_enabled(settings):
-    assert [s.name for s in stack.services(settings())] == ["s3", "kafka", "elasticsearch"]
+    assert [s.name for s in stack.services(settings())] == ["s3", "kafka", "elasticsearch", "traefik"]
     enabled = [s.name for s in stack.services(settings(PIPELINE_HADOOP_CLUSTER="true"))]
-    assert enabled == ["s3", "kafka", "elasticsearch", *hadoop_cluster.NAMES]
+    assert enabled == ["s3", "kafka", "elasticsearch", "traefik", *hadoop_cluster.NAMES]
 
 
 def test_the_cluster_by_one_name_and_down_stops_it_even_when_not_enabled(settings):

@@ -9,7 +9,12 @@ import pytest
 
 from local_services.errors import ServiceError
 from local_services.hadoop import (
-    configuration_xml, core_site, hadoop_version, launcher_script, mapred_site, s3a_properties,
+    configuration_xml,
+    core_site,
+    hadoop_version,
+    launcher_script,
+    mapred_site,
+    s3a_properties,
 )
 
 ENV = {"S3_ENDPOINT_URL": "http://127.0.0.1:8333", "S3_ACCESS_KEY": "key", "S3_SECRET_KEY": "s3cr<e>t&"}

@@ -11,8 +11,9 @@ from local_services.errors import ServiceError
 from local_services.service import Service
 from local_services.settings import LocalSettings
 
-ENV = {"KAFKA_USERNAME": "pipeline", "KAFKA_PASSWORD": "k", "KAFKA_ADMIN_PASSWORD": "a",
-       "ES_PASSWORD": "e", "S3_ACCESS_KEY": "AKIA", "S3_SECRET_KEY": "s", "PATH": "/usr/bin"}
+from .conftest import LOCAL_ENV
+
+ENV = LOCAL_ENV
 
 
 class FakeService(Service):

@@ -9,23 +9,57 @@ from local_services.service import Status
 from local_services.settings import LocalSettings
 from pipeline_common.environment import PROJECT_ROOT, SettingsError
 
+from .conftest import LOCAL_ENV
+
 ENV = {
-    "KAFKA_USERNAME": "pipeline", "KAFKA_PASSWORD": "k", "KAFKA_ADMIN_PASSWORD": "a",
-    "ES_PASSWORD": "e", "S3_ACCESS_KEY": "AKIA", "S3_SECRET_KEY": "s",
-    "PATH": "/usr/bin", "HOME": "/root", "SOME_TOKEN": "must-not-leak",
+    **LOCAL_ENV, "HOME": "/root", "SOME_TOKEN": "must-not-leak",
 }
 
 
 def test_defaults_are_the_documented_ports():
     settings = LocalSettings.from_env(ENV)
     assert (settings.kafka_port, settings.es_port, settings.s3_port) == (9092, 9200, 8333)
-    assert settings.kafka_controller_port == 9093
+    assert (settings.kafka_controller_port, settings.kafka_edge_listener_port) == (9093, 9095)
+    edge = settings.edge
+    assert (edge.host, edge.https_port, edge.kafka_port, edge.hdfs_port) == ("localhost", 8443, 9094, 9871)
 
 
-def test_ports_follow_the_client_urls():
+def test_direct_client_addresses_give_the_services_ports():
     settings = LocalSettings.from_env({**ENV, "KAFKA_BOOTSTRAP_SERVERS": "localhost:19092",
+                                       "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
                                        "ES_URL": "http://127.0.0.1:19200"})
     assert (settings.kafka_port, settings.es_port) == (19092, 19200)
+    assert (settings.edge.kafka_port, settings.edge.https_port) == (9094, 8443)
+
+
+def test_client_addresses_through_the_edge_give_the_edges_ports():
+    settings = LocalSettings.from_env({**ENV, "KAFKA_BOOTSTRAP_SERVERS": "localhost:19094",
+                                       "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                                       "ES_URL": "https://localhost:18443/elasticsearch",
+                                       "PIPELINE_ES_PORT": "19200"})
+    assert (settings.edge.kafka_port, settings.edge.https_port) == (19094, 18443)
+    assert (settings.kafka_port, settings.es_port) == (9092, 19200)
+
+
+def test_stage_accounts_come_from_their_own_variables():
+    access = LocalSettings.from_env({**ENV, "CONSUMER_KAFKA_USERNAME": "det"}).access
+    kafka = dict(access.kafka_accounts)
+    assert {stage: a.username for stage, a in kafka.items()} == {
+        "producer": "producer", "consumer": "det", "live_indexer": "live-indexer"}
+    assert kafka["producer"].password == "pk"
+    assert [a.username for _, a in access.es_accounts] == ["dashboard-api", "batch-indexer", "live-indexer",
+                                                           "batch-scheduler"]
+    users = access.edge_users
+    assert [a.username for a in users.elasticsearch] == ["elastic", "dashboard-api", "batch-indexer",
+                                                         "live-indexer", "batch-scheduler"]
+    assert ([a.username for a in users.dashboard], [a.username for a in users.ops]) == (["viewer"], ["ops"])
+
+
+def test_up_needs_every_stages_account_stopping_none():
+    partial = {k: v for k, v in ENV.items() if k != "LIVE_ES_PASSWORD"}
+    with pytest.raises(SettingsError, match="LIVE_ES_PASSWORD"):
+        LocalSettings.from_env(partial)
+    assert LocalSettings.from_env(partial, without={"access"}).access is None
 
 
 @pytest.mark.parametrize("name, value", [("ES_URL", "https://es.example.com:9200"),
@@ -36,7 +70,7 @@ def test_remote_endpoints_are_refused(name, value):
         LocalSettings.from_env({**ENV, name: value})
 
 
-@pytest.mark.parametrize("missing", ["KAFKA_PASSWORD", "KAFKA_ADMIN_PASSWORD", "ES_PASSWORD", "S3_SECRET_KEY"])
+@pytest.mark.parametrize("missing", ["KAFKA_ADMIN_PASSWORD", "ES_PASSWORD", "S3_SECRET_KEY"])
 def test_missing_secret_is_named(missing):
     with pytest.raises(SettingsError, match=missing):
         LocalSettings.from_env({k: v for k, v in ENV.items() if k != missing})
@@ -48,7 +82,7 @@ def test_children_get_no_foreign_secrets():
 
 
 def test_repr_shows_no_secret():
-    text = repr(LocalSettings.from_env({**ENV, "KAFKA_PASSWORD": "very-secret-value"}))
+    text = repr(LocalSettings.from_env({**ENV, "PRODUCER_KAFKA_PASSWORD": "very-secret-value"}))
     assert "very-secret-value" not in text
 
 

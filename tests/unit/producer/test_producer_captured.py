@@ -17,7 +17,13 @@ from producer import captured
         ("2024:07:01 14:30:00", "-05:30", None, datetime(2024, 7, 1, 20, 0, tzinfo=timezone.utc), "exif"),
         ("2024:07:01 14:30:00", None, None, datetime(2024, 7, 1, 14, 30, tzinfo=timezone.utc), "exif-assumed-utc"),
         ("2024:07:01 14:30:00", "   :  ", None, datetime(2024, 7, 1, 14, 30, tzinfo=timezone.utc), "exif-assumed-utc"),
-        ("2024:12:31 23:59:59", "+01:00", "25", datetime(2024, 12, 31, 22, 59, 59, 250000, tzinfo=timezone.utc), "exif"),
+        (
+            "2024:12:31 23:59:59",
+            "+01:00",
+            "25",
+            datetime(2024, 12, 31, 22, 59, 59, 250000, tzinfo=timezone.utc),
+            "exif",
+        ),
         ("2024:07:01 14:30:00\x00", None, None, datetime(2024, 7, 1, 14, 30, tzinfo=timezone.utc), "exif-assumed-utc"),
     ],
 )
@@ -27,7 +33,9 @@ def test_exif_fields(date_time, offset, subsec, expected, origin):
     assert found.moment.tzinfo is not None
 
 
-@pytest.mark.parametrize("date_time", [None, "", "0000:00:00 00:00:00", "    :  :     :  :  ", "yesterday", "2024-07-01T14:30:00"])
+@pytest.mark.parametrize(
+    "date_time", [None, "", "0000:00:00 00:00:00", "    :  :     :  :  ", "yesterday", "2024-07-01T14:30:00"]
+)
 def test_unusable_exif_dates_give_nothing(date_time):
     assert captured.from_exif_fields(date_time, "+02:00") is None
 

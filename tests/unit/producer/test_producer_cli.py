@@ -14,12 +14,16 @@ from producer.settings import DEFAULT_FRAMES, DEFAULT_NEW_PICS, ProducerSettings
 
 MAIN = PROJECT_ROOT / "producer" / "main_producer.py"
 COMMANDS = ["prepare", "publish", "run", "watch", "backfill"]
-SERVICE_ENV = {"S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "b", "KAFKA_USERNAME": "u", "KAFKA_PASSWORD": "p"}
+SERVICE_ENV = {
+    "S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "b", "PRODUCER_KAFKA_USERNAME": "u", "PRODUCER_KAFKA_PASSWORD": "p",
+}
 
 
 def run_main(*args, env=None):
     environment = {"PATH": child_environment()["PATH"], "PIPELINE_DOTENV": "/nonexistent", **(env or {})}
-    return subprocess.run([sys.executable, str(MAIN), *args], capture_output=True, text=True, env=environment, timeout=60)
+    return subprocess.run(
+        [sys.executable, str(MAIN), *args], capture_output=True, text=True, env=environment, timeout=60
+    )
 
 
 @pytest.mark.parametrize("command", [None, *COMMANDS])
@@ -32,7 +36,9 @@ def test_help(command, capsys):
 
 @pytest.mark.process
 def test_the_script_runs_from_anywhere(tmp_path):
-    result = subprocess.run([sys.executable, str(MAIN), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(MAIN), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0 and "prepare" in result.stdout
 
 
@@ -64,7 +70,15 @@ def test_publish_without_credentials_is_a_configuration_error(tmp_path):
     assert "S3_ACCESS_KEY" in result.stderr
 
 
-@pytest.mark.parametrize("name, value", [("PRODUCER_VIDEO_FPS", "0"), ("PRODUCER_MAX_SIDE", "big"), ("PRODUCER_JPEG_QUALITY", "101"), ("KAFKA_IMAGES_TOPIC_PARTITIONS", "0")])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("PRODUCER_VIDEO_FPS", "0"),
+        ("PRODUCER_MAX_SIDE", "big"),
+        ("PRODUCER_JPEG_QUALITY", "101"),
+        ("KAFKA_IMAGES_TOPIC_PARTITIONS", "0"),
+    ],
+)
 def test_bad_settings_are_refused_with_their_name(name, value):
     with pytest.raises(SettingsError, match=name):
         ProducerSettings.from_env({**SERVICE_ENV, name: value})
@@ -81,7 +95,14 @@ def test_defaults_and_overrides():
     assert (settings.new_pics_dir, settings.frames_dir) == (DEFAULT_NEW_PICS, DEFAULT_FRAMES)
     assert (settings.max_side, settings.video_fps, settings.topic_partitions) == (1280, 1.0, 3)
     assert settings.kafka.images_topic == "images"
-    custom = ProducerSettings.from_env({**SERVICE_ENV, "PRODUCER_NEW_PICS_DIR": "/data/in", "PRODUCER_SOURCE": "lobby", "PRODUCER_CREATE_TOPIC": "false"})
+    custom = ProducerSettings.from_env(
+        {
+            **SERVICE_ENV,
+            "PRODUCER_NEW_PICS_DIR": "/data/in",
+            "PRODUCER_SOURCE": "lobby",
+            "PRODUCER_CREATE_TOPIC": "false",
+        }
+    )
     assert custom.new_pics_dir == Path("/data/in") and custom.source == "lobby" and not custom.create_topic
     assert custom.source_for(Path("/data/in/cam/x.jpg")) == "lobby"
     assert ProducerSettings.from_env({}, without=("s3", "kafka")).s3 is None

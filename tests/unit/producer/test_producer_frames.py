@@ -65,14 +65,32 @@ def _palette_with_transparency() -> Image.Image:
 
 # (made, file format, save options, expected left-half pixel, expected right-half pixel)
 ODD_PICTURES = {
-    "grayscale": (lambda: Image.fromarray(np.tile(np.array([60] * 16 + [220] * 16, np.uint8), (32, 1))), "PNG", {}, (60, 60, 60), (220, 220, 220)),
+    "grayscale": (
+        lambda: Image.fromarray(np.tile(np.array([60] * 16 + [220] * 16, np.uint8), (32, 1))),
+        "PNG",
+        {},
+        (60, 60, 60),
+        (220, 220, 220),
+    ),
     "16-bit grey PNG": (_grey16, "PNG", {}, (128, 128, 128), (255, 255, 255)),
     "RGBA over white": (_rgba, "PNG", {}, (200, 10, 10), (255, 255, 255)),
     "grey + alpha": (lambda: _rgba().convert("LA"), "PNG", {}, None, (255, 255, 255)),
     "palette": (_palette, "PNG", {}, (200, 10, 10), (0, 0, 0)),
     "palette + transparency": (_palette_with_transparency, "PNG", {}, (200, 10, 10), (255, 255, 255)),
-    "CMYK JPEG": (lambda: Image.new("CMYK", (32, 32), (0, 255, 255, 0)), "JPEG", {"quality": 95}, (255, 0, 0), (255, 0, 0)),
-    "bilevel BMP": (lambda: Image.fromarray(np.tile(np.array([0] * 16 + [255] * 16, np.uint8), (32, 1))).convert("1"), "BMP", {}, (0, 0, 0), (255, 255, 255)),
+    "CMYK JPEG": (
+        lambda: Image.new("CMYK", (32, 32), (0, 255, 255, 0)),
+        "JPEG",
+        {"quality": 95},
+        (255, 0, 0),
+        (255, 0, 0),
+    ),
+    "bilevel BMP": (
+        lambda: Image.fromarray(np.tile(np.array([0] * 16 + [255] * 16, np.uint8), (32, 1))).convert("1"),
+        "BMP",
+        {},
+        (0, 0, 0),
+        (255, 255, 255),
+    ),
     "WebP with alpha": (_rgba, "WEBP", {"lossless": True}, (200, 10, 10), (255, 255, 255)),
 }
 

@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
+from PIL import Image
 
 from pipeline_common.contracts import ImageAnnouncement, image_key
 from producer.announce import Announcer
@@ -13,7 +14,6 @@ from producer.prepare import prepare_all
 from producer.publish import Publisher, publish_all
 from producer.sidecar import list_frames, read_record
 from producer.state import PublishedLedger
-from PIL import Image
 
 
 @pytest.fixture

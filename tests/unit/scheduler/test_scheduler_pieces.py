@@ -9,7 +9,7 @@ from scheduler.records import RunRecord
 from scheduler.settings import DEFAULT_AGGREGATION_COMMAND, SchedulerSettings
 from scheduler.timing import CronError, cron_trigger, latest_fire_time, missed_since
 
-ENV = {"ES_PASSWORD": "secret"}
+ENV = {"SCHEDULER_ES_USERNAME": "batch-scheduler", "SCHEDULER_ES_PASSWORD": "secret"}
 
 
 def utc(*parts):

@@ -91,7 +91,10 @@ def test_times_refused(text):
     [
         ({"from": ["0001-01-01T00:00:00+01:00"]}, "outside the years 1 to 9999"),
         ({"to": ["9999-12-31T23:59:59-01:00"]}, "outside the years 1 to 9999"),
-        ({"from": ["0001-01-01"], "to": ["9999-12-31T23:59:59Z"], "interval": ["day"]}, "before the last day of year 9999"),
+        (
+            {"from": ["0001-01-01"], "to": ["9999-12-31T23:59:59Z"], "interval": ["day"]},
+            "before the last day of year 9999",
+        ),
     ],
 )
 def test_times_at_the_ends_of_the_calendar(args, fragment):
@@ -228,9 +231,18 @@ ALL = frozenset({"from", "to", "label", "source", "interval", "metric", "n"})
 
 def test_query_collects_everything():
     query = parse_query(
-        {"from": ["now-1h"], "to": ["now"], "label": ["car", "person"], "source": ["cam1"],
-         "interval": ["minute"], "metric": ["images"], "n": ["5"]},
-        allowed=ALL, now=NOW, max_buckets=2000,
+        {
+            "from": ["now-1h"],
+            "to": ["now"],
+            "label": ["car", "person"],
+            "source": ["cam1"],
+            "interval": ["minute"],
+            "metric": ["images"],
+            "n": ["5"],
+        },
+        allowed=ALL,
+        now=NOW,
+        max_buckets=2000,
     )
     assert query.labels == ("car", "person")
     assert query.sources == ("cam1",)
@@ -238,19 +250,32 @@ def test_query_collects_everything():
     assert query.metric == "images"
     assert query.top == 5
     # widened to whole minutes: 08:30:15.123 .. 09:30:15.123 -> 08:30 .. 09:31
-    assert query.time_range == TimeRange(datetime(2025, 4, 14, 8, 30, tzinfo=UTC),
-                                         datetime(2025, 4, 14, 9, 31, tzinfo=UTC))
+    assert query.time_range == TimeRange(
+        datetime(2025, 4, 14, 8, 30, tzinfo=UTC), datetime(2025, 4, 14, 9, 31, tzinfo=UTC)
+    )
 
 
 @pytest.mark.parametrize(
     "start, end, interval, widened",
     [
-        ("2025-04-01T10:23:00Z", "2025-04-02T10:23:00Z", Interval.HOUR,
-         ("2025-04-01T10:00:00+00:00", "2025-04-02T11:00:00+00:00")),
-        ("2025-04-01T00:00:00Z", "2025-04-02T00:00:00Z", Interval.HOUR,
-         ("2025-04-01T00:00:00+00:00", "2025-04-02T00:00:00+00:00")),
-        ("2025-04-01T10:23:00Z", "2025-04-01T10:23:00.001Z", Interval.DAY,
-         ("2025-04-01T00:00:00+00:00", "2025-04-02T00:00:00+00:00")),
+        (
+            "2025-04-01T10:23:00Z",
+            "2025-04-02T10:23:00Z",
+            Interval.HOUR,
+            ("2025-04-01T10:00:00+00:00", "2025-04-02T11:00:00+00:00"),
+        ),
+        (
+            "2025-04-01T00:00:00Z",
+            "2025-04-02T00:00:00Z",
+            Interval.HOUR,
+            ("2025-04-01T00:00:00+00:00", "2025-04-02T00:00:00+00:00"),
+        ),
+        (
+            "2025-04-01T10:23:00Z",
+            "2025-04-01T10:23:00.001Z",
+            Interval.DAY,
+            ("2025-04-01T00:00:00+00:00", "2025-04-02T00:00:00+00:00"),
+        ),
     ],
 )
 def test_ranges_widen_to_whole_buckets(start, end, interval, widened):
@@ -275,3 +300,35 @@ def test_query_caps_buckets_only_where_they_are_drawn():
         parse_query(args, allowed=ALL, now=NOW, max_buckets=2000, draws_buckets=True)
     totals = parse_query(args, allowed=ALL, now=NOW, max_buckets=2000)
     assert totals.time_range is not None
+
+
+def test_query_uses_the_coarser_stored_interval_and_widens_the_range_once():
+    query = parse_query(
+        {"from": ["2025-04-01T10:23:00Z"], "to": ["2025-04-01T12:05:00Z"], "interval": ["minute"]},
+        allowed=ALL,
+        now=NOW,
+        max_buckets=2000,
+        stored_intervals=lambda: [Interval.DAY],
+    )
+    assert (query.interval, query.stored_interval) == (Interval.DAY, Interval.DAY)
+    assert query.time_range == TimeRange(datetime(2025, 4, 1, tzinfo=UTC), datetime(2025, 4, 2, tzinfo=UTC))
+
+
+def test_query_reads_finer_stored_documents_over_buckets_of_the_interval_asked_for():
+    query = parse_query(
+        {"from": ["2025-04-01T10:23:00Z"], "to": ["2025-04-01T12:05:00Z"]},
+        allowed=ALL,
+        now=NOW,
+        max_buckets=2000,
+        stored_intervals=lambda: [Interval.MINUTE],
+    )
+    assert (query.interval, query.stored_interval) == (Interval.HOUR, Interval.MINUTE)
+    assert query.time_range == TimeRange(datetime(2025, 4, 1, 10, tzinfo=UTC), datetime(2025, 4, 1, 13, tzinfo=UTC))
+
+
+def test_a_bad_request_never_looks_up_the_stored_intervals():
+    def stored_intervals():
+        raise AssertionError("looked up before the parameters were checked")
+
+    with pytest.raises(ParamError, match="metric"):
+        parse_query({"metric": ["weight"]}, allowed=ALL, now=NOW, max_buckets=10, stored_intervals=stored_intervals)

@@ -6,7 +6,7 @@ import pytest
 
 from pipeline_common.contracts import Interval
 from simple_frontend import queries, results
-from simple_frontend.params import CountQuery, TimeRange, bucket_keys
+from simple_frontend.params import CountQuery, TimeRange, bucket_keys, choose_stored_interval
 
 UTC = timezone.utc
 DAY = TimeRange(datetime(2025, 4, 1, tzinfo=UTC), datetime(2025, 4, 2, tzinfo=UTC))
@@ -25,7 +25,7 @@ DAY = TimeRange(datetime(2025, 4, 1, tzinfo=UTC), datetime(2025, 4, 2, tzinfo=UT
     ],
 )
 def test_choose_stored_interval(requested, stored, expected):
-    assert queries.choose_stored_interval(requested, stored) is expected
+    assert choose_stored_interval(requested, stored) is expected
 
 
 def test_filters_read_one_interval_and_use_terms_only():
