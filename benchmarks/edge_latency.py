@@ -36,7 +36,7 @@ from pipeline_common.environment import SettingsError, read_environment
 from pipeline_common.logs import configure_logging
 
 log = logging.getLogger("benchmarks.edge_latency")
-QUERY = {"size": 0, "aggs": {"labels": {"terms": {"field": "label"}}}}
+QUERY = {"size": 0, "aggs": {"labels": {"terms": {"field": "label.keyword"}}}}  # dynamic mapping: text + keyword
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:

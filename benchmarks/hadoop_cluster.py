@@ -45,16 +45,6 @@ def local_services(*args: str) -> float:
     return time.perf_counter() - started
 
 
-def peak_rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except FileNotFoundError:
-        pass
-    return None
-
-
 def memory(settings: LocalSettings) -> dict[str, dict[str, float | None]]:
     """{daemon: {"rss_mb", "peak_mb", "heap_max_mb"}} of the running cluster."""
     found = {}
@@ -62,7 +52,7 @@ def memory(settings: LocalSettings) -> dict[str, dict[str, float | None]]:
         pid = daemon.pid()
         found[daemon.name] = {
             "rss_mb": process.rss_mb(pid) if pid else None,
-            "peak_mb": peak_rss_mb(pid) if pid else None,
+            "peak_mb": process.rss_mb(pid, "VmHWM") if pid else None,
             "heap_max_mb": hadoop_cluster.DAEMON_HEAP_MB[daemon.name],
         }
     return found

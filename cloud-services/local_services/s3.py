@@ -85,11 +85,8 @@ def security_toml(signing_key: str) -> str:
 
 class S3Server(Service):
     name = "s3"
+    config_file = "weed.options"
     start_timeout = 60.0
-
-    @property
-    def marker(self) -> str:  # type: ignore[override]
-        return str(self.config_dir / "weed.options")
 
     @property
     def ports(self) -> list[int]:
@@ -103,7 +100,7 @@ class S3Server(Service):
         s3_config = self.config_dir / "s3.json"
         s3_config.write_text(json.dumps(identities(s.s3_access_key, s.s3_secret_key), indent=2))
         s3_config.chmod(0o600)
-        options = self.config_dir / "weed.options"
+        options = self.config_path
         options.write_text(weed_options(
             host=s.host, s3_port=s.s3_port, internal_ports=s.s3_internal_ports,
             data=self.data_dir, s3_config=s3_config,
