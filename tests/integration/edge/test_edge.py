@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import json
 import socket
 import ssl
 import uuid
@@ -93,6 +94,22 @@ def test_the_hdfs_ui_is_for_operators_only(edge, pipeline_env, hdfs_ui):
     assert status(url, edge.ca, account(pipeline_env, "EDGE_DASHBOARD")) == 401
     # the operators pass; the NameNode answers when the Hadoop cluster runs (502 while it does not)
     assert status(url, edge.ca, account(pipeline_env, "EDGE_OPS")) in (200, 502)
+
+
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_the_namenode_ui_through_the_edge_shows_the_live_datanode(edge, pipeline_env, hdfs_ui, hadoop_cluster):
+    """What an operator sees at the edge's HDFS port: the UI page, and the NameNode bean its
+    script renders the DataNodes tab from, listing the cluster's one DataNode as live."""
+    ops = account(pipeline_env, "EDGE_OPS")
+    page = requests.get(f"{hdfs_ui}/dfshealth.html", auth=ops, verify=edge.ca, timeout=30)
+    assert page.status_code == 200
+    assert "<title>Namenode information</title>" in page.text
+    jmx = f"{hdfs_ui}/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo"
+    info = requests.get(jmx, auth=ops, verify=edge.ca, timeout=30).json()
+    live = json.loads(info["beans"][0]["LiveNodes"])
+    assert live[f"127.0.0.1:{hadoop_cluster.ports.datanode}"]["adminState"] == "In Service"
+    assert status(jmx, edge.ca) == 401
 
 
 @pytest.mark.parametrize("path", ["/webhdfs/v1/?op=LISTSTATUS", "//webhdfs/v1/?op=LISTSTATUS",
