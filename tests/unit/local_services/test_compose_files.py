@@ -181,6 +181,17 @@ def test_prod_yarn_runs_with_the_local_cluster_s_settings(tmp_path):
     assert scheduler["yarn.scheduler.capacity.root.default.acl_submit_applications"] == "hadoop"
 
 
+def test_prod_hadoop_daemons_have_a_heap_cap_no_smaller_than_the_local_cluster_s():
+    services = load(PROD)["services"]
+    local = {"namenode": "hdfs-namenode", "datanode": "hdfs-datanode",
+             "resourcemanager": "yarn-resourcemanager", "nodemanager": "yarn-nodemanager"}
+    for name, daemon in local.items():
+        heap = environment(services[name])["HADOOP_HEAPSIZE_MAX"]
+        assert re.fullmatch(r"\d+m", heap), f"{name}: {heap}"
+        assert int(heap[:-1]) >= hadoop_cluster.DAEMON_HEAP_MB[daemon], name
+    assert re.fullmatch(r"\d+m", environment(services["aggregation"])["HADOOP_HEAPSIZE_MAX"])
+
+
 def test_prod_aggregation_client_points_at_the_cluster():
     services = load(PROD)["services"]
     client = hadoop_config(services["aggregation"])
