@@ -15,6 +15,7 @@ ACCOUNTS = {
     "LIVE_ES_USERNAME": "live-indexer", "LIVE_ES_PASSWORD": "le",
     "SCHEDULER_ES_USERNAME": "batch-scheduler", "SCHEDULER_ES_PASSWORD": "se",
     "EDGE_DASHBOARD_PASSWORD": "dp", "EDGE_OPS_PASSWORD": "op",
+    "FRONTEND_S3_ACCESS_KEY": "AKIADASHBOARD", "FRONTEND_S3_SECRET_KEY": "fs",
 }
 # A local stack's .env: the administrators' secrets, S3's, and every stage's account.
 LOCAL_ENV = {"KAFKA_ADMIN_PASSWORD": "a", "ES_PASSWORD": "e", "S3_ACCESS_KEY": "AKIA", "S3_SECRET_KEY": "s",
