@@ -106,7 +106,7 @@ def _start_docker(request) -> dict[str, str]:
     from local_services.tls import ensure_server_cert
 
     paths = Paths.from_env(read_environment())
-    ensure_env_file(PROJECT_ROOT / ".env.example", DEFAULT_DOTENV, values={LOCAL_CA: str(paths.tls.ca_cert)})
+    ensure_env_file(PROJECT_ROOT / ".env.example", DEFAULT_DOTENV, values={LOCAL_CA: str(paths.ca_cert)})
     env = read_environment()
     settings = LocalSettings.from_env(env)
     # what the containers mount (docker-compose.dev.yml): the edge's certificate, the

@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.verbose)
     try:
         if args.command == "up":
-            ca = Paths.from_env(read_environment()).tls.ca_cert
+            ca = Paths.from_env(read_environment()).ca_cert
             ensure_env_file(PROJECT_ROOT / ".env.example", DEFAULT_DOTENV, values={LOCAL_CA: str(ca)})
         env = read_environment()
         if args.command == "accounts":

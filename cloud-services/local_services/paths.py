@@ -47,6 +47,11 @@ class Paths(Settings):
         """The local CA (its certificate is what clients trust) and the edge's certificate."""
         return TlsFiles(self.local_dir / "tls")
 
+    @property
+    def ca_cert(self) -> Path:
+        """The local CA's certificate: what every local client trusts."""
+        return self.tls.ca_cert
+
     def service_dirs(self, name: str) -> tuple[Path, Path]:
         """(data dir, config dir) of one service."""
         return self.data / name, self.config / name
