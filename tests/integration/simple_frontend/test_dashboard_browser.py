@@ -73,7 +73,7 @@ def server(es, es_settings, api_es_settings, events, live_prefix):
     index = create_counts_index(es, rolled_up(batch, run_id=new_run_id(run_at)), es_settings.index)
     index_live(es, live_prefix, live_events(events))
     settings = FrontendSettings(elasticsearch=api_es_settings.replace(live_index_prefix=live_prefix),
-                                intervals_cache_seconds=0)
+                                max_staleness_s=0)
     app = create_app({"FRONTEND_SETTINGS": settings, "ES_INDEX": index})
     http = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=http.serve_forever, daemon=True)
