@@ -14,6 +14,7 @@ from pipeline_common.timestamps import to_iso
 from pipeline_common.watermark import batch_cutoff
 
 from . import merge, queries, results
+from .cache import request_key
 from .counts import Counts
 from .errors import describe_elasticsearch_error
 from .export import csv_response, parse_format, timeline_csv, totals_csv
@@ -56,8 +57,11 @@ def _plan(allowed: Iterable[str], **options: bool) -> Plan:
 def _cached(plan: Plan, build: Callable[[], Response], form: str = "json") -> Response:
     """The answer to this endpoint, plan and format at the data's current generation: from
     the cache while the generation stands, else built (and kept)."""
+    app = frontend()
     key = (request.endpoint, form, plan, g.generation)
-    return frontend().answers.answer(key, build)
+    # also filed under the request as it arrived, for cache.RepeatedRequests
+    repeat = request_key(request.path, request.query_string, app.minute(), g.generation)
+    return app.answers.answer(key, build, repeat=(repeat, request.url_rule.rule))
 
 
 def _answer(body: Any, plan: Plan) -> Response:

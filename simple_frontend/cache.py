@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Callable, Hashable
 
 from cachetools import TTLCache
+from elastic_transport import TransportError
+from elasticsearch import ApiError
 from flask import Response
 
 # However sure the generation is, no answer is kept longer than this (a safety net).
@@ -37,27 +39,85 @@ class Stored:
     def response(self) -> Response:
         return Response(self.body, status=self.status, headers=list(self.headers))
 
+    def hit(self) -> "Stored":
+        """The same answer, marked as served from the cache, without its length (set per answer)."""
+        headers = tuple((name, value) for name, value in self.headers if name not in ("X-Cache", "Content-Length"))
+        return Stored(self.body, self.status, (*headers, ("X-Cache", "hit")))
+
 
 class AnswerCache:
     """`answer(key, build)`: the stored answer to `key`, or `build()`'s, stored when it is a
-    200. `size` 0 turns caching off (every call builds)."""
+    200. `size` 0 turns caching off (every call builds).
+
+    `repeat` (optional) also files the answer under the request as it arrived (see
+    `RepeatedRequests`), with the route it answered, for the next identical request."""
 
     def __init__(self, size: int, *, timer: Callable[[], float] = time.monotonic) -> None:
         self._answers: TTLCache | None = TTLCache(size, ANSWER_TTL_S, timer=timer) if size else None
+        self._repeats: TTLCache | None = TTLCache(size, ANSWER_TTL_S, timer=timer) if size else None
         self._lock = threading.Lock()
 
-    def answer(self, key: Hashable, build: Callable[[], Response]) -> Response:
+    def answer(self, key: Hashable, build: Callable[[], Response],
+               repeat: tuple[Hashable, str] | None = None) -> Response:
         if self._answers is None:
             return _marked(build(), "off")
         with self._lock:
             stored = self._answers.get(key)
-        if stored is not None:
-            return _marked(stored.response(), "hit")
-        response = build()
-        if response.status_code == 200 and not response.direct_passthrough:
+        if stored is None:
+            response = build()
+            if response.status_code != 200 or response.direct_passthrough:
+                return _marked(response, "miss")
+            stored = Stored.of(_marked(response, "miss"))
             with self._lock:
-                self._answers[key] = Stored.of(response)
-        return _marked(response, "miss")
+                self._answers[key] = stored
+        else:
+            response = _marked(stored.response(), "hit")
+        if repeat is not None:
+            with self._lock:
+                self._repeats[repeat[0]] = (stored.hit(), repeat[1])
+        return response
+
+    def repeated(self, request_key: Hashable) -> "tuple[Stored, str] | None":
+        """The answer (and its route) filed for this request as it arrived, if any."""
+        if self._repeats is None:
+            return None
+        with self._lock:
+            return self._repeats.get(request_key)
+
+
+class RepeatedRequests:
+    """WSGI middleware in front of Flask: a GET under /api/ identical byte for byte (path
+    and query string) to an answered one, at the same data generation and in the same
+    minute, gets the stored answer without entering Flask (routing, parsing, planning).
+    The minute is part of the key because relative times (`now-24h`) move with it; the
+    finest bucket is a minute, so within one the plan, and the answer, are the same.
+    Anything else, and anything not yet answered, goes to Flask as usual."""
+
+    def __init__(self, wsgi_app, answers: AnswerCache, generation: Callable[[], Hashable],
+                 minute: Callable[[], Hashable], observe: Callable[[str, float], None]) -> None:
+        self.wsgi_app = wsgi_app
+        self._answers, self._generation, self._minute, self._observe = answers, generation, minute, observe
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if environ.get("REQUEST_METHOD") != "GET" or not path.startswith("/api/") or path == "/api/health":
+            return self.wsgi_app(environ, start_response)
+        started = time.perf_counter()
+        try:
+            key = request_key(path, environ.get("QUERY_STRING", ""), self._minute(), self._generation())
+        except (TransportError, ApiError):  # Elasticsearch down: Flask answers with the right error
+            return self.wsgi_app(environ, start_response)
+        found = self._answers.repeated(key)
+        if found is None:
+            return self.wsgi_app(environ, start_response)
+        stored, rule = found
+        start_response(f"{stored.status} OK", [*stored.headers, ("Content-Length", str(len(stored.body)))])
+        self._observe(rule, time.perf_counter() - started)
+        return [stored.body]
+
+
+def request_key(path: str, query: str | bytes, minute: Hashable, generation: Hashable) -> Hashable:
+    return (path, query.decode("latin-1") if isinstance(query, bytes) else query, minute, generation)
 
 
 class RecentAnswer:

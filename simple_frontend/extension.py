@@ -25,6 +25,10 @@ class Frontend:
     answers: AnswerCache  # the count endpoints' answers, per data generation
     health: RecentAnswer  # /api/health's answer, reused for FRONTEND_CACHE_MAX_STALENESS_S
 
+    def minute(self) -> datetime:
+        """The current minute: relative times (now-24h) resolve the same within it."""
+        return self.clock().replace(second=0, microsecond=0)
+
 
 def frontend() -> Frontend:
     return current_app.extensions[KEY]

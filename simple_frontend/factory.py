@@ -16,7 +16,7 @@ from pipeline_common.contracts import live_index
 from pipeline_common.timestamps import utc_now
 
 from . import api, errors, metrics, views
-from .cache import AnswerCache, RecentAnswer
+from .cache import AnswerCache, RecentAnswer, RepeatedRequests
 from .extension import KEY, Frontend
 from .settings import FrontendSettings
 from .store import CountsStore
@@ -52,10 +52,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # One client per app, not per request: closed once, when the app is garbage-collected
     # or the interpreter exits (or earlier through `Frontend.close`).
     close = weakref.finalize(app, client.close) if owned else (lambda: None)
-    app.extensions[KEY] = Frontend(
+    extension = Frontend(
         settings, store, config.get("CLOCK") or utc_now, close,
         AnswerCache(settings.cached_answers, timer=timer), RecentAnswer(settings.max_staleness_s, timer=timer),
     )
+    app.extensions[KEY] = extension
+    # the same request again, at the same generation, is answered before Flask routes it
+    app.wsgi_app = RepeatedRequests(app.wsgi_app, extension.answers, store.generation, extension.minute,
+                                    metrics.observe_repeat)
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
     errors.register(app)

@@ -29,7 +29,9 @@ graceful_timeout = 20
 # A worker is replaced after this many requests (with jitter), so slow leaks cannot grow.
 max_requests = 100_000
 max_requests_jitter = 5_000
-accesslog = "-"
+# No access log of its own: Traefik in front logs every request, and the app's Prometheus
+# histogram (pipeline_api_request_seconds) times them; `--access-logfile -` turns it on.
+accesslog = None
 errorlog = "-"
 loglevel = "info"
 proc_name = "count-dashboard"

@@ -122,3 +122,33 @@ def test_recent_answer_is_reused_for_its_seconds(flask_app):
     now[0] = 5.1
     assert recent.answer(build).get_json() == {"at": 5.1}
     assert built == [0.0, 5.1]
+
+
+def test_a_repeated_request_is_answered_from_the_cache_and_still_measured(fake_es, settings):
+    from prometheus_client import REGISTRY
+
+    from simple_frontend.app import create_app
+    from tests.unit.simple_frontend.conftest import NOW
+
+    def timed() -> float:
+        labels = {"endpoint": "/api/totals", "method": "GET", "status": "200"}
+        return REGISTRY.get_sample_value("pipeline_api_request_seconds_count", labels) or 0
+
+    timer = [0.0]
+    app = create_app({"FRONTEND_SETTINGS": settings.replace(cached_answers=100), "ES_CLIENT": fake_es,
+                      "CLOCK": lambda: NOW, "ES_INDEX": "counts-test", "TIMER": lambda: timer[0]})
+    client, before = app.test_client(), timed()
+    url = "/api/totals?from=now-24h&label=person"
+    first = client.get(url)
+    searches = len(fake_es.calls)
+    # the same request (and the same query written differently) at the same generation
+    for again in (client.get(url), client.get("/api/totals?label=person&from=now-24h")):
+        assert (again.status_code, again.headers["X-Cache"]) == (200, "hit")
+        assert again.get_json() == first.get_json()
+    assert len(fake_es.calls) == searches
+    assert timed() == before + 3
+    # the generation moves (a new run indexed): asked again
+    fake_es.runs = ["20250414T091500Z"]
+    timer[0] += settings.max_staleness_s + 1  # looked up again once the staleness bound has passed
+    assert client.get(url).headers["X-Cache"] == "miss"
+    assert len(fake_es.calls) > searches
