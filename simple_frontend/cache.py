@@ -122,22 +122,40 @@ def request_key(path: str, query: str | bytes, minute: Hashable, generation: Has
 
 class RecentAnswer:
     """One answer (e.g. /api/health's) reused for `seconds`: at most one cluster round trip
-    per that time, however many callers ask."""
+    per that time, however many callers ask. Past that, one caller makes it again while the
+    others are given the previous one; only the very first is waited for."""
 
     def __init__(self, seconds: float, *, timer: Callable[[], float] = time.monotonic) -> None:
-        self._cache: TTLCache | None = TTLCache(1, seconds, timer=timer) if seconds > 0 else None
-        self._lock = threading.Lock()
+        self._seconds, self._timer = seconds, timer
+        self._lock, self._first = threading.Lock(), threading.Lock()
+        self._kept: tuple[float, Stored] | None = None
+        self._making = False
 
     def answer(self, build: Callable[[], Response]) -> Response:
-        if self._cache is None:
+        if self._seconds <= 0:
             return _marked(build(), "off")
-        with self._lock:  # one caller builds, the others wait for its answer
-            stored = self._cache.get("answer")
-            if stored is not None:
-                return _marked(stored.response(), "hit")
-            response = build()
-            self._cache["answer"] = Stored.of(response)
-            return _marked(response, "miss")
+        with self._lock:
+            kept = self._kept
+            if kept is not None and (self._timer() < kept[0] or self._making):
+                return _marked(kept[1].response(), "hit")
+            self._making = True
+        try:
+            if kept is None:
+                with self._first:
+                    with self._lock:
+                        if self._kept is not None:
+                            return _marked(self._kept[1].response(), "hit")
+                    return self._make(build)
+            return self._make(build)
+        finally:
+            with self._lock:
+                self._making = False
+
+    def _make(self, build: Callable[[], Response]) -> Response:
+        response = _marked(build(), "miss")
+        with self._lock:
+            self._kept = (self._timer() + self._seconds, Stored.of(response))
+        return response
 
 
 def _marked(response: Response, state: str) -> Response:

@@ -55,6 +55,8 @@ class CountsStore:
         self._max_staleness = max_staleness_s
         self._clock = clock
         self._lock = threading.Lock()
+        self._first = threading.Lock()
+        self._refreshing = False
         self._snapshot: tuple[float, Snapshot] | None = None
 
     def search(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -88,23 +90,40 @@ class CountsStore:
 
     def snapshot(self) -> Snapshot:
         """What the data looks like now: the stored intervals, their newest runs and the
-        data's generation. Looked up at most every `max_staleness_s` seconds (one thread
-        looks, the others wait for its answer), since it changes only when the indexer or
-        the live indexer writes. A stale answer is safe: an older run's cutoff only hands
-        more buckets to the live indices, which hold them too."""
+        data's generation. Looked up at most every `max_staleness_s` seconds, since it
+        changes only when the indexer or the live indexer writes. Once that has passed, one
+        thread looks it up again while the others go on with the previous one (they wait
+        only when there is none yet), so a slow cluster never stalls every request at once.
+        A stale answer is safe: an older run's cutoff only hands more buckets to the live
+        indices, which hold them too."""
         with self._lock:
             cached = self._snapshot
-            if cached is not None and self._clock() < cached[0]:
+            if cached is not None and (self._clock() < cached[0] or self._refreshing):
                 return cached[1]
-            batch = self.search(queries.stored_intervals_body())
-            live = self.search_live(queries.live_extent_body())
-            intervals, unknown = results.stored_intervals(batch)
-            if unknown:
-                log.warning("index %s holds documents with unknown intervals %s; they are never counted",
-                            self.index, unknown)
-            snapshot = Snapshot(tuple(intervals), results.interval_runs(batch), results.generation(batch, live))
+            self._refreshing = True
+        try:
+            if cached is None:
+                with self._first:  # the first look-up: one thread asks, the others wait for it
+                    with self._lock:
+                        if self._snapshot is not None:
+                            return self._snapshot[1]
+                    return self._look_up()
+            return self._look_up()
+        finally:
+            with self._lock:
+                self._refreshing = False
+
+    def _look_up(self) -> Snapshot:
+        batch = self.search(queries.stored_intervals_body())
+        live = self.search_live(queries.live_extent_body())
+        intervals, unknown = results.stored_intervals(batch)
+        if unknown:
+            log.warning("index %s holds documents with unknown intervals %s; they are never counted",
+                        self.index, unknown)
+        snapshot = Snapshot(tuple(intervals), results.interval_runs(batch), results.generation(batch, live))
+        with self._lock:
             self._snapshot = (self._clock() + self._max_staleness, snapshot)
-            return snapshot
+        return snapshot
 
     def generation(self) -> Hashable:
         """Moves whenever a batch run is indexed or pruned, or live images arrive."""

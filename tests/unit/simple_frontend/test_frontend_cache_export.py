@@ -152,3 +152,31 @@ def test_a_repeated_request_is_answered_from_the_cache_and_still_measured(fake_e
     timer[0] += settings.max_staleness_s + 1  # looked up again once the staleness bound has passed
     assert client.get(url).headers["X-Cache"] == "miss"
     assert len(fake_es.calls) > searches
+
+
+def test_a_slow_generation_look_up_stalls_only_the_thread_making_it(fake_es):
+    import threading
+
+    from simple_frontend.store import CountsStore
+
+    now = [0.0]
+    store = CountsStore(fake_es, "counts-test", "live-*", max_staleness_s=5, clock=lambda: now[0])
+    first = store.snapshot()
+    started, release = threading.Event(), threading.Event()
+    plain_search = fake_es.search
+
+    def slow_search(index, **body):
+        started.set()
+        release.wait(10)
+        return plain_search(index=index, **body)
+
+    fake_es.search = slow_search
+    fake_es.runs = ["20250414T091500Z"]
+    now[0] = 6.0
+    refresher = threading.Thread(target=store.snapshot)
+    refresher.start()
+    assert started.wait(10)
+    assert store.snapshot() is first  # not waiting for the look-up in flight
+    release.set()
+    refresher.join(10)
+    assert store.snapshot().generation != first.generation
