@@ -185,15 +185,18 @@ def wait_for(url: str, timeout: float) -> None:
     raise RuntimeError(f"{url} did not answer 200 within {timeout:.0f} s")
 
 
-def run_wrk(name: str, url: str, args, lua: str, env: dict[str, str] | None = None) -> Latency:
+def run_wrk(name: str, url: str, args, lua: str, env: dict[str, str] | None = None, warm_up: int = 0) -> Latency:
+    """wrk's figures for `url`; after `warm_up` seconds of the same load, not measured (every
+    gunicorn worker has answered once, every connection is open: the steady state)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua)
     try:
-        command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
-                   "--latency", "--timeout", "10s", "-s", script.name, url]
-        log.info("wrk %s: %s", name, " ".join(command[:-1]))
-        result = subprocess.run(command, capture_output=True, text=True, env=child_environment(**(env or {})),
-                                timeout=args.duration + 60)
+        for seconds in ([warm_up] if warm_up else []) + [args.duration]:
+            command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s",
+                       "--latency", "--timeout", "10s", "-s", script.name, url]
+            log.info("wrk %s%s: %s", name, " (warm-up)" if seconds is warm_up else "", " ".join(command[:-1]))
+            result = subprocess.run(command, capture_output=True, text=True,
+                                    env=child_environment(**(env or {})), timeout=seconds + 60)
     finally:
         os.unlink(script.name)
     if result.returncode != 0:
@@ -205,6 +208,8 @@ def parse_args(argv):
     parser = argument_parser(__doc__, "api_latency")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10, max 60)")
     parser.add_argument("--connections", type=int, default=50, help="concurrent clients (default 50)")
+    parser.add_argument("--warmup", type=int, default=3,
+                        help="seconds of the same load before each measured run, not counted (default 3; 0: none)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
     parser.add_argument("--worker-threads", type=int, default=8, help="threads per gunicorn worker (default 8)")
@@ -263,11 +268,12 @@ def main(argv=None) -> int:
         auth = base64.b64encode(f"{settings.username}:{settings.password.get_secret_value()}".encode()).decode()
         es_url = f"{settings.url.rstrip('/')}/_msearch"
 
+        timeline_url, health_url = f"{base}/api/timeline?{TIMELINE_QUERY}", f"{base}/api/health"
         results = [
-            run_wrk("app /api/timeline", f"{base}/api/timeline?{TIMELINE_QUERY}", args, LUA_DONE),
+            run_wrk("app /api/timeline", timeline_url, args, LUA_DONE, warm_up=args.warmup),
             run_wrk("ES _msearch (same query)", es_url, args, LUA_POST + LUA_DONE,
-                    env={"BENCH_BODY": body, "BENCH_AUTH": auth}),
-            run_wrk("app /api/health", f"{base}/api/health", args, LUA_DONE),
+                    env={"BENCH_BODY": body, "BENCH_AUTH": auth}, warm_up=args.warmup),
+            run_wrk("app /api/health", health_url, args, LUA_DONE, warm_up=args.warmup),
         ]
     finally:
         if server is not None:

@@ -22,6 +22,8 @@ from flask import Response
 
 # However sure the generation is, no answer is kept longer than this (a safety net).
 ANSWER_TTL_S = 600.0
+# How long a request waits for the same answer being made by another before asking itself.
+BUILD_WAIT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -55,27 +57,53 @@ class AnswerCache:
     def __init__(self, size: int, *, timer: Callable[[], float] = time.monotonic) -> None:
         self._answers: TTLCache | None = TTLCache(size, ANSWER_TTL_S, timer=timer) if size else None
         self._repeats: TTLCache | None = TTLCache(size, ANSWER_TTL_S, timer=timer) if size else None
+        self._building: dict[Hashable, threading.Event] = {}
         self._lock = threading.Lock()
 
     def answer(self, key: Hashable, build: Callable[[], Response],
                repeat: tuple[Hashable, str] | None = None) -> Response:
         if self._answers is None:
             return _marked(build(), "off")
-        with self._lock:
-            stored = self._answers.get(key)
+        stored = self._get(key)
         if stored is None:
-            response = build()
+            response = self._build_once(key, build)
             if response.status_code != 200 or response.direct_passthrough:
-                return _marked(response, "miss")
-            stored = Stored.of(_marked(response, "miss"))
-            with self._lock:
-                self._answers[key] = stored
+                return response
+            stored = self._get(key) or Stored.of(response)
         else:
             response = _marked(stored.response(), "hit")
         if repeat is not None:
             with self._lock:
                 self._repeats[repeat[0]] = (stored.hit(), repeat[1])
         return response
+
+    def _get(self, key: Hashable) -> Stored | None:
+        with self._lock:
+            return self._answers.get(key)
+
+    def _build_once(self, key: Hashable, build: Callable[[], Response]) -> Response:
+        """`build()`'s answer, kept if a 200. Callers asking for the same key meanwhile wait
+        for it instead of sending Elasticsearch the same query again (a burst of identical
+        requests after the generation moves costs one search)."""
+        with self._lock:
+            in_flight = self._building.get(key)
+            if in_flight is None:
+                self._building[key] = threading.Event()
+        if in_flight is not None:
+            in_flight.wait(BUILD_WAIT_S)
+            stored = self._get(key)
+            if stored is not None:
+                return _marked(stored.response(), "hit")
+            return _marked(build(), "miss")  # the first one failed (or is very slow): ask ourselves
+        try:
+            response = _marked(build(), "miss")
+            if response.status_code == 200 and not response.direct_passthrough:
+                with self._lock:
+                    self._answers[key] = Stored.of(response)
+            return response
+        finally:
+            with self._lock:
+                self._building.pop(key).set()
 
     def repeated(self, request_key: Hashable) -> "tuple[Stored, str] | None":
         """The answer (and its route) filed for this request as it arrived, if any."""
