@@ -394,3 +394,10 @@ def test_request_latency_is_recorded_per_route_pattern_never_per_raw_path(client
     assert client.get("/no/such/page/12345").status_code == 404
     assert count("/api/health", "200") == health + 1
     assert count("<unmatched>", "404") == unmatched + 1
+
+
+def test_an_interval_chosen_for_a_timeline_fits_the_total_bucket_cap(client):
+    # 50 labels under a total of 2000 points: at most 40 buckets each, so a week is in days
+    answer = client.get("/api/timeline?from=now-7d&n=50")
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.headers["X-Interval"] == "day"
