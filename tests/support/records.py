@@ -11,17 +11,17 @@ CAPTURED = datetime(2026, 11, 28, 10, 15, 30, tzinfo=timezone.utc)
 
 
 def announcement(image_id: str, bucket: str, *, key: str | None = None, source: str = "camera-1",
-                 moment: datetime | None = None, size: int = 100, width: int = 64,
-                 height: int = 48) -> ImageAnnouncement:
+                 moment: datetime | None = None, uploaded: datetime | None = None, size: int = 100,
+                 width: int = 64, height: int = 48) -> ImageAnnouncement:
     """The producer's announcement of s3://<bucket>/<key> (default: where the producer puts
-    `image_id`), captured and uploaded at `moment` (default: now)."""
+    `image_id`), captured at `moment` (default: now) and uploaded then or at `uploaded`."""
     moment = moment or datetime.now(timezone.utc)
     return ImageAnnouncement(
         image_id=image_id,
         image_path=f"s3://{bucket}/{key or image_key(image_id)}",
         source=source,
         captured_at=moment,
-        uploaded_at=moment,
+        uploaded_at=uploaded or moment,
         size_bytes=size,
         width=width,
         height=height,

@@ -16,22 +16,13 @@ from pipeline_common.contracts import (
     metadata_key,
     parse_s3_uri,
 )
+from tests.support import records
 from tests.support.records import CAPTURED, IMAGE_ID, metadata
 
 
-def announcement(**changes):
-    data = dict(
-        image_id=IMAGE_ID,
-        image_path=f"s3://image-pipeline/images/{IMAGE_ID}.jpg",
-        source="front-door",
-        captured_at=CAPTURED,
-        uploaded_at=CAPTURED + timedelta(seconds=3),
-        size_bytes=1234,
-        width=640,
-        height=480,
-    )
-    data.update(changes)
-    return ImageAnnouncement(**data)
+def announcement() -> ImageAnnouncement:
+    return records.announcement(IMAGE_ID, "image-pipeline", source="front-door", moment=CAPTURED,
+                                uploaded=CAPTURED + timedelta(seconds=3), size=1234, width=640, height=480)
 
 
 def test_announcement_round_trips_through_json():
