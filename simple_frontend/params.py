@@ -76,6 +76,8 @@ class CountQuery:
     top: int = DEFAULT_TOP
     # the interval of the stored documents that answer it (see choose_stored_interval)
     stored_interval: Interval | None = None
+    # True when the request named no interval and `choose_interval` picked it
+    interval_chosen: bool = False
 
 
 def choose_stored_interval(requested: Interval, stored: Iterable[Interval]) -> Interval:
@@ -91,6 +93,20 @@ def choose_stored_interval(requested: Interval, stored: Iterable[Interval]) -> I
     return finer[-1] if finer else stored[0]
 
 
+
+def choose_interval(time_range: TimeRange, stored: Iterable[Interval], max_buckets: int) -> Interval:
+    """The interval of an answer whose request names none: the finest interval that can be
+    answered (none finer than the finest stored one) whose buckets over `time_range` fit
+    `max_buckets`; when even the coarsest does not fit, the coarsest (a timeline then
+    says the range is too long)."""
+    stored = sorted(set(stored), key=lambda interval: interval.length)
+    candidates = sorted(Interval, key=lambda interval: interval.length)
+    if stored:
+        candidates = [interval for interval in candidates if interval.length >= stored[0].length]
+    for interval in candidates:
+        if bucket_count(time_range, interval) <= max_buckets:
+            return interval
+    return candidates[-1]
 
 
 def shown(value: str, limit: int = 60) -> str:
@@ -137,9 +153,10 @@ def parse_range(
     return TimeRange(begin, finish)
 
 
-def parse_interval(text: str | None) -> Interval:
+def parse_interval(text: str | None) -> Interval | None:
+    """None when no interval was asked for (the query then chooses one)."""
     if text is None:
-        return DEFAULT_INTERVAL
+        return None
     try:
         return Interval(text)
     except ValueError:
@@ -231,7 +248,8 @@ def parse_query(
     its values). Every parameter is validated first; only then are the stored intervals
     looked up, so a bad request never costs a search.
 
-    The answer's interval is the one asked for (default hour), or the stored documents'
+    The answer's interval is the one asked for, or, when none is, the finest that fits the
+    bucket cap (`choose_interval`; without a range: hour); or the stored documents'
     when only coarser ones are stored (an hour's count cannot be split into minutes). The
     range is widened once, to whole buckets of that interval, so totals and a timeline of
     the same parameters always agree. The bucket cap applies where the answer holds one
@@ -245,11 +263,11 @@ def parse_query(
 
     time_range = parse_range(one("from"), one("to"), now, defaults=range_defaults)
     requested = parse_interval(one("interval"))
-    if time_range is not None and draws_buckets:
+    if requested is not None and time_range is not None and draws_buckets:
         check_bucket_count(time_range, requested, max_buckets)
     query = CountQuery(
         time_range=time_range,
-        interval=requested,
+        interval=requested or DEFAULT_INTERVAL,
         labels=parse_names(args.get("label", ()), "label"),
         sources=parse_names(args.get("source", ()), "source"),
         metric=parse_metric(one("metric")),
@@ -257,11 +275,18 @@ def parse_query(
     )
     if one_label and len(query.labels) != 1:
         raise ParamError(f"label: expected exactly one label; got {len(query.labels)}")
-    stored = choose_stored_interval(requested, stored_intervals())
+    available = tuple(stored_intervals())
+    chosen = requested is None and time_range is not None
+    if chosen:
+        requested = choose_interval(time_range, available, max_buckets)
+        if draws_buckets:
+            check_bucket_count(time_range, requested, max_buckets)
+    requested = requested or DEFAULT_INTERVAL
+    stored = choose_stored_interval(requested, available)
     interval = stored if stored.length > requested.length else requested
     if time_range is not None:
         try:
             time_range = time_range.widened(interval)
         except OverflowError:
             raise ParamError(f"to: the range must end before the last {interval.value} of year 9999") from None
-    return replace(query, time_range=time_range, interval=interval, stored_interval=stored)
+    return replace(query, time_range=time_range, interval=interval, stored_interval=stored, interval_chosen=chosen)

@@ -15,7 +15,7 @@ from pipeline_common.s3 import S3Client, list_keys
 
 from .documents import actions
 from .index import BulkOutcome, bulk_index, ensure_index, newest_indexed_run, prune_stale
-from .reading import SkippedLine, parse_lines, s3_lines
+from .reading import ReadAhead, SkippedLine, parse_lines, s3_lines
 from .settings import IndexerSettings
 
 log = logging.getLogger(__name__)
@@ -100,9 +100,11 @@ def index_run(settings: IndexerSettings, s3: S3Client, es: Elasticsearch, now: d
 
     stream = remember_intervals(itertools.chain([first] if first else [], aggregates))
     with tqdm(desc=f"indexing into {index}", unit=" docs", disable=None) as progress:
+        # Reading S3, parsing and building documents run in a thread of their own, ahead
+        # of the bulk requests, so neither waits for the other.
         outcome = bulk_index(
             es,
-            actions(stream, index, run_id, now),
+            ReadAhead(actions(stream, index, run_id, now), depth=4 * settings.chunk_size),
             chunk_size=settings.chunk_size,
             max_retries=settings.max_retries,
             initial_backoff=settings.initial_backoff,

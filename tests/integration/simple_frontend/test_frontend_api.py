@@ -204,7 +204,7 @@ def test_missing_index(app_for, es_settings):
     assert health.get_json()["status"] == "index missing"
     assert api.get("/api/totals").get_json()["total"] == 0
     # no batch run at all: every bucket is live (and, with no live index either, zero)
-    assert get(api, "/api/timeline?label=car&from=now-3h") == {
+    assert get(api, "/api/timeline?label=car&from=now-3h&interval=hour") == {
         "car": [{"t": "2025-04-14T09:00:00.000Z", "y": 0, "state": "live"},
                 {"t": "2025-04-14T10:00:00.000Z", "y": 0, "state": "live"},
                 {"t": "2025-04-14T11:00:00.000Z", "y": 0, "state": "live"}]}

@@ -123,7 +123,7 @@ def test_range_must_go_forward(start, end):
         parse_range(start, end, NOW)
 
 
-@pytest.mark.parametrize("text, expected", [(None, Interval.HOUR), ("minute", Interval.MINUTE), ("day", Interval.DAY)])
+@pytest.mark.parametrize("text, expected", [(None, None), ("minute", Interval.MINUTE), ("day", Interval.DAY)])
 def test_interval_accepted(text, expected):
     assert parse_interval(text) is expected
 
@@ -316,7 +316,7 @@ def test_query_uses_the_coarser_stored_interval_and_widens_the_range_once():
 
 def test_query_reads_finer_stored_documents_over_buckets_of_the_interval_asked_for():
     query = parse_query(
-        {"from": ["2025-04-01T10:23:00Z"], "to": ["2025-04-01T12:05:00Z"]},
+        {"from": ["2025-04-01T10:23:00Z"], "to": ["2025-04-01T12:05:00Z"], "interval": ["hour"]},
         allowed=ALL,
         now=NOW,
         max_buckets=2000,
