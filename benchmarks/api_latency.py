@@ -23,19 +23,16 @@ import os
 import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from benchmarks.common import argument_parser, configured, save_figures
+from benchmarks.common import argument_parser, configured, free_port, save_figures, wait_for
 from pipeline_common.clients import elasticsearch_client
 from pipeline_common.contracts import DetectionEvent, Interval, bucket_start
 from pipeline_common.environment import PROJECT_ROOT, child_environment
@@ -165,24 +162,6 @@ def drop_live(es, live_prefix: str) -> None:
     for name in live_index_names(es, live_prefix):
         es.indices.delete(index=name, ignore_unavailable=True)
     es.options(ignore_status=404).indices.delete_index_template(name=template_name(live_prefix))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer 200 within {timeout:.0f} s")
 
 
 def run_wrk(name: str, url: str, args, lua: str, env: dict[str, str] | None = None, warm_up: int = 0) -> Latency:

@@ -35,8 +35,7 @@ from urllib.parse import urlsplit
 import requests
 from PIL import Image, ImageOps
 
-from benchmarks.api_latency import free_port, wait_for
-from benchmarks.common import argument_parser, configured, save_figures, table
+from benchmarks.common import argument_parser, configured, free_port, save_figures, table, wait_for
 from pipeline_common.clients import s3_client
 from pipeline_common.contracts import image_key
 from pipeline_common.environment import PROJECT_ROOT, child_environment
