@@ -32,7 +32,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from benchmarks.common import argument_parser, configured, free_port, save_figures, wait_for
+from benchmarks.common import argument_parser, configured, free_port, save_figures, stop, wait_for
 from pipeline_common.clients import elasticsearch_client
 from pipeline_common.contracts import DetectionEvent, Interval, bucket_start
 from pipeline_common.environment import PROJECT_ROOT, child_environment
@@ -252,11 +252,7 @@ def main(argv=None) -> int:
         ]
     finally:
         if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop(server)
         es.indices.delete(index=index, ignore_unavailable=True)
         drop_live(es, live_prefix)
         es.close()

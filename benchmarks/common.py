@@ -5,6 +5,7 @@ import argparse
 import json
 import logging
 import socket
+import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -75,3 +76,12 @@ def wait_for(url: str, timeout: float) -> None:
             time.sleep(0.3)
     raise RuntimeError(f"{url} did not answer 200 within {timeout:.0f} s")
 
+
+
+def stop(server: subprocess.Popen) -> None:
+    """End a server the benchmark started: terminate, then kill after 15 s."""
+    server.terminate()
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
