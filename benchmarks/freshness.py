@@ -32,8 +32,11 @@ import uuid
 from pathlib import Path
 
 import cv2
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from benchmarks.common import argument_parser, save_figures
+from local_services.provision import admin_kafka_config, grant_on, revoke
+from local_services.settings import AccessSettings
 from pipeline_common.clients import elasticsearch_client, s3_client
 from pipeline_common.environment import PROJECT_ROOT, child_environment, read_environment
 from pipeline_common.logs import configure_logging
@@ -165,23 +168,38 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.verbose)
     env = read_environment()
+    es = ElasticsearchSettings.from_env(env)
     suffix = uuid.uuid4().hex[:8]
     names = {
         "S3_BUCKET": f"fresh-bench-{suffix}", "KAFKA_IMAGES_TOPIC": f"images-fresh-{suffix}",
         "KAFKA_DEAD_LETTER_TOPIC": f"images-dead-fresh-{suffix}", "KAFKA_CONSUMER_GROUP": f"detector-fresh-{suffix}",
         "KAFKA_DETECTIONS_TOPIC": f"detections-fresh-{suffix}",
         "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC": f"detections-dead-fresh-{suffix}",
-        "LIVE_CONSUMER_GROUP": f"live-fresh-{suffix}", "ES_INDEX": f"object-counts-fresh-{suffix}",
-        "ES_LIVE_INDEX_PREFIX": f"live-fresh-{suffix}-", "ES_RUNS_INDEX": f"batch-runs-fresh-{suffix}",
-        "SCHEDULER_LOCK_INDEX": f"batch-locks-fresh-{suffix}",
+        "LIVE_CONSUMER_GROUP": f"live-fresh-{suffix}", "ARCHIVER_CONSUMER_GROUP": f"archiver-fresh-{suffix}",
+        # in the families of the configured indices, which each stage's own account may use
+        "ES_INDEX": f"{es.index}-fresh-{suffix}", "ES_LIVE_INDEX_PREFIX": f"{es.live_index_prefix}fresh-{suffix}-",
+        "ES_RUNS_INDEX": f"{es.runs_index}-fresh-{suffix}",
+        "SCHEDULER_LOCK_INDEX": f"pipeline-batch-locks-fresh-{suffix}",
         # the images topic starts empty, so the producer's and consumer's start-up is the
         # only wait before the first photo
         "KAFKA_AUTO_OFFSET_RESET": "earliest",
     }
     ports = {"dashboard": free_port(), "CONSUMER_METRICS_PORT": free_port(), "LIVE_METRICS_PORT": free_port(),
-             "SCHEDULER_METRICS_PORT": free_port(), "FRONTEND_METRICS_PORT": free_port()}
+             "SCHEDULER_METRICS_PORT": free_port(), "FRONTEND_METRICS_PORT": free_port(),
+             "ARCHIVER_METRICS_PORT": free_port()}
     s3 = s3_client(S3Settings.from_env(env))
     s3.create_bucket(Bucket=names["S3_BUCKET"])
+    admin = AdminClient(admin_kafka_config(env))
+    acls = grant_on(admin, AccessSettings.from_env(env), images_topic=names["KAFKA_IMAGES_TOPIC"],
+                    dead_letter_topic=names["KAFKA_DEAD_LETTER_TOPIC"], consumer_group=names["KAFKA_CONSUMER_GROUP"],
+                    detections_topic=names["KAFKA_DETECTIONS_TOPIC"],
+                    detections_dead_letter_topic=names["KAFKA_DETECTIONS_DEAD_LETTER_TOPIC"],
+                    live_group=names["LIVE_CONSUMER_GROUP"], archiver_group=names["ARCHIVER_CONSUMER_GROUP"])
+    # what `make up` makes for the configured names (the producer creates its own topic)
+    made = admin.create_topics([NewTopic(names[name], 3 if name == "KAFKA_DETECTIONS_TOPIC" else 1, 1) for name in (
+        "KAFKA_DEAD_LETTER_TOPIC", "KAFKA_DETECTIONS_TOPIC", "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC")])
+    for future in made.values():
+        future.result(timeout=30)
     work = Path(tempfile.mkdtemp(prefix="freshness-"))
     new_pics = work / "new_pics"
     process_env = {**child_environment(), **names, "PRODUCER_FRAMES_DIR": str(work / "frames"),
@@ -223,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
             pipeline.wait(120)
         log_file.close()
         drop_indices(env, names)
+        revoke(admin, acls)
+        admin.delete_topics([names[name] for name in ("KAFKA_IMAGES_TOPIC", "KAFKA_DEAD_LETTER_TOPIC",
+                                                      "KAFKA_DETECTIONS_TOPIC", "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC")],
+                            operation_timeout=10)
     print(f"\nfreshness (file lands in new_pics/ -> its counts in /api/sources), poll every {args.poll_s} s")
     baseline = results["baseline_detection_s_per_image"]
     print(f"baseline, the consumer's detection time per image: {baseline} s")

@@ -6,7 +6,8 @@ same to a production stack once (cloud-services/README.md). Least privilege thro
 - Kafka (StandardAuthorizer, nothing allowed without an ACL): the producer writes the
   images topic (and may create it); the detector reads it in its own group and writes the
   dead-letter and detections topics; the live indexer reads the detections in its group
-  and writes their dead-letter topic. Only the broker's own `admin` is a super user.
+  and writes their dead-letter topic; the archiver reads the detections in its own group.
+  Only the broker's own `admin` is a super user.
 - Elasticsearch (file realm): the dashboard's API reads the count indices; each indexer
   writes only its own indices. Only `elastic` administers.
 - Traefik: every Elasticsearch account is also in the edge's Elasticsearch user file, the
@@ -50,6 +51,7 @@ class Names:
     detections_dead_letter_topic: str = "detections-dead-letter"
     consumer_group: str = "object-detector"
     live_group: str = "live-indexer"
+    archiver_group: str = "detection-archiver"
     batch_index: str = "hadoop-object-counts-v1"
     live_index_prefix: str = "object-counts-live-"
     runs_index: str = "pipeline-batch-runs"  # the scheduler's records of batch runs
@@ -71,7 +73,7 @@ class Names:
 
 # --- Kafka ----------------------------------------------------------------------------
 
-KAFKA_STAGES = ("producer", "consumer", "live_indexer")
+KAFKA_STAGES = ("producer", "consumer", "live_indexer", "archiver")
 
 
 def kafka_permissions(stage: str, names: Names) -> list[tuple[str, str, str]]:
@@ -93,6 +95,12 @@ def kafka_permissions(stage: str, names: Names) -> list[tuple[str, str, str]]:
             ("GROUP", names.live_group, "READ"),
             ("TOPIC", names.detections_dead_letter_topic, "WRITE"),
             ("TOPIC", names.detections_dead_letter_topic, "DESCRIBE"),
+        ]
+    if stage == "archiver":
+        return [
+            ("TOPIC", names.detections_topic, "READ"),
+            ("TOPIC", names.detections_topic, "DESCRIBE"),
+            ("GROUP", names.archiver_group, "READ"),
         ]
     raise ValueError(f"unknown Kafka stage {stage!r}; expected one of {', '.join(KAFKA_STAGES)}")
 

@@ -33,17 +33,26 @@ def weed_binary() -> Path:
     return Path(found)
 
 
-def identities(access_key: str, secret_key: str) -> dict:
-    """The S3 identities file: one account with full rights on every bucket."""
-    return {
-        "identities": [
-            {
-                "name": "pipeline",
-                "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
-                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-            }
-        ]
-    }
+def identities(access_key: str, secret_key: str, archiver: tuple[str, str, str] | None = None) -> dict:
+    """The S3 identities file: the pipeline's account with full rights on every bucket and,
+    given (access key, secret key, archive prefix), the detection archiver's, which may only
+    write objects under the archive prefix (of any bucket: tests and benchmarks run the
+    archiver on buckets of their own; SeaweedFS matches `*` in an action's resource)."""
+    found = [
+        {
+            "name": "pipeline",
+            "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        }
+    ]
+    if archiver is not None:
+        key, secret, prefix = archiver
+        found.append({
+            "name": "detection-archiver",
+            "credentials": [{"accessKey": key, "secretKey": secret}],
+            "actions": [f"Write:*/{prefix}*"],
+        })
+    return {"identities": found}
 
 
 def weed_options(*, host: str, s3_port: int, internal_ports: tuple[int, int, int, int],
@@ -101,7 +110,8 @@ class S3Server(Service):
     def launch(self) -> None:
         s = self.settings
         s3_config = self.config_dir / "s3.json"
-        s3_config.write_text(json.dumps(identities(s.s3_access_key, s.s3_secret_key), indent=2))
+        archiver = s.access.archiver_s3_identity if s.access else None
+        s3_config.write_text(json.dumps(identities(s.s3_access_key, s.s3_secret_key, archiver), indent=2))
         s3_config.chmod(0o600)
         options = self.config_dir / "weed.options"
         options.write_text(weed_options(

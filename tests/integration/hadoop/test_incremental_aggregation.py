@@ -55,7 +55,7 @@ class Workspace:
         self.runs += 1
         run_id = f"20261128T16{self.runs:02d}00Z"
         summary = self.summary_dir / f"{run_id}.json"
-        code = cli.main(["-r", "inline", "--input-prefix", f"{self.prefix}metadata/",
+        code = cli.main(["-r", "inline", "--source", "metadata", "--input-prefix", f"{self.prefix}metadata/",
                          "--output-prefix", f"{self.prefix}{out}/", "--run-id", run_id,
                          "--summary-file", str(summary), *args])
         assert code == 0

@@ -105,6 +105,14 @@ def test_s3_identities_hold_exactly_the_configured_key():
     assert identity["credentials"] == [{"accessKey": "AKIAEXAMPLE", "secretKey": "s3cret"}]
 
 
+def test_the_archivers_s3_identity_may_only_write_under_the_archive_prefix():
+    parsed = json.loads(json.dumps(identities("AKIAEXAMPLE", "s3cret", ("AKIAARCHIVER", "arch", "detections/"))))
+    pipeline, archiver = parsed["identities"]
+    assert pipeline["credentials"][0]["accessKey"] == "AKIAEXAMPLE"
+    assert archiver["credentials"] == [{"accessKey": "AKIAARCHIVER", "secretKey": "arch"}]
+    assert archiver["actions"] == ["Write:*/detections/*"]
+
+
 def test_security_toml_signs_filer_and_volume_requests():
     text = security_toml("k3y")
     for section in ("[jwt.signing]", "[jwt.signing.read]", "[jwt.filer_signing]", "[jwt.filer_signing.read]"):
