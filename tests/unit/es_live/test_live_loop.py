@@ -103,3 +103,15 @@ def test_max_messages(memory_es, limit):
     indexer.limits = RunLimits(max_messages=limit)
     summary = indexer.run()
     assert summary.received == limit and "max-messages" in summary.stopped_by
+
+
+def test_events_already_fetched_are_indexed_without_waiting_to_fill_a_batch(memory_es):
+    indexer, consumer = make(memory_es, [messages(1)])
+    waits = []
+    consume = consumer.consume
+    consumer.consume = lambda num_messages=1, timeout=-1: waits.append((num_messages, timeout)) or consume(
+        num_messages, timeout)
+    indexer.run()
+    # the waiting event is taken with a zero timeout; only an empty queue is waited on, for one event
+    assert waits[0] == (indexer.batch_size, 0)
+    assert all(timeout == 0 or number == 1 for number, timeout in waits)
