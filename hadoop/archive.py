@@ -29,6 +29,7 @@ from typing import Callable, Iterable, Mapping
 
 from pipeline_common.contracts import ContractError
 from pipeline_common.contracts.detection_archive import HOUR, decode_file, hour_prefixes, is_archive_file, key_hour
+from pipeline_common.s3 import list_folders
 from pipeline_common.timestamps import parse_iso
 
 from .increments import FULL, INCREMENTAL
@@ -59,15 +60,28 @@ def window_start(listed_at: datetime, lateness: timedelta) -> datetime:
 
 
 def list_archive(s3, bucket: str, prefix: str, since: datetime | None, now: datetime,
-                 threads: int = 8) -> list[tuple[str, str]]:
-    """(key, etag) of the archive's files: all of them (`since` None), or those of the hours
-    from the one holding `since` to the one after `now` (a producer's clock a little ahead)."""
+                 threads: int = 16) -> list[tuple[str, str]]:
+    """(key, etag) of the archive's files, in key order: all of them (`since` None), or
+    those of the hours from the one holding `since` to the one after `now` (a producer's
+    clock a little ahead). Hours are listed in parallel (a LIST page follows the one
+    before it, so one long listing is a chain of requests); all of them: the days first
+    (`date=` folders), then each of their hours."""
     if since is None:
-        return [(key, etag) for key, etag in list_range(s3, bucket, prefix, None, None) if is_archive_file(key)]
-    prefixes = hour_prefixes(prefix, since, now + HOUR)
+        days = [day for day in list_folders(s3, bucket, prefix) if day.startswith("date=")]
+        prefixes = [f"{prefix}{day}/hour={hour:02d}/" for day in days for hour in range(24)]
+    else:
+        prefixes = hour_prefixes(prefix, since, now + HOUR)
+    if not prefixes:
+        return []
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(prefixes)))) as pool:
         pages = pool.map(lambda hour: list_range(s3, bucket, hour, None, None), prefixes)
-        return [(key, etag) for page in pages for key, etag in page if is_archive_file(key)]
+        found = [(key, etag) for page in pages for key, etag in page if archive_file_of(prefix, key)]
+    return sorted(found)
+
+
+def archive_file_of(prefix: str, key: str) -> bool:
+    """A file of the archive at `prefix` itself (not of one nested in a folder below it)."""
+    return key.startswith(prefix) and is_archive_file(key) and key[len(prefix):].startswith("date=")
 
 
 def event_refs(uri: str, payload: bytes) -> list[EventRef]:

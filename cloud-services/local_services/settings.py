@@ -79,6 +79,7 @@ class AccessSettings(Settings):
     administrators', the edge's, and the names the rights are about."""
 
     kafka_admin: KafkaAdminSettings  # also the topics' names
+    s3_admin: S3Settings  # the pipeline's S3 account (S3_*)
     es_admin: ElasticsearchSettings  # `elastic`; also the indices' names
     producer: ProducerKafkaSettings
     detector: ConsumerKafkaSettings
