@@ -146,8 +146,11 @@ def hadoop_runner_args(settings: AggregationSettings, private_dir: Path) -> list
     return args[:cut] + args[cut + 2:] + named + local  # job_args names the runner already
 
 
-# An archive run's files are spread over about this many map tasks (manifest files).
+# An archive run's files are spread over about this many map tasks (manifest files), each
+# of at least FILES_PER_SPLIT files: a small increment is one task (a -r local task costs
+# about a second to start).
 FILES_SPLITS = 8
+FILES_PER_SPLIT = 64
 
 # A -r local task costs about a second to start (a Python process importing mrjob);
 # below this many objects per core, fewer processes finish sooner.
@@ -293,7 +296,7 @@ def _run_over_archive(settings: AggregationSettings, s3: S3Client, clock) -> Run
     )
     with tempfile.TemporaryDirectory(prefix="aggregation-") as scratch:
         scratch_dir = Path(scratch)
-        per_split = max(1, math.ceil(len(chosen.to_read) / FILES_SPLITS))
+        per_split = max(FILES_PER_SPLIT, math.ceil(len(chosen.to_read) / FILES_SPLITS))
         manifests, _ = write_manifests(
             (events_line(settings.s3.uri(key)) for key in chosen.to_read), scratch_dir / "manifests", per_split
         )

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from hadoop.archive import EventRef, latest, ledger_entries, plan_files
+from hadoop.archive import EventRef, latest, ledger_entries, list_archive, plan_files
 from pipeline_common.contracts import ContractError
 from pipeline_common.contracts.detection_archive import (
     backfill_key,
@@ -72,3 +72,36 @@ def test_an_image_counts_as_its_latest_event():
     chosen, replaced = latest(refs)
     assert chosen["a"] == refs[1] and chosen["b"] == refs[2]
     assert sorted(replaced, key=lambda r: r.order) == [refs[0], refs[3]]
+
+
+class ListingS3:
+    """Just enough of S3's listing for `list_archive`: one page per request, folders by delimiter."""
+
+    def __init__(self, keys):
+        self.keys = sorted(keys)
+        self.prefixes: list[str] = []
+
+    def list_objects_v2(self, Bucket, Prefix="", **options):
+        self.prefixes.append(Prefix)
+        return {"Contents": [{"Key": k, "ETag": '"e"'} for k in self.keys if k.startswith(Prefix)],
+                "IsTruncated": False}
+
+    def get_paginator(self, _name):
+        keys = self.keys
+
+        class Pages:
+            def paginate(self, Bucket, Prefix, Delimiter):
+                below = {k[len(Prefix):].split(Delimiter)[0] for k in keys if k.startswith(Prefix)}
+                yield {"CommonPrefixes": [{"Prefix": f"{Prefix}{name}/"} for name in sorted(below)]}
+
+        return Pages()
+
+
+def test_listing_the_whole_archive_or_only_the_recent_hours():
+    old, recent = part_key("d/", T - timedelta(days=3), 0, 0), part_key("d/", T, 1, 7)
+    nested = "d/other/" + part_key("", T, 0, 0)  # another archive, in a folder below this one
+    s3 = ListingS3([old, recent, nested, "d/READY"])
+    assert list_archive(s3, "b", "d/", None, T) == [(old, "e"), (recent, "e")]
+    s3.prefixes.clear()
+    assert list_archive(s3, "b", "d/", T - timedelta(hours=1), T) == [(recent, "e")]
+    assert sorted(s3.prefixes) == [f"d/date=2026-11-28/hour={hour}/" for hour in ("09", "10", "11")]
