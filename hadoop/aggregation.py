@@ -255,8 +255,11 @@ def _run_over_archive(settings: AggregationSettings, s3: S3Client, clock) -> Run
         reason = base.reason
     listing_started = time.monotonic()
     listed = archive.list_archive(s3, bucket, prefix, since, listed_at)
-    listing_s = time.monotonic() - listing_started
     chosen = archive.plan_files(listed, since, base_run, counted, reason)
+    if chosen.mode == FULL and since is not None:  # the window's files were rewritten: all of them, then
+        listed = archive.list_archive(s3, bucket, prefix, None, listed_at)
+        chosen = archive.plan_files(listed, None, None, None, chosen.reason)
+    listing_s = time.monotonic() - listing_started
     reader = S3ObjectReader(settings.s3)
 
     def refs_of(keys: list[str]) -> list[archive.EventRef]:
