@@ -123,11 +123,77 @@ def measure(new_pics: Path, watcher: Watcher, rate: float, count: int, tag: str,
         time.sleep(0.2)
     latencies = [watcher.seen[source] - moment for source, moment in landed.items() if source in watcher.seen]
     missing = len(landed) - len(latencies)
-    result = {"rate_per_s": rate, "images": count, "visible": len(latencies), "missing": missing}
+    result = {"rate_per_s": rate, "images": count, "visible": len(latencies), "missing": missing,
+              "landed": landed, "seen": {source: watcher.seen[source] for source in landed if source in watcher.seen}}
     if latencies:
         result.update(p50_s=round(statistics.median(latencies), 2), p95_s=round(percentile(latencies, 0.95), 2),
                       max_s=round(max(latencies), 2))
     return result
+
+
+# Where the seconds go, from what each stage records of a photo: the producer's upload
+# time and its announcement's Kafka timestamp, the consumer's processed_at, the live
+# indexer's indexed_at (both in the live document), the poller's first sight.
+SEGMENTS = (("producer: settle, prepare, upload", "landed", "uploaded"),
+            ("announce (Kafka)", "uploaded", "announced"),
+            ("consumer: queue, download, detect", "announced", "processed"),
+            ("metadata, event, live indexer", "processed", "indexed"),
+            ("bulk, refresh, API poll", "indexed", "seen"))
+
+
+def announcements(env, topic: str) -> dict[str, tuple[float, float]]:
+    """image id -> (uploaded_at, Kafka timestamp) of every announcement on `topic`."""
+    from confluent_kafka import Consumer
+
+    from pipeline_common.contracts import ImageAnnouncement
+    from pipeline_common.settings import KafkaAdminSettings
+
+    consumer = Consumer({**KafkaAdminSettings.from_env(env).client_config(), "group.id": f"fresh-{uuid.uuid4().hex}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    found, idle = {}, 0
+    try:
+        consumer.subscribe([topic])
+        while idle < 5:
+            message = consumer.poll(1.0)
+            if message is None or message.error():
+                idle += 1
+                continue
+            idle = 0
+            announcement = ImageAnnouncement.from_json_bytes(message.value())
+            found[announcement.image_id] = (announcement.uploaded_at.timestamp(), message.timestamp()[1] / 1000)
+    finally:
+        consumer.close()
+    return found
+
+
+def live_documents(env, prefix: str) -> dict[str, dict]:
+    """source -> its live document (one photo per source here)."""
+    es = elasticsearch_client(ElasticsearchSettings.from_env(env))
+    try:
+        es.indices.refresh(index=f"{prefix}*", allow_no_indices=True, ignore_unavailable=True)
+        hits = es.search(index=f"{prefix}*", size=10_000, query={"match_all": {}})["hits"]["hits"]
+    finally:
+        es.close()
+    return {hit["_source"]["source"]: {**hit["_source"], "image_id": hit["_id"]} for hit in hits}
+
+
+def breakdown(run: dict, documents: dict[str, dict], announced: dict[str, tuple[float, float]]) -> dict:
+    """p50 and p95 of each segment over the photos of `run` whose every moment is known."""
+    from pipeline_common.timestamps import parse_iso
+
+    spans: dict[str, list[float]] = {name: [] for name, _, _ in SEGMENTS}
+    for source, landed in run["landed"].items():
+        document = documents.get(source)
+        if document is None or source not in run["seen"] or document["image_id"] not in announced:
+            continue
+        uploaded, announced_at = announced[document["image_id"]]
+        moments = {"landed": landed, "uploaded": uploaded, "announced": announced_at,
+                   "processed": parse_iso(document["processed_at"]).timestamp(),
+                   "indexed": parse_iso(document["indexed_at"]).timestamp(), "seen": run["seen"][source]}
+        for name, start, end in SEGMENTS:
+            spans[name].append(moments[end] - moments[start])
+    return {name: {"p50_s": round(statistics.median(values), 2), "p95_s": round(percentile(values, 0.95), 2)}
+            for name, values in spans.items() if values}
 
 
 def consumer_seconds_per_image(port: int) -> float | None:
@@ -234,6 +300,12 @@ def main(argv: list[str] | None = None) -> int:
             log.info("%s", run)
         baseline = consumer_seconds_per_image(ports["CONSUMER_METRICS_PORT"])
         results["baseline_detection_s_per_image"] = round(baseline, 3) if baseline else None
+        documents = live_documents(env, names["ES_LIVE_INDEX_PREFIX"])
+        announced = announcements(env, names["KAFKA_IMAGES_TOPIC"])
+        for run in results["runs"]:
+            run["segments"] = breakdown(run, documents, announced)
+            del run["landed"], run["seen"]
+        results["load_average"] = os.getloadavg()
     finally:
         watcher.stop.set()
         if pipeline.poll() is None:
@@ -255,6 +327,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{run['rate_per_s']:>7g} {run['images']:>7} {run['visible']:>8} {p50!s:>7} {p95!s:>7} "
               f"{run.get('max_s')!s:>7} {(p95 / 5.0 if p95 else float('nan')):>9.2f} "
               f"{(p50 / baseline if p50 and baseline else float('nan')):>13.1f}")
+    for run in results["runs"]:
+        print(f"\n{run['rate_per_s']:g} photos/s, where the seconds go (p50 / p95):")
+        for name, figures in run["segments"].items():
+            print(f"  {name:<36} {figures['p50_s']:>6} {figures['p95_s']:>6}")
+    print(f"\nload average at the end (1, 5, 15 min): {' '.join(f'{x:.1f}' for x in results['load_average'])}")
     save_figures(args.json, results)
     return 0 if all(run["missing"] == 0 for run in results["runs"]) else 1
 
