@@ -33,10 +33,10 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from benchmarks.common import argument_parser, save_figures
+from benchmarks.common import argument_parser, configured, save_figures
 from pipeline_common.clients import elasticsearch_client
 from pipeline_common.contracts import DetectionEvent, Interval, bucket_start
-from pipeline_common.environment import PROJECT_ROOT, SettingsError, child_environment, read_environment
+from pipeline_common.environment import PROJECT_ROOT, child_environment
 from pipeline_common.logs import configure_logging
 from pipeline_common.output_runs import new_run_id
 from pipeline_common.settings import ElasticsearchSettings
@@ -222,11 +222,7 @@ def main(argv=None) -> int:
         if not shutil.which(tool) and not (Path(sys.executable).parent / tool).exists():
             log.error("%s is not installed: run make setup", tool)
             return 2
-    try:
-        settings = ElasticsearchSettings.from_env(read_environment())
-    except SettingsError as error:
-        log.error("configuration error: %s", error)
-        return 2
+    _, settings = configured(ElasticsearchSettings)
     if urlsplit(settings.url).hostname not in LOCAL_HOSTS:
         log.error("ES_URL %s is not on this machine: the benchmark only loads 127.0.0.1", settings.url)
         return 2

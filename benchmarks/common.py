@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pipeline_common.environment import PROJECT_ROOT
+from pipeline_common.environment import PROJECT_ROOT, Settings, SettingsError, read_environment
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
+S = TypeVar("S", bound=Settings)
+log = logging.getLogger("benchmarks")
 
 
 def argument_parser(doc: str, name: str, verbose_help: str = "debug logging") -> argparse.ArgumentParser:
@@ -23,6 +26,17 @@ def argument_parser(doc: str, name: str, verbose_help: str = "debug logging") ->
                         help="where the figures are written (default: %(default)s)")
     parser.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
     return parser
+
+
+def configured(settings_type: type[S], **overrides: Any) -> tuple[dict[str, str], S]:
+    """The environment (.env overlaid by the real one) and `settings_type` read from it with
+    `overrides`; a configuration error is logged and ends the benchmark with exit code 2."""
+    env = read_environment()
+    try:
+        return env, settings_type.from_env(env, **overrides)
+    except SettingsError as error:
+        log.error("configuration: %s", error)
+        raise SystemExit(2) from None
 
 
 def save_figures(path: Path, figures: Any) -> None:

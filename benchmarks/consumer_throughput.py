@@ -55,7 +55,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from PIL import Image, ImageOps
 from tqdm import tqdm
 
-from benchmarks.common import argument_parser, save_figures
+from benchmarks.common import argument_parser, configured, save_figures
 from consumer.app import load_detector
 from consumer.decode import decode_image
 from consumer.settings import ConsumerSettings
@@ -63,7 +63,7 @@ from local_services.provision import admin_kafka_config, grant_on, revoke
 from local_services.settings import AccessSettings
 from pipeline_common.clients import s3_client
 from pipeline_common.contracts import ImageAnnouncement, MetadataRecord, image_key, metadata_key
-from pipeline_common.environment import PROJECT_ROOT, SettingsError, read_environment
+from pipeline_common.environment import PROJECT_ROOT
 from pipeline_common.logs import configure_logging
 from pipeline_common.s3 import delete_prefix
 from pipeline_common.timestamps import utc_now
@@ -424,12 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("need --images >= 10, 0 <= --latency-images <= --images and --rate > 0")
     configure_logging(args.verbose)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still delete the bucket and topics
-    try:
-        env = read_environment()
-        settings = ConsumerSettings.from_env(env)
-    except SettingsError as error:
-        log.error("configuration: %s (run `make up` first)", error)
-        return 2
+    env, settings = configured(ConsumerSettings)
 
     s3 = s3_client(settings.s3)
     bucket = f"consumer-bench-{uuid.uuid4().hex[:8]}"

@@ -30,13 +30,13 @@ import requests
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from benchmarks.common import configured
 from local_services.accounts import ADMIN_USER
 from local_services.settings import LocalSettings
-from pipeline_common.environment import SettingsError, read_environment
 from pipeline_common.logs import configure_logging
 
 log = logging.getLogger("benchmarks.edge_latency")
-QUERY = {"size": 0, "aggs": {"labels": {"terms": {"field": "label"}}}}
+QUERY = {"size": 0, "aggs": {"labels": {"terms": {"field": "label.keyword"}}}}  # dynamic mapping: text + keyword
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -183,11 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
-    try:
-        settings = LocalSettings.from_env(read_environment())
-    except SettingsError as error:
-        log.error("%s", error)
-        return 2
+    _, settings = configured(LocalSettings)
     results = {**bench_es(settings, args.rounds, args.per_round),
                **bench_kafka(settings, args.rounds, args.per_round, args.batch)}
     report(results)

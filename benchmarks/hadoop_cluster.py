@@ -23,13 +23,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from benchmarks.aggregation_throughput import delete_prefix, ensure_dataset, output_detections
-from benchmarks.common import argument_parser, save_figures
+from benchmarks.common import argument_parser, configured, save_figures
 from hadoop.aggregation import run_aggregation
 from hadoop.settings import AggregationSettings
 from local_services import hadoop_cluster, process, stack
 from local_services.settings import LocalSettings
 from pipeline_common.clients import s3_client
-from pipeline_common.environment import PROJECT_ROOT, SettingsError, read_environment
+from pipeline_common.environment import PROJECT_ROOT
 from pipeline_common.logs import configure_logging
 from pipeline_common.output_runs import new_run_id
 from pipeline_common.timestamps import utc_now
@@ -45,16 +45,6 @@ def local_services(*args: str) -> float:
     return time.perf_counter() - started
 
 
-def peak_rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except FileNotFoundError:
-        pass
-    return None
-
-
 def memory(settings: LocalSettings) -> dict[str, dict[str, float | None]]:
     """{daemon: {"rss_mb", "peak_mb", "heap_max_mb"}} of the running cluster."""
     found = {}
@@ -62,7 +52,7 @@ def memory(settings: LocalSettings) -> dict[str, dict[str, float | None]]:
         pid = daemon.pid()
         found[daemon.name] = {
             "rss_mb": process.rss_mb(pid) if pid else None,
-            "peak_mb": peak_rss_mb(pid) if pid else None,
+            "peak_mb": process.rss_mb(pid, "VmHWM") if pid else None,
             "heap_max_mb": hadoop_cluster.DAEMON_HEAP_MB[daemon.name],
         }
     return found
@@ -114,12 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefix", default="bench/", help="bucket folder for the data (default: bench/)")
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
-    try:
-        env = read_environment()
-        settings = LocalSettings.from_env(env)
-    except SettingsError as error:
-        log.error("%s", error)
-        return 2
+    env, settings = configured(LocalSettings)
     local_services("up", "s3", "hadoop")  # the S3 server and the local-mode install
     starts = {}
     if not args.no_start:

@@ -22,13 +22,12 @@ from datetime import datetime, timedelta, timezone
 
 from elasticsearch.helpers import streaming_bulk
 
-from benchmarks.common import argument_parser, save_figures, table
+from benchmarks.common import argument_parser, configured, save_figures, table
 from es_indexer.documents import INDEX_BODY, actions
 from es_indexer.run import index_run
 from es_indexer.settings import IndexerSettings
 from pipeline_common.clients import elasticsearch_client, s3_client
 from pipeline_common.contracts import Aggregate, Interval
-from pipeline_common.environment import SettingsError, read_environment
 from pipeline_common.logs import configure_logging
 from pipeline_common.output_runs import is_complete
 from pipeline_common.settings import ElasticsearchSettings
@@ -71,13 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk-size", type=int, default=500)
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
-    try:
-        env = read_environment()
-        prefix = f"bench/indexer-{args.documents}/mapreduce-output/"
-        settings = IndexerSettings.from_env(env, output_prefix=prefix, run_id=RUN_ID, chunk_size=args.chunk_size)
-    except SettingsError as error:
-        log.error("%s", error)
-        return 2
+    prefix = f"bench/indexer-{args.documents}/mapreduce-output/"
+    env, settings = configured(IndexerSettings, output_prefix=prefix, run_id=RUN_ID, chunk_size=args.chunk_size)
     suffix = uuid.uuid4().hex[:8]
     # in the indexer's family of indices (ES_INDEX*), which its own account writes; the bare
     # baseline uses the same account

@@ -148,6 +148,15 @@ class ArchiverS3Settings(S3Settings):
     secret_key: Secret = Field(alias="ARCHIVER_S3_SECRET_KEY", description="Its secret key.")
 
 
+class FrontendS3Settings(S3Settings):
+    """The dashboard's own S3 account: it may only read the images (images/), to show them
+    and make their thumbnails."""
+
+    access_key: Secret = Field(alias="FRONTEND_S3_ACCESS_KEY",
+                               description="The dashboard's own S3 access key id (reads images/ only).")
+    secret_key: Secret = Field(alias="FRONTEND_S3_SECRET_KEY", description="Secret of FRONTEND_S3_ACCESS_KEY.")
+
+
 SECURITY_PROTOCOLS = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SASL_MECHANISMS = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 

@@ -14,7 +14,7 @@ from pipeline_common.clients import elasticsearch_client
 from pipeline_common.contracts import live_index
 from pipeline_common.timestamps import utc_now
 
-from . import api, errors, metrics, views
+from . import api, errors, gallery_api, metrics, views
 from .extension import KEY, Frontend
 from .settings import FrontendSettings
 from .store import CountsStore
@@ -27,7 +27,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                        settings, owned by this app and closed when the app goes away
     ES_INDEX           the index to read, overriding the settings' ES_INDEX
     ES_LIVE_INDEX_PREFIX  the live indices to read, overriding the settings' one
-    CLOCK              a function returning the current UTC time (for tests)"""
+    CLOCK              a function returning the current UTC time (for tests)
+    S3_CLIENT, S3_BUCKET  the gallery's S3 client and bucket; else made from the settings'
+                       FRONTEND_S3_* keys (see gallery_api.register)"""
     config = dict(config or {})
     settings = config.get("FRONTEND_SETTINGS") or FrontendSettings.from_env()
     client = config.get("ES_CLIENT")
@@ -50,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[KEY] = Frontend(settings, store, config.get("CLOCK") or utc_now, close)
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
+    gallery_api.register(app, settings, config)
     errors.register(app)
     metrics.register(app)
     return app

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from pipeline_common.environment import Settings
 from pipeline_common.metrics import MetricsPort, MetricsSettings
-from pipeline_common.settings import DashboardPort, FrontendElasticsearchSettings
+from pipeline_common.settings import DashboardPort, FrontendElasticsearchSettings, FrontendS3Settings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5001
@@ -21,10 +21,31 @@ class FrontendMetrics(MetricsSettings):
                               description="The dashboard's Prometheus /metrics port (`count-dashboard`); 0: none.")
 
 
+class GallerySettings(Settings):
+    """The images the gallery shows (simple_frontend/gallery.py)."""
+
+    thumbnail_px: int = Field(320, alias="FRONTEND_THUMBNAIL_PX", ge=16, le=4096,
+                              description="Longest side of a thumbnail when the request names no size, in pixels.")
+    max_thumbnail_px: int = Field(640, alias="FRONTEND_THUMBNAIL_MAX_PX", ge=16, le=4096,
+                                  description="Largest thumbnail size a request may ask for (longest side, pixels); "
+                                  "bigger asks get a 400 (the full image has its own route).")
+    cache_mb: float = Field(64.0, alias="FRONTEND_THUMBNAIL_CACHE_MB", ge=0, le=65536,
+                            description="Memory for made thumbnails, per app process (least recently used go "
+                            "first); 0: none are kept.")
+
+    @property
+    def cache_bytes(self) -> int:
+        return int(self.cache_mb * 1024 * 1024)
+
+
 class FrontendSettings(Settings):
     # the API's own, read-only account; its index (ES_INDEX) is the one read
     elasticsearch: FrontendElasticsearchSettings
     metrics: FrontendMetrics = Field(default_factory=FrontendMetrics)
+    # the dashboard's own S3 account, which may only read images/ (the gallery's originals
+    # and thumbnails); None (a test's app without it): the image routes answer 503
+    images: FrontendS3Settings | None = None
+    gallery: GallerySettings = Field(default_factory=GallerySettings)
     host: str = Field(DEFAULT_HOST, alias="FRONTEND_HOST", min_length=1,
                       description="Where `python simple_frontend/app.py` listens; keep 127.0.0.1 unless a proxy "
                       "sits in front.")

@@ -103,7 +103,7 @@ def _start_docker(request) -> dict[str, str]:
     from local_services.paths import Paths
     from local_services.readiness import wait_until
     from local_services.settings import LocalSettings
-    from local_services.tls import TlsFiles, ensure_server_cert
+    from local_services.tls import ensure_server_cert
 
     paths = Paths.from_env(read_environment())
     ensure_env_file(PROJECT_ROOT / ".env.example", DEFAULT_DOTENV, values={LOCAL_CA: str(paths.ca_cert)})
@@ -111,7 +111,7 @@ def _start_docker(request) -> dict[str, str]:
     settings = LocalSettings.from_env(env)
     # what the containers mount (docker-compose.dev.yml): the edge's certificate, the
     # users files, Elasticsearch's roles and users, Kafka's accounts
-    ensure_server_cert(TlsFiles(paths.tls), [settings.edge.host], label=str(paths.local_dir))
+    ensure_server_cert(paths.tls, [settings.edge.host], label=str(paths.local_dir))
     provision.write_files(paths.local_dir / "docker", settings.access, settings.kafka_admin_password)
     compose = DockerCompose(PROJECT_ROOT, compose_file_name="docker-compose.dev.yml",
                             env_file=str(DEFAULT_DOTENV), pull=True)

@@ -178,12 +178,13 @@ def es_roles(names: Names) -> dict[str, dict]:
             "indices": [{"names": [names.batch_indices],
                          "privileges": ["create_index", "view_index_metadata", "read", "write", "maintenance"]}],
         },
-        # the live indexer: its daily indices (and dropping old ones), their index template
+        # the live indexer: its daily indices (and dropping old ones), their index template;
+        # adding a new field to an older day's mapping (one action, not all of `manage`)
         "pipeline_live_indexer": {
             "cluster": ["manage_index_templates"],
             "indices": [{"names": [names.live_indices],
                          "privileges": ["create_index", "view_index_metadata", "read", "write", "maintenance",
-                                        "delete_index"]}],
+                                        "delete_index", "indices:admin/mapping/put"]}],
         },
         # the batch scheduler: its lease and its run records (the steps it starts use their own)
         "pipeline_scheduler": {
@@ -236,6 +237,48 @@ def write_es_file_realm(directory: Path, accounts: dict[str, Account], names: Na
     for name, text in files.items():
         _write_atomically(directory / name, text)
     return True
+
+
+# --- S3 --------------------------------------------------------------------------------
+
+# What the dashboard reads: the originals, to show them and make thumbnails (kept in its
+# own memory, so it writes nothing).
+DASHBOARD_S3_PREFIXES = ("images/",)
+
+
+def s3_identities(admin: Account, dashboard: Account | None, bucket: str,
+                  archiver: tuple[Account, str] | None = None) -> dict:
+    """SeaweedFS's identities file: the pipeline's account with full rights, the
+    dashboard's, which may only read objects under DASHBOARD_S3_PREFIXES of the bucket
+    (no listing, no writing, nothing else), and given (account, archive prefix) the
+    detection archiver's, which may only write objects under the archive prefix (of any
+    bucket: tests and benchmarks run the archiver on buckets of their own; SeaweedFS
+    matches `*` in an action's resource)."""
+    identities = [{
+        "name": "pipeline",
+        "credentials": [{"accessKey": admin.username, "secretKey": admin.password}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }]
+    if dashboard is not None:
+        if dashboard.username == admin.username:
+            raise ServiceError("FRONTEND_S3_ACCESS_KEY must differ from S3_ACCESS_KEY: the dashboard reads with "
+                               "an account of its own")
+        identities.append({
+            "name": "dashboard",
+            "credentials": [{"accessKey": dashboard.username, "secretKey": dashboard.password}],
+            "actions": [f"Read:{bucket}/{prefix}*" for prefix in DASHBOARD_S3_PREFIXES],
+        })
+    if archiver is not None:
+        account, prefix = archiver
+        if account.username == admin.username:
+            raise ServiceError("ARCHIVER_S3_ACCESS_KEY must differ from S3_ACCESS_KEY: the archiver writes with an "
+                               "account of its own")
+        identities.append({
+            "name": "detection-archiver",
+            "credentials": [{"accessKey": account.username, "secretKey": account.password}],
+            "actions": [f"Write:*/{prefix}*"],
+        })
+    return {"identities": identities}
 
 
 # --- Traefik's basic-auth files ---------------------------------------------------------

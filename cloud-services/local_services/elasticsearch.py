@@ -73,7 +73,7 @@ class Elasticsearch(Service):
         self.as_root = os.geteuid() == 0
 
     @property
-    def marker(self) -> str:  # type: ignore[override]
+    def marker(self) -> str:
         # The server's command line names its home but not its config dir.
         return f"-Des.path.home={self.home}"
 

@@ -280,7 +280,7 @@ class HadoopDaemon(Service):
         self.config_dir = self.layout.conf_dir
 
     @property
-    def marker(self) -> str:  # type: ignore[override]
+    def marker(self) -> str:
         return f"-Dpipeline.service={self.name}@{self.layout.home}"
 
     @property

@@ -92,11 +92,8 @@ def new_cluster_id() -> str:
 
 class Kafka(Service):
     name = "kafka"
+    config_file = "server.properties"
     start_timeout = 90.0
-
-    @property
-    def marker(self) -> str:  # type: ignore[override]
-        return str(self.config_dir / "server.properties")
 
     @property
     def ports(self) -> list[int]:
@@ -118,7 +115,7 @@ class Kafka(Service):
 
     def launch(self) -> None:
         s = self.settings
-        config = self.config_dir / "server.properties"
+        config = self.config_path
         config.write_text(server_properties(
             host=s.host, port=s.kafka_port, controller_port=s.kafka_controller_port,
             edge_port=s.kafka_edge_listener_port, edge_address=s.edge.kafka_bootstrap,

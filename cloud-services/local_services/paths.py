@@ -9,6 +9,8 @@ from pydantic import BeforeValidator, Field
 from pipeline_common.environment import Settings
 from pipeline_common.local_state import LocalDir, default_local_dir
 
+from .tls import TlsFiles
+
 
 def _expanded(value):
     return Path(value).expanduser().resolve() if isinstance(value, (str, Path)) else value
@@ -41,13 +43,14 @@ class Paths(Settings):
         return self.local_dir / "config"
 
     @property
-    def tls(self) -> Path:
-        """The local CA (ca.pem, which clients trust) and the edge's certificate."""
-        return self.local_dir / "tls"
+    def tls(self) -> TlsFiles:
+        """The local CA (its certificate is what clients trust) and the edge's certificate."""
+        return TlsFiles(self.local_dir / "tls")
 
     @property
     def ca_cert(self) -> Path:
-        return self.tls / "ca.pem"
+        """The local CA's certificate: what every local client trusts."""
+        return self.tls.ca_cert
 
     def service_dirs(self, name: str) -> tuple[Path, Path]:
         """(data dir, config dir) of one service."""

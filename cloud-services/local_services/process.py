@@ -47,10 +47,12 @@ def running_pid(pid_file: Path, marker: str) -> int | None:
     return pid if is_running(pid, marker) else None
 
 
-def rss_mb(pid: int) -> float | None:
+def rss_mb(pid: int, field: str = "VmRSS") -> float | None:
+    """A memory figure of process `pid` in MiB from /proc/<pid>/status: its resident set
+    (VmRSS) or the peak of it (VmHWM); None once the process is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except FileNotFoundError:
         pass

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import shutil
+import signal
 import sys
+import time
 from pathlib import Path
 
 import requests
 
 from . import process
+from .accounts import Account, s3_identities
 from .errors import ServiceError
 from .service import Service
 
@@ -31,28 +35,6 @@ def weed_binary() -> Path:
             f"{SEAWEEDFS_VERSION} into the project's virtualenv (make setup does it)"
         )
     return Path(found)
-
-
-def identities(access_key: str, secret_key: str, archiver: tuple[str, str, str] | None = None) -> dict:
-    """The S3 identities file: the pipeline's account with full rights on every bucket and,
-    given (access key, secret key, archive prefix), the detection archiver's, which may only
-    write objects under the archive prefix (of any bucket: tests and benchmarks run the
-    archiver on buckets of their own; SeaweedFS matches `*` in an action's resource)."""
-    found = [
-        {
-            "name": "pipeline",
-            "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
-            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-        }
-    ]
-    if archiver is not None:
-        key, secret, prefix = archiver
-        found.append({
-            "name": "detection-archiver",
-            "credentials": [{"accessKey": key, "secretKey": secret}],
-            "actions": [f"Write:*/{prefix}*"],
-        })
-    return {"identities": found}
 
 
 def weed_options(*, host: str, s3_port: int, internal_ports: tuple[int, int, int, int],
@@ -94,11 +76,8 @@ def security_toml(signing_key: str) -> str:
 
 class S3Server(Service):
     name = "s3"
+    config_file = "weed.options"
     start_timeout = 60.0
-
-    @property
-    def marker(self) -> str:  # type: ignore[override]
-        return str(self.config_dir / "weed.options")
 
     @property
     def ports(self) -> list[int]:
@@ -107,13 +86,32 @@ class S3Server(Service):
     def install(self) -> None:
         weed_binary()
 
+    @property
+    def identities_file(self) -> Path:
+        return self.config_dir / "s3.json"
+
+    def write_identities(self) -> bool:
+        """Write the identities file (accounts.s3_identities); True when it changed."""
+        s = self.settings
+        dashboard = archiver = None
+        if s.access is not None:
+            keys = s.access.api_s3
+            dashboard = Account(keys.access_key.get_secret_value(), keys.secret_key.get_secret_value())
+            archiver = s.access.archiver_s3_account
+        text = json.dumps(s3_identities(Account(s.s3_access_key, s.s3_secret_key), dashboard, s.s3_bucket, archiver),
+                          indent=2)
+        path = self.identities_file
+        if path.is_file() and path.read_text() == text:
+            return False
+        path.write_text(text)
+        path.chmod(0o600)
+        return True
+
     def launch(self) -> None:
         s = self.settings
-        s3_config = self.config_dir / "s3.json"
-        archiver = s.access.archiver_s3_identity if s.access else None
-        s3_config.write_text(json.dumps(identities(s.s3_access_key, s.s3_secret_key, archiver), indent=2))
-        s3_config.chmod(0o600)
-        options = self.config_dir / "weed.options"
+        s3_config = self.identities_file
+        self.write_identities()
+        options = self.config_path
         options.write_text(weed_options(
             host=s.host, s3_port=s.s3_port, internal_ports=s.s3_internal_ports,
             data=self.data_dir, s3_config=s3_config,
@@ -137,6 +135,13 @@ class S3Server(Service):
         return response.status_code in (200, 403)
 
     def after_ready(self) -> None:
+        # an account added since the server started (a newer .env): SeaweedFS reloads its
+        # identities on SIGHUP
+        pid = self.pid()
+        if self.settings.access is not None and self.write_identities() and pid is not None:
+            os.kill(pid, signal.SIGHUP)
+            log.info("S3 identities changed: told SeaweedFS (pid %d) to reload them", pid)
+            time.sleep(1)
         from botocore.exceptions import ClientError
 
         from pipeline_common.clients import s3_client

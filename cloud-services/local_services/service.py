@@ -23,11 +23,12 @@ class Status:
 
 
 class Service:
-    """Subclasses set `name`, `marker` (a string always in the process's command line)
-    and `start_timeout`, and implement `ports`, `install`, `launch`, `is_ready`."""
+    """Subclasses set `name`, `config_file` (the generated configuration the process is
+    started with; its path marks the process as ours) or else override `marker`, and
+    `start_timeout`, and implement `ports`, `install`, `launch`, `is_ready`."""
 
     name = ""
-    marker = ""
+    config_file = ""
     start_timeout = 120.0
 
     def __init__(self, settings: LocalSettings):
@@ -55,6 +56,15 @@ class Service:
         """One-off set-up once the service answers (e.g. create a bucket); idempotent."""
 
     # --- shared -----------------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.config_dir / self.config_file
+
+    @property
+    def marker(self) -> str:
+        """A string always in the process's command line: by default its configuration's path."""
+        return str(self.config_path)
+
     @property
     def pid_file(self) -> Path:
         return self.paths.pid_file(self.name)

@@ -24,6 +24,7 @@ from pipeline_common.settings import (
     DetectorGroup,
     ElasticsearchSettings,
     FrontendElasticsearchSettings,
+    FrontendS3Settings,
     ImagesTopicPartitions,
     IndexerElasticsearchSettings,
     KafkaAdminSettings,
@@ -87,6 +88,7 @@ class AccessSettings(Settings):
     archiver_kafka: ArchiverKafkaSettings
     archiver_s3: ArchiverS3Settings
     api_es: FrontendElasticsearchSettings
+    api_s3: FrontendS3Settings  # the dashboard's own S3 keys (reads images/ only)
     indexer_es: IndexerElasticsearchSettings
     live_es: LiveElasticsearchSettings
     scheduler_es: SchedulerElasticsearchSettings
@@ -108,10 +110,10 @@ class AccessSettings(Settings):
                      for stage, kafka in stages if kafka.username)
 
     @property
-    def archiver_s3_identity(self) -> tuple[str, str, str]:
-        """The archiver's S3 account (key, secret) and the prefix it may write under."""
+    def archiver_s3_account(self) -> tuple[Account, str]:
+        """The archiver's S3 account and the prefix it may write under."""
         s3 = self.archiver_s3
-        return s3.access_key.get_secret_value(), s3.secret_key.get_secret_value(), self.archive_prefix
+        return Account(s3.access_key.get_secret_value(), s3.secret_key.get_secret_value()), self.archive_prefix
 
     @property
     def es_accounts(self) -> tuple[tuple[str, Account], ...]:

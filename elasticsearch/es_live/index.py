@@ -47,6 +47,33 @@ def ensure_template(es, prefix: str) -> None:
         if error.status_code in REFUSED_STATUS:
             raise Refused(f"Elasticsearch refused to create index template {template_name(prefix)}: {error}") from None
         raise
+    add_new_fields(es, prefix)
+
+
+def add_new_fields(es, prefix: str) -> list[str]:
+    """Give the live indices made before a field was added (live_index.ADDED_PROPERTIES)
+    that field, so their strict mapping accepts today's documents; the names of the
+    indices changed. Indices that have every field are left alone (no write at all)."""
+    found = es.indices.get_mapping(index=live_index.index_pattern(prefix), allow_no_indices=True,
+                                   ignore_unavailable=True)
+    changed = []
+    for name, body in sorted(getattr(found, "body", found).items()):
+        if live_index.index_day(prefix, name) is None:
+            continue
+        properties = body.get("mappings", {}).get("properties", {})
+        missing = {field: spec for field, spec in live_index.ADDED_PROPERTIES.items() if field not in properties}
+        if not missing:
+            continue
+        try:
+            es.indices.put_mapping(index=name, properties=missing)
+        except ApiError as error:
+            if error.status_code in REFUSED_STATUS:
+                raise Refused(f"Elasticsearch refused to add {', '.join(missing)} to {name}'s mapping: {error}") \
+                    from None
+            raise
+        log.info("added %s to the mapping of %s (made by an older live indexer)", ", ".join(missing), name)
+        changed.append(name)
+    return changed
 
 
 @dataclass

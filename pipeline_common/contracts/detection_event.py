@@ -3,11 +3,17 @@ metadata record is in S3: what the live indexer turns into one document per imag
 
     {"schema_version": 1, "image_id": "3f9a...", "source": "front-door",
      "captured_at": "2026-11-28T10:15:30.000Z", "processed_at": "2026-11-28T10:15:31.204Z",
-     "model": "yolov4-tiny", "counts": {"dog": 1, "person": 3}}
+     "model": "yolov4-tiny", "counts": {"dog": 1, "person": 3},
+     "width": 1280, "height": 720,
+     "objects": [{"label": "dog", "score": 0.8731, "box": [412, 300, 220, 180]}, ...]}
 
 `counts` holds the detections per label (an image with nothing found has `{}`), the
 same numbers the aggregation job adds up from the metadata record, so live and batch
-counts agree.
+counts agree. `objects` are the detections themselves (canonical label, score, box in
+pixels of the `width` x `height` image), for the dashboard to draw over the image.
+They came later in the same schema version: an event without them reads with them
+None (not recorded, unlike `[]`: nothing found), and a reader that predates them
+ignores them.
 """
 from __future__ import annotations
 
@@ -17,8 +23,8 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, PlainSerializer, StrictInt, StrictStr, WrapValidator
 
-from ._model import Record, contract, fail, show
-from .field_types import MAX_INT64, ImageId, NonBlank, UtcTime
+from ._model import Part, Record, contract, fail, show
+from .field_types import MAX_INT64, Box, Count, ImageId, NonBlank, Score, UtcTime
 from .labels import canonical_label
 from .metadata import MetadataRecord
 
@@ -53,6 +59,17 @@ Counts = Annotated[
 
 
 @contract
+class DetectedObject(Part):
+    """One detection as the dashboard draws it."""
+
+    WHAT: ClassVar[str] = "detection event object"
+
+    label: Label
+    score: Score
+    box: Box  # x, y, width, height in pixels of the image
+
+
+@contract
 class DetectionEvent(Record):
     WHAT: ClassVar[str] = WHAT
     NOUN: ClassVar[str] = "message"
@@ -64,6 +81,12 @@ class DetectionEvent(Record):
     processed_at: UtcTime
     model: NonBlank
     counts: Counts  # label -> detections, each > 0, labels in alphabetical order
+    # added later (still schema 1): the image's size and its detections, for drawing.
+    # None: not recorded (an older detector's event; written without them, byte for byte
+    # as before); () is "nothing found".
+    width: Count | None = None
+    height: Count | None = None
+    objects: tuple[DetectedObject, ...] | None = None
 
     @property
     def detections(self) -> int:
@@ -78,6 +101,9 @@ def detection_event_from_record(record: MetadataRecord) -> DetectionEvent:
     """The event for a metadata record: its detections counted per (canonical) label,
     exactly as the aggregation job counts them."""
     counts = Counter(canonical_label(detection.label) for detection in record.detections)
+    objects = tuple(
+        DetectedObject(label=canonical_label(d.label), score=d.confidence, box=d.box) for d in record.detections
+    )
     return DetectionEvent(
         image_id=record.image_id,
         source=record.source,
@@ -85,6 +111,9 @@ def detection_event_from_record(record: MetadataRecord) -> DetectionEvent:
         processed_at=record.processed_at,
         model=record.model.name,
         counts=dict(counts),
+        width=record.width,
+        height=record.height,
+        objects=objects,
     )
 
 

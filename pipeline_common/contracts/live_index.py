@@ -40,6 +40,18 @@ COUNT_PROPERTIES = {
     "images": {"type": "long"},  # 1: this image contains the label
 }
 
+# Fields added after the first live indices were made: the live indexer adds them to the
+# mapping of an existing index that lacks them (es_live.index.ensure_template), since a
+# strict mapping refuses a document with a field it does not list. A document written
+# before them reads with none.
+ADDED_PROPERTIES: dict[str, Any] = {
+    # the image's size and its detections (label, score, box): kept in _source for the
+    # dashboard to draw, neither searched nor aggregated
+    "width": {"type": "long", "index": False},
+    "height": {"type": "long", "index": False},
+    "objects": {"type": "object", "enabled": False},
+}
+
 MAPPINGS: dict[str, Any] = {
     # strict: a document with a field not listed here is an error, not a new field
     "dynamic": "strict",
@@ -52,6 +64,7 @@ MAPPINGS: dict[str, Any] = {
         "model": {"type": "keyword"},
         "detections": {"type": "long"},
         NESTED_PATH: {"type": "nested", "properties": COUNT_PROPERTIES},
+        **ADDED_PROPERTIES,
     },
 }
 
@@ -94,4 +107,8 @@ def document(event: DetectionEvent, indexed_at: datetime) -> dict[str, Any]:
             {"label": label, "source": event.source, "captured_at": captured, "detections": n, "images": 1}
             for label, n in sorted(event.counts.items())
         ],
+        # left out when the event did not carry them: the gallery then says "not recorded"
+        **({} if event.width is None else {"width": event.width}),
+        **({} if event.height is None else {"height": event.height}),
+        **({} if event.objects is None else {"objects": [obj.to_dict() for obj in event.objects]}),
     }

@@ -250,6 +250,16 @@
       callbacks: { footer: (items) => (items.length && isLive(items[0].raw) ? "live: may still change" : "final") },
     };
     options.interaction = { mode: "index", intersect: false };
+    // a click on a point: the images behind it (gallery.js)
+    options.onClick = (event, _elements, chart) => {
+      const [hit] = chart.getElementsAtEventForMode(event, "nearest", { intersect: false }, true);
+      if (!hit) return;
+      const label = order[hit.datasetIndex];
+      const start = Date.parse(series[label][hit.index].t);
+      const title = `${label}${state.source ? ` · ${state.source}` : ""} · ${moment(start).format("lll")} (per ${interval})`;
+      showBucket({ label, source: state.source, from: new Date(start).toISOString(),
+                   to: new Date(start + INTERVAL_MS[interval]).toISOString(), title });
+    };
     options.scales = {
       x: {
         type: "time", min: Date.parse(range.from) || undefined, max: Date.parse(range.to) || undefined,
@@ -271,6 +281,13 @@
     const rows = top.top;
     const options = baseOptions();
     options.indexAxis = "y";
+    // a click on a bar: that label's images over the whole range (gallery.js)
+    options.onClick = (_event, elements) => {
+      if (!elements.length) return;
+      const label = rows[elements[0].index].label;
+      showBucket({ label, source: state.source, from: top.from, to: top.to,
+                   title: `${label}${state.source ? ` · ${state.source}` : ""} · the whole range` });
+    };
     options.plugins.legend = { display: false };
     options.scales = {
       x: { beginAtZero: true, ticks: { precision: 0 }, grid: { color: "#eef1f6" } },
@@ -365,6 +382,9 @@
       $("top-caption").textContent = `top ${TOP_N} · ${state.metric}`;
       $("updated").textContent = `updated ${moment().format("LTS")}` + (state.live ? " · live" : "");
       setState(empty ? "empty" : "ready");
+      document.dispatchEvent(new CustomEvent("dashboard:refreshed", {
+        detail: { from: range.from, to: range.to, source: state.source, labels: state.labels, live: state.live },
+      }));
     } catch (err) {
       if (!current()) return;
       showError(err.message);
@@ -372,6 +392,11 @@
     } finally {
       if (current()) scheduleNext();
     }
+  }
+
+  // The gallery (gallery.js) follows the filters and shows a clicked bucket's images.
+  function showBucket(bucket) {
+    document.dispatchEvent(new CustomEvent("dashboard:bucket", { detail: bucket }));
   }
 
   const headerTime = (value) => (value && value !== "none" ? value : null);

@@ -2,10 +2,14 @@
 Kafka, with TLS from the generated CA, basic auth, and each stage's least rights."""
 from __future__ import annotations
 
+import base64
+import http.client
+import json
 import socket
 import ssl
 import uuid
 from functools import partial
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -58,14 +62,65 @@ def test_traefiks_api_is_for_operators_only(edge, pipeline_env):
     assert {"dashboard@file", "elasticsearch@file", "traefik@file"} <= {r["name"] for r in answer.json()}
 
 
-def test_the_hdfs_ui_is_for_operators_only(edge, pipeline_env):
-    if pipeline_env.get("PIPELINE_SERVICES", "local") != "local":
-        pytest.skip("the HDFS entry point's port is known for the local edge only")
-    url = f"https://{edge.host}:{pipeline_env.get('PIPELINE_EDGE_HDFS_PORT') or 9871}/dfshealth.html"
+def raw_status(base: str, path: str, ca: str, auth: tuple[str, str]) -> int:
+    """GET with the path sent exactly as written (requests' urllib3 would resolve "..")."""
+    parts = urlsplit(base)
+    connection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=30,
+                                             context=ssl.create_default_context(cafile=ca))
+    try:
+        token = base64.b64encode(":".join(auth).encode()).decode()
+        connection.request("GET", path, headers={"Authorization": f"Basic {token}"})
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def hdfs_ui(edge, pipeline_env) -> str:
+    """https://<host>:<port> of the edge's HDFS entry point, as Traefik's API reports it
+    (the operators' account), so the same tests run against any edge."""
+    api = f"{edge.url}/traefik/api"
+    ops = account(pipeline_env, "EDGE_OPS")
+    routers = requests.get(f"{api}/http/routers", auth=ops, verify=edge.ca, timeout=30).json()
+    if "hdfs-ui@file" not in {router["name"] for router in routers}:
+        pytest.skip("this edge routes no HDFS UI (EDGE_HDFS_UI_BACKEND is empty)")
+    entry = requests.get(f"{api}/entrypoints/hdfs", auth=ops, verify=edge.ca, timeout=30).json()
+    return f"https://{edge.host}:{entry['address'].rsplit(':', 1)[1]}"
+
+
+def test_the_hdfs_ui_is_for_operators_only(edge, pipeline_env, hdfs_ui):
+    url = f"{hdfs_ui}/dfshealth.html"
     assert status(url, edge.ca) == 401
     assert status(url, edge.ca, account(pipeline_env, "EDGE_DASHBOARD")) == 401
     # the operators pass; the NameNode answers when the Hadoop cluster runs (502 while it does not)
     assert status(url, edge.ca, account(pipeline_env, "EDGE_OPS")) in (200, 502)
+
+
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_the_namenode_ui_through_the_edge_shows_the_live_datanode(edge, pipeline_env, hdfs_ui, hadoop_cluster):
+    """What an operator sees at the edge's HDFS port: the UI page, and the NameNode bean its
+    script renders the DataNodes tab from, listing the cluster's one DataNode as live."""
+    ops = account(pipeline_env, "EDGE_OPS")
+    page = requests.get(f"{hdfs_ui}/dfshealth.html", auth=ops, verify=edge.ca, timeout=30)
+    assert page.status_code == 200
+    assert "<title>Namenode information</title>" in page.text
+    jmx = f"{hdfs_ui}/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo"
+    info = requests.get(jmx, auth=ops, verify=edge.ca, timeout=30).json()
+    live = json.loads(info["beans"][0]["LiveNodes"])
+    assert live[f"127.0.0.1:{hadoop_cluster.ports.datanode}"]["adminState"] == "In Service"
+    assert status(jmx, edge.ca) == 401
+
+
+@pytest.mark.parametrize("path", ["/webhdfs/v1/?op=LISTSTATUS", "//webhdfs/v1/?op=LISTSTATUS",
+                                  "/jmx/../webhdfs/v1/?op=LISTSTATUS", "/%77ebhdfs/v1/?op=LISTSTATUS"],
+                         ids=["plain", "double slash", "dot-dot", "percent-encoded"])
+def test_webhdfs_is_not_reachable_through_the_edge(edge, pipeline_env, hdfs_ui, path):
+    """WebHDFS believes any `user.name` without Kerberos: no router leads to it, not even
+    for the operators, while their NameNode UI page passes the same entry point."""
+    ops = account(pipeline_env, "EDGE_OPS")
+    assert raw_status(hdfs_ui, path, edge.ca, ops) == 404
+    assert raw_status(hdfs_ui, "/dfshealth.html", edge.ca, ops) in (200, 502)
 
 
 # --- TLS -------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from pipeline_common.contracts import batch_runs
-from pipeline_common.settings import ElasticsearchSettings
+from pipeline_common.settings import FrontendElasticsearchSettings
 from pipeline_common.timestamps import parse_iso
 from scheduler.batch import BatchContext, run_batch
 from scheduler.lease import LOCK_MAPPINGS, Lease, ensure_index
@@ -120,7 +120,7 @@ def test_a_run_missed_while_down_is_made_at_start_and_shown_by_health(es, pipeli
     # served now: a scheduler starting again has nothing to catch up
     assert build_scheduler(ctx).get_job("catch-up") is None
 
-    settings = FrontendSettings(elasticsearch=ElasticsearchSettings.from_env({**pipeline_env, **env}))
+    settings = FrontendSettings(elasticsearch=FrontendElasticsearchSettings.from_env({**pipeline_env, **env}))
     app = create_app({"FRONTEND_SETTINGS": settings, "ES_CLIENT": es})
     body = app.test_client().get("/api/health").get_json()
     assert body["status"] == "ok"

@@ -10,6 +10,7 @@ from elasticsearch.helpers import bulk
 from simple_frontend.app import create_app
 from simple_frontend.settings import FrontendSettings
 
+from .gallery_support import dashboard_s3_settings, gallery_live_prefix, stored  # noqa: F401 - the gallery's fixtures
 from .sample_counts import EVENTS, MAPPING, NOW, rolled_up
 
 

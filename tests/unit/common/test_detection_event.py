@@ -52,6 +52,23 @@ def test_an_image_without_detections_still_has_an_event_with_no_counts():
     assert event.counts == {} and event.detections == 0
 
 
+def test_event_carries_the_boxes_to_draw_under_canonical_labels():
+    event = detection_event_from_record(record("motorbike", "dog"))
+    assert [(o.label, o.score, o.box) for o in event.objects] == [("motorcycle", 0.9, (1, 2, 3, 4)),
+                                                                   ("dog", 0.9, (1, 2, 3, 4))]
+    assert (event.width, event.height) == (640, 480)
+    assert parse_detection_event(serialize_detection_event(event)) == event
+
+
+def test_an_event_without_boxes_reads_as_not_recorded_and_an_empty_image_as_nothing_found():
+    old = json.loads(serialize_detection_event(detection_event_from_record(record("dog"))))
+    for name in ("width", "height", "objects"):
+        old.pop(name)
+    parsed = parse_detection_event(json.dumps(old))
+    assert parsed.objects is None and parsed.width is None and parsed.counts == {"dog": 1}
+    assert detection_event_from_record(record()).objects == ()
+
+
 def test_round_trip_and_compact_shape():
     event = detection_event_from_record(record("person", "dog", "person"))
     payload = serialize_detection_event(event)
@@ -59,7 +76,10 @@ def test_round_trip_and_compact_shape():
     assert json.loads(payload) == {
         "schema_version": 1, "image_id": IMAGE_ID, "source": "front-door",
         "captured_at": "2026-11-28T10:15:30.000Z", "processed_at": "2026-11-28T10:15:32.000Z",
-        "model": "yolov4-tiny", "counts": {"dog": 1, "person": 2},
+        "model": "yolov4-tiny", "counts": {"dog": 1, "person": 2}, "width": 640, "height": 480,
+        "objects": [{"label": "person", "score": 0.9, "box": [1, 2, 3, 4]},
+                    {"label": "dog", "score": 0.9, "box": [1, 2, 3, 4]},
+                    {"label": "person", "score": 0.9, "box": [1, 2, 3, 4]}],
     }
     assert b" " not in payload.replace(b"front-door", b"")  # compact
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
@@ -15,6 +14,7 @@ from es_live.settings import LiveMetrics
 from pipeline_common.environment import SettingsError
 from pipeline_common.metrics import MetricsSettings, serve_metrics
 from scheduler import metrics as scheduler_metrics
+from tests.support.ports import free_port, taken_port
 
 
 def value(name: str, **labels) -> float | None:
@@ -36,16 +36,12 @@ def test_a_bad_metrics_port_is_a_settings_error_naming_the_variable(raw):
 
 def test_port_zero_serves_nothing_and_a_taken_port_does_not_stop_the_process():
     assert serve_metrics(MetricsSettings(port=0)) is False
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        assert serve_metrics(MetricsSettings(port=taken.getsockname()[1])) is False
+    with taken_port() as port:
+        assert serve_metrics(MetricsSettings(port=port)) is False
 
 
 def test_the_endpoint_serves_the_registry_in_the_text_format():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     assert serve_metrics(MetricsSettings(port=port)) is True
     consumer_metrics.IMAGES_PROCESSED.inc()
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:

@@ -6,7 +6,10 @@ import re
 import pytest
 import yaml
 
+from local_services import hadoop_cluster
 from local_services.elasticsearch import ES_VERSION
+from local_services.hadoop import hadoop_version
+from local_services.hadoop_settings import ClusterPorts
 from local_services.kafka import KAFKA_VERSION
 from local_services.s3 import SEAWEEDFS_VERSION
 from local_services.traefik import TRAEFIK_VERSION
@@ -139,3 +142,94 @@ def test_prod_kafka_allows_nothing_without_an_acl():
     assert kafka["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
     assert kafka["KAFKA_SUPER_USERS"] == "User:admin"
     assert kafka["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+
+
+def hadoop_config(service: dict) -> dict[str, dict[str, str]]:
+    """The apache/hadoop images' <FILE>_<property> variables, as {file: {property: value}}."""
+    config: dict[str, dict[str, str]] = {}
+    for key, value in environment(service).items():
+        if ".XML_" in key:
+            name, prop = key.split(".XML_", 1)
+            config.setdefault(name.lower(), {})[prop] = str(value)
+    return config
+
+
+def test_prod_yarn_runs_with_the_local_cluster_s_settings(tmp_path):
+    layout = hadoop_cluster.ClusterLayout(home=tmp_path, data=tmp_path, logs=tmp_path)
+    local = hadoop_cluster.cluster_site_files({}, ClusterPorts(), layout, [tmp_path])
+    services = load(PROD)["services"]
+    shared = {
+        "core-site": ["fs.permissions.umask-mode"],
+        "yarn-site": ["yarn.nodemanager.aux-services", "yarn.nodemanager.aux-services.mapreduce_shuffle.class",
+                      "yarn.nodemanager.vmem-check-enabled", "yarn.acl.enable", "yarn.scheduler.minimum-allocation-mb"],
+        "mapred-site": ["mapreduce.framework.name", "mapreduce.jvm.add-opens-as-default",
+                        "yarn.app.mapreduce.am.resource.mb", "mapreduce.map.memory.mb", "mapreduce.reduce.memory.mb"],
+        "capacity-scheduler": ["yarn.scheduler.capacity.root.queues",
+                               "yarn.scheduler.capacity.maximum-am-resource-percent"],
+    }
+    for name in ("namenode", "datanode", "resourcemanager", "nodemanager", "aggregation"):
+        config = hadoop_config(services[name])
+        for file, properties in shared.items():
+            for prop in properties:
+                assert config[file][prop] == local[file][prop], f"{name}: {file} {prop}"
+        # each heap fits its container, as locally
+        mapred = config["mapred-site"]
+        assert int(mapred["mapreduce.map.java.opts"].removeprefix("-Xmx").removesuffix("m")) < int(
+            mapred["mapreduce.map.memory.mb"])
+    # only the owner of the containers (the images' `hadoop` user) may submit
+    scheduler = hadoop_config(services["resourcemanager"])["capacity-scheduler"]
+    assert scheduler["yarn.scheduler.capacity.root.default.acl_submit_applications"] == "hadoop"
+
+
+def test_prod_hadoop_daemons_have_a_heap_cap_no_smaller_than_the_local_cluster_s():
+    services = load(PROD)["services"]
+    local = {"namenode": "hdfs-namenode", "datanode": "hdfs-datanode",
+             "resourcemanager": "yarn-resourcemanager", "nodemanager": "yarn-nodemanager"}
+    for name, daemon in local.items():
+        heap = environment(services[name])["HADOOP_HEAPSIZE_MAX"]
+        assert re.fullmatch(r"\d+m", heap), f"{name}: {heap}"
+        assert int(heap[:-1]) >= hadoop_cluster.DAEMON_HEAP_MB[daemon], name
+    assert re.fullmatch(r"\d+m", environment(services["aggregation"])["HADOOP_HEAPSIZE_MAX"])
+
+
+def test_prod_aggregation_client_points_at_the_cluster():
+    services = load(PROD)["services"]
+    client = hadoop_config(services["aggregation"])
+    assert client["core-site"]["fs.defaultFS"] == "hdfs://namenode:8020"
+    assert client["yarn-site"]["yarn.resourcemanager.hostname"] == "resourcemanager"
+    assert services["resourcemanager"]["hostname"] == "resourcemanager"
+    assert services["namenode"]["hostname"] == "namenode"
+    # the tasks run in the NodeManager, whose image has the stage's Python; so does the client's
+    assert services["aggregation"]["image"] == services["nodemanager"]["image"]
+    assert services["nodemanager"]["build"]["dockerfile"] == "hadoop/Dockerfile"
+    # the S3 secret reaches only the containers that read or write the bucket
+    for name in ("namenode", "datanode", "resourcemanager"):
+        assert "CORE-SITE.XML_fs.s3a.secret.key" not in environment(services[name])
+    assert environment(services["nodemanager"])["CORE-SITE.XML_fs.s3a.secret.key"].startswith("${")
+
+
+def test_prod_yarn_is_neither_published_nor_routed():
+    services = load(PROD)["services"]
+    yarn = ("resourcemanager", "nodemanager", "aggregation")
+    for name in yarn:
+        assert not services[name].get("ports"), name
+        assert "proxy" not in services[name]["networks"], name  # Traefik's network
+    # no backend of the shared routers is a YARN container
+    backends = {k: v for k, v in environment(services["traefik"]).items() if k.endswith("_BACKEND")}
+    assert backends and not any(name in value for value in backends.values() for name in yarn), backends
+
+
+def test_the_hdfs_ui_router_leaves_webhdfs_out():
+    """WebHDFS believes any `user.name` without Kerberos: the operators' router to the NameNode
+    UI does not match it, so Traefik answers 404 (tests/integration/edge runs the rule)."""
+    router = dynamic_config()["http"]["routers"]["hdfs-ui"]
+    assert router["rule"] == "Host(`TEMPLATED`) && !PathPrefix(`/webhdfs`)"
+    assert router["middlewares"][0] == "ops-auth"
+
+
+def test_prod_hadoop_runs_the_pinned_release():
+    version = hadoop_version()
+    images = {s["image"] for s in load(PROD)["services"].values() if s["image"].startswith("apache/hadoop")}
+    assert images == {f"apache/hadoop:{version}"}
+    dockerfile = (PROJECT_ROOT / "hadoop" / "Dockerfile").read_text()
+    assert f"FROM apache/hadoop:{version}\n" in dockerfile

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from local_services.accounts import Account, jaas_config
+from local_services.accounts import Account, jaas_config, s3_identities
 from local_services.elasticsearch import elasticsearch_yml
 from local_services.errors import ServiceError
 from local_services.kafka import new_cluster_id, server_properties
-from local_services.s3 import identities, security_toml, weed_options
+from local_services.s3 import security_toml, weed_options
 from pipeline_common.local_state import traversable_by_others
 
 
@@ -100,17 +100,29 @@ def test_weed_options_bind_every_port_to_loopback(tmp_path):
 
 
 def test_s3_identities_hold_exactly_the_configured_key():
-    parsed = json.loads(json.dumps(identities("AKIAEXAMPLE", "s3cret")))
+    parsed = json.loads(json.dumps(s3_identities(Account("AKIAEXAMPLE", "s3cret"), None, "bucket")))
     (identity,) = parsed["identities"]
     assert identity["credentials"] == [{"accessKey": "AKIAEXAMPLE", "secretKey": "s3cret"}]
 
 
+def test_the_dashboard_s3_identity_only_reads_the_images():
+    parsed = s3_identities(Account("AKIAPIPELINE", "a"), Account("AKIADASHBOARD", "b"), "pics")
+    pipeline, dashboard = parsed["identities"]
+    assert dashboard["credentials"] == [{"accessKey": "AKIADASHBOARD", "secretKey": "b"}]
+    assert dashboard["actions"] == ["Read:pics/images/*"]
+    with pytest.raises(ServiceError, match="must differ"):
+        s3_identities(Account("AKIASAME", "a"), Account("AKIASAME", "b"), "pics")
+
+
 def test_the_archivers_s3_identity_may_only_write_under_the_archive_prefix():
-    parsed = json.loads(json.dumps(identities("AKIAEXAMPLE", "s3cret", ("AKIAARCHIVER", "arch", "detections/"))))
-    pipeline, archiver = parsed["identities"]
+    archiver = (Account("AKIAARCHIVER", "arch"), "detections/")
+    parsed = json.loads(json.dumps(s3_identities(Account("AKIAEXAMPLE", "s3cret"), None, "pics", archiver)))
+    pipeline, identity = parsed["identities"]
     assert pipeline["credentials"][0]["accessKey"] == "AKIAEXAMPLE"
-    assert archiver["credentials"] == [{"accessKey": "AKIAARCHIVER", "secretKey": "arch"}]
-    assert archiver["actions"] == ["Write:*/detections/*"]
+    assert identity["credentials"] == [{"accessKey": "AKIAARCHIVER", "secretKey": "arch"}]
+    assert identity["actions"] == ["Write:*/detections/*"]
+    with pytest.raises(ServiceError, match="must differ"):
+        s3_identities(Account("AKIASAME", "a"), None, "pics", (Account("AKIASAME", "b"), "detections/"))
 
 
 def test_security_toml_signs_filer_and_volume_requests():

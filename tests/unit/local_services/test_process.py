@@ -15,7 +15,9 @@ def test_start_then_stop_by_pid(tmp_path):
     pid = process.start(SLEEPER, log_file=log, pid_file=pid_file, env={"PATH": "/usr/bin"}, cwd=tmp_path)
     assert process.read_pid(pid_file) == pid
     assert process.running_pid(pid_file, "marker-for-test") == pid
-    assert process.rss_mb(pid) > 0
+    current = process.rss_mb(pid)
+    assert current > 0
+    assert process.rss_mb(pid, "VmHWM") >= current  # the peak (read later) never below it
     assert process.stop(pid_file, "marker-for-test", timeout=10) == pid
     assert not process.is_running(pid, "marker-for-test")
     assert not pid_file.exists()

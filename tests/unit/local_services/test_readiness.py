@@ -1,41 +1,23 @@
 """Busy ports, waiting with a deadline, and the log tail in the error."""
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from local_services.errors import ServiceError
 from local_services.readiness import ensure_ports_free, log_tail, port_in_use, wait_until
+from tests.support.ports import free_port
 
 
-@pytest.fixture
-def listener():
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    yield server.getsockname()[1]
-    server.close()
+def test_port_in_use_tells_a_listener_from_a_free_port(busy_port):
+    assert port_in_use("127.0.0.1", busy_port)
+    assert not port_in_use("127.0.0.1", free_port())
 
 
-@pytest.fixture
-def free_port():
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return port
-
-
-def test_port_in_use_tells_a_listener_from_a_free_port(listener, free_port):
-    assert port_in_use("127.0.0.1", listener)
-    assert not port_in_use("127.0.0.1", free_port)
-
-
-def test_a_foreign_listener_blocks_the_start_with_the_port_named(listener, free_port):
-    with pytest.raises(ServiceError, match=rf"cannot start kafka: port\(s\) {listener} "):
-        ensure_ports_free("kafka", "127.0.0.1", [free_port, listener])
-    ensure_ports_free("kafka", "127.0.0.1", [free_port])  # no error
+def test_a_foreign_listener_blocks_the_start_with_the_port_named(busy_port):
+    free = free_port()
+    with pytest.raises(ServiceError, match=rf"cannot start kafka: port\(s\) {busy_port} "):
+        ensure_ports_free("kafka", "127.0.0.1", [free, busy_port])
+    ensure_ports_free("kafka", "127.0.0.1", [free])  # no error
 
 
 def test_timeout_error_carries_the_end_of_the_log(tmp_path):

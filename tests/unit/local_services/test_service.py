@@ -1,7 +1,6 @@
 """Start-or-reuse decisions of Service.up, and the download error, with simple fakes."""
 from __future__ import annotations
 
-import socket
 import sys
 
 import pytest
@@ -10,6 +9,7 @@ from local_services import maven
 from local_services.errors import ServiceError
 from local_services.service import Service
 from local_services.settings import LocalSettings
+from tests.support.ports import free_port
 
 from .conftest import LOCAL_ENV
 
@@ -50,21 +50,6 @@ class FakeService(Service):
 def settings(tmp_path):
     return LocalSettings.from_env({**ENV, "PIPELINE_LOCAL_DIR": str(tmp_path / "local"),
                                    "PIPELINE_CACHE_DIR": str(tmp_path / "cache")})
-
-
-@pytest.fixture
-def busy_port():
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    yield server.getsockname()[1]
-    server.close()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_up_starts_once_then_reuses(settings):
