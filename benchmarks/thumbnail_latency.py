@@ -35,11 +35,10 @@ from urllib.parse import urlsplit
 import requests
 from PIL import Image, ImageOps
 
-from benchmarks.api_latency import free_port, wait_for
-from benchmarks.common import argument_parser, save_figures, table
+from benchmarks.common import argument_parser, configured, free_port, save_figures, stop, table, wait_for
 from pipeline_common.clients import s3_client
 from pipeline_common.contracts import image_key
-from pipeline_common.environment import PROJECT_ROOT, SettingsError, child_environment, read_environment
+from pipeline_common.environment import PROJECT_ROOT, child_environment
 from pipeline_common.logs import configure_logging
 from pipeline_common.settings import FrontendS3Settings, S3Settings
 
@@ -132,12 +131,8 @@ def parse_args(argv):
 def main(argv=None) -> int:
     args = parse_args(argv)
     configure_logging(args.verbose)
-    env = read_environment()
-    try:
-        admin, dashboard = S3Settings.from_env(env), FrontendS3Settings.from_env(env)
-    except SettingsError as error:
-        log.error("configuration error: %s", error)
-        return 2
+    _, admin = configured(S3Settings)
+    _, dashboard = configured(FrontendS3Settings)
     if urlsplit(admin.endpoint_url).hostname not in LOCAL_HOSTS:
         log.error("S3_ENDPOINT_URL %s is not on this machine: the benchmark only loads 127.0.0.1", admin.endpoint_url)
         return 2
@@ -175,11 +170,7 @@ def main(argv=None) -> int:
                    run_phase("S3 GET original (again)", ids, args.clients, straight)]
     finally:
         if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop(server)
         for image_id in ids:
             writer.delete_object(Bucket=admin.bucket, Key=image_key(image_id))
 

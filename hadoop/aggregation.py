@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from .listing import list_objects
 from .manifest import aggregates_line, events_line, write_manifests
 from .object_counts_job import BAD_RECORDS, SUPERSEDED_NAME, MRObjectCounts
 from .retention import remove_old_runs
-from .run_state import find_base, read_images, write_state
+from .run_state import find_base, read_images, read_state, write_state
 from .settings import AggregationSettings
 from .task_env import TASK_ENV_NAME, write_task_env
 
@@ -198,6 +198,13 @@ def base_parts(s3: S3Client, settings: AggregationSettings, base_run: str) -> li
     return sorted(settings.s3.uri(k) for k in list_keys(s3, settings.s3.bucket, prefix) if is_part_key(k))
 
 
+def base_bad_records(s3: S3Client, settings: AggregationSettings, base_run: str | None) -> int:
+    if base_run is None:
+        return 0
+    state = read_state(s3, settings.s3.bucket, settings.output_prefix, base_run)
+    return state.bad_records_total if state is not None else 0
+
+
 def run_aggregation(settings: AggregationSettings, s3: S3Client, clock=utc_now) -> RunResult:
     bucket = settings.s3.bucket
     prefix = run_prefix(settings.output_prefix, settings.run_id)
@@ -235,8 +242,10 @@ def _run_over_metadata(settings: AggregationSettings, s3: S3Client, clock) -> Ru
         manifests, _ = write_manifests(
             (settings.s3.uri(key) for key in chosen.to_read), scratch_dir / "manifests", settings.keys_per_split
         )
-        part_keys, counters = _execute(settings, s3, scratch_dir, manifests, chosen.base_run, len(chosen.to_read),
-                                       lambda: write_state(s3, bucket, settings.output_prefix, state, listed))
+        part_keys, counters = _execute(
+            settings, s3, scratch_dir, manifests, chosen.base_run, len(chosen.to_read), state,
+            lambda done: write_state(s3, bucket, settings.output_prefix, done, listed),
+        )
     return _result(settings, s3, chosen, listed, part_keys, counters, listing_s)
 
 
@@ -305,17 +314,18 @@ def _run_over_archive(settings: AggregationSettings, s3: S3Client, clock) -> Run
         )
         superseded = archive.write_superseded(scratch_dir / SUPERSEDED_NAME, replaced) if replaced else None
         part_keys, counters = _execute(
-            settings, s3, scratch_dir, manifests, chosen.base_run, len(refs),
-            lambda: write_state(s3, bucket, settings.output_prefix, state, ledger, archive.encode_images(images)),
+            settings, s3, scratch_dir, manifests, chosen.base_run, len(refs), state,
+            lambda done: write_state(s3, bucket, settings.output_prefix, done, ledger, archive.encode_images(images)),
             superseded,
         )
     return _result(settings, s3, chosen, listed, part_keys, counters, listing_s)
 
 
 def _execute(settings: AggregationSettings, s3: S3Client, scratch_dir: Path, manifests: list[Path],
-             base_run: str | None, records: int, write_ledger, superseded: Path | None = None):
+             base_run: str | None, records: int, state: RunState, write_ledger, superseded: Path | None = None):
     """Run the job over `manifests` (plus the base run's totals) and publish its parts,
-    then `write_ledger()`, then `_SUCCESS`; the part keys and the counters."""
+    then `write_ledger(state)` (with the bad records counted), then `_SUCCESS`; the part
+    keys and the counters."""
     bucket = settings.s3.bucket
     prefix = run_prefix(settings.output_prefix, settings.run_id)
     if base_run is not None:
@@ -340,15 +350,19 @@ def _execute(settings: AggregationSettings, s3: S3Client, scratch_dir: Path, man
     with job.make_runner() as runner:
         runner.run()
         counters = merge_counters(runner.counters())
+        # the run says how many records it skipped, with those the runs it builds on
+        # skipped (missing from its totals too): the indexer prunes nothing then
+        bad = sum(counters.get(BAD_RECORDS, {}).values())
+        state = replace(state, bad_records=bad, bad_records_total=bad + base_bad_records(s3, settings, base_run))
         if output_dir:
             # Hadoop's output committer wrote the parts and _SUCCESS itself; the
             # ledger follows (a run without one is simply never a base)
             if not is_complete(s3, bucket, settings.output_prefix, settings.run_id):
                 raise RuntimeError(f"the job finished but s3://{bucket}/{prefix} has no _SUCCESS")
             part_keys = sorted(k for k in list_keys(s3, bucket, prefix) if is_part_key(k))
-            write_ledger()
+            write_ledger(state)
         else:
-            part_keys = _publish(runner, s3, bucket, prefix, before_marker=write_ledger)
+            part_keys = _publish(runner, s3, bucket, prefix, before_marker=lambda: write_ledger(state))
     return part_keys, counters
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from prometheus_client import Counter
 
 from pipeline_common.clients import s3_client
 
@@ -26,6 +27,8 @@ KEY = "simple_frontend.images"
 CACHE_CONTROL = "private, max-age=86400, immutable"
 
 bp = Blueprint("images", __name__, url_prefix="/api/images")
+
+THUMBNAILS = Counter("pipeline_thumbnails_total", "Thumbnails served, by whether the cache held them", ["cache"])
 
 
 def register(app: Flask, settings: FrontendSettings, config: Mapping[str, Any]) -> None:
@@ -101,6 +104,7 @@ def thumbnail(image_id: str) -> Response:
     response.set_etag(etag)
     response.headers["Cache-Control"] = CACHE_CONTROL
     response.headers["X-Thumbnail-Cache"] = "hit" if cached else "miss"
+    THUMBNAILS.labels("hit" if cached else "miss").inc()
     return response
 
 

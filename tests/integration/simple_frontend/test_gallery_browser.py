@@ -174,3 +174,15 @@ def test_clicking_a_timeline_point_shows_that_buckets_images(page, photos):
     # back to the newest images: both
     page.locator("#bucket-clear").click()
     page.wait_for_function('document.querySelectorAll("#gallery figure").length === 2')
+
+
+def test_a_new_image_appears_by_itself(page, es, stored, gallery_live_prefix):
+    """Live counts on screen: the dashboard asks again every 5 s, and the gallery with it."""
+    figure(page, page.evaluate("window.gallery.state.images[0].id"))
+    newcomer = event(stored.put(small_jpeg(300, 200, (200, 180, 40))), SOURCE, utc_now(),
+                     [("cat", 0.7, (20, 20, 120, 90))], width=300, height=200)
+    index_events(es, gallery_live_prefix, [newcomer])
+    shot = figure(page, newcomer.image_id)
+    assert shot.get_attribute("data-shown-labels") == "cat"
+    first = page.locator("#gallery figure").first.get_attribute("data-image-id")
+    assert first == newcomer.image_id  # newest first
