@@ -23,19 +23,16 @@ import os
 import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from benchmarks.common import argument_parser, configured, save_figures
+from benchmarks.common import argument_parser, configured, free_port, save_figures, stop, wait_for
 from pipeline_common.clients import elasticsearch_client
 from pipeline_common.contracts import DetectionEvent, Interval, bucket_start
 from pipeline_common.environment import PROJECT_ROOT, child_environment
@@ -167,24 +164,6 @@ def drop_live(es, live_prefix: str) -> None:
     es.options(ignore_status=404).indices.delete_index_template(name=template_name(live_prefix))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer 200 within {timeout:.0f} s")
-
-
 def run_wrk(name: str, url: str, args, lua: str, env: dict[str, str] | None = None, warm_up: int = 0) -> Latency:
     """wrk's figures for `url`; after `warm_up` seconds of the same load, not measured (every
     gunicorn worker has answered once, every connection is open: the steady state)."""
@@ -273,11 +252,7 @@ def main(argv=None) -> int:
         ]
     finally:
         if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop(server)
         es.indices.delete(index=index, ignore_unavailable=True)
         drop_live(es, live_prefix)
         es.close()

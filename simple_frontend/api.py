@@ -45,6 +45,7 @@ def _plan(allowed: Iterable[str], **options: bool) -> Plan:
         allowed=frozenset(allowed),
         now=app.clock(),
         max_buckets=app.settings.max_buckets,
+        max_total_buckets=app.settings.max_total_buckets,
         stored_intervals=stored_intervals,
         **options,
     )

@@ -15,7 +15,7 @@ from pipeline_common.clients import elasticsearch_client
 from pipeline_common.contracts import live_index
 from pipeline_common.timestamps import utc_now
 
-from . import api, errors, gallery_api, metrics, views
+from . import api, errors, gallery_api, metrics, openapi, views
 from .cache import AnswerCache, RecentAnswer, RepeatedRequests
 from .extension import KEY, Frontend
 from .settings import FrontendSettings
@@ -63,6 +63,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.wsgi_app = RepeatedRequests(app.wsgi_app, extension.answers, store.generation, extension.minute,
                                     metrics.observe_repeat)
     app.register_blueprint(api.bp)
+    app.register_blueprint(openapi.bp)
     app.register_blueprint(views.bp)
     gallery_api.register(app, settings, config)
     errors.register(app)

@@ -13,6 +13,9 @@ from pipeline_common.settings import DashboardPort, FrontendElasticsearchSetting
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5001
 DEFAULT_MAX_BUCKETS = 2000
+# Elasticsearch refuses a search over search.max_buckets (65 536 by default) as an error:
+# a timeline of 50 labels x 2000 buckets must be a 400 that says why, not a 5xx.
+DEFAULT_MAX_TOTAL_BUCKETS = 20_000
 DEFAULT_BATCH_LATENESS_S = 300.0
 
 
@@ -55,6 +58,9 @@ class FrontendSettings(Settings):
     max_buckets: int = Field(DEFAULT_MAX_BUCKETS, alias="FRONTEND_MAX_BUCKETS", ge=1, le=100_000,
                              description="Largest number of buckets one timeline may hold ((to - from) / interval); "
                              "bigger asks get a 400.")
+    max_total_buckets: int = Field(DEFAULT_MAX_TOTAL_BUCKETS, alias="FRONTEND_MAX_TOTAL_BUCKETS", ge=1, le=60_000,
+                                   description="Largest number of points one timeline may hold in all (labels x "
+                                   "buckets; under Elasticsearch's search.max_buckets); bigger asks get a 400.")
     # Answers are cached per worker, keyed by the normalised query and the data's
     # generation (the batch index's newest runs, documents and indexing time; the live
     # indices' images and newest indexing time). The generation is looked up at most this

@@ -6,11 +6,13 @@ import threading
 import time
 
 from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
 from elastic_transport import TransportError
 from elasticsearch import ApiError
 
 from pipeline_common.clients import elasticsearch_client
 from pipeline_common.contracts.live_index import index_pattern
+from pipeline_common.kafka import ensure_topic
 
 from . import index
 from .alerts import AlertWatch, ensure_indices
@@ -65,6 +67,10 @@ def run_live_indexer(settings: LiveIndexerSettings, limits: RunLimits, stop: thr
         prefix = settings.es.live_index_prefix
         if not wait_for_template(es, prefix, stop, settings.retry_initial_s, settings.retry_max_s):
             return Summary(stopped_by="shutdown requested")
+        # before anything is consumed: a dead-letter topic that cannot exist must not stop
+        # the indexer at the first malformed event
+        ensure_topic(AdminClient(settings.kafka.client_config()), settings.dead_letter_topic,
+                     "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC")
         alerts = alert_watch(es, settings)
         consumer = Consumer(settings.consumer_config())
         producer = Producer(settings.kafka.durable_producer_config())  # dead letters

@@ -20,7 +20,7 @@ from elasticsearch import ApiError
 from prometheus_client import Counter
 
 from pipeline_common.contracts.dead_letter import OriginalMessage, serialize_dead_letter
-from pipeline_common.kafka import refused
+from pipeline_common.kafka import refused, undeliverable
 from pipeline_common.timestamps import utc_now
 
 from . import index
@@ -33,7 +33,8 @@ DOCUMENTS_WRITTEN = Counter(
 )
 
 class FatalError(RuntimeError):
-    """Retrying would not help (credentials refused): the indexer stops."""
+    """Retrying would not help (credentials refused, a dead letter Kafka will never take):
+    the indexer stops, its batch uncommitted."""
 
 
 class Stopped(Exception):
@@ -240,7 +241,11 @@ class LiveIndexer:
         try:
             self.producer.produce(self.dead_letter_topic, value=payload, key=key,
                                   on_delivery=lambda error, _m: outcome.setdefault("error", error))
-        except (BufferError, KafkaException) as error:
+        except BufferError as error:
+            return str(error)
+        except KafkaException as error:
+            if undeliverable(error):  # e.g. over message.max.bytes: no retry can send it
+                raise FatalError(f"Kafka refuses the dead letter to {self.dead_letter_topic}: {error}") from None
             return str(error)
         deadline = time.monotonic() + self.delivery_timeout_s
         while "error" not in outcome and time.monotonic() < deadline:
@@ -248,7 +253,7 @@ class LiveIndexer:
         if "error" not in outcome:
             return f"no acknowledgement within {self.delivery_timeout_s:g} s"
         error = outcome["error"]
-        if refused(error):
+        if refused(error) or undeliverable(error):  # not authorised, no such topic, too large
             raise FatalError(f"Kafka refused the dead letter to {self.dead_letter_topic}: {error}")
         return None if error is None else str(error)
 

@@ -92,14 +92,14 @@ def test_labels_and_sources(client, fake_es):
     [
         ("/api/timeline?interval=week", "interval: expected one of minute, hour, day; got 'week'"),
         ("/api/timeline?from=now-30d&interval=minute", "minute buckets; at most 2000 are allowed"),
-        ("/api/timeline?label=*", "label: expected letters"),
-        ("/api/timeline?label=%7B%22match_all%22%3A%7B%7D%7D", "label: expected letters"),
+        ("/api/timeline?label=", "label: expected a name"),
+        ("/api/timeline?from=now-2d&interval=hour&n=50", "50 label(s) x 49 hour buckets = 2450 points; at most 2000"),
         ("/api/totals?from=yesterday", "from: expected an ISO-8601 time"),
         ("/api/totals?to=now-2d", "from must be earlier than to"),
         ("/api/top?n=0", "n: expected a whole number from 1 to 50; got '0'"),
         ("/api/top?n=51", "got '51'"),
         ("/api/top?label=car", "unknown parameter 'label'"),
-        ("/api/totals?source=cam*", "source: expected letters"),
+        ("/api/totals?source=" + "x" * 1001, "source: at most 1000 characters"),
         ("/api/totals?metric=score", "metric: expected one of detections, images"),
         ("/api/health?verbose=1", "unknown parameter 'verbose'"),
         ("/api/labels?from=now-1h&from=now-2h", "from: given 2 times"),
@@ -394,3 +394,10 @@ def test_request_latency_is_recorded_per_route_pattern_never_per_raw_path(client
     assert client.get("/no/such/page/12345").status_code == 404
     assert count("/api/health", "200") == health + 1
     assert count("<unmatched>", "404") == unmatched + 1
+
+
+def test_an_interval_chosen_for_a_timeline_fits_the_total_bucket_cap(client):
+    # 50 labels under a total of 2000 points: at most 40 buckets each, so a week is in days
+    answer = client.get("/api/timeline?from=now-7d&n=50")
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.headers["X-Interval"] == "day"
