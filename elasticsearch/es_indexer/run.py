@@ -12,7 +12,8 @@ import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from elasticsearch import Elasticsearch
+from elastic_transport import TransportError
+from elasticsearch import ApiError, Elasticsearch
 from tqdm import tqdm
 
 from pipeline_common.contracts import ContractError
@@ -71,7 +72,10 @@ def indexer_lock(es: Elasticsearch, index: str):
         with LeaseKeeper(lease, every=LEASE / 4, margin=LEASE / 4) as keeper:
             yield keeper
     finally:
-        lease.release()
+        try:
+            lease.release()
+        except (ApiError, TransportError) as error:  # Elasticsearch went away: the lease expires by itself
+            log.warning("could not release the lock in %s (%s): it expires within %s", name, error, LEASE)
 
 
 @dataclass

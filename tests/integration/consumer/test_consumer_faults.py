@@ -9,7 +9,6 @@ is in this checkout's local state, and it is started again (`local_services up <
 whatever the test's outcome. Each takes a minute or two (marked `fault` and `slow`)."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -26,52 +25,6 @@ from .conftest import photo_variants, read_topic
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
 DEADLINE_S = 300  # a fault test that does not recover fails, it does not hang
-
-
-class OwnService:
-    """One service of this checkout's own local stack: killed by the pid in its pid file."""
-
-    def __init__(self, service, env: dict[str, str]):
-        self.service, self.env = service, env
-
-    def kill(self) -> int:
-        pid = self.service.pid()  # from this checkout's pid file, checked against the command line
-        assert pid is not None, f"{self.service.name} is not running from this checkout"
-        os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while self.service.pid() is not None:
-            assert time.monotonic() < deadline, f"{self.service.name} (pid {pid}) did not die"
-            time.sleep(0.2)
-        return pid
-
-    def start(self) -> None:
-        result = subprocess.run([sys.executable, "-m", "local_services", "up", self.service.name], cwd=PROJECT_ROOT,
-                                env=self.env, capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, result.stdout + result.stderr
-
-
-@pytest.fixture
-def own_service(pipeline_env):
-    """`own_service("kafka")`: this checkout's own service, restarted after the test if it
-    is still down. Skipped unless the services are this checkout's (PIPELINE_SERVICES=local)."""
-    from local_services import stack
-    from local_services.settings import LocalSettings
-    from tests.conftest import HarnessSettings
-
-    if HarnessSettings.from_env().mode != "local":
-        pytest.skip("fault tests kill services: only with this checkout's own stack (PIPELINE_SERVICES=local)")
-    settings = LocalSettings.from_env(pipeline_env)
-    taken: list[OwnService] = []
-
-    def get(name: str) -> OwnService:
-        [service] = stack.services(settings, [name])
-        taken.append(OwnService(service, {**os.environ, **pipeline_env}))
-        return taken[-1]
-
-    yield get
-    for service in taken:
-        if service.service.pid() is None:
-            service.start()
 
 
 def wait_until(condition, what: str, processes=(), timeout_s: float = DEADLINE_S) -> None:
