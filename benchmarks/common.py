@@ -4,6 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import socket
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -51,3 +55,33 @@ def table(columns: list[tuple[str, int]], rows: list[list[str]]) -> str:
     lines = [[heading for heading, _ in columns], *rows]
     return "\n".join(" ".join(f"{cell:>{width}}" for cell, (_, width) in zip(line, columns, strict=True))
                      for line in lines)
+
+
+def free_port() -> int:
+    """A port nothing listens on right now, for a server the benchmark starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float) -> None:
+    """Until `url` answers 200 (RuntimeError after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout:.0f} s")
+
+
+
+def stop(server: subprocess.Popen) -> None:
+    """End a server the benchmark started: terminate, then kill after 15 s."""
+    server.terminate()
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()

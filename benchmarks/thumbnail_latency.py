@@ -35,8 +35,7 @@ from urllib.parse import urlsplit
 import requests
 from PIL import Image, ImageOps
 
-from benchmarks.api_latency import free_port, wait_for
-from benchmarks.common import argument_parser, configured, save_figures, table
+from benchmarks.common import argument_parser, configured, free_port, save_figures, stop, table, wait_for
 from pipeline_common.clients import s3_client
 from pipeline_common.contracts import image_key
 from pipeline_common.environment import PROJECT_ROOT, child_environment
@@ -171,11 +170,7 @@ def main(argv=None) -> int:
                    run_phase("S3 GET original (again)", ids, args.clients, straight)]
     finally:
         if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop(server)
         for image_id in ids:
             writer.delete_object(Bucket=admin.bucket, Key=image_key(image_id))
 

@@ -11,6 +11,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
 from pipeline_common.clients import s3_client
+from pipeline_common.s3 import S3Client
 
 from . import metrics
 from .dead_letter import DeadLetterPublisher
@@ -65,20 +66,23 @@ def run_consumer(
     stop: threading.Event,
     progress=None,
     detector: Detector | None = None,
+    s3: S3Client | None = None,
 ) -> Summary:
     detector = detector or load_detector(settings)
     # The loop retries transient S3 failures itself, for as long as it takes and
     # interruptibly; boto's own retries are kept short so a shutdown is not held up.
-    s3 = s3_client(
+    s3 = s3 or s3_client(
         settings.s3,
         max_pool_connections=max(10, settings.workers * 2),
         retries={"max_attempts": 2, "mode": "standard"},
         connect_timeout=5,
         read_timeout=30,
     )
-    # before anything is consumed: an event topic that cannot exist must not turn into
-    # an endless retry of every image
-    ensure_topic(AdminClient(settings.kafka.client_config()), settings.kafka.detections_topic)
+    # before anything is consumed: an event or dead-letter topic that cannot exist must not
+    # turn into a stop at the first image or the first bad message
+    admin = AdminClient(settings.kafka.client_config())
+    ensure_topic(admin, settings.kafka.detections_topic, "KAFKA_DETECTIONS_TOPIC")
+    ensure_topic(admin, settings.kafka.dead_letter_topic, "KAFKA_DEAD_LETTER_TOPIC")
     # librdkafka's statistics every 5 s (delivered during poll) keep the lag gauge current
     consumer = Consumer(
         {**settings.consumer_config(), "statistics.interval.ms": 5000, "stats_cb": metrics.record_stats}

@@ -6,7 +6,10 @@ empty for --idle-timeout seconds. Settings come from .env / the environment
 (see .env.example, section "Consumer").
 
 Exit codes: 0 done, 1 unexpected error, 2 configuration error (settings, model files),
-3 stopped by a service error that retrying cannot fix (e.g. S3 credentials refused).
+3 stopped by a service error that retrying cannot fix (e.g. S3 credentials refused; the
+detections or dead-letter topic missing at start-up; Kafka refusing a dead letter or an
+event for good: not authorised, no such topic, too large). The message in flight is not
+committed: it is read again once the cause is fixed.
 """
 from __future__ import annotations
 

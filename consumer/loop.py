@@ -4,6 +4,14 @@ offset only when every earlier message of that partition is durably handled
 (metadata written and its detection event acknowledged, or dead letter acknowledged).
 Auto-commit then commits what was stored; the loop also commits before partitions are
 revoked and at shutdown.
+
+The loop keeps calling poll() even when it has no room for more messages (the window is
+full of images whose download is stuck behind an S3 outage, say): once it has had no room
+for `pause_after_s`, it pauses its partitions (librdkafka then fetches nothing and drops
+what it had prefetched, to fetch it again on resume) and polls only to stay in the group,
+so a stall longer than max.poll.interval.ms does not get it evicted and its work redone.
+Memory stays bounded: at most `prefetch` messages downloading and `2 * prefetch` being
+written or dead-lettered.
 """
 from __future__ import annotations
 
@@ -38,6 +46,12 @@ class MessageSource(Protocol):
     def store_offsets(self, *, offsets: list[TopicPartition]) -> None: ...
 
     def commit(self, *, asynchronous: bool) -> object: ...
+
+    def assignment(self) -> list[TopicPartition]: ...
+
+    def pause(self, partitions: list[TopicPartition]) -> None: ...
+
+    def resume(self, partitions: list[TopicPartition]) -> None: ...
 
 
 class Steps(Protocol):
@@ -74,6 +88,7 @@ class Summary:
     processed: int = 0
     dead_lettered: int = 0
     handed_back: int = 0
+    pauses: int = 0  # times the partitions were paused while the window stayed full
     stopped_by: str = ""
     fatal: str | None = None
 
@@ -101,6 +116,7 @@ class ConsumerLoop:
     poll_timeout_s: float = 0.5
     join_grace_s: float = 60.0  # extra wait for the first assignment under --idle-timeout
     backoff: Backoff = Backoff()  # for dead letters and events the broker did not acknowledge
+    pause_after_s: float = 2.0  # no room for this long: pause the partitions, keep polling
     summary: Summary = field(default_factory=Summary)
 
     def __post_init__(self) -> None:
@@ -109,6 +125,8 @@ class ConsumerLoop:
         self._finishing: list[_Job] = []  # metadata write or dead letter running
         self._last_activity = time.monotonic()
         self._assigned_once = False
+        self._full_since: float | None = None  # since when there has been no room
+        self._paused: set[tuple[str, int]] = set()
 
     # --- rebalancing -------------------------------------------------------------------
     def subscribe(self, topics: list[str]) -> None:
@@ -139,6 +157,7 @@ class ConsumerLoop:
                 job.dropped = True
                 job.future.cancel()
         self._tracker.forget(gone)
+        self._paused -= gone
 
     # --- the loop ------------------------------------------------------------------------
     def run(self) -> Summary:
@@ -190,20 +209,72 @@ class ConsumerLoop:
     def _limit_reached(self) -> bool:
         return self.limits.max_messages is not None and self.summary.polled >= self.limits.max_messages
 
+    def _has_room(self) -> bool:
+        return (
+            len(self._window) < self.prefetch
+            and len(self._finishing) < 2 * self.prefetch
+            and not self.stop.is_set()
+            and not self._limit_reached()
+        )
+
     def _fill_window(self) -> None:
-        while len(self._window) < self.prefetch and not self.stop.is_set() and not self._limit_reached():
+        if not self._has_room():
+            self._keep_polling()
+            return
+        self._full_since = None
+        self._resume()
+        while self._has_room():
             busy = self._window or self._finishing
             message = self.consumer.poll(0 if busy else self.poll_timeout_s)
             if message is None:
                 return
-            if message.error():
-                self._on_kafka_error(message.error())
-                return
-            ref = OriginalMessage.from_kafka(message)
-            self._tracker.started(ref.topic, ref.partition, ref.offset)
-            self._last_activity = time.monotonic()
-            self.summary.polled += 1
-            self._window.append(_Job(ref, self.pool.submit(self.processor.prepare, ref)))
+            self._take(message)
+
+    def _keep_polling(self) -> None:
+        """No room for more messages: once that has lasted `pause_after_s`, pause every
+        assigned partition and poll anyway, which keeps this member in its group."""
+        now = time.monotonic()
+        if self._full_since is None:
+            self._full_since = now
+            return
+        if now - self._full_since < self.pause_after_s:
+            return
+        self._pause()
+        message = self.consumer.poll(0)  # rebalances and errors; messages only if fetched before the pause
+        if message is not None:
+            self._take(message)  # never dropped: its offset would be skipped
+
+    def _pause(self) -> None:
+        assigned = [tp for tp in self.consumer.assignment() if (tp.topic, tp.partition) not in self._paused]
+        if not assigned:
+            return
+        self.consumer.pause(assigned)
+        if not self._paused:
+            self.summary.pauses += 1
+            log.info(
+                "no room for more messages for %.0f s (%d downloading, %d being written): pausing %s, still polling",
+                time.monotonic() - (self._full_since or 0), len(self._window), len(self._finishing), _names(assigned),
+            )
+        self._paused |= {(tp.topic, tp.partition) for tp in assigned}
+
+    def _resume(self) -> None:
+        if not self._paused:
+            return
+        partitions = [tp for tp in self.consumer.assignment() if (tp.topic, tp.partition) in self._paused]
+        self._paused.clear()
+        if partitions:
+            self.consumer.resume(partitions)
+            log.info("room again: resuming %s", _names(partitions))
+
+    def _take(self, message: Message) -> None:
+        if message.error():
+            self._on_kafka_error(message.error())
+            return
+        ref = OriginalMessage.from_kafka(message)
+        self._tracker.started(ref.topic, ref.partition, ref.offset)
+        self._last_activity = time.monotonic()
+        self.summary.polled += 1
+        self._window.append(_Job(ref, self.pool.submit(self.processor.prepare, ref)))
 
     def _on_kafka_error(self, error: KafkaError) -> None:
         if refused(error):  # retrying will not help
@@ -221,7 +292,7 @@ class ConsumerLoop:
             return
         head = self._window[0]
         if not head.dropped and not head.future.done():
-            room = len(self._window) < self.prefetch and not self.stop.is_set() and not self._limit_reached()
+            room = self._has_room()
             others = [job.future for job in self._finishing]
             wait([head.future, *others], timeout=0.02 if room else self.poll_timeout_s, return_when=FIRST_COMPLETED)
             if not head.future.done():

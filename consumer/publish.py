@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+from confluent_kafka import KafkaException
+
 from pipeline_common.kafka import undeliverable
 
 from .errors import FatalError, TransientError
@@ -14,7 +16,8 @@ DELIVERY_TIMEOUT_MS = 30_000
 def deliver(producer, topic: str, value: bytes, key: bytes | None, timeout_s: float, what: str) -> None:
     """Send and wait for the delivery report. Raises TransientError when the broker did
     not acknowledge (unreachable, queue full, timed out): worth retrying; FatalError when
-    it refused for good. Thread-safe, like the producer."""
+    it refused for good (not authorised, no such topic, too large: pipeline_common.kafka),
+    which stops the consumer instead of retrying forever. Thread-safe, like the producer."""
     delivered = threading.Event()
     outcome: dict[str, object] = {}
 
@@ -26,7 +29,9 @@ def deliver(producer, topic: str, value: bytes, key: bytes | None, timeout_s: fl
         producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
     except BufferError as error:
         raise TransientError(f"{what}: producer queue full: {error}") from error
-    except Exception as error:  # KafkaException: e.g. unknown topic in local config
+    except KafkaException as error:  # e.g. larger than message.max.bytes, unknown topic
+        if undeliverable(error):
+            raise FatalError(f"Kafka refuses the {what} to {topic}: {error}") from error
         raise TransientError(f"cannot send {what} to {topic}: {error}") from error
     # The producer's own message.timeout.ms (DELIVERY_TIMEOUT_MS) ends every attempt
     # with a delivery report; the extra margin only guards against a stuck client.

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -25,7 +25,7 @@ from .listing import list_objects
 from .manifest import aggregates_line, write_manifests
 from .object_counts_job import BAD_RECORDS, MRObjectCounts
 from .retention import remove_old_runs
-from .run_state import find_base, write_state
+from .run_state import find_base, read_state, write_state
 from .settings import AggregationSettings
 from .task_env import TASK_ENV_NAME, write_task_env
 
@@ -187,6 +187,13 @@ def base_parts(s3: S3Client, settings: AggregationSettings, base_run: str) -> li
     return sorted(settings.s3.uri(k) for k in list_keys(s3, settings.s3.bucket, prefix) if is_part_key(k))
 
 
+def base_bad_records(s3: S3Client, settings: AggregationSettings, chosen: Plan) -> int:
+    if chosen.base_run is None:
+        return 0
+    state = read_state(s3, settings.s3.bucket, settings.output_prefix, chosen.base_run)
+    return state.bad_records_total if state is not None else 0
+
+
 def run_aggregation(settings: AggregationSettings, s3: S3Client, clock=utc_now) -> RunResult:
     bucket = settings.s3.bucket
     prefix = run_prefix(settings.output_prefix, settings.run_id)
@@ -238,6 +245,10 @@ def run_aggregation(settings: AggregationSettings, s3: S3Client, clock=utc_now) 
         with job.make_runner() as runner:
             runner.run()
             counters = merge_counters(runner.counters())
+            # the run says how many records it skipped, with those the runs it builds on
+            # skipped (missing from its totals too): the indexer prunes nothing then
+            bad = sum(counters.get(BAD_RECORDS, {}).values())
+            state = replace(state, bad_records=bad, bad_records_total=bad + base_bad_records(s3, settings, chosen))
             if output_dir:
                 # Hadoop's output committer wrote the parts and _SUCCESS itself; the
                 # ledger follows (a run without one is simply never a base)

@@ -17,9 +17,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Iterable, Mapping
 
 from pipeline_common.contracts import ContractError
+from pipeline_common.output_runs import RUN_STATE_NAME
 
 LEDGER_NAME = "_ledger.tsv.gz"
-STATE_NAME = "_run.json"
+STATE_NAME = RUN_STATE_NAME  # the indexer reads it too (pipeline_common.output_runs.RunInput)
 STATE_VERSION = 1  # bump when the counting rules change: older runs are then no base
 
 FULL = "full"
@@ -40,6 +41,8 @@ class RunState:
     base_run: str | None = None
     reason: str = ""  # why a full recount, when it was one
     state_version: int = STATE_VERSION
+    bad_records: int = 0  # malformed records this run skipped
+    bad_records_total: int = 0  # ... and the runs it built on skipped: missing from its totals
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True, indent=1).encode("utf-8")

@@ -2,7 +2,12 @@
 no retry can fix. Anything else librdkafka retries by itself, or the stage retries."""
 from __future__ import annotations
 
-from confluent_kafka import KafkaError
+import logging
+import time
+
+from confluent_kafka import KafkaError, KafkaException
+
+log = logging.getLogger(__name__)
 
 # The broker refuses this client's credentials or permissions.
 REFUSED = frozenset({
@@ -11,13 +16,21 @@ REFUSED = frozenset({
     KafkaError.TOPIC_AUTHORIZATION_FAILED,
     KafkaError.GROUP_AUTHORIZATION_FAILED,
 })
-# A delivery the broker will never accept: the account may not write the topic, or the
-# message is larger than the broker takes.
+# A delivery the broker will never accept: the account may not write the topic, the topic
+# does not exist (production does not create topics on first use), or the message is larger
+# than the client or the broker takes (MSG_SIZE_TOO_LARGE is also what produce() raises
+# for a message over the client's own message.max.bytes).
 UNDELIVERABLE = frozenset({
     KafkaError.TOPIC_AUTHORIZATION_FAILED,
     KafkaError.CLUSTER_AUTHORIZATION_FAILED,
     KafkaError.MSG_SIZE_TOO_LARGE,
+    KafkaError.RECORD_LIST_TOO_LARGE,
     KafkaError.INVALID_RECORD,
+    KafkaError.POLICY_VIOLATION,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._UNKNOWN_TOPIC,
+    KafkaError._UNKNOWN_PARTITION,
+    KafkaError._INVALID_ARG,
 })
 
 
@@ -27,5 +40,52 @@ def refused(error: object) -> bool:
 
 
 def undeliverable(error: object) -> bool:
-    """A delivery report's error that retrying the same message cannot fix."""
+    """A delivery report's error (or the KafkaException produce() raised) that retrying
+    the same message cannot fix."""
+    if isinstance(error, KafkaException) and error.args:
+        error = error.args[0]
     return isinstance(error, KafkaError) and (error.fatal() or error.code() in UNDELIVERABLE)
+
+
+class TopicUnavailable(RuntimeError):
+    """A topic a stage writes to does not exist and cannot be created: everything sent to
+    it would fail, so the stage must not start."""
+
+
+def ensure_topic(admin, topic: str, setting: str, timeout_s: float = 15.0, looks: int = 3) -> bool:
+    """Create `topic` (an AdminClient's broker defaults for partitions and replication)
+    unless it exists; True when created. Raises TopicUnavailable when it is missing and the
+    broker refuses to create it (production creates no topic on first use, and a stage's
+    account may not create topics): checked at start-up, before anything is consumed, so
+    the first dead letter or event does not find out. `setting` names the variable that
+    chose the topic, for the message. An unreachable broker is only logged: the stage's
+    own retries wait for it. A topic (or a right to see it) created a moment ago may take a
+    moment to show: it is looked for `looks` times, a second apart."""
+    from confluent_kafka.admin import NewTopic
+
+    for look in range(looks):
+        if look:
+            time.sleep(1.0)
+        try:
+            metadata = admin.list_topics(timeout=timeout_s)
+        except KafkaException as exception:
+            log.warning("cannot check that topic %s exists (%s); sending to it waits for the broker",
+                        topic, exception.args[0])
+            return False
+        if topic in metadata.topics and metadata.topics[topic].error is None:
+            return False
+    future = admin.create_topics([NewTopic(topic, num_partitions=-1, replication_factor=-1)],
+                                 request_timeout=timeout_s)[topic]
+    try:
+        future.result(timeout=timeout_s + 5)
+    except KafkaException as exception:
+        error: KafkaError = exception.args[0]
+        if error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+            return False
+        raise TopicUnavailable(
+            f"topic {topic} does not exist (or this account may not see it) and cannot be created: {error.str()} "
+            f"(create it and grant this stage's account WRITE and DESCRIBE on it, or set {setting} "
+            "to an existing topic)"
+        ) from None
+    log.info("created topic %s", topic)
+    return True

@@ -4,16 +4,23 @@ written last, so a run without the marker is incomplete and never indexed.
 
 Run ids are UTC timestamps (`20261128T120000Z`, optionally `-<suffix>`), so the
 newest run is the greatest id.
+
+Beside its parts, a run describes itself in `_run.json` (written by the aggregation,
+before `_SUCCESS`): among other things how many input objects it covered and how many
+records it had to skip. The indexer reads those (`RunInput`) before it deletes anything.
 """
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .contracts import ContractError
 from .s3 import S3Client, S3Failure, classify, list_folders
 
 SUCCESS_MARKER = "_SUCCESS"
+RUN_STATE_NAME = "_run.json"
 _RUN_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z(-[A-Za-z0-9_.]{1,40})?$")
 
 
@@ -66,3 +73,42 @@ def newest_complete_run(s3: S3Client, bucket: str, output_prefix: str) -> str | 
         if is_complete(s3, bucket, output_prefix, run_id):
             return run_id
     return None
+
+
+@dataclass(frozen=True)
+class RunInput:
+    """What a run's `_run.json` says of its input: `objects` metadata objects counted (the
+    whole input, read now or by the run it built on) and `bad_records` of them skipped as
+    malformed (by it and the runs it built on); None when the run does not say."""
+
+    run_id: str
+    objects: int | None
+    bad_records: int | None
+    input_prefix: str | None = None
+
+
+def _count(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def read_run_input(s3: S3Client, bucket: str, output_prefix: str, run_id: str) -> RunInput | None:
+    """The run's `RunInput`, or None when it has no `_run.json`. Raises ContractError when
+    the file is not what the aggregation writes."""
+    from botocore.exceptions import ClientError
+
+    key = run_prefix(output_prefix, run_id) + RUN_STATE_NAME
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        if classify(error) is S3Failure.NOT_FOUND:
+            return None
+        raise
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as error:
+        raise ContractError(f"{key}: not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise ContractError(f"{key}: expected a JSON object, got {type(data).__name__}")
+    prefix = data.get("input_prefix")
+    return RunInput(run_id, _count(data.get("objects")), _count(data.get("bad_records_total")),
+                    prefix if isinstance(prefix, str) else None)

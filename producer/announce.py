@@ -12,6 +12,7 @@ from confluent_kafka import KafkaException
 
 from pipeline_common.clients import MessageProducer
 from pipeline_common.contracts import ImageAnnouncement
+from pipeline_common.kafka import undeliverable
 
 from .state import PublishedLedger
 
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 class Outcome:
     acknowledged: list[str] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (image_id or file, reason)
+    # image ids among the failures that sending again may cure (broker down, timed out),
+    # unlike a refusal (not authorised, too large): `watch` retries them itself
+    transient: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -66,6 +70,8 @@ class Announcer:
         if error is not None:
             log.error("announcement of %s to %s not delivered: %s", image_id, self.topic, error)
             self.outcome.failures.append((image_id, f"Kafka did not acknowledge: {error}"))
+            if not undeliverable(error):
+                self.outcome.transient.add(image_id)
             return
         self.ledger.record(image_id, message.partition(), message.offset())
         self.outcome.acknowledged.append(image_id)
@@ -79,5 +85,6 @@ class Announcer:
         self.producer.flush(timeout)
         for image_id in sorted(self.in_flight):
             self.outcome.failures.append((image_id, f"no delivery report from Kafka within {timeout:g} s"))
+            self.outcome.transient.add(image_id)
         self.in_flight.clear()
         return self.outcome

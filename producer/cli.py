@@ -200,12 +200,14 @@ def log_publish(report: PublishReport) -> None:
         "%d already processed, %d failed",
         report.uploaded,
         report.already_in_s3,
-        len(report.acknowledged),
+        report.announced,
         report.already_announced,
         report.already_processed,
-        len(report.failures),
+        report.failed,
     )
     _log_failures(report.failures)
+    if report.failures_not_listed:
+        log.error("  ... and %d earlier failure(s), logged when they happened", report.failures_not_listed)
 
 
 def _log_failures(failures: list[tuple[str, str]]) -> None:

@@ -61,6 +61,21 @@ def find_originals(new_pics_dir: Path) -> tuple[list[Path], list[Path]]:
     return wanted, other
 
 
+def check_inside(path: Path, new_pics_dir: Path) -> None:
+    """A file found in new_pics/ must be in new_pics/: a symbolic link (to the file, or to
+    a folder on its way) that leads elsewhere is refused rather than followed, so dropping
+    a link cannot publish any file the producer may read."""
+    try:
+        path.absolute().relative_to(new_pics_dir.absolute())
+    except ValueError:
+        return  # named explicitly, not found in new_pics/
+    target = path.resolve()
+    try:
+        target.relative_to(new_pics_dir.resolve())
+    except ValueError:
+        raise PrepareError(f"a symbolic link leading out of {new_pics_dir} (to {target}): refused") from None
+
+
 def ledger_key(content_hash: str, kind: str, settings: ProducerSettings) -> str:
     """Same bytes under the same settings give the same frames: no need to decode again."""
     params = f"side={settings.max_side},q={settings.jpeg_quality}"
@@ -86,6 +101,7 @@ def prepare_file(
         report.ignored.append(str(path))
         return
     try:
+        check_inside(path, settings.new_pics_dir)
         key = ledger_key(file_sha256(path), kind, settings)
         done = ledger.frames_of(key)
         if done is not None and all(frame_path(settings.frames_dir, i).exists() for i in done):
@@ -131,6 +147,11 @@ def _image_frames(path: Path, settings: ProducerSettings):
     stat = path.stat()
     try:
         with Image.open(path) as image:
+            # the header says the size: refuse a decompression bomb before decoding a pixel
+            width, height = image.size
+            if width * height > settings.max_image_pixels:
+                raise PrepareError(f"{width}x{height} = {width * height} pixels is over the limit of "
+                                   f"{settings.max_image_pixels} (PRODUCER_MAX_IMAGE_PIXELS): not decoded")
             image.load()  # decode now, so a truncated file fails here, by name
             moment = captured.from_image(image) or captured.from_mtime(stat.st_mtime)
             picture = normalise(image, settings.max_side)

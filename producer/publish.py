@@ -29,10 +29,20 @@ class PublishReport:
     already_processed: int = 0  # not in the ledger, but the consumer's metadata exists
     acknowledged: list[str] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    acknowledged_earlier: int = 0  # watch: acknowledgements already logged and dropped from the list
+    failures_not_listed: int = 0  # watch: older failures beyond those kept
 
     @property
     def ok(self) -> bool:
-        return not self.failures
+        return not self.failures and not self.failures_not_listed
+
+    @property
+    def announced(self) -> int:
+        return self.acknowledged_earlier + len(self.acknowledged)
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures) + self.failures_not_listed
 
 
 def build_announcement(
@@ -115,6 +125,7 @@ class Publisher:
         self.report.failures.extend(outcome.failures)
         outcome.acknowledged.clear()
         outcome.failures.clear()
+        outcome.transient.clear()
         return self.report
 
 

@@ -32,6 +32,9 @@ class ProducerSettings(Settings):
                         description="Source name for every file; empty: the file's first sub-folder under "
                         "new_pics, else the folder's name.")
     max_side: int = Field(1280, alias="PRODUCER_MAX_SIDE", ge=16, description="Longest side of a frame in pixels.")
+    max_image_pixels: int = Field(100_000_000, alias="PRODUCER_MAX_IMAGE_PIXELS", gt=0,
+                                  description="Pictures whose header announces more pixels are refused before "
+                                  "decoding (decompression bombs).")
     video_fps: float = Field(1.0, alias="PRODUCER_VIDEO_FPS", gt=0, le=120,
                              description="Video frames sampled per second.")
     jpeg_quality: int = Field(90, alias="PRODUCER_JPEG_QUALITY", ge=1, le=100,

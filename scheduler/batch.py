@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from pipeline_common.contracts import batch_runs
+from pipeline_common.lease import LOCK_MAPPINGS, Lease, LeaseKeeper, ensure_index
 from pipeline_common.output_runs import new_run_id
 from pipeline_common.timestamps import utc_now
 
 from . import metrics
-from .lease import LOCK_MAPPINGS, Lease, LeaseKeeper, ensure_index
 from .records import RunRecord, RunRecords
 from .settings import SchedulerSettings
 from .steps import StepResult, run_step

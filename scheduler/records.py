@@ -9,9 +9,8 @@ from typing import Any
 from elasticsearch import NotFoundError
 
 from pipeline_common.contracts import batch_runs
+from pipeline_common.lease import ensure_index
 from pipeline_common.timestamps import parse_iso, to_iso
-
-from .lease import ensure_index
 
 
 @dataclass

@@ -33,3 +33,8 @@ def register(app: Flask) -> None:
                 time.perf_counter() - started_at
             )
         return response
+
+
+def observe_repeat(rule: str, seconds: float) -> None:
+    """An answer repeated before Flask routed it (cache.RepeatedRequests), under its route."""
+    REQUEST_SECONDS.labels(rule, "GET", "200").observe(seconds)

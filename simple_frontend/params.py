@@ -1,8 +1,11 @@
 """Validation of the API's query parameters: pure functions, no Flask, no I/O.
 
-Every value a user sends is checked here against a strict pattern before it can reach
-Elasticsearch, and only as a term value or a parsed date: raw text is never passed on
-as query syntax. A failure raises `ParamError` saying what was expected and what arrived.
+Every value a user sends is checked here before it can reach Elasticsearch, and only as
+a term value or a parsed date: raw text is never passed on as query syntax. Labels and
+sources are names the pipeline stored (a camera's folder name can hold any character), so
+any name /api/labels or /api/sources lists is accepted: a term value matches exactly,
+`*` or `{"match_all": {}}` included, and means nothing else. A failure raises
+`ParamError` saying what was expected and what arrived.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ DEFAULT_TO = "now"
 DEFAULT_INTERVAL = Interval.HOUR
 DEFAULT_TOP = 10
 MAX_TOP = 50
-MAX_NAME_LENGTH = 100
+MAX_NAME_LENGTH = 1000
 MAX_NAMES = 20
 METRICS = ("detections", "images")
 REPEATABLE = frozenset({"label", "source"})
@@ -32,11 +35,6 @@ ISO_TIME = re.compile(
     r"(?:T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)?"
     r"(?:Z|[+-][0-9]{2}:[0-9]{2})?"
 )
-# Labels are class names such as "traffic light"; sources name cameras or folders, such
-# as "front door (2)". \w is any letter or digit (Unicode too) or the underscore; no
-# wildcard, quote, backslash or bracket of any query language gets through.
-NAME = re.compile(r"\w(?:[\w .:/()+,@#-]*[\w)])?")
-NAME_HELP = "letters, digits, spaces and _ . : / ( ) + , @ # - (starting with a letter or digit)"
 UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 TIME_HELP = (
     "an ISO-8601 time such as 2025-04-14T09:30:00Z (a time without a zone is taken as UTC)"
@@ -76,6 +74,8 @@ class CountQuery:
     top: int = DEFAULT_TOP
     # the interval of the stored documents that answer it (see choose_stored_interval)
     stored_interval: Interval | None = None
+    # True when the request named no interval and `choose_interval` picked it
+    interval_chosen: bool = False
 
 
 def choose_stored_interval(requested: Interval, stored: Iterable[Interval]) -> Interval:
@@ -91,6 +91,20 @@ def choose_stored_interval(requested: Interval, stored: Iterable[Interval]) -> I
     return finer[-1] if finer else stored[0]
 
 
+
+def choose_interval(time_range: TimeRange, stored: Iterable[Interval], max_buckets: int) -> Interval:
+    """The interval of an answer whose request names none: the finest interval that can be
+    answered (none finer than the finest stored one) whose buckets over `time_range` fit
+    `max_buckets`; when even the coarsest does not fit, the coarsest (a timeline then
+    says the range is too long)."""
+    stored = sorted(set(stored), key=lambda interval: interval.length)
+    candidates = sorted(Interval, key=lambda interval: interval.length)
+    if stored:
+        candidates = [interval for interval in candidates if interval.length >= stored[0].length]
+    for interval in candidates:
+        if bucket_count(time_range, interval) <= max_buckets:
+            return interval
+    return candidates[-1]
 
 
 def shown(value: str, limit: int = 60) -> str:
@@ -137,9 +151,10 @@ def parse_range(
     return TimeRange(begin, finish)
 
 
-def parse_interval(text: str | None) -> Interval:
+def parse_interval(text: str | None) -> Interval | None:
+    """None when no interval was asked for (the query then chooses one)."""
     if text is None:
-        return DEFAULT_INTERVAL
+        return None
     try:
         return Interval(text)
     except ValueError:
@@ -161,6 +176,17 @@ def bucket_keys(time_range: TimeRange, interval: Interval) -> list[datetime]:
     return [first + i * interval.length for i in range(bucket_count(time_range, interval))]
 
 
+def check_total_buckets(series: int, time_range: TimeRange, interval: Interval, max_total: int) -> None:
+    """A timeline is one histogram per label: labels x buckets must stay under the cap
+    (Elasticsearch answers a search over its search.max_buckets with an error)."""
+    count = bucket_count(time_range, interval)
+    if series * count > max_total:
+        raise ParamError(
+            f"{series} label(s) x {count} {interval.value} buckets = {series * count} points; at most {max_total}"
+            " are allowed: ask for fewer labels (n or label), a coarser interval or a shorter range"
+        )
+
+
 def check_bucket_count(time_range: TimeRange, interval: Interval, max_buckets: int) -> None:
     count = bucket_count(time_range, interval)
     if count > max_buckets:
@@ -172,12 +198,11 @@ def check_bucket_count(time_range: TimeRange, interval: Interval, max_buckets: i
 
 
 def parse_name(text: str, name: str) -> str:
+    """A label or source name, used only as an exact term value."""
+    if not text:
+        raise ParamError(f"{name}: expected a name (as /api/{name}s lists them); got an empty value")
     if len(text) > MAX_NAME_LENGTH:
         raise ParamError(f"{name}: at most {MAX_NAME_LENGTH} characters; got {len(text)}")
-    if not NAME.fullmatch(text):
-        raise ParamError(
-            f"{name}: expected {NAME_HELP}; got {shown(text)}"
-        )
     return text
 
 
@@ -222,6 +247,7 @@ def parse_query(
     allowed: frozenset[str],
     now: datetime,
     max_buckets: int,
+    max_total_buckets: int | None = None,
     range_defaults: bool = True,
     draws_buckets: bool = False,
     one_label: bool = False,
@@ -231,11 +257,13 @@ def parse_query(
     its values). Every parameter is validated first; only then are the stored intervals
     looked up, so a bad request never costs a search.
 
-    The answer's interval is the one asked for (default hour), or the stored documents'
+    The answer's interval is the one asked for, or, when none is, the finest that fits the
+    bucket cap (`choose_interval`; without a range: hour); or the stored documents'
     when only coarser ones are stored (an hour's count cannot be split into minutes). The
     range is widened once, to whole buckets of that interval, so totals and a timeline of
     the same parameters always agree. The bucket cap applies where the answer holds one
-    entry per bucket (`draws_buckets`), to the buckets asked for; `one_label` asks for
+    entry per bucket (`draws_buckets`), to the buckets asked for, and `max_total_buckets`
+    to all of its series together (labels x buckets, as answered); `one_label` asks for
     exactly one label."""
     check_names(args, allowed)
 
@@ -245,11 +273,11 @@ def parse_query(
 
     time_range = parse_range(one("from"), one("to"), now, defaults=range_defaults)
     requested = parse_interval(one("interval"))
-    if time_range is not None and draws_buckets:
+    if requested is not None and time_range is not None and draws_buckets:
         check_bucket_count(time_range, requested, max_buckets)
     query = CountQuery(
         time_range=time_range,
-        interval=requested,
+        interval=requested or DEFAULT_INTERVAL,
         labels=parse_names(args.get("label", ()), "label"),
         sources=parse_names(args.get("source", ()), "source"),
         metric=parse_metric(one("metric")),
@@ -257,11 +285,24 @@ def parse_query(
     )
     if one_label and len(query.labels) != 1:
         raise ParamError(f"label: expected exactly one label; got {len(query.labels)}")
-    stored = choose_stored_interval(requested, stored_intervals())
+    available = tuple(stored_intervals())
+    chosen = requested is None and time_range is not None
+    if chosen:
+        budget = max_buckets  # per series; a timeline's series together stay under the total too
+        if draws_buckets and max_total_buckets is not None:
+            budget = max(1, min(max_buckets, max_total_buckets // (len(query.labels) or query.top)))
+        requested = choose_interval(time_range, available, budget)
+        if draws_buckets:
+            check_bucket_count(time_range, requested, max_buckets)
+    requested = requested or DEFAULT_INTERVAL
+    stored = choose_stored_interval(requested, available)
     interval = stored if stored.length > requested.length else requested
     if time_range is not None:
         try:
             time_range = time_range.widened(interval)
         except OverflowError:
             raise ParamError(f"to: the range must end before the last {interval.value} of year 9999") from None
-    return replace(query, time_range=time_range, interval=interval, stored_interval=stored)
+        if draws_buckets and max_total_buckets is not None:
+            series = len(query.labels) or query.top
+            check_total_buckets(series, time_range, interval, max_total_buckets)
+    return replace(query, time_range=time_range, interval=interval, stored_interval=stored, interval_chosen=chosen)

@@ -237,23 +237,29 @@ RUNS_PER_INTERVAL = 2
 
 
 def stored_intervals_body() -> dict[str, Any]:
-    """The intervals in the batch index and, per interval, its newest runs."""
+    """The intervals in the batch index and, per interval, its newest runs; with the
+    documents and their newest indexing time, which tell when the index changed."""
     runs = {"terms": {"field": "run_id", "size": RUNS_PER_INTERVAL, "order": {"_key": "desc"}}}
     return {
         "size": 0,
-        "track_total_hits": False,
-        "aggs": {"intervals": {"terms": {"field": "interval", "size": 10}, "aggs": {"runs": runs}}},
+        "track_total_hits": True,
+        "aggs": {
+            "intervals": {"terms": {"field": "interval", "size": 10}, "aggs": {"runs": runs}},
+            "indexed": {"max": {"field": "indexed_at"}},
+        },
     }
 
 
 def live_extent_body() -> dict[str, Any]:
-    """Images in the live indices and their oldest and newest capture time, for /api/health."""
+    """Images in the live indices, their oldest and newest capture time (for /api/health)
+    and newest indexing time (with the images: when the live data changed)."""
     return {
         "size": 0,
         "track_total_hits": True,
         "aggs": {
             "oldest": {"min": {"field": "captured_at"}},
             "newest": {"max": {"field": "captured_at"}},
+            "indexed": {"max": {"field": "indexed_at"}},
         },
     }
 

@@ -113,3 +113,22 @@ def extent(response: Mapping[str, Any]) -> dict[str, Any]:
         "newest_bucket": moment("newest"),
         "stored_intervals": [interval.value for interval in intervals],
     }
+
+
+def _hits(response: Mapping[str, Any]) -> int:
+    hits = response.get("hits", {}).get("total", {})
+    return hits.get("value", 0) if isinstance(hits, Mapping) else int(hits or 0)
+
+
+def generation(batch: Mapping[str, Any], live: Mapping[str, Any]) -> tuple:
+    """What tells one state of the data from the next (see queries.stored_intervals_body
+    and live_extent_body): the batch documents, their newest indexing time and newest runs
+    per interval; the live images and their newest indexing and capture times. Indexing a
+    run, pruning an older one and a live image arriving each move it."""
+    runs = tuple(sorted((interval.value, tuple(ids)) for interval, ids in interval_runs(batch).items()))
+
+    def value(response: Mapping[str, Any], name: str) -> Any:
+        return response.get("aggregations", {}).get(name, {}).get("value")
+
+    return (_hits(batch), value(batch, "indexed"), runs,
+            _hits(live), value(live, "indexed"), value(live, "newest"))

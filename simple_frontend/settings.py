@@ -13,6 +13,9 @@ from pipeline_common.settings import DashboardPort, FrontendElasticsearchSetting
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5001
 DEFAULT_MAX_BUCKETS = 2000
+# Elasticsearch refuses a search over search.max_buckets (65 536 by default) as an error:
+# a timeline of 50 labels x 2000 buckets must be a 400 that says why, not a 5xx.
+DEFAULT_MAX_TOTAL_BUCKETS = 20_000
 DEFAULT_BATCH_LATENESS_S = 300.0
 
 
@@ -55,12 +58,26 @@ class FrontendSettings(Settings):
     max_buckets: int = Field(DEFAULT_MAX_BUCKETS, alias="FRONTEND_MAX_BUCKETS", ge=1, le=100_000,
                              description="Largest number of buckets one timeline may hold ((to - from) / interval); "
                              "bigger asks get a 400.")
-    # Which intervals the index holds changes only when the indexer runs, so the answer
-    # is cached for this long instead of costing an extra query per request.
-    intervals_cache_seconds: float = Field(
-        30.0, alias="FRONTEND_INTERVALS_CACHE_SECONDS", ge=0,
-        description="How long the set of stored intervals (minute/hour/day) is cached between requests, in seconds.",
+    max_total_buckets: int = Field(DEFAULT_MAX_TOTAL_BUCKETS, alias="FRONTEND_MAX_TOTAL_BUCKETS", ge=1, le=60_000,
+                                   description="Largest number of points one timeline may hold in all (labels x "
+                                   "buckets; under Elasticsearch's search.max_buckets); bigger asks get a 400.")
+    # Answers are cached per worker, keyed by the normalised query and the data's
+    # generation (the batch index's newest runs, documents and indexing time; the live
+    # indices' images and newest indexing time). The generation is looked up at most this
+    # often, so an answer is never older than this after new data is searchable.
+    max_staleness_s: float = Field(
+        5.0, alias="FRONTEND_CACHE_MAX_STALENESS_S", ge=0, le=3600,
+        description="How stale an answer may be, in seconds: how often the data's generation (stored intervals, "
+        "newest runs, newest batch and live documents) is looked up; 0: on every request.",
     )
+    cached_answers: int = Field(
+        1024, alias="FRONTEND_CACHE_ANSWERS", ge=0, le=1_000_000,
+        description="How many API answers each worker keeps (least recently used go first); 0: no answer cache.",
+    )
+    workers: int = Field(2, alias="FRONTEND_WORKERS", ge=1, le=64,
+                         description="gunicorn worker processes (simple_frontend/gunicorn.conf.py).")
+    threads: int = Field(8, alias="FRONTEND_THREADS", ge=1, le=256,
+                         description="Threads per gunicorn worker (simple_frontend/gunicorn.conf.py).")
     # How long after its capture an image may still reach the pipeline and be missing
     # from a batch run that started later: buckets this close to the run's watermark
     # stay live (see pipeline_common/watermark.py).

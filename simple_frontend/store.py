@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import threading
 import time
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Hashable, Protocol
 
 from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
 from elasticsearch import ApiError
@@ -29,6 +29,13 @@ class SearchClient(Protocol):
     def close(self) -> None: ...
 
 
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    intervals: tuple[Interval, ...]  # finest first
+    runs: dict[Interval, list[str]]  # newest first
+    generation: Hashable
+
+
 class CountsStore:
     """Searches the batch index and the live indices with a client it is given (a real
     one, or a fake in unit tests)."""
@@ -39,16 +46,18 @@ class CountsStore:
         index: str,
         live_pattern: str,
         *,
-        intervals_cache_seconds: float = 30.0,
+        max_staleness_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.index = index
         self.live_pattern = live_pattern
-        self._cache_seconds = intervals_cache_seconds
+        self._max_staleness = max_staleness_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._intervals: tuple[float, tuple[Interval, ...], dict[Interval, list[str]]] | None = None
+        self._first = threading.Lock()
+        self._refreshing = False
+        self._snapshot: tuple[float, Snapshot] | None = None
 
     def search(self, body: dict[str, Any]) -> dict[str, Any]:
         # A missing index answers like an empty one: the dashboard shows "no data"
@@ -79,31 +88,54 @@ class CountsStore:
                 raise _search_failed(answer, getattr(response, "meta", None))
         return answers
 
-    def _lookup(self) -> tuple[tuple[Interval, ...], dict[Interval, list[str]]]:
-        """Intervals in the batch index and their newest runs; cached for a short while
-        since they change only when the indexer runs. A stale answer is safe: an older
-        run's cutoff only hands more buckets to the live indices, which hold them too."""
+    def snapshot(self) -> Snapshot:
+        """What the data looks like now: the stored intervals, their newest runs and the
+        data's generation. Looked up at most every `max_staleness_s` seconds, since it
+        changes only when the indexer or the live indexer writes. Once that has passed, one
+        thread looks it up again while the others go on with the previous one (they wait
+        only when there is none yet), so a slow cluster never stalls every request at once.
+        A stale answer is safe: an older run's cutoff only hands more buckets to the live
+        indices, which hold them too."""
         with self._lock:
-            cached = self._intervals
-        if cached is not None and self._clock() < cached[0]:
-            return cached[1], cached[2]
-        response = self.search(queries.stored_intervals_body())
-        intervals, unknown = results.stored_intervals(response)
+            cached = self._snapshot
+            if cached is not None and (self._clock() < cached[0] or self._refreshing):
+                return cached[1]
+            self._refreshing = True
+        try:
+            if cached is None:
+                with self._first:  # the first look-up: one thread asks, the others wait for it
+                    with self._lock:
+                        if self._snapshot is not None:
+                            return self._snapshot[1]
+                    return self._look_up()
+            return self._look_up()
+        finally:
+            with self._lock:
+                self._refreshing = False
+
+    def _look_up(self) -> Snapshot:
+        batch = self.search(queries.stored_intervals_body())
+        live = self.search_live(queries.live_extent_body())
+        intervals, unknown = results.stored_intervals(batch)
         if unknown:
             log.warning("index %s holds documents with unknown intervals %s; they are never counted",
                         self.index, unknown)
-        runs = results.interval_runs(response)
+        snapshot = Snapshot(tuple(intervals), results.interval_runs(batch), results.generation(batch, live))
         with self._lock:
-            self._intervals = (self._clock() + self._cache_seconds, tuple(intervals), runs)
-        return tuple(intervals), runs
+            self._snapshot = (self._clock() + self._max_staleness, snapshot)
+        return snapshot
+
+    def generation(self) -> Hashable:
+        """Moves whenever a batch run is indexed or pruned, or live images arrive."""
+        return self.snapshot().generation
 
     def stored_intervals(self) -> tuple[Interval, ...]:
         """Intervals present in the index, finest first."""
-        return self._lookup()[0]
+        return self.snapshot().intervals
 
     def newest_runs(self, interval: Interval) -> list[str]:
         """The newest run ids holding documents of `interval`, newest first."""
-        return list(self._lookup()[1].get(interval, []))
+        return list(self.snapshot().runs.get(interval, []))
 
     def index_exists(self) -> bool:
         return bool(self.client.indices.exists(index=self.index))

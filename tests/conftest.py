@@ -11,6 +11,7 @@ test that asks for a service fixture fails with a message instead.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -282,3 +283,28 @@ def unique_name():
         return f"{prefix.lower()}-{uuid.uuid4().hex[:10]}"
 
     return make
+
+
+@pytest.fixture
+def own_service(pipeline_env):
+    """`own_service("kafka")`: a service of this checkout's own local stack, for fault tests
+    that kill it (tests.support.services.OwnService); started again after the test if it is
+    still down. Skipped unless the services are this checkout's (PIPELINE_SERVICES=local)."""
+    from local_services import stack
+    from local_services.settings import LocalSettings
+    from tests.support.services import OwnService
+
+    if HarnessSettings.from_env().mode != "local":
+        pytest.skip("fault tests kill services: only with this checkout's own stack (PIPELINE_SERVICES=local)")
+    settings = LocalSettings.from_env(pipeline_env)
+    taken: list[OwnService] = []
+
+    def get(name: str) -> OwnService:
+        [service] = stack.services(settings, [name])
+        taken.append(OwnService(service, {**os.environ, **pipeline_env}))
+        return taken[-1]
+
+    yield get
+    for service in taken:
+        if service.service.pid() is None:
+            service.start()

@@ -3,11 +3,15 @@ Elasticsearch: by default the newest run with a _SUCCESS marker.
 
 Documents have deterministic ids, so indexing again, or indexing a newer run over an
 older one, leaves the same counts as indexing from scratch; buckets the indexed run
-no longer has are deleted afterwards.
+no longer has are deleted afterwards, unless the run looks partial: it skipped malformed
+records or lines, its input shrank under INDEXER_PRUNE_MIN_INPUT_RATIO of the run indexed
+before, or it does not say what its input was (it is indexed anyway, and the summary says
+why nothing was deleted). One indexer at a time per index (a lease in <index>-lock).
 
 Exit codes: 0 all indexed; 1 documents failed or a service failed; 2 bad settings,
 no complete run, an incompatible index or an older run refused; 3 malformed lines
-were skipped (each reported with its S3 key and line number).
+were skipped (each reported with its S3 key and line number); 4 another indexer is
+indexing this index (nothing done).
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ import sys
 from pathlib import Path
 
 from es_indexer.index import IndexMappingError
-from es_indexer.run import OlderRunError, RunNotFoundError, index_run
+from es_indexer.run import IndexerBusyError, OlderRunError, RunNotFoundError, index_run
 from es_indexer.settings import IndexerSettings
 from pipeline_common.clients import elasticsearch_client, s3_client
 from pipeline_common.environment import SettingsError
@@ -64,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     except (RunNotFoundError, IndexMappingError, OlderRunError) as error:
         log.error("%s", error)
         return 2
+    except IndexerBusyError as error:
+        log.error("%s", error)
+        return 4
     except Exception:
         log.exception("indexing failed")
         return 1

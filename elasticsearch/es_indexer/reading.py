@@ -2,6 +2,8 @@
 with their S3 key and line number and skipped."""
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -51,3 +53,52 @@ def s3_lines(s3: S3Client, bucket: str, keys: Iterable[str]) -> Iterator[tuple[s
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
         for number, line in enumerate(body.iter_lines(), start=1):
             yield key, number, line
+
+
+_DONE = object()
+
+
+class ReadAhead:
+    """The items of `items`, made by a reader thread up to `depth` ahead of the consumer:
+    reading S3 and parsing lines go on while the consumer waits for a bulk request. An
+    exception in the reader reaches the consumer at the point it happened; closing the
+    consumer's side early (or an error there) stops the reader."""
+
+    def __init__(self, items: Iterable, depth: int = 2000) -> None:
+        self._items = items
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, name="s3-read-ahead", daemon=True)
+
+    def _put(self, entry) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(entry, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _read(self) -> None:
+        try:
+            for item in self._items:
+                if not self._put((item, None)):
+                    return
+        except BaseException as error:  # handed to the consumer, raised there
+            self._put((_DONE, error))
+            return
+        self._put((_DONE, None))
+
+    def __iter__(self) -> Iterator:
+        self._thread.start()
+        try:
+            while True:
+                item, error = self._queue.get()
+                if item is _DONE:
+                    if error is not None:
+                        raise error
+                    return
+                yield item
+        finally:
+            self._stop.set()
+            self._thread.join(timeout=10)

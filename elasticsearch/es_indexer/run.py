@@ -1,21 +1,37 @@
 """Index one complete aggregation run: read its part-* files, bulk-index them with
-deterministic ids, then delete the buckets that run no longer has."""
+deterministic ids, then delete the buckets that run no longer has, unless anything says
+the run is partial (`pruning.py`). One indexer at a time per index: a lease in
+Elasticsearch (`<index>-lock`), so two never prune each other's documents."""
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
+import os
+import socket
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from elasticsearch import Elasticsearch
+from elastic_transport import TransportError
+from elasticsearch import ApiError, Elasticsearch
 from tqdm import tqdm
 
-from pipeline_common.output_runs import is_complete, is_part_key, newest_complete_run, run_prefix
+from pipeline_common.contracts import ContractError
+from pipeline_common.lease import LOCK_MAPPINGS, Lease, LeaseKeeper, ensure_index as ensure_lock_index
+from pipeline_common.output_runs import (
+    RunInput,
+    is_complete,
+    is_part_key,
+    newest_complete_run,
+    read_run_input,
+    run_prefix,
+)
 from pipeline_common.s3 import S3Client, list_keys
 
 from .documents import actions
 from .index import BulkOutcome, bulk_index, ensure_index, newest_indexed_run, prune_stale
-from .reading import SkippedLine, parse_lines, s3_lines
+from .pruning import prune_refusal
+from .reading import ReadAhead, SkippedLine, parse_lines, s3_lines
 from .settings import IndexerSettings
 
 log = logging.getLogger(__name__)
@@ -29,6 +45,39 @@ class OlderRunError(RuntimeError):
     """The index already holds a newer run of the same interval."""
 
 
+class IndexerBusyError(RuntimeError):
+    """Another indexer holds this index's lock."""
+
+
+LOCK_NAME = "count-indexer"
+LEASE = timedelta(minutes=2)  # renewed every 30 s while the run is indexed
+
+
+def lock_index(index: str) -> str:
+    """The lock's own index, in the indexer's index family (its account's rights)."""
+    return f"{index}-lock"
+
+
+@contextlib.contextmanager
+def indexer_lock(es: Elasticsearch, index: str):
+    """Hold the index's lock while indexing; yields the keeper, whose `lost` is set when
+    the lease could not be renewed (nothing is pruned then)."""
+    name = lock_index(index)
+    ensure_lock_index(es, name, LOCK_MAPPINGS)
+    lease = Lease(es, name, LOCK_NAME, f"count-indexer@{socket.gethostname()}:{os.getpid()}", LEASE)
+    holder = lease.try_acquire()
+    if holder is not None:
+        raise IndexerBusyError(f"another indexer is indexing {index}: {holder} holds {name}; try again later")
+    try:
+        with LeaseKeeper(lease, every=LEASE / 4, margin=LEASE / 4) as keeper:
+            yield keeper
+    finally:
+        try:
+            lease.release()
+        except (ApiError, TransportError) as error:  # Elasticsearch went away: the lease expires by itself
+            log.warning("could not release the lock in %s (%s): it expires within %s", name, error, LEASE)
+
+
 @dataclass
 class IndexSummary:
     run_id: str
@@ -38,12 +87,14 @@ class IndexSummary:
     skipped: list[SkippedLine] = field(default_factory=list)
     deleted: int = 0
     pruned: bool = False
+    prune_refused: str = ""  # why the earlier runs' documents were kept
 
     def to_dict(self) -> dict:
         o = self.outcome
         return {"run_id": self.run_id, "index": self.index, "part_files": self.part_files,
                 "created": o.created, "updated": o.updated, "failed": o.failed,
-                "skipped_lines": len(self.skipped), "deleted": self.deleted, "pruned": self.pruned}
+                "skipped_lines": len(self.skipped), "deleted": self.deleted, "pruned": self.pruned,
+                "prune_refused": self.prune_refused}
 
     def lines(self) -> list[str]:
         o = self.outcome
@@ -53,7 +104,8 @@ class IndexSummary:
             f"  updated:           {o.updated}",
             f"  failed:            {o.failed}",
             f"  skipped lines:     {len(self.skipped)}",
-            f"  stale deleted:     {self.deleted}" + ("" if self.pruned else " (pruning skipped)"),
+            f"  stale deleted:     {self.deleted}" + ("" if self.pruned else
+                                                          f" (pruning skipped: {self.prune_refused or 'disabled'})"),
         ]
 
 
@@ -72,7 +124,22 @@ def resolve_run(s3: S3Client, settings: IndexerSettings) -> str:
     return settings.run_id
 
 
+def run_input(s3: S3Client, settings: IndexerSettings, run_id: str | None) -> RunInput | None:
+    if run_id is None:
+        return None
+    try:
+        return read_run_input(s3, settings.s3.bucket, settings.output_prefix, run_id)
+    except ContractError as error:
+        log.warning("run %s: unreadable description (%s)", run_id, error)
+        return None
+
+
 def index_run(settings: IndexerSettings, s3: S3Client, es: Elasticsearch, now: datetime) -> IndexSummary:
+    with indexer_lock(es, settings.es.index) as keeper:
+        return _index_run(settings, s3, es, now, keeper.lost)
+
+
+def _index_run(settings: IndexerSettings, s3: S3Client, es: Elasticsearch, now: datetime, lock_lost) -> IndexSummary:
     index = settings.es.index
     run_id = resolve_run(s3, settings)
     prefix = run_prefix(settings.output_prefix, run_id)
@@ -84,9 +151,11 @@ def index_run(settings: IndexerSettings, s3: S3Client, es: Elasticsearch, now: d
     aggregates = parse_lines(s3_lines(s3, settings.s3.bucket, keys), skipped)
     first = next(aggregates, None)
     intervals: set[str] = set()
+    previous = None
     if first is not None:
         # one job run covers one interval: its first line tells which
         newer = newest_indexed_run(es, index, [first.interval.value])
+        previous = newer
         if newer is not None and newer > run_id and not settings.allow_older:
             raise OlderRunError(
                 f"index {index} already holds run {newer} for {first.interval.value} buckets, "
@@ -100,9 +169,11 @@ def index_run(settings: IndexerSettings, s3: S3Client, es: Elasticsearch, now: d
 
     stream = remember_intervals(itertools.chain([first] if first else [], aggregates))
     with tqdm(desc=f"indexing into {index}", unit=" docs", disable=None) as progress:
+        # Reading S3, parsing and building documents run in a thread of their own, ahead
+        # of the bulk requests, so neither waits for the other.
         outcome = bulk_index(
             es,
-            actions(stream, index, run_id, now),
+            ReadAhead(actions(stream, index, run_id, now), depth=4 * settings.chunk_size),
             chunk_size=settings.chunk_size,
             max_retries=settings.max_retries,
             initial_backoff=settings.initial_backoff,
@@ -116,14 +187,19 @@ def index_run(settings: IndexerSettings, s3: S3Client, es: Elasticsearch, now: d
     summary = IndexSummary(run_id, index, len(keys), outcome, skipped)
     if not settings.prune:
         log.info("pruning disabled: documents of earlier runs are kept")
-    elif outcome.failed:
-        log.warning("%s document(s) failed: earlier runs' documents are kept", outcome.failed)
-    elif skipped:
-        # a malformed line's bucket is unknown: pruning could delete its only count
-        log.warning("%s line(s) skipped: earlier runs' documents are kept", len(skipped))
-    elif not intervals:
-        log.warning("run %s has no aggregates: nothing tells which interval to prune", run_id)
+        return summary
+    if not intervals:
+        summary.prune_refused = "the run has no aggregates: nothing tells which interval to prune"
+    elif lock_lost.is_set():
+        summary.prune_refused = "the indexer's lock was lost: another indexer may be at work"
     else:
-        summary.deleted = prune_stale(es, index, sorted(intervals), run_id)
-        summary.pruned = True
+        summary.prune_refused = prune_refusal(
+            run_input(s3, settings, run_id), run_input(s3, settings, previous), len(skipped), outcome.failed,
+            settings.prune_min_input_ratio,
+        )
+    if summary.prune_refused:
+        log.warning("earlier runs' documents are kept (not pruned): %s", summary.prune_refused)
+        return summary
+    summary.deleted = prune_stale(es, index, sorted(intervals), run_id)
+    summary.pruned = True
     return summary

@@ -21,4 +21,10 @@ class IndexerSettings(Settings):
                                    description="First wait before such a retry, in seconds (doubling each time).")
     max_backoff: float = 30.0  # longest wait between retries
     prune: bool = True  # command line only: delete buckets a newer run no longer has
+    prune_min_input_ratio: float = Field(
+        0.5, alias="INDEXER_PRUNE_MIN_INPUT_RATIO", ge=0, le=1,
+        description="Buckets a run no longer has are deleted only if it covered at least this fraction of the "
+        "input objects of the run indexed before (a wrong prefix or expired objects must not erase history); "
+        "0: no such check.",
+    )
     allow_older: bool = False  # command line only: index a run older than one already indexed

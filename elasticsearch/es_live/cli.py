@@ -11,7 +11,8 @@ older than LIVE_RETENTION_DAYS are dropped. Settings: .env / the environment (se
 .env.example, section "Live indexer").
 
 Exit codes: 0 stopped as asked, 1 unexpected error, 2 configuration error, 3 a service
-refused the indexer's credentials or rights (nothing of the batch in flight committed).
+refused the indexer's credentials or rights, the dead-letter topic is missing, or Kafka
+refuses a dead letter for good (nothing of the batch in flight committed).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import sys
 
 from pipeline_common.cli import add_run_limits, stage_parser
 from pipeline_common.environment import SettingsError
+from pipeline_common.kafka import TopicUnavailable
 from pipeline_common.logs import configure_logging
 from pipeline_common.metrics import serve_metrics
 from pipeline_common.signals import stop_on_signals
@@ -52,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = stop_on_signals("the batch in flight")
     try:
         summary = run_live_indexer(settings, RunLimits(args.max_messages, args.idle_timeout), stop)
-    except Refused as error:
+    except (Refused, TopicUnavailable) as error:
         log.error("%s", error)
         return EXIT_FATAL
     except Exception:

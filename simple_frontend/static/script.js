@@ -16,9 +16,16 @@
                    "#84cc16", "#d946ef", "#64748b"];
   const MAX_BUCKETS = Number(document.body.dataset.maxBuckets) || 2000;
 
+  const DEFAULT_RANGE = "now-24h";
+  const INTERVALS = ["auto", "minute", "hour", "day"];
+  const METRICS = ["detections", "images"];
+  const COMPARISONS = ["", "previous", "source"];
+
   const state = {
-    range: "now-24h", custom: null, interval: "auto", metric: "detections",
+    range: DEFAULT_RANGE, custom: null, interval: "auto", metric: "detections",
     source: "", labels: [], knownLabels: [], timer: null, generation: 0,
+    compare: "",  // "": nothing, "previous": the period before, "source": another source (`vs`)
+    vs: "",
     renders: 0,  // finished refreshes, whatever their outcome (tests wait on it)
     live: false,  // the last answer held live buckets: poll every LIVE_REFRESH_MS
     finalUntil: null,  // counts before this time come from the newest batch run
@@ -29,12 +36,17 @@
   // ---- API ----------------------------------------------------------------------------
   class ApiError extends Error {}
 
-  async function api(path, params = {}) {
+  function queryOf(params) {
     const query = new URLSearchParams();
     for (const [key, value] of Object.entries(params)) {
       if (value === undefined || value === null || value === "") continue;
       for (const item of Array.isArray(value) ? value : [value]) query.append(key, item);
     }
+    return query;
+  }
+
+  async function api(path, params = {}) {
+    const query = queryOf(params);
     let response;
     try {
       response = await fetch(`${path}?${query}`, { headers: { Accept: "application/json" } });
@@ -78,6 +90,90 @@
       return { from: oldest, to, spanMs: Date.parse(to) - Date.parse(oldest) };
     }
     return { from: state.range, to: "now", spanMs: RANGE_MS[state.range] };
+  }
+
+  // The range just before `range`, of the same length, and how far back it lies: relative
+  // presets stay relative (now-48h .. now-24h), absolute ranges move by their span.
+  function previousRange(range) {
+    const relative = /^now-(\d+)([mhdw])$/.exec(range.from);
+    if (relative && range.to === "now") {
+      const [, amount, unit] = relative;
+      return { from: `now-${2 * Number(amount)}${unit}`, to: range.from, shiftMs: range.spanMs };
+    }
+    const from = Date.parse(range.from), to = Date.parse(range.to);
+    return { from: new Date(2 * from - to).toISOString(), to: new Date(from).toISOString(), shiftMs: to - from };
+  }
+
+  // ---- the view in the URL ------------------------------------------------------------
+  // The whole view (range, interval, metric, source, labels, comparison) lives in the
+  // address: a link restores it, and each change is a history entry the back button undoes.
+  function urlOfState() {
+    const query = new URLSearchParams();
+    if (state.range !== DEFAULT_RANGE) query.set("range", state.range);
+    if (state.range === "custom" && state.custom) {
+      query.set("from", state.custom.from);
+      query.set("to", state.custom.to);
+    }
+    if (state.interval !== "auto") query.set("interval", state.interval);
+    if (state.metric !== METRICS[0]) query.set("metric", state.metric);
+    if (state.source) query.set("source", state.source);
+    for (const label of state.labels) query.append("label", label);
+    if (state.compare) query.set("compare", state.compare);
+    if (state.compare === "source" && state.vs) query.set("vs", state.vs);
+    const text = query.toString();
+    return text ? `?${text}` : location.pathname;
+  }
+
+  function readUrl() {
+    const query = new URLSearchParams(location.search);
+    const oneOf = (value, allowed, fallback) => (allowed.includes(value) ? value : fallback);
+    const range = query.get("range") || DEFAULT_RANGE;
+    state.range = oneOf(range, [...Object.keys(RANGE_MS), "all", "custom"], DEFAULT_RANGE);
+    state.custom = null;
+    if (state.range === "custom") {
+      const from = Date.parse(query.get("from")), to = Date.parse(query.get("to"));
+      if (isNaN(from) || isNaN(to) || from >= to) state.range = DEFAULT_RANGE;
+      else state.custom = { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
+    }
+    state.interval = oneOf(query.get("interval"), INTERVALS, "auto");
+    state.metric = oneOf(query.get("metric"), METRICS, METRICS[0]);
+    state.source = query.get("source") || "";
+    state.labels = [...new Set(query.getAll("label").filter(Boolean))];
+    state.compare = oneOf(query.get("compare") || "", COMPARISONS, "");
+    state.vs = state.compare === "source" ? query.get("vs") || "" : "";
+  }
+
+  // The controls show the state (after a shared link is opened or the back button is used).
+  function showState() {
+    for (const button of $("presets").querySelectorAll("button")) {
+      button.classList.toggle("active", button.dataset.range === state.range);
+    }
+    $("custom-range").hidden = state.range !== "custom";
+    if (state.custom) {
+      $("custom-from").value = toLocalInput(state.custom.from);
+      $("custom-to").value = toLocalInput(state.custom.to);
+    }
+    $("interval").value = state.interval;
+    $("metric").value = state.metric;
+    for (const [id, value] of [["source", state.source], ["vs", state.vs]]) {
+      const select = $(id);
+      if (value && ![...select.options].some((option) => option.value === value)) {
+        select.append(new Option(value, value));
+      }
+      select.value = value;
+    }
+    $("compare").value = state.compare;
+    $("vs-control").hidden = state.compare !== "source";
+  }
+
+  // A user changed the view: a new history entry, then the data.
+  function navigate() {
+    const url = urlOfState();
+    if (url !== location.search && !(url === location.pathname && !location.search)) {
+      history.pushState(null, "", url);
+    }
+    showState();
+    refresh();
   }
 
   // ---- rendering ------------------------------------------------------------------------
@@ -143,13 +239,15 @@
   }
 
   function renderSources(sources) {
-    const select = $("source");
-    const options = [new Option("All sources", "")];
-    for (const name of new Set([...sources, ...(state.source ? [state.source] : [])])) {
-      options.push(new Option(name, name));
+    for (const id of ["source", "vs"]) {
+      const select = $(id);
+      const options = [new Option("All sources", "")];
+      for (const name of new Set([...sources, ...(state[id] ? [state[id]] : [])])) {
+        options.push(new Option(name, name));
+      }
+      select.replaceChildren(...options);
+      select.value = state[id];
     }
-    select.replaceChildren(...options);
-    select.value = state.source;
   }
 
   function renderCards(totals, order) {
@@ -226,7 +324,9 @@
     return ctx.createPattern(tile, "repeat");
   }
 
-  function renderTimeline(series, interval, range, finalUntil) {
+  // `compared`: null, or { series, name, mainName, shiftMs } drawn thinner beside the
+  // main series, in the same colours, moved forward by `shiftMs` (the period before).
+  function renderTimeline(series, interval, range, finalUntil, compared) {
     const order = Object.keys(series);
     const anyLive = order.some((label) => series[label].some(isLive));
     const datasets = order.map((label) => {
@@ -241,9 +341,23 @@
         segment: { borderDash: (ctx) => (isLive(points[ctx.p1DataIndex]) ? [6, 4] : undefined) },
         // monotone: curves never overshoot below zero or above a peak
         cubicInterpolationMode: "monotone",
-        fill: order.length === 1,
+        fill: order.length === 1 && !compared,
       };
     });
+    if (compared) {
+      for (const dataset of datasets) dataset.label = `${dataset.label} · ${compared.mainName}`;
+      for (const label of order) {
+        const color = colorOf(order, label);
+        const points = (compared.series[label] || []).map((point) => (
+          { ...point, t: Date.parse(point.t) + compared.shiftMs, at: point.t }));
+        datasets.push({
+          label: `${label} · ${compared.name}`, data: points, parsing: { xAxisKey: "t", yAxisKey: "y" },
+          borderColor: color + "99", backgroundColor: color + "99", borderWidth: 1.5, borderDash: [2, 3],
+          pointRadius: points.length > 60 ? 0 : 2, pointStyle: "triangle", cubicInterpolationMode: "monotone",
+          fill: false, compared: true,
+        });
+      }
+    }
     const options = baseOptions();
     options.plugins.liveRegion = { active: anyLive, from: finalUntil ? Date.parse(finalUntil) : null };
     options.plugins.tooltip = {
@@ -353,8 +467,11 @@
       // The same interval everywhere: the API widens the range to whole buckets of it,
       // so the cards, the bars and the lines count the same detections.
       const common = { from: range.from, to: range.to, interval, source: state.source, metric: state.metric };
+      const timelineParams = { ...common, label: state.labels, n: SERIES_N };
+      $("timeline-csv").href = `/api/timeline?${queryOf({ ...timelineParams, format: "csv" })}`;
+      $("totals-csv").href = `/api/totals?${queryOf({ ...common, label: state.labels, format: "csv" })}`;
       const [timeline, top, totals, labels, sources] = await Promise.all([
-        api("/api/timeline", { ...common, label: state.labels, n: SERIES_N }),
+        api("/api/timeline", timelineParams),
         api("/api/top", { ...common, n: TOP_N }),
         api("/api/totals", { ...common, label: state.labels }),
         api("/api/labels", { from: range.from, to: range.to, interval, source: state.source }),
@@ -371,7 +488,9 @@
       const finalUntil = headerTime(timeline.headers.get("X-Final-Until"));
       state.live = timeline.headers.get("X-Live") === "true";
       state.finalUntil = finalUntil;
-      const empty = renderTimeline(timeline.body, shown, range, finalUntil);
+      const compared = await comparison(range, { ...common, interval: shown }, order);
+      if (!current()) return;
+      const empty = renderTimeline(timeline.body, shown, range, finalUntil, compared);
       renderLiveNote(state.live, finalUntil, headerTime(timeline.headers.get("X-Batch-Run")));
       renderTop(top.body, order);
       renderCards(totals.body, order);
@@ -381,6 +500,8 @@
       $("timeline-caption").textContent = `per ${shown} · ${buckets} bucket${buckets === 1 ? "" : "s"}`;
       $("top-caption").textContent = `top ${TOP_N} · ${state.metric}`;
       $("updated").textContent = `updated ${moment().format("LTS")}` + (state.live ? " · live" : "");
+      await refreshAlerts();
+      if (!current()) return;
       setState(empty ? "empty" : "ready");
       document.dispatchEvent(new CustomEvent("dashboard:refreshed", {
         detail: { from: range.from, to: range.to, source: state.source, labels: state.labels, live: state.live },
@@ -400,6 +521,52 @@
   }
 
   const headerTime = (value) => (value && value !== "none" ? value : null);
+
+  // The alerts fired (newest first): apart from the charts, so a failure here hides nothing else.
+  async function refreshAlerts() {
+    const list = $("alerts");
+    let found;
+    try {
+      found = (await api("/api/alerts", { limit: 10 })).body.alerts;
+    } catch (err) {
+      found = null;
+    }
+    const items = (found || []).map((alert) => {
+      const item = document.createElement("li");
+      item.dataset.bucket = alert.bucket_start;
+      const count = document.createElement("span");
+      count.className = "alert-count";
+      count.textContent = formatCount(alert.count);
+      const what = document.createElement("span");
+      what.textContent = `${alert.rule}: in the ${alert.interval} from ${moment(alert.bucket_start).format("lll")}`;
+      const hook = document.createElement("span");
+      hook.className = "muted";
+      hook.textContent = `webhook ${alert.webhook}`;
+      item.append(count, what, hook);
+      return item;
+    });
+    if (!items.length) {
+      const none = document.createElement("li");
+      none.className = "none";
+      none.textContent = found === null ? "Alerts could not be read." : "No alert has fired.";
+      items.push(none);
+    }
+    list.replaceChildren(...items);
+  }
+
+  // The series to draw beside the main ones, for the same labels: those of the period
+  // before, or of the other source; null when nothing is compared.
+  async function comparison(range, common, labels) {
+    if (!state.compare || !labels.length) return null;
+    const mainName = state.compare === "previous" ? "this period" : state.source || "all sources";
+    if (state.compare === "previous") {
+      const before = previousRange(range);
+      const answer = await api("/api/timeline", { ...common, from: before.from, to: before.to, label: labels });
+      return { series: answer.body, name: "period before", mainName, shiftMs: before.shiftMs };
+    }
+    const answer = await api("/api/timeline", { ...common, source: state.vs, label: labels });
+    return { series: answer.body, name: state.vs || "all sources", mainName, shiftMs: 0 };
+  }
 
   // One timer at a time: the next refresh after this one. Live buckets on screen mean a
   // short period; otherwise the 30 s auto-refresh if switched on. Nothing while hidden.
@@ -431,7 +598,7 @@
         return;  // applied with the form's button
       }
       state.range = button.dataset.range;
-      refresh();
+      navigate();
     });
     $("custom-range").addEventListener("submit", (event) => {
       event.preventDefault();
@@ -445,7 +612,7 @@
       }
       state.range = "custom";
       state.custom = { from: from.toISOString(), to: to.toISOString() };
-      refresh();
+      navigate();
     });
     $("labels").addEventListener("click", (event) => {
       const chip = event.target.closest(".chip");
@@ -453,11 +620,13 @@
       const label = chip.dataset.label;
       state.labels = state.labels.includes(label)
         ? state.labels.filter((name) => name !== label) : [...state.labels, label];
-      refresh();
+      navigate();
     });
-    for (const id of ["interval", "metric", "source"]) {
-      $(id).addEventListener("change", (event) => { state[id] = event.target.value; refresh(); });
+    for (const id of ["interval", "metric", "source", "compare", "vs"]) {
+      $(id).addEventListener("change", (event) => { state[id] = event.target.value; navigate(); });
     }
+    // back and forward: the view of that history entry
+    window.addEventListener("popstate", () => { readUrl(); showState(); refresh(); });
     $("auto-refresh").addEventListener("change", scheduleNext);
     // a hidden tab asks nothing; back in view, it catches up at once
     document.addEventListener("visibilitychange", () => {
@@ -474,6 +643,8 @@
   Chart.defaults.color = "#475569";
   // For tests and curious users: the live chart objects and filter state.
   window.dashboard = { charts, state, refresh, maxBuckets: MAX_BUCKETS };
+  readUrl();
+  showState();
   wire();
   refresh();
 })();

@@ -265,9 +265,10 @@ class FakeElasticsearch:
         self.closed = True
 
     def searches(self, live=False):
-        """The count searches of the batch index (or, with live=True, of the live indices)."""
+        """The count searches of the batch index (or, with live=True, of the live indices):
+        not the look-ups of stored intervals, runs, extents and generations."""
         return [body for kind, index, body in self.calls
-                if kind == "search" and "intervals" not in body["aggs"] and ("*" in index) == live]
+                if kind == "search" and not {"intervals", "oldest"} & set(body["aggs"]) and ("*" in index) == live]
 
     def search(self, index, **body):
         self.calls.append(("search", index, body))

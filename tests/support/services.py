@@ -2,7 +2,11 @@
 created, and the processes it started."""
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import sys
+import time
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -49,3 +53,34 @@ def consumer_lag(kafka_settings, group: str, topic: str) -> int:
         return total
     finally:
         probe.close()
+
+
+class OwnService:
+    """One service of this checkout's own local stack (local_services), for fault tests:
+    `kill()` sends SIGKILL to the pid in this checkout's pid file (checked against the
+    process's command line, so another checkout's service is never touched); `start()`
+    runs `python -m local_services up <name>` and waits until it is ready again."""
+
+    def __init__(self, service, env: dict[str, str]):
+        self.service, self.env = service, env
+
+    @property
+    def name(self) -> str:
+        return self.service.name
+
+    def kill(self) -> int:
+        pid = self.service.pid()
+        assert pid is not None, f"{self.name} is not running from this checkout"
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while self.service.pid() is not None:
+            assert time.monotonic() < deadline, f"{self.name} (pid {pid}) did not die"
+            time.sleep(0.2)
+        return pid
+
+    def start(self) -> None:
+        from pipeline_common.environment import PROJECT_ROOT
+
+        result = subprocess.run([sys.executable, "-m", "local_services", "up", self.name], cwd=PROJECT_ROOT,
+                                env=self.env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr

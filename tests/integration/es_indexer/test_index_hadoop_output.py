@@ -2,13 +2,16 @@
 unique index per test."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from es_indexer import cli
 from es_indexer.documents import FIELD_TYPES
+from es_indexer.run import LOCK_NAME, lock_index
 from pipeline_common.contracts import Aggregate, Interval
+from pipeline_common.lease import LOCK_MAPPINGS, Lease, ensure_index
 from pipeline_common.s3 import delete_prefix
 
 T0 = datetime(2026, 11, 28, 8, tzinfo=timezone.utc)
@@ -32,17 +35,23 @@ def index(es, es_settings, unique_name):
     """A fresh index in the indexer's family (ES_INDEX*), the one its own account may write."""
     name = f"{es_settings.index}-{unique_name('it')}"
     yield name
-    es.indices.delete(index=name, ignore_unavailable=True)
+    es.indices.delete(index=[name, lock_index(name)], ignore_unavailable=True)
 
 
 @pytest.fixture
 def put_run(s3, s3_settings, output_prefix):
-    """put_run(run_id, {"part-00000": [lines]}, complete=True)"""
+    """put_run(run_id, {"part-00000": [lines]}, complete=True, objects=100, bad_records=0): the
+    parts, the run's description (_run.json: the input objects it covered, the malformed
+    records it skipped) and its marker, as the aggregation writes them."""
 
-    def put(run_id, parts, complete=True):
+    def put(run_id, parts, complete=True, objects=100, bad_records=0):
         for name, lines in parts.items():
             body = "".join(f"{line}\n" for line in lines).encode()
             s3.put_object(Bucket=s3_settings.bucket, Key=f"{output_prefix}{run_id}/{name}", Body=body)
+        state = {"run_id": run_id, "mode": "full", "interval": "hour", "input_prefix": "metadata/",
+                 "objects": objects, "bad_records": bad_records, "bad_records_total": bad_records}
+        s3.put_object(Bucket=s3_settings.bucket, Key=f"{output_prefix}{run_id}/_run.json",
+                      Body=json.dumps(state).encode())
         if complete:
             s3.put_object(Bucket=s3_settings.bucket, Key=f"{output_prefix}{run_id}/_SUCCESS", Body=b"")
 
@@ -201,3 +210,44 @@ def test_documents_that_fail_are_reported_and_exit_1(es, index, put_run, run_ind
     assert code == 1
     assert "failed:            2" in out and "pruning skipped" in out
     assert indexed(es, index) == expected([agg("person", 0), agg("car", 0)], RUN_A)
+
+
+def test_a_run_over_much_less_input_is_indexed_but_deletes_no_earlier_bucket(es, index, put_run, run_indexer):
+    put_run(RUN_A, {"part-00000": lines([agg("person", 0), agg("car", 1), agg("bus", 2)])}, objects=1000)
+    assert run_indexer()[0] == 0
+    # a wrong prefix or expired objects: a tenth of the input, most buckets missing
+    put_run(RUN_B, {"part-00000": lines([agg("person", 0, 7, 5)])}, objects=100)
+
+    code, out = run_indexer()
+
+    assert code == 0
+    assert "covered 100 input object(s), under 0.5 x the 1000" in out and "stale deleted:     0" in out
+    assert indexed(es, index) == {**expected([agg("car", 1), agg("bus", 2)], RUN_A),
+                                  **expected([agg("person", 0, 7, 5)], RUN_B)}
+
+
+def test_a_run_whose_aggregation_skipped_records_deletes_no_earlier_bucket(es, index, put_run, run_indexer):
+    put_run(RUN_A, {"part-00000": lines([agg("person", 0), agg("car", 1)])})
+    assert run_indexer()[0] == 0
+    put_run(RUN_B, {"part-00000": lines([agg("person", 0, 7, 5)])}, bad_records=1)  # the car's record was bad
+
+    code, out = run_indexer()
+
+    assert code == 0
+    assert "skipped 1 malformed record(s)" in out
+    assert indexed(es, index) == {**expected([agg("car", 1)], RUN_A), **expected([agg("person", 0, 7, 5)], RUN_B)}
+
+
+def test_a_second_indexer_on_the_same_index_is_refused(es, index, put_run, run_indexer):
+    put_run(RUN_A, {"part-00000": lines([agg("person", 0)])})
+    ensure_index(es, lock_index(index), LOCK_MAPPINGS)
+    other = Lease(es, lock_index(index), LOCK_NAME, "count-indexer@elsewhere:1", timedelta(minutes=2))
+    assert other.try_acquire() is None
+    try:
+        code, _ = run_indexer()
+        assert code == 4
+        assert not es.indices.exists(index=index)  # it did nothing
+    finally:
+        other.release()
+    assert run_indexer()[0] == 0  # once the other is done
+

@@ -109,7 +109,7 @@ def api(api_es_settings, names):
     def make(clock=None):
         # no caching of the batch runs: a test indexes one and asks again at once
         settings = FrontendSettings(elasticsearch=api_es_settings.replace(live_index_prefix=names.prefix),
-                                    intervals_cache_seconds=0)
+                                    max_staleness_s=0)
         config = {"FRONTEND_SETTINGS": settings, "ES_INDEX": names.batch_index}
         if clock is not None:
             config["CLOCK"] = clock

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from pipeline_common.contracts import batch_runs
+from pipeline_common.lease import LOCK_MAPPINGS, Lease, ensure_index
 from pipeline_common.settings import FrontendElasticsearchSettings
 from pipeline_common.timestamps import parse_iso
 from scheduler.batch import BatchContext, run_batch
-from scheduler.lease import LOCK_MAPPINGS, Lease, ensure_index
 from scheduler.records import RunRecord, RunRecords
 from scheduler.service import build_scheduler
 from scheduler.settings import SchedulerSettings

@@ -95,5 +95,5 @@ def event(image_id: str, source: str, captured_at: datetime, objects: list[tuple
 def gallery_app(api_es_settings, prefix: str, dashboard_s3_settings, **overrides):
     """The dashboard as deployed: its own read-only Elasticsearch and S3 accounts."""
     settings = FrontendSettings(elasticsearch=api_es_settings.replace(live_index_prefix=prefix),
-                                images=dashboard_s3_settings, intervals_cache_seconds=0, **overrides)
+                                images=dashboard_s3_settings, max_staleness_s=0, **overrides)
     return create_app({"FRONTEND_SETTINGS": settings, "ES_INDEX": f"{api_es_settings.index}-test-gallery-none"})

@@ -73,7 +73,7 @@ def server(es, es_settings, api_es_settings, events, live_prefix):
     index = create_counts_index(es, rolled_up(batch, run_id=new_run_id(run_at)), es_settings.index)
     index_live(es, live_prefix, live_events(events))
     settings = FrontendSettings(elasticsearch=api_es_settings.replace(live_index_prefix=live_prefix),
-                                intervals_cache_seconds=0)
+                                max_staleness_s=0)
     app = create_app({"FRONTEND_SETTINGS": settings, "ES_INDEX": index})
     http = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=http.serve_forever, daemon=True)
@@ -203,3 +203,105 @@ def test_dashboard_explains_errors_and_empty_ranges(page, server):
     assert page.locator("#timeline-empty").is_visible()
     assert page.locator("#timeline-empty").inner_text() == "No data in this range"
     assert page.locator("#error").is_hidden()
+
+
+ACTIVE_RANGE = "() => document.querySelector('#presets button.active').dataset.range"
+CHOSEN_LABELS = "() => [...document.querySelectorAll('.chip.selected')].map((chip) => chip.dataset.label).sort()"
+
+
+def test_a_shared_url_restores_the_view_and_the_back_button_returns_to_it(page, server):
+    cam_b = api_totals(page, server, "from=now-7d&to=now&interval=hour&source=cam-b&label=person&label=car")
+    page.goto(server + "/?range=now-7d&interval=hour&source=cam-b&label=person&label=car")
+    assert settle(page) == "ready"
+    # the controls show the shared view, and the charts hold its counts
+    assert page.evaluate(ACTIVE_RANGE) == "now-7d"
+    assert page.input_value("#interval") == "hour"
+    assert page.input_value("#source") == "cam-b"
+    assert page.evaluate(CHOSEN_LABELS) == ["car", "person"]
+    assert page.evaluate(TIMELINE_SUMS) == {"person": cam_b["person"], "car": cam_b["car"]}
+    assert "per hour" in page.locator("#timeline-caption").inner_text()
+    page.screenshot(path=str(SCREENSHOT.with_name("dashboard-shared-view.png")), full_page=True)
+
+    # a change is a new address ...
+    assert settle(page, lambda: page.click('button[data-range="now-24h"]')) == "ready"
+    assert "range=" not in page.url and "source=cam-b" in page.url
+    assert settle(page, lambda: page.select_option("#source", "")) == "ready"
+    assert "source=" not in page.url
+    # ... and the back button returns to the view before it, step by step
+    assert settle(page, page.go_back) == "ready"
+    assert page.input_value("#source") == "cam-b" and page.evaluate(ACTIVE_RANGE) == "now-24h"
+    assert settle(page, page.go_back) == "ready"
+    assert page.evaluate(ACTIVE_RANGE) == "now-7d"
+    assert page.evaluate(TIMELINE_SUMS) == {"person": cam_b["person"], "car": cam_b["car"]}
+
+
+def download_rows(page, selector: str) -> list[list[str]]:
+    import csv
+
+    with page.expect_download() as info:
+        page.click(selector)
+    download = info.value
+    assert download.suggested_filename.endswith(".csv")
+    with open(download.path(), newline="", encoding="utf-8") as file:
+        return list(csv.reader(file))
+
+
+def api_totals(page, server: str, query: str) -> dict[str, int]:
+    """/api/totals as a {label: count} dict (the live test adds images to the sample day,
+    so later tests compare with the API rather than with the sample alone)."""
+    answer = page.request.get(f"{server}/api/totals?{query}")
+    assert answer.ok, answer.text()
+    return {row["label"]: row["count"] for row in answer.json()["totals"]}
+
+
+def test_csv_downloads_hold_the_numbers_on_screen(page, server):
+    page.goto(server + "/?source=cam-a")
+    assert settle(page) == "ready"
+    shown = page.evaluate(TIMELINE_SUMS)
+
+    timeline = download_rows(page, "#timeline-csv")
+    assert timeline[0] == ["time", "label", "count", "state"]
+    sums: dict[str, int] = {}
+    for _, label, count, state in timeline[1:]:
+        assert state in ("final", "live")
+        sums[label] = sums.get(label, 0) + int(count)
+    assert sums == shown
+
+    totals = download_rows(page, "#totals-csv")
+    assert totals[0] == ["label", "count"]
+    cam_a = api_totals(page, server, "from=now-24h&to=now&interval=hour&source=cam-a")
+    assert {label: int(count) for label, count in totals[1:]} == cam_a
+    everywhere = api_totals(page, server, "from=now-24h&to=now&interval=hour")
+    assert sum(cam_a.values()) < sum(everywhere.values())  # cam-a only
+
+
+def test_two_sources_and_two_periods_compare_on_one_chart(page, server):
+    day = "from=now-24h&to=now&interval=hour&label=car&label=person"
+    cam_a, cam_b = (api_totals(page, server, f"{day}&source={source}") for source in ("cam-a", "cam-b"))
+    assert cam_a != cam_b
+    page.goto(server + "/?source=cam-b&label=car&label=person&compare=source&vs=cam-a")
+    assert settle(page) == "ready"
+    assert page.is_visible("#vs-control") and page.input_value("#vs") == "cam-a"
+    assert page.evaluate(TIMELINE_SUMS) == {
+        "car · cam-b": cam_b["car"], "person · cam-b": cam_b["person"],
+        "car · cam-a": cam_a["car"], "person · cam-a": cam_a["person"],
+    }
+    page.screenshot(path=str(SCREENSHOT.with_name("dashboard-comparison.png")), full_page=True)
+
+    # the period before, drawn over this one: the sample day has nothing the day before
+    assert settle(page, lambda: page.select_option("#compare", "previous")) == "ready"
+    assert "compare=previous" in page.url and page.is_hidden("#vs-control")
+    sums = page.evaluate(TIMELINE_SUMS)
+    assert sums == {"car · this period": cam_b["car"], "person · this period": cam_b["person"],
+                    "car · period before": 0, "person · period before": 0}
+    # its points lie on this period's axis: moved forward by the range's length
+    first = page.evaluate("""() => { const d = window.dashboard.charts.timeline.data.datasets;
+        return [d[0].data[0].t, d[2].data[0].t, d[2].data[0].at]; }""")
+    assert abs(first[1] - _epoch_ms(first[0])) <= 3600_000
+    assert _epoch_ms(first[2]) == first[1] - 86400_000
+
+
+def _epoch_ms(iso: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)

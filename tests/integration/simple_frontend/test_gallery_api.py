@@ -98,8 +98,8 @@ def test_pages_follow_one_another_without_gaps_or_repeats(api, scene):
     assert seen == ids_of(scene["events"])
 
 
-@pytest.mark.parametrize("query", ["?limit=0", "?limit=500", "?after=bogus", "?label=*", "?from=yesterday",
-                                   "?page=2", "?source=a%22%20OR%20b"])
+@pytest.mark.parametrize("query", ["?limit=0", "?limit=500", "?after=bogus", "?label=", "?from=yesterday",
+                                   "?page=2", "?source=" + "x" * 1001])
 def test_bad_listing_parameters_get_400(api, scene, query):
     assert "error" in listed(api, query, status=400)
 

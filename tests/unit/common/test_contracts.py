@@ -7,52 +7,22 @@ from pipeline_common.contracts import (
     COCO_LABELS,
     Aggregate,
     ContractError,
-    Detection,
     ImageAnnouncement,
     Interval,
     MetadataRecord,
-    ModelInfo,
     bucket_start,
     canonical_label,
     image_key,
     metadata_key,
     parse_s3_uri,
 )
-
-IMAGE_ID = "0123456789abcdef0123456789abcdef"
-CAPTURED = datetime(2026, 11, 28, 10, 15, 30, tzinfo=timezone.utc)
-
-
-def announcement(**changes):
-    data = dict(
-        image_id=IMAGE_ID,
-        image_path=f"s3://image-pipeline/images/{IMAGE_ID}.jpg",
-        source="front-door",
-        captured_at=CAPTURED,
-        uploaded_at=CAPTURED + timedelta(seconds=3),
-        size_bytes=1234,
-        width=640,
-        height=480,
-    )
-    data.update(changes)
-    return ImageAnnouncement(**data)
+from tests.support import records
+from tests.support.records import CAPTURED, IMAGE_ID, metadata
 
 
-def metadata(**changes):
-    data = dict(
-        image_id=IMAGE_ID,
-        image_path=f"s3://image-pipeline/images/{IMAGE_ID}.jpg",
-        source="front-door",
-        captured_at=CAPTURED,
-        processed_at=CAPTURED + timedelta(seconds=5),
-        model=ModelInfo("yolov4-tiny", 416, 0.25, 0.45, {"weights": "c" * 64}, "opencv-dnn 4.14.0"),
-        width=640,
-        height=480,
-        detections=(Detection("dog", 16, 0.91, (10, 20, 100, 80)),),
-        timings_ms={"inference": 24.5},
-    )
-    data.update(changes)
-    return MetadataRecord(**data)
+def announcement() -> ImageAnnouncement:
+    return records.announcement(IMAGE_ID, "image-pipeline", source="front-door", moment=CAPTURED,
+                                uploaded=CAPTURED + timedelta(seconds=3), size=1234, width=640, height=480)
 
 
 def test_announcement_round_trips_through_json():

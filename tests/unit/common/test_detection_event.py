@@ -1,7 +1,7 @@
 """The detection event: built from a metadata record, serialised, parsed back; the
 parser turns any bad payload into ContractError and nothing else."""
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
@@ -10,28 +10,17 @@ from pipeline_common.contracts import (
     Detection,
     DetectionEvent,
     MetadataRecord,
-    ModelInfo,
     detection_event_from_record,
     parse_detection_event,
     serialize_detection_event,
 )
-
-IMAGE_ID = "0123456789abcdef0123456789abcdef"
-CAPTURED = datetime(2026, 11, 28, 10, 15, 30, tzinfo=timezone.utc)
+from tests.support.records import CAPTURED, IMAGE_ID, metadata
 
 
 def record(*labels: str) -> MetadataRecord:
-    return MetadataRecord(
-        image_id=IMAGE_ID,
-        image_path=f"s3://image-pipeline/images/{IMAGE_ID}.jpg",
-        source="front-door",
-        captured_at=CAPTURED,
-        processed_at=CAPTURED + timedelta(seconds=2),
-        model=ModelInfo("yolov4-tiny", 416, 0.25, 0.45),
-        width=640,
-        height=480,
-        detections=tuple(Detection(label, 0, 0.9, (1, 2, 3, 4)) for label in labels),
-    )
+    """The shared example record, processed 2 s after capture, with one detection per label."""
+    return metadata(processed_at=CAPTURED + timedelta(seconds=2),
+                    detections=tuple(Detection(label, 0, 0.9, (1, 2, 3, 4)) for label in labels))
 
 
 def test_event_counts_the_records_detections_per_label():

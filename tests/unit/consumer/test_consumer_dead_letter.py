@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from datetime import datetime, timezone
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 
 from consumer.dead_letter import DeadLetterPublisher, dead_letter_payload
-from consumer.errors import Stage, TransientError
-from pipeline_common.contracts.dead_letter import OriginalMessage as MessageRef
+from consumer.errors import FatalError, Stage, TransientError
+from pipeline_common.contracts.dead_letter import MAX_DEAD_LETTER_BYTES, OriginalMessage as MessageRef
 
 FAILED_AT = datetime(2025, 4, 14, 12, 0, 1, tzinfo=timezone.utc)
 
@@ -90,3 +92,57 @@ def test_unacknowledged_dead_letters_are_transient_failures(producer):
 
     with pytest.raises(TransientError):
         publisher.publish(ref(b"x"), Stage.DECODE, "truncated")
+
+
+@pytest.mark.parametrize(
+    "producer",
+    [
+        FakeProducer(raise_on_produce=KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))),
+        FakeProducer(error=KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)),
+        FakeProducer(error=KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART)),
+        FakeProducer(error=KafkaError(KafkaError._UNKNOWN_TOPIC)),
+        FakeProducer(error=KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)),
+    ],
+    ids=["too large for the client", "too large for the broker", "unknown topic", "unknown topic (client)",
+         "not authorised"],
+)
+def test_permanent_produce_errors_stop_instead_of_retrying(producer):
+    publisher = DeadLetterPublisher(producer, "dead", "g", timeout_s=0.3)
+
+    with pytest.raises(FatalError, match="dead letter to dead"):
+        publisher.publish(ref(b"x"), Stage.DECODE, "truncated")
+
+
+@pytest.mark.parametrize("size", [400_000, 700_000, 2_000_000])
+@pytest.mark.parametrize("text", [True, False], ids=["utf-8", "binary"])
+def test_a_dead_letter_always_fits_and_says_how_to_find_the_original(size, text):
+    value = (b"x" * size) if text else bytes(n % 251 for n in range(size))
+    payload = dead_letter_payload(ref(value), Stage.PARSE, "too long: " + "y" * 100_000, "g", FAILED_AT)
+
+    assert len(payload) <= MAX_DEAD_LETTER_BYTES
+    original = json.loads(payload)["original"]
+    assert (original["topic"], original["partition"], original["offset"]) == ("images", 2, 41)
+    assert original["value_base64"] is None and original["value_text"] is None  # never a cut value as the whole
+    assert original["value_sha256"] == hashlib.sha256(value).hexdigest()
+    assert original["value_length"] == size and original["value_cut"] is True
+    head = base64.b64decode(original["value_head_base64"])
+    assert value.startswith(head) and len(head) > 100_000
+    assert base64.b64decode(original["key_base64"]) == b"key-1"
+
+
+def test_a_huge_key_is_cut_too():
+    payload = dead_letter_payload(
+        MessageRef("images", 0, 7, b"k" * 900_000, b"v" * 90_000), Stage.PARSE, "odd", "g", FAILED_AT
+    )
+
+    assert len(payload) <= MAX_DEAD_LETTER_BYTES
+    original = json.loads(payload)["original"]
+    assert original["key_length"] == 900_000 and original["key_sha256"] == hashlib.sha256(b"k" * 900_000).hexdigest()
+    assert original["value_length"] == 90_000 and original["offset"] == 7
+
+
+def test_a_message_that_fits_is_kept_whole():
+    value = b"z" * 100_000  # 100 KB twice (base64 and text) still fits
+    original = json.loads(dead_letter_payload(ref(value), Stage.PARSE, "r", "g", FAILED_AT))["original"]
+
+    assert base64.b64decode(original["value_base64"]) == value and "value_cut" not in original

@@ -26,6 +26,8 @@ class FakeConsumer:
         self.on_store = None  # called with each stored (topic, partition, position)
         self._callbacks = {}
         self._assigned = False
+        self.paused = False
+        self.pauses = self.resumes = self.polls_while_paused = 0
 
     def subscribe(self, topics, on_assign=None, on_revoke=None, on_lost=None):
         self._callbacks = {"assign": on_assign, "revoke": on_revoke, "lost": on_lost}
@@ -39,10 +41,21 @@ class FakeConsumer:
             self.revoke_after = None
             self._callbacks["revoke"](self, [_TP("images", 0)])
             self.messages = []  # the partition went to another consumer
-        if self.messages:
+        if self.paused:  # like librdkafka: nothing fetched for a paused partition
+            self.polls_while_paused += 1
+        elif self.messages:
             return self.messages.pop(0)
         time.sleep(min(timeout or 0, 0.01))
         return None
+
+    def assignment(self):
+        return [_TP("images", 0)] if self._assigned and self.revoke_after is None else []
+
+    def pause(self, partitions):
+        self.paused, self.pauses = True, self.pauses + 1
+
+    def resume(self, partitions):
+        self.paused, self.resumes = False, self.resumes + 1
 
     def store_offsets(self, offsets):
         for tp in offsets:
@@ -113,7 +126,7 @@ QUICK = RunLimits(idle_timeout_s=0.3)
 def make_loop(kit):
     pools = []
 
-    def make(values, s3=None, limits=QUICK, revoke_after=None, stop=None, backoff=None, prefetch=3):
+    def make(values, s3=None, limits=QUICK, revoke_after=None, stop=None, backoff=None, prefetch=3, **options):
         s3 = s3 or kit.FakeS3()
         stop = stop or threading.Event()
         pool = ThreadPoolExecutor(2)
@@ -124,7 +137,7 @@ def make_loop(kit):
         )
         dead = FakeDeadLetters()
         events = FakeEvents(s3)
-        loop = ConsumerLoop(consumer, processor, dead, pool, stop, events, prefetch=prefetch, limits=limits)
+        loop = ConsumerLoop(consumer, processor, dead, pool, stop, events, prefetch=prefetch, limits=limits, **options)
         loop.subscribe(["images"])
         return loop, consumer, dead, s3
 
@@ -331,6 +344,26 @@ def test_shutdown_during_an_outage_hands_messages_back_without_storing(make_loop
 
     assert summary.handed_back == 3 and summary.processed == 0
     assert consumer.stored == [] and dead.sent == []
+
+
+def test_a_long_s3_stall_pauses_the_partitions_and_keeps_polling(make_loop, kit):
+    """A full window must not stop the polling (max.poll.interval.ms would evict the
+    consumer and its work would be redone): the partitions are paused, poll goes on,
+    and they are resumed once there is room, with every message processed once."""
+    from botocore.exceptions import EndpointConnectionError
+
+    s3 = kit.FakeS3()
+    values = good_messages(kit, s3, 8)
+    s3.failures = [EndpointConnectionError(endpoint_url="http://s3")] * 40  # every download retried a while
+    loop, consumer, dead, _ = make_loop(values, s3=s3, backoff=Backoff(0.02, 0.05), prefetch=2, pause_after_s=0.05,
+                                        poll_timeout_s=0.02)
+
+    summary = loop.run()
+
+    assert summary.pauses >= 1 and consumer.pauses >= 1 and consumer.resumes >= 1
+    assert consumer.polls_while_paused > 0
+    assert summary.processed == 8 and summary.polled == 8 and dead.sent == []
+    assert consumer.stored[-1] == ("images", 0, 8)
 
 
 def test_a_setup_error_stops_the_loop_without_storing_that_offset(make_loop, kit):

@@ -5,6 +5,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 
 from es_live.loop import LiveIndexer, RunLimits
 
@@ -103,3 +104,35 @@ def test_max_messages(memory_es, limit):
     indexer.limits = RunLimits(max_messages=limit)
     summary = indexer.run()
     assert summary.received == limit and "max-messages" in summary.stopped_by
+
+
+class RefusingProducer(FakeProducer):
+    """Kafka refuses every dead letter with `error` (a delivery report) or `raises` (produce())."""
+
+    def __init__(self, error=None, raises=None):
+        super().__init__()
+        self.error, self.raises, self.attempts = error, raises, 0
+
+    def produce(self, topic, value=None, key=None, on_delivery=None):
+        self.attempts += 1
+        if self.raises is not None:
+            raise self.raises
+        on_delivery(self.error, None)
+
+
+@pytest.mark.parametrize(
+    "producer",
+    [
+        RefusingProducer(error=KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART)),
+        RefusingProducer(error=KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)),
+        RefusingProducer(error=KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)),
+        RefusingProducer(raises=KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))),
+    ],
+    ids=["unknown topic", "not authorised", "too large for the broker", "too large for the client"],
+)
+def test_a_dead_letter_kafka_refuses_for_good_stops_the_indexer_uncommitted(memory_es, producer):
+    indexer, consumer = make(memory_es, [[FakeMessage(b"not json", 0), *messages(1, start=1)]], producer=producer)
+    summary = indexer.run()
+    assert summary.fatal and "detections-dead" in summary.fatal
+    assert producer.attempts == 1  # not retried
+    assert consumer.commits == []

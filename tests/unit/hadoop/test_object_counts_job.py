@@ -221,6 +221,11 @@ DEEP = "[" * 100_000 + "]" * 100_000
         (dict(timings_ms={"inference": "slow"}), "invalid field"),
         (dict(timings_ms={"inference": None}), "invalid field"),
         (dict(timings_ms={"inference": [1]}), "invalid field"),
+        (dict(timings_ms={"inference": float("nan")}), "invalid field"),  # json.dumps writes NaN
+        (dict(timings_ms={"inference": float("inf")}), "invalid field"),  # ... and Infinity
+        (dict(timings_ms={"inference": {"gpu": {"ms": 3}}}), "invalid field"),
+        (dict(timings_ms=[12.5]), "invalid field"),
+        (dict(captured_at="10000-01-01T00:00:00Z", processed_at="0000-01-01T00:00:00Z"), "invalid timestamp"),
         (dict(processed_at="9999-12-31T23:59:59-01:00", captured_at="x"), "invalid timestamp"),
         (dict(processed_at="0001-01-01T00:00:00+01:00", captured_at=None), "invalid timestamp"),
         (dict(width=2**64), "invalid field"),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from producer.prepare import prepare_all
 from producer.sidecar import list_frames, read_record
@@ -137,3 +137,64 @@ def test_missing_input_folder_is_empty_not_an_error(settings):
     settings.new_pics_dir.rmdir()
     report = prepare_all(settings, progress=False)
     assert report.ok and report.frames == []
+
+
+def test_symbolic_links_leading_out_of_new_pics_are_refused(settings, tmp_path):
+    outside = tmp_path / "private"
+    save(noise(6), outside / "secret.png", "PNG")
+    save(noise(7), outside / "album" / "holiday.png", "PNG")
+    root = settings.new_pics_dir
+    save(noise(8), root / "cam-1" / "inside.png", "PNG")
+    (root / "cam-1" / "stolen.png").symlink_to(outside / "secret.png")
+    (root / "linked-album").symlink_to(outside / "album", target_is_directory=True)
+    (root / "cam-1" / "alias.png").symlink_to(root / "cam-1" / "inside.png")  # stays inside: fine
+
+    report = prepare_all(settings, progress=False)
+
+    refused = {Path(f).name: reason for f, reason in report.failures}
+    assert "symbolic link leading out of" in refused["stolen.png"]
+    assert str(outside / "secret.png") in refused["stolen.png"]
+    if "holiday.png" in refused:  # a linked folder: listed or not, it is never read
+        assert "symbolic link leading out of" in refused["holiday.png"]
+    published = {read_record(f).original for f in list_frames(settings.frames_dir)}
+    assert published == {"cam-1/inside.png"}
+
+
+def test_a_picture_over_the_pixel_limit_is_refused_before_decoding(settings):
+    huge = settings.model_copy(update={"max_image_pixels": 10_000})
+    save(noise(9, (200, 100)), huge.new_pics_dir / "big.png", "PNG")  # 20 000 pixels
+    save(noise(10, (50, 50)), huge.new_pics_dir / "small.png", "PNG")
+
+    report = prepare_all(huge, progress=False)
+
+    assert [(Path(f).name, r) for f, r in report.failures] == [
+        ("big.png", "200x100 = 20000 pixels is over the limit of 10000 (PRODUCER_MAX_IMAGE_PIXELS): not decoded")
+    ]
+    assert len(report.created) == 1
+
+
+def test_a_decompression_bomb_header_is_refused_without_decoding(settings, monkeypatch):
+    """A small PNG whose header claims 60 000 x 60 000 pixels: refused from its header."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 60_000, 60_000, 8, 2, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + \
+        chunk(b"IEND", b"")
+    (settings.new_pics_dir / "bomb.png").write_bytes(png)
+    decoded = []
+
+    def load(self):  # decoding 3.6 G pixels would take 10 GB: recorded, never done
+        decoded.append(self)
+        raise OSError("decoding started")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # PIL's own guard off: ours must hold
+
+    report = prepare_all(settings, progress=False)
+
+    assert "3600000000 pixels is over the limit" in report.failures[0][1]
+    assert decoded == []

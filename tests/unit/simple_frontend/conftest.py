@@ -22,6 +22,11 @@ def settings():
     return FrontendSettings(
         elasticsearch=FrontendElasticsearchSettings(url="http://127.0.0.1:1", username="api", password="unused"),
         max_buckets=2000,
+        max_total_buckets=2000,
+        # The fake changes its answers between requests without a generation to tell: no
+        # answer cache here (tests/unit/simple_frontend/test_frontend_cache_export.py and the
+        # integration tests cover it).
+        cached_answers=0,
     )
 
 

@@ -46,7 +46,7 @@ def test_listing_parameters_are_checked():
 
 @pytest.mark.parametrize("args", [
     {"limit": ["0"]}, {"limit": ["101"]}, {"limit": ["ten"]}, {"after": ["12_ZZZ"]}, {"after": ["x"]},
-    {"label": ["*"]}, {"source": ["a OR b\""]}, {"size": ["3"]}, {"limit": ["1", "2"]},
+    {"label": [""]}, {"source": ["x" * 1001]}, {"size": ["3"]}, {"limit": ["1", "2"]},
     {"from": ["2025-04-14T10:00:00Z"], "to": ["2025-04-14T09:00:00Z"]},
 ])
 def test_bad_listing_parameters_are_refused(args):

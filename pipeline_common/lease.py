@@ -1,4 +1,5 @@
-"""A lease in Elasticsearch: one document per lock name, holding its owner and expiry.
+"""A lease in Elasticsearch: one document per lock name, holding its owner and expiry
+(the scheduler's batch runs; the indexer, so that two never prune each other's documents).
 
 - acquire: create the document (`op_type=create` fails if it exists); if it exists and
   its lease has expired, take it over with a write conditioned on the sequence number

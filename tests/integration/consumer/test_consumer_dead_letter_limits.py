@@ -1,0 +1,106 @@
+"""Dead letters never block a partition (issue 8, item 2), against the real Kafka with the
+detector's own account: a huge bad message still gets a dead letter that fits; a
+dead-letter topic that is missing stops the consumer at start-up; a dead letter Kafka
+refuses for good (not authorised) stops it with the fatal outcome, the bad message
+uncommitted, instead of retrying it forever."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+
+import pytest
+
+from consumer.app import run_consumer
+from consumer.errors import FatalError
+from consumer.loop import RunLimits
+from consumer.settings import ConsumerSettings
+from pipeline_common.contracts import metadata_key
+from pipeline_common.contracts.dead_letter import MAX_DEAD_LETTER_BYTES
+
+from .conftest import env_for, photo_variants, unique
+
+# A test that fails must fail, not hang: the consumer is stopped after this long whatever happens
+WATCHDOG_S = 90
+
+
+def run_guarded(settings, detector, idle_timeout_s: float = 3.0):
+    """run_consumer with a watchdog: (summary, whether the watchdog had to stop it)."""
+    stop = threading.Event()
+    watchdog = threading.Timer(WATCHDOG_S, stop.set)
+    watchdog.start()
+    try:
+        summary = run_consumer(settings, RunLimits(idle_timeout_s=idle_timeout_s), stop, detector=detector)
+    finally:
+        watchdog.cancel()
+    return summary, stop.is_set() and summary.stopped_by == "shutdown requested"
+
+
+def test_a_huge_bad_message_gets_a_dead_letter_that_fits(
+    settings, shared_detector, upload, announce, metadata, dead_letters, group_lag, bucket
+):
+    # 700 KB of text: kept twice (base64 and text) it was a 1.6 MB dead letter, over the
+    # producer's 1 MB limit, retried forever with the partition's offset pinned behind it
+    huge = b'{"schema_version": 1, "image_id": "' + b"x" * 700_000 + b'"}'
+    good = upload(photo_variants(1, salt=bucket)[0][1])
+    announce([huge, good.to_json_bytes()])
+
+    summary, hung = run_guarded(settings, shared_detector)
+
+    assert not hung, f"the consumer did not finish by itself: {summary}"
+    assert (summary.dead_lettered, summary.processed, summary.fatal) == (1, 1, None)
+    [letter] = dead_letters()
+    original = letter["original"]
+    assert letter["stage"] == "parse"
+    assert original["offset"] == 0 and original["partition"] >= 0 and original["topic"] == settings.kafka.images_topic
+    assert original["value_length"] == len(huge) and original["value_sha256"] == hashlib.sha256(huge).hexdigest()
+    assert huge.startswith(base64.b64decode(original["value_head_base64"]))
+    assert len(str(letter)) < MAX_DEAD_LETTER_BYTES * 1.1
+    assert metadata_key(good.image_id) in metadata()
+    assert group_lag() == 0
+
+
+def test_a_missing_dead_letter_topic_stops_the_consumer_at_start_up(
+    pipeline_env, bucket, topics, grant_kafka, shared_detector
+):
+    missing = unique("consumer-test-no-such-dead")
+    env = env_for(pipeline_env, bucket, topics, grant_kafka)
+    grant_kafka(dead_letter_topic=missing)  # its account may see it: it just does not exist
+    settings = ConsumerSettings.from_env({**env, "KAFKA_DEAD_LETTER_TOPIC": missing})
+
+    with pytest.raises(FatalError, match=f"topic {missing} does not exist.*KAFKA_DEAD_LETTER_TOPIC"):
+        run_guarded(settings, shared_detector)
+
+
+def test_a_dead_letter_kafka_refuses_for_good_stops_the_consumer_uncommitted(
+    settings, shared_detector, upload, announce, metadata, dead_letters, group_lag, bucket, kafka_admin, pipeline_env,
+    topics,
+):
+    from local_services.accounts import acl_bindings
+    from local_services.provision import revoke
+    from local_services.settings import AccessSettings
+
+    goods = [upload(data) for _, data in photo_variants(2, salt=bucket)]
+    announce([goods[0].to_json_bytes()])
+    result: dict = {}
+    thread = threading.Thread(target=lambda: result.update(run=run_guarded(settings, shared_detector, 30)))
+    thread.start()
+    try:
+        deadline = threading.Event()
+        for _ in range(120):  # the first image is done: the consumer runs, with its rights
+            if metadata_key(goods[0].image_id) in metadata() or deadline.wait(0.5):
+                break
+        # the detector's account loses the right to write dead letters
+        username = AccessSettings.from_env(pipeline_env).detector.username
+        revoke(kafka_admin, acl_bindings(username, [("TOPIC", topics[1], "WRITE")]))
+        announce([b"not an announcement", goods[1].to_json_bytes()])
+    finally:
+        thread.join(WATCHDOG_S + 30)
+    summary, hung = result["run"]
+
+    assert not hung, f"the consumer kept retrying the refused dead letter: {summary}"
+    assert summary.fatal and "dead letter" in summary.fatal and topics[1] in summary.fatal
+    assert summary.processed == 1 and summary.dead_lettered == 0
+    assert dead_letters(timeout_s=2) == []
+    # the refused message and the photo behind it are not committed: read again once fixed
+    assert group_lag() == 2
