@@ -306,6 +306,11 @@ class ElasticsearchSettings(Settings):
                              description="Index of the object counts (written by the indexer, read by the dashboard).")
     runs_index: IndexName = Field("pipeline-batch-runs", alias="ES_RUNS_INDEX",
                                   description="Index of the batch runs' records (the scheduler writes, the API reads).")
+    alert_rules_index: IndexName = Field("pipeline-alert-rules", alias="ES_ALERT_RULES_INDEX",
+                                         description="Index of the alert rules (operators write them with python -m "
+                                         "es_live.alerts; the live indexer reads them).")
+    alerts_index: IndexName = Field("pipeline-alerts", alias="ES_ALERTS_INDEX",
+                                    description="Index of the alerts fired (the live indexer writes, the API reads).")
     # the live indices, one per capture day: <prefix>YYYY.MM.DD (see contracts/live_index.py)
     live_index_prefix: LiveIndexPrefix = Field(
         "object-counts-live-", alias="ES_LIVE_INDEX_PREFIX",

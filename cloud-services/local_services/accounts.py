@@ -56,6 +56,8 @@ class Names:
     live_index_prefix: str = "object-counts-live-"
     runs_index: str = "pipeline-batch-runs"  # the scheduler's records of batch runs
     lock_index: str = "pipeline-batch-locks"  # the scheduler's lease
+    alert_rules_index: str = "pipeline-alert-rules"  # operators write, the live indexer reads
+    alerts_index: str = "pipeline-alerts"  # the live indexer writes, the API reads
 
     @property
     def batch_indices(self) -> str:
@@ -169,7 +171,8 @@ def es_roles(names: Names) -> dict[str, dict]:
         # the dashboard's API: search the counts and the run records, look at mappings
         "pipeline_api": {
             "cluster": [],
-            "indices": [{"names": [names.batch_indices, names.live_indices, f"{names.runs_index}*"],
+            "indices": [{"names": [names.batch_indices, names.live_indices, f"{names.runs_index}*",
+                                   f"{names.alerts_index}*"],
                          "privileges": ["read", "view_index_metadata"]}],
         },
         # the batch indexer: its own index (create, map, write, delete stale buckets, refresh)
@@ -184,7 +187,11 @@ def es_roles(names: Names) -> dict[str, dict]:
             "cluster": ["manage_index_templates"],
             "indices": [{"names": [names.live_indices],
                          "privileges": ["create_index", "view_index_metadata", "read", "write", "maintenance",
-                                        "delete_index", "indices:admin/mapping/put"]}],
+                                        "delete_index", "indices:admin/mapping/put"]},
+                        # alerts: reads the rules, records each alert fired (and its webhook's outcome)
+                        {"names": [f"{names.alert_rules_index}*"], "privileges": ["read"]},
+                        {"names": [f"{names.alerts_index}*"],
+                         "privileges": ["create_index", "view_index_metadata", "read", "write"]}],
         },
         # the batch scheduler: its lease and its run records (the steps it starts use their own)
         "pipeline_scheduler": {

@@ -139,7 +139,8 @@ class AccessSettings(Settings):
                      detections_dead_letter_topic=self.detections_dead_letter_topic,
                      consumer_group=self.consumer_group, live_group=self.live_group,
                      archiver_group=self.archiver_group, batch_index=es.index,
-                     live_index_prefix=es.live_index_prefix, runs_index=es.runs_index, lock_index=self.lock_index)
+                     live_index_prefix=es.live_index_prefix, runs_index=es.runs_index, lock_index=self.lock_index,
+                     alert_rules_index=es.alert_rules_index, alerts_index=es.alerts_index)
 
     def topics(self) -> dict[str, int]:
         """The pipeline's topics and their partitions, created before the ACLs."""

@@ -43,6 +43,12 @@ class LiveIndexerSettings(Settings):
         gt=0,
         description="How often the aged-out indices are looked for, in seconds.",
     )
+    alert_webhook_url: str = Field("", alias="ALERT_WEBHOOK_URL", pattern=r"^(https?://\S+)?$",
+                                   description="Where fired alerts are POSTed as JSON (http(s)://...); empty: no "
+                                   "webhook (the dashboard still lists them).")
+    alert_delay_s: float = Field(2.0, alias="ALERT_DELAY_S", gt=0, le=50,
+                                 description="Seconds between writing a batch and checking the alert rules on its "
+                                 "buckets (longer than the live indices' 1 s refresh).")
     auto_offset_reset: AutoOffsetReset = "earliest"
     session_timeout_ms: int = Field(
         45_000,
