@@ -39,7 +39,8 @@ CLUSTER_NAME = "image-pipeline-local"
 # `python -m benchmarks.es_jvm` (2 shared cores, load ~11): start 38 s vs 91 s, the
 # dashboard's timeline query p50 54 ms vs 86 ms, 28 vs 18 req/s at 8 clients. On two busy
 # cores C2's compiler threads compete with the queries and pay off only after a long
-# warm-up; a server with spare cores should leave the JVM's default (production does).
+# warm-up; a server with spare cores should keep the JVM's default (cloud-services/docker-compose.yml
+# sets only the heap).
 JAVA_OPTS = ("-Xms512m -Xmx512m -Xlog:disable -Xlog:all=warning:stderr "
              "-XX:TieredStopAtLevel=1 -XX:-AlwaysPreTouch")
 
