@@ -109,6 +109,21 @@ describe("/api/count_specific", "One label's count over the range", [*_RANGE, "l
 describe("/api/label_counts", "Counts per label, biggest first", [*_RANGE, "source", "label", "metric"],
          _object({"labels": {"type": "array", "items": {"type": "string"}},
                   "counts": {"type": "array", "items": _COUNT}}))
+PARAMETERS["after"] = _query("after", {"type": "string", "pattern": r"^[0-9]{1,15}_[0-9a-f]{16,64}$"},
+                             "Where the next page starts: the `next` of the previous answer.")
+_DETECTION = _object({"label": {"type": "string"}, "score": {"type": "number", "minimum": 0, "maximum": 1},
+                      "box": {"type": "array", "items": _COUNT, "minItems": 4, "maxItems": 4}})
+describe("/api/images", "The newest images with their detections (gallery; the image itself: "
+         "/api/images/{id}/thumbnail?size=N and /api/images/{id}/full, JPEG)", ["from", "to", "source", "label",
+                                                                                 "limit", "after"],
+         _object({"from": {"type": ["string", "null"]}, "to": {"type": ["string", "null"]}, "total": _COUNT,
+                  "total_is_exact": {"type": "boolean"}, "next": {"type": ["string", "null"]},
+                  "images": {"type": "array", "items": _object({
+                      "id": {"type": "string"}, "source": {"type": "string"}, "captured_at": _TIME,
+                      "width": {"type": ["integer", "null"]}, "height": {"type": ["integer", "null"]},
+                      "counts": {"type": "object", "additionalProperties": _COUNT},
+                      "detections": {"type": ["array", "null"], "items": _DETECTION},
+                      "thumbnail": {"type": "string"}, "full": {"type": "string"}})}}))
 describe("/api/health", "Whether Elasticsearch answers and holds counts", [],
          _object({"status": {"type": "string"}, "index": {"type": "string"}}),
          {"503": ("Elasticsearch is unreachable, or holds no counts yet.", _object({"status": {"type": "string"}}))})

@@ -136,8 +136,17 @@ class LiveIndexer:
         room = self.batch_size
         if self.limits.max_messages is not None:
             room = min(room, self.limits.max_messages - self.summary.received)
+        # What is already fetched is taken at once; only when nothing is, wait for the next
+        # event (librdkafka's consume() waits for a full batch or the whole timeout, which
+        # would hold each event back by up to batch_wait_s), then take what came with it.
+        # Under load events pile up during a bulk request, so batches still fill.
+        batch = self.consumer.consume(num_messages=room, timeout=0)
+        if not batch:
+            batch = self.consumer.consume(num_messages=1, timeout=self.batch_wait_s)
+            if batch and room > 1:
+                batch += self.consumer.consume(num_messages=room - 1, timeout=0)
         received = []
-        for message in self.consumer.consume(num_messages=room, timeout=self.batch_wait_s):
+        for message in batch:
             error = message.error()
             if error is not None:
                 self._on_kafka_error(error)

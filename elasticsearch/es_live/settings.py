@@ -33,7 +33,9 @@ class LiveIndexerSettings(Settings):
         500, alias="LIVE_BATCH_SIZE", ge=1, le=10_000, description="Events per bulk request at most."
     )
     batch_wait_s: float = Field(
-        0.5, alias="LIVE_BATCH_WAIT_S", gt=0, description="How long one poll waits to fill a batch, in seconds."
+        0.5, alias="LIVE_BATCH_WAIT_S", gt=0,
+        description="How long one poll waits for an event when none is waiting, in seconds (events already "
+        "fetched are indexed at once, up to LIVE_BATCH_SIZE per bulk request).",
     )
     retention_check_s: float = Field(
         3600.0,

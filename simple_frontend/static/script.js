@@ -5,7 +5,7 @@
   const REFRESH_MS = 30000;
   // While the chart shows live buckets (after the newest batch run), new images can arrive
   // at any moment: the page asks again this often, unless the tab is hidden.
-  const LIVE_REFRESH_MS = 5000;
+  const LIVE_REFRESH_MS = 2000;
   // "Auto" interval: the finest interval that draws at most this many points.
   const DISPLAY_BUCKETS = 300;
   const INTERVAL_MS = { minute: 60e3, hour: 3600e3, day: 86400e3 };
