@@ -20,6 +20,7 @@ BENCHMARKS = {  # name -> module in this package
     "aggregation-cost": "aggregation_cost",
     "indexer": "indexer_throughput",
     "api": "api_latency",
+    "es-jvm": "es_jvm",
     "thumbnails": "thumbnail_latency",
     "edge": "edge_latency",
     "freshness": "freshness",

@@ -1,7 +1,24 @@
-"""Aggregation cost: a full recount of 100,000 images' metadata, and an incremental run
-that adds 1,000 new images to those 100,000, on the local S3 server.
+"""Aggregation cost: a full recount of 100,000 images, and an incremental run that adds
+1,000 new images to those 100,000, on the local S3 server; over the detection archive
+(`--source archive`, the default) or over the metadata objects (`--source metadata`).
 
-In the same run:
+The archive of the history is written as the archiver writes it (hadoop/README.md, "The
+detection archive"): the images' events in processing order, spread over 3 partitions by
+image id, a file per partition and --flush-s (60) seconds of processing, in the hour
+partition of its first event; the 1,000 new images arrive the same way in the current hour.
+The synthetic records of aggregation_throughput.py (48 hours of captures) give about 8,600
+files of a dozen events each: the archiver's layout at a low steady rate, its worst case.
+
+In the same run (archive):
+  1. baseline for the full recount: one process listing the archive and reading every
+     file (16 threads, the job's own lean S3 reader), counting nothing: the I/O floor;
+  2. the full recount (`count-aggregation --full`), as the CLI runs it;
+  3. the 1,000 new images' files are written beside the history's (and removed at the end);
+  4. the incremental run on top of the full recount: it lists the recent hours, reads the
+     new files and adds them to the recount's totals;
+  5. baseline for the incremental run: a run over those 1,000 images' files alone.
+
+In the same run (metadata):
   1. baseline for the full recount: one process listing the objects and reading every
      one (16 threads, the job's own lean S3 reader), counting nothing: the I/O floor;
   2. the full recount (`run_aggregation.py --full`), as the CLI runs it;
@@ -13,7 +30,8 @@ In the same run:
 Goals (issue 9): full recount under 60 s; incremental run at most 2x the run over the
 1,000 alone. Every run's total of detections is checked against the generated records.
 
-    python -m benchmarks.aggregation_cost     # reuses the 100,000 records of aggregation_throughput.py
+    python -m benchmarks.aggregation_cost     # the archive of 100,000 images (written once, then reused)
+    python -m benchmarks.aggregation_cost --source metadata   # the 100,000 records of aggregation_throughput.py
     python -m benchmarks.aggregation_cost --history 10000 --new 500
 """
 from __future__ import annotations
@@ -23,7 +41,8 @@ import logging
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from tqdm import tqdm
 
@@ -32,6 +51,8 @@ from benchmarks.common import argument_parser, save_figures
 from hadoop.aggregation import run_aggregation
 from hadoop.settings import AggregationSettings
 from pipeline_common.clients import s3_client
+from pipeline_common.contracts import MetadataRecord, detection_event_from_record
+from pipeline_common.contracts.detection_archive import encode_file, hour_floor, part_key
 from pipeline_common.environment import SettingsError, read_environment
 from pipeline_common.logs import configure_logging
 from pipeline_common.output_runs import new_run_id
@@ -42,6 +63,69 @@ from pipeline_common.timestamps import utc_now
 log = logging.getLogger("benchmarks.aggregation_cost")
 
 NEW_BASE = 10**9  # numbers of the new records: far from the history's 0..N-1
+
+
+PARTITIONS = 3
+NEW_RATE = 2.0  # images per second: how the 1,000 new images arrive
+
+
+def events_of(numbers, processed_at=None) -> list[tuple[datetime, str, bytes]]:
+    """(processing time, image id, event line) of synthetic records, in processing order;
+    `processed_at(number)` overrides the records' own processing time."""
+    found = []
+    for number in numbers:
+        record = MetadataRecord.from_json_bytes(synthetic_record(number))
+        event = detection_event_from_record(record)
+        if processed_at is not None:
+            event = replace(event, processed_at=processed_at(number))
+        found.append((event.processed_at, event.image_id, event.to_json_bytes()))
+    return sorted(found)
+
+
+def archiver_files(events, prefix: str, flush_s: float, first_offsets: dict[int, int]) -> dict[str, list[bytes]]:
+    """The files the archiver writes for `events`: per partition (by image id), a batch per
+    `flush_s` seconds of processing time and per hour, named by its first offset."""
+    files: dict[str, list[bytes]] = {}
+    open_batch: dict[int, tuple[datetime, str]] = {}
+    offsets = dict(first_offsets)
+    for moment, image_id, line in events:
+        partition = int(image_id, 16) % PARTITIONS
+        offset = offsets.get(partition, 0)
+        offsets[partition] = offset + 1
+        batch = open_batch.get(partition)
+        if batch is None or moment - batch[0] >= timedelta(seconds=flush_s) or hour_floor(moment) != hour_floor(
+                batch[0]):
+            batch = open_batch[partition] = (moment, part_key(prefix, moment, partition, offset))
+        files.setdefault(batch[1], []).append(line)
+    return files
+
+
+def put_files(s3, bucket: str, files: dict[str, list[bytes]], threads: int, what: str) -> None:
+    def put(item) -> None:
+        key, lines = item
+        s3.put_object(Bucket=bucket, Key=key, Body=encode_file(lines))
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for _ in tqdm(pool.map(put, files.items()), total=len(files), desc=what, unit=" files", disable=None):
+            pass
+
+
+def ensure_archive(s3, bucket: str, prefix: str, size: int, flush_s: float, threads: int) -> int:
+    """The history's archive under `prefix` (written once, reused); its number of files."""
+    marker = f"{prefix}READY"
+    try:
+        size_s, files_s = s3.get_object(Bucket=bucket, Key=marker)["Body"].read().decode().split()
+        if int(size_s) == size:
+            log.info("reusing the archive of %s images (%s files) under s3://%s/%s", size, files_s, bucket, prefix)
+            return int(files_s)
+    except (s3.exceptions.NoSuchKey, ValueError):
+        pass
+    delete_prefix(s3, bucket, prefix)
+    files = archiver_files(events_of(tqdm(range(size), desc="events", unit=" images", disable=None)),
+                           prefix, flush_s, {})
+    put_files(s3, bucket, files, threads, "uploading the archive")
+    s3.put_object(Bucket=bucket, Key=marker, Body=f"{size} {len(files)}".encode())
+    return len(files)
 
 
 def detections_of(numbers) -> int:
@@ -77,9 +161,10 @@ class Timed:
 
 
 def timed_run(env, args, input_prefix: str, output_prefix: str, s3, *, full: bool) -> Timed:
+    where = {"archive_prefix": input_prefix} if args.source == "archive" else {"input_prefix": input_prefix}
     settings = AggregationSettings.from_env(
-        env, runner=args.runner, input_prefix=input_prefix, output_prefix=output_prefix,
-        run_id=new_run_id(utc_now()), full=full, keep_runs=0,
+        env, runner=args.runner, source=args.source, output_prefix=output_prefix,
+        run_id=new_run_id(utc_now()), full=full, keep_runs=0, **where,
     )
     time.sleep(1.1)  # run ids have one-second resolution
     started = time.perf_counter()
@@ -105,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-r", "--runner", default="local", choices=["inline", "local", "hadoop"])
     parser.add_argument("--prefix", default="bench/", help="bucket folder for the data (default: bench/)")
     parser.add_argument("--threads", type=int, default=16, help="upload and baseline-read threads")
+    parser.add_argument("--source", default="archive", choices=["archive", "metadata"],
+                        help="what the runs read (default: archive)")
+    parser.add_argument("--flush-s", type=float, default=60.0,
+                        help="archive: seconds of processing per file and partition, as ARCHIVER_FLUSH_S (default: 60)")
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
     try:
@@ -115,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     bucket = settings.s3.bucket
     s3 = s3_client(settings.s3, max_pool_connections=max(10, args.threads))
+    if args.source == "archive":
+        return archive_cost(env, args, settings, s3)
     history = f"{args.prefix}aggregation-{args.history}/"  # shared with aggregation_throughput.py
     alone = f"{args.prefix}aggregation-cost-new-{args.new}/"
     out = f"{args.prefix}aggregation-cost-out/"
@@ -162,6 +253,74 @@ def main(argv: list[str] | None = None) -> int:
           f"{incremental.summary['listing_s']:.1f} s, run over {args.new} alone {only_new.summary['listing_s']:.1f} s")
     save_figures(args.json, {
         "runner": args.runner, "history": args.history, "new": args.new,
+        "baseline_read_s": baseline_read, "full_s": full.seconds,
+        "incremental_s": incremental.seconds, "new_alone_s": only_new.seconds,
+        "listing_s": {"full": full.summary["listing_s"], "incremental": incremental.summary["listing_s"],
+                      "new_alone": only_new.summary["listing_s"]},
+        "incremental_over_new_alone": incremental.seconds / only_new.seconds,
+    })
+    return 0
+
+
+def archive_cost(env, args, settings, s3) -> int:
+    bucket = settings.s3.bucket
+    history = f"{args.prefix}archive-{args.history}-{args.flush_s:g}s/"
+    alone = f"{args.prefix}archive-cost-new-{args.new}/"
+    out = f"{args.prefix}archive-cost-out/"
+    history_files = ensure_archive(s3, bucket, history, args.history, args.flush_s, args.threads)
+    # the new images arrive now, NEW_RATE a second, after the history's offsets
+    now = utc_now()
+    new_numbers = range(NEW_BASE, NEW_BASE + args.new)
+    arrivals = {n: now - timedelta(seconds=(NEW_BASE + args.new - n) / NEW_RATE) for n in new_numbers}
+    new_events = events_of(new_numbers, processed_at=arrivals.get)
+    first_offsets = {p: args.history for p in range(PARTITIONS)}  # beyond any offset of the history
+    new_files = archiver_files(new_events, history, args.flush_s, first_offsets)
+    alone_files = archiver_files(new_events, alone, args.flush_s, first_offsets)
+    delete_prefix(s3, bucket, out)
+    delete_prefix(s3, bucket, alone)
+    history_detections = detections_of(range(args.history))
+    new_detections = detections_of(new_numbers)
+    try:
+        started = time.perf_counter()
+        read = read_everything(s3, S3ObjectReader(settings.s3), bucket, history, args.threads) - 1  # READY
+        baseline_read = time.perf_counter() - started
+        log.info("baseline: listed and read %s archive files in %.1f s", read, baseline_read)
+
+        full = timed_run(env, args, history, f"{out}history/", s3, full=True)
+        check("full recount", full, "full", history_files, history_detections)
+
+        put_files(s3, bucket, new_files, args.threads, "the new images' files")
+        incremental = timed_run(env, args, history, f"{out}history/", s3, full=False)
+        check("incremental run", incremental, "incremental", len(new_files), history_detections + new_detections)
+
+        put_files(s3, bucket, alone_files, args.threads, "the new images' files, alone")
+        only_new = timed_run(env, args, alone, f"{out}alone/", s3, full=True)
+        check("run over the new images alone", only_new, "full", len(alone_files), new_detections)
+    finally:
+        delete_keys(s3, bucket, list(new_files))
+        delete_prefix(s3, bucket, out)
+        delete_prefix(s3, bucket, alone)
+
+    rows = [
+        ("full recount", f"{args.history} in {history_files}", full.seconds, "baseline read", baseline_read,
+         "< 60 s"),
+        (f"incremental (+{args.new})", f"+{args.new} in {len(new_files)}", incremental.seconds,
+         f"run over {args.new} alone", only_new.seconds, "ratio <= 2"),
+        (f"incremental (+{args.new})", f"+{args.new} in {len(new_files)}", incremental.seconds,
+         f"full recount of {args.history}", full.seconds, "(what it saves)"),
+    ]
+    print(f"\nover the detection archive, -r {args.runner}")
+    print(f"{'run':>22} {'images in files':>18} {'s':>7} {'baseline':>22} {'baseline s':>11} {'ratio':>6}  goal")
+    for name, objects, seconds, baseline, baseline_s, goal in rows:
+        print(f"{name:>22} {objects:>18} {seconds:>7.1f} {baseline:>22} {baseline_s:>11.1f} "
+              f"{seconds / baseline_s:>6.2f}  {goal}")
+    print(f"listing the input: full recount {full.summary['listing_s']:.1f} s ({full.summary['objects_listed']} "
+          f"files), incremental run {incremental.summary['listing_s']:.1f} s "
+          f"({incremental.summary['objects_listed']} files), run over {args.new} alone "
+          f"{only_new.summary['listing_s']:.1f} s")
+    save_figures(args.json, {
+        "source": "archive", "runner": args.runner, "history": args.history, "new": args.new,
+        "history_files": history_files, "new_files": len(new_files), "flush_s": args.flush_s,
         "baseline_read_s": baseline_read, "full_s": full.seconds,
         "incremental_s": incremental.seconds, "new_alone_s": only_new.seconds,
         "listing_s": {"full": full.summary["listing_s"], "incremental": incremental.summary["listing_s"],

@@ -124,7 +124,7 @@ class Result:
 def measure(env, size: int, args) -> Result:
     prefix = f"{args.prefix}aggregation-{size}/"
     settings = AggregationSettings.from_env(
-        env, runner=args.runner, input_prefix=f"{prefix}metadata/", output_prefix=f"{prefix}out/",
+        env, runner=args.runner, source="metadata", input_prefix=f"{prefix}metadata/", output_prefix=f"{prefix}out/",
         run_id=new_run_id(utc_now()), fetch_threads=args.fetch_threads, keys_per_split=args.keys_per_split,
     )
     bucket = settings.s3.bucket

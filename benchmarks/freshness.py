@@ -32,8 +32,11 @@ import uuid
 from pathlib import Path
 
 import cv2
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from benchmarks.common import argument_parser, save_figures
+from local_services.provision import admin_kafka_config, grant_on, revoke
+from local_services.settings import AccessSettings
 from pipeline_common.clients import elasticsearch_client, s3_client
 from pipeline_common.environment import PROJECT_ROOT, child_environment, read_environment
 from pipeline_common.logs import configure_logging
@@ -120,11 +123,77 @@ def measure(new_pics: Path, watcher: Watcher, rate: float, count: int, tag: str,
         time.sleep(0.2)
     latencies = [watcher.seen[source] - moment for source, moment in landed.items() if source in watcher.seen]
     missing = len(landed) - len(latencies)
-    result = {"rate_per_s": rate, "images": count, "visible": len(latencies), "missing": missing}
+    result = {"rate_per_s": rate, "images": count, "visible": len(latencies), "missing": missing,
+              "landed": landed, "seen": {source: watcher.seen[source] for source in landed if source in watcher.seen}}
     if latencies:
         result.update(p50_s=round(statistics.median(latencies), 2), p95_s=round(percentile(latencies, 0.95), 2),
                       max_s=round(max(latencies), 2))
     return result
+
+
+# Where the seconds go, from what each stage records of a photo: the producer's upload
+# time and its announcement's Kafka timestamp, the consumer's processed_at, the live
+# indexer's indexed_at (both in the live document), the poller's first sight.
+SEGMENTS = (("producer: settle, prepare, upload", "landed", "uploaded"),
+            ("announce (Kafka)", "uploaded", "announced"),
+            ("consumer: queue, download, detect", "announced", "processed"),
+            ("metadata, event, live indexer", "processed", "indexed"),
+            ("bulk, refresh, API poll", "indexed", "seen"))
+
+
+def announcements(env, topic: str) -> dict[str, tuple[float, float]]:
+    """image id -> (uploaded_at, Kafka timestamp) of every announcement on `topic`."""
+    from confluent_kafka import Consumer
+
+    from pipeline_common.contracts import ImageAnnouncement
+    from pipeline_common.settings import KafkaAdminSettings
+
+    consumer = Consumer({**KafkaAdminSettings.from_env(env).client_config(), "group.id": f"fresh-{uuid.uuid4().hex}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    found, idle = {}, 0
+    try:
+        consumer.subscribe([topic])
+        while idle < 5:
+            message = consumer.poll(1.0)
+            if message is None or message.error():
+                idle += 1
+                continue
+            idle = 0
+            announcement = ImageAnnouncement.from_json_bytes(message.value())
+            found[announcement.image_id] = (announcement.uploaded_at.timestamp(), message.timestamp()[1] / 1000)
+    finally:
+        consumer.close()
+    return found
+
+
+def live_documents(env, prefix: str) -> dict[str, dict]:
+    """source -> its live document (one photo per source here)."""
+    es = elasticsearch_client(ElasticsearchSettings.from_env(env))
+    try:
+        es.indices.refresh(index=f"{prefix}*", allow_no_indices=True, ignore_unavailable=True)
+        hits = es.search(index=f"{prefix}*", size=10_000, query={"match_all": {}})["hits"]["hits"]
+    finally:
+        es.close()
+    return {hit["_source"]["source"]: {**hit["_source"], "image_id": hit["_id"]} for hit in hits}
+
+
+def breakdown(run: dict, documents: dict[str, dict], announced: dict[str, tuple[float, float]]) -> dict:
+    """p50 and p95 of each segment over the photos of `run` whose every moment is known."""
+    from pipeline_common.timestamps import parse_iso
+
+    spans: dict[str, list[float]] = {name: [] for name, _, _ in SEGMENTS}
+    for source, landed in run["landed"].items():
+        document = documents.get(source)
+        if document is None or source not in run["seen"] or document["image_id"] not in announced:
+            continue
+        uploaded, announced_at = announced[document["image_id"]]
+        moments = {"landed": landed, "uploaded": uploaded, "announced": announced_at,
+                   "processed": parse_iso(document["processed_at"]).timestamp(),
+                   "indexed": parse_iso(document["indexed_at"]).timestamp(), "seen": run["seen"][source]}
+        for name, start, end in SEGMENTS:
+            spans[name].append(moments[end] - moments[start])
+    return {name: {"p50_s": round(statistics.median(values), 2), "p95_s": round(percentile(values, 0.95), 2)}
+            for name, values in spans.items() if values}
 
 
 def consumer_seconds_per_image(port: int) -> float | None:
@@ -165,23 +234,38 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.verbose)
     env = read_environment()
+    es = ElasticsearchSettings.from_env(env)
     suffix = uuid.uuid4().hex[:8]
     names = {
         "S3_BUCKET": f"fresh-bench-{suffix}", "KAFKA_IMAGES_TOPIC": f"images-fresh-{suffix}",
         "KAFKA_DEAD_LETTER_TOPIC": f"images-dead-fresh-{suffix}", "KAFKA_CONSUMER_GROUP": f"detector-fresh-{suffix}",
         "KAFKA_DETECTIONS_TOPIC": f"detections-fresh-{suffix}",
         "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC": f"detections-dead-fresh-{suffix}",
-        "LIVE_CONSUMER_GROUP": f"live-fresh-{suffix}", "ES_INDEX": f"object-counts-fresh-{suffix}",
-        "ES_LIVE_INDEX_PREFIX": f"live-fresh-{suffix}-", "ES_RUNS_INDEX": f"batch-runs-fresh-{suffix}",
-        "SCHEDULER_LOCK_INDEX": f"batch-locks-fresh-{suffix}",
+        "LIVE_CONSUMER_GROUP": f"live-fresh-{suffix}", "ARCHIVER_CONSUMER_GROUP": f"archiver-fresh-{suffix}",
+        # in the families of the configured indices, which each stage's own account may use
+        "ES_INDEX": f"{es.index}-fresh-{suffix}", "ES_LIVE_INDEX_PREFIX": f"{es.live_index_prefix}fresh-{suffix}-",
+        "ES_RUNS_INDEX": f"{es.runs_index}-fresh-{suffix}",
+        "SCHEDULER_LOCK_INDEX": f"pipeline-batch-locks-fresh-{suffix}",
         # the images topic starts empty, so the producer's and consumer's start-up is the
         # only wait before the first photo
         "KAFKA_AUTO_OFFSET_RESET": "earliest",
     }
     ports = {"dashboard": free_port(), "CONSUMER_METRICS_PORT": free_port(), "LIVE_METRICS_PORT": free_port(),
-             "SCHEDULER_METRICS_PORT": free_port(), "FRONTEND_METRICS_PORT": free_port()}
+             "SCHEDULER_METRICS_PORT": free_port(), "FRONTEND_METRICS_PORT": free_port(),
+             "ARCHIVER_METRICS_PORT": free_port()}
     s3 = s3_client(S3Settings.from_env(env))
     s3.create_bucket(Bucket=names["S3_BUCKET"])
+    admin = AdminClient(admin_kafka_config(env))
+    acls = grant_on(admin, AccessSettings.from_env(env), images_topic=names["KAFKA_IMAGES_TOPIC"],
+                    dead_letter_topic=names["KAFKA_DEAD_LETTER_TOPIC"], consumer_group=names["KAFKA_CONSUMER_GROUP"],
+                    detections_topic=names["KAFKA_DETECTIONS_TOPIC"],
+                    detections_dead_letter_topic=names["KAFKA_DETECTIONS_DEAD_LETTER_TOPIC"],
+                    live_group=names["LIVE_CONSUMER_GROUP"], archiver_group=names["ARCHIVER_CONSUMER_GROUP"])
+    # what `make up` makes for the configured names (the producer creates its own topic)
+    made = admin.create_topics([NewTopic(names[name], 3 if name == "KAFKA_DETECTIONS_TOPIC" else 1, 1) for name in (
+        "KAFKA_DEAD_LETTER_TOPIC", "KAFKA_DETECTIONS_TOPIC", "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC")])
+    for future in made.values():
+        future.result(timeout=30)
     work = Path(tempfile.mkdtemp(prefix="freshness-"))
     new_pics = work / "new_pics"
     process_env = {**child_environment(), **names, "PRODUCER_FRAMES_DIR": str(work / "frames"),
@@ -216,6 +300,12 @@ def main(argv: list[str] | None = None) -> int:
             log.info("%s", run)
         baseline = consumer_seconds_per_image(ports["CONSUMER_METRICS_PORT"])
         results["baseline_detection_s_per_image"] = round(baseline, 3) if baseline else None
+        documents = live_documents(env, names["ES_LIVE_INDEX_PREFIX"])
+        announced = announcements(env, names["KAFKA_IMAGES_TOPIC"])
+        for run in results["runs"]:
+            run["segments"] = breakdown(run, documents, announced)
+            del run["landed"], run["seen"]
+        results["load_average"] = os.getloadavg()
     finally:
         watcher.stop.set()
         if pipeline.poll() is None:
@@ -223,6 +313,10 @@ def main(argv: list[str] | None = None) -> int:
             pipeline.wait(120)
         log_file.close()
         drop_indices(env, names)
+        revoke(admin, acls)
+        admin.delete_topics([names[name] for name in ("KAFKA_IMAGES_TOPIC", "KAFKA_DEAD_LETTER_TOPIC",
+                                                      "KAFKA_DETECTIONS_TOPIC", "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC")],
+                            operation_timeout=10)
     print(f"\nfreshness (file lands in new_pics/ -> its counts in /api/sources), poll every {args.poll_s} s")
     baseline = results["baseline_detection_s_per_image"]
     print(f"baseline, the consumer's detection time per image: {baseline} s")
@@ -233,6 +327,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{run['rate_per_s']:>7g} {run['images']:>7} {run['visible']:>8} {p50!s:>7} {p95!s:>7} "
               f"{run.get('max_s')!s:>7} {(p95 / 5.0 if p95 else float('nan')):>9.2f} "
               f"{(p50 / baseline if p50 and baseline else float('nan')):>13.1f}")
+    for run in results["runs"]:
+        print(f"\n{run['rate_per_s']:g} photos/s, where the seconds go (p50 / p95):")
+        for name, figures in run["segments"].items():
+            print(f"  {name:<36} {figures['p50_s']:>6} {figures['p95_s']:>6}")
+    print(f"\nload average at the end (1, 5, 15 min): {' '.join(f'{x:.1f}' for x in results['load_average'])}")
     save_figures(args.json, results)
     return 0 if all(run["missing"] == 0 for run in results["runs"]) else 1
 

@@ -72,7 +72,7 @@ class Run:
 def timed_aggregation(env, home: Path, prefix: str) -> tuple[float, int]:
     """(seconds, detections found) of one aggregation run through the Hadoop at `home`."""
     aggregation = AggregationSettings.from_env(
-        env, runner="hadoop", hadoop_home=str(home), input_prefix=f"{prefix}metadata/",
+        env, runner="hadoop", hadoop_home=str(home), source="metadata", input_prefix=f"{prefix}metadata/",
         output_prefix=f"{prefix}hadoop-out/", run_id=new_run_id(utc_now()), full=True,
     )
     s3 = s3_client(aggregation.s3)

@@ -1,7 +1,7 @@
-"""One aggregation run: list the metadata objects, decide what to read (everything, or
-only what an earlier run did not count: `increments.py`), run the job through mrjob,
-publish `part-*` files, the run's ledger and state, and then `_SUCCESS` under
-s3://<bucket>/<output-prefix><run-id>/."""
+"""One aggregation run: list the input (the detection archive's hour files, or the
+metadata objects), decide what to read (everything, or only what an earlier run did not
+count: `archive.py`, `increments.py`), run the job through mrjob, publish `part-*` files,
+the run's ledger and state, and then `_SUCCESS` under s3://<bucket>/<output-prefix><run-id>/."""
 from __future__ import annotations
 
 import logging
@@ -12,20 +12,24 @@ import tempfile
 import time
 import zipfile
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 
 from tqdm import tqdm
 
+from pipeline_common.contracts import parse_s3_uri
 from pipeline_common.output_runs import SUCCESS_MARKER, is_complete, is_part_key, run_prefix
 from pipeline_common.s3 import S3Client, list_keys
-from pipeline_common.timestamps import to_iso, utc_now
+from pipeline_common.s3_reader import S3ObjectReader
+from pipeline_common.timestamps import parse_iso, to_iso, utc_now
 
-from .increments import FULL, Plan, RunState, plan_run
+from . import archive
+from .increments import FULL, INCREMENTAL, Plan, RunState, plan_run
 from .listing import list_objects
-from .manifest import aggregates_line, write_manifests
-from .object_counts_job import BAD_RECORDS, MRObjectCounts
+from .manifest import aggregates_line, events_line, write_manifests
+from .object_counts_job import BAD_RECORDS, SUPERSEDED_NAME, MRObjectCounts
 from .retention import remove_old_runs
-from .run_state import find_base, read_state, write_state
+from .run_state import find_base, read_images, read_state, write_state
 from .settings import AggregationSettings
 from .task_env import TASK_ENV_NAME, write_task_env
 
@@ -52,6 +56,7 @@ class RunResult:
     reason: str = ""  # why a full recount
     removed_runs: tuple[str, ...] = ()
     listing_s: float = 0.0  # seconds spent listing the input
+    source: str = "metadata"  # what was read: metadata objects, or archive files
 
     @property
     def bad_records(self) -> int:
@@ -64,7 +69,7 @@ class RunResult:
             "base_run": self.base_run, "reason": self.reason, "objects_listed": self.objects_listed,
             "objects_read": self.objects_read, "bad_records": self.bad_records,
             "part_files": len(self.part_keys), "removed_runs": list(self.removed_runs),
-            "listing_s": round(self.listing_s, 3),
+            "listing_s": round(self.listing_s, 3), "source": self.source,
             "counters": self.counters,
         }
 
@@ -141,6 +146,12 @@ def hadoop_runner_args(settings: AggregationSettings, private_dir: Path) -> list
     return args[:cut] + args[cut + 2:] + named + local  # job_args names the runner already
 
 
+# An archive run's files are spread over about this many map tasks (manifest files), each
+# of at least FILES_PER_SPLIT files: a small increment is one task (a -r local task costs
+# about a second to start).
+FILES_SPLITS = 8
+FILES_PER_SPLIT = 64
+
 # A -r local task costs about a second to start (a Python process importing mrjob);
 # below this many objects per core, fewer processes finish sooner.
 OBJECTS_PER_LOCAL_CORE = 1_000
@@ -187,10 +198,10 @@ def base_parts(s3: S3Client, settings: AggregationSettings, base_run: str) -> li
     return sorted(settings.s3.uri(k) for k in list_keys(s3, settings.s3.bucket, prefix) if is_part_key(k))
 
 
-def base_bad_records(s3: S3Client, settings: AggregationSettings, chosen: Plan) -> int:
-    if chosen.base_run is None:
+def base_bad_records(s3: S3Client, settings: AggregationSettings, base_run: str | None) -> int:
+    if base_run is None:
         return 0
-    state = read_state(s3, settings.s3.bucket, settings.output_prefix, chosen.base_run)
+    state = read_state(s3, settings.s3.bucket, settings.output_prefix, base_run)
     return state.bad_records_total if state is not None else 0
 
 
@@ -202,6 +213,13 @@ def run_aggregation(settings: AggregationSettings, s3: S3Client, clock=utc_now) 
             f"s3://{bucket}/{prefix} already holds objects: choose another --run-id "
             "or delete that folder"
         )
+    if settings.source == "archive":
+        return _run_over_archive(settings, s3, clock)
+    return _run_over_metadata(settings, s3, clock)
+
+
+def _run_over_metadata(settings: AggregationSettings, s3: S3Client, clock) -> RunResult:
+    bucket = settings.s3.bucket
     listed_at = clock()
     listing_started = time.monotonic()
     listed = list(tqdm(list_objects(s3, bucket, settings.input_prefix),
@@ -214,56 +232,147 @@ def run_aggregation(settings: AggregationSettings, s3: S3Client, clock=utc_now) 
     else:
         log.info("%s new of %s objects under s3://%s/%s, added to run %s",
                  len(chosen.to_read), len(listed), bucket, settings.input_prefix, chosen.base_run)
+    state = RunState(
+        run_id=settings.run_id, mode=chosen.mode, interval=settings.interval.value,
+        input_prefix=settings.input_prefix, listed_at=to_iso(listed_at), objects=len(listed),
+        objects_read=len(chosen.to_read), base_run=chosen.base_run, reason=chosen.reason,
+    )
     with tempfile.TemporaryDirectory(prefix="aggregation-") as scratch:
         scratch_dir = Path(scratch)
         manifests, _ = write_manifests(
             (settings.s3.uri(key) for key in chosen.to_read), scratch_dir / "manifests", settings.keys_per_split
         )
-        if chosen.base_run is not None:
-            parts = base_parts(s3, settings, chosen.base_run)
-            base_manifest = scratch_dir / "manifests" / "base-totals.txt"
-            base_manifest.write_text("".join(aggregates_line(uri) + "\n" for uri in parts), encoding="utf-8")
-            manifests.append(base_manifest)
-            log.info("adding to %s part file(s) of run %s", len(parts), chosen.base_run)
-        task_env = write_task_env(settings.s3, scratch_dir)
-        if settings.runner == "hadoop":
-            output_dir = f"s3a://{bucket}/{prefix}"
-            runner_args = hadoop_runner_args(settings, scratch_dir / "hadoop")
-        elif settings.runner == "local":
-            output_dir, runner_args = None, local_runner_args(len(chosen.to_read))
-        else:
-            output_dir, runner_args = None, []  # the runner's own scratch space
-        py_files = zip_pipeline_common(scratch_dir) if settings.runner in CLUSTER_RUNNERS else None
-        args = job_args(settings, manifests, task_env, output_dir, runner_args, py_files)
-
-        state = RunState(
-            run_id=settings.run_id, mode=chosen.mode, interval=settings.interval.value,
-            input_prefix=settings.input_prefix, listed_at=to_iso(listed_at), objects=len(listed),
-            objects_read=len(chosen.to_read), base_run=chosen.base_run, reason=chosen.reason,
+        part_keys, counters = _execute(
+            settings, s3, scratch_dir, manifests, chosen.base_run, len(chosen.to_read), state,
+            lambda done: write_state(s3, bucket, settings.output_prefix, done, listed),
         )
-        job = MRObjectCounts(args=args)
-        with job.make_runner() as runner:
-            runner.run()
-            counters = merge_counters(runner.counters())
-            # the run says how many records it skipped, with those the runs it builds on
-            # skipped (missing from its totals too): the indexer prunes nothing then
-            bad = sum(counters.get(BAD_RECORDS, {}).values())
-            state = replace(state, bad_records=bad, bad_records_total=bad + base_bad_records(s3, settings, chosen))
-            if output_dir:
-                # Hadoop's output committer wrote the parts and _SUCCESS itself; the
-                # ledger follows (a run without one is simply never a base)
-                if not is_complete(s3, bucket, settings.output_prefix, settings.run_id):
-                    raise RuntimeError(f"the job finished but s3://{bucket}/{prefix} has no _SUCCESS")
-                part_keys = sorted(k for k in list_keys(s3, bucket, prefix) if is_part_key(k))
-                write_state(s3, bucket, settings.output_prefix, state, listed)
-            else:
-                part_keys = _publish(runner, s3, bucket, prefix,
-                                     before_marker=lambda: write_state(s3, bucket, settings.output_prefix,
-                                                                       state, listed))
+    return _result(settings, s3, chosen, listed, part_keys, counters, listing_s)
+
+
+def _run_over_archive(settings: AggregationSettings, s3: S3Client, clock) -> RunResult:
+    """Hour files of detection events (hadoop/archive.py says what is read and why)."""
+    bucket, prefix = settings.s3.bucket, settings.archive_prefix
+    listed_at = clock()
+    lateness = timedelta(seconds=settings.archive_lateness_s)
+    base_run, counted, since, reason = None, None, None, "full recount asked for (--full)"
+    if not settings.full:
+        base = find_base(s3, bucket, settings.output_prefix, settings.run_id, settings.interval.value, prefix,
+                         source="archive")
+        if base.state is not None:
+            base_run, counted = base.state.run_id, base.counted
+            since = archive.window_start(parse_iso(base.state.listed_at), lateness)
+        reason = base.reason
+    listing_started = time.monotonic()
+    listed = archive.list_archive(s3, bucket, prefix, since, listed_at)
+    chosen = archive.plan_files(listed, since, base_run, counted, reason)
+    if chosen.mode == FULL and since is not None:  # the window's files were rewritten: all of them, then
+        listed = archive.list_archive(s3, bucket, prefix, None, listed_at)
+        chosen = archive.plan_files(listed, None, None, None, chosen.reason)
+    listing_s = time.monotonic() - listing_started
+    reader = S3ObjectReader(settings.s3)
+
+    def refs_of(keys: list[str]) -> list[archive.EventRef]:
+        uris = [settings.s3.uri(key) for key in keys]
+        return archive.read_refs(lambda uri: reader.get(*parse_s3_uri(uri)), uris, settings.fetch_threads)
+
+    try:
+        refs = refs_of(chosen.to_read)
+        counted_images: set[str] = set()
+        if chosen.mode == INCREMENTAL:
+            counted_images = read_images(s3, bucket, settings.output_prefix, chosen.base_run)
+            again = {ref.image_id for ref in refs} & counted_images
+            if again:
+                why = (f"{len(again)} image(s) counted by run {chosen.base_run} have newer events "
+                       "(processed again)")
+                listing_started = time.monotonic()
+                listed = archive.list_archive(s3, bucket, prefix, None, listed_at)
+                listing_s += time.monotonic() - listing_started
+                chosen = archive.plan_files(listed, None, None, None, why)
+                refs = refs_of(chosen.to_read)
+                counted_images = set()
+    finally:
+        reader.close()
+    latest, replaced = archive.latest(refs)
+    images = counted_images | set(latest)
+    if chosen.mode == FULL:
+        log.info("full recount of %s archive file(s) (%s event(s), %s image(s)) under s3://%s/%s (%s)",
+                 len(listed), len(refs), len(latest), bucket, prefix, chosen.reason)
+    else:
+        log.info("%s new archive file(s) (%s event(s)) of %s listed in the hours since %s, added to run %s",
+                 len(chosen.to_read), len(refs), len(listed), to_iso(since), chosen.base_run)
+    ledger = archive.ledger_entries(listed, archive.window_start(listed_at, lateness))
+    state = RunState(
+        run_id=settings.run_id, mode=chosen.mode, interval=settings.interval.value, input_prefix=prefix,
+        listed_at=to_iso(listed_at), objects=len(ledger), objects_read=len(chosen.to_read),
+        base_run=chosen.base_run, reason=chosen.reason, source="archive", images=len(images),
+    )
+    with tempfile.TemporaryDirectory(prefix="aggregation-") as scratch:
+        scratch_dir = Path(scratch)
+        per_split = max(FILES_PER_SPLIT, math.ceil(len(chosen.to_read) / FILES_SPLITS))
+        manifests, _ = write_manifests(
+            (events_line(settings.s3.uri(key)) for key in chosen.to_read), scratch_dir / "manifests", per_split
+        )
+        superseded = archive.write_superseded(scratch_dir / SUPERSEDED_NAME, replaced) if replaced else None
+        part_keys, counters = _execute(
+            settings, s3, scratch_dir, manifests, chosen.base_run, len(refs), state,
+            lambda done: write_state(s3, bucket, settings.output_prefix, done, ledger, archive.encode_images(images)),
+            superseded,
+        )
+    return _result(settings, s3, chosen, listed, part_keys, counters, listing_s)
+
+
+def _execute(settings: AggregationSettings, s3: S3Client, scratch_dir: Path, manifests: list[Path],
+             base_run: str | None, records: int, state: RunState, write_ledger, superseded: Path | None = None):
+    """Run the job over `manifests` (plus the base run's totals) and publish its parts,
+    then `write_ledger(state)` (with the bad records counted), then `_SUCCESS`; the part
+    keys and the counters."""
+    bucket = settings.s3.bucket
+    prefix = run_prefix(settings.output_prefix, settings.run_id)
+    if base_run is not None:
+        parts = base_parts(s3, settings, base_run)
+        base_manifest = scratch_dir / "manifests" / "base-totals.txt"
+        base_manifest.write_text("".join(aggregates_line(uri) + "\n" for uri in parts), encoding="utf-8")
+        manifests = [*manifests, base_manifest]
+        log.info("adding to %s part file(s) of run %s", len(parts), base_run)
+    task_env = write_task_env(settings.s3, scratch_dir)
+    if settings.runner == "hadoop":
+        output_dir = f"s3a://{bucket}/{prefix}"
+        runner_args = hadoop_runner_args(settings, scratch_dir / "hadoop")
+    elif settings.runner == "local":
+        output_dir, runner_args = None, local_runner_args(records)
+    else:
+        output_dir, runner_args = None, []  # the runner's own scratch space
+    if superseded is not None:
+        runner_args = [*runner_args, "--files", f"{superseded}#{SUPERSEDED_NAME}", "--superseded", SUPERSEDED_NAME]
+    py_files = zip_pipeline_common(scratch_dir) if settings.runner in CLUSTER_RUNNERS else None
+    args = job_args(settings, manifests, task_env, output_dir, runner_args, py_files)
+    job = MRObjectCounts(args=args)
+    with job.make_runner() as runner:
+        runner.run()
+        counters = merge_counters(runner.counters())
+        # the run says how many records it skipped, with those the runs it builds on
+        # skipped (missing from its totals too): the indexer prunes nothing then
+        bad = sum(counters.get(BAD_RECORDS, {}).values())
+        state = replace(state, bad_records=bad, bad_records_total=bad + base_bad_records(s3, settings, base_run))
+        if output_dir:
+            # Hadoop's output committer wrote the parts and _SUCCESS itself; the
+            # ledger follows (a run without one is simply never a base)
+            if not is_complete(s3, bucket, settings.output_prefix, settings.run_id):
+                raise RuntimeError(f"the job finished but s3://{bucket}/{prefix} has no _SUCCESS")
+            part_keys = sorted(k for k in list_keys(s3, bucket, prefix) if is_part_key(k))
+            write_ledger(state)
+        else:
+            part_keys = _publish(runner, s3, bucket, prefix, before_marker=lambda: write_ledger(state))
+    return part_keys, counters
+
+
+def _result(settings: AggregationSettings, s3: S3Client, chosen, listed, part_keys, counters,
+            listing_s: float) -> RunResult:
+    bucket = settings.s3.bucket
     removed = remove_old_runs(s3, bucket, settings.output_prefix, settings.keep_runs) if settings.keep_runs else []
     return RunResult(
         run_id=settings.run_id,
-        output_uri=f"s3://{bucket}/{prefix}",
+        output_uri=f"s3://{bucket}/{run_prefix(settings.output_prefix, settings.run_id)}",
         objects_listed=len(listed),
         part_keys=tuple(part_keys),
         counters=counters,
@@ -273,4 +382,5 @@ def run_aggregation(settings: AggregationSettings, s3: S3Client, clock=utc_now) 
         reason=chosen.reason,
         removed_runs=tuple(removed),
         listing_s=listing_s,
+        source=settings.source,
     )

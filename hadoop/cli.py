@@ -1,10 +1,12 @@
-"""Run the object-count aggregation over s3://<bucket>/metadata/ and publish the result
-to s3://<bucket>/mapreduce-output/<run-id>/ (part-* files, then _SUCCESS).
+"""Run the object-count aggregation over the detection archive (s3://<bucket>/detections/,
+hour files of detection events that `detection-archiver` writes) or, with --source
+metadata, over s3://<bucket>/metadata/ (one object per image), and publish the result to
+s3://<bucket>/mapreduce-output/<run-id>/ (part-* files, then _SUCCESS).
 
-By default a run reads only the metadata objects the newest earlier run did not count
-and adds them to that run's totals; with --full (or when there is no such run, or an
-object it counted was rewritten or deleted) it recounts everything. Both give the
-same totals.
+By default a run reads only what the newest earlier run did not count (the archive's
+new hours, or the new metadata objects) and adds it to that run's totals; with --full (or
+when there is no such run, or something it counted was rewritten or deleted, or processed
+again) it recounts everything. Both give the same totals, and so do both sources.
 
 Exit codes: 0 done; 1 the job or S3 failed; 2 bad settings or the run id is taken;
 3 done but bad records were skipped and --strict was given.
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from hadoop.aggregation import RunExistsError, run_aggregation
 from hadoop.object_counts_job import BAD_RECORDS, RECORDS, TIMESTAMPS
-from hadoop.settings import RUNNERS, AggregationSettings
+from hadoop.settings import RUNNERS, SOURCES, AggregationSettings
 from pipeline_common.clients import s3_client
 from pipeline_common.contracts import Interval
 from pipeline_common.environment import SettingsError
@@ -42,8 +44,14 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
                         help="mrjob runner (env AGGREGATION_RUNNER; default: local)")
     parser.add_argument("--interval", choices=[i.value for i in Interval],
                         help="bucket length (env AGGREGATION_INTERVAL; default: hour)")
+    parser.add_argument("--source", choices=SOURCES,
+                        help="archive: the detection archive's hour files; metadata: one object per image "
+                             "(env AGGREGATION_SOURCE; default: archive)")
+    parser.add_argument("--archive-prefix",
+                        help="detection archive folder in the bucket (env DETECTIONS_ARCHIVE_PREFIX; "
+                             "default: detections/)")
     parser.add_argument("--input-prefix",
-                        help="metadata folder in the bucket (default: metadata/)")
+                        help="metadata folder in the bucket, with --source metadata (default: metadata/)")
     parser.add_argument("--output-prefix",
                         help="folder holding the runs (default: mapreduce-output/)")
     parser.add_argument("--run-id", help="output folder name (default: UTC now, 20261128T120000Z)")
@@ -74,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = AggregationSettings.from_env(
             runner=args.runner, interval=args.interval, input_prefix=args.input_prefix,
+            source=args.source, archive_prefix=args.archive_prefix,
             output_prefix=args.output_prefix, run_id=args.run_id,
             keys_per_split=args.keys_per_split, fetch_threads=args.fetch_threads,
             hadoop_home=args.hadoop_home, extra_runner_args=mrjob_args,
@@ -82,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         log.error("%s", error)
         return 2
-    log.info("run %s: %s runner, %s buckets, %r", settings.run_id, settings.runner,
-             settings.interval.value, settings.s3)
+    log.info("run %s: %s runner, %s buckets, reading the %s, %r", settings.run_id, settings.runner,
+             settings.interval.value, settings.source, settings.s3)
     try:
         result = run_aggregation(settings, s3_client(settings.s3))
     except RunExistsError as error:
@@ -97,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         level = logging.INFO if group in JOB_COUNTER_GROUPS else logging.DEBUG
         for name, value in sorted(counters.items()):
             log.log(level, "counter %s / %s = %s", group, name, value)
-    log.info("run %s complete (%s): %s objects listed, %s read, %s part file(s) in %s",
-             result.run_id, result.mode, result.objects_listed, result.objects_read,
+    what = "archive files" if result.source == "archive" else "objects"
+    log.info("run %s complete (%s): %s %s listed, %s read, %s part file(s) in %s",
+             result.run_id, result.mode, result.objects_listed, what, result.objects_read,
              len(result.part_keys), result.output_uri)
     if args.summary_file:
         args.summary_file.write_text(json.dumps(result.summary(), indent=1), encoding="utf-8")

@@ -43,6 +43,8 @@ class RunState:
     state_version: int = STATE_VERSION
     bad_records: int = 0  # malformed records this run skipped
     bad_records_total: int = 0  # ... and the runs it built on skipped: missing from its totals
+    source: str = "metadata"  # metadata: objects in the ledger; archive: hour files (hadoop/archive.py)
+    images: int = 0  # archive: image ids in _images.txt.gz
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True, indent=1).encode("utf-8")
@@ -122,8 +124,10 @@ def plan_run(
     return Plan(INCREMENTAL, new, base_run=base.run_id)
 
 
-def base_problem(state: RunState, interval: str, input_prefix: str) -> str:
+def base_problem(state: RunState, interval: str, input_prefix: str, source: str = "metadata") -> str:
     """Why a run cannot be the base of this one ('' when it can)."""
+    if state.source != source:
+        return f"run {state.run_id} read the {state.source}, this run the {source}"
     if state.state_version != STATE_VERSION:
         return f"run {state.run_id} was counted by other rules (state version {state.state_version})"
     if state.interval != interval:

@@ -6,12 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .object_counts_job import AGGREGATES_TAG
+from .object_counts_job import AGGREGATES_TAG, EVENTS_TAG
 
 
 def aggregates_line(uri: str) -> str:
     """Manifest entry for a file of `Aggregate` lines (an earlier run's totals)."""
     return f"{AGGREGATES_TAG}\t{uri}"
+
+
+def events_line(uri: str) -> str:
+    """Manifest entry for a file of the detection archive."""
+    return f"{EVENTS_TAG}\t{uri}"
 
 
 def chunked(items: Iterable[str], size: int) -> Iterator[list[str]]:

@@ -36,14 +36,16 @@ from mrjob.step import MRStep
 from pipeline_common.contracts import (
     Aggregate,
     ContractError,
-    ErrorKind,
+    DetectionEvent,
     Interval,
     MetadataRecord,
     bucket_start,
     canonical_label,
+    parse_detection_event,
     parse_s3_uri,
-    utc_time,
 )
+from pipeline_common.contracts.detection_archive import decode_file
+from pipeline_common.contracts.metadata_counting import BadRecord, parse_record
 from pipeline_common.timestamps import parse_iso, to_iso
 
 log = logging.getLogger(__name__)
@@ -59,76 +61,46 @@ VERBATIM_OUTPUT = {
     "mapreduce.output.textoutputformat.separator": ",",
 }
 
-# the counter under "bad records" for each kind of contract error
-BAD_RECORD_REASONS = {
-    ErrorKind.EMPTY: "empty record",
-    ErrorKind.INVALID_JSON: "invalid JSON",
-    ErrorKind.NOT_AN_OBJECT: "not a JSON object",
-    ErrorKind.UNSUPPORTED_VERSION: "unknown schema version",
-    ErrorKind.MISSING_FIELD: "missing field",
-    ErrorKind.INVALID_FIELD: "invalid field",
-}
-
-
 # manifest lines naming a file of Aggregate lines (an earlier run's totals) start so
 AGGREGATES_TAG = "aggregates"
+# ... and those naming a file of the detection archive (gzipped DetectionEvent lines)
+EVENTS_TAG = "events"
+TAGS = {AGGREGATES_TAG, EVENTS_TAG}
+# the file (shipped with the job) of archived events that a later event of the same image
+# replaces: `<uri><TAB><line number>` lines (see hadoop/archive.py)
+SUPERSEDED_NAME = "superseded.tsv"
 
 
 def parse_entry(line: str) -> tuple[str, str]:
-    """("metadata" | "aggregates", uri) of one manifest line."""
+    """("metadata" | "aggregates" | "events", uri) of one manifest line."""
     tag, tab, uri = line.partition("\t")
-    if tab and tag == AGGREGATES_TAG:
-        return AGGREGATES_TAG, uri
+    if tab and tag in TAGS:
+        return tag, uri
     return "metadata", line
+
+
+def read_superseded(path: str) -> set[tuple[str, int]]:
+    found = set()
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            uri, tab, number = line.rstrip("\n").rpartition("\t")
+            if tab:
+                found.add((uri, int(number)))
+    return found
 
 
 class BaseTotalsError(RuntimeError):
     """An earlier run's totals cannot be read: the run fails rather than lose counts."""
 
 
-class BadRecord(ValueError):
-    """A record the job skips; `reason` is the counter name, `detail` goes to the log."""
-
-    def __init__(self, reason: str, detail: str = ""):
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
-
-    @classmethod
-    def of(cls, error: ContractError) -> "BadRecord":
-        return cls(BAD_RECORD_REASONS[error.kind], str(error))
-
-
-def _valid_time(value: Any) -> bool:
-    try:
-        utc_time(value)
-    except ContractError:
-        return False
-    return True
-
-
-def parse_record(payload: str | bytes) -> tuple[MetadataRecord, str | None]:
-    """Parse one metadata record; returns it and why it is bucketed by processed_at
-    (None when captured_at was usable). Raises BadRecord, whatever the payload."""
-    try:
-        data = MetadataRecord.read_object(payload)
-    except ContractError as error:
-        raise BadRecord.of(error) from None
-    fallback = None
-    if "captured_at" not in data:
-        fallback = "captured_at absent"
-    elif not _valid_time(data["captured_at"]):
-        fallback = "captured_at invalid"
-    if fallback:
-        if "processed_at" not in data:
-            raise BadRecord("missing field", f"processed_at ({fallback})")
-        if not _valid_time(data["processed_at"]):
-            raise BadRecord("invalid timestamp", f"{fallback} and processed_at invalid")
-        data = dict(data, captured_at=data["processed_at"])
-    try:
-        return MetadataRecord.validate(data), fallback
-    except ContractError as error:
-        raise BadRecord.of(error) from None
+def event_counts(event: DetectionEvent, interval: Interval) -> list[tuple[list, list]]:
+    """Map output for one archived detection event: the same as `label_counts` for the
+    metadata record it was made from."""
+    start = to_iso(bucket_start(event.captured_at, interval))
+    per_label: Counter = Counter()
+    for label, count in event.counts.items():
+        per_label[canonical_label(label)] += count
+    return [([label, event.source, start], [count, 1]) for label, count in sorted(per_label.items())]
 
 
 def label_counts(record: MetadataRecord, interval: Interval) -> list[tuple[list, list]]:
@@ -217,6 +189,11 @@ class MRObjectCounts(MRJob):
             "--fetch-threads", type=int, default=16,
             help="manifest format: objects fetched concurrently per map task (default: 16)",
         )
+        self.add_passthru_arg(
+            "--superseded", default="",
+            help="archive files: a file of `<uri><TAB><line>` events not to count (a later event of the same "
+                 "image replaces them)",
+        )
 
     def steps(self):
         return [
@@ -251,6 +228,7 @@ class MRObjectCounts(MRJob):
         self._in_flight: deque = deque()  # (kind, uri, future) in manifest order
         self._pool = None
         self._s3 = None
+        self._superseded = read_superseded(self.options.superseded) if self.options.superseded else set()
 
     def mapper(self, _, line):
         if self.options.input_format == "records":
@@ -290,6 +268,11 @@ class MRObjectCounts(MRJob):
             self._tally[RECORDS, "earlier totals files read"] += 1
             yield from base_counts(body, self._interval, uri)
             return
+        if kind == EVENTS_TAG:
+            if error is not None:  # a listed archive file that cannot be read would lose counts
+                raise error
+            yield from self._count_events(body, uri)
+            return
         if error is not None:
             if not isinstance(error, FileNotFoundError):
                 # anything but a vanished object fails the task (after the client's
@@ -328,6 +311,30 @@ class MRObjectCounts(MRJob):
         if not record.detections:
             self._tally[RECORDS, "without detections"] += 1
         yield from label_counts(record, self._interval)
+
+    def _count_events(self, body: bytes, uri: str) -> Iterator[tuple[list, list]]:
+        self._tally[RECORDS, "archive files read"] += 1
+        try:
+            lines = decode_file(body)
+        except ContractError as error:
+            log.warning("%s: unreadable archive file skipped: %s", uri, error)
+            self._tally[BAD_RECORDS, "unreadable archive file"] += 1
+            return
+        for number, line in enumerate(lines):
+            if (uri, number) in self._superseded:
+                self._tally[RECORDS, "replaced by a later event of the image"] += 1
+                continue
+            self._tally[RECORDS, "read"] += 1
+            try:
+                event = parse_detection_event(line)
+            except ContractError as error:
+                bad = BadRecord.of(error)
+                log.warning("%s:%d: bad event skipped: %s", uri, number, bad)
+                self._tally[BAD_RECORDS, bad.reason] += 1
+                continue
+            if not event.counts:
+                self._tally[RECORDS, "without detections"] += 1
+            yield from event_counts(event, self._interval)
 
     # --- combine and reduce ---------------------------------------------------------
 

@@ -11,6 +11,7 @@ from pipeline_common.contracts import ContractError
 from pipeline_common.output_runs import SUCCESS_MARKER, check_run_id, run_prefix
 from pipeline_common.s3 import S3Client, S3Failure, classify, list_keys
 
+from .archive import IMAGES_NAME, decode_images
 from .increments import LEDGER_NAME, STATE_NAME, RunState, base_problem, decode_ledger, encode_ledger
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,8 @@ def read_state(s3: S3Client, bucket: str, output_prefix: str, run_id: str) -> Ru
     return RunState.from_json(body)
 
 
-def find_base(s3: S3Client, bucket: str, output_prefix: str, run_id: str, interval: str, input_prefix: str) -> Base:
+def find_base(s3: S3Client, bucket: str, output_prefix: str, run_id: str, interval: str, input_prefix: str,
+              source: str = "metadata") -> Base:
     """The newest complete run (other than `run_id`) whose ledger this run can build on."""
     reasons = []
     candidates = [r for r in reversed(complete_runs(s3, bucket, output_prefix)) if r != run_id]
@@ -68,7 +70,7 @@ def find_base(s3: S3Client, bucket: str, output_prefix: str, run_id: str, interv
         if state is None:
             reasons.append(f"run {candidate} has no {STATE_NAME}")
             continue
-        problem = base_problem(state, interval, input_prefix)
+        problem = base_problem(state, interval, input_prefix, source)
         if problem:
             reasons.append(problem)
             continue
@@ -89,10 +91,19 @@ def find_base(s3: S3Client, bucket: str, output_prefix: str, run_id: str, interv
     return Base(None, None, "no earlier run to build on: " + "; ".join(reasons[:3]))
 
 
-def write_state(s3: S3Client, bucket: str, output_prefix: str, state: RunState, listed: list[tuple[str, str]]) -> None:
-    """The ledger first, then the state that vouches for it: a run whose state exists
-    has its whole ledger."""
+def read_images(s3: S3Client, bucket: str, output_prefix: str, run_id: str) -> set[str]:
+    """The image ids an archive run counted (hadoop/archive.py)."""
+    key = run_prefix(output_prefix, run_id) + IMAGES_NAME
+    return decode_images(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def write_state(s3: S3Client, bucket: str, output_prefix: str, state: RunState, listed: list[tuple[str, str]],
+                images: bytes | None = None) -> None:
+    """The ledger (and an archive run's image ids) first, then the state that vouches for
+    them: a run whose state exists has its whole ledger."""
     prefix = run_prefix(output_prefix, state.run_id)
     s3.put_object(Bucket=bucket, Key=prefix + LEDGER_NAME, Body=encode_ledger(listed),
                   ContentType="application/gzip")
+    if images is not None:
+        s3.put_object(Bucket=bucket, Key=prefix + IMAGES_NAME, Body=images, ContentType="application/gzip")
     s3.put_object(Bucket=bucket, Key=prefix + STATE_NAME, Body=state.to_json(), ContentType="application/json")

@@ -8,13 +8,15 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from pipeline_common.contracts import METADATA_PREFIX, OUTPUT_PREFIX, Interval
+from pipeline_common.contracts.detection_archive import ARCHIVE_PREFIX
 from pipeline_common.environment import Settings
 from pipeline_common.local_state import LocalDir, default_local_dir
 from pipeline_common.output_runs import new_run_id
-from pipeline_common.settings import OutputPrefix, Prefix, RunId, S3Settings
+from pipeline_common.settings import ArchivePrefix, OutputPrefix, Prefix, RunId, S3Settings
 from pipeline_common.timestamps import utc_now
 
 RUNNERS = ("inline", "local", "hadoop", "emr", "dataproc")
+SOURCES = ("archive", "metadata")
 
 
 def _keep_all_or_two(runs: int) -> int:
@@ -33,8 +35,22 @@ class AggregationSettings(Settings):
     )
     interval: Interval = Field(Interval.HOUR, alias="AGGREGATION_INTERVAL",
                                description="Bucket length: minute, hour or day.")
+    source: Literal[SOURCES] = Field(  # type: ignore[valid-type]
+        "archive", alias="AGGREGATION_SOURCE",
+        description="What a run reads: archive (default; the detection events in hour files, which the archiver "
+        "writes: a run reads only the hours that are new) or metadata (one object per image, the source of "
+        "truth; every run lists them all).",
+    )
     input_prefix: Prefix = Field(METADATA_PREFIX, alias="AGGREGATION_INPUT_PREFIX",
-                                 description="Folder in the bucket holding the metadata records read.")
+                                 description="Folder in the bucket holding the metadata records read "
+                                 "(AGGREGATION_SOURCE=metadata).")
+    archive_prefix: ArchivePrefix = ARCHIVE_PREFIX
+    archive_lateness_s: float = Field(
+        7200.0, alias="AGGREGATION_ARCHIVE_LATENESS_S", ge=0, le=30 * 86400,
+        description="An incremental run over the archive lists the hours from this long before the previous run "
+        "on: archive files written later into older hours (an archiver that was down longer) wait for the next "
+        "full recount.",
+    )
     output_prefix: OutputPrefix = OUTPUT_PREFIX
     keys_per_split: int = Field(10_000, alias="AGGREGATION_KEYS_PER_SPLIT", ge=1,
                                 description="Metadata objects per map-task input file (one Hadoop map task each).")

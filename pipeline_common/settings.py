@@ -89,6 +89,10 @@ LiveGroup = Annotated[str, Field(
     alias="LIVE_CONSUMER_GROUP", min_length=1,
     description="The live indexer's own consumer group on KAFKA_DETECTIONS_TOPIC.",
 )]
+ArchiverGroup = Annotated[str, Field(
+    alias="ARCHIVER_CONSUMER_GROUP", min_length=1,
+    description="The detection archiver's own consumer group on KAFKA_DETECTIONS_TOPIC.",
+)]
 DetectionsDeadLetterTopic = Annotated[TopicName, Field(
     alias="KAFKA_DETECTIONS_DEAD_LETTER_TOPIC",
     description="Where malformed events and documents Elasticsearch refuses go (not KAFKA_DETECTIONS_TOPIC).",
@@ -104,6 +108,12 @@ ImagesTopicPartitions = Annotated[int, Field(
 DashboardPort = Annotated[int, Field(
     alias="FRONTEND_PORT", ge=1, le=65535,
     description="Port the dashboard listens on (where the edge finds it locally).",
+)]
+# Written by the archiver, read by the aggregation (contracts/detection_archive.py).
+ArchivePrefix = Annotated[Prefix, Field(
+    alias="DETECTIONS_ARCHIVE_PREFIX",
+    description="Folder in the bucket of the detection archive: the detection events in hour files "
+    "(<prefix>date=YYYY-MM-DD/hour=HH/*.jsonl.gz); written by the archiver, read by the aggregation.",
 )]
 # Read by the aggregation (writer) and the indexer (reader), so both agree where runs are.
 OutputPrefix = Annotated[Prefix, Field(
@@ -127,6 +137,15 @@ class S3Settings(Settings):
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
+
+
+class ArchiverS3Settings(S3Settings):
+    """The detection archiver's own S3 account: it may only write objects under the
+    detection archive's prefix (cloud-services/README.md, "Least privilege")."""
+
+    access_key: Secret = Field(alias="ARCHIVER_S3_ACCESS_KEY",
+                               description="The detection archiver's own S3 access key id (writes the archive only).")
+    secret_key: Secret = Field(alias="ARCHIVER_S3_SECRET_KEY", description="Its secret key.")
 
 
 class FrontendS3Settings(S3Settings):
@@ -233,6 +252,7 @@ _CONSUMER = _kafka_account("detector", "CONSUMER", "ACLs: reads the images topic
                            "dead-letter and detections topics")
 _LIVE = _kafka_account("live indexer", "LIVE", "ACLs: reads the detections topic in its group, writes their "
                        "dead-letter topic")
+_ARCHIVER = _kafka_account("detection archiver", "ARCHIVER", "ACLs: reads the detections topic in its group")
 
 
 class ProducerKafkaSettings(KafkaSettings):
@@ -248,6 +268,11 @@ class ConsumerKafkaSettings(KafkaSettings):
 class LiveKafkaSettings(KafkaSettings):
     username: str = _LIVE[0]
     password: SecretStr | None = _LIVE[1]
+
+
+class ArchiverKafkaSettings(KafkaSettings):
+    username: str = _ARCHIVER[0]
+    password: SecretStr | None = _ARCHIVER[1]
 
 
 KAFKA_ADMIN_USER = "admin"
@@ -281,6 +306,11 @@ class ElasticsearchSettings(Settings):
                              description="Index of the object counts (written by the indexer, read by the dashboard).")
     runs_index: IndexName = Field("pipeline-batch-runs", alias="ES_RUNS_INDEX",
                                   description="Index of the batch runs' records (the scheduler writes, the API reads).")
+    alert_rules_index: IndexName = Field("pipeline-alert-rules", alias="ES_ALERT_RULES_INDEX",
+                                         description="Index of the alert rules (operators write them with python -m "
+                                         "es_live.alerts; the live indexer reads them).")
+    alerts_index: IndexName = Field("pipeline-alerts", alias="ES_ALERTS_INDEX",
+                                    description="Index of the alerts fired (the live indexer writes, the API reads).")
     # the live indices, one per capture day: <prefix>YYYY.MM.DD (see contracts/live_index.py)
     live_index_prefix: LiveIndexPrefix = Field(
         "object-counts-live-", alias="ES_LIVE_INDEX_PREFIX",

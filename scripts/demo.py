@@ -2,13 +2,13 @@
 photos, kept running.
 
 Services up -> sample photos in new_pics/ -> the processes of the Procfile, run by honcho:
-the producer watching new_pics/, the consumer, the live indexer, the batch scheduler and
-the dashboard on http://127.0.0.1:5001. A photo dropped into producer/new_pics/<camera>/
+the producer watching new_pics/, the consumer, the live indexer, the detection archiver,
+the batch scheduler and the dashboard on http://127.0.0.1:5001. A photo dropped into producer/new_pics/<camera>/
 shows on the dashboard within seconds. Ctrl-C stops every process it started
 (the services keep running: `make down` stops them).
 
---no-serve runs each stage once instead (producer, consumer and live indexer until the
-topics are drained, aggregation, indexer) and exits.
+--no-serve runs each stage once instead (producer, consumer, live indexer and archiver
+until the topics are drained, aggregation, indexer) and exits.
 Every step is an ordinary run of a stage's own entry point, with the settings in .env,
 so re-running the demo announces, counts and indexes nothing twice.
 """
@@ -95,6 +95,7 @@ def run_once(args: argparse.Namespace) -> None:
     step("producer", [PYTHON, "-m", "producer", "run", "--new-pics", str(args.new_pics), "--no-progress"])
     step("consumer", [PYTHON, "-m", "consumer", "--idle-timeout", str(args.idle_timeout)])
     step("live indexer", [PYTHON, "-m", "es_live", "--idle-timeout", str(args.idle_timeout)])
+    step("archiver", [PYTHON, "-m", "archiver", "--idle-timeout", str(args.idle_timeout)])
     step("aggregation", [PYTHON, "-m", "hadoop"])
     step("indexer", [PYTHON, "-m", "es_indexer"])
 

@@ -20,7 +20,7 @@ from .errors import describe_elasticsearch_error
 from .export import csv_response, parse_format, timeline_csv, totals_csv
 from .extension import frontend
 from .merge import Plan
-from .params import bucket_count, check_names, parse_query
+from .params import ParamError, bucket_count, check_names, parse_query, shown
 from .store import Snapshot
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -272,3 +272,38 @@ def _batch_coverage(runs: dict[Interval, list[str]], lateness) -> dict[str, Any]
         cutoff = batch_cutoff(run_id, interval, lateness)
         coverage[interval.value] = {"run_id": run_id, "final_until": to_iso(cutoff) if cutoff else None}
     return coverage
+
+
+MAX_ALERTS = 100
+
+
+@bp.get("/alerts")
+def alerts() -> Response:
+    """The alerts fired (pipeline_common/contracts/alerts.py), newest bucket first:
+    {"alerts": [{"label", "source", "interval", "above", "bucket_start", "count", "fired_at",
+    "webhook", "rule"}...]}. `limit` 1-100 (default 20)."""
+    app = frontend()
+    args = request.args.to_dict(flat=False)
+    check_names(args, frozenset({"limit"}))
+    limit = parse_limit(request.args.get("limit"))
+    index = app.settings.elasticsearch.alerts_index
+    response = app.store.client.search(index=index, ignore_unavailable=True, size=limit,
+                                       sort=[{"bucket_start": "desc"}, {"fired_at": "desc"}],
+                                       query={"match_all": {}})
+    found = [alert_view(hit["_source"]) for hit in response["hits"]["hits"]]
+    return jsonify({"index": index, "alerts": found})
+
+
+def parse_limit(text: str | None) -> int:
+    if text is None:
+        return 20
+    if not text.isdigit() or not 1 <= int(text) <= MAX_ALERTS:
+        raise ParamError(f"limit: expected a whole number from 1 to {MAX_ALERTS}; got {shown(text)}")
+    return int(text)
+
+
+def alert_view(source: dict[str, Any]) -> dict[str, Any]:
+    where = "any source" if source.get("source") == "*" else source.get("source")
+    return {**{key: source.get(key) for key in ("label", "source", "interval", "above", "bucket_start", "count",
+                                                  "fired_at", "webhook")},
+            "rule": f"{source.get('label')} at {where} above {source.get('above')} per {source.get('interval')}"}

@@ -20,7 +20,7 @@ from pipeline_common.timestamps import to_iso
 
 from .params import ParamError, TimeRange, check_names, parse_names, parse_range, shown
 
-DEFAULT_LIMIT = 24
+DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 LISTING_PARAMS = frozenset({"from", "to", "source", "label", "limit", "after"})
 # where the next page starts: the last image's capture time (epoch ms) and id

@@ -46,7 +46,7 @@ class CountsStore:
         index: str,
         live_pattern: str,
         *,
-        max_staleness_s: float = 5.0,
+        max_staleness_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client

@@ -6,7 +6,8 @@ same to a production stack once (cloud-services/README.md). Least privilege thro
 - Kafka (StandardAuthorizer, nothing allowed without an ACL): the producer writes the
   images topic (and may create it); the detector reads it in its own group and writes the
   dead-letter and detections topics; the live indexer reads the detections in its group
-  and writes their dead-letter topic. Only the broker's own `admin` is a super user.
+  and writes their dead-letter topic; the archiver reads the detections in its own group.
+  Only the broker's own `admin` is a super user.
 - Elasticsearch (file realm): the dashboard's API reads the count indices; each indexer
   writes only its own indices. Only `elastic` administers.
 - Traefik: every Elasticsearch account is also in the edge's Elasticsearch user file, the
@@ -50,10 +51,13 @@ class Names:
     detections_dead_letter_topic: str = "detections-dead-letter"
     consumer_group: str = "object-detector"
     live_group: str = "live-indexer"
+    archiver_group: str = "detection-archiver"
     batch_index: str = "hadoop-object-counts-v1"
     live_index_prefix: str = "object-counts-live-"
     runs_index: str = "pipeline-batch-runs"  # the scheduler's records of batch runs
     lock_index: str = "pipeline-batch-locks"  # the scheduler's lease
+    alert_rules_index: str = "pipeline-alert-rules"  # operators write, the live indexer reads
+    alerts_index: str = "pipeline-alerts"  # the live indexer writes, the API reads
 
     @property
     def batch_indices(self) -> str:
@@ -71,7 +75,7 @@ class Names:
 
 # --- Kafka ----------------------------------------------------------------------------
 
-KAFKA_STAGES = ("producer", "consumer", "live_indexer")
+KAFKA_STAGES = ("producer", "consumer", "live_indexer", "archiver")
 
 
 def kafka_permissions(stage: str, names: Names) -> list[tuple[str, str, str]]:
@@ -93,6 +97,12 @@ def kafka_permissions(stage: str, names: Names) -> list[tuple[str, str, str]]:
             ("GROUP", names.live_group, "READ"),
             ("TOPIC", names.detections_dead_letter_topic, "WRITE"),
             ("TOPIC", names.detections_dead_letter_topic, "DESCRIBE"),
+        ]
+    if stage == "archiver":
+        return [
+            ("TOPIC", names.detections_topic, "READ"),
+            ("TOPIC", names.detections_topic, "DESCRIBE"),
+            ("GROUP", names.archiver_group, "READ"),
         ]
     raise ValueError(f"unknown Kafka stage {stage!r}; expected one of {', '.join(KAFKA_STAGES)}")
 
@@ -161,7 +171,8 @@ def es_roles(names: Names) -> dict[str, dict]:
         # the dashboard's API: search the counts and the run records, look at mappings
         "pipeline_api": {
             "cluster": [],
-            "indices": [{"names": [names.batch_indices, names.live_indices, f"{names.runs_index}*"],
+            "indices": [{"names": [names.batch_indices, names.live_indices, f"{names.runs_index}*",
+                                   f"{names.alerts_index}*"],
                          "privileges": ["read", "view_index_metadata"]}],
         },
         # the batch indexer: its own index (create, map, write, delete stale buckets, refresh)
@@ -176,7 +187,11 @@ def es_roles(names: Names) -> dict[str, dict]:
             "cluster": ["manage_index_templates"],
             "indices": [{"names": [names.live_indices],
                          "privileges": ["create_index", "view_index_metadata", "read", "write", "maintenance",
-                                        "delete_index", "indices:admin/mapping/put"]}],
+                                        "delete_index", "indices:admin/mapping/put"]},
+                        # alerts: reads the rules, records each alert fired (and its webhook's outcome)
+                        {"names": [f"{names.alert_rules_index}*"], "privileges": ["read"]},
+                        {"names": [f"{names.alerts_index}*"],
+                         "privileges": ["create_index", "view_index_metadata", "read", "write"]}],
         },
         # the batch scheduler: its lease and its run records (the steps it starts use their own)
         "pipeline_scheduler": {
@@ -238,10 +253,14 @@ def write_es_file_realm(directory: Path, accounts: dict[str, Account], names: Na
 DASHBOARD_S3_PREFIXES = ("images/",)
 
 
-def s3_identities(admin: Account, dashboard: Account | None, bucket: str) -> dict:
-    """SeaweedFS's identities file: the pipeline's account with full rights, and the
+def s3_identities(admin: Account, dashboard: Account | None, bucket: str,
+                  archiver: tuple[Account, str] | None = None) -> dict:
+    """SeaweedFS's identities file: the pipeline's account with full rights, the
     dashboard's, which may only read objects under DASHBOARD_S3_PREFIXES of the bucket
-    (no listing, no writing, nothing else)."""
+    (no listing, no writing, nothing else), and given (account, archive prefix) the
+    detection archiver's, which may only write objects under the archive prefix (of any
+    bucket: tests and benchmarks run the archiver on buckets of their own; SeaweedFS
+    matches `*` in an action's resource)."""
     identities = [{
         "name": "pipeline",
         "credentials": [{"accessKey": admin.username, "secretKey": admin.password}],
@@ -255,6 +274,16 @@ def s3_identities(admin: Account, dashboard: Account | None, bucket: str) -> dic
             "name": "dashboard",
             "credentials": [{"accessKey": dashboard.username, "secretKey": dashboard.password}],
             "actions": [f"Read:{bucket}/{prefix}*" for prefix in DASHBOARD_S3_PREFIXES],
+        })
+    if archiver is not None:
+        account, prefix = archiver
+        if account.username == admin.username:
+            raise ServiceError("ARCHIVER_S3_ACCESS_KEY must differ from S3_ACCESS_KEY: the archiver writes with an "
+                               "account of its own")
+        identities.append({
+            "name": "detection-archiver",
+            "credentials": [{"accessKey": account.username, "secretKey": account.password}],
+            "actions": [f"Write:*/{prefix}*"],
         })
     return {"identities": identities}
 

@@ -14,6 +14,10 @@ from pydantic import Field, SecretStr, model_validator
 
 from pipeline_common.environment import Settings, SettingsError, system_variable
 from pipeline_common.settings import (
+    ArchivePrefix,
+    ArchiverGroup,
+    ArchiverKafkaSettings,
+    ArchiverS3Settings,
     ConsumerKafkaSettings,
     DashboardPort,
     DetectionsDeadLetterTopic,
@@ -76,10 +80,13 @@ class AccessSettings(Settings):
     administrators', the edge's, and the names the rights are about."""
 
     kafka_admin: KafkaAdminSettings  # also the topics' names
+    s3_admin: S3Settings  # the pipeline's S3 account (S3_*)
     es_admin: ElasticsearchSettings  # `elastic`; also the indices' names
     producer: ProducerKafkaSettings
     detector: ConsumerKafkaSettings
     live_kafka: LiveKafkaSettings
+    archiver_kafka: ArchiverKafkaSettings
+    archiver_s3: ArchiverS3Settings
     api_es: FrontendElasticsearchSettings
     api_s3: FrontendS3Settings  # the dashboard's own S3 keys (reads images/ only)
     indexer_es: IndexerElasticsearchSettings
@@ -88,6 +95,8 @@ class AccessSettings(Settings):
     edge: EdgeAccounts
     consumer_group: DetectorGroup = "object-detector"
     live_group: LiveGroup = "live-indexer"
+    archiver_group: ArchiverGroup = "detection-archiver"
+    archive_prefix: ArchivePrefix = "detections/"
     detections_dead_letter_topic: DetectionsDeadLetterTopic = "detections-dead-letter"
     lock_index: SchedulerLockIndex = "pipeline-batch-locks"
     topic_partitions: ImagesTopicPartitions = 3
@@ -95,9 +104,16 @@ class AccessSettings(Settings):
     @property
     def kafka_accounts(self) -> tuple[tuple[str, Account], ...]:
         """(stage, account) of the stages that log in (none with a protocol without SASL)."""
-        stages = (("producer", self.producer), ("consumer", self.detector), ("live_indexer", self.live_kafka))
+        stages = (("producer", self.producer), ("consumer", self.detector), ("live_indexer", self.live_kafka),
+                  ("archiver", self.archiver_kafka))
         return tuple((stage, Account(kafka.username, _secret(kafka.password)))
                      for stage, kafka in stages if kafka.username)
+
+    @property
+    def archiver_s3_account(self) -> tuple[Account, str]:
+        """The archiver's S3 account and the prefix it may write under."""
+        s3 = self.archiver_s3
+        return Account(s3.access_key.get_secret_value(), s3.secret_key.get_secret_value()), self.archive_prefix
 
     @property
     def es_accounts(self) -> tuple[tuple[str, Account], ...]:
@@ -121,8 +137,10 @@ class AccessSettings(Settings):
         return Names(images_topic=kafka.images_topic, dead_letter_topic=kafka.dead_letter_topic,
                      detections_topic=kafka.detections_topic,
                      detections_dead_letter_topic=self.detections_dead_letter_topic,
-                     consumer_group=self.consumer_group, live_group=self.live_group, batch_index=es.index,
-                     live_index_prefix=es.live_index_prefix, runs_index=es.runs_index, lock_index=self.lock_index)
+                     consumer_group=self.consumer_group, live_group=self.live_group,
+                     archiver_group=self.archiver_group, batch_index=es.index,
+                     live_index_prefix=es.live_index_prefix, runs_index=es.runs_index, lock_index=self.lock_index,
+                     alert_rules_index=es.alert_rules_index, alerts_index=es.alerts_index)
 
     def topics(self) -> dict[str, int]:
         """The pipeline's topics and their partitions, created before the ACLs."""

@@ -8,11 +8,14 @@ import time
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 from elastic_transport import TransportError
+from elasticsearch import ApiError
 
 from pipeline_common.clients import elasticsearch_client
+from pipeline_common.contracts.live_index import index_pattern
 from pipeline_common.kafka import ensure_topic
 
 from . import index
+from .alerts import AlertWatch, ensure_indices
 from .loop import LiveIndexer, RunLimits, Summary
 from .settings import LiveIndexerSettings
 
@@ -34,6 +37,29 @@ def wait_for_template(es, prefix: str, stop: threading.Event, initial_s: float, 
         delay = min(delay * 2, max_s)
 
 
+def alert_watch(es, settings: LiveIndexerSettings) -> AlertWatch | None:
+    """The alert rules' watch, after making sure the alerts index exists (the rules index is
+    the operators', see es_live.alerts); None, said loudly, when this account may not read
+    the rules or record alerts: the counts go on, alerts stay off."""
+    watch = AlertWatch(es, index_pattern(settings.es.live_index_prefix), settings.es.alert_rules_index,
+                       settings.es.alerts_index, webhook_url=settings.alert_webhook_url or None,
+                       delay_s=settings.alert_delay_s)
+    try:
+        ensure_indices(es, None, settings.es.alerts_index)
+        rules = watch.rules()
+    except TransportError as error:  # looked at again with the first images
+        log.warning("alert rules not read yet (%s); they are looked up with the first images", error)
+        return watch
+    except ApiError as error:
+        log.error("alerts are off: the live indexer's account may not read %s or write %s (%s); grant them "
+                  "(cloud-services/local_services/accounts.py, es_roles)", settings.es.alert_rules_index,
+                  settings.es.alerts_index, error)
+        return None
+    log.info("alerts: %d rule(s) in %s; alerts recorded in %s%s", len(rules), settings.es.alert_rules_index,
+             settings.es.alerts_index, ", posted to the webhook" if watch.webhook_url else "")
+    return watch
+
+
 def run_live_indexer(settings: LiveIndexerSettings, limits: RunLimits, stop: threading.Event) -> Summary:
     es = elasticsearch_client(settings.es)
     consumer = producer = None
@@ -45,6 +71,7 @@ def run_live_indexer(settings: LiveIndexerSettings, limits: RunLimits, stop: thr
         # the indexer at the first malformed event
         ensure_topic(AdminClient(settings.kafka.client_config()), settings.dead_letter_topic,
                      "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC")
+        alerts = alert_watch(es, settings)
         consumer = Consumer(settings.consumer_config())
         producer = Producer(settings.kafka.durable_producer_config())  # dead letters
         indexer = LiveIndexer(
@@ -63,6 +90,7 @@ def run_live_indexer(settings: LiveIndexerSettings, limits: RunLimits, stop: thr
             retry_initial_s=settings.retry_initial_s,
             retry_max_s=settings.retry_max_s,
             limits=limits,
+            alerts=alerts,
         )
         log.info("indexing %s as group %s into %sYYYY.MM.DD (keeping %d day(s); dead letters to %s)",
                  settings.kafka.detections_topic, settings.group_id, prefix, settings.retention_days,

@@ -24,6 +24,7 @@ from pipeline_common.kafka import refused, undeliverable
 from pipeline_common.timestamps import utc_now
 
 from . import index
+from .alerts import AlertWatch
 from .documents import Batch, plan_batch
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class LiveIndexer:
     clock: Callable[[], datetime] = utc_now
     delivery_timeout_s: float = 40.0
     summary: Summary = field(default_factory=Summary)
+    alerts: AlertWatch | None = None  # alert rules checked on the buckets of new images
 
     def __post_init__(self) -> None:
         self._last_message = time.monotonic()
@@ -95,6 +97,7 @@ class LiveIndexer:
                 messages = self._poll()
                 if messages:
                     self._handle(messages)
+                self._check_alerts()
         except Stopped:
             self.summary.stopped_by = "shutdown requested (the batch in flight is read again next time)"
         except (FatalError, index.Refused) as error:
@@ -133,8 +136,17 @@ class LiveIndexer:
         room = self.batch_size
         if self.limits.max_messages is not None:
             room = min(room, self.limits.max_messages - self.summary.received)
+        # What is already fetched is taken at once; only when nothing is, wait for the next
+        # event (librdkafka's consume() waits for a full batch or the whole timeout, which
+        # would hold each event back by up to batch_wait_s), then take what came with it.
+        # Under load events pile up during a bulk request, so batches still fill.
+        batch = self.consumer.consume(num_messages=room, timeout=0)
+        if not batch:
+            batch = self.consumer.consume(num_messages=1, timeout=self.batch_wait_s)
+            if batch and room > 1:
+                batch += self.consumer.consume(num_messages=room - 1, timeout=0)
         received = []
-        for message in self.consumer.consume(num_messages=room, timeout=self.batch_wait_s):
+        for message in batch:
             error = message.error()
             if error is not None:
                 self._on_kafka_error(error)
@@ -156,6 +168,7 @@ class LiveIndexer:
         now = self.clock()
         batch = plan_batch(messages, self.prefix, now.date(), self.retention_days, now)
         rejected = self._write(batch)
+        self._note_for_alerts(batch, rejected)
         for message, reason in batch.malformed:
             self._dead_letter(message, "parse", reason)
         for key, reason in rejected:
@@ -196,6 +209,24 @@ class LiveIndexer:
                 raise Stopped()
             delay = min(delay * 2, self.retry_max_s)
         return rejected
+
+    def _note_for_alerts(self, batch: Batch, rejected: list[tuple[tuple[str, str], str]]) -> None:
+        if self.alerts is None:
+            return
+        refused = {key for key, _ in rejected}
+        written = [action["_source"] for key, action in batch.actions.items() if key not in refused]
+        try:
+            self.alerts.written(written)
+        except (TransportError, ApiError) as error:  # the counts are safe; alerts wait for the rules
+            log.warning("alert rules could not be read (%s); these images are not checked", error)
+
+    def _check_alerts(self) -> None:
+        if self.alerts is None:
+            return
+        try:
+            self.alerts.check()
+        except (TransportError, ApiError, RuntimeError) as error:  # kept pending, checked again
+            log.warning("alert check failed (%s); trying again shortly", error)
 
     def _dead_letter(self, message: OriginalMessage, stage: str, reason: str) -> None:
         """Publish until the broker acknowledges; the batch's offsets wait for it."""

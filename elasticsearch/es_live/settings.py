@@ -33,7 +33,9 @@ class LiveIndexerSettings(Settings):
         500, alias="LIVE_BATCH_SIZE", ge=1, le=10_000, description="Events per bulk request at most."
     )
     batch_wait_s: float = Field(
-        0.5, alias="LIVE_BATCH_WAIT_S", gt=0, description="How long one poll waits to fill a batch, in seconds."
+        0.5, alias="LIVE_BATCH_WAIT_S", gt=0,
+        description="How long one poll waits for an event when none is waiting, in seconds (events already "
+        "fetched are indexed at once, up to LIVE_BATCH_SIZE per bulk request).",
     )
     retention_check_s: float = Field(
         3600.0,
@@ -41,6 +43,12 @@ class LiveIndexerSettings(Settings):
         gt=0,
         description="How often the aged-out indices are looked for, in seconds.",
     )
+    alert_webhook_url: str = Field("", alias="ALERT_WEBHOOK_URL", pattern=r"^(https?://\S+)?$",
+                                   description="Where fired alerts are POSTed as JSON (http(s)://...); empty: no "
+                                   "webhook (the dashboard still lists them).")
+    alert_delay_s: float = Field(2.0, alias="ALERT_DELAY_S", gt=0, le=50,
+                                 description="Seconds between writing a batch and checking the alert rules on its "
+                                 "buckets (longer than the live indices' 1 s refresh).")
     auto_offset_reset: AutoOffsetReset = "earliest"
     session_timeout_ms: int = Field(
         45_000,

@@ -8,7 +8,8 @@ types in `field_types`), e.g. the producer's frame sidecar.
 - `COCO_LABELS` / `canonical_label`: the one label set counts are reported under.
 - `Aggregate`: aggregation job -> s3://<bucket>/mapreduce-output/<run-id>/part-* -> indexer.
 - `CountDocument`: indexer -> the Elasticsearch count index (`count_index`) -> API.
-- `DetectionEvent`: consumer -> Kafka detections topic -> live indexer.
+- `DetectionEvent`: consumer -> Kafka detections topic -> live indexer, and the archiver ->
+  hour files under s3://<bucket>/detections/ (`detection_archive`) -> aggregation job.
 """
 from ._model import Part, Record, contract
 from .aggregate import Aggregate, Interval, bucket_start

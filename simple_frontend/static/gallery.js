@@ -100,7 +100,13 @@
     const canvas = document.createElement("canvas");
     canvas.className = "boxes";
     img.addEventListener("load", () => { figure.dataset.loaded = "true"; redraw(figure, image); });
-    img.addEventListener("error", () => { figure.dataset.loaded = "error"; });
+    img.addEventListener("error", () => {
+      figure.dataset.loaded = "error";
+      frame.classList.add("unavailable");
+      frame.dataset.note = "image not available";
+    });
+    // the frame keeps the image's shape while it loads (or if it cannot be shown)
+    if (image.width && image.height) frame.style.aspectRatio = `${image.width} / ${image.height}`;
     img.src = image.thumbnail;
     frame.append(img, canvas);
     const text = document.createElement("figcaption");

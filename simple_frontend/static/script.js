@@ -5,7 +5,7 @@
   const REFRESH_MS = 30000;
   // While the chart shows live buckets (after the newest batch run), new images can arrive
   // at any moment: the page asks again this often, unless the tab is hidden.
-  const LIVE_REFRESH_MS = 5000;
+  const LIVE_REFRESH_MS = 2000;
   // "Auto" interval: the finest interval that draws at most this many points.
   const DISPLAY_BUCKETS = 300;
   const INTERVAL_MS = { minute: 60e3, hour: 3600e3, day: 86400e3 };
@@ -500,6 +500,8 @@
       $("timeline-caption").textContent = `per ${shown} · ${buckets} bucket${buckets === 1 ? "" : "s"}`;
       $("top-caption").textContent = `top ${TOP_N} · ${state.metric}`;
       $("updated").textContent = `updated ${moment().format("LTS")}` + (state.live ? " · live" : "");
+      await refreshAlerts();
+      if (!current()) return;
       setState(empty ? "empty" : "ready");
       document.dispatchEvent(new CustomEvent("dashboard:refreshed", {
         detail: { from: range.from, to: range.to, source: state.source, labels: state.labels, live: state.live },
@@ -519,6 +521,38 @@
   }
 
   const headerTime = (value) => (value && value !== "none" ? value : null);
+
+  // The alerts fired (newest first): apart from the charts, so a failure here hides nothing else.
+  async function refreshAlerts() {
+    const list = $("alerts");
+    let found;
+    try {
+      found = (await api("/api/alerts", { limit: 10 })).body.alerts;
+    } catch (err) {
+      found = null;
+    }
+    const items = (found || []).map((alert) => {
+      const item = document.createElement("li");
+      item.dataset.bucket = alert.bucket_start;
+      const count = document.createElement("span");
+      count.className = "alert-count";
+      count.textContent = formatCount(alert.count);
+      const what = document.createElement("span");
+      what.textContent = `${alert.rule}: in the ${alert.interval} from ${moment(alert.bucket_start).format("lll")}`;
+      const hook = document.createElement("span");
+      hook.className = "muted";
+      hook.textContent = `webhook ${alert.webhook}`;
+      item.append(count, what, hook);
+      return item;
+    });
+    if (!items.length) {
+      const none = document.createElement("li");
+      none.className = "none";
+      none.textContent = found === null ? "Alerts could not be read." : "No alert has fired.";
+      items.push(none);
+    }
+    list.replaceChildren(...items);
+  }
 
   // The series to draw beside the main ones, for the same labels: those of the period
   // before, or of the other source; null when nothing is compared.

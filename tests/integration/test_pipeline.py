@@ -40,13 +40,14 @@ def pipeline_names(pipeline_env, s3, es, es_settings, kafka_admin, grant_kafka):
         "KAFKA_DETECTIONS_TOPIC": f"detections-test-{suffix}",
         "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC": f"detections-dead-test-{suffix}",
         "LIVE_CONSUMER_GROUP": f"live-test-{suffix}",
+        "ARCHIVER_CONSUMER_GROUP": f"archiver-test-{suffix}",
         "ES_INDEX": f"{es_settings.index}-test-{suffix}",
         "ES_LIVE_INDEX_PREFIX": f"{es_settings.live_index_prefix}test-{suffix}-",
     }
     grant_kafka(images_topic=names["KAFKA_IMAGES_TOPIC"], dead_letter_topic=names["KAFKA_DEAD_LETTER_TOPIC"],
                 consumer_group=names["KAFKA_CONSUMER_GROUP"], detections_topic=names["KAFKA_DETECTIONS_TOPIC"],
                 detections_dead_letter_topic=names["KAFKA_DETECTIONS_DEAD_LETTER_TOPIC"],
-                live_group=names["LIVE_CONSUMER_GROUP"])
+                live_group=names["LIVE_CONSUMER_GROUP"], archiver_group=names["ARCHIVER_CONSUMER_GROUP"])
     # what `make up` creates for the configured names (the producer creates its own topic)
     made = kafka_admin.create_topics([NewTopic(names[name], 1, 1) for name in (
         "KAFKA_DEAD_LETTER_TOPIC", "KAFKA_DETECTIONS_TOPIC", "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC")])

@@ -1,5 +1,5 @@
 """`make demo` kept running, as a user runs it: the Procfile's processes under honcho
-(producer watching new_pics/, consumer, live indexer, scheduler, dashboard) on the real
+(producer watching new_pics/, consumer, live indexer, archiver, scheduler, dashboard) on the real
 services with this test's own names. A photo dropped into new_pics/<camera>/ becomes
 visible through the API; a real Prometheus server scrapes every process's /metrics;
 Ctrl-C leaves no process behind."""
@@ -32,7 +32,8 @@ PROMETHEUS = Paths.from_env().cache_dir / "prometheus" / "usr" / "bin" / "promet
 DROPPED_PHOTO = Path("/usr/share/darknet/data/dog.jpg")
 MARKER = "PIPELINE_TEST_DEMO_MARKER"
 METRICS = {"consumer": "CONSUMER_METRICS_PORT", "live": "LIVE_METRICS_PORT",
-           "scheduler": "SCHEDULER_METRICS_PORT", "dashboard": "FRONTEND_METRICS_PORT"}
+           "scheduler": "SCHEDULER_METRICS_PORT", "dashboard": "FRONTEND_METRICS_PORT",
+           "archiver": "ARCHIVER_METRICS_PORT"}
 
 
 def free_port() -> int:
@@ -97,6 +98,8 @@ def demo(pipeline_env, s3, es, es_settings, kafka_admin, grant_kafka, tmp_path_f
         "KAFKA_DETECTIONS_TOPIC": f"detections-run-{suffix}",
         "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC": f"detections-dead-run-{suffix}",
         "LIVE_CONSUMER_GROUP": f"live-run-{suffix}",
+        "ARCHIVER_CONSUMER_GROUP": f"archiver-run-{suffix}",
+        "ARCHIVER_FLUSH_S": "2",  # the dropped photo's event reaches the archive within seconds
         # in the families of the configured indices, which each stage's own account may use
         "ES_INDEX": f"{es_settings.index}-run-{suffix}",
         "ES_LIVE_INDEX_PREFIX": f"{es_settings.live_index_prefix}run-{suffix}-",
@@ -110,7 +113,7 @@ def demo(pipeline_env, s3, es, es_settings, kafka_admin, grant_kafka, tmp_path_f
     grant_kafka(images_topic=env["KAFKA_IMAGES_TOPIC"], dead_letter_topic=env["KAFKA_DEAD_LETTER_TOPIC"],
                 consumer_group=env["KAFKA_CONSUMER_GROUP"], detections_topic=env["KAFKA_DETECTIONS_TOPIC"],
                 detections_dead_letter_topic=env["KAFKA_DETECTIONS_DEAD_LETTER_TOPIC"],
-                live_group=env["LIVE_CONSUMER_GROUP"])
+                live_group=env["LIVE_CONSUMER_GROUP"], archiver_group=env["ARCHIVER_CONSUMER_GROUP"])
     made = kafka_admin.create_topics([NewTopic(env[name], 1, 1) for name in (
         "KAFKA_DEAD_LETTER_TOPIC", "KAFKA_DETECTIONS_TOPIC", "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC")])
     for future in made.values():
@@ -217,6 +220,7 @@ def test_prometheus_scrapes_every_process(demo, dropped, tmp_path):
             "pipeline_consumer_images_processed_total": lambda v: v >= 1,
             "pipeline_consumer_detection_seconds_count": lambda v: v >= 1,
             "pipeline_live_documents_written_total": lambda v: v >= 1,
+            "pipeline_archiver_events_archived_total": lambda v: v >= 1,
         }
         for expression, check in expectations.items():
             results = poll(f"{expression} in Prometheus", lambda e=expression: prometheus_query(port, e), 30)
@@ -235,7 +239,7 @@ def test_prometheus_scrapes_every_process(demo, dropped, tmp_path):
 def test_ctrl_c_stops_every_process_the_demo_started(demo):
     process = demo["process"]
     running = processes_with(demo["marker"])
-    assert len(running) >= 7, f"the demo, honcho and the five Procfile processes; found {running}"
+    assert len(running) >= 8, f"the demo, honcho and the six Procfile processes; found {running}"
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in its terminal does
     assert process.wait(90) == 0
     deadline = time.monotonic() + 5  # the kernel's reaping of the last exits

@@ -22,6 +22,7 @@ DOORS = {
     "count-aggregation": ("hadoop", "hadoop/run_aggregation.py"),
     "count-indexer": ("es_indexer", "elasticsearch/index_hadoop_output.py"),
     "live-indexer": ("es_live", "elasticsearch/index_live_detections.py"),
+    "detection-archiver": ("archiver", None),
     "count-dashboard": ("simple_frontend", "simple_frontend/app.py"),
     "local-services": ("local_services", None),
     "batch-scheduler": ("scheduler", None),

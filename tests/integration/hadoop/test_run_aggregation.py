@@ -80,8 +80,8 @@ def dataset(pipeline_env):
 
 
 def run(dataset, run_id, *args):
-    return cli.main(["--input-prefix", f"{dataset}metadata/", "--output-prefix", f"{dataset}out/",
-                     "--run-id", run_id, *args])
+    return cli.main(["--source", "metadata", "--input-prefix", f"{dataset}metadata/",
+                     "--output-prefix", f"{dataset}out/", "--run-id", run_id, *args])
 
 
 def output_lines(s3, s3_settings, dataset, run_id) -> list[str]:
@@ -153,7 +153,7 @@ def test_the_aggregation_on_the_local_yarn_cluster_counts_like_inline(
     run_id = "20261128T102000Z"
     settings = AggregationSettings.from_env(
         pipeline_env, runner="hadoop", hadoop_home=str(hadoop_cluster.home), run_id=run_id,
-        input_prefix=f"{dataset}metadata/", output_prefix=f"{dataset}out/", full=True,
+        source="metadata", input_prefix=f"{dataset}metadata/", output_prefix=f"{dataset}out/", full=True,
         keys_per_split=40,  # two manifests: two map tasks in two containers
     )
     result = run_aggregation(settings, s3)

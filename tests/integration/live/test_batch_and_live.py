@@ -70,7 +70,7 @@ def run_batch(live_env, prefix: str, index: str) -> str:
     run_id = new_run_id(utc_now())
     env = child_environment(**live_env)
     for command in (
-        ["hadoop/run_aggregation.py", "-r", "inline", "--input-prefix", f"{prefix}metadata/",
+        ["hadoop/run_aggregation.py", "-r", "inline", "--source", "metadata", "--input-prefix", f"{prefix}metadata/",
          "--output-prefix", f"{prefix}out/", "--run-id", run_id],
         ["elasticsearch/index_hadoop_output.py", "--index", index, "--output-prefix", f"{prefix}out/"],
     ):

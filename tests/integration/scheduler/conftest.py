@@ -38,6 +38,7 @@ def space(s3, s3_settings, es, es_settings, tmp_path):
     probe_dir.mkdir()
     env = {
         "AGGREGATION_RUNNER": "inline",
+        "AGGREGATION_SOURCE": "metadata",
         "AGGREGATION_INPUT_PREFIX": f"{prefix}metadata/",
         "AGGREGATION_OUTPUT_PREFIX": f"{prefix}out/",
         "ES_INDEX": f"{es_settings.index}-{name}",

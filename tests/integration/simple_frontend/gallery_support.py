@@ -16,6 +16,7 @@ from es_live.documents import action
 from es_live.index import ensure_template, live_index_names, template_name
 from pipeline_common.contracts import DetectionEvent, image_key
 from pipeline_common.contracts.detection_event import DetectedObject
+from pipeline_common.environment import SettingsError
 from pipeline_common.settings import FrontendS3Settings
 from pipeline_common.timestamps import utc_now
 from simple_frontend.app import create_app
@@ -62,7 +63,11 @@ def stored(s3, s3_settings):
 @pytest.fixture(scope="session")
 def dashboard_s3_settings(pipeline_env) -> FrontendS3Settings:
     """The dashboard's own S3 account (FRONTEND_S3_*): reads images/ only."""
-    return FrontendS3Settings.from_env(pipeline_env)
+    try:
+        return FrontendS3Settings.from_env(pipeline_env)
+    except SettingsError as error:
+        pytest.fail(f"{error}: run `make up` once (it adds the dashboard's S3 keys to .env and has the S3 server "
+                    "reload its accounts)", pytrace=False)
 
 
 @pytest.fixture(scope="module")

@@ -106,6 +106,18 @@ def test_max_messages(memory_es, limit):
     assert summary.received == limit and "max-messages" in summary.stopped_by
 
 
+def test_events_already_fetched_are_indexed_without_waiting_to_fill_a_batch(memory_es):
+    indexer, consumer = make(memory_es, [messages(1)])
+    waits = []
+    consume = consumer.consume
+    consumer.consume = lambda num_messages=1, timeout=-1: waits.append((num_messages, timeout)) or consume(
+        num_messages, timeout)
+    indexer.run()
+    # the waiting event is taken with a zero timeout; only an empty queue is waited on, for one event
+    assert waits[0] == (indexer.batch_size, 0)
+    assert all(timeout == 0 or number == 1 for number, timeout in waits)
+
+
 class RefusingProducer(FakeProducer):
     """Kafka refuses every dead letter with `error` (a delivery report) or `raises` (produce())."""
 

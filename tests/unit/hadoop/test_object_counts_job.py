@@ -6,7 +6,8 @@ import pytest
 
 from hadoop.aggregation import merge_counters
 from hadoop.object_counts_job import BAD_RECORDS, RECORDS, TIMESTAMPS, BaseTotalsError, MRObjectCounts
-from pipeline_common.contracts import Aggregate, Interval
+from pipeline_common.contracts import Aggregate, Interval, MetadataRecord, detection_event_from_record
+from pipeline_common.contracts.detection_archive import decode_file, encode_file
 
 
 def utc(*parts):
@@ -263,3 +264,44 @@ def test_overflowing_captured_at_falls_back_to_processed_at(tmp_path, make_recor
     table, counters, _, _ = run_job(tmp_path, [make_line(["car"]), json.dumps(data)])
     assert table == {("car", "front-door", utc(2026, 11, 28, 10)): (2, 2)}
     assert counters[TIMESTAMPS] == {"bucketed by processed_at (captured_at invalid)": 1}
+
+
+def _archive_file(path, records):
+    """An archive file of the events the consumer publishes for `records` (dicts)."""
+    events = [detection_event_from_record(MetadataRecord.from_dict(r)).to_json_bytes() for r in records]
+    path.write_bytes(encode_file(events))
+    return path
+
+
+def test_archive_files_count_as_the_metadata_records_they_come_from(tmp_path, make_record):
+    records = [make_record(["person", "person", "motorbike"]), make_record(["dog"], source="garden"),
+               make_record([], captured_at="2026-11-28T11:59:59+01:00"), make_record(["person"])]
+    by_records, counters_r, _, _ = run_job(tmp_path, [json.dumps(r) for r in records])
+    first = _archive_file(tmp_path / "a.jsonl.gz", records[:3])
+    second = _archive_file(tmp_path / "b.jsonl.gz", records[3:])
+    by_events, counters_e, _, _ = run_job(tmp_path, [f"events\t{first}", f"events\t{second}"],
+                                          "--input-format", "manifest")
+    assert by_events == by_records and len(by_events) == 3  # person, motorcycle at front-door; dog in garden
+    assert counters_e[RECORDS]["read"] == 4 and counters_e[RECORDS]["archive files read"] == 2
+    assert counters_e[RECORDS]["without detections"] == counters_r[RECORDS]["without detections"] == 1
+
+
+def test_superseded_events_are_not_counted(tmp_path, make_record):
+    first = make_record(["person"])
+    again = dict(first, detections=first["detections"] * 2, processed_at="2026-11-28T13:00:00Z")
+    path = _archive_file(tmp_path / "a.jsonl.gz", [first, again])
+    superseded = tmp_path / "superseded.tsv"
+    superseded.write_text(f"{path}\t0\n", encoding="utf-8")
+    table, counters, _, _ = run_job(tmp_path, [f"events\t{path}"], "--input-format", "manifest",
+                                    "--superseded", str(superseded))
+    assert table == {("person", "front-door", utc(2026, 11, 28, 10)): (2, 1)}
+    assert counters[RECORDS]["replaced by a later event of the image"] == 1
+
+
+def test_bad_lines_of_an_archive_file_are_counted_and_skipped(tmp_path, make_record):
+    path = tmp_path / "a.jsonl.gz"
+    good = _archive_file(tmp_path / "g.jsonl.gz", [make_record(["car"])])
+    path.write_bytes(encode_file([b"{not json", *decode_file(good.read_bytes())]))
+    table, counters, _, _ = run_job(tmp_path, [f"events\t{path}"], "--input-format", "manifest")
+    assert sum(d for d, _ in table.values()) == 1
+    assert counters[BAD_RECORDS]["invalid JSON"] == 1

@@ -46,8 +46,13 @@ def test_the_live_indexer_reads_detections_in_its_own_group():
     assert not any(name.startswith("images") for _, name, _ in rights)
 
 
+def test_the_archiver_only_reads_detections_in_its_own_group():
+    assert allowed("archiver") == {("TOPIC", "detections", "READ"), ("TOPIC", "detections", "DESCRIBE"),
+                                   ("GROUP", "detection-archiver", "READ")}
+
+
 def test_no_stage_may_touch_the_cluster_or_another_group():
-    for stage in ("producer", "consumer", "live_indexer"):
+    for stage in ("producer", "consumer", "live_indexer", "archiver"):
         rights = allowed(stage)
         assert not any(kind == "CLUSTER" for kind, _, _ in rights)
         groups = {name for kind, name, _ in rights if kind == "GROUP"}

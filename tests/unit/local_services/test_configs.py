@@ -114,6 +114,17 @@ def test_the_dashboard_s3_identity_only_reads_the_images():
         s3_identities(Account("AKIASAME", "a"), Account("AKIASAME", "b"), "pics")
 
 
+def test_the_archivers_s3_identity_may_only_write_under_the_archive_prefix():
+    archiver = (Account("AKIAARCHIVER", "arch"), "detections/")
+    parsed = json.loads(json.dumps(s3_identities(Account("AKIAEXAMPLE", "s3cret"), None, "pics", archiver)))
+    pipeline, identity = parsed["identities"]
+    assert pipeline["credentials"][0]["accessKey"] == "AKIAEXAMPLE"
+    assert identity["credentials"] == [{"accessKey": "AKIAARCHIVER", "secretKey": "arch"}]
+    assert identity["actions"] == ["Write:*/detections/*"]
+    with pytest.raises(ServiceError, match="must differ"):
+        s3_identities(Account("AKIASAME", "a"), None, "pics", (Account("AKIASAME", "b"), "detections/"))
+
+
 def test_security_toml_signs_filer_and_volume_requests():
     text = security_toml("k3y")
     for section in ("[jwt.signing]", "[jwt.signing.read]", "[jwt.filer_signing]", "[jwt.filer_signing.read]"):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from local_services.accounts import Account
 from local_services.cli import format_table, main, parse_args
 from local_services.paths import Paths
 from local_services.service import Status
@@ -45,8 +46,9 @@ def test_stage_accounts_come_from_their_own_variables():
     access = LocalSettings.from_env({**ENV, "CONSUMER_KAFKA_USERNAME": "det"}).access
     kafka = dict(access.kafka_accounts)
     assert {stage: a.username for stage, a in kafka.items()} == {
-        "producer": "producer", "consumer": "det", "live_indexer": "live-indexer"}
+        "producer": "producer", "consumer": "det", "live_indexer": "live-indexer", "archiver": "archiver"}
     assert kafka["producer"].password == "pk"
+    assert access.archiver_s3_account == (Account("AKIAARCHIVER", "as"), "detections/")
     assert [a.username for _, a in access.es_accounts] == ["dashboard-api", "batch-indexer", "live-indexer",
                                                            "batch-scheduler"]
     users = access.edge_users

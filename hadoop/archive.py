@@ -1,0 +1,172 @@
+"""Runs over the detection archive (`pipeline_common/contracts/detection_archive.py`):
+hour files of detection events instead of one metadata object per image.
+
+What a run lists and reads:
+- a **full** recount lists every file of the archive and reads them all;
+- an **incremental** run lists only the hours from its base run's listing (less
+  `lateness`, for batches written late) to now, compares them with the base's ledger of
+  files (key and ETag, kept only for the hours a later run may list again) and reads the
+  new files alone. A listed file rewritten or deleted since makes it a full recount.
+
+An image processed twice (a consumer redelivery, a backfill beside the archiver's own
+files) has several events; like its metadata object, which the last processing
+overwrote, it counts once, as its latest event (greatest `processed_at`, then file and
+line). The driver reads the image ids of the files it is about to count: duplicates among
+them become the job's `superseded` list, and an image already counted by the base run
+(the base's `_images.txt.gz`) makes the run a full recount, since its old contribution is
+in the base's totals.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Callable, Iterable, Mapping
+
+from pipeline_common.contracts import ContractError
+from pipeline_common.contracts.detection_archive import HOUR, decode_file, hour_prefixes, is_archive_file, key_hour
+from pipeline_common.s3 import list_folders
+from pipeline_common.timestamps import parse_iso
+
+from .increments import FULL, INCREMENTAL
+from .listing import list_range
+
+log = logging.getLogger(__name__)
+
+IMAGES_NAME = "_images.txt.gz"
+
+
+@dataclass(frozen=True)
+class EventRef:
+    """Where one event of an image is: what choosing its latest event needs."""
+
+    image_id: str
+    processed_at: datetime
+    uri: str
+    number: int  # line in the file (decode_file's numbering)
+
+    @property
+    def order(self) -> tuple:
+        return self.processed_at, self.uri, self.number
+
+
+def window_start(listed_at: datetime, lateness: timedelta) -> datetime:
+    """The first hour an incremental run after one listed at `listed_at` lists."""
+    return listed_at - lateness
+
+
+def list_archive(s3, bucket: str, prefix: str, since: datetime | None, now: datetime,
+                 threads: int = 16) -> list[tuple[str, str]]:
+    """(key, etag) of the archive's files, in key order: all of them (`since` None), or
+    those of the hours from the one holding `since` to the one after `now` (a producer's
+    clock a little ahead). Hours are listed in parallel (a LIST page follows the one
+    before it, so one long listing is a chain of requests); all of them: the days first
+    (`date=` folders), then each of their hours."""
+    if since is None:
+        days = [day for day in list_folders(s3, bucket, prefix) if day.startswith("date=")]
+        prefixes = [f"{prefix}{day}/hour={hour:02d}/" for day in days for hour in range(24)]
+    else:
+        prefixes = hour_prefixes(prefix, since, now + HOUR)
+    if not prefixes:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(prefixes)))) as pool:
+        pages = pool.map(lambda hour: list_range(s3, bucket, hour, None, None), prefixes)
+        found = [(key, etag) for page in pages for key, etag in page if archive_file_of(prefix, key)]
+    return sorted(found)
+
+
+def archive_file_of(prefix: str, key: str) -> bool:
+    """A file of the archive at `prefix` itself (not of one nested in a folder below it)."""
+    return key.startswith(prefix) and is_archive_file(key) and key[len(prefix):].startswith("date=")
+
+
+def event_refs(uri: str, payload: bytes) -> list[EventRef]:
+    """The (image id, processed_at) of each countable line; lines the job will count as
+    bad are left out here too."""
+    refs = []
+    try:
+        lines = decode_file(payload)
+    except ContractError:
+        return refs
+    for number, line in enumerate(lines):
+        try:
+            data = json.loads(line)
+            refs.append(EventRef(data["image_id"], parse_iso(data["processed_at"]), uri, number))
+        except (ValueError, KeyError, TypeError, ContractError):
+            continue
+    return refs
+
+
+def read_refs(get: Callable[[str], bytes], uris: list[str], threads: int = 16) -> list[EventRef]:
+    """The events of the files `uris` (fetched with `get(uri)`, many at a time)."""
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        bodies = pool.map(get, uris)
+        return [ref for uri, body in zip(uris, bodies, strict=True) for ref in event_refs(uri, body)]
+
+
+def latest(refs: Iterable[EventRef]) -> tuple[dict[str, EventRef], list[EventRef]]:
+    """Each image's latest event, and the events they replace."""
+    chosen: dict[str, EventRef] = {}
+    replaced = []
+    for ref in refs:
+        held = chosen.get(ref.image_id)
+        if held is None:
+            chosen[ref.image_id] = ref
+        elif ref.order > held.order:
+            replaced.append(held)
+            chosen[ref.image_id] = ref
+        else:
+            replaced.append(ref)
+    return chosen, replaced
+
+
+def write_superseded(path: Path, replaced: list[EventRef]) -> Path:
+    path.write_text("".join(f"{ref.uri}\t{ref.number}\n" for ref in replaced), encoding="utf-8")
+    return path
+
+
+@dataclass
+class ArchivePlan:
+    mode: str
+    to_read: list[str]  # keys of the files this run reads
+    base_run: str | None = None
+    reason: str = ""
+    changed: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+
+
+def plan_files(listed: list[tuple[str, str]], since: datetime | None, base_run: str | None,
+               counted: Mapping[str, str] | None, no_base_reason: str = "") -> ArchivePlan:
+    """Compare the listed files (the hours from `since` on) with the base's ledger of files."""
+    everything = [key for key, _ in listed]
+    if base_run is None or counted is None or since is None:
+        return ArchivePlan(FULL, everything, reason=no_base_reason or "full recount asked for")
+    listed_keys = dict(listed)
+    new = [key for key, _ in listed if key not in counted]
+    changed = [key for key, etag in listed if key in counted and counted[key] != etag]
+    first = since.replace(minute=0, second=0, microsecond=0)
+    gone = sorted(key for key in counted if key not in listed_keys and key_hour(key) >= first)
+    if changed or gone:
+        reason = (f"{len(changed)} archive file(s) counted by run {base_run} were rewritten and "
+                  f"{len(gone)} deleted since")
+        return ArchivePlan(FULL, everything, reason=reason, changed=changed, gone=gone)
+    return ArchivePlan(INCREMENTAL, new, base_run=base_run)
+
+
+def ledger_entries(files: Iterable[tuple[str, str]], keep_from: datetime) -> list[tuple[str, str]]:
+    """The files a later run may list again: those of the hours from `keep_from` on."""
+    first = keep_from.replace(minute=0, second=0, microsecond=0)
+    return sorted((key, etag) for key, etag in files if key_hour(key) >= first)
+
+
+def encode_images(image_ids: Iterable[str]) -> bytes:
+    return gzip.compress("".join(f"{image_id}\n" for image_id in sorted(image_ids)).encode("ascii"),
+                         compresslevel=5)
+
+
+def decode_images(payload: bytes) -> set[str]:
+    return set(gzip.decompress(payload).decode("ascii").split())

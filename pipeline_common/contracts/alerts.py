@@ -1,0 +1,120 @@
+"""Alert rules and fired alerts, as stored in Elasticsearch: written by an operator
+(`python -m es_live.alerts add ...`) and the live indexer, read by the live indexer and
+the dashboard's API.
+
+A rule: "label L at source S (or any source) above N detections per interval". It fires
+at most once per (rule, bucket): the alert's document id is made of both, and it is
+created with `op_type=create`, so a second evaluation of the same bucket (a redelivered
+batch, a restarted indexer, two indexers) finds it there and does nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping
+
+from ..timestamps import parse_iso, to_iso
+from .aggregate import Interval, bucket_start
+from .errors import ContractError
+
+DEFAULT_RULES_INDEX = "pipeline-alert-rules"
+DEFAULT_ALERTS_INDEX = "pipeline-alerts"
+ANY_SOURCE = "*"
+_NAME = re.compile(r"\w(?:[\w .:/()+,@#-]*[\w)])?")
+
+RULES_MAPPING: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "label": {"type": "keyword"},
+        "source": {"type": "keyword"},
+        "interval": {"type": "keyword"},
+        "above": {"type": "long"},
+        "created_at": {"type": "date"},
+    },
+}
+ALERTS_MAPPING: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "rule_id": {"type": "keyword"},
+        "label": {"type": "keyword"},
+        "source": {"type": "keyword"},
+        "interval": {"type": "keyword"},
+        "above": {"type": "long"},
+        "bucket_start": {"type": "date"},
+        "count": {"type": "long"},
+        "fired_at": {"type": "date"},
+        "webhook": {"type": "keyword"},  # off, sent, failed: <reason>
+    },
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    label: str
+    source: str  # a source name, or ANY_SOURCE
+    interval: Interval
+    above: int
+
+    @property
+    def rule_id(self) -> str:
+        """The same rule always has the same id: adding it twice stores it once."""
+        key = json.dumps([self.label, self.source, self.interval.value, self.above], ensure_ascii=False)
+        return hashlib.sha1(key.encode()).hexdigest()[:20]
+
+    def matches(self, label: str, source: str) -> bool:
+        return label == self.label and self.source in (ANY_SOURCE, source)
+
+    def describe(self) -> str:
+        where = "any source" if self.source == ANY_SOURCE else self.source
+        return f"{self.label} at {where} above {self.above} per {self.interval.value}"
+
+    def to_source(self, created_at: datetime) -> dict[str, Any]:
+        return {"label": self.label, "source": self.source, "interval": self.interval.value, "above": self.above,
+                "created_at": to_iso(created_at)}
+
+
+def rule(label: str, source: str, interval: str, above: Any) -> Rule:
+    """A checked rule; raises ContractError saying what is wrong."""
+    for name, value in (("label", label), ("source", source)):
+        if not isinstance(value, str) or not (value == ANY_SOURCE and name == "source" or _NAME.fullmatch(value)):
+            raise ContractError(f"alert rule {name}: expected a name of letters, digits, spaces and _ . : / ( ) "
+                                f"+ , @ # -{' (or * for any)' if name == 'source' else ''}; got {value!r}",
+                                field=name)
+    if isinstance(above, bool) or not isinstance(above, int) or above < 0:
+        raise ContractError(f"alert rule above: expected a whole number >= 0; got {above!r}", field="above")
+    return Rule(label, source, Interval.parse(interval), above)
+
+
+def rule_from_source(source: Mapping[str, Any]) -> Rule:
+    return rule(source.get("label"), source.get("source"), source.get("interval"), source.get("above"))
+
+
+@dataclass(frozen=True)
+class Alert:
+    rule: Rule
+    bucket_start: datetime
+    count: int
+
+    @property
+    def alert_id(self) -> str:
+        """One per rule and bucket: what makes an alert fire once per breach."""
+        return f"{self.rule.rule_id}-{self.bucket_start.strftime('%Y%m%dT%H%MZ')}"
+
+    def to_source(self, fired_at: datetime, webhook: str) -> dict[str, Any]:
+        return {"rule_id": self.rule.rule_id, "label": self.rule.label, "source": self.rule.source,
+                "interval": self.rule.interval.value, "above": self.rule.above,
+                "bucket_start": to_iso(self.bucket_start), "count": self.count, "fired_at": to_iso(fired_at),
+                "webhook": webhook}
+
+    def message(self) -> dict[str, Any]:
+        """What a webhook receives (JSON)."""
+        return {"alert_id": self.alert_id, "rule": self.rule.describe(), "label": self.rule.label,
+                "source": self.rule.source, "interval": self.rule.interval.value, "above": self.rule.above,
+                "bucket_start": to_iso(self.bucket_start), "count": self.count}
+
+
+def bucket_of(moment: datetime | str, interval: Interval) -> datetime:
+    return bucket_start(parse_iso(moment) if isinstance(moment, str) else moment, interval)
