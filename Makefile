@@ -5,12 +5,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SERVICES := $(PY) -m local_services
 
-.PHONY: help setup up down status clean-data demo lint test test-unit test-integration bench
+.PHONY: help setup up down status clean-data demo lint test test-unit test-integration test-faults bench
 
 help:
 	@echo "make demo        run the whole pipeline on sample photos and serve the dashboard"
 	@echo "make test        set up everything and run all tests against real local services"
 	@echo "make test-unit   the quick unit tests (no services, no model, no subprocesses)"
+	@echo "make test-faults kill and restart the local services while the pipeline works (fault tests)"
 	@echo "make lint        ruff check and ruff format --check"
 	@echo "make up|down|status|clean-data   manage the local Kafka, Elasticsearch, S3, Traefik and Hadoop"
 	@echo "make bench       run the benchmarks in benchmarks/"
@@ -41,7 +42,11 @@ lint: setup
 # background (scripts/go_tool.sh, started by setup), which the integration tests wait for.
 test: setup
 	@$(VENV)/bin/ruff check .
-	@$(PY) -m pytest tests/unit tests/integration
+	@$(PY) -m pytest tests/unit tests/integration -m "not fault"
+
+# Kill and restart this checkout's own local services while the pipeline works (minutes).
+test-faults: setup
+	@$(PY) -m pytest tests/integration -m fault -s
 
 test-unit: setup
 	@$(PY) -m pytest tests/unit -m "not model and not process"

@@ -264,6 +264,7 @@ class ConsumerLoop:
         self._paused.clear()
         if partitions:
             self.consumer.resume(partitions)
+            self._last_activity = time.monotonic()  # what was fetched before the pause is fetched again
             log.info("room again: resuming %s", _names(partitions))
 
     def _take(self, message: Message) -> None:
@@ -353,6 +354,7 @@ class ConsumerLoop:
                     raise
                 continue
             self._tracker.finished(job.ref.topic, job.ref.partition, job.ref.offset)
+            self._last_activity = time.monotonic()  # --idle-timeout counts from the last work done
             if job.dead_letter:
                 self.summary.dead_lettered += 1  # the publisher logged it
                 metrics.IMAGES_DEAD_LETTERED.inc()

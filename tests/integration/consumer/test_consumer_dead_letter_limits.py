@@ -100,7 +100,8 @@ def test_a_dead_letter_kafka_refuses_for_good_stops_the_consumer_uncommitted(
 
     assert not hung, f"the consumer kept retrying the refused dead letter: {summary}"
     assert summary.fatal and "dead letter" in summary.fatal and topics[1] in summary.fatal
-    assert summary.processed == 1 and summary.dead_lettered == 0
+    # the photo behind the refused message may be processed meanwhile; never committed past it
+    assert summary.processed in (1, 2) and summary.dead_lettered == 0
     assert dead_letters(timeout_s=2) == []
     # the refused message and the photo behind it are not committed: read again once fixed
     assert group_lag() == 2

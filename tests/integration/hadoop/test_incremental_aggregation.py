@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from es_indexer.run import index_run
+from es_indexer.run import index_run, lock_index
 from es_indexer.settings import IndexerSettings
 from hadoop import cli
 from pipeline_common.contracts import Aggregate
@@ -162,7 +162,7 @@ def test_indexing_each_increment_leaves_the_full_recount_in_the_index(chain, wor
             expected[(data["label"], data["source"], data["bucket_start"])] = (data["detections"], data["images"])
         assert indexed == expected
     finally:
-        es.indices.delete(index=index, ignore_unavailable=True)
+        es.indices.delete(index=[index, lock_index(index)], ignore_unavailable=True)
 
 
 def test_old_runs_are_removed_beyond_keep_runs(workspace):
