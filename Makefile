@@ -42,6 +42,7 @@ lint: setup
 # background (scripts/go_tool.sh, started by setup), which the integration tests wait for.
 test: setup
 	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
 	@$(PY) -m pytest tests/unit tests/integration -m "not fault"
 
 # Kill and restart this checkout's own local services while the pipeline works (minutes).

@@ -1,4 +1,5 @@
 """`python -m archiver`: the same command as `detection-archiver` (archiver/cli.py)."""
+
 import sys
 
 from archiver.cli import main

@@ -9,6 +9,7 @@ have published; the events are written, per hour of their processing time, in
 records overwrites the same files. An image both backfilled and archived from the topic
 is counted once by the aggregation (its latest event), so a backfill beside a running
 archiver never counts twice."""
+
 from __future__ import annotations
 
 import logging
@@ -58,8 +59,16 @@ def events_by_hour(bodies: Iterable[tuple[str, bytes | None]], report: BackfillR
     return hours
 
 
-def backfill(s3, get: Callable[[str, str], bytes], bucket: str, metadata_prefix: str, archive_prefix: str,
-             threads: int = 16, per_file: int = EVENTS_PER_FILE, progress: bool = True) -> BackfillReport:
+def backfill(
+    s3,
+    get: Callable[[str, str], bytes],
+    bucket: str,
+    metadata_prefix: str,
+    archive_prefix: str,
+    threads: int = 16,
+    per_file: int = EVENTS_PER_FILE,
+    progress: bool = True,
+) -> BackfillReport:
     report = BackfillReport()
     keys = [key for key in list_keys(s3, bucket, metadata_prefix) if not key.endswith("/")]
     report.listed = len(keys)
@@ -71,14 +80,19 @@ def backfill(s3, get: Callable[[str, str], bytes], bucket: str, metadata_prefix:
             return key, None
 
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        bodies = tqdm(pool.map(fetch, keys), total=len(keys), desc="reading metadata", unit=" records",
-                      disable=None if progress else True)
+        bodies = tqdm(
+            pool.map(fetch, keys),
+            total=len(keys),
+            desc="reading metadata",
+            unit=" records",
+            disable=None if progress else True,
+        )
         hours = events_by_hour(bodies, report)
     for hour, items in sorted(hours.items()):
         items.sort()
         for number, start in enumerate(range(0, len(items), per_file)):
             key = backfill_key(archive_prefix, hour, number)
-            body = encode_file(line for _, line in items[start:start + per_file])
+            body = encode_file(line for _, line in items[start : start + per_file])
             s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/gzip")
             report.files.append(key)
     return report

@@ -17,6 +17,7 @@ pipeline's S3 account (S3_ACCESS_KEY / S3_SECRET_KEY), as an operator's one-off 
 Exit codes: 0 done, 1 unexpected error, 2 configuration error, 3 a service refused the
 archiver's credentials or rights (nothing uncommitted is lost: it is read again).
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,12 +44,19 @@ EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_FATAL = 0, 1, 2, 3
 
 def parse_args(argv: list[str] | None):
     parser = stage_parser("detection-archiver", __doc__)
-    parser.add_argument("command", nargs="?", choices=["run", "backfill"], default="run",
-                        help="run: archive the detections topic (default); backfill: rebuild the archive from "
-                        "the metadata records")
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["run", "backfill"],
+        default="run",
+        help="run: archive the detections topic (default); backfill: rebuild the archive from the metadata records",
+    )
     add_run_limits(parser, "event")
-    parser.add_argument("--metadata-prefix", default=METADATA_PREFIX,
-                        help=f"backfill: folder of the metadata records (default: {METADATA_PREFIX})")
+    parser.add_argument(
+        "--metadata-prefix",
+        default=METADATA_PREFIX,
+        help=f"backfill: folder of the metadata records (default: {METADATA_PREFIX})",
+    )
     parser.add_argument("--no-progress", action="store_true", help="backfill: no progress bar")
     return parser.parse_args(argv)
 
@@ -60,22 +68,40 @@ def run(settings: ArchiverSettings, limits: RunLimits) -> int:
     stop = stop_on_signals("the batches in hand: writing and committing them")
     consumer = Consumer(settings.consumer_config())
     archiver = Archiver(
-        consumer=consumer, s3=s3_client(settings.s3), bucket=settings.s3.bucket,
-        topic=settings.kafka.detections_topic, prefix=settings.prefix, stop=stop, flush_s=settings.flush_s,
-        max_records=settings.max_records, retry_initial_s=settings.retry_initial_s,
-        retry_max_s=settings.retry_max_s, limits=limits,
+        consumer=consumer,
+        s3=s3_client(settings.s3),
+        bucket=settings.s3.bucket,
+        topic=settings.kafka.detections_topic,
+        prefix=settings.prefix,
+        stop=stop,
+        flush_s=settings.flush_s,
+        max_records=settings.max_records,
+        retry_initial_s=settings.retry_initial_s,
+        retry_max_s=settings.retry_max_s,
+        limits=limits,
     )
-    log.info("archiving %s as group %s into s3://%s/%s (a file per partition at least every %g s)",
-             settings.kafka.detections_topic, settings.group_id, settings.s3.bucket, settings.prefix,
-             settings.flush_s)
+    log.info(
+        "archiving %s as group %s into s3://%s/%s (a file per partition at least every %g s)",
+        settings.kafka.detections_topic,
+        settings.group_id,
+        settings.s3.bucket,
+        settings.prefix,
+        settings.flush_s,
+    )
     started = time.monotonic()
     try:
         summary = archiver.run()
     finally:
         consumer.close()
-    log.info("stopped (%s) after %.0f s: %d event(s) read, %d archived in %d file(s), %d skipped",
-             summary.stopped_by, time.monotonic() - started, summary.received, summary.archived, summary.files,
-             summary.skipped)
+    log.info(
+        "stopped (%s) after %.0f s: %d event(s) read, %d archived in %d file(s), %d skipped",
+        summary.stopped_by,
+        time.monotonic() - started,
+        summary.received,
+        summary.archived,
+        summary.files,
+        summary.skipped,
+    )
     return EXIT_FATAL if summary.fatal else EXIT_OK
 
 
@@ -85,8 +111,14 @@ def run_backfill(s3: S3Settings, prefix: str, metadata_prefix: str, progress: bo
         report = backfill(s3_client(s3), reader.get, s3.bucket, metadata_prefix, prefix, progress=progress)
     finally:
         reader.close()
-    log.info("backfill: %d metadata record(s) listed, %d event(s) written in %d file(s) under s3://%s/%s",
-             report.listed, report.events, len(report.files), s3.bucket, prefix)
+    log.info(
+        "backfill: %d metadata record(s) listed, %d event(s) written in %d file(s) under s3://%s/%s",
+        report.listed,
+        report.events,
+        len(report.files),
+        s3.bucket,
+        prefix,
+    )
     for reason, count in sorted(report.bad.items()):
         log.warning("backfill: %d bad record(s) skipped: %s", count, reason)
     return EXIT_OK
@@ -105,8 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     try:
         if args.command == "backfill":
-            return run_backfill(backfill_settings.s3, backfill_settings.prefix, args.metadata_prefix,
-                                not args.no_progress)
+            return run_backfill(
+                backfill_settings.s3, backfill_settings.prefix, args.metadata_prefix, not args.no_progress
+            )
         return run(settings, RunLimits(args.max_messages, args.idle_timeout))
     except Exception:
         log.exception("the detection archiver failed")

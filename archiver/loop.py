@@ -8,6 +8,7 @@ holds every event once, in effect exactly once.
 A batch is written when the next event belongs to another hour, when it holds
 `max_records` events, `flush_s` seconds after its first event, before its partition is
 revoked, and at shutdown."""
+
 from __future__ import annotations
 
 import logging
@@ -95,8 +96,9 @@ class Archiver:
 
     # --- the loop ------------------------------------------------------------------------
     def run(self) -> Summary:
-        self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
-                                on_lost=self._on_lost)
+        self.consumer.subscribe(
+            [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
         try:
             while not self._finished():
                 wait = min(1.0, self.flush_s)
@@ -143,8 +145,13 @@ class Archiver:
             event = None
             self.summary.skipped += 1
             metrics.EVENTS_SKIPPED.inc()
-            log.warning("%s/%d@%d is no detection event, not archived (the live indexer dead-letters it): %s",
-                        message.topic(), message.partition(), message.offset(), problem)
+            log.warning(
+                "%s/%d@%d is no detection event, not archived (the live indexer dead-letters it): %s",
+                message.topic(),
+                message.partition(),
+                message.offset(),
+                problem,
+            )
         hour = message_hour(message, event.processed_at if event else None)
         partition, offset = message.partition(), message.offset()
         batch = self._batches.get(partition)
@@ -178,8 +185,16 @@ class Archiver:
             self.summary.files += 1
             metrics.EVENTS_ARCHIVED.inc(len(batch.lines))
             metrics.FILES_WRITTEN.inc()
-            log.info("%s/%d@%d-%d: %d event(s) -> s3://%s/%s", self.topic, batch.partition, batch.first_offset,
-                     batch.last_offset, len(batch.lines), self.bucket, key)
+            log.info(
+                "%s/%d@%d-%d: %d event(s) -> s3://%s/%s",
+                self.topic,
+                batch.partition,
+                batch.first_offset,
+                batch.last_offset,
+                len(batch.lines),
+                self.bucket,
+                key,
+            )
         self._commit(batch.partition, batch.last_offset + 1)
 
     def _put(self, key: str, body: bytes) -> None:

@@ -1,5 +1,6 @@
 """The archiver's one frozen settings object, built once in `main` from the environment
 and `.env`."""
+
 from __future__ import annotations
 
 from pydantic import Field
@@ -18,8 +19,9 @@ from pipeline_common.settings import (
 
 
 class ArchiverMetrics(MetricsSettings):
-    port: MetricsPort = Field(9105, alias="ARCHIVER_METRICS_PORT",
-                              description="The detection archiver's Prometheus /metrics port; 0: none.")
+    port: MetricsPort = Field(
+        9105, alias="ARCHIVER_METRICS_PORT", description="The detection archiver's Prometheus /metrics port; 0: none."
+    )
 
 
 class ArchiverSettings(Settings):
@@ -29,21 +31,27 @@ class ArchiverSettings(Settings):
     group_id: ArchiverGroup = "detection-archiver"
     prefix: ArchivePrefix = ARCHIVE_PREFIX
     flush_s: float = Field(
-        60.0, alias="ARCHIVER_FLUSH_S", gt=0, le=3600,
+        60.0,
+        alias="ARCHIVER_FLUSH_S",
+        gt=0,
+        le=3600,
         description="A batch is written at the latest this many seconds after its first event (also when the hour "
         "changes, and at ARCHIVER_MAX_RECORDS events); keep it well under FRONTEND_BATCH_LATENESS_S.",
     )
-    max_records: int = Field(50_000, alias="ARCHIVER_MAX_RECORDS", ge=1,
-                             description="Events per batch file at most.")
+    max_records: int = Field(50_000, alias="ARCHIVER_MAX_RECORDS", ge=1, description="Events per batch file at most.")
     auto_offset_reset: AutoOffsetReset = "earliest"
     session_timeout_ms: int = Field(
-        45_000, alias="ARCHIVER_SESSION_TIMEOUT_MS", ge=6_000,
+        45_000,
+        alias="ARCHIVER_SESSION_TIMEOUT_MS",
+        ge=6_000,
         description="An archiver that stops heartbeating loses its partitions after this long.",
     )
-    retry_initial_s: float = Field(0.5, alias="ARCHIVER_RETRY_INITIAL_S", gt=0,
-                                   description="First wait while S3 is unreachable (seconds).")
-    retry_max_s: float = Field(30.0, alias="ARCHIVER_RETRY_MAX_S", gt=0,
-                               description="Longest wait while S3 is unreachable (seconds).")
+    retry_initial_s: float = Field(
+        0.5, alias="ARCHIVER_RETRY_INITIAL_S", gt=0, description="First wait while S3 is unreachable (seconds)."
+    )
+    retry_max_s: float = Field(
+        30.0, alias="ARCHIVER_RETRY_MAX_S", gt=0, description="Longest wait while S3 is unreachable (seconds)."
+    )
 
     def consumer_config(self) -> dict:
         """Offsets are committed by hand, only once the batch file holding them is in S3."""

@@ -5,6 +5,7 @@
 
 Figures are printed by each benchmark and kept as JSON in benchmarks/results/.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,10 +31,14 @@ BENCHMARKS = {  # name -> module in this package
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), metavar="NAME",
-                        help=f"run only these ({', '.join(BENCHMARKS)})")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=sorted(BENCHMARKS),
+        metavar="NAME",
+        help=f"run only these ({', '.join(BENCHMARKS)})",
+    )
     args = parser.parse_args(argv)
     results = HERE / "results"
     results.mkdir(exist_ok=True)

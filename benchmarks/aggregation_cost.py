@@ -34,6 +34,7 @@ Goals (issue 9): full recount under 60 s; incremental run at most 2x the run ove
     python -m benchmarks.aggregation_cost --source metadata   # the 100,000 records of aggregation_throughput.py
     python -m benchmarks.aggregation_cost --history 10000 --new 500
 """
+
 from __future__ import annotations
 
 import json
@@ -93,8 +94,11 @@ def archiver_files(events, prefix: str, flush_s: float, first_offsets: dict[int,
         offset = offsets.get(partition, 0)
         offsets[partition] = offset + 1
         batch = open_batch.get(partition)
-        if batch is None or moment - batch[0] >= timedelta(seconds=flush_s) or hour_floor(moment) != hour_floor(
-                batch[0]):
+        if (
+            batch is None
+            or moment - batch[0] >= timedelta(seconds=flush_s)
+            or hour_floor(moment) != hour_floor(batch[0])
+        ):
             batch = open_batch[partition] = (moment, part_key(prefix, moment, partition, offset))
         files.setdefault(batch[1], []).append(line)
     return files
@@ -121,8 +125,9 @@ def ensure_archive(s3, bucket: str, prefix: str, size: int, flush_s: float, thre
     except (s3.exceptions.NoSuchKey, ValueError):
         pass
     delete_prefix(s3, bucket, prefix)
-    files = archiver_files(events_of(tqdm(range(size), desc="events", unit=" images", disable=None)),
-                           prefix, flush_s, {})
+    files = archiver_files(
+        events_of(tqdm(range(size), desc="events", unit=" images", disable=None)), prefix, flush_s, {}
+    )
     put_files(s3, bucket, files, threads, "uploading the archive")
     s3.put_object(Bucket=bucket, Key=marker, Body=f"{size} {len(files)}".encode())
     return len(files)
@@ -142,14 +147,19 @@ def write_records(s3, bucket: str, prefix: str, numbers, threads: int) -> None:
 
 def delete_keys(s3, bucket: str, keys: list[str]) -> None:
     for start in range(0, len(keys), 1000):
-        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]]})
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]})
 
 
 def read_everything(s3, reader: S3ObjectReader, bucket: str, prefix: str, threads: int) -> int:
     keys = list(list_keys(s3, bucket, prefix))
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        for _ in tqdm(pool.map(lambda key: reader.get(bucket, key), keys), total=len(keys),
-                      desc="baseline read", unit=" objects", disable=None):
+        for _ in tqdm(
+            pool.map(lambda key: reader.get(bucket, key), keys),
+            total=len(keys),
+            desc="baseline read",
+            unit=" objects",
+            disable=None,
+        ):
             pass
     return len(keys)
 
@@ -163,8 +173,14 @@ class Timed:
 def timed_run(env, args, input_prefix: str, output_prefix: str, s3, *, full: bool) -> Timed:
     where = {"archive_prefix": input_prefix} if args.source == "archive" else {"input_prefix": input_prefix}
     settings = AggregationSettings.from_env(
-        env, runner=args.runner, source=args.source, output_prefix=output_prefix,
-        run_id=new_run_id(utc_now()), full=full, keep_runs=0, **where,
+        env,
+        runner=args.runner,
+        source=args.source,
+        output_prefix=output_prefix,
+        run_id=new_run_id(utc_now()),
+        full=full,
+        keep_runs=0,
+        **where,
     )
     time.sleep(1.1)  # run ids have one-second resolution
     started = time.perf_counter()
@@ -172,8 +188,14 @@ def timed_run(env, args, input_prefix: str, output_prefix: str, s3, *, full: boo
     seconds = time.perf_counter() - started
     summary = result.summary()
     summary["detections"] = output_detections(s3, settings.s3.bucket, f"{output_prefix}{result.run_id}/")
-    log.info("%s run over %s: %.1f s (%s objects listed, %s read)", result.mode, input_prefix, seconds,
-             result.objects_listed, result.objects_read)
+    log.info(
+        "%s run over %s: %.1f s (%s objects listed, %s read)",
+        result.mode,
+        input_prefix,
+        seconds,
+        result.objects_listed,
+        result.objects_read,
+    )
     return Timed(seconds, summary)
 
 
@@ -190,10 +212,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-r", "--runner", default="local", choices=["inline", "local", "hadoop"])
     parser.add_argument("--prefix", default="bench/", help="bucket folder for the data (default: bench/)")
     parser.add_argument("--threads", type=int, default=16, help="upload and baseline-read threads")
-    parser.add_argument("--source", default="archive", choices=["archive", "metadata"],
-                        help="what the runs read (default: archive)")
-    parser.add_argument("--flush-s", type=float, default=60.0,
-                        help="archive: seconds of processing per file and partition, as ARCHIVER_FLUSH_S (default: 60)")
+    parser.add_argument(
+        "--source", default="archive", choices=["archive", "metadata"], help="what the runs read (default: archive)"
+    )
+    parser.add_argument(
+        "--flush-s",
+        type=float,
+        default=60.0,
+        help="archive: seconds of processing per file and partition, as ARCHIVER_FLUSH_S (default: 60)",
+    )
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
     try:
@@ -240,25 +267,51 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = [
         ("full recount", args.history, full.seconds, "baseline read", baseline_read, "< 60 s"),
-        (f"incremental (+{args.new})", args.history + args.new, incremental.seconds,
-         f"run over {args.new} alone", only_new.seconds, "ratio <= 2"),
-        (f"incremental (+{args.new})", args.history + args.new, incremental.seconds,
-         f"full recount of {args.history}", full.seconds, "(what it saves)"),
+        (
+            f"incremental (+{args.new})",
+            args.history + args.new,
+            incremental.seconds,
+            f"run over {args.new} alone",
+            only_new.seconds,
+            "ratio <= 2",
+        ),
+        (
+            f"incremental (+{args.new})",
+            args.history + args.new,
+            incremental.seconds,
+            f"full recount of {args.history}",
+            full.seconds,
+            "(what it saves)",
+        ),
     ]
     print(f"\n{'run':>22} {'objects':>8} {'s':>7} {'baseline':>20} {'baseline s':>11} {'ratio':>6}  goal")
     for name, objects, seconds, baseline, baseline_s, goal in rows:
-        print(f"{name:>22} {objects:>8} {seconds:>7.1f} {baseline:>20} {baseline_s:>11.1f} "
-              f"{seconds / baseline_s:>6.2f}  {goal}")
-    print(f"listing the input: full recount {full.summary['listing_s']:.1f} s, incremental run "
-          f"{incremental.summary['listing_s']:.1f} s, run over {args.new} alone {only_new.summary['listing_s']:.1f} s")
-    save_figures(args.json, {
-        "runner": args.runner, "history": args.history, "new": args.new,
-        "baseline_read_s": baseline_read, "full_s": full.seconds,
-        "incremental_s": incremental.seconds, "new_alone_s": only_new.seconds,
-        "listing_s": {"full": full.summary["listing_s"], "incremental": incremental.summary["listing_s"],
-                      "new_alone": only_new.summary["listing_s"]},
-        "incremental_over_new_alone": incremental.seconds / only_new.seconds,
-    })
+        print(
+            f"{name:>22} {objects:>8} {seconds:>7.1f} {baseline:>20} {baseline_s:>11.1f} "
+            f"{seconds / baseline_s:>6.2f}  {goal}"
+        )
+    print(
+        f"listing the input: full recount {full.summary['listing_s']:.1f} s, incremental run "
+        f"{incremental.summary['listing_s']:.1f} s, run over {args.new} alone {only_new.summary['listing_s']:.1f} s"
+    )
+    save_figures(
+        args.json,
+        {
+            "runner": args.runner,
+            "history": args.history,
+            "new": args.new,
+            "baseline_read_s": baseline_read,
+            "full_s": full.seconds,
+            "incremental_s": incremental.seconds,
+            "new_alone_s": only_new.seconds,
+            "listing_s": {
+                "full": full.summary["listing_s"],
+                "incremental": incremental.summary["listing_s"],
+                "new_alone": only_new.summary["listing_s"],
+            },
+            "incremental_over_new_alone": incremental.seconds / only_new.seconds,
+        },
+    )
     return 0
 
 
@@ -302,31 +355,59 @@ def archive_cost(env, args, settings, s3) -> int:
         delete_prefix(s3, bucket, alone)
 
     rows = [
-        ("full recount", f"{args.history} in {history_files}", full.seconds, "baseline read", baseline_read,
-         "< 60 s"),
-        (f"incremental (+{args.new})", f"+{args.new} in {len(new_files)}", incremental.seconds,
-         f"run over {args.new} alone", only_new.seconds, "ratio <= 2"),
-        (f"incremental (+{args.new})", f"+{args.new} in {len(new_files)}", incremental.seconds,
-         f"full recount of {args.history}", full.seconds, "(what it saves)"),
+        ("full recount", f"{args.history} in {history_files}", full.seconds, "baseline read", baseline_read, "< 60 s"),
+        (
+            f"incremental (+{args.new})",
+            f"+{args.new} in {len(new_files)}",
+            incremental.seconds,
+            f"run over {args.new} alone",
+            only_new.seconds,
+            "ratio <= 2",
+        ),
+        (
+            f"incremental (+{args.new})",
+            f"+{args.new} in {len(new_files)}",
+            incremental.seconds,
+            f"full recount of {args.history}",
+            full.seconds,
+            "(what it saves)",
+        ),
     ]
     print(f"\nover the detection archive, -r {args.runner}")
     print(f"{'run':>22} {'images in files':>18} {'s':>7} {'baseline':>22} {'baseline s':>11} {'ratio':>6}  goal")
     for name, objects, seconds, baseline, baseline_s, goal in rows:
-        print(f"{name:>22} {objects:>18} {seconds:>7.1f} {baseline:>22} {baseline_s:>11.1f} "
-              f"{seconds / baseline_s:>6.2f}  {goal}")
-    print(f"listing the input: full recount {full.summary['listing_s']:.1f} s ({full.summary['objects_listed']} "
-          f"files), incremental run {incremental.summary['listing_s']:.1f} s "
-          f"({incremental.summary['objects_listed']} files), run over {args.new} alone "
-          f"{only_new.summary['listing_s']:.1f} s")
-    save_figures(args.json, {
-        "source": "archive", "runner": args.runner, "history": args.history, "new": args.new,
-        "history_files": history_files, "new_files": len(new_files), "flush_s": args.flush_s,
-        "baseline_read_s": baseline_read, "full_s": full.seconds,
-        "incremental_s": incremental.seconds, "new_alone_s": only_new.seconds,
-        "listing_s": {"full": full.summary["listing_s"], "incremental": incremental.summary["listing_s"],
-                      "new_alone": only_new.summary["listing_s"]},
-        "incremental_over_new_alone": incremental.seconds / only_new.seconds,
-    })
+        print(
+            f"{name:>22} {objects:>18} {seconds:>7.1f} {baseline:>22} {baseline_s:>11.1f} "
+            f"{seconds / baseline_s:>6.2f}  {goal}"
+        )
+    print(
+        f"listing the input: full recount {full.summary['listing_s']:.1f} s ({full.summary['objects_listed']} "
+        f"files), incremental run {incremental.summary['listing_s']:.1f} s "
+        f"({incremental.summary['objects_listed']} files), run over {args.new} alone "
+        f"{only_new.summary['listing_s']:.1f} s"
+    )
+    save_figures(
+        args.json,
+        {
+            "source": "archive",
+            "runner": args.runner,
+            "history": args.history,
+            "new": args.new,
+            "history_files": history_files,
+            "new_files": len(new_files),
+            "flush_s": args.flush_s,
+            "baseline_read_s": baseline_read,
+            "full_s": full.seconds,
+            "incremental_s": incremental.seconds,
+            "new_alone_s": only_new.seconds,
+            "listing_s": {
+                "full": full.summary["listing_s"],
+                "incremental": incremental.summary["listing_s"],
+                "new_alone": only_new.summary["listing_s"],
+            },
+            "incremental_over_new_alone": incremental.seconds / only_new.seconds,
+        },
+    )
     return 0
 
 

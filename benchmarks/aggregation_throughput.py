@@ -11,6 +11,7 @@ and prints both rates and their ratio. Both must find the same number of detecti
     python -m benchmarks.aggregation_throughput --sizes 10000
     python -m benchmarks.aggregation_throughput --sizes 100000      # ~10 min upload once
 """
+
 from __future__ import annotations
 
 import json
@@ -47,17 +48,22 @@ def synthetic_record(number: int) -> bytes:
     image_id = f"{number:032x}"
     captured = START + timedelta(seconds=rng.randrange(48 * 3600))
     record = {
-        "schema_version": 1, "image_id": image_id,
+        "schema_version": 1,
+        "image_id": image_id,
         "image_path": f"s3://image-pipeline/images/{image_id}.jpg",
         "source": rng.choice(SOURCES),
         "captured_at": captured.isoformat().replace("+00:00", "Z"),
         "processed_at": (captured + timedelta(seconds=2)).isoformat().replace("+00:00", "Z"),
-        "model": {"name": "yolov4-tiny", "input_size": 416, "confidence_threshold": 0.5,
-                  "nms_threshold": 0.4},
-        "width": 1280, "height": 720,
+        "model": {"name": "yolov4-tiny", "input_size": 416, "confidence_threshold": 0.5, "nms_threshold": 0.4},
+        "width": 1280,
+        "height": 720,
         "detections": [
-            {"label": rng.choice(LABELS), "class_id": 0, "confidence": round(rng.uniform(0.5, 1), 4),
-             "box": [rng.randrange(1000), rng.randrange(600), 40, 80]}
+            {
+                "label": rng.choice(LABELS),
+                "class_id": 0,
+                "confidence": round(rng.uniform(0.5, 1), 4),
+                "box": [rng.randrange(1000), rng.randrange(600), 40, 80],
+            }
             for _ in range(rng.randrange(6))
         ],
         "timings_ms": {"decode": 3.1, "inference": 41.7},
@@ -124,8 +130,14 @@ class Result:
 def measure(env, size: int, args) -> Result:
     prefix = f"{args.prefix}aggregation-{size}/"
     settings = AggregationSettings.from_env(
-        env, runner=args.runner, source="metadata", input_prefix=f"{prefix}metadata/", output_prefix=f"{prefix}out/",
-        run_id=new_run_id(utc_now()), fetch_threads=args.fetch_threads, keys_per_split=args.keys_per_split,
+        env,
+        runner=args.runner,
+        source="metadata",
+        input_prefix=f"{prefix}metadata/",
+        output_prefix=f"{prefix}out/",
+        run_id=new_run_id(utc_now()),
+        fetch_threads=args.fetch_threads,
+        keys_per_split=args.keys_per_split,
     )
     bucket = settings.s3.bucket
     s3 = s3_client(settings.s3, max_pool_connections=max(10, args.upload_threads))
@@ -144,8 +156,7 @@ def measure(env, size: int, args) -> Result:
     log.info("aggregation run: %s detections in %.1f s", job_detections, job_s)
     if records != size or job_detections != bare_detections:
         raise RuntimeError(
-            f"mismatch: {records} records listed for {size}; detections bare {bare_detections} "
-            f"vs job {job_detections}"
+            f"mismatch: {records} records listed for {size}; detections bare {bare_detections} vs job {job_detections}"
         )
     return Result(size, args.runner, bare_s, job_s)
 
@@ -166,10 +177,33 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         log.error("%s", error)
         return 2
-    columns = [("records", 8), ("runner", 7), ("bare s", 8), ("bare rec/s", 11), ("job s", 8), ("job rec/s", 10),
-               ("job/bare", 9)]
-    print("\n" + table(columns, [[str(r.size), r.runner, f"{r.bare_s:.1f}", f"{r.bare_rate:.0f}", f"{r.job_s:.1f}",
-                                  f"{r.job_rate:.0f}", f"{r.job_rate / r.bare_rate:.2f}"] for r in results]))
+    columns = [
+        ("records", 8),
+        ("runner", 7),
+        ("bare s", 8),
+        ("bare rec/s", 11),
+        ("job s", 8),
+        ("job rec/s", 10),
+        ("job/bare", 9),
+    ]
+    print(
+        "\n"
+        + table(
+            columns,
+            [
+                [
+                    str(r.size),
+                    r.runner,
+                    f"{r.bare_s:.1f}",
+                    f"{r.bare_rate:.0f}",
+                    f"{r.job_s:.1f}",
+                    f"{r.job_rate:.0f}",
+                    f"{r.job_rate / r.bare_rate:.2f}",
+                ]
+                for r in results
+            ],
+        )
+    )
     save_figures(args.json, [{**asdict(r), "bare_rate": r.bare_rate, "job_rate": r.job_rate} for r in results])
     return 0
 

@@ -14,6 +14,7 @@ Needs the local services (make up) and wrk (Debian package).
 
     python -m benchmarks.api_latency --help
 """
+
 from __future__ import annotations
 
 import base64
@@ -106,8 +107,9 @@ def synthetic_events(days: int, seed: int = 11) -> list[DetectionEvent]:
                 if rng.random() > 0.04 * weight:  # most minutes see nothing
                     continue
                 image_id = f"{rng.getrandbits(128):032x}"
-                events.append(DetectionEvent(image_id, source, moment, moment, "yolov4-tiny",
-                                             {label: rng.randint(1, weight + 1)}))
+                events.append(
+                    DetectionEvent(image_id, source, moment, moment, "yolov4-tiny", {label: rng.randint(1, weight + 1)})
+                )
     return events
 
 
@@ -123,9 +125,19 @@ def synthetic_documents(index: str, events: list[DetectionEvent], run_id: str):
                 counts[1] += 1
     indexed_at = to_iso(utc_now())
     for (label, source, interval, start), (detections, images) in sums.items():
-        yield {"_index": index, "_source": {
-            "label": label, "source": source, "interval": interval, "bucket_start": start,
-            "detections": detections, "images": images, "run_id": run_id, "indexed_at": indexed_at}}
+        yield {
+            "_index": index,
+            "_source": {
+                "label": label,
+                "source": source,
+                "interval": interval,
+                "bucket_start": start,
+                "detections": detections,
+                "images": images,
+                "run_id": run_id,
+                "indexed_at": indexed_at,
+            },
+        }
 
 
 def seed_index(es, index: str, live_prefix: str, days: int) -> int:
@@ -138,8 +150,9 @@ def seed_index(es, index: str, live_prefix: str, days: int) -> int:
     from es_live.index import ensure_template
     from pipeline_common.contracts.count_index import INDEX_BODY
 
-    es.indices.create(index=index, mappings=INDEX_BODY["mappings"],
-                      settings={"number_of_shards": 1, "number_of_replicas": 0})
+    es.indices.create(
+        index=index, mappings=INDEX_BODY["mappings"], settings={"number_of_shards": 1, "number_of_replicas": 0}
+    )
     ensure_template(es, live_prefix)
     events = synthetic_events(days)
     now = utc_now()
@@ -171,11 +184,22 @@ def run_wrk(name: str, url: str, args, lua: str, env: dict[str, str] | None = No
         script.write(lua)
     try:
         for seconds in ([warm_up] if warm_up else []) + [args.duration]:
-            command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s",
-                       "--latency", "--timeout", "10s", "-s", script.name, url]
+            command = [
+                "wrk",
+                f"-t{args.threads}",
+                f"-c{args.connections}",
+                f"-d{seconds}s",
+                "--latency",
+                "--timeout",
+                "10s",
+                "-s",
+                script.name,
+                url,
+            ]
             log.info("wrk %s%s: %s", name, " (warm-up)" if seconds is warm_up else "", " ".join(command[:-1]))
-            result = subprocess.run(command, capture_output=True, text=True,
-                                    env=child_environment(**(env or {})), timeout=seconds + 60)
+            result = subprocess.run(
+                command, capture_output=True, text=True, env=child_environment(**(env or {})), timeout=seconds + 60
+            )
     finally:
         os.unlink(script.name)
     if result.returncode != 0:
@@ -187,8 +211,12 @@ def parse_args(argv):
     parser = argument_parser(__doc__, "api_latency")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10, max 60)")
     parser.add_argument("--connections", type=int, default=50, help="concurrent clients (default 50)")
-    parser.add_argument("--warmup", type=int, default=3,
-                        help="seconds of the same load before each measured run, not counted (default 3; 0: none)")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=3,
+        help="seconds of the same load before each measured run, not counted (default 3; 0: none)",
+    )
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
     parser.add_argument("--worker-threads", type=int, default=8, help="threads per gunicorn worker (default 8)")
@@ -226,9 +254,15 @@ def main(argv=None) -> int:
         # production's configuration (simple_frontend/gunicorn.conf.py), on a free local port
         server = subprocess.Popen(
             [str(gunicorn), "-c", "simple_frontend/gunicorn.conf.py", "--log-level", "warning"],
-            cwd=PROJECT_ROOT, env=child_environment(
-                ES_INDEX=index, ES_LIVE_INDEX_PREFIX=live_prefix, FRONTEND_HOST="127.0.0.1",
-                FRONTEND_PORT=str(port), FRONTEND_WORKERS=str(args.workers), FRONTEND_THREADS=str(args.worker_threads)),
+            cwd=PROJECT_ROOT,
+            env=child_environment(
+                ES_INDEX=index,
+                ES_LIVE_INDEX_PREFIX=live_prefix,
+                FRONTEND_HOST="127.0.0.1",
+                FRONTEND_PORT=str(port),
+                FRONTEND_WORKERS=str(args.workers),
+                FRONTEND_THREADS=str(args.worker_threads),
+            ),
         )
         base = f"http://127.0.0.1:{port}"
         wait_for(f"{base}/api/health", timeout=60)
@@ -236,8 +270,14 @@ def main(argv=None) -> int:
         from simple_frontend.params import parse_query
 
         # The very search the app sends: all three intervals are stored.
-        query = parse_query(_pairs(TIMELINE_QUERY), allowed=frozenset({"from", "to", "interval", "label"}),
-                            now=utc_now(), max_buckets=2000, draws_buckets=True, stored_intervals=lambda: Interval)
+        query = parse_query(
+            _pairs(TIMELINE_QUERY),
+            allowed=frozenset({"from", "to", "interval", "label"}),
+            now=utc_now(),
+            max_buckets=2000,
+            draws_buckets=True,
+            stored_intervals=lambda: Interval,
+        )
         # The very search the app sends: all three intervals are stored.
         body = msearch_body(query, query.stored_interval, index, live_prefix)
         auth = base64.b64encode(f"{settings.username}:{settings.password.get_secret_value()}".encode()).decode()
@@ -246,8 +286,14 @@ def main(argv=None) -> int:
         timeline_url, health_url = f"{base}/api/timeline?{TIMELINE_QUERY}", f"{base}/api/health"
         results = [
             run_wrk("app /api/timeline", timeline_url, args, LUA_DONE, warm_up=args.warmup),
-            run_wrk("ES _msearch (same query)", es_url, args, LUA_POST + LUA_DONE,
-                    env={"BENCH_BODY": body, "BENCH_AUTH": auth}, warm_up=args.warmup),
+            run_wrk(
+                "ES _msearch (same query)",
+                es_url,
+                args,
+                LUA_POST + LUA_DONE,
+                env={"BENCH_BODY": body, "BENCH_AUTH": auth},
+                warm_up=args.warmup,
+            ),
             run_wrk("app /api/health", health_url, args, LUA_DONE, warm_up=args.warmup),
         ]
     finally:
@@ -276,8 +322,10 @@ def msearch_body(query, stored: Interval, index: str, live_prefix: str) -> str:
     if plan.batch is not None:
         lines += [{"index": index}, queries.timeline_body(stored, query, window=plan.batch)]
     if plan.live is not None:
-        lines += [{"index": live_index.index_pattern(live_prefix), "allow_no_indices": True},
-                  queries.timeline_body(None, query, target=queries.LIVE, window=plan.live)]
+        lines += [
+            {"index": live_index.index_pattern(live_prefix), "allow_no_indices": True},
+            queries.timeline_body(None, query, target=queries.LIVE, window=plan.live),
+        ]
     return "".join(json.dumps(line) + "\n" for line in lines)
 
 
@@ -288,17 +336,23 @@ def _pairs(query: str) -> dict[str, list[str]]:
 
 
 def report(results: list[Latency], args, documents: int) -> None:
-    print(f"\n{args.connections} connections, {args.duration} s per run, gunicorn {args.workers} workers x "
-          f"{args.worker_threads} threads (gthread), {documents} documents, query: {TIMELINE_QUERY}")
+    print(
+        f"\n{args.connections} connections, {args.duration} s per run, gunicorn {args.workers} workers x "
+        f"{args.worker_threads} threads (gthread), {documents} documents, query: {TIMELINE_QUERY}"
+    )
     print(f"{'target':<26}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}")
     for r in results:
         print(f"{r.name:<26}{r.rate:>9.0f}{r.p50_ms:>9.1f}{r.p95_ms:>9.1f}{r.p99_ms:>9.1f}{r.errors:>8}")
     app, direct = results[0], results[1]
     if direct.p50_ms and direct.p95_ms and direct.rate:
-        print(f"timeline through the app / straight to ES: p50 x{app.p50_ms / direct.p50_ms:.2f}, "
-              f"p95 x{app.p95_ms / direct.p95_ms:.2f}, throughput x{app.rate / direct.rate:.2f}")
-        print(f"goals (issue 13): p95 under 50 ms: {'yes' if app.p95_ms < 50 else 'no'} ({app.p95_ms:.1f} ms); "
-              f"at least 3x the throughput of ES: {'yes' if app.rate >= 3 * direct.rate else 'no'}")
+        print(
+            f"timeline through the app / straight to ES: p50 x{app.p50_ms / direct.p50_ms:.2f}, "
+            f"p95 x{app.p95_ms / direct.p95_ms:.2f}, throughput x{app.rate / direct.rate:.2f}"
+        )
+        print(
+            f"goals (issue 13): p95 under 50 ms: {'yes' if app.p95_ms < 50 else 'no'} ({app.p95_ms:.1f} ms); "
+            f"at least 3x the throughput of ES: {'yes' if app.rate >= 3 * direct.rate else 'no'}"
+        )
 
 
 if __name__ == "__main__":

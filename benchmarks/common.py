@@ -1,4 +1,5 @@
 """What every benchmark shares: its command line's common options, and writing its figures."""
+
 from __future__ import annotations
 
 import argparse
@@ -23,11 +24,17 @@ def argument_parser(doc: str, name: str, verbose_help: str = "debug logging") ->
     first paragraph as the description), --json and -v."""
     summary, _, details = doc.partition("\n\n")
     parser = argparse.ArgumentParser(
-        prog=f"python -m benchmarks.{name}", description=summary, epilog=details,
+        prog=f"python -m benchmarks.{name}",
+        description=summary,
+        epilog=details,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--json", type=Path, default=RESULTS / f"{name}.json",
-                        help="where the figures are written (default: %(default)s)")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=RESULTS / f"{name}.json",
+        help="where the figures are written (default: %(default)s)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
     return parser
 
@@ -53,8 +60,9 @@ def table(columns: list[tuple[str, int]], rows: list[list[str]]) -> str:
     """Right-aligned columns under their headings: `columns` is [(heading, width)], each row
     holds the already formatted cells."""
     lines = [[heading for heading, _ in columns], *rows]
-    return "\n".join(" ".join(f"{cell:>{width}}" for cell, (_, width) in zip(line, columns, strict=True))
-                     for line in lines)
+    return "\n".join(
+        " ".join(f"{cell:>{width}}" for cell, (_, width) in zip(line, columns, strict=True)) for line in lines
+    )
 
 
 def free_port() -> int:
@@ -75,7 +83,6 @@ def wait_for(url: str, timeout: float) -> None:
         except OSError:
             time.sleep(0.3)
     raise RuntimeError(f"{url} did not answer 200 within {timeout:.0f} s")
-
 
 
 def stop(server: subprocess.Popen) -> None:

@@ -30,6 +30,7 @@ Needs the local services (`make up`). Bucket and topics are deleted afterwards.
 
     python -m benchmarks.consumer_throughput --help
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -89,12 +90,18 @@ SCENARIOS = {
     "consumer-1t": Scenario("consumer, cv2, 1 process x 1 thread", CONSUMER, 1, (("DETECTOR_THREADS", "1"),)),
     "consumer-x2": Scenario("consumer, cv2, 2 processes x 1 thread", CONSUMER, 2, (("DETECTOR_THREADS", "1"),)),
     "consumer-x3": Scenario("consumer, cv2, 3 processes x 1 thread", CONSUMER, 3, (("DETECTOR_THREADS", "1"),)),
-    "onnx": Scenario("consumer, onnxruntime, 1 process x 2 threads", CONSUMER, 1,
-                     (("DETECTOR_BACKEND", "onnxruntime"),)),
-    "onnx-x2": Scenario("consumer, onnxruntime, 2 processes x 1 thread", CONSUMER, 2,
-                        (("DETECTOR_BACKEND", "onnxruntime"), ("DETECTOR_THREADS", "1"))),
-    "sequential-onnx": Scenario("sequential baseline (onnxruntime)", SEQUENTIAL, 1,
-                                (("DETECTOR_BACKEND", "onnxruntime"),)),
+    "onnx": Scenario(
+        "consumer, onnxruntime, 1 process x 2 threads", CONSUMER, 1, (("DETECTOR_BACKEND", "onnxruntime"),)
+    ),
+    "onnx-x2": Scenario(
+        "consumer, onnxruntime, 2 processes x 1 thread",
+        CONSUMER,
+        2,
+        (("DETECTOR_BACKEND", "onnxruntime"), ("DETECTOR_THREADS", "1")),
+    ),
+    "sequential-onnx": Scenario(
+        "sequential baseline (onnxruntime)", SEQUENTIAL, 1, (("DETECTOR_BACKEND", "onnxruntime"),)
+    ),
 }
 DEFAULT_SCENARIOS = ("consumer", "consumer-1t", "consumer-x2", "consumer-x3", "onnx", "onnx-x2")
 
@@ -153,10 +160,12 @@ class Bench:
     def topics(self, tag: str) -> tuple[str, str, str]:
         """Fresh images, dead-letter and detections topics (the last keeps the benchmark's
         events away from the live indexer of the shared stack)."""
-        images, dead, events = (f"consumer-bench-{kind}{tag}-{uuid.uuid4().hex[:8]}"
-                                for kind in ("", "dead-", "events-"))
-        created = self.admin.create_topics([NewTopic(images, PARTITIONS, 1), NewTopic(dead, 1, 1),
-                                            NewTopic(events, 1, 1)])
+        images, dead, events = (
+            f"consumer-bench-{kind}{tag}-{uuid.uuid4().hex[:8]}" for kind in ("", "dead-", "events-")
+        )
+        created = self.admin.create_topics(
+            [NewTopic(images, PARTITIONS, 1), NewTopic(dead, 1, 1), NewTopic(events, 1, 1)]
+        )
         for future in created.values():
             future.result(timeout=30)
         return images, dead, events
@@ -164,8 +173,14 @@ class Bench:
     def process_env(self, scenario: Scenario, topics: tuple[str, str, str], group: str) -> dict[str, str]:
         """The consumers' environment; their own account gets the detector's rights on these names."""
         images, dead, events = topics
-        self.acls += grant_on(self.admin, AccessSettings.from_env(self.env), images_topic=images,
-                              dead_letter_topic=dead, detections_topic=events, consumer_group=group)
+        self.acls += grant_on(
+            self.admin,
+            AccessSettings.from_env(self.env),
+            images_topic=images,
+            dead_letter_topic=dead,
+            detections_topic=events,
+            consumer_group=group,
+        )
         return {
             **self.env,
             "S3_BUCKET": self.bucket,
@@ -179,8 +194,9 @@ class Bench:
     def start(self, script: Path, env: dict[str, str], *args: str) -> tuple[subprocess.Popen, Path]:
         log_path = self.workdir / f"{script.stem}-{uuid.uuid4().hex[:6]}.log"
         with log_path.open("w") as out:
-            process = subprocess.Popen([sys.executable, str(script), *args], env=env, stdout=out,
-                                       stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                [sys.executable, str(script), *args], env=env, stdout=out, stderr=subprocess.STDOUT
+            )
         return process, log_path
 
     def metadata_keys(self) -> list[str]:
@@ -316,7 +332,8 @@ def throughput_run(bench: Bench, scenario: Scenario, announcements) -> dict:
         "detections": sum(len(r.detections) for r in records),
         "timings_ms": {
             stage: statistics.median(r.timings_ms[stage] for r in records)
-            for stage in ("download", "decode", "resize", "inference", "total") if stage in records[0].timings_ms
+            for stage in ("download", "decode", "resize", "inference", "total")
+            if stage in records[0].timings_ms
         },
     }
 
@@ -374,8 +391,14 @@ def upload_all(bench: Bench, blobs: list[bytes]) -> tuple[list[ImageAnnouncement
             width, height = image.size
         now = utc_now()
         return ImageAnnouncement(
-            image_id=image_id, image_path=f"s3://{bench.bucket}/{image_key(image_id)}", source=f"bench-{n % 3}",
-            captured_at=now, uploaded_at=now, size_bytes=len(data), width=width, height=height,
+            image_id=image_id,
+            image_path=f"s3://{bench.bucket}/{image_key(image_id)}",
+            source=f"bench-{n % 3}",
+            captured_at=now,
+            uploaded_at=now,
+            size_bytes=len(data),
+            width=width,
+            height=height,
         ), path
 
     with ThreadPoolExecutor(4) as pool:
@@ -400,8 +423,10 @@ def report(figures: dict) -> str:
             f"  {'yes' if run['one_record_per_image'] else 'NO'}, {run['processed_in_total']}"
         )
     for run in figures["throughput"]:
-        lines.append(f"  median ms per image, {run['scenario']}: "
-                     + ", ".join(f"{k} {v:.1f}" for k, v in run["timings_ms"].items()))
+        lines.append(
+            f"  median ms per image, {run['scenario']}: "
+            + ", ".join(f"{k} {v:.1f}" for k, v in run["timings_ms"].items())
+        )
     for run in figures.get("latency", []):
         lines.append(
             f"  latency announce -> record at {run['rate_per_s']:g}/s over {run['images']} images, {run['scenario']}: "
@@ -413,10 +438,15 @@ def report(figures: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argument_parser(__doc__, "consumer_throughput")
     parser.add_argument("--images", type=int, default=200, help="photos per throughput run (default 200)")
-    parser.add_argument("--scenarios", nargs="+", choices=sorted(set(SCENARIOS) - {"sequential"}),
-                        default=list(DEFAULT_SCENARIOS), metavar="NAME",
-                        help=f"besides the sequential baseline (default: {' '.join(DEFAULT_SCENARIOS)}; "
-                        f"all: {' '.join(sorted(set(SCENARIOS) - {'sequential'}))})")
+    parser.add_argument(
+        "--scenarios",
+        nargs="+",
+        choices=sorted(set(SCENARIOS) - {"sequential"}),
+        default=list(DEFAULT_SCENARIOS),
+        metavar="NAME",
+        help=f"besides the sequential baseline (default: {' '.join(DEFAULT_SCENARIOS)}; "
+        f"all: {' '.join(sorted(set(SCENARIOS) - {'sequential'}))})",
+    )
     parser.add_argument("--rate", type=float, default=4.0, help="announcements per second in the latency run")
     parser.add_argument("--latency-images", type=int, default=40, help="photos in the latency run (0: skip it)")
     args = parser.parse_args(argv)
@@ -429,8 +459,12 @@ def main(argv: list[str] | None = None) -> int:
     s3 = s3_client(settings.s3)
     bucket = f"consumer-bench-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
-    figures = {"images": args.images, "model": settings.detector.model, "input_size": settings.detector.input_size,
-               "load_before": load_average()}
+    figures = {
+        "images": args.images,
+        "model": settings.detector.model,
+        "input_size": settings.detector.input_size,
+        "load_before": load_average(),
+    }
     with tempfile.TemporaryDirectory(prefix="consumer-bench-") as workdir:
         admin_config = admin_kafka_config(env)
         bench = Bench(settings, env, s3, AdminClient(admin_config), admin_config, bucket, Path(workdir))

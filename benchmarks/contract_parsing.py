@@ -7,6 +7,7 @@ Needs no services.
 
     python benchmarks/contract_parsing.py --records 20000
 """
+
 from __future__ import annotations
 
 import json
@@ -42,10 +43,19 @@ def samples(count: int) -> dict[str, list[Any]]:
             for k in range(n % 6)
         )
         timings = {"download": 11.5, "decode": 7.0, "inference": 41.2, "total": 59.7}
-        records.append(MetadataRecord(image_id, path, f"cam-{n % 10}", moment, moment, model, 768, 576,
-                                      detections, timings))
-        aggregates.append(Aggregate("person", f"cam-{n % 10}", Interval.HOUR,
-                                    MOMENT.replace(minute=0, second=0) + timedelta(hours=n), 3 + n, 2 + n))
+        records.append(
+            MetadataRecord(image_id, path, f"cam-{n % 10}", moment, moment, model, 768, 576, detections, timings)
+        )
+        aggregates.append(
+            Aggregate(
+                "person",
+                f"cam-{n % 10}",
+                Interval.HOUR,
+                MOMENT.replace(minute=0, second=0) + timedelta(hours=n),
+                3 + n,
+                2 + n,
+            )
+        )
     return {"announcement": announcements, "metadata record": records, "aggregate line": aggregates}
 
 
@@ -93,8 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.records} records of each kind, best of {args.repeats} passes, microseconds per record")
     print(f"{'record':<17}{'parse':>8}{'json.loads':>12}{'ratio':>8}{'write':>9}{'json.dumps':>12}{'ratio':>8}")
     for name, f in figures.items():
-        print(f"{name:<17}{f['parse_us']:>8.1f}{f['json_loads_us']:>12.1f}{f['parse_ratio']:>7.1f}x"
-              f"{f['write_us']:>9.1f}{f['json_dumps_us']:>12.1f}{f['write_ratio']:>7.1f}x")
+        print(
+            f"{name:<17}{f['parse_us']:>8.1f}{f['json_loads_us']:>12.1f}{f['parse_ratio']:>7.1f}x"
+            f"{f['write_us']:>9.1f}{f['json_dumps_us']:>12.1f}{f['write_ratio']:>7.1f}x"
+        )
     save_figures(args.json, {"records": args.records, "figures": figures})
     return 0
 

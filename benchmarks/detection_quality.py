@@ -10,6 +10,7 @@ Needs no services.
 
     python -m benchmarks.detection_quality --help
 """
+
 from __future__ import annotations
 
 import logging

@@ -14,6 +14,7 @@ stack (`make up`) is measured.
 
     python benchmarks/edge_latency.py --help
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,9 +42,11 @@ QUERY = {"size": 0, "aggs": {"labels": {"terms": {"field": "label.keyword"}}}}  
 
 def percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
-    return {"p50_ms": statistics.median(ordered) * 1000,
-            "p95_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] * 1000,
-            "n": len(ordered)}
+    return {
+        "p50_ms": statistics.median(ordered) * 1000,
+        "p95_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] * 1000,
+        "n": len(ordered),
+    }
 
 
 def timed(call) -> float:
@@ -56,8 +59,11 @@ def es_paths(settings: LocalSettings) -> dict[str, dict]:
     auth = ("elastic", settings.es_password)
     return {
         "direct": {"base": f"http://{settings.host}:{settings.es_port}", "verify": True, "auth": auth},
-        "edge": {"base": f"{settings.edge.https_url}/elasticsearch", "verify": str(settings.paths.ca_cert),
-                 "auth": auth},
+        "edge": {
+            "base": f"{settings.edge.https_url}/elasticsearch",
+            "verify": str(settings.paths.ca_cert),
+            "auth": auth,
+        },
     }
 
 
@@ -66,9 +72,14 @@ def seed_index(path: dict, index: str) -> None:
     for n in range(500):
         lines.append(json.dumps({"index": {"_index": index}}))
         lines.append(json.dumps({"label": ["person", "car", "dog", "bicycle"][n % 4], "count": n}))
-    response = requests.post(f"{path['base']}/_bulk?refresh=true", data="\n".join(lines) + "\n",
-                             headers={"Content-Type": "application/x-ndjson"}, auth=path["auth"],
-                             verify=path["verify"], timeout=60)
+    response = requests.post(
+        f"{path['base']}/_bulk?refresh=true",
+        data="\n".join(lines) + "\n",
+        headers={"Content-Type": "application/x-ndjson"},
+        auth=path["auth"],
+        verify=path["verify"],
+        timeout=60,
+    )
     response.raise_for_status()
     assert not response.json()["errors"], response.text[:500]
 
@@ -84,8 +95,9 @@ def bench_es(settings: LocalSettings, rounds: int, per_round: int) -> dict:
 
     def search(session, name):
         # `verify` per request: a session's would lose to REQUESTS_CA_BUNDLE
-        response = session.post(query[name], json=QUERY, auth=paths[name]["auth"], verify=paths[name]["verify"],
-                                timeout=30)
+        response = session.post(
+            query[name], json=QUERY, auth=paths[name]["auth"], verify=paths[name]["verify"], timeout=30
+        )
         response.raise_for_status()
 
     def new_connection(name):
@@ -102,17 +114,26 @@ def bench_es(settings: LocalSettings, rounds: int, per_round: int) -> dict:
                 fresh[name] += [timed(partial(new_connection, name)) for _ in range(max(1, per_round // 5))]
     finally:
         requests.delete(f"{paths['direct']['base']}/{index}", auth=paths["direct"]["auth"], timeout=60)
-    return {"es-query": {name: percentiles(samples) for name, samples in kept.items()},
-            "es-connect": {name: percentiles(samples) for name, samples in fresh.items()}}
+    return {
+        "es-query": {name: percentiles(samples) for name, samples in kept.items()},
+        "es-connect": {name: percentiles(samples) for name, samples in fresh.items()},
+    }
 
 
 def kafka_paths(settings: LocalSettings) -> dict[str, dict]:
     account = {"sasl.mechanism": "PLAIN", "sasl.username": ADMIN_USER, "sasl.password": settings.kafka_admin_password}
     return {
-        "direct": {"bootstrap.servers": f"{settings.host}:{settings.kafka_port}",
-                   "security.protocol": "SASL_PLAINTEXT", **account},
-        "edge": {"bootstrap.servers": settings.edge.kafka_bootstrap, "security.protocol": "SASL_SSL",
-                 "ssl.ca.location": str(settings.paths.ca_cert), **account},
+        "direct": {
+            "bootstrap.servers": f"{settings.host}:{settings.kafka_port}",
+            "security.protocol": "SASL_PLAINTEXT",
+            **account,
+        },
+        "edge": {
+            "bootstrap.servers": settings.edge.kafka_bootstrap,
+            "security.protocol": "SASL_SSL",
+            "ssl.ca.location": str(settings.paths.ca_cert),
+            **account,
+        },
     }
 
 
@@ -121,8 +142,10 @@ def bench_kafka(settings: LocalSettings, rounds: int, per_round: int, batch: int
     topic = f"edge-bench-{uuid.uuid4().hex[:8]}"
     admin = AdminClient(paths["direct"])
     admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=30)
-    producers = {name: Producer({**config, "acks": "all", "linger.ms": 0, "enable.idempotence": True})
-                 for name, config in paths.items()}
+    producers = {
+        name: Producer({**config, "acks": "all", "linger.ms": 0, "enable.idempotence": True})
+        for name, config in paths.items()
+    }
     single = {name: [] for name in paths}
     rates = {name: [] for name in paths}
     payload = b"x" * 512
@@ -156,18 +179,24 @@ def bench_kafka(settings: LocalSettings, rounds: int, per_round: int, batch: int
                 rates[name].append(burst(producer))
     finally:
         admin.delete_topics([topic])[topic].result(timeout=30)
-    return {"kafka-produce": {name: percentiles(samples) for name, samples in single.items()},
-            "kafka-batch": {name: {"messages_per_s": statistics.median(values), "n": len(values)}
-                            for name, values in rates.items()}}
+    return {
+        "kafka-produce": {name: percentiles(samples) for name, samples in single.items()},
+        "kafka-batch": {
+            name: {"messages_per_s": statistics.median(values), "n": len(values)} for name, values in rates.items()
+        },
+    }
 
 
 def report(results: dict) -> None:
     print(f"{'measure':<15}{'path':<8}{'p50 ms':>9}{'p95 ms':>9}{'msg/s':>10}{'n':>6}   edge/direct")
     for measure, paths in results.items():
         for name, figures in paths.items():
-            print(f"{measure:<15}{name:<8}{figures.get('p50_ms', float('nan')):>9.2f}"
-                  f"{figures.get('p95_ms', float('nan')):>9.2f}{figures.get('messages_per_s', float('nan')):>10.0f}"
-                  f"{figures['n']:>6}", end="")
+            print(
+                f"{measure:<15}{name:<8}{figures.get('p50_ms', float('nan')):>9.2f}"
+                f"{figures.get('p95_ms', float('nan')):>9.2f}{figures.get('messages_per_s', float('nan')):>10.0f}"
+                f"{figures['n']:>6}",
+                end="",
+            )
             if name == "edge":
                 key = "p50_ms" if "p50_ms" in figures else "messages_per_s"
                 print(f"   {figures[key] / paths['direct'][key]:.2f}x ({key})", end="")
@@ -184,8 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
     _, settings = configured(LocalSettings)
-    results = {**bench_es(settings, args.rounds, args.per_round),
-               **bench_kafka(settings, args.rounds, args.per_round, args.batch)}
+    results = {
+        **bench_es(settings, args.rounds, args.per_round),
+        **bench_kafka(settings, args.rounds, args.per_round, args.batch),
+    }
     report(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -10,6 +10,7 @@ first set (today's options), all measured in the same run.
 
     python -m benchmarks.es_jvm --help
 """
+
 from __future__ import annotations
 
 import json
@@ -67,27 +68,50 @@ class Node:
         self.url = f"http://127.0.0.1:{self.port}"
         config = self.dir / "config"
         shutil.copytree(home / "config", config)
-        (config / "elasticsearch.yml").write_text("\n".join([
-            "cluster.name: es-jvm-bench", "node.name: bench-1", f"path.data: {self.dir / 'data'}",
-            f"path.logs: {self.dir / 'logs'}", "network.host: 127.0.0.1", f"http.port: {self.port}",
-            f"transport.port: {free_port()}", "discovery.type: single-node", "xpack.security.enabled: false",
-            "xpack.ml.enabled: false", "cluster.routing.allocation.disk.threshold_enabled: false", ""]))
+        (config / "elasticsearch.yml").write_text(
+            "\n".join(
+                [
+                    "cluster.name: es-jvm-bench",
+                    "node.name: bench-1",
+                    f"path.data: {self.dir / 'data'}",
+                    f"path.logs: {self.dir / 'logs'}",
+                    "network.host: 127.0.0.1",
+                    f"http.port: {self.port}",
+                    f"transport.port: {free_port()}",
+                    "discovery.type: single-node",
+                    "xpack.security.enabled: false",
+                    "xpack.ml.enabled: false",
+                    "cluster.routing.allocation.disk.threshold_enabled: false",
+                    "",
+                ]
+            )
+        )
         self.user = pwd.getpwnam(SERVICE_USER) if os.geteuid() == 0 else None
         if self.user is not None:
             os.chmod(self.dir, 0o755)
             for path in [self.dir, *self.dir.rglob("*")]:
                 os.chown(path, self.user.pw_uid, self.user.pw_gid)
-        self.env = {**os.environ, "ES_JAVA_HOME": str(java_home(os.environ)), "ES_PATH_CONF": str(config),
-                    "ES_JAVA_OPTS": f"{COMMON} {options}".strip()}
+        self.env = {
+            **os.environ,
+            "ES_JAVA_HOME": str(java_home(os.environ)),
+            "ES_PATH_CONF": str(config),
+            "ES_JAVA_OPTS": f"{COMMON} {options}".strip(),
+        }
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 300) -> float:
         """Seconds from launch until the node answers GET /."""
         kwargs = {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []} if self.user else {}
         started = time.perf_counter()
-        self.process = subprocess.Popen([str(self.home / "bin" / "elasticsearch")], env=self.env, cwd=self.dir,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        start_new_session=True, **kwargs)
+        self.process = subprocess.Popen(
+            [str(self.home / "bin" / "elasticsearch")],
+            env=self.env,
+            cwd=self.dir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            **kwargs,
+        )
         while time.perf_counter() - started < timeout:
             if self.process.poll() is not None:
                 code = self.process.returncode
@@ -121,15 +145,20 @@ def measure(node: Node, days: int, queries: int, seconds: float) -> dict:
     es = Elasticsearch(node.url, request_timeout=60)
     index, live_prefix = "bench-counts", "bench-live-"
     seed_index(es, index, live_prefix, days)
-    query = parse_query({"from": ["now-7d"], "to": ["now"], "interval": ["hour"],
-                         "label": ["person", "car", "dog"]},
-                        allowed=frozenset({"from", "to", "interval", "label"}), now=utc_now(), max_buckets=2000,
-                        draws_buckets=True, stored_intervals=lambda: Interval)
+    query = parse_query(
+        {"from": ["now-7d"], "to": ["now"], "interval": ["hour"], "label": ["person", "car", "dog"]},
+        allowed=frozenset({"from", "to", "interval", "label"}),
+        now=utc_now(),
+        max_buckets=2000,
+        draws_buckets=True,
+        stored_intervals=lambda: Interval,
+    )
     body = msearch_body(query, query.stored_interval, index, live_prefix).encode()
 
     def ask() -> float:
-        request = urllib.request.Request(f"{node.url}/_msearch", data=body, method="POST",
-                                         headers={"Content-Type": "application/x-ndjson"})
+        request = urllib.request.Request(
+            f"{node.url}/_msearch", data=body, method="POST", headers={"Content-Type": "application/x-ndjson"}
+        )
         began = time.perf_counter()
         with urllib.request.urlopen(request, timeout=60) as answer:
             json.loads(answer.read())
@@ -152,8 +181,11 @@ def measure(node: Node, days: int, queries: int, seconds: float) -> dict:
     for thread in threads:
         thread.join()
     es.close()
-    return {"p50_ms": statistics.median(single) * 1000, "p95_ms": single[int(len(single) * 0.95) - 1] * 1000,
-            "rate": done[0] / (time.perf_counter() - began)}
+    return {
+        "p50_ms": statistics.median(single) * 1000,
+        "p95_ms": single[int(len(single) * 0.95) - 1] * 1000,
+        "rate": done[0] / (time.perf_counter() - began),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,12 +211,16 @@ def main(argv: list[str] | None = None) -> int:
         log.info("%s: %s", name, rows[-1])
     base = rows[0]
     print(f"\nElasticsearch {home.name}, heap 512 MB, the dashboard's timeline _msearch (a week hourly, 3 labels)")
-    print(f"{'JVM options':<40}{'start s':>9}{'p50 ms':>9}{'p95 ms':>9}{'req/s (8)':>11}"
-          f"{'start x':>9}{'p50 x':>8}{'req/s x':>9}")
+    print(
+        f"{'JVM options':<40}{'start s':>9}{'p50 ms':>9}{'p95 ms':>9}{'req/s (8)':>11}"
+        f"{'start x':>9}{'p50 x':>8}{'req/s x':>9}"
+    )
     for row in rows:
-        print(f"{row['options']:<40}{row['start_s']:>9.1f}{row['p50_ms']:>9.1f}{row['p95_ms']:>9.1f}"
-              f"{row['rate']:>11.0f}{row['start_s'] / base['start_s']:>9.2f}{row['p50_ms'] / base['p50_ms']:>8.2f}"
-              f"{row['rate'] / base['rate']:>9.2f}")
+        print(
+            f"{row['options']:<40}{row['start_s']:>9.1f}{row['p50_ms']:>9.1f}{row['p95_ms']:>9.1f}"
+            f"{row['rate']:>11.0f}{row['start_s'] / base['start_s']:>9.2f}{row['p50_ms'] / base['p50_ms']:>8.2f}"
+            f"{row['rate'] / base['rate']:>9.2f}"
+        )
     save_figures(args.json, rows)
     return 0
 

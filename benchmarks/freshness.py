@@ -11,6 +11,7 @@ what the rest of the pipeline adds around detection.
 
     python -m benchmarks.freshness --help
 """
+
 from __future__ import annotations
 
 import argparse
@@ -123,22 +124,33 @@ def measure(new_pics: Path, watcher: Watcher, rate: float, count: int, tag: str,
         time.sleep(0.2)
     latencies = [watcher.seen[source] - moment for source, moment in landed.items() if source in watcher.seen]
     missing = len(landed) - len(latencies)
-    result = {"rate_per_s": rate, "images": count, "visible": len(latencies), "missing": missing,
-              "landed": landed, "seen": {source: watcher.seen[source] for source in landed if source in watcher.seen}}
+    result = {
+        "rate_per_s": rate,
+        "images": count,
+        "visible": len(latencies),
+        "missing": missing,
+        "landed": landed,
+        "seen": {source: watcher.seen[source] for source in landed if source in watcher.seen},
+    }
     if latencies:
-        result.update(p50_s=round(statistics.median(latencies), 2), p95_s=round(percentile(latencies, 0.95), 2),
-                      max_s=round(max(latencies), 2))
+        result.update(
+            p50_s=round(statistics.median(latencies), 2),
+            p95_s=round(percentile(latencies, 0.95), 2),
+            max_s=round(max(latencies), 2),
+        )
     return result
 
 
 # Where the seconds go, from what each stage records of a photo: the producer's upload
 # time and its announcement's Kafka timestamp, the consumer's processed_at, the live
 # indexer's indexed_at (both in the live document), the poller's first sight.
-SEGMENTS = (("producer: settle, prepare, upload", "landed", "uploaded"),
-            ("announce (Kafka)", "uploaded", "announced"),
-            ("consumer: queue, download, detect", "announced", "processed"),
-            ("metadata, event, live indexer", "processed", "indexed"),
-            ("bulk, refresh, API poll", "indexed", "seen"))
+SEGMENTS = (
+    ("producer: settle, prepare, upload", "landed", "uploaded"),
+    ("announce (Kafka)", "uploaded", "announced"),
+    ("consumer: queue, download, detect", "announced", "processed"),
+    ("metadata, event, live indexer", "processed", "indexed"),
+    ("bulk, refresh, API poll", "indexed", "seen"),
+)
 
 
 def announcements(env, topic: str) -> dict[str, tuple[float, float]]:
@@ -148,8 +160,14 @@ def announcements(env, topic: str) -> dict[str, tuple[float, float]]:
     from pipeline_common.contracts import ImageAnnouncement
     from pipeline_common.settings import KafkaAdminSettings
 
-    consumer = Consumer({**KafkaAdminSettings.from_env(env).client_config(), "group.id": f"fresh-{uuid.uuid4().hex}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            **KafkaAdminSettings.from_env(env).client_config(),
+            "group.id": f"fresh-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     found, idle = {}, 0
     try:
         consumer.subscribe([topic])
@@ -187,13 +205,21 @@ def breakdown(run: dict, documents: dict[str, dict], announced: dict[str, tuple[
         if document is None or source not in run["seen"] or document["image_id"] not in announced:
             continue
         uploaded, announced_at = announced[document["image_id"]]
-        moments = {"landed": landed, "uploaded": uploaded, "announced": announced_at,
-                   "processed": parse_iso(document["processed_at"]).timestamp(),
-                   "indexed": parse_iso(document["indexed_at"]).timestamp(), "seen": run["seen"][source]}
+        moments = {
+            "landed": landed,
+            "uploaded": uploaded,
+            "announced": announced_at,
+            "processed": parse_iso(document["processed_at"]).timestamp(),
+            "indexed": parse_iso(document["indexed_at"]).timestamp(),
+            "seen": run["seen"][source],
+        }
         for name, start, end in SEGMENTS:
             spans[name].append(moments[end] - moments[start])
-    return {name: {"p50_s": round(statistics.median(values), 2), "p95_s": round(percentile(values, 0.95), 2)}
-            for name, values in spans.items() if values}
+    return {
+        name: {"p50_s": round(statistics.median(values), 2), "p95_s": round(percentile(values, 0.95), 2)}
+        for name, values in spans.items()
+        if values
+    }
 
 
 def consumer_seconds_per_image(port: int) -> float | None:
@@ -213,8 +239,11 @@ def drop_indices(env, names: dict[str, str]) -> None:
     """This run's indices, by name (Elasticsearch refuses wildcard deletes by default)."""
     es = elasticsearch_client(ElasticsearchSettings.from_env(env))
     try:
-        live = list(es.options(ignore_status=404).indices.get(index=f"{names['ES_LIVE_INDEX_PREFIX']}*",
-                                                              allow_no_indices=True, expand_wildcards="open").keys())
+        live = list(
+            es.options(ignore_status=404)
+            .indices.get(index=f"{names['ES_LIVE_INDEX_PREFIX']}*", allow_no_indices=True, expand_wildcards="open")
+            .keys()
+        )
         for index in [*live, names["ES_INDEX"], names["ES_RUNS_INDEX"], names["SCHEDULER_LOCK_INDEX"]]:
             es.options(ignore_status=404).indices.delete(index=index)
     finally:
@@ -237,44 +266,80 @@ def main(argv: list[str] | None = None) -> int:
     es = ElasticsearchSettings.from_env(env)
     suffix = uuid.uuid4().hex[:8]
     names = {
-        "S3_BUCKET": f"fresh-bench-{suffix}", "KAFKA_IMAGES_TOPIC": f"images-fresh-{suffix}",
-        "KAFKA_DEAD_LETTER_TOPIC": f"images-dead-fresh-{suffix}", "KAFKA_CONSUMER_GROUP": f"detector-fresh-{suffix}",
+        "S3_BUCKET": f"fresh-bench-{suffix}",
+        "KAFKA_IMAGES_TOPIC": f"images-fresh-{suffix}",
+        "KAFKA_DEAD_LETTER_TOPIC": f"images-dead-fresh-{suffix}",
+        "KAFKA_CONSUMER_GROUP": f"detector-fresh-{suffix}",
         "KAFKA_DETECTIONS_TOPIC": f"detections-fresh-{suffix}",
         "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC": f"detections-dead-fresh-{suffix}",
-        "LIVE_CONSUMER_GROUP": f"live-fresh-{suffix}", "ARCHIVER_CONSUMER_GROUP": f"archiver-fresh-{suffix}",
+        "LIVE_CONSUMER_GROUP": f"live-fresh-{suffix}",
+        "ARCHIVER_CONSUMER_GROUP": f"archiver-fresh-{suffix}",
         # in the families of the configured indices, which each stage's own account may use
-        "ES_INDEX": f"{es.index}-fresh-{suffix}", "ES_LIVE_INDEX_PREFIX": f"{es.live_index_prefix}fresh-{suffix}-",
+        "ES_INDEX": f"{es.index}-fresh-{suffix}",
+        "ES_LIVE_INDEX_PREFIX": f"{es.live_index_prefix}fresh-{suffix}-",
         "ES_RUNS_INDEX": f"{es.runs_index}-fresh-{suffix}",
         "SCHEDULER_LOCK_INDEX": f"pipeline-batch-locks-fresh-{suffix}",
         # the images topic starts empty, so the producer's and consumer's start-up is the
         # only wait before the first photo
         "KAFKA_AUTO_OFFSET_RESET": "earliest",
     }
-    ports = {"dashboard": free_port(), "CONSUMER_METRICS_PORT": free_port(), "LIVE_METRICS_PORT": free_port(),
-             "SCHEDULER_METRICS_PORT": free_port(), "FRONTEND_METRICS_PORT": free_port(),
-             "ARCHIVER_METRICS_PORT": free_port()}
+    ports = {
+        "dashboard": free_port(),
+        "CONSUMER_METRICS_PORT": free_port(),
+        "LIVE_METRICS_PORT": free_port(),
+        "SCHEDULER_METRICS_PORT": free_port(),
+        "FRONTEND_METRICS_PORT": free_port(),
+        "ARCHIVER_METRICS_PORT": free_port(),
+    }
     s3 = s3_client(S3Settings.from_env(env))
     s3.create_bucket(Bucket=names["S3_BUCKET"])
     admin = AdminClient(admin_kafka_config(env))
-    acls = grant_on(admin, AccessSettings.from_env(env), images_topic=names["KAFKA_IMAGES_TOPIC"],
-                    dead_letter_topic=names["KAFKA_DEAD_LETTER_TOPIC"], consumer_group=names["KAFKA_CONSUMER_GROUP"],
-                    detections_topic=names["KAFKA_DETECTIONS_TOPIC"],
-                    detections_dead_letter_topic=names["KAFKA_DETECTIONS_DEAD_LETTER_TOPIC"],
-                    live_group=names["LIVE_CONSUMER_GROUP"], archiver_group=names["ARCHIVER_CONSUMER_GROUP"])
+    acls = grant_on(
+        admin,
+        AccessSettings.from_env(env),
+        images_topic=names["KAFKA_IMAGES_TOPIC"],
+        dead_letter_topic=names["KAFKA_DEAD_LETTER_TOPIC"],
+        consumer_group=names["KAFKA_CONSUMER_GROUP"],
+        detections_topic=names["KAFKA_DETECTIONS_TOPIC"],
+        detections_dead_letter_topic=names["KAFKA_DETECTIONS_DEAD_LETTER_TOPIC"],
+        live_group=names["LIVE_CONSUMER_GROUP"],
+        archiver_group=names["ARCHIVER_CONSUMER_GROUP"],
+    )
     # what `make up` makes for the configured names (the producer creates its own topic)
-    made = admin.create_topics([NewTopic(names[name], 3 if name == "KAFKA_DETECTIONS_TOPIC" else 1, 1) for name in (
-        "KAFKA_DEAD_LETTER_TOPIC", "KAFKA_DETECTIONS_TOPIC", "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC")])
+    made = admin.create_topics(
+        [
+            NewTopic(names[name], 3 if name == "KAFKA_DETECTIONS_TOPIC" else 1, 1)
+            for name in ("KAFKA_DEAD_LETTER_TOPIC", "KAFKA_DETECTIONS_TOPIC", "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC")
+        ]
+    )
     for future in made.values():
         future.result(timeout=30)
     work = Path(tempfile.mkdtemp(prefix="freshness-"))
     new_pics = work / "new_pics"
-    process_env = {**child_environment(), **names, "PRODUCER_FRAMES_DIR": str(work / "frames"),
-                   **{k: str(v) for k, v in ports.items() if k != "dashboard"}}
+    process_env = {
+        **child_environment(),
+        **names,
+        "PRODUCER_FRAMES_DIR": str(work / "frames"),
+        **{k: str(v) for k, v in ports.items() if k != "dashboard"},
+    }
     log_file = open(work / "pipeline.log", "wb")
     pipeline = subprocess.Popen(
-        [sys.executable, "-m", "scripts.demo", "--no-services", "--no-samples", "--new-pics", str(new_pics),
-         "--port", str(ports["dashboard"])],
-        cwd=PROJECT_ROOT, env=process_env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "scripts.demo",
+            "--no-services",
+            "--no-samples",
+            "--new-pics",
+            str(new_pics),
+            "--port",
+            str(ports["dashboard"]),
+        ],
+        cwd=PROJECT_ROOT,
+        env=process_env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{ports['dashboard']}"
     results: dict = {"goal_p95_s": 5.0, "runs": []}
@@ -314,19 +379,32 @@ def main(argv: list[str] | None = None) -> int:
         log_file.close()
         drop_indices(env, names)
         revoke(admin, acls)
-        admin.delete_topics([names[name] for name in ("KAFKA_IMAGES_TOPIC", "KAFKA_DEAD_LETTER_TOPIC",
-                                                      "KAFKA_DETECTIONS_TOPIC", "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC")],
-                            operation_timeout=10)
+        admin.delete_topics(
+            [
+                names[name]
+                for name in (
+                    "KAFKA_IMAGES_TOPIC",
+                    "KAFKA_DEAD_LETTER_TOPIC",
+                    "KAFKA_DETECTIONS_TOPIC",
+                    "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC",
+                )
+            ],
+            operation_timeout=10,
+        )
     print(f"\nfreshness (file lands in new_pics/ -> its counts in /api/sources), poll every {args.poll_s} s")
     baseline = results["baseline_detection_s_per_image"]
     print(f"baseline, the consumer's detection time per image: {baseline} s")
-    print(f"{'rate/s':>7} {'images':>7} {'visible':>8} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'p95/goal':>9} "
-          f"{'p50/baseline':>13}")
+    print(
+        f"{'rate/s':>7} {'images':>7} {'visible':>8} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'p95/goal':>9} "
+        f"{'p50/baseline':>13}"
+    )
     for run in results["runs"]:
         p50, p95 = run.get("p50_s"), run.get("p95_s")
-        print(f"{run['rate_per_s']:>7g} {run['images']:>7} {run['visible']:>8} {p50!s:>7} {p95!s:>7} "
-              f"{run.get('max_s')!s:>7} {(p95 / 5.0 if p95 else float('nan')):>9.2f} "
-              f"{(p50 / baseline if p50 and baseline else float('nan')):>13.1f}")
+        print(
+            f"{run['rate_per_s']:>7g} {run['images']:>7} {run['visible']:>8} {p50!s:>7} {p95!s:>7} "
+            f"{run.get('max_s')!s:>7} {(p95 / 5.0 if p95 else float('nan')):>9.2f} "
+            f"{(p50 / baseline if p50 and baseline else float('nan')):>13.1f}"
+        )
     for run in results["runs"]:
         print(f"\n{run['rate_per_s']:g} photos/s, where the seconds go (p50 / p95):")
         for name, figures in run["segments"].items():

@@ -13,6 +13,7 @@ on YARN against Hadoop's local mode (LocalJobRunner, one JVM), in one run.
     python -m benchmarks.hadoop_cluster --sizes 10000 100000
     python -m benchmarks.hadoop_cluster --sizes 10000 --no-start   # reuse the running cluster
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,8 +41,9 @@ log = logging.getLogger("benchmarks.hadoop_cluster")
 def local_services(*args: str) -> float:
     """Run `python -m local_services ARGS`; its wall time in seconds."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "local_services", *args], check=True, cwd=PROJECT_ROOT,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "local_services", *args], check=True, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL
+    )
     return time.perf_counter() - started
 
 
@@ -72,8 +74,14 @@ class Run:
 def timed_aggregation(env, home: Path, prefix: str) -> tuple[float, int]:
     """(seconds, detections found) of one aggregation run through the Hadoop at `home`."""
     aggregation = AggregationSettings.from_env(
-        env, runner="hadoop", hadoop_home=str(home), source="metadata", input_prefix=f"{prefix}metadata/",
-        output_prefix=f"{prefix}hadoop-out/", run_id=new_run_id(utc_now()), full=True,
+        env,
+        runner="hadoop",
+        hadoop_home=str(home),
+        source="metadata",
+        input_prefix=f"{prefix}metadata/",
+        output_prefix=f"{prefix}hadoop-out/",
+        run_id=new_run_id(utc_now()),
+        full=True,
     )
     s3 = s3_client(aggregation.s3)
     started = time.perf_counter()
@@ -119,19 +127,28 @@ def main(argv: list[str] | None = None) -> int:
     final_memory = memory(settings)
 
     if starts:
-        print(f"\ncluster start (4 daemons, ready): cold {starts['cold_s']:.1f} s (formats HDFS), "
-              f"warm {starts['warm_s']:.1f} s")
+        print(
+            f"\ncluster start (4 daemons, ready): cold {starts['cold_s']:.1f} s (formats HDFS), "
+            f"warm {starts['warm_s']:.1f} s"
+        )
     print(f"\n{'daemon':<22}{'heap max':>9}{'RSS start':>11}{'RSS end':>9}{'peak':>7}  (MB)")
     for name, figures in final_memory.items():
-        print(f"{name:<22}{figures['heap_max_mb']:>9}{started_memory[name]['rss_mb'] or 0:>11.0f}"
-              f"{figures['rss_mb'] or 0:>9.0f}{figures['peak_mb'] or 0:>7.0f}")
+        print(
+            f"{name:<22}{figures['heap_max_mb']:>9}{started_memory[name]['rss_mb'] or 0:>11.0f}"
+            f"{figures['rss_mb'] or 0:>9.0f}{figures['peak_mb'] or 0:>7.0f}"
+        )
     print(f"\n{'records':>8} {'local mode s':>13} {'YARN s':>8} {'YARN/local':>11}")
     for run in runs:
         print(f"{run.size:>8} {run.local_mode_s:>13.1f} {run.yarn_s:>8.1f} {run.ratio:>11.2f}")
-    save_figures(args.json, {
-        "start": starts, "memory_at_start": started_memory, "memory_at_end": final_memory,
-        "aggregation": [{**asdict(run), "yarn_over_local_mode": run.ratio} for run in runs],
-    })
+    save_figures(
+        args.json,
+        {
+            "start": starts,
+            "memory_at_start": started_memory,
+            "memory_at_end": final_memory,
+            "aggregation": [{**asdict(run), "yarn_over_local_mode": run.ratio} for run in runs],
+        },
+    )
     return 0
 
 

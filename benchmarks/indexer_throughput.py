@@ -11,6 +11,7 @@ and prints both rates and their ratio. Both indices are deleted afterwards.
 
     python -m benchmarks.indexer_throughput --documents 50000
 """
+
 from __future__ import annotations
 
 import logging
@@ -49,8 +50,9 @@ def synthetic_aggregates(count: int) -> list[Aggregate]:
         hour, rest = divmod(number, per_hour)
         label, source = LABELS[rest % len(LABELS)], f"cam-{rest // len(LABELS)}"
         images = rng.randrange(1, 50)
-        result.append(Aggregate(label, source, Interval.HOUR, START + timedelta(hours=hour),
-                                images + rng.randrange(30), images))
+        result.append(
+            Aggregate(label, source, Interval.HOUR, START + timedelta(hours=hour), images + rng.randrange(30), images)
+        )
     return result
 
 
@@ -59,7 +61,7 @@ def ensure_run(s3, bucket: str, prefix: str, aggregates: list[Aggregate], per_pa
         log.info("reusing run %s under s3://%s/%s", RUN_ID, bucket, prefix)
         return
     for part, start in enumerate(range(0, len(aggregates), per_part)):
-        body = "".join(a.to_line() + "\n" for a in aggregates[start:start + per_part]).encode()
+        body = "".join(a.to_line() + "\n" for a in aggregates[start : start + per_part]).encode()
         s3.put_object(Bucket=bucket, Key=f"{prefix}{RUN_ID}/part-{part:05d}", Body=body)
     s3.put_object(Bucket=bucket, Key=f"{prefix}{RUN_ID}/_SUCCESS", Body=b"")
 
@@ -89,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         documents = list(actions(aggregates, bare_index, RUN_ID, utc_now()))
         es.indices.create(index=bare_index, **INDEX_BODY)
         started = time.perf_counter()
-        failed = sum(not ok for ok, _ in streaming_bulk(
-            es, documents, chunk_size=args.chunk_size, raise_on_error=False))
+        failed = sum(
+            not ok for ok, _ in streaming_bulk(es, documents, chunk_size=args.chunk_size, raise_on_error=False)
+        )
         es.indices.refresh(index=bare_index)
         bare_s = time.perf_counter() - started
 

@@ -9,6 +9,7 @@ Runs until SIGTERM, or --idle-timeout seconds without a message after assignment
 
     python benchmarks/sequential_consumer.py --help
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,9 @@ log = logging.getLogger("benchmarks.sequential_consumer")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--idle-timeout", type=float, metavar="S", help="stop after S seconds without a message")
     args = parser.parse_args(argv)
     configure_logging(False)
@@ -47,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     consumer = Consumer({**settings.consumer_config(), "enable.auto.commit": False, "enable.auto.offset.store": True})
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
     def on_assign(_, partitions) -> None:
         log.info("assigned %s", ", ".join(f"{p.topic}/{p.partition}" for p in partitions))
 
@@ -72,12 +75,21 @@ def main(argv: list[str] | None = None) -> int:
             decoded = time.perf_counter()
             detections = detector.detect(image)
             done = time.perf_counter()
-            timings = {"download": (downloaded - started) * 1000, "decode": (decoded - downloaded) * 1000,
-                       "inference": (done - decoded) * 1000, "total": (done - started) * 1000}
-            record = build_record(announcement, detections, detector.model_info, image.shape[1], image.shape[0],
-                                  timings, utc_now())
-            s3.put_object(Bucket=bucket, Key=metadata_key(record.image_id), Body=record.to_json_bytes(),
-                          ContentType="application/json")
+            timings = {
+                "download": (downloaded - started) * 1000,
+                "decode": (decoded - downloaded) * 1000,
+                "inference": (done - decoded) * 1000,
+                "total": (done - started) * 1000,
+            }
+            record = build_record(
+                announcement, detections, detector.model_info, image.shape[1], image.shape[0], timings, utc_now()
+            )
+            s3.put_object(
+                Bucket=bucket,
+                Key=metadata_key(record.image_id),
+                Body=record.to_json_bytes(),
+                ContentType="application/json",
+            )
             consumer.commit(message=message, asynchronous=False)
             processed += 1
     finally:

@@ -17,6 +17,7 @@ the photos are deleted afterwards. Needs the local services (make up).
 
     python -m benchmarks.thumbnail_latency --help
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -110,8 +111,16 @@ def run_phase(name: str, jobs: list[str], clients: int, fetch) -> Phase:
     with ThreadPoolExecutor(max_workers=clients) as pool:
         list(pool.map(one, jobs))
     seconds = time.perf_counter() - started
-    return Phase(name, len(jobs), errors[0], seconds, statistics.median(latencies), percentile(latencies, 95),
-                 percentile(latencies, 99), hits[0])
+    return Phase(
+        name,
+        len(jobs),
+        errors[0],
+        seconds,
+        statistics.median(latencies),
+        percentile(latencies, 95),
+        percentile(latencies, 99),
+        hits[0],
+    )
 
 
 def parse_args(argv):
@@ -146,10 +155,22 @@ def main(argv=None) -> int:
             writer.put_object(Bucket=admin.bucket, Key=image_key(image_id), Body=photo, ContentType="image/jpeg")
         log.info("stored %d photos (%.0f KB on average)", len(ids), sum(map(len, data)) / len(data) / 1024)
         server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(args.workers), "--worker-class",
-             "gthread", "--threads", str(args.worker_threads), "--bind", f"127.0.0.1:{port}",
-             "--log-level", "warning", "simple_frontend.app:create_app()"],
-            cwd=PROJECT_ROOT, env=child_environment(),
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "--workers",
+                str(args.workers),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                str(args.worker_threads),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+                "simple_frontend.app:create_app()",
+            ],
+            cwd=PROJECT_ROOT,
+            env=child_environment(),
         )
         base = f"http://127.0.0.1:{port}"
         wait_for(f"{base}/", timeout=60)
@@ -163,11 +184,15 @@ def main(argv=None) -> int:
             body.read()
             return True, False
 
-        results = [run_phase("S3 GET original (baseline)", ids, args.clients, straight),
-                   run_phase("thumbnail, cold cache", ids, args.clients, thumbnail)]
+        results = [
+            run_phase("S3 GET original (baseline)", ids, args.clients, straight),
+            run_phase("thumbnail, cold cache", ids, args.clients, thumbnail),
+        ]
         run_phase("priming", ids * args.warm_rounds, args.clients, thumbnail)  # every worker's cache
-        results += [run_phase("thumbnail, warm cache", ids * args.warm_rounds, args.clients, thumbnail),
-                   run_phase("S3 GET original (again)", ids, args.clients, straight)]
+        results += [
+            run_phase("thumbnail, warm cache", ids * args.warm_rounds, args.clients, thumbnail),
+            run_phase("S3 GET original (again)", ids, args.clients, straight),
+        ]
     finally:
         if server is not None:
             stop(server)
@@ -185,14 +210,42 @@ def main(argv=None) -> int:
 def report(results: list[Phase], args) -> None:
     baseline = statistics.mean([results[0].p50_ms, results[-1].p50_ms]) or 1e-9
     baseline95 = statistics.mean([results[0].p95_ms, results[-1].p95_ms]) or 1e-9
-    print(f"\n{args.clients} clients, {args.images} photos, thumbnails of {args.size} px, "
-          f"gunicorn {args.workers} workers x {args.worker_threads} threads")
-    rows = [[r.name, str(r.requests), f"{r.rate:.0f}", f"{r.p50_ms:.1f}", f"{r.p95_ms:.1f}", f"{r.p99_ms:.1f}",
-             f"{r.p50_ms / baseline:.2f}", f"{r.p95_ms / baseline95:.2f}",
-             f"{100 * r.cache_hits / r.requests:.0f}%" if "thumbnail" in r.name else "-", str(r.errors)]
-            for r in results]
-    print(table([("phase", 28), ("requests", 9), ("req/s", 7), ("p50 ms", 8), ("p95 ms", 8), ("p99 ms", 8),
-                 ("p50/S3", 7), ("p95/S3", 7), ("cached", 7), ("errors", 7)], rows))
+    print(
+        f"\n{args.clients} clients, {args.images} photos, thumbnails of {args.size} px, "
+        f"gunicorn {args.workers} workers x {args.worker_threads} threads"
+    )
+    rows = [
+        [
+            r.name,
+            str(r.requests),
+            f"{r.rate:.0f}",
+            f"{r.p50_ms:.1f}",
+            f"{r.p95_ms:.1f}",
+            f"{r.p99_ms:.1f}",
+            f"{r.p50_ms / baseline:.2f}",
+            f"{r.p95_ms / baseline95:.2f}",
+            f"{100 * r.cache_hits / r.requests:.0f}%" if "thumbnail" in r.name else "-",
+            str(r.errors),
+        ]
+        for r in results
+    ]
+    print(
+        table(
+            [
+                ("phase", 28),
+                ("requests", 9),
+                ("req/s", 7),
+                ("p50 ms", 8),
+                ("p95 ms", 8),
+                ("p99 ms", 8),
+                ("p50/S3", 7),
+                ("p95/S3", 7),
+                ("cached", 7),
+                ("errors", 7),
+            ],
+            rows,
+        )
+    )
     print("p50/S3, p95/S3: against the mean of the two S3 runs (before and after)")
 
 

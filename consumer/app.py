@@ -1,4 +1,5 @@
 """Wires the consumer together from its settings: model, clients, thread pool, loop."""
+
 from __future__ import annotations
 
 import logging

@@ -11,6 +11,7 @@ detections or dead-letter topic missing at start-up; Kafka refusing a dead lette
 event for good: not authorised, no such topic, too large). The message in flight is not
 committed: it is read again once the cause is fixed.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -12,6 +12,7 @@ are sigmoid(class) * objectness, zeroed at or under the layer's `thresh` (0.2 un
 the cfg says otherwise), as in OpenCV's region layer (`modules/dnn/src/layers/
 region_layer.cpp`). Batch norm uses OpenCV's epsilon (1e-6).
 """
+
 from __future__ import annotations
 
 import re
@@ -163,8 +164,12 @@ def _maxpool(g: GraphBuilder, section: Section, source: Layer, index: int) -> La
     padding = section.integer("padding", size - 1)
     before, after = padding // 2, padding - padding // 2  # as darknet and OpenCV: extra on the right
     out = g.node(
-        "MaxPool", [source.output], f"maxpool{index}",
-        kernel_shape=[size, size], strides=[stride, stride], pads=[before, before, after, after],
+        "MaxPool",
+        [source.output],
+        f"maxpool{index}",
+        kernel_shape=[size, size],
+        strides=[stride, stride],
+        pads=[before, before, after, after],
     )
     height = (source.height + padding - size) // stride + 1
     width = (source.width + padding - size) // stride + 1
@@ -183,9 +188,12 @@ def _route(g: GraphBuilder, section: Section, layers: list[Layer], index: int) -
         part = source.channels // groups
         out = g.node(
             "Slice",
-            [source.output, g.constant("start", np.array([group_id * part], np.int64)),
-             g.constant("end", np.array([(group_id + 1) * part], np.int64)),
-             g.constant("axis", np.array([1], np.int64))],
+            [
+                source.output,
+                g.constant("start", np.array([group_id * part], np.int64)),
+                g.constant("end", np.array([(group_id + 1) * part], np.int64)),
+                g.constant("axis", np.array([1], np.int64)),
+            ],
             f"route{index}",
         )
         return Layer(out, part, source.height, source.width)
@@ -201,8 +209,12 @@ def _upsample(g: GraphBuilder, section: Section, source: Layer, index: int) -> L
     stride = section.integer("stride", 2)
     scales = g.constant("scales", np.array([1, 1, stride, stride], np.float32))
     out = g.node(
-        "Resize", [source.output, "", scales], f"upsample{index}",
-        mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor",
+        "Resize",
+        [source.output, "", scales],
+        f"upsample{index}",
+        mode="nearest",
+        coordinate_transformation_mode="asymmetric",
+        nearest_mode="floor",
     )
     return Layer(out, source.channels, source.height * stride, source.width * stride)
 
@@ -228,8 +240,12 @@ def _yolo(g: GraphBuilder, section: Section, source: Layer, net_w: int, net_h: i
     def columns(start: int, end: int) -> str:
         return g.node(
             "Slice",
-            [x, g.constant("start", np.array([start], np.int64)), g.constant("end", np.array([end], np.int64)),
-             g.constant("axis", np.array([1], np.int64))],
+            [
+                x,
+                g.constant("start", np.array([start], np.int64)),
+                g.constant("end", np.array([end], np.int64)),
+                g.constant("axis", np.array([1], np.int64)),
+            ],
             "yolo",
         )
 
@@ -270,8 +286,10 @@ def convert(cfg_text: str, weights_data: bytes) -> onnx.ModelProto:
         elif section.kind == "upsample":
             current = _upsample(g, section, current, index)
         elif section.kind == "yolo":
-            rows_cell = (current.height * current.width * len(section.integers("mask") or [0]),
-                         5 + section.integer("classes"))
+            rows_cell = (
+                current.height * current.width * len(section.integers("mask") or [0]),
+                5 + section.integer("classes"),
+            )
             outputs.append((_yolo(g, section, current, net_w, net_h, index), rows_cell[1]))
         else:
             raise ConversionError(f"layer {index}: [{section.kind}] is not supported")

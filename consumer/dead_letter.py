@@ -1,5 +1,6 @@
 """Dead letters: messages the consumer cannot process, kept with everything needed to
 understand and replay them (the original bytes, where they came from, what failed)."""
+
 from __future__ import annotations
 
 import logging
@@ -15,9 +16,7 @@ from .publish import DELIVERY_TIMEOUT_MS, deliver
 log = logging.getLogger(__name__)
 
 
-def dead_letter_payload(
-    ref: OriginalMessage, stage: Stage, reason: str, group_id: str, failed_at: datetime
-) -> bytes:
+def dead_letter_payload(ref: OriginalMessage, stage: Stage, reason: str, group_id: str, failed_at: datetime) -> bytes:
     """The dead-letter record (pipeline_common.contracts.dead_letter) as JSON bytes."""
     original = OriginalMessage(ref.topic, ref.partition, ref.offset, ref.key, ref.value, ref.timestamp_ms)
     return serialize_dead_letter(original, stage.value, reason, group_id, failed_at)

@@ -6,6 +6,7 @@ before any pixel memory is allocated, so a small file that claims to be 60000 x 
 padding. Odd but valid images (grayscale, palette, alpha, 16-bit, CMYK) are converted
 to 8-bit BGR, the layout OpenCV's DNN expects.
 """
+
 from __future__ import annotations
 
 import io

@@ -5,6 +5,7 @@ pure function; `Detector` wraps a runtime around it. `Detector.prepare` (resize 
 the network's input) may run in any thread; `Detector.infer` uses the runtime, which
 is not thread-safe for OpenCV: call it from one thread.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -8,6 +8,7 @@
 - `Abandoned`: a retry loop gave up because the consumer is shutting down; the
   message is handed back (its offset is not stored) and will be redelivered.
 """
+
 from __future__ import annotations
 
 from enum import Enum

@@ -7,6 +7,7 @@ a false alarm otherwise (a second box on the same object included). Hits on opti
 objects count neither way. Precision = hits / (hits + false alarms); recall = hits /
 required objects.
 """
+
 from __future__ import annotations
 
 import importlib.util

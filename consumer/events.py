@@ -3,6 +3,7 @@
 indexer. Published before the image's offset is stored, so a crash in between means the
 image is processed again and its event sent again (the live index keeps one document
 per image, so that never counts twice)."""
+
 from __future__ import annotations
 
 from pipeline_common import kafka

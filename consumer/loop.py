@@ -13,6 +13,7 @@ so a stall longer than max.poll.interval.ms does not get it evicted and its work
 Memory stays bounded: at most `prefetch` messages downloading and `2 * prefetch` being
 written or dead-lettered.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,6 +36,7 @@ from .processing import Detected, Failed, Prepared
 from .retry import Backoff, call_with_retry
 
 log = logging.getLogger(__name__)
+
 
 class MessageSource(Protocol):
     """What the loop needs of a confluent_kafka.Consumer (or a test's fake)."""
@@ -253,7 +255,10 @@ class ConsumerLoop:
             self.summary.pauses += 1
             log.info(
                 "no room for more messages for %.0f s (%d downloading, %d being written): pausing %s, still polling",
-                time.monotonic() - (self._full_since or 0), len(self._window), len(self._finishing), _names(assigned),
+                time.monotonic() - (self._full_since or 0),
+                len(self._window),
+                len(self._finishing),
+                _names(assigned),
             )
         self._paused |= {(tp.topic, tp.partition) for tp in assigned}
 

@@ -1,4 +1,5 @@
 """The consumer's Prometheus metrics (served by pipeline_common.metrics, CONSUMER_METRICS_PORT)."""
+
 from __future__ import annotations
 
 import json

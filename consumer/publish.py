@@ -1,5 +1,6 @@
 """Producing one message and waiting for the broker's acknowledgement: the caller
 stores the consumed offset only once what it published is durable."""
+
 from __future__ import annotations
 
 import threading
@@ -12,6 +13,7 @@ from pipeline_common.kafka import undeliverable
 from .errors import FatalError, TransientError
 
 DELIVERY_TIMEOUT_MS = 30_000
+
 
 def deliver(producer, topic: str, value: bytes, key: bytes | None, timeout_s: float, what: str) -> None:
     """Send and wait for the delivery report. Raises TransientError when the broker did

@@ -1,4 +1,5 @@
 """Exponential backoff for transient failures, interruptible by shutdown."""
+
 from __future__ import annotations
 
 import logging
@@ -27,9 +28,7 @@ class Backoff:
             delay = min(delay * self.factor, self.maximum_s)
 
 
-def call_with_retry(
-    action: Callable[[], T], what: str, backoff: Backoff, stop: threading.Event
-) -> T:
+def call_with_retry(action: Callable[[], T], what: str, backoff: Backoff, stop: threading.Event) -> T:
     """Run `action` until it succeeds; retry `TransientError` with backoff for as long
     as it takes (an outage must not turn into dead letters), unless `stop` is set."""
     delays = backoff.delays()

@@ -1,5 +1,6 @@
 """S3 adapter: fetch an image, write a metadata record, and classify S3 failures into
 Rejected (this message's fault), TransientError (retry) or FatalError (our setup)."""
+
 from __future__ import annotations
 
 from botocore.exceptions import BotoCoreError, ClientError

@@ -1,4 +1,5 @@
 """`python -m hadoop`: the same command as `count-aggregation` (hadoop/cli.py)."""
+
 import sys
 
 from hadoop.cli import main

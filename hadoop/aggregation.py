@@ -2,6 +2,7 @@
 metadata objects), decide what to read (everything, or only what an earlier run did not
 count: `archive.py`, `increments.py`), run the job through mrjob, publish `part-*` files,
 the run's ledger and state, and then `_SUCCESS` under s3://<bucket>/<output-prefix><run-id>/."""
+
 from __future__ import annotations
 
 import logging
@@ -65,11 +66,18 @@ class RunResult:
     def summary(self) -> dict:
         """What the CLI's --summary-file holds (the scheduler's run records use it)."""
         return {
-            "run_id": self.run_id, "output_uri": self.output_uri, "mode": self.mode,
-            "base_run": self.base_run, "reason": self.reason, "objects_listed": self.objects_listed,
-            "objects_read": self.objects_read, "bad_records": self.bad_records,
-            "part_files": len(self.part_keys), "removed_runs": list(self.removed_runs),
-            "listing_s": round(self.listing_s, 3), "source": self.source,
+            "run_id": self.run_id,
+            "output_uri": self.output_uri,
+            "mode": self.mode,
+            "base_run": self.base_run,
+            "reason": self.reason,
+            "objects_listed": self.objects_listed,
+            "objects_read": self.objects_read,
+            "bad_records": self.bad_records,
+            "part_files": len(self.part_keys),
+            "removed_runs": list(self.removed_runs),
+            "listing_s": round(self.listing_s, 3),
+            "source": self.source,
             "counters": self.counters,
         }
 
@@ -110,11 +118,16 @@ def job_args(
     if not {"-c", "--conf-path"} & set(extra):
         args.append("--no-conf")  # no hidden ~/.mrjob.conf unless asked for
     args += [
-        "--interval", settings.interval.value,
-        "--input-format", "manifest",
-        "--fetch-threads", str(settings.fetch_threads),
-        "--files", f"{task_env}#{TASK_ENV_NAME}",
-        "--cmdenv", f"PIPELINE_DOTENV={TASK_ENV_NAME}",
+        "--interval",
+        settings.interval.value,
+        "--input-format",
+        "manifest",
+        "--fetch-threads",
+        str(settings.fetch_threads),
+        "--files",
+        f"{task_env}#{TASK_ENV_NAME}",
+        "--cmdenv",
+        f"PIPELINE_DOTENV={TASK_ENV_NAME}",
     ]
     if py_files is not None:
         args += ["--py-files", str(py_files)]
@@ -143,7 +156,7 @@ def hadoop_runner_args(settings: AggregationSettings, private_dir: Path) -> list
         args = switches(home, sys.executable, tmp_dir=private_dir.as_uri())
         local = ["--jobconf", f"hadoop.tmp.dir={private_dir}"]
     cut = args.index("-r")
-    return args[:cut] + args[cut + 2:] + named + local  # job_args names the runner already
+    return args[:cut] + args[cut + 2 :] + named + local  # job_args names the runner already
 
 
 # An archive run's files are spread over about this many map tasks (manifest files), each
@@ -167,9 +180,7 @@ def local_runner_args(objects: int) -> list[str]:
 def _publish(runner, s3: S3Client, bucket: str, prefix: str, before_marker=lambda: None) -> list[str]:
     """Copy the runner's part-* files to S3 (part files first, then `before_marker()`,
     the marker last)."""
-    sources = sorted(
-        path for path in runner.fs.ls(runner.get_output_dir()) if is_part_key(path.rstrip("/"))
-    )
+    sources = sorted(path for path in runner.fs.ls(runner.get_output_dir()) if is_part_key(path.rstrip("/")))
     keys = []
     with tempfile.TemporaryDirectory(prefix="aggregation-publish-") as scratch:
         for source in tqdm(sources, desc="publishing", unit="file", disable=None):
@@ -188,8 +199,9 @@ def _publish(runner, s3: S3Client, bucket: str, prefix: str, before_marker=lambd
 def plan(settings: AggregationSettings, s3: S3Client, listed: list[tuple[str, str]]) -> Plan:
     if settings.full:
         return plan_run(listed, None, None, "full recount asked for (--full)")
-    base = find_base(s3, settings.s3.bucket, settings.output_prefix, settings.run_id,
-                     settings.interval.value, settings.input_prefix)
+    base = find_base(
+        s3, settings.s3.bucket, settings.output_prefix, settings.run_id, settings.interval.value, settings.input_prefix
+    )
     return plan_run(listed, base.state, base.counted, base.reason)
 
 
@@ -210,8 +222,7 @@ def run_aggregation(settings: AggregationSettings, s3: S3Client, clock=utc_now) 
     prefix = run_prefix(settings.output_prefix, settings.run_id)
     if next(iter(list_keys(s3, bucket, prefix)), None) is not None:
         raise RunExistsError(
-            f"s3://{bucket}/{prefix} already holds objects: choose another --run-id "
-            "or delete that folder"
+            f"s3://{bucket}/{prefix} already holds objects: choose another --run-id or delete that folder"
         )
     if settings.source == "archive":
         return _run_over_archive(settings, s3, clock)
@@ -222,20 +233,43 @@ def _run_over_metadata(settings: AggregationSettings, s3: S3Client, clock) -> Ru
     bucket = settings.s3.bucket
     listed_at = clock()
     listing_started = time.monotonic()
-    listed = list(tqdm(list_objects(s3, bucket, settings.input_prefix),
-                       desc=f"listing s3://{bucket}/{settings.input_prefix}", unit=" keys", disable=None))
+    listed = list(
+        tqdm(
+            list_objects(s3, bucket, settings.input_prefix),
+            desc=f"listing s3://{bucket}/{settings.input_prefix}",
+            unit=" keys",
+            disable=None,
+        )
+    )
     listing_s = time.monotonic() - listing_started
     chosen = plan(settings, s3, listed)
     if chosen.mode == FULL:
-        log.info("full recount of %s objects under s3://%s/%s (%s)",
-                 len(listed), bucket, settings.input_prefix, chosen.reason)
+        log.info(
+            "full recount of %s objects under s3://%s/%s (%s)",
+            len(listed),
+            bucket,
+            settings.input_prefix,
+            chosen.reason,
+        )
     else:
-        log.info("%s new of %s objects under s3://%s/%s, added to run %s",
-                 len(chosen.to_read), len(listed), bucket, settings.input_prefix, chosen.base_run)
+        log.info(
+            "%s new of %s objects under s3://%s/%s, added to run %s",
+            len(chosen.to_read),
+            len(listed),
+            bucket,
+            settings.input_prefix,
+            chosen.base_run,
+        )
     state = RunState(
-        run_id=settings.run_id, mode=chosen.mode, interval=settings.interval.value,
-        input_prefix=settings.input_prefix, listed_at=to_iso(listed_at), objects=len(listed),
-        objects_read=len(chosen.to_read), base_run=chosen.base_run, reason=chosen.reason,
+        run_id=settings.run_id,
+        mode=chosen.mode,
+        interval=settings.interval.value,
+        input_prefix=settings.input_prefix,
+        listed_at=to_iso(listed_at),
+        objects=len(listed),
+        objects_read=len(chosen.to_read),
+        base_run=chosen.base_run,
+        reason=chosen.reason,
     )
     with tempfile.TemporaryDirectory(prefix="aggregation-") as scratch:
         scratch_dir = Path(scratch)
@@ -243,7 +277,13 @@ def _run_over_metadata(settings: AggregationSettings, s3: S3Client, clock) -> Ru
             (settings.s3.uri(key) for key in chosen.to_read), scratch_dir / "manifests", settings.keys_per_split
         )
         part_keys, counters = _execute(
-            settings, s3, scratch_dir, manifests, chosen.base_run, len(chosen.to_read), state,
+            settings,
+            s3,
+            scratch_dir,
+            manifests,
+            chosen.base_run,
+            len(chosen.to_read),
+            state,
             lambda done: write_state(s3, bucket, settings.output_prefix, done, listed),
         )
     return _result(settings, s3, chosen, listed, part_keys, counters, listing_s)
@@ -256,8 +296,9 @@ def _run_over_archive(settings: AggregationSettings, s3: S3Client, clock) -> Run
     lateness = timedelta(seconds=settings.archive_lateness_s)
     base_run, counted, since, reason = None, None, None, "full recount asked for (--full)"
     if not settings.full:
-        base = find_base(s3, bucket, settings.output_prefix, settings.run_id, settings.interval.value, prefix,
-                         source="archive")
+        base = find_base(
+            s3, bucket, settings.output_prefix, settings.run_id, settings.interval.value, prefix, source="archive"
+        )
         if base.state is not None:
             base_run, counted = base.state.run_id, base.counted
             since = archive.window_start(parse_iso(base.state.listed_at), lateness)
@@ -282,8 +323,7 @@ def _run_over_archive(settings: AggregationSettings, s3: S3Client, clock) -> Run
             counted_images = read_images(s3, bucket, settings.output_prefix, chosen.base_run)
             again = {ref.image_id for ref in refs} & counted_images
             if again:
-                why = (f"{len(again)} image(s) counted by run {chosen.base_run} have newer events "
-                       "(processed again)")
+                why = f"{len(again)} image(s) counted by run {chosen.base_run} have newer events (processed again)"
                 listing_started = time.monotonic()
                 listed = archive.list_archive(s3, bucket, prefix, None, listed_at)
                 listing_s += time.monotonic() - listing_started
@@ -295,16 +335,37 @@ def _run_over_archive(settings: AggregationSettings, s3: S3Client, clock) -> Run
     latest, replaced = archive.latest(refs)
     images = counted_images | set(latest)
     if chosen.mode == FULL:
-        log.info("full recount of %s archive file(s) (%s event(s), %s image(s)) under s3://%s/%s (%s)",
-                 len(listed), len(refs), len(latest), bucket, prefix, chosen.reason)
+        log.info(
+            "full recount of %s archive file(s) (%s event(s), %s image(s)) under s3://%s/%s (%s)",
+            len(listed),
+            len(refs),
+            len(latest),
+            bucket,
+            prefix,
+            chosen.reason,
+        )
     else:
-        log.info("%s new archive file(s) (%s event(s)) of %s listed in the hours since %s, added to run %s",
-                 len(chosen.to_read), len(refs), len(listed), to_iso(since), chosen.base_run)
+        log.info(
+            "%s new archive file(s) (%s event(s)) of %s listed in the hours since %s, added to run %s",
+            len(chosen.to_read),
+            len(refs),
+            len(listed),
+            to_iso(since),
+            chosen.base_run,
+        )
     ledger = archive.ledger_entries(listed, archive.window_start(listed_at, lateness))
     state = RunState(
-        run_id=settings.run_id, mode=chosen.mode, interval=settings.interval.value, input_prefix=prefix,
-        listed_at=to_iso(listed_at), objects=len(ledger), objects_read=len(chosen.to_read),
-        base_run=chosen.base_run, reason=chosen.reason, source="archive", images=len(images),
+        run_id=settings.run_id,
+        mode=chosen.mode,
+        interval=settings.interval.value,
+        input_prefix=prefix,
+        listed_at=to_iso(listed_at),
+        objects=len(ledger),
+        objects_read=len(chosen.to_read),
+        base_run=chosen.base_run,
+        reason=chosen.reason,
+        source="archive",
+        images=len(images),
     )
     with tempfile.TemporaryDirectory(prefix="aggregation-") as scratch:
         scratch_dir = Path(scratch)
@@ -314,15 +375,30 @@ def _run_over_archive(settings: AggregationSettings, s3: S3Client, clock) -> Run
         )
         superseded = archive.write_superseded(scratch_dir / SUPERSEDED_NAME, replaced) if replaced else None
         part_keys, counters = _execute(
-            settings, s3, scratch_dir, manifests, chosen.base_run, len(refs), state,
+            settings,
+            s3,
+            scratch_dir,
+            manifests,
+            chosen.base_run,
+            len(refs),
+            state,
             lambda done: write_state(s3, bucket, settings.output_prefix, done, ledger, archive.encode_images(images)),
             superseded,
         )
     return _result(settings, s3, chosen, listed, part_keys, counters, listing_s)
 
 
-def _execute(settings: AggregationSettings, s3: S3Client, scratch_dir: Path, manifests: list[Path],
-             base_run: str | None, records: int, state: RunState, write_ledger, superseded: Path | None = None):
+def _execute(
+    settings: AggregationSettings,
+    s3: S3Client,
+    scratch_dir: Path,
+    manifests: list[Path],
+    base_run: str | None,
+    records: int,
+    state: RunState,
+    write_ledger,
+    superseded: Path | None = None,
+):
     """Run the job over `manifests` (plus the base run's totals) and publish its parts,
     then `write_ledger(state)` (with the bad records counted), then `_SUCCESS`; the part
     keys and the counters."""
@@ -366,8 +442,9 @@ def _execute(settings: AggregationSettings, s3: S3Client, scratch_dir: Path, man
     return part_keys, counters
 
 
-def _result(settings: AggregationSettings, s3: S3Client, chosen, listed, part_keys, counters,
-            listing_s: float) -> RunResult:
+def _result(
+    settings: AggregationSettings, s3: S3Client, chosen, listed, part_keys, counters, listing_s: float
+) -> RunResult:
     bucket = settings.s3.bucket
     removed = remove_old_runs(s3, bucket, settings.output_prefix, settings.keep_runs) if settings.keep_runs else []
     return RunResult(

@@ -16,6 +16,7 @@ them become the job's `superseded` list, and an image already counted by the bas
 (the base's `_images.txt.gz`) makes the run a full recount, since its old contribution is
 in the base's totals.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -59,8 +60,9 @@ def window_start(listed_at: datetime, lateness: timedelta) -> datetime:
     return listed_at - lateness
 
 
-def list_archive(s3, bucket: str, prefix: str, since: datetime | None, now: datetime,
-                 threads: int = 16) -> list[tuple[str, str]]:
+def list_archive(
+    s3, bucket: str, prefix: str, since: datetime | None, now: datetime, threads: int = 16
+) -> list[tuple[str, str]]:
     """(key, etag) of the archive's files, in key order: all of them (`since` None), or
     those of the hours from the one holding `since` to the one after `now` (a producer's
     clock a little ahead). Hours are listed in parallel (a LIST page follows the one
@@ -81,7 +83,7 @@ def list_archive(s3, bucket: str, prefix: str, since: datetime | None, now: date
 
 def archive_file_of(prefix: str, key: str) -> bool:
     """A file of the archive at `prefix` itself (not of one nested in a folder below it)."""
-    return key.startswith(prefix) and is_archive_file(key) and key[len(prefix):].startswith("date=")
+    return key.startswith(prefix) and is_archive_file(key) and key[len(prefix) :].startswith("date=")
 
 
 def event_refs(uri: str, payload: bytes) -> list[EventRef]:
@@ -139,8 +141,13 @@ class ArchivePlan:
     gone: list[str] = field(default_factory=list)
 
 
-def plan_files(listed: list[tuple[str, str]], since: datetime | None, base_run: str | None,
-               counted: Mapping[str, str] | None, no_base_reason: str = "") -> ArchivePlan:
+def plan_files(
+    listed: list[tuple[str, str]],
+    since: datetime | None,
+    base_run: str | None,
+    counted: Mapping[str, str] | None,
+    no_base_reason: str = "",
+) -> ArchivePlan:
     """Compare the listed files (the hours from `since` on) with the base's ledger of files."""
     everything = [key for key, _ in listed]
     if base_run is None or counted is None or since is None:
@@ -151,8 +158,9 @@ def plan_files(listed: list[tuple[str, str]], since: datetime | None, base_run: 
     first = since.replace(minute=0, second=0, microsecond=0)
     gone = sorted(key for key in counted if key not in listed_keys and key_hour(key) >= first)
     if changed or gone:
-        reason = (f"{len(changed)} archive file(s) counted by run {base_run} were rewritten and "
-                  f"{len(gone)} deleted since")
+        reason = (
+            f"{len(changed)} archive file(s) counted by run {base_run} were rewritten and {len(gone)} deleted since"
+        )
         return ArchivePlan(FULL, everything, reason=reason, changed=changed, gone=gone)
     return ArchivePlan(INCREMENTAL, new, base_run=base_run)
 
@@ -164,8 +172,7 @@ def ledger_entries(files: Iterable[tuple[str, str]], keep_from: datetime) -> lis
 
 
 def encode_images(image_ids: Iterable[str]) -> bytes:
-    return gzip.compress("".join(f"{image_id}\n" for image_id in sorted(image_ids)).encode("ascii"),
-                         compresslevel=5)
+    return gzip.compress("".join(f"{image_id}\n" for image_id in sorted(image_ids)).encode("ascii"), compresslevel=5)
 
 
 def decode_images(payload: bytes) -> set[str]:

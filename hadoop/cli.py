@@ -12,6 +12,7 @@ Exit codes: 0 done; 1 the job or S3 failed; 2 bad settings or the run id is take
 3 done but bad records were skipped and --strict was given.
 Arguments after a literal `--` go to mrjob unchanged (e.g. `-- -c mrjob.conf`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,40 +37,48 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     mrjob_args: list[str] = []
     if "--" in argv:
         cut = argv.index("--")
-        argv, mrjob_args = argv[:cut], argv[cut + 1:]
+        argv, mrjob_args = argv[:cut], argv[cut + 1 :]
     parser = argparse.ArgumentParser(
         prog="count-aggregation", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("-r", "--runner", choices=RUNNERS,
-                        help="mrjob runner (env AGGREGATION_RUNNER; default: local)")
-    parser.add_argument("--interval", choices=[i.value for i in Interval],
-                        help="bucket length (env AGGREGATION_INTERVAL; default: hour)")
-    parser.add_argument("--source", choices=SOURCES,
-                        help="archive: the detection archive's hour files; metadata: one object per image "
-                             "(env AGGREGATION_SOURCE; default: archive)")
-    parser.add_argument("--archive-prefix",
-                        help="detection archive folder in the bucket (env DETECTIONS_ARCHIVE_PREFIX; "
-                             "default: detections/)")
-    parser.add_argument("--input-prefix",
-                        help="metadata folder in the bucket, with --source metadata (default: metadata/)")
-    parser.add_argument("--output-prefix",
-                        help="folder holding the runs (default: mapreduce-output/)")
+    parser.add_argument("-r", "--runner", choices=RUNNERS, help="mrjob runner (env AGGREGATION_RUNNER; default: local)")
+    parser.add_argument(
+        "--interval",
+        choices=[i.value for i in Interval],
+        help="bucket length (env AGGREGATION_INTERVAL; default: hour)",
+    )
+    parser.add_argument(
+        "--source",
+        choices=SOURCES,
+        help="archive: the detection archive's hour files; metadata: one object per image "
+        "(env AGGREGATION_SOURCE; default: archive)",
+    )
+    parser.add_argument(
+        "--archive-prefix",
+        help="detection archive folder in the bucket (env DETECTIONS_ARCHIVE_PREFIX; default: detections/)",
+    )
+    parser.add_argument(
+        "--input-prefix", help="metadata folder in the bucket, with --source metadata (default: metadata/)"
+    )
+    parser.add_argument("--output-prefix", help="folder holding the runs (default: mapreduce-output/)")
     parser.add_argument("--run-id", help="output folder name (default: UTC now, 20261128T120000Z)")
-    parser.add_argument("--keys-per-split", type=int,
-                        help="objects per map task input (default: 10000)")
-    parser.add_argument("--fetch-threads", type=int,
-                        help="concurrent GETs per map task (default: 16)")
+    parser.add_argument("--keys-per-split", type=int, help="objects per map task input (default: 10000)")
+    parser.add_argument("--fetch-threads", type=int, help="concurrent GETs per map task (default: 16)")
     parser.add_argument("--hadoop-home", help="-r hadoop: Hadoop install (default: $HADOOP_HOME)")
-    parser.add_argument("--full", action="store_true",
-                        help="recount every object instead of adding the new ones to the last run")
-    parser.add_argument("--keep-runs", type=int,
-                        help="complete runs to keep; older ones are removed (env AGGREGATION_KEEP_RUNS; "
-                             "default: 10; 0 keeps all)")
-    parser.add_argument("--summary-file", type=Path,
-                        help="also write the run's summary (mode, objects listed and read, counters) "
-                             "as JSON to this file")
-    parser.add_argument("--strict", action="store_true",
-                        help="exit 3 when any bad record was skipped")
+    parser.add_argument(
+        "--full", action="store_true", help="recount every object instead of adding the new ones to the last run"
+    )
+    parser.add_argument(
+        "--keep-runs",
+        type=int,
+        help="complete runs to keep; older ones are removed (env AGGREGATION_KEEP_RUNS; default: 10; 0 keeps all)",
+    )
+    parser.add_argument(
+        "--summary-file",
+        type=Path,
+        help="also write the run's summary (mode, objects listed and read, counters) as JSON to this file",
+    )
+    parser.add_argument("--strict", action="store_true", help="exit 3 when any bad record was skipped")
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser.parse_args(argv), mrjob_args
 
@@ -81,18 +90,31 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("mrjob.conf").setLevel(logging.ERROR)
     try:
         settings = AggregationSettings.from_env(
-            runner=args.runner, interval=args.interval, input_prefix=args.input_prefix,
-            source=args.source, archive_prefix=args.archive_prefix,
-            output_prefix=args.output_prefix, run_id=args.run_id,
-            keys_per_split=args.keys_per_split, fetch_threads=args.fetch_threads,
-            hadoop_home=args.hadoop_home, extra_runner_args=mrjob_args,
-            full=args.full or None, keep_runs=args.keep_runs,
+            runner=args.runner,
+            interval=args.interval,
+            input_prefix=args.input_prefix,
+            source=args.source,
+            archive_prefix=args.archive_prefix,
+            output_prefix=args.output_prefix,
+            run_id=args.run_id,
+            keys_per_split=args.keys_per_split,
+            fetch_threads=args.fetch_threads,
+            hadoop_home=args.hadoop_home,
+            extra_runner_args=mrjob_args,
+            full=args.full or None,
+            keep_runs=args.keep_runs,
         )
     except SettingsError as error:
         log.error("%s", error)
         return 2
-    log.info("run %s: %s runner, %s buckets, reading the %s, %r", settings.run_id, settings.runner,
-             settings.interval.value, settings.source, settings.s3)
+    log.info(
+        "run %s: %s runner, %s buckets, reading the %s, %r",
+        settings.run_id,
+        settings.runner,
+        settings.interval.value,
+        settings.source,
+        settings.s3,
+    )
     try:
         result = run_aggregation(settings, s3_client(settings.s3))
     except RunExistsError as error:
@@ -107,9 +129,16 @@ def main(argv: list[str] | None = None) -> int:
         for name, value in sorted(counters.items()):
             log.log(level, "counter %s / %s = %s", group, name, value)
     what = "archive files" if result.source == "archive" else "objects"
-    log.info("run %s complete (%s): %s %s listed, %s read, %s part file(s) in %s",
-             result.run_id, result.mode, result.objects_listed, what, result.objects_read,
-             len(result.part_keys), result.output_uri)
+    log.info(
+        "run %s complete (%s): %s %s listed, %s read, %s part file(s) in %s",
+        result.run_id,
+        result.mode,
+        result.objects_listed,
+        what,
+        result.objects_read,
+        len(result.part_keys),
+        result.output_uri,
+    )
     if args.summary_file:
         args.summary_file.write_text(json.dumps(result.summary(), indent=1), encoding="utf-8")
     if result.bad_records:
@@ -117,4 +146,3 @@ def main(argv: list[str] | None = None) -> int:
         if args.strict:
             return 3
     return 0
-

@@ -9,6 +9,7 @@ enough (its old contribution is unknown), so the run recounts everything.
 
 Pure logic here; the S3 side is in `run_state.py`.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -118,8 +119,7 @@ def plan_run(
                 changed.append(key)
     gone = [] if seen == len(counted) else sorted(set(counted) - {key for key, _ in listed})
     if changed or gone:
-        reason = (f"{len(changed)} object(s) counted by run {base.run_id} were rewritten and "
-                  f"{len(gone)} deleted since")
+        reason = f"{len(changed)} object(s) counted by run {base.run_id} were rewritten and {len(gone)} deleted since"
         return Plan(FULL, everything, reason=reason, changed=changed, gone=gone)
     return Plan(INCREMENTAL, new, base_run=base.run_id)
 

@@ -6,6 +6,7 @@ cut into ranges at `StartAfter` boundaries and the ranges are listed in parallel
 boundaries suit hex image ids (`metadata/<hex>.json`); keys of any other shape are
 still listed, only by fewer ranges.
 """
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor

@@ -1,6 +1,7 @@
 """Manifests: the job's input when it reads many small objects. Each line names one
 metadata object, or (tagged `aggregates<TAB>`) a part file of an earlier run's totals
 to add to; the map task fetches them in a thread pool."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -21,6 +21,7 @@ Records that cannot be read are counted under ``bad records / <reason>`` and ski
 S3 settings for the manifest format come from ``S3Settings.from_env()`` in the task
 (the runner ships an env file and points ``PIPELINE_DOTENV`` at it).
 """
+
 from __future__ import annotations
 
 import logging
@@ -110,10 +111,7 @@ def label_counts(record: MetadataRecord, interval: Interval) -> list[tuple[list,
     ("motorbike") add to the same series as new ones ("motorcycle")."""
     start = to_iso(bucket_start(record.captured_at, interval))
     per_label = Counter(canonical_label(detection.label) for detection in record.detections)
-    return [
-        ([label, record.source, start], [count, 1])
-        for label, count in sorted(per_label.items())
-    ]
+    return [([label, record.source, start], [count, 1]) for label, count in sorted(per_label.items())]
 
 
 def sum_counts(values: Iterable[list]) -> list[int]:
@@ -163,7 +161,7 @@ def read_object(uri: str, s3_reader: Callable[[], Any]) -> bytes:
     if uri.startswith(("s3://", "s3a://")):
         bucket, key = parse_s3_uri(uri)
         return s3_reader().get(bucket, key)
-    path = uri[len("file://"):] if uri.startswith("file://") else uri
+    path = uri[len("file://") :] if uri.startswith("file://") else uri
     with open(path, "rb") as handle:
         return handle.read()
 
@@ -177,22 +175,28 @@ class MRObjectCounts(MRJob):
     def configure_args(self):
         super().configure_args()
         self.add_passthru_arg(
-            "--interval", choices=[i.value for i in Interval], default=Interval.HOUR.value,
+            "--interval",
+            choices=[i.value for i in Interval],
+            default=Interval.HOUR.value,
             help="bucket length (default: hour)",
         )
         self.add_passthru_arg(
-            "--input-format", choices=["records", "manifest"], default="records",
-            help="records: a JSON metadata record per line; manifest: a URI per line "
-                 "(default: records)",
+            "--input-format",
+            choices=["records", "manifest"],
+            default="records",
+            help="records: a JSON metadata record per line; manifest: a URI per line (default: records)",
         )
         self.add_passthru_arg(
-            "--fetch-threads", type=int, default=16,
+            "--fetch-threads",
+            type=int,
+            default=16,
             help="manifest format: objects fetched concurrently per map task (default: 16)",
         )
         self.add_passthru_arg(
-            "--superseded", default="",
+            "--superseded",
+            default="",
             help="archive files: a file of `<uri><TAB><line>` events not to count (a later event of the same "
-                 "image replaces them)",
+            "image replaces them)",
         )
 
     def steps(self):

@@ -1,5 +1,6 @@
 """Old runs are removed once newer ones exist: every run holds the full totals and a
 ledger of every object counted, so only the newest few are ever read again."""
+
 from __future__ import annotations
 
 import logging
@@ -27,6 +28,6 @@ def remove_old_runs(s3: S3Client, bucket: str, output_prefix: str, keep: int) ->
         s3.delete_object(Bucket=bucket, Key=prefix + SUCCESS_MARKER)
         keys = list(list_keys(s3, bucket, prefix))
         for start in range(0, len(keys), 1000):
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]]})
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]})
         log.info("removed run %s (%s more objects): more than %s newer complete runs", run_id, len(keys), keep)
     return removed

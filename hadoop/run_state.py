@@ -1,5 +1,6 @@
 """The S3 side of incremental runs: finding the run to build on, writing a run's ledger
 and state. The decisions are in `increments.py`."""
+
 from __future__ import annotations
 
 import logging
@@ -37,7 +38,7 @@ def complete_runs(s3: S3Client, bucket: str, output_prefix: str) -> list[str]:
     SeaweedFS does, costs nothing extra)."""
     found = []
     for key in list_keys(s3, bucket, output_prefix):
-        run_id, _, name = key[len(output_prefix):].partition("/")
+        run_id, _, name = key[len(output_prefix) :].partition("/")
         if name == SUCCESS_MARKER:
             try:
                 found.append(check_run_id(run_id))
@@ -56,8 +57,15 @@ def read_state(s3: S3Client, bucket: str, output_prefix: str, run_id: str) -> Ru
     return RunState.from_json(body)
 
 
-def find_base(s3: S3Client, bucket: str, output_prefix: str, run_id: str, interval: str, input_prefix: str,
-              source: str = "metadata") -> Base:
+def find_base(
+    s3: S3Client,
+    bucket: str,
+    output_prefix: str,
+    run_id: str,
+    interval: str,
+    input_prefix: str,
+    source: str = "metadata",
+) -> Base:
     """The newest complete run (other than `run_id`) whose ledger this run can build on."""
     reasons = []
     candidates = [r for r in reversed(complete_runs(s3, bucket, output_prefix)) if r != run_id]
@@ -97,13 +105,18 @@ def read_images(s3: S3Client, bucket: str, output_prefix: str, run_id: str) -> s
     return decode_images(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
-def write_state(s3: S3Client, bucket: str, output_prefix: str, state: RunState, listed: list[tuple[str, str]],
-                images: bytes | None = None) -> None:
+def write_state(
+    s3: S3Client,
+    bucket: str,
+    output_prefix: str,
+    state: RunState,
+    listed: list[tuple[str, str]],
+    images: bytes | None = None,
+) -> None:
     """The ledger (and an archive run's image ids) first, then the state that vouches for
     them: a run whose state exists has its whole ledger."""
     prefix = run_prefix(output_prefix, state.run_id)
-    s3.put_object(Bucket=bucket, Key=prefix + LEDGER_NAME, Body=encode_ledger(listed),
-                  ContentType="application/gzip")
+    s3.put_object(Bucket=bucket, Key=prefix + LEDGER_NAME, Body=encode_ledger(listed), ContentType="application/gzip")
     if images is not None:
         s3.put_object(Bucket=bucket, Key=prefix + IMAGES_NAME, Body=images, ContentType="application/gzip")
     s3.put_object(Bucket=bucket, Key=prefix + STATE_NAME, Body=state.to_json(), ContentType="application/json")

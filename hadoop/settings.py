@@ -1,5 +1,6 @@
 """The aggregation stage's settings: built once in `main` from the environment and
 the command line (the command line wins)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,38 +31,52 @@ class AggregationSettings(Settings):
     # command line only: a fresh run id (UTC now) for every run
     run_id: RunId = Field(default_factory=lambda: new_run_id(utc_now()))
     runner: Literal[RUNNERS] = Field(  # type: ignore[valid-type]
-        "local", alias="AGGREGATION_RUNNER",
+        "local",
+        alias="AGGREGATION_RUNNER",
         description="mrjob runner: inline, local (default), hadoop (the local Hadoop of `make up`), emr, dataproc.",
     )
-    interval: Interval = Field(Interval.HOUR, alias="AGGREGATION_INTERVAL",
-                               description="Bucket length: minute, hour or day.")
+    interval: Interval = Field(
+        Interval.HOUR, alias="AGGREGATION_INTERVAL", description="Bucket length: minute, hour or day."
+    )
     source: Literal[SOURCES] = Field(  # type: ignore[valid-type]
-        "archive", alias="AGGREGATION_SOURCE",
+        "archive",
+        alias="AGGREGATION_SOURCE",
         description="What a run reads: archive (default; the detection events in hour files, which the archiver "
         "writes: a run reads only the hours that are new) or metadata (one object per image, the source of "
         "truth; every run lists them all).",
     )
-    input_prefix: Prefix = Field(METADATA_PREFIX, alias="AGGREGATION_INPUT_PREFIX",
-                                 description="Folder in the bucket holding the metadata records read "
-                                 "(AGGREGATION_SOURCE=metadata).")
+    input_prefix: Prefix = Field(
+        METADATA_PREFIX,
+        alias="AGGREGATION_INPUT_PREFIX",
+        description="Folder in the bucket holding the metadata records read (AGGREGATION_SOURCE=metadata).",
+    )
     archive_prefix: ArchivePrefix = ARCHIVE_PREFIX
     archive_lateness_s: float = Field(
-        7200.0, alias="AGGREGATION_ARCHIVE_LATENESS_S", ge=0, le=30 * 86400,
+        7200.0,
+        alias="AGGREGATION_ARCHIVE_LATENESS_S",
+        ge=0,
+        le=30 * 86400,
         description="An incremental run over the archive lists the hours from this long before the previous run "
         "on: archive files written later into older hours (an archiver that was down longer) wait for the next "
         "full recount.",
     )
     output_prefix: OutputPrefix = OUTPUT_PREFIX
-    keys_per_split: int = Field(10_000, alias="AGGREGATION_KEYS_PER_SPLIT", ge=1,
-                                description="Metadata objects per map-task input file (one Hadoop map task each).")
+    keys_per_split: int = Field(
+        10_000,
+        alias="AGGREGATION_KEYS_PER_SPLIT",
+        ge=1,
+        description="Metadata objects per map-task input file (one Hadoop map task each).",
+    )
     fetch_threads: int = Field(16, alias="AGGREGATION_FETCH_THREADS", ge=1, description="GETs in flight per map task.")
     local_dir: LocalDir = Field(default_factory=default_local_dir)
     hadoop_home: Path = Field(
-        default_factory=lambda values: values.get("local_dir", default_local_dir()) / "hadoop", alias="HADOOP_HOME",
+        default_factory=lambda values: values.get("local_dir", default_local_dir()) / "hadoop",
+        alias="HADOOP_HOME",
         description="-r hadoop: the Hadoop install; default: the one `make up` puts in <PIPELINE_LOCAL_DIR>/hadoop.",
     )
     keep_runs: Annotated[int, AfterValidator(_keep_all_or_two)] = Field(
-        10, alias="AGGREGATION_KEEP_RUNS",
+        10,
+        alias="AGGREGATION_KEEP_RUNS",
         description="Complete runs kept in the output folder; older ones are removed (0: keep all; else at least 2, "
         "the newest and the one the next incremental run adds to).",
     )

@@ -1,6 +1,7 @@
 """The env file shipped to map tasks so they can read S3 wherever they run (a local
 process, a Hadoop container, an EMR node): a dotenv file with only the S3 settings,
 which the task reads through `S3Settings.from_env()` via `PIPELINE_DOTENV`."""
+
 from __future__ import annotations
 
 import os

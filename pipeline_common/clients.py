@@ -1,5 +1,6 @@
 """Client factories: built from settings in a stage's `main`, never at import time; and
 what stages need of a Kafka producer (the S3 client's calls: `pipeline_common.s3.S3Client`)."""
+
 from __future__ import annotations
 
 from typing import Callable, Protocol
@@ -10,8 +11,14 @@ from .settings import ElasticsearchSettings, S3Settings
 class MessageProducer(Protocol):
     """The calls the stages make on a confluent_kafka.Producer (or a test's fake)."""
 
-    def produce(self, topic: str, *, key: bytes | None = None, value: bytes | None = None,
-                on_delivery: Callable[..., None] | None = None) -> None: ...
+    def produce(
+        self,
+        topic: str,
+        *,
+        key: bytes | None = None,
+        value: bytes | None = None,
+        on_delivery: Callable[..., None] | None = None,
+    ) -> None: ...
 
     def poll(self, timeout: float = ...) -> int: ...
 

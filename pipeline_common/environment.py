@@ -8,6 +8,7 @@ default, check and help (`description`). A stage's `main` builds its settings on
 them from a mapping instead, `TheSettings.from_env({"S3_ACCESS_KEY": ...})`, without
 touching `os.environ`. Nothing else in the project reads `os.environ`.
 """
+
 from __future__ import annotations
 
 import os
@@ -162,13 +163,15 @@ class Settings(BaseSettings):
     )
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
-                                   file_secret_settings):
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
         return (init_settings,)  # sources are chosen by `from_env`
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, /, *, without: Collection[str] = (),
-                 **overrides: Any) -> Self:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, /, *, without: Collection[str] = (), **overrides: Any
+    ) -> Self:
         """The settings from `env`, by default the process environment over `.env`.
 
         `overrides` are values by field name that win over `env`, e.g. from the command
@@ -266,8 +269,12 @@ def _explain(detail: Mapping[str, Any], field_name: str | None, field: FieldInfo
     if kind == "missing" or (kind == "value_error" and str(cause) == "is not set"):
         return SettingsError(missing=[subject])
     if kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
-        words = {"greater_than_equal": "at least", "greater_than": "more than",
-                 "less_than_equal": "at most", "less_than": "less than"}[kind]
+        words = {
+            "greater_than_equal": "at least",
+            "greater_than": "more than",
+            "less_than_equal": "at most",
+            "less_than": "less than",
+        }[kind]
         text = f"must be {words} {next(iter(context.values()))}"
     elif kind in {"literal_error", "enum"}:
         text = f"must be one of {context.get('expected')}"

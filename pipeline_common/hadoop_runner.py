@@ -10,6 +10,7 @@ way a job runs as
 
 Nothing here reads the environment: the caller passes the HADOOP_HOME it was given.
 """
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -67,9 +68,12 @@ def hadoop_runner_args(hadoop_home: Path, python_bin: str, tmp_dir: str | None =
         # Tasks run in a working directory of their own, where a relative path means nothing.
         raise HadoopRunnerError(f"python_bin must be an absolute path or a command name, got {python_bin!r}")
     args = [
-        "-r", "hadoop",
-        "--hadoop-bin", str(hadoop_bin),
-        "--hadoop-streaming-jar", str(streaming_jar(hadoop_home)),
+        "-r",
+        "hadoop",
+        "--hadoop-bin",
+        str(hadoop_bin),
+        "--hadoop-streaming-jar",
+        str(streaming_jar(hadoop_home)),
     ]
     if framework(hadoop_home) == "yarn":
         if tmp_dir:
@@ -77,8 +81,6 @@ def hadoop_runner_args(hadoop_home: Path, python_bin: str, tmp_dir: str | None =
     else:
         tmp_dir = tmp_dir or (hadoop_home / "tmp" / "mrjob").resolve().as_uri()
         if urlsplit(tmp_dir).scheme not in {"file", "s3a"}:
-            raise HadoopRunnerError(
-                f"tmp_dir must be a file:// or s3a:// URI for a local-mode Hadoop, got {tmp_dir!r}"
-            )
+            raise HadoopRunnerError(f"tmp_dir must be a file:// or s3a:// URI for a local-mode Hadoop, got {tmp_dir!r}")
         args += ["--hadoop-tmp-dir", tmp_dir]
     return args + ["--python-bin", python_bin, "--no-bootstrap-mrjob"]

@@ -1,5 +1,6 @@
 """What a Kafka error means, the same for every stage (as `s3` does for S3): the errors
 no retry can fix. Anything else librdkafka retries by itself, or the stage retries."""
+
 from __future__ import annotations
 
 import logging
@@ -10,28 +11,32 @@ from confluent_kafka import KafkaError, KafkaException
 log = logging.getLogger(__name__)
 
 # The broker refuses this client's credentials or permissions.
-REFUSED = frozenset({
-    KafkaError._AUTHENTICATION,
-    KafkaError.SASL_AUTHENTICATION_FAILED,
-    KafkaError.TOPIC_AUTHORIZATION_FAILED,
-    KafkaError.GROUP_AUTHORIZATION_FAILED,
-})
+REFUSED = frozenset(
+    {
+        KafkaError._AUTHENTICATION,
+        KafkaError.SASL_AUTHENTICATION_FAILED,
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.GROUP_AUTHORIZATION_FAILED,
+    }
+)
 # A delivery the broker will never accept: the account may not write the topic, the topic
 # does not exist (production does not create topics on first use), or the message is larger
 # than the client or the broker takes (MSG_SIZE_TOO_LARGE is also what produce() raises
 # for a message over the client's own message.max.bytes).
-UNDELIVERABLE = frozenset({
-    KafkaError.TOPIC_AUTHORIZATION_FAILED,
-    KafkaError.CLUSTER_AUTHORIZATION_FAILED,
-    KafkaError.MSG_SIZE_TOO_LARGE,
-    KafkaError.RECORD_LIST_TOO_LARGE,
-    KafkaError.INVALID_RECORD,
-    KafkaError.POLICY_VIOLATION,
-    KafkaError.UNKNOWN_TOPIC_OR_PART,
-    KafkaError._UNKNOWN_TOPIC,
-    KafkaError._UNKNOWN_PARTITION,
-    KafkaError._INVALID_ARG,
-})
+UNDELIVERABLE = frozenset(
+    {
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+        KafkaError.MSG_SIZE_TOO_LARGE,
+        KafkaError.RECORD_LIST_TOO_LARGE,
+        KafkaError.INVALID_RECORD,
+        KafkaError.POLICY_VIOLATION,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError._UNKNOWN_TOPIC,
+        KafkaError._UNKNOWN_PARTITION,
+        KafkaError._INVALID_ARG,
+    }
+)
 
 
 def refused(error: object) -> bool:
@@ -69,13 +74,15 @@ def ensure_topic(admin, topic: str, setting: str, timeout_s: float = 15.0, looks
         try:
             metadata = admin.list_topics(timeout=timeout_s)
         except KafkaException as exception:
-            log.warning("cannot check that topic %s exists (%s); sending to it waits for the broker",
-                        topic, exception.args[0])
+            log.warning(
+                "cannot check that topic %s exists (%s); sending to it waits for the broker", topic, exception.args[0]
+            )
             return False
         if topic in metadata.topics and metadata.topics[topic].error is None:
             return False
-    future = admin.create_topics([NewTopic(topic, num_partitions=-1, replication_factor=-1)],
-                                 request_timeout=timeout_s)[topic]
+    future = admin.create_topics(
+        [NewTopic(topic, num_partitions=-1, replication_factor=-1)], request_timeout=timeout_s
+    )[topic]
     try:
         future.result(timeout=timeout_s + 5)
     except KafkaException as exception:

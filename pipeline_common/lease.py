@@ -12,6 +12,7 @@ Expiry is compared with each process's own clock, so the lease must be much long
 than the clocks' disagreement (NTP keeps it to milliseconds; the default lease is
 two minutes, renewed every 30 s).
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,8 +45,9 @@ def ensure_index(es, index: str, mappings: dict, settings: dict | None = None) -
     if es.indices.exists(index=index):
         return
     try:
-        es.indices.create(index=index, mappings=mappings,
-                          settings=settings or {"number_of_shards": 1, "number_of_replicas": 0})
+        es.indices.create(
+            index=index, mappings=mappings, settings=settings or {"number_of_shards": 1, "number_of_replicas": 0}
+        )
     except BadRequestError as error:
         if error.error != "resource_already_exists_exception":  # created meanwhile: fine
             raise
@@ -62,8 +64,16 @@ class Holder:
 
 
 class Lease:
-    def __init__(self, es, index: str, name: str, owner: str, duration: timedelta,
-                 clock: Callable[[], datetime] = utc_now, record_id: str = ""):
+    def __init__(
+        self,
+        es,
+        index: str,
+        name: str,
+        owner: str,
+        duration: timedelta,
+        clock: Callable[[], datetime] = utc_now,
+        record_id: str = "",
+    ):
         self.es, self.index, self.name, self.owner = es, index, name, owner
         self.duration, self.clock, self.record_id = duration, clock, record_id
         self.token = uuid.uuid4().hex  # this acquisition, even within one process
@@ -79,8 +89,14 @@ class Lease:
     def _document(self, acquired_at: datetime) -> tuple[dict[str, Any], datetime]:
         now = self.clock()
         expires = now + self.duration
-        return {"owner": self.owner, "token": self.token, "record_id": self.record_id,
-                "acquired_at": to_iso(acquired_at), "renewed_at": to_iso(now), "expires_at": to_iso(expires)}, expires
+        return {
+            "owner": self.owner,
+            "token": self.token,
+            "record_id": self.record_id,
+            "acquired_at": to_iso(acquired_at),
+            "renewed_at": to_iso(now),
+            "expires_at": to_iso(expires),
+        }, expires
 
     def _written(self, response, expires: datetime) -> None:
         self._version = (response["_seq_no"], response["_primary_term"])
@@ -114,8 +130,14 @@ class Lease:
             return holder
         document, expires = self._document(now)
         try:
-            response = self.es.index(index=self.index, id=self.name, document=document,
-                                     if_seq_no=seq_no, if_primary_term=primary_term, refresh=True)
+            response = self.es.index(
+                index=self.index,
+                id=self.name,
+                document=document,
+                if_seq_no=seq_no,
+                if_primary_term=primary_term,
+                refresh=True,
+            )
         except ConflictError:  # another process took it over first
             current = self.holder()
             return current[0] if current else holder
@@ -132,8 +154,14 @@ class Lease:
         seq_no, primary_term = self._version
         document, expires = self._document(self.acquired_at)
         try:
-            response = self.es.index(index=self.index, id=self.name, document=document,
-                                     if_seq_no=seq_no, if_primary_term=primary_term, refresh=True)
+            response = self.es.index(
+                index=self.index,
+                id=self.name,
+                document=document,
+                if_seq_no=seq_no,
+                if_primary_term=primary_term,
+                refresh=True,
+            )
         except (ConflictError, NotFoundError):
             self._version = None
             return False
@@ -146,8 +174,7 @@ class Lease:
         seq_no, primary_term = self._version
         self._version = None
         try:
-            self.es.delete(index=self.index, id=self.name, if_seq_no=seq_no, if_primary_term=primary_term,
-                           refresh=True)
+            self.es.delete(index=self.index, id=self.name, if_seq_no=seq_no, if_primary_term=primary_term, refresh=True)
         except (ConflictError, NotFoundError):
             log.warning("lock %r was no longer ours when releasing it", self.name)
 
@@ -182,8 +209,7 @@ class LeaseKeeper:
             except Exception as error:  # unreachable: retried until the lease runs out
                 expires = self.lease.expires_at
                 if expires is None or self.lease.clock() >= expires - self.margin:
-                    log.error("cannot renew lock %r (%s) before it expires: stopping this run",
-                              self.lease.name, error)
+                    log.error("cannot renew lock %r (%s) before it expires: stopping this run", self.lease.name, error)
                     self.lost.set()
                     return
                 log.warning("cannot renew lock %r yet (%s); retrying", self.lease.name, error)

@@ -1,5 +1,6 @@
 """Where the local development services keep their state (data, logs, configs, the
 local Hadoop install): shared by `local_services` and the stages that default to it."""
+
 from __future__ import annotations
 
 import hashlib
@@ -46,8 +47,12 @@ def _in_checkout(path: Path) -> Path:
 
 # PIPELINE_LOCAL_DIR, read by `local_services` and by the aggregation (the local Hadoop's
 # home); give it `Field(default_factory=default_local_dir)` where it is used.
-LocalDir = Annotated[Path, AfterValidator(_in_checkout), Field(
-    alias="PIPELINE_LOCAL_DIR",
-    description="Data, logs, pid files and the Hadoop install of the local services "
-    "(relative: to the checkout); default .local in the checkout.",
-)]
+LocalDir = Annotated[
+    Path,
+    AfterValidator(_in_checkout),
+    Field(
+        alias="PIPELINE_LOCAL_DIR",
+        description="Data, logs, pid files and the Hadoop install of the local services "
+        "(relative: to the checkout); default .local in the checkout.",
+    ),
+]

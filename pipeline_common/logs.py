@@ -1,4 +1,5 @@
 """Logging set-up, called once by each entry point's `main`."""
+
 from __future__ import annotations
 
 import logging

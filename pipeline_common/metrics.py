@@ -4,6 +4,7 @@ Each process reads its own port (CONSUMER_METRICS_PORT, LIVE_METRICS_PORT,
 SCHEDULER_METRICS_PORT, FRONTEND_METRICS_PORT; 0 turns it off) and the shared
 METRICS_HOST (127.0.0.1 by default: scrape it locally or behind the reverse proxy).
 Metrics are module-level objects in each stage; this module only serves them."""
+
 from __future__ import annotations
 
 import logging
@@ -25,9 +26,12 @@ class MetricsSettings(Settings):
     variable: `port: MetricsPort = Field(9101, alias="CONSUMER_METRICS_PORT", ...)`."""
 
     port: MetricsPort = 0
-    host: str = Field("127.0.0.1", alias="METRICS_HOST", min_length=1,
-                      description="Address every /metrics endpoint listens on: scrape it locally or behind the "
-                      "reverse proxy.")
+    host: str = Field(
+        "127.0.0.1",
+        alias="METRICS_HOST",
+        min_length=1,
+        description="Address every /metrics endpoint listens on: scrape it locally or behind the reverse proxy.",
+    )
 
 
 def serve_metrics(settings: MetricsSettings) -> bool:

@@ -9,6 +9,7 @@ Beside its parts, a run describes itself in `_run.json` (written by the aggregat
 before `_SUCCESS`): among other things how many input objects it covered and how many
 records it had to skip. The indexer reads those (`RunInput`) before it deletes anything.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,9 +31,7 @@ def new_run_id(moment: datetime) -> str:
 
 def check_run_id(run_id: str) -> str:
     if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
-        raise ContractError(
-            f"run id must look like 20261128T120000Z (optionally -suffix), got {run_id!r}"
-        )
+        raise ContractError(f"run id must look like 20261128T120000Z (optionally -suffix), got {run_id!r}")
     return run_id
 
 
@@ -110,5 +109,9 @@ def read_run_input(s3: S3Client, bucket: str, output_prefix: str, run_id: str) -
     if not isinstance(data, dict):
         raise ContractError(f"{key}: expected a JSON object, got {type(data).__name__}")
     prefix = data.get("input_prefix")
-    return RunInput(run_id, _count(data.get("objects")), _count(data.get("bad_records_total")),
-                    prefix if isinstance(prefix, str) else None)
+    return RunInput(
+        run_id,
+        _count(data.get("objects")),
+        _count(data.get("bad_records_total")),
+        prefix if isinstance(prefix, str) else None,
+    )

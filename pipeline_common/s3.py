@@ -10,6 +10,7 @@ out S3's error codes itself:
   TRANSIENT  worth retrying: throttling, 5xx, 429, dropped or refused connections
   OTHER      anything else: a request S3 calls bad, or an exception that is not S3's
 """
+
 from __future__ import annotations
 
 import enum
@@ -36,14 +37,28 @@ class S3Failure(enum.Enum):
 
 NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 NO_BUCKET_CODES = frozenset({"NoSuchBucket"})
-DENIED_CODES = frozenset({
-    "403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch",
-    "InvalidToken", "ExpiredToken", "RequestTimeTooSkewed",
-})
-TRANSIENT_CODES = frozenset({
-    "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout",
-    "ServiceUnavailable", "InternalError", "TooManyRequests",
-})
+DENIED_CODES = frozenset(
+    {
+        "403",
+        "AccessDenied",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "InvalidToken",
+        "ExpiredToken",
+        "RequestTimeTooSkewed",
+    }
+)
+TRANSIENT_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestTimeout",
+        "ServiceUnavailable",
+        "InternalError",
+        "TooManyRequests",
+    }
+)
 # After botocore's own retries (clients.s3_client): no connection could be made or kept ...
 UNREACHABLE = (BotoConnectionError,)
 # ... or one broke in the middle of a transfer.
@@ -118,12 +133,12 @@ def list_folders(s3: ListsObjects, bucket: str, prefix: str) -> Iterator[str]:
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
     for page in pages:
         for common in page.get("CommonPrefixes", []):
-            yield common["Prefix"][len(prefix):].rstrip("/")
+            yield common["Prefix"][len(prefix) :].rstrip("/")
 
 
 def delete_prefix(s3: S3Client, bucket: str, prefix: str) -> int:
     """Delete every object under `prefix` (1000 per request); returns how many there were."""
     keys = list(list_keys(s3, bucket, prefix))
     for start in range(0, len(keys), 1000):
-        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key} for key in keys[start:start + 1000]]})
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key} for key in keys[start : start + 1000]]})
     return len(keys)

@@ -6,6 +6,7 @@ the whole cost of reading them. This reader signs each GET with botocore's own S
 signer and sends it over a plain `http.client` connection kept per thread: about a
 third of the CPU per object. Only GET of whole objects, path-style addressing.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -40,7 +41,8 @@ class S3ObjectReader:
         self._endpoint = f"{parts.scheme}://{parts.netloc}"
         self._signer = S3SigV4Auth(
             Credentials(settings.access_key.get_secret_value(), settings.secret_key.get_secret_value()),
-            "s3", settings.region,
+            "s3",
+            settings.region,
         )
         self._tls = None
         if parts.scheme == "https":
@@ -75,7 +77,7 @@ class S3ObjectReader:
         failure = ""
         for attempt in range(self._attempts):
             if attempt:
-                time.sleep(min(5.0, 0.1 * 2 ** attempt))
+                time.sleep(min(5.0, 0.1 * 2**attempt))
             request = AWSRequest(method="GET", url=self._endpoint + path)
             self._signer.add_auth(request)  # signs with a fresh x-amz-date each attempt
             try:

@@ -1,4 +1,5 @@
 """A clean stop on SIGTERM / Ctrl-C, the same for every long-running stage."""
+
 from __future__ import annotations
 
 import logging

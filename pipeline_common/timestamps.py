@@ -1,5 +1,6 @@
 """UTC timestamps: every time the pipeline writes carries its zone. The one place for
 time helpers: now, ISO-8601 text, and the epoch milliseconds Elasticsearch speaks."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -15,9 +16,7 @@ def utc_now() -> datetime:
 def to_iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError(f"timestamp without a time zone: {moment!r}")
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
-    )
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_iso(text: str) -> datetime:

@@ -13,6 +13,7 @@ Once a newer run is indexed, the cutoff moves forward and those buckets become f
 
 Pure functions shared by the batch side (scheduler, run records) and the API.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone

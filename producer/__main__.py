@@ -1,4 +1,5 @@
 """`python -m producer`: the same command as `image-producer` (producer/cli.py)."""
+
 import sys
 
 from producer.cli import main

@@ -3,6 +3,7 @@
 An announcement counts as sent only when its delivery report says so; only then is
 it written to the published ledger. Anything still unacknowledged at `flush` is a
 failure, and since it is not in the ledger the next run announces it again."""
+
 from __future__ import annotations
 
 import logging

@@ -1,5 +1,6 @@
 """Recovery after the local ledger is lost: announce what is in S3 images/ but was
 neither acknowledged here nor processed yet (no metadata/<image_id>.json)."""
+
 from __future__ import annotations
 
 import io

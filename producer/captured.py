@@ -4,6 +4,7 @@ Order of evidence: EXIF DateTimeOriginal (with OffsetTimeOriginal when the camer
 wrote one; without it the wall-clock time is taken as UTC, since nothing in the file
 says otherwise), then the file's modification time.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,9 +29,7 @@ class CaptureTime:
     origin: str  # exif | exif-assumed-utc | file-mtime | video-start+offset
 
 
-def from_exif_fields(
-    date_time: str | None, offset: str | None = None, subsec: str | None = None
-) -> CaptureTime | None:
+def from_exif_fields(date_time: str | None, offset: str | None = None, subsec: str | None = None) -> CaptureTime | None:
     """Parse EXIF 'YYYY:MM:DD HH:MM:SS' (+ '+02:00', + '123'); None when absent or
     unusable (cameras write all-zero or blank dates when their clock was never set)."""
     if not date_time or not isinstance(date_time, str):

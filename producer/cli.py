@@ -2,6 +2,7 @@
 argument parsing and the five commands, each returning an exit code.
 
 Exit codes: 0 all done, 1 some items failed (they are listed), 2 usage or configuration error."""
+
 from __future__ import annotations
 
 import argparse

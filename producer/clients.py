@@ -1,4 +1,5 @@
 """Builds the producer's service clients on first use, so `prepare` never needs S3 or Kafka."""
+
 from __future__ import annotations
 
 from functools import cached_property

@@ -3,6 +3,7 @@
 Every frame the pipeline sees went through `normalise` and `encode_jpeg`, so the
 detector never meets CMYK, alpha, 16-bit samples or a sideways EXIF orientation.
 """
+
 from __future__ import annotations
 
 import hashlib

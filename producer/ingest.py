@@ -3,6 +3,7 @@ runs for days, retry in-process what failed for a reason that may pass (S3 unrea
 an announcement Kafka did not acknowledge) with backoff, and keep no per-image list
 that grows with the run: acknowledgements are counted once logged, and only the latest
 failures are kept for the final report."""
+
 from __future__ import annotations
 
 import logging
@@ -36,8 +37,13 @@ class RetryPolicy:
 
 
 class Ingest:
-    def __init__(self, settings: ProducerSettings, publisher: Publisher, retry: RetryPolicy = RetryPolicy(),
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        settings: ProducerSettings,
+        publisher: Publisher,
+        retry: RetryPolicy = RetryPolicy(),
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.settings = settings
         self.publisher = publisher
         self.ledger = PreparedLedger.in_folder(settings.frames_dir)

@@ -1,4 +1,5 @@
 """Kafka adapters: the idempotent producer and the images topic."""
+
 from __future__ import annotations
 
 import concurrent.futures

@@ -1,5 +1,6 @@
 """new_pics/ -> extracted_frames/: each picture, and each sampled video frame, becomes a
 normalised JPEG named by its content hash, with a sidecar saying where and when it was taken."""
+
 from __future__ import annotations
 
 import hashlib
@@ -92,9 +93,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def prepare_file(
-    path: Path, settings: ProducerSettings, ledger: PreparedLedger, report: PrepareReport
-) -> None:
+def prepare_file(path: Path, settings: ProducerSettings, ledger: PreparedLedger, report: PrepareReport) -> None:
     """Turn one original into frames, adding what happened to `report`."""
     kind = kind_of(path)
     if kind is None:
@@ -150,8 +149,10 @@ def _image_frames(path: Path, settings: ProducerSettings):
             # the header says the size: refuse a decompression bomb before decoding a pixel
             width, height = image.size
             if width * height > settings.max_image_pixels:
-                raise PrepareError(f"{width}x{height} = {width * height} pixels is over the limit of "
-                                   f"{settings.max_image_pixels} (PRODUCER_MAX_IMAGE_PIXELS): not decoded")
+                raise PrepareError(
+                    f"{width}x{height} = {width * height} pixels is over the limit of "
+                    f"{settings.max_image_pixels} (PRODUCER_MAX_IMAGE_PIXELS): not decoded"
+                )
             image.load()  # decode now, so a truncated file fails here, by name
             moment = captured.from_image(image) or captured.from_mtime(stat.st_mtime)
             picture = normalise(image, settings.max_side)

@@ -1,4 +1,5 @@
 """extracted_frames/ -> S3 images/<image_id>.jpg + one announcement per image on Kafka."""
+
 from __future__ import annotations
 
 import logging

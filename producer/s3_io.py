@@ -2,6 +2,7 @@
 
 Transient failures (5xx, throttling, dropped connections) are retried with backoff by
 botocore itself (`pipeline_common.clients.s3_client`: standard mode, 8 attempts)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -5,6 +5,7 @@ The JPEG is kept free of metadata so that its bytes, and so its id, depend only 
 the picture. The sidecar is written first and the JPEG renamed into place last, so a
 listed `.jpg` always has its sidecar.
 """
+
 from __future__ import annotations
 
 import json

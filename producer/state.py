@@ -7,6 +7,7 @@ crash can at worst cut the last line, which is then ignored with a warning).
 - `.prepared.jsonl`: originals already turned into frames (by content hash and the
   normalisation settings), so `prepare` does not decode them again.
 """
+
 from __future__ import annotations
 
 import json

@@ -3,6 +3,7 @@
 OpenCV exposes no container creation time, so a video's start is its file's
 modification time; each frame's capture time is that start plus the frame's offset.
 """
+
 from __future__ import annotations
 
 import math

@@ -3,6 +3,7 @@
 Filesystem events only say that something happened to a path; a file counts as
 complete once its size and modification time have stayed the same for the settle
 time, so half-copied pictures are not read."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """`python -m scheduler`: the same command as `batch-scheduler` (scheduler/cli.py)."""
+
 import sys
 
 from scheduler.cli import main

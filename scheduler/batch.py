@@ -1,5 +1,6 @@
 """One batch run: take the lock, run the aggregation and then the indexer on the same
 run id, record what happened. Every attempt leaves a record, skipped ones included."""
+
 from __future__ import annotations
 
 import logging
@@ -73,8 +74,9 @@ def _step_outcome(name: str, result: StepResult) -> str:
     return ""
 
 
-def run_batch(ctx: BatchContext, kind: str, trigger: str, scheduled_for: datetime,
-              check_done: bool = True) -> RunRecord:
+def run_batch(
+    ctx: BatchContext, kind: str, trigger: str, scheduled_for: datetime, check_done: bool = True
+) -> RunRecord:
     """Run one batch (or record why not) and return its record."""
     ctx.enter()
     try:
@@ -86,12 +88,18 @@ def run_batch(ctx: BatchContext, kind: str, trigger: str, scheduled_for: datetim
         ctx.leave()
 
 
-def _locked_batch(ctx: BatchContext, kind: str, trigger: str, scheduled_for: datetime,
-                  check_done: bool) -> RunRecord:
+def _locked_batch(ctx: BatchContext, kind: str, trigger: str, scheduled_for: datetime, check_done: bool) -> RunRecord:
     settings = ctx.settings
     record = RunRecord(kind=kind, trigger=trigger, scheduled_for=scheduled_for, runner=ctx.runner)
-    lease = Lease(ctx.es, settings.lock_index, settings.lock_name, ctx.runner,
-                  timedelta(seconds=settings.lease_s), clock=ctx.clock, record_id=record.record_id)
+    lease = Lease(
+        ctx.es,
+        settings.lock_index,
+        settings.lock_name,
+        ctx.runner,
+        timedelta(seconds=settings.lease_s),
+        clock=ctx.clock,
+        record_id=record.record_id,
+    )
     deadline = ctx.clock() + timedelta(seconds=settings.lock_wait_s)
     holder = lease.try_acquire()
     while holder is not None:
@@ -104,8 +112,12 @@ def _locked_batch(ctx: BatchContext, kind: str, trigger: str, scheduled_for: dat
         if check_done:
             done = ctx.records.done_since(COVERED_BY[kind], scheduled_for)
             if done is not None:
-                return _skipped(ctx, record, f"already done by run {done.get('run_id')} ({done.get('runner')}), "
-                                             f"started {done.get('started_at')}")
+                return _skipped(
+                    ctx,
+                    record,
+                    f"already done by run {done.get('run_id')} ({done.get('runner')}), "
+                    f"started {done.get('started_at')}",
+                )
         return _run(ctx, record, lease)
     finally:
         lease.release()
@@ -125,8 +137,9 @@ def _run(ctx: BatchContext, record: RunRecord, lease: Lease) -> RunRecord:
     record.started_at = ctx.clock()
     record.run_id = new_run_id(record.started_at)
     ctx.records.write(record)
-    log.info("%s run %s (%s, due %s) started", record.kind, record.run_id, record.trigger,
-             record.scheduled_for.isoformat())
+    log.info(
+        "%s run %s (%s, due %s) started", record.kind, record.run_id, record.trigger, record.scheduled_for.isoformat()
+    )
     every = timedelta(seconds=settings.lease_s / 4)
     with LeaseKeeper(lease, every=every, margin=every) as keeper:
         stops = [(keeper.lost, "the lock was lost"), (ctx.stop, "the scheduler is stopping")]
@@ -137,8 +150,9 @@ def _run(ctx: BatchContext, record: RunRecord, lease: Lease) -> RunRecord:
         record.aggregation = {**aggregation.summary, "exit_code": aggregation.exit_code}
         problem = _step_outcome("aggregation", aggregation)
         if not problem:
-            indexer = run_step("indexer", [*settings.indexer_command, "--run-id", record.run_id], stops,
-                               settings.step_timeout_s)
+            indexer = run_step(
+                "indexer", [*settings.indexer_command, "--run-id", record.run_id], stops, settings.step_timeout_s
+            )
             record.indexer = {**indexer.summary, "exit_code": indexer.exit_code}
             problem = _step_outcome("indexer", indexer)
     record.finished_at = ctx.clock()
@@ -149,7 +163,8 @@ def _run(ctx: BatchContext, record: RunRecord, lease: Lease) -> RunRecord:
     else:
         record.outcome, record.reason = batch_runs.FAILED, problem
     (log.info if not problem else log.error)(
-        "%s run %s: %s%s", record.kind, record.run_id, record.outcome, f" ({problem})" if problem else "")
+        "%s run %s: %s%s", record.kind, record.run_id, record.outcome, f" ({problem})" if problem else ""
+    )
     ctx.records.write(record)
     metrics.observe(record.kind, record.outcome, record.started_at, record.finished_at)
     return record

@@ -15,6 +15,7 @@ ES_RUNS_INDEX index (start, end, objects listed and read, outcome, which schedul
 Exit codes: 0 done (once: the run succeeded); 1 the run failed or a service failed;
 2 bad settings; 3 (once) skipped: another run held the lock for SCHEDULER_LOCK_WAIT_S.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,18 +38,24 @@ log = logging.getLogger("scheduler")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="batch-scheduler", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="batch-scheduler", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run on the schedule until stopped")
     run.add_argument("--cron", help="incremental runs' schedule (env SCHEDULER_CRON; default: */15 * * * *)")
-    run.add_argument("--full-cron", help="full recounts' schedule, '' for none "
-                                         "(env SCHEDULER_FULL_CRON; default: 30 2 * * *)")
+    run.add_argument(
+        "--full-cron", help="full recounts' schedule, '' for none (env SCHEDULER_FULL_CRON; default: 30 2 * * *)"
+    )
     once = commands.add_parser("once", help="one batch run now (waits for the lock), then exit")
     once.add_argument("--full", action="store_true", help="recount everything instead of adding what is new")
-    once.add_argument("--lock-wait", type=int, dest="lock_wait_s",
-                      help="seconds to wait for the lock (env SCHEDULER_LOCK_WAIT_S; default: 600)")
+    once.add_argument(
+        "--lock-wait",
+        type=int,
+        dest="lock_wait_s",
+        help="seconds to wait for the lock (env SCHEDULER_LOCK_WAIT_S; default: 600)",
+    )
     status = commands.add_parser("status", help="print the latest run records as JSON lines")
     status.add_argument("-n", type=int, default=10, help="how many (default: 10)")
     return parser.parse_args(argv)

@@ -1,6 +1,7 @@
 """The scheduler's Prometheus metrics (served by pipeline_common.metrics, SCHEDULER_METRICS_PORT).
 
 Alert on `time() - pipeline_batch_last_success_timestamp_seconds` growing past the schedule."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Run records in Elasticsearch (the contract is `pipeline_common.contracts.batch_runs`)."""
+
 from __future__ import annotations
 
 import uuid
@@ -73,15 +74,23 @@ class RunRecords:
         source = found["_source"]
         if source.get("outcome") != batch_runs.RUNNING:
             return
-        source.update(outcome=batch_runs.ABANDONED,
-                      reason=f"its scheduler stopped renewing the lock; taken over by {by}")
-        self.es.index(index=self.index, id=record_id, document=source, refresh="wait_for",
-                      if_seq_no=found["_seq_no"], if_primary_term=found["_primary_term"])
+        source.update(
+            outcome=batch_runs.ABANDONED, reason=f"its scheduler stopped renewing the lock; taken over by {by}"
+        )
+        self.es.index(
+            index=self.index,
+            id=record_id,
+            document=source,
+            refresh="wait_for",
+            if_seq_no=found["_seq_no"],
+            if_primary_term=found["_primary_term"],
+        )
 
     def recent(self, size: int = 10) -> list[dict[str, Any]]:
         try:
-            hits = self.es.search(index=self.index, size=size,
-                                  sort=[{"started_at": {"order": "desc", "missing": "_first"}}])
+            hits = self.es.search(
+                index=self.index, size=size, sort=[{"started_at": {"order": "desc", "missing": "_first"}}]
+            )
         except NotFoundError:
             return []
         return [hit["_source"] for hit in hits["hits"]["hits"]]

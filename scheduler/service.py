@@ -1,6 +1,7 @@
 """The long-running scheduler: APScheduler's BlockingScheduler with one cron job for the
 incremental runs and one for the nightly full recount, plus a catch-up run at start
 when a run was due while no scheduler was running."""
+
 from __future__ import annotations
 
 import logging
@@ -53,17 +54,33 @@ def build_scheduler(ctx: BatchContext) -> BlockingScheduler:
     )
     incremental = cron_trigger(settings.cron, settings.timezone)
     full = cron_trigger(settings.full_cron, settings.timezone) if settings.full_cron else None
-    scheduler.add_job(scheduled_run, incremental, args=(ctx, batch_runs.INCREMENTAL, incremental),
-                      id="incremental", name=f"incremental aggregation + indexer ({settings.cron})")
+    scheduler.add_job(
+        scheduled_run,
+        incremental,
+        args=(ctx, batch_runs.INCREMENTAL, incremental),
+        id="incremental",
+        name=f"incremental aggregation + indexer ({settings.cron})",
+    )
     if full is not None:
-        scheduler.add_job(scheduled_run, full, args=(ctx, batch_runs.FULL, full),
-                          id="full", name=f"full recount + indexer ({settings.full_cron})")
+        scheduler.add_job(
+            scheduled_run,
+            full,
+            args=(ctx, batch_runs.FULL, full),
+            id="full",
+            name=f"full recount + indexer ({settings.full_cron})",
+        )
     missed = catch_up(ctx, incremental, full, ctx.clock())
     if missed is not None:
         kind, due = missed
         log.info("catching up: a %s run was due at %s while no scheduler ran", kind, due.isoformat())
-        scheduler.add_job(run_batch, DateTrigger(ctx.clock()), args=(ctx, kind, "catch-up", due),
-                          id="catch-up", name=f"catch-up {kind} run", misfire_grace_time=None)
+        scheduler.add_job(
+            run_batch,
+            DateTrigger(ctx.clock()),
+            args=(ctx, kind, "catch-up", due),
+            id="catch-up",
+            name=f"catch-up {kind} run",
+            misfire_grace_time=None,
+        )
     return scheduler
 
 

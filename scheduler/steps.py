@@ -1,5 +1,6 @@
 """Running a stage's command as a child process that can be stopped: when the lease is
 lost, the scheduler is asked to stop, or the step runs too long."""
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,9 @@ def _stop(process: subprocess.Popen, name: str) -> None:
             log.warning("%s did not stop after %s; sending SIGKILL", name, sig.name)
 
 
-def run_step(name: str, command: Sequence[str], stop_events: Sequence[tuple[threading.Event, str]],
-             timeout_s: float) -> StepResult:
+def run_step(
+    name: str, command: Sequence[str], stop_events: Sequence[tuple[threading.Event, str]], timeout_s: float
+) -> StepResult:
     """Run `command` plus `--summary-file <tmp>`; returns its exit code and summary.
     `stop_events`: (event, reason) pairs; when one is set the child is stopped."""
     with tempfile.TemporaryDirectory(prefix="scheduler-step-") as scratch:

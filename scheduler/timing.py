@@ -1,4 +1,5 @@
 """Cron expressions and fire times (pure, on APScheduler's CronTrigger)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -19,12 +20,20 @@ def cron_trigger(expression: str, timezone: str = "UTC") -> CronTrigger:
             return CronTrigger.from_crontab(expression, timezone=timezone)
         if len(fields) == 6:
             second, minute, hour, day, month, day_of_week = fields
-            return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,
-                               day_of_week=day_of_week, timezone=timezone)
+            return CronTrigger(
+                second=second,
+                minute=minute,
+                hour=hour,
+                day=day,
+                month=month,
+                day_of_week=day_of_week,
+                timezone=timezone,
+            )
     except (ValueError, LookupError) as error:  # LookupError: an unknown time zone
         raise CronError(f"{expression!r}: {error}") from None
-    raise CronError(f"{expression!r}: expected 5 fields (minute hour day month day-of-week) "
-                    f"or 6 (second first), got {len(fields)}")
+    raise CronError(
+        f"{expression!r}: expected 5 fields (minute hour day month day-of-week) or 6 (second first), got {len(fields)}"
+    )
 
 
 def latest_fire_time(trigger: CronTrigger, now: datetime, since: datetime, limit: int = 100_000) -> datetime | None:

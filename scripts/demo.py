@@ -12,6 +12,7 @@ until the topics are drained, aggregation, indexer) and exits.
 Every step is an ordinary run of a stage's own entry point, with the settings in .env,
 so re-running the demo announces, counts and indexes nothing twice.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,21 +55,31 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m scripts.demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--new-pics", type=Path, default=ROOT / "producer" / "new_pics",
-                        help="where the sample photos are written (default: producer/new_pics)")
-    parser.add_argument("--variants", type=int, default=4,
-                        help="variants of each sample photo per camera (default: 4)")
-    parser.add_argument("--no-samples", action="store_true",
-                        help="write no sample photos: process what is (or lands) in --new-pics")
-    parser.add_argument("--no-services", action="store_true",
-                        help="use the services named in .env/the environment; start nothing")
-    parser.add_argument("--no-serve", action="store_true",
-                        help="run each stage once, until its input is drained, and exit "
-                             "instead of keeping the pipeline running")
+    parser.add_argument(
+        "--new-pics",
+        type=Path,
+        default=ROOT / "producer" / "new_pics",
+        help="where the sample photos are written (default: producer/new_pics)",
+    )
+    parser.add_argument("--variants", type=int, default=4, help="variants of each sample photo per camera (default: 4)")
+    parser.add_argument(
+        "--no-samples", action="store_true", help="write no sample photos: process what is (or lands) in --new-pics"
+    )
+    parser.add_argument(
+        "--no-services", action="store_true", help="use the services named in .env/the environment; start nothing"
+    )
+    parser.add_argument(
+        "--no-serve",
+        action="store_true",
+        help="run each stage once, until its input is drained, and exit instead of keeping the pipeline running",
+    )
     parser.add_argument("--port", type=int, default=5001, help="dashboard port (default: 5001)")
-    parser.add_argument("--idle-timeout", type=float, default=10.0,
-                        help="with --no-serve: the consumer and live indexer stop after this many "
-                             "seconds without messages")
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=10.0,
+        help="with --no-serve: the consumer and live indexer stop after this many seconds without messages",
+    )
     return parser.parse_args(argv)
 
 
@@ -117,12 +128,17 @@ def keep_running(args: argparse.Namespace) -> int:
     if not args.no_samples:
         write_samples(args.new_pics, variants_per_photo=args.variants)
     args.new_pics.mkdir(parents=True, exist_ok=True)
-    log.info("starting %s: dashboard on http://127.0.0.1:%d; drop photos into %s/<camera>/ "
-             "(Ctrl-C stops them all; `make down` stops the services)", PROCFILE.name, args.port, args.new_pics)
+    log.info(
+        "starting %s: dashboard on http://127.0.0.1:%d; drop photos into %s/<camera>/ "
+        "(Ctrl-C stops them all; `make down` stops the services)",
+        PROCFILE.name,
+        args.port,
+        args.new_pics,
+    )
     honcho = subprocess.Popen(
-        [PYTHON, "-c", HONCHO, "--procfile", str(PROCFILE), "--app-root", str(ROOT),
-         "--env", os.devnull, "start"],
-        cwd=ROOT, env=procfile_environment(args),
+        [PYTHON, "-c", HONCHO, "--procfile", str(PROCFILE), "--app-root", str(ROOT), "--env", os.devnull, "start"],
+        cwd=ROOT,
+        env=procfile_environment(args),
     )
     # Ctrl-C reaches honcho too (same terminal process group); a SIGTERM sent to the demo
     # alone is passed on. Either way the demo waits until honcho has stopped everything.

@@ -5,6 +5,7 @@ distinct image ids), with file times spread over the last day so the dashboard's
 timeline has a shape; one camera also gets a short video. Existing files are left
 alone, so re-running the demo announces nothing new.
 """
+
 from __future__ import annotations
 
 import logging

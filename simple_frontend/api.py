@@ -1,6 +1,7 @@
 """The JSON API under /api: validate parameters, plan which store answers which part
 of the range (batch index before the newest run's cutoff, live indices after it),
 search, merge, reshape."""
+
 from __future__ import annotations
 
 from typing import Any, Callable, Iterable
@@ -209,8 +210,10 @@ def _batch_runs(app) -> dict[str, Any]:
     """The newest batch run (scheduler record) and the newest successful one, with their age."""
     index, now = app.settings.elasticsearch.runs_index, app.clock()
     found: dict[str, Any] = {"runs_index": index}
-    for name, body in (("last_run", batch_runs.last_run_body()),
-                       ("last_success", batch_runs.last_run_body(outcomes=(batch_runs.SUCCESS,)))):
+    for name, body in (
+        ("last_run", batch_runs.last_run_body()),
+        ("last_success", batch_runs.last_run_body(outcomes=(batch_runs.SUCCESS,))),
+    ):
         hits = app.store.client.search(index=index, ignore_unavailable=True, **body)["hits"]["hits"]
         found[name] = batch_runs.describe(hits[0]["_source"], now) if hits else None
     return found
@@ -231,8 +234,11 @@ def health() -> Response:
 
 def _health(app) -> Response:
     store = app.store
-    body: dict[str, Any] = {"index": store.index, "max_buckets": app.settings.max_buckets,
-                            "checked_at": to_iso(app.clock())}
+    body: dict[str, Any] = {
+        "index": store.index,
+        "max_buckets": app.settings.max_buckets,
+        "checked_at": to_iso(app.clock()),
+    }
     try:
         exists = store.index_exists()
         extent = results.extent(store.search(queries.extent_body())) if exists else None
@@ -287,9 +293,13 @@ def alerts() -> Response:
     check_names(args, frozenset({"limit"}))
     limit = parse_limit(request.args.get("limit"))
     index = app.settings.elasticsearch.alerts_index
-    response = app.store.client.search(index=index, ignore_unavailable=True, size=limit,
-                                       sort=[{"bucket_start": "desc"}, {"fired_at": "desc"}],
-                                       query={"match_all": {}})
+    response = app.store.client.search(
+        index=index,
+        ignore_unavailable=True,
+        size=limit,
+        sort=[{"bucket_start": "desc"}, {"fired_at": "desc"}],
+        query={"match_all": {}},
+    )
     found = [alert_view(hit["_source"]) for hit in response["hits"]["hits"]]
     return jsonify({"index": index, "alerts": found})
 
@@ -304,6 +314,10 @@ def parse_limit(text: str | None) -> int:
 
 def alert_view(source: dict[str, Any]) -> dict[str, Any]:
     where = "any source" if source.get("source") == "*" else source.get("source")
-    return {**{key: source.get(key) for key in ("label", "source", "interval", "above", "bucket_start", "count",
-                                                  "fired_at", "webhook")},
-            "rule": f"{source.get('label')} at {where} above {source.get('above')} per {source.get('interval')}"}
+    return {
+        **{
+            key: source.get(key)
+            for key in ("label", "source", "interval", "above", "bucket_start", "count", "fired_at", "webhook")
+        },
+        "rule": f"{source.get('label')} at {where} above {source.get('above')} per {source.get('interval')}",
+    }

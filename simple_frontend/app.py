@@ -1,6 +1,7 @@
 """The original entry point, kept for the README's users: `python simple_frontend/app.py --help`.
 The same command is `count-dashboard` and `python -m simple_frontend` (see simple_frontend/cli.py);
 WSGI servers keep using `simple_frontend.app:create_app()` (simple_frontend/factory.py)."""
+
 import sys
 
 from simple_frontend.cli import main

@@ -8,6 +8,7 @@ The cache is per process (cachetools, behind a lock for gunicorn's threads). A c
 by the workers would need a server of its own (Redis, memcached) and a network round trip
 per answer, the cost this cache removes; each worker warms its own instead.
 """
+
 from __future__ import annotations
 
 import threading
@@ -60,8 +61,9 @@ class AnswerCache:
         self._building: dict[Hashable, threading.Event] = {}
         self._lock = threading.Lock()
 
-    def answer(self, key: Hashable, build: Callable[[], Response],
-               repeat: tuple[Hashable, str] | None = None) -> Response:
+    def answer(
+        self, key: Hashable, build: Callable[[], Response], repeat: tuple[Hashable, str] | None = None
+    ) -> Response:
         if self._answers is None:
             return _marked(build(), "off")
         stored = self._get(key)
@@ -121,8 +123,14 @@ class RepeatedRequests:
     finest bucket is a minute, so within one the plan, and the answer, are the same.
     Anything else, and anything not yet answered, goes to Flask as usual."""
 
-    def __init__(self, wsgi_app, answers: AnswerCache, generation: Callable[[], Hashable],
-                 minute: Callable[[], Hashable], observe: Callable[[str, float], None]) -> None:
+    def __init__(
+        self,
+        wsgi_app,
+        answers: AnswerCache,
+        generation: Callable[[], Hashable],
+        minute: Callable[[], Hashable],
+        observe: Callable[[str, float], None],
+    ) -> None:
         self.wsgi_app = wsgi_app
         self._answers, self._generation, self._minute, self._observe = answers, generation, minute, observe
 

@@ -1,5 +1,6 @@
 """`count-dashboard` (also `python -m simple_frontend`, `python simple_frontend/app.py`):
 serve the dashboard with Flask's threaded server (127.0.0.1:5001 by default)."""
+
 from __future__ import annotations
 
 import argparse

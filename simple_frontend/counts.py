@@ -1,5 +1,6 @@
 """Answers of the count endpoints: each asks the batch index for its part of the range
 and the live indices for theirs (see `merge.Plan`), and adds the answers up."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -33,8 +34,12 @@ class Counts:
 
     def totals(self, plan: Plan) -> tuple[list[tuple[str, int]], int, bool]:
         """(count per label, biggest first; the total; whether labels were cut off)."""
-        answers = self._ask(plan, lambda target, window: queries.totals_body(
-            self._stored(plan, target), plan.query, target=target, window=window))
+        answers = self._ask(
+            plan,
+            lambda target, window: queries.totals_body(
+                self._stored(plan, target), plan.query, target=target, window=window
+            ),
+        )
         counts = merge_counts(*(results.label_counts(answer) for answer in answers))
         total = sum(results.total(answer) for answer in answers)
         truncated = any(results.labels_truncated(answer) for answer in answers)
@@ -44,13 +49,21 @@ class Counts:
         # Merged, the n busiest of each part need not be the n busiest overall: each
         # part then lists all its labels (a few dozen), and the merge keeps n.
         size = queries.MAX_TERMS if plan.both else plan.query.top
-        answers = self._ask(plan, lambda target, window: queries.top_body(
-            self._stored(plan, target), plan.query, target=target, window=window, size=size))
+        answers = self._ask(
+            plan,
+            lambda target, window: queries.top_body(
+                self._stored(plan, target), plan.query, target=target, window=window, size=size
+            ),
+        )
         return merge_counts(*(results.label_counts(answer) for answer in answers))[: plan.query.top]
 
     def distinct(self, field: str, plan: Plan) -> list[str]:
-        answers = self._ask(plan, lambda target, window: queries.distinct_body(
-            field, self._stored(plan, target), plan.query, target=target, window=window))
+        answers = self._ask(
+            plan,
+            lambda target, window: queries.distinct_body(
+                field, self._stored(plan, target), plan.query, target=target, window=window
+            ),
+        )
         return merge_values(*(results.distinct_values(answer) for answer in answers))
 
     def timeline(self, plan: Plan) -> dict[str, list[dict[str, Any]]]:
@@ -63,8 +76,12 @@ class Counts:
             if not labels:
                 return {}
             plan = replace(plan, query=replace(query, labels=tuple(labels)))
-        answers = self._ask(plan, lambda target, window: queries.timeline_body(
-            self._stored(plan, target), plan.query, target=target, window=window))
+        answers = self._ask(
+            plan,
+            lambda target, window: queries.timeline_body(
+                self._stored(plan, target), plan.query, target=target, window=window
+            ),
+        )
         parts = [results.timeline(answer, plan.query.labels, keys) for answer in answers]
         order = labels or (list(parts[0]) if parts else [])
         return merge_timeline(parts, order, keys, query.interval, plan.cutoff)

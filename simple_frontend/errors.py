@@ -1,4 +1,5 @@
 """Errors as JSON: what went wrong, in words a dashboard user can act on."""
+
 from __future__ import annotations
 
 import logging

@@ -3,6 +3,7 @@ values the JSON answers hold, so both always give the same numbers.
 
 No cell can start a spreadsheet formula: labels and sources start with a letter or digit
 (params.NAME), times are ISO-8601 and counts are numbers."""
+
 from __future__ import annotations
 
 import csv
@@ -36,8 +37,10 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 def timeline_csv(series: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
     """One row per label and bucket, in the series' order: time, label, count, state."""
-    return _table(TIMELINE_HEADER, ((point["t"], label, point["y"], point["state"])
-                                    for label, points in series.items() for point in points))
+    return _table(
+        TIMELINE_HEADER,
+        ((point["t"], label, point["y"], point["state"]) for label, points in series.items() for point in points),
+    )
 
 
 def totals_csv(counts: Iterable[tuple[str, int]]) -> str:
@@ -46,6 +49,10 @@ def totals_csv(counts: Iterable[tuple[str, int]]) -> str:
 
 
 def csv_response(text: str, name: str) -> Response:
-    return Response(text, mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{name}.csv"',
-    })
+    return Response(
+        text,
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}.csv"',
+        },
+    )

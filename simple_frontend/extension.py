@@ -1,4 +1,5 @@
 """What one app instance holds: its settings, its Elasticsearch adapter, its clock and its caches."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -3,6 +3,7 @@
     gunicorn -w 2 -k gthread --threads 8 -b 127.0.0.1:5001 'simple_frontend.app:create_app()'
 
 `count-dashboard` (simple_frontend/cli.py) serves it with Flask's threaded server."""
+
 from __future__ import annotations
 
 import time
@@ -55,13 +56,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # or the interpreter exits (or earlier through `Frontend.close`).
     close = weakref.finalize(app, client.close) if owned else (lambda: None)
     extension = Frontend(
-        settings, store, config.get("CLOCK") or utc_now, close,
-        AnswerCache(settings.cached_answers, timer=timer), RecentAnswer(settings.max_staleness_s, timer=timer),
+        settings,
+        store,
+        config.get("CLOCK") or utc_now,
+        close,
+        AnswerCache(settings.cached_answers, timer=timer),
+        RecentAnswer(settings.max_staleness_s, timer=timer),
     )
     app.extensions[KEY] = extension
     # the same request again, at the same generation, is answered before Flask routes it
-    app.wsgi_app = RepeatedRequests(app.wsgi_app, extension.answers, store.generation, extension.minute,
-                                    metrics.observe_repeat)
+    app.wsgi_app = RepeatedRequests(
+        app.wsgi_app, extension.answers, store.generation, extension.minute, metrics.observe_repeat
+    )
     app.register_blueprint(api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(views.bp)

@@ -7,6 +7,7 @@ indexer), newest capture first, so the gallery reaches as far back as those keep
 box (pixels of the `width` x `height` original), drawn by the browser. A document
 written before detections were stored in it says `"detections": null`.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,8 +26,17 @@ MAX_LIMIT = 100
 LISTING_PARAMS = frozenset({"from", "to", "source", "label", "limit", "after"})
 # where the next page starts: the last image's capture time (epoch ms) and id
 CURSOR = re.compile(r"(?P<millis>[0-9]{1,15})_(?P<image_id>[0-9a-f]{16,64})")
-SOURCE_FIELDS = ["image_id", "source", "captured_at", "model", "detections", "width", "height", "objects",
-                 live_index.NESTED_PATH]
+SOURCE_FIELDS = [
+    "image_id",
+    "source",
+    "captured_at",
+    "model",
+    "detections",
+    "width",
+    "height",
+    "objects",
+    live_index.NESTED_PATH,
+]
 
 
 @dataclass(frozen=True)
@@ -90,14 +100,28 @@ def listing_body(query: ImageQuery) -> dict[str, Any]:
     """The live-index search: values only as term values and dates, never query syntax."""
     filters: list[dict[str, Any]] = []
     if query.time_range is not None:
-        filters.append({"range": {"captured_at": {
-            "gte": to_iso(query.time_range.start), "lt": to_iso(query.time_range.end),
-            "format": "strict_date_optional_time"}}})
+        filters.append(
+            {
+                "range": {
+                    "captured_at": {
+                        "gte": to_iso(query.time_range.start),
+                        "lt": to_iso(query.time_range.end),
+                        "format": "strict_date_optional_time",
+                    }
+                }
+            }
+        )
     if query.sources:
         filters.append({"terms": {"source": list(query.sources)}})
     if query.labels:
-        filters.append({"nested": {"path": live_index.NESTED_PATH,
-                                   "query": {"terms": {live_index.FIELDS["label"]: list(query.labels)}}}})
+        filters.append(
+            {
+                "nested": {
+                    "path": live_index.NESTED_PATH,
+                    "query": {"terms": {live_index.FIELDS["label"]: list(query.labels)}},
+                }
+            }
+        )
     body: dict[str, Any] = {
         "size": query.limit,
         "query": {"bool": {"filter": filters}},
@@ -116,8 +140,11 @@ def image_entry(source: Mapping[str, Any]) -> dict[str, Any]:
     counts = {entry["label"]: entry["detections"] for entry in source.get(live_index.NESTED_PATH) or ()}
     objects = source.get("objects")
     # documents written before detections were kept: the counts are known, the boxes not
-    detections = None if objects is None or (not objects and counts) else [
-        {"label": o["label"], "score": o["score"], "box": o["box"]} for o in objects]
+    detections = (
+        None
+        if objects is None or (not objects and counts)
+        else [{"label": o["label"], "score": o["score"], "box": o["box"]} for o in objects]
+    )
     return {
         "id": image_id,
         "source": source["source"],

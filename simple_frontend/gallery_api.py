@@ -6,6 +6,7 @@ each image as a thumbnail or in full, streamed from S3 with the dashboard's own 
     GET /api/images/<id>/thumbnail?size=N                    JPEG, longest side <= N
     GET /api/images/<id>/full                                the original JPEG
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -73,8 +74,10 @@ def _size(text: str | None) -> int:
     if text is None:
         return limits.thumbnail_px
     if not text.isascii() or not text.isdigit() or len(text) > 5 or not 16 <= int(text) <= limits.max_thumbnail_px:
-        raise ParamError(f"size: expected a whole number of pixels from 16 to {limits.max_thumbnail_px} "
-                         f"(the full image: /api/images/<id>/full); got {shown(text)}")
+        raise ParamError(
+            f"size: expected a whole number of pixels from 16 to {limits.max_thumbnail_px} "
+            f"(the full image: /api/images/<id>/full); got {shown(text)}"
+        )
     return int(text)
 
 

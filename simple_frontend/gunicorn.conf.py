@@ -12,6 +12,7 @@ simple_frontend/cache.py), so threads serve many clients per process; one proces
 core keeps the Python work parallel. The app is not preloaded: each worker makes its own
 Elasticsearch client (its own connection pool) after the fork, and its own answer cache.
 """
+
 from simple_frontend.settings import FrontendSettings
 
 _settings = FrontendSettings.from_env()

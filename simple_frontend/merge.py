@@ -6,6 +6,7 @@ request's range is split at the cutoff, each part is asked of its own store, and
 answers are added up here. Every timeline point says whether it is `final` (wholly from
 the batch run) or `live` (it may still change: new images, then the next batch run).
 """
+
 from __future__ import annotations
 
 import logging

@@ -3,6 +3,7 @@
 Under gunicorn with several worker processes each worker counts on its own: set
 PROMETHEUS_MULTIPROC_DIR and serve prometheus_client's multiprocess collector instead
 (see simple_frontend/README.md)."""
+
 from __future__ import annotations
 
 import time

@@ -7,6 +7,7 @@ any name /api/labels or /api/sources lists is accepted: a term value matches exa
 `*` or `{"match_all": {}}` included, and means nothing else. A failure raises
 `ParamError` saying what was expected and what arrived.
 """
+
 from __future__ import annotations
 
 import re
@@ -91,7 +92,6 @@ def choose_stored_interval(requested: Interval, stored: Iterable[Interval]) -> I
     return finer[-1] if finer else stored[0]
 
 
-
 def choose_interval(time_range: TimeRange, stored: Iterable[Interval], max_buckets: int) -> Interval:
     """The interval of an answer whose request names none: the finest interval that can be
     answered (none finer than the finest stored one) whose buckets over `time_range` fit
@@ -136,18 +136,14 @@ def parse_time(text: str, now: datetime, name: str) -> datetime:
     raise ParamError(f"{name}: expected {TIME_HELP}; got {shown(text)}")
 
 
-def parse_range(
-    start: str | None, end: str | None, now: datetime, *, defaults: bool = True
-) -> TimeRange | None:
+def parse_range(start: str | None, end: str | None, now: datetime, *, defaults: bool = True) -> TimeRange | None:
     """Without `defaults`, no range at all (None) when neither bound was given."""
     if start is None and end is None and not defaults:
         return None
     begin = parse_time(start if start is not None else DEFAULT_FROM, now, "from")
     finish = parse_time(end if end is not None else DEFAULT_TO, now, "to")
     if begin >= finish:
-        raise ParamError(
-            f"from must be earlier than to; got from={begin.isoformat()} to={finish.isoformat()}"
-        )
+        raise ParamError(f"from must be earlier than to; got from={begin.isoformat()} to={finish.isoformat()}")
     return TimeRange(begin, finish)
 
 

@@ -11,6 +11,7 @@ The same bodies read the live indices (one document per image, its counts per la
 inside a `nested` + `filter` aggregation over the nested fields, and `unwrap` gives the
 answer the shape of a batch answer, so one set of result functions reads both.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ class Window:
     @classmethod
     def of(cls, time_range: TimeRange | None) -> "Window":
         return cls(None, None) if time_range is None else cls(time_range.start, time_range.end)
+
 
 # Upper bound on distinct labels or sources listed in one answer (COCO has 80 classes).
 MAX_TERMS = 1000
@@ -149,7 +151,11 @@ def _label_terms(query: CountQuery, size: int, target: Target = BATCH) -> dict[s
 
 
 def totals_body(
-    stored: Interval | None, query: CountQuery, *, target: Target = BATCH, window: Window | None = None,
+    stored: Interval | None,
+    query: CountQuery,
+    *,
+    target: Target = BATCH,
+    window: Window | None = None,
     size: int | None = None,
 ) -> dict[str, Any]:
     """Sum of the metric per label (all labels, or the requested ones) and overall."""
@@ -162,12 +168,18 @@ def totals_body(
             "labels": {"terms": _label_terms(query, size, target), "aggs": {"count": metric}},
             "total": metric,
         },
-        target, query, window,
+        target,
+        query,
+        window,
     )
 
 
 def top_body(
-    stored: Interval | None, query: CountQuery, *, target: Target = BATCH, window: Window | None = None,
+    stored: Interval | None,
+    query: CountQuery,
+    *,
+    target: Target = BATCH,
+    window: Window | None = None,
     size: int | None = None,
 ) -> dict[str, Any]:
     """The busiest labels; `size` (default the query's n) more when two answers are merged."""
@@ -176,12 +188,18 @@ def top_body(
     return _search(
         filters(stored, query, target=target, window=window),
         {"labels": {"terms": _label_terms(query, size or query.top, target), "aggs": {"count": metric}}},
-        target, query, window,
+        target,
+        query,
+        window,
     )
 
 
 def timeline_body(
-    stored: Interval | None, query: CountQuery, *, target: Target = BATCH, window: Window | None = None,
+    stored: Interval | None,
+    query: CountQuery,
+    *,
+    target: Target = BATCH,
+    window: Window | None = None,
 ) -> dict[str, Any]:
     """One zero-filled date histogram per label: the requested labels, or else the top
     `query.top` labels of the range. Zero-filled over `window` (default: the range)."""
@@ -214,12 +232,19 @@ def timeline_body(
     return _search(
         filters(stored, query, target=target, window=window),
         {"labels": {"terms": terms, "aggs": {"count": metric, "timeline": histogram}}},
-        target, query, window,
+        target,
+        query,
+        window,
     )
 
 
 def distinct_body(
-    field: str, stored: Interval | None, query: CountQuery, *, target: Target = BATCH, window: Window | None = None,
+    field: str,
+    stored: Interval | None,
+    query: CountQuery,
+    *,
+    target: Target = BATCH,
+    window: Window | None = None,
 ) -> dict[str, Any]:
     """Distinct values of `label` or `source`, alphabetically."""
     if field not in ("label", "source"):
@@ -228,7 +253,9 @@ def distinct_body(
     return _search(
         filters(stored, query, target=target, window=window),
         {"values": {"terms": {"field": target.field(field), "size": MAX_TERMS, "order": {"_key": "asc"}}}},
-        target, query, window,
+        target,
+        query,
+        window,
     )
 
 

@@ -1,4 +1,5 @@
 """Answers of Elasticsearch turned into the API's JSON shapes: pure functions."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -130,5 +131,4 @@ def generation(batch: Mapping[str, Any], live: Mapping[str, Any]) -> tuple:
     def value(response: Mapping[str, Any], name: str) -> Any:
         return response.get("aggregations", {}).get(name, {}).get("value")
 
-    return (_hits(batch), value(batch, "indexed"), runs,
-            _hits(live), value(live, "indexed"), value(live, "newest"))
+    return (_hits(batch), value(batch, "indexed"), runs, _hits(live), value(live, "indexed"), value(live, "newest"))

@@ -1,5 +1,6 @@
 """The thin adapter between the API and Elasticsearch: runs the bodies `queries` builds
 against the batch index or the live indices."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -67,8 +68,7 @@ class CountsStore:
 
     def search_live(self, body: dict[str, Any]) -> dict[str, Any]:
         # No live index yet (or all aged out) also answers like an empty one.
-        response = self.client.search(index=self.live_pattern, ignore_unavailable=True, allow_no_indices=True,
-                                      **body)
+        response = self.client.search(index=self.live_pattern, ignore_unavailable=True, allow_no_indices=True, **body)
         return getattr(response, "body", response)
 
     def search_parts(self, batch: dict[str, Any] | None, live: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -78,10 +78,14 @@ class CountsStore:
             if batch is not None:
                 return [self.search(batch)]
             return [self.search_live(live)] if live is not None else []
-        response = self.client.msearch(searches=[
-            {"index": self.index, "ignore_unavailable": True}, batch,
-            {"index": self.live_pattern, "ignore_unavailable": True, "allow_no_indices": True}, live,
-        ])
+        response = self.client.msearch(
+            searches=[
+                {"index": self.index, "ignore_unavailable": True},
+                batch,
+                {"index": self.live_pattern, "ignore_unavailable": True, "allow_no_indices": True},
+                live,
+            ]
+        )
         answers = getattr(response, "body", response)["responses"]
         for answer in answers:
             if "error" in answer:  # msearch reports each search's failure in its answer
@@ -118,8 +122,9 @@ class CountsStore:
         live = self.search_live(queries.live_extent_body())
         intervals, unknown = results.stored_intervals(batch)
         if unknown:
-            log.warning("index %s holds documents with unknown intervals %s; they are never counted",
-                        self.index, unknown)
+            log.warning(
+                "index %s holds documents with unknown intervals %s; they are never counted", self.index, unknown
+            )
         snapshot = Snapshot(tuple(intervals), results.interval_runs(batch), results.generation(batch, live))
         with self._lock:
             self._snapshot = (self._clock() + self._max_staleness, snapshot)
@@ -146,7 +151,12 @@ def _search_failed(answer: dict[str, Any], meta: ApiResponseMeta | None) -> ApiE
     error = answer.get("error") or {}
     status = int(answer.get("status") or 500)
     if meta is None:
-        meta = ApiResponseMeta(status=status, http_version="1.1", headers=HttpHeaders(), duration=0.0,
-                               node=NodeConfig("http", "unknown", 0))
+        meta = ApiResponseMeta(
+            status=status,
+            http_version="1.1",
+            headers=HttpHeaders(),
+            duration=0.0,
+            node=NodeConfig("http", "unknown", 0),
+        )
     kind = error.get("type", "error") if isinstance(error, dict) else str(error)
     return ApiError(kind, dataclasses.replace(meta, status=status), answer)

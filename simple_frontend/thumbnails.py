@@ -6,6 +6,7 @@ Each thumbnail is made once per app process: concurrent requests for one that is
 cached yet wait for the first to make it instead of each decoding the original. Image
 ids name the image's content, so a thumbnail never goes stale; the least recently used
 ones leave the cache when it is full."""
+
 from __future__ import annotations
 
 import io

@@ -1,4 +1,5 @@
 """The dashboard page and the browser libraries it loads from node_modules."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -9,6 +9,7 @@ PIPELINE_SERVICES chooses where they come from:
 Fixtures are created on first use, so `pytest tests/unit` never starts anything; a unit
 test that asks for a service fixture fails with a message instead.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,8 +39,19 @@ from tests.support.services import Processes
 INTEGRATION_DIR = Path(__file__).parent / "integration"
 UNIT_DIR = Path(__file__).parent / "unit"
 UP_TIMEOUT_S = 600
-SERVICE_FIXTURES = {"pipeline_env", "s3_settings", "kafka_settings", "es_settings", "s3", "es",
-                    "kafka_admin", "hadoop_home", "hadoop_cluster", "grant_kafka", "api_es_settings"}
+SERVICE_FIXTURES = {
+    "pipeline_env",
+    "s3_settings",
+    "kafka_settings",
+    "es_settings",
+    "s3",
+    "es",
+    "kafka_admin",
+    "hadoop_home",
+    "hadoop_cluster",
+    "grant_kafka",
+    "api_es_settings",
+}
 CLUSTER_UP_TIMEOUT_S = 900
 
 
@@ -70,7 +82,10 @@ def _start_local() -> dict[str, str]:
     if not _local_ready(env):
         result = subprocess.run(
             [sys.executable, "-m", "local_services", "up"],
-            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=UP_TIMEOUT_S,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=UP_TIMEOUT_S,
         )
         if result.returncode != 0:
             pytest.fail(
@@ -114,14 +129,16 @@ def _start_docker(request) -> dict[str, str]:
     # users files, Elasticsearch's roles and users, Kafka's accounts
     ensure_server_cert(paths.tls, [settings.edge.host], label=str(paths.local_dir))
     provision.write_files(paths.local_dir / "docker", settings.access, settings.kafka_admin_password)
-    compose = DockerCompose(PROJECT_ROOT, compose_file_name="docker-compose.dev.yml",
-                            env_file=str(DEFAULT_DOTENV), pull=True)
+    compose = DockerCompose(
+        PROJECT_ROOT, compose_file_name="docker-compose.dev.yml", env_file=str(DEFAULT_DOTENV), pull=True
+    )
     compose.start()
     request.addfinalizer(compose.stop)
     try:
         for service in stack.services(settings):
-            wait_until(service.is_ready, what=f"{service.name} (docker)", timeout=300,
-                       log_file=settings.paths.logs / "none")
+            wait_until(
+                service.is_ready, what=f"{service.name} (docker)", timeout=300, log_file=settings.paths.logs / "none"
+            )
         for name in ("s3", "kafka"):  # the bucket; the topics and each stage's ACLs
             stack.services(settings, [name])[0].after_ready()
     except ServiceError as error:
@@ -134,7 +151,8 @@ class HarnessSettings(Settings):
     """The test harness's own setting (not the pipeline's, so it lives here)."""
 
     mode: Literal["local", "external", "docker"] = Field(
-        "local", alias="PIPELINE_SERVICES",
+        "local",
+        alias="PIPELINE_SERVICES",
         description="Where the integration tests get their services: local (start them with local_services, "
         "the default), external (the endpoints configured, nothing started) or docker (docker-compose.dev.yml).",
     )
@@ -256,11 +274,17 @@ def hadoop_cluster(pipeline_env) -> HadoopCluster:
     if not all(daemon.status().ready for daemon in daemons):
         result = subprocess.run(
             [sys.executable, "-m", "local_services", "up", stack.CLUSTER],
-            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=CLUSTER_UP_TIMEOUT_S,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=CLUSTER_UP_TIMEOUT_S,
         )
         if result.returncode != 0:
-            pytest.fail(f"`python -m local_services up {stack.CLUSTER}` failed (exit code "
-                        f"{result.returncode}):\n{result.stdout}{result.stderr}", pytrace=False)
+            pytest.fail(
+                f"`python -m local_services up {stack.CLUSTER}` failed (exit code "
+                f"{result.returncode}):\n{result.stdout}{result.stderr}",
+                pytrace=False,
+            )
     return HadoopCluster(home=hadoop_cluster.cluster_home(settings), ports=settings.hadoop_cluster.ports)
 
 

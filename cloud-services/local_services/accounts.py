@@ -12,6 +12,7 @@ same to a production stack once (cloud-services/README.md). Least privilege thro
   writes only its own indices. Only `elastic` administers.
 - Traefik: every Elasticsearch account is also in the edge's Elasticsearch user file, the
   dashboard has viewers, Traefik's API and the HDFS UI operators."""
+
 from __future__ import annotations
 
 import logging
@@ -87,8 +88,11 @@ def kafka_permissions(stage: str, names: Names) -> list[tuple[str, str, str]]:
             ("TOPIC", names.images_topic, "READ"),
             ("TOPIC", names.images_topic, "DESCRIBE"),
             ("GROUP", names.consumer_group, "READ"),
-            *[("TOPIC", topic, op) for topic in (names.dead_letter_topic, names.detections_topic)
-              for op in ("WRITE", "DESCRIBE")],
+            *[
+                ("TOPIC", topic, op)
+                for topic in (names.dead_letter_topic, names.detections_topic)
+                for op in ("WRITE", "DESCRIBE")
+            ],
         ]
     if stage == "live_indexer":
         return [
@@ -113,8 +117,15 @@ def acl_bindings(username: str, permissions: Iterable[tuple[str, str, str]]) -> 
     from confluent_kafka.admin import AclBinding, AclOperation, AclPermissionType, ResourcePatternType, ResourceType
 
     return [
-        AclBinding(ResourceType[resource], name, ResourcePatternType.LITERAL, f"User:{username}", "*",
-                   AclOperation[operation], AclPermissionType.ALLOW)
+        AclBinding(
+            ResourceType[resource],
+            name,
+            ResourcePatternType.LITERAL,
+            f"User:{username}",
+            "*",
+            AclOperation[operation],
+            AclPermissionType.ALLOW,
+        )
         for resource, name, operation in permissions
     ]
 
@@ -126,17 +137,19 @@ def stage_acl_bindings(accounts: dict[str, Account], names: Names) -> list:
     return bindings
 
 
-def apply_kafka(admin, accounts: dict[str, Account], names: Names, topics: dict[str, int],
-                timeout: float = 30.0) -> int:
+def apply_kafka(
+    admin, accounts: dict[str, Account], names: Names, topics: dict[str, int], timeout: float = 30.0
+) -> int:
     """Create the pipeline's `topics` (name -> partitions) unless they exist, then the stages'
     ACLs (creating an existing ACL changes nothing); returns the number of ACLs."""
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import NewTopic
 
     existing = set(admin.list_topics(timeout=timeout).topics)
-    missing = [NewTopic(name, num_partitions=n, replication_factor=1)
-               for name, n in topics.items() if name not in existing]
-    for name, future in (admin.create_topics(missing, request_timeout=timeout).items() if missing else []):
+    missing = [
+        NewTopic(name, num_partitions=n, replication_factor=1) for name, n in topics.items() if name not in existing
+    ]
+    for name, future in admin.create_topics(missing, request_timeout=timeout).items() if missing else []:
         try:
             future.result(timeout=timeout)
             log.info("created topic %s", name)
@@ -156,8 +169,10 @@ def jaas_config(admin_password: str, accounts: Iterable[Account]) -> str:
         if any(c in secret + name for c in '"\\') or not name or any(c.isspace() for c in name):
             raise ServiceError(f"the Kafka account {name!r}: no quotes, backslashes or spaces in names and passwords")
     known = " ".join(f'user_{name}="{secret}"' for name, secret in users.items())
-    return ("org.apache.kafka.common.security.plain.PlainLoginModule required "
-            f'username="{ADMIN_USER}" password="{admin_password}" {known};')
+    return (
+        "org.apache.kafka.common.security.plain.PlainLoginModule required "
+        f'username="{ADMIN_USER}" password="{admin_password}" {known};'
+    )
 
 
 # --- Elasticsearch --------------------------------------------------------------------
@@ -171,39 +186,72 @@ def es_roles(names: Names) -> dict[str, dict]:
         # the dashboard's API: search the counts and the run records, look at mappings
         "pipeline_api": {
             "cluster": [],
-            "indices": [{"names": [names.batch_indices, names.live_indices, f"{names.runs_index}*",
-                                   f"{names.alerts_index}*"],
-                         "privileges": ["read", "view_index_metadata"]}],
+            "indices": [
+                {
+                    "names": [
+                        names.batch_indices,
+                        names.live_indices,
+                        f"{names.runs_index}*",
+                        f"{names.alerts_index}*",
+                    ],
+                    "privileges": ["read", "view_index_metadata"],
+                }
+            ],
         },
         # the batch indexer: its own index (create, map, write, delete stale buckets, refresh)
         "pipeline_indexer": {
             "cluster": [],
-            "indices": [{"names": [names.batch_indices],
-                         "privileges": ["create_index", "view_index_metadata", "read", "write", "maintenance"]}],
+            "indices": [
+                {
+                    "names": [names.batch_indices],
+                    "privileges": ["create_index", "view_index_metadata", "read", "write", "maintenance"],
+                }
+            ],
         },
         # the live indexer: its daily indices (and dropping old ones), their index template;
         # adding a new field to an older day's mapping (one action, not all of `manage`)
         "pipeline_live_indexer": {
             "cluster": ["manage_index_templates"],
-            "indices": [{"names": [names.live_indices],
-                         "privileges": ["create_index", "view_index_metadata", "read", "write", "maintenance",
-                                        "delete_index", "indices:admin/mapping/put"]},
-                        # alerts: reads the rules, records each alert fired (and its webhook's outcome)
-                        {"names": [f"{names.alert_rules_index}*"], "privileges": ["read"]},
-                        {"names": [f"{names.alerts_index}*"],
-                         "privileges": ["create_index", "view_index_metadata", "read", "write"]}],
+            "indices": [
+                {
+                    "names": [names.live_indices],
+                    "privileges": [
+                        "create_index",
+                        "view_index_metadata",
+                        "read",
+                        "write",
+                        "maintenance",
+                        "delete_index",
+                        "indices:admin/mapping/put",
+                    ],
+                },
+                # alerts: reads the rules, records each alert fired (and its webhook's outcome)
+                {"names": [f"{names.alert_rules_index}*"], "privileges": ["read"]},
+                {
+                    "names": [f"{names.alerts_index}*"],
+                    "privileges": ["create_index", "view_index_metadata", "read", "write"],
+                },
+            ],
         },
         # the batch scheduler: its lease and its run records (the steps it starts use their own)
         "pipeline_scheduler": {
             "cluster": [],
-            "indices": [{"names": names.scheduler_indices,
-                         "privileges": ["create_index", "view_index_metadata", "read", "write"]}],
+            "indices": [
+                {
+                    "names": names.scheduler_indices,
+                    "privileges": ["create_index", "view_index_metadata", "read", "write"],
+                }
+            ],
         },
     }
 
 
-ROLE_OF_STAGE = {"api": "pipeline_api", "indexer": "pipeline_indexer", "live_indexer": "pipeline_live_indexer",
-                 "scheduler": "pipeline_scheduler"}
+ROLE_OF_STAGE = {
+    "api": "pipeline_api",
+    "indexer": "pipeline_indexer",
+    "live_indexer": "pipeline_live_indexer",
+    "scheduler": "pipeline_scheduler",
+}
 ES_HASH_COST = 10  # Elasticsearch caches a verified password, so its default cost costs nothing per request
 
 
@@ -217,29 +265,35 @@ def es_file_realm(accounts: dict[str, Account], names: Names) -> dict[str, str]:
     them), so both run the same definition. `elastic` stays the built-in superuser."""
     for stage, account in accounts.items():
         if account.username == "elastic" or ":" in account.username or not account.username:
-            raise ServiceError(f"the {stage} stage needs an Elasticsearch account of its own, not "
-                               f"{account.username!r}")
+            raise ServiceError(f"the {stage} stage needs an Elasticsearch account of its own, not {account.username!r}")
     roles = yaml.safe_dump(es_roles(names), sort_keys=False)
     users = "".join(
         f"{a.username}:{bcrypt.hashpw(a.password.encode(), bcrypt.gensalt(ES_HASH_COST, prefix=b'2a')).decode()}\n"
-        for a in accounts.values())
+        for a in accounts.values()
+    )
     members: dict[str, list[str]] = {}
     for stage, account in accounts.items():
         members.setdefault(ROLE_OF_STAGE[stage], []).append(account.username)
     users_roles = "".join(f"{role}:{','.join(names)}\n" for role, names in members.items())
-    return {"roles.yml": "# Generated from local_services/accounts.py: the stages' roles.\n" + roles,
-            "users": users, "users_roles": users_roles}
+    return {
+        "roles.yml": "# Generated from local_services/accounts.py: the stages' roles.\n" + roles,
+        "users": users,
+        "users_roles": users_roles,
+    }
 
 
 def write_es_file_realm(directory: Path, accounts: dict[str, Account], names: Names) -> bool:
     """Write the file realm into `directory` unless it already holds these accounts (bcrypt
     salts differ each time, so the passwords are checked); True when it changed."""
     files = es_file_realm(accounts, names)
-    if (directory / "users").is_file() and (directory / "users_roles").is_file() and \
-            (directory / "roles.yml").is_file() and \
-            (directory / "roles.yml").read_text() == files["roles.yml"] and \
-            (directory / "users_roles").read_text() == files["users_roles"] and \
-            _current(directory / "users", accounts.values()):
+    if (
+        (directory / "users").is_file()
+        and (directory / "users_roles").is_file()
+        and (directory / "roles.yml").is_file()
+        and (directory / "roles.yml").read_text() == files["roles.yml"]
+        and (directory / "users_roles").read_text() == files["users_roles"]
+        and _current(directory / "users", accounts.values())
+    ):
         return False
     for name, text in files.items():
         _write_atomically(directory / name, text)
@@ -253,38 +307,47 @@ def write_es_file_realm(directory: Path, accounts: dict[str, Account], names: Na
 DASHBOARD_S3_PREFIXES = ("images/",)
 
 
-def s3_identities(admin: Account, dashboard: Account | None, bucket: str,
-                  archiver: tuple[Account, str] | None = None) -> dict:
+def s3_identities(
+    admin: Account, dashboard: Account | None, bucket: str, archiver: tuple[Account, str] | None = None
+) -> dict:
     """SeaweedFS's identities file: the pipeline's account with full rights, the
     dashboard's, which may only read objects under DASHBOARD_S3_PREFIXES of the bucket
     (no listing, no writing, nothing else), and given (account, archive prefix) the
     detection archiver's, which may only write objects under the archive prefix (of any
     bucket: tests and benchmarks run the archiver on buckets of their own; SeaweedFS
     matches `*` in an action's resource)."""
-    identities = [{
-        "name": "pipeline",
-        "credentials": [{"accessKey": admin.username, "secretKey": admin.password}],
-        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-    }]
+    identities = [
+        {
+            "name": "pipeline",
+            "credentials": [{"accessKey": admin.username, "secretKey": admin.password}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        }
+    ]
     if dashboard is not None:
         if dashboard.username == admin.username:
-            raise ServiceError("FRONTEND_S3_ACCESS_KEY must differ from S3_ACCESS_KEY: the dashboard reads with "
-                               "an account of its own")
-        identities.append({
-            "name": "dashboard",
-            "credentials": [{"accessKey": dashboard.username, "secretKey": dashboard.password}],
-            "actions": [f"Read:{bucket}/{prefix}*" for prefix in DASHBOARD_S3_PREFIXES],
-        })
+            raise ServiceError(
+                "FRONTEND_S3_ACCESS_KEY must differ from S3_ACCESS_KEY: the dashboard reads with an account of its own"
+            )
+        identities.append(
+            {
+                "name": "dashboard",
+                "credentials": [{"accessKey": dashboard.username, "secretKey": dashboard.password}],
+                "actions": [f"Read:{bucket}/{prefix}*" for prefix in DASHBOARD_S3_PREFIXES],
+            }
+        )
     if archiver is not None:
         account, prefix = archiver
         if account.username == admin.username:
-            raise ServiceError("ARCHIVER_S3_ACCESS_KEY must differ from S3_ACCESS_KEY: the archiver writes with an "
-                               "account of its own")
-        identities.append({
-            "name": "detection-archiver",
-            "credentials": [{"accessKey": account.username, "secretKey": account.password}],
-            "actions": [f"Write:*/{prefix}*"],
-        })
+            raise ServiceError(
+                "ARCHIVER_S3_ACCESS_KEY must differ from S3_ACCESS_KEY: the archiver writes with an account of its own"
+            )
+        identities.append(
+            {
+                "name": "detection-archiver",
+                "credentials": [{"accessKey": account.username, "secretKey": account.password}],
+                "actions": [f"Write:*/{prefix}*"],
+            }
+        )
     return {"identities": identities}
 
 
@@ -308,7 +371,8 @@ def _current(path: Path, accounts: Iterable[Account]) -> bool:
     hashes = dict(line.split(":", 1) for line in lines if ":" in line)
     wanted = {a.username: a.password for a in accounts}
     return set(hashes) == set(wanted) and all(
-        bcrypt.checkpw(wanted[user].encode(), hashed.encode()) for user, hashed in hashes.items())
+        bcrypt.checkpw(wanted[user].encode(), hashed.encode()) for user, hashed in hashes.items()
+    )
 
 
 def _write_atomically(path: Path, text: str, mode: int = 0o600) -> None:
@@ -339,8 +403,7 @@ class EdgeUsers:
     def write(self, directory: Path) -> list[Path]:
         """The three users files of traefik/dynamic/middlewares.yml; the ones that changed."""
         changed = []
-        for name, accounts in (("elasticsearch", self.elasticsearch), ("dashboard", self.dashboard),
-                               ("ops", self.ops)):
+        for name, accounts in (("elasticsearch", self.elasticsearch), ("dashboard", self.dashboard), ("ops", self.ops)):
             path = directory / f"{name}.htpasswd"
             if write_htpasswd(path, accounts):
                 changed.append(path)

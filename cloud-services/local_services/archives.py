@@ -1,4 +1,5 @@
 """Unpacking downloaded archives atomically (an interrupted unpack leaves no half directory)."""
+
 from __future__ import annotations
 
 import shutil

@@ -1,4 +1,5 @@
 """`local-services up|down|status|clean-data|accounts` (also `python -m local_services`)."""
+
 from __future__ import annotations
 
 import argparse
@@ -31,28 +32,40 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    names = dict(nargs="*", metavar="SERVICE",
-                 help=f"only these ({', '.join(stack.SERVICE_NAMES)}, {stack.CLUSTER} for the four "
-                 "Hadoop daemons, and hadoop, the local-mode client, for `up`); default: "
-                 f"{', '.join(stack.NAMES)} and the local-mode Hadoop client, plus {stack.CLUSTER} "
-                 "when PIPELINE_HADOOP_CLUSTER=true (`down` stops it in any case)")
+    names = dict(
+        nargs="*",
+        metavar="SERVICE",
+        help=f"only these ({', '.join(stack.SERVICE_NAMES)}, {stack.CLUSTER} for the four "
+        "Hadoop daemons, and hadoop, the local-mode client, for `up`); default: "
+        f"{', '.join(stack.NAMES)} and the local-mode Hadoop client, plus {stack.CLUSTER} "
+        "when PIPELINE_HADOOP_CLUSTER=true (`down` stops it in any case)",
+    )
     up = commands.add_parser("up", help="start every service (reuses those already running) and wait until ready")
     up.add_argument("services", **names)
     down = commands.add_parser("down", help="stop the services started by `up`")
     down.add_argument("services", **names)
     down.add_argument("--wipe", action="store_true", help="also delete their data (and logs, for all)")
     commands.add_parser("status", help="table of service, pid, port, readiness and memory")
-    commands.add_parser("clean-data", help="stop the services and delete their data and logs "
-                        "(same as `down --wipe`; .env and downloads are kept)")
+    commands.add_parser(
+        "clean-data",
+        help="stop the services and delete their data and logs (same as `down --wipe`; .env and downloads are kept)",
+    )
     accounts = commands.add_parser(
-        "accounts", help="give a production stack the stages' accounts and rights, as `up` does locally "
-        "(cloud-services/README.md)")
+        "accounts",
+        help="give a production stack the stages' accounts and rights, as `up` does locally (cloud-services/README.md)",
+    )
     what = accounts.add_subparsers(dest="what", required=True, metavar="WHAT")
-    files = what.add_parser("files", help="before `docker compose up`: write Traefik's users files, "
-                            "Elasticsearch's file realm and Kafka's JAAS file under DIRECTORY")
+    files = what.add_parser(
+        "files",
+        help="before `docker compose up`: write Traefik's users files, "
+        "Elasticsearch's file realm and Kafka's JAAS file under DIRECTORY",
+    )
     files.add_argument("directory", type=Path, metavar="DIRECTORY", help="the compose folder (cloud-services)")
-    what.add_parser("kafka", help="once the stack runs: create the pipeline's topics and each stage's ACLs "
-                    "on KAFKA_BOOTSTRAP_SERVERS, as the broker's admin account")
+    what.add_parser(
+        "kafka",
+        help="once the stack runs: create the pipeline's topics and each stage's ACLs "
+        "on KAFKA_BOOTSTRAP_SERVERS, as the broker's admin account",
+    )
     args = parser.parse_args(argv)
     known = {*stack.SERVICE_NAMES, stack.CLUSTER}
     if args.command == "up":
@@ -84,8 +97,10 @@ def accounts(args: argparse.Namespace, env: dict[str, str]) -> int:
         return EXIT_OK
     admin = provision.admin_kafka_config(env)
     count = provision.apply_kafka_acls(access, admin)
-    print(f"{count} ACLs on {admin['bootstrap.servers']} for "
-          f"{', '.join(a.username for _, a in access.kafka_accounts) or 'nobody (no stage account in .env)'}")
+    print(
+        f"{count} ACLs on {admin['bootstrap.servers']} for "
+        f"{', '.join(a.username for _, a in access.kafka_accounts) or 'nobody (no stage account in .env)'}"
+    )
     return EXIT_OK
 
 
@@ -138,4 +153,3 @@ def main(argv: list[str] | None = None) -> int:
     except ServiceError as error:
         log.error("%s", error)
         return EXIT_FAILED
-

@@ -1,5 +1,6 @@
 """Writes the project's `.env` from `.env.example` on the first `up`, with random secrets;
 later `up`s add the variables a newer `.env.example` brought, never touching a value."""
+
 from __future__ import annotations
 
 import logging
@@ -29,8 +30,9 @@ def generate_secret(name: str) -> str:
     return secrets.token_urlsafe(24)
 
 
-def fill_placeholders(example: str, make_secret: Callable[[str], str] = generate_secret,
-                      values: dict[str, str] | None = None) -> str:
+def fill_placeholders(
+    example: str, make_secret: Callable[[str], str] = generate_secret, values: dict[str, str] | None = None
+) -> str:
     """The text of `example` with every `NAME=<generated>` given a fresh value and every
     other `NAME=<placeholder>` of `values` that placeholder's value."""
     values = values or {}
@@ -39,7 +41,7 @@ def fill_placeholders(example: str, make_secret: Callable[[str], str] = generate
         match = _LINE.match(line.rstrip("\r\n"))
         value = match["value"].strip() if match else ""
         if match and (value == PLACEHOLDER or value in values):
-            ending = line[len(line.rstrip("\r\n")):]
+            ending = line[len(line.rstrip("\r\n")) :]
             filled = make_secret(match["name"]) if value == PLACEHOLDER else values[value]
             line = f"{match['name']}={filled}{ending}"
         lines.append(line)

@@ -1,4 +1,5 @@
 """The one exception type the CLI turns into a clear message and exit code 1."""
+
 from __future__ import annotations
 
 

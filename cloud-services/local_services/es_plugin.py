@@ -3,6 +3,7 @@
 The integ-test-zip distribution has no `rest-root` module, so without this plugin the root
 endpoint answers 405 and the Python client's `info()` and `ping()` fail locally while they
 work against any real distribution."""
+
 from __future__ import annotations
 
 import hashlib
@@ -22,15 +23,17 @@ CLASS_NAME = "local.pipeline.esroot.RootEndpointPlugin"
 
 
 def descriptor(es_version: str) -> str:
-    return "\n".join([
-        "description=GET / and HEAD / for the integ-test-zip distribution (local_services)",
-        "version=1.0",
-        f"name={PLUGIN_NAME}",
-        f"classname={CLASS_NAME}",
-        "java.version=17",
-        f"elasticsearch.version={es_version}",
-        "",
-    ])
+    return "\n".join(
+        [
+            "description=GET / and HEAD / for the integ-test-zip distribution (local_services)",
+            "version=1.0",
+            f"name={PLUGIN_NAME}",
+            f"classname={CLASS_NAME}",
+            "java.version=17",
+            f"elasticsearch.version={es_version}",
+            "",
+        ]
+    )
 
 
 def install_root_plugin(es_home: Path, es_version: str, java_home: Path) -> bool:
@@ -43,23 +46,29 @@ def install_root_plugin(es_home: Path, es_version: str, java_home: Path) -> bool
         return True
     javac, jar = java_home / "bin" / "javac", java_home / "bin" / "jar"
     if not (javac.is_file() and jar.is_file()):
-        log.warning("%s has no javac (a JRE only): GET / of the local Elasticsearch will answer "
-                    "405; install a JDK (openjdk-17-jdk-headless) to get it", java_home)
+        log.warning(
+            "%s has no javac (a JRE only): GET / of the local Elasticsearch will answer "
+            "405; install a JDK (openjdk-17-jdk-headless) to get it",
+            java_home,
+        )
         return False
     with tempfile.TemporaryDirectory() as tmp:
         classes = Path(tmp) / "classes"
         compiled = subprocess.run(
-            [str(javac), "--release", "17", "-nowarn", "-cp", f"{es_home / 'lib'}/*",
-             "-d", str(classes), str(SOURCE)],
-            capture_output=True, text=True,
+            [str(javac), "--release", "17", "-nowarn", "-cp", f"{es_home / 'lib'}/*", "-d", str(classes), str(SOURCE)],
+            capture_output=True,
+            text=True,
         )
         if compiled.returncode != 0:
             raise ServiceError(f"compiling {SOURCE.name} failed:\n{compiled.stdout}{compiled.stderr}")
         partial = target.with_name(target.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
-        packed = subprocess.run([str(jar), "cf", str(partial / f"{PLUGIN_NAME}.jar"), "-C", str(classes), "."],
-                                capture_output=True, text=True)
+        packed = subprocess.run(
+            [str(jar), "cf", str(partial / f"{PLUGIN_NAME}.jar"), "-C", str(classes), "."],
+            capture_output=True,
+            text=True,
+        )
         if packed.returncode != 0:
             raise ServiceError(f"packing the Elasticsearch plugin failed:\n{packed.stderr}")
     (partial / "plugin-descriptor.properties").write_text(descriptor(es_version))

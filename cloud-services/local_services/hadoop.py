@@ -5,6 +5,7 @@ the download cache and writes a HADOOP_HOME holding a small `bin/hadoop` launche
 `java -cp`, the streaming jar where mrjob looks for it, and an `etc/hadoop` configuration
 that runs MapReduce in-process and reaches the S3 server through `s3a://`.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -35,8 +36,16 @@ MAX_JAVA_MAJOR = 22
 ADD_OPENS = " ".join(
     f"--add-opens=java.base/{package}=ALL-UNNAMED"
     for package in (
-        "java.io", "java.lang", "java.lang.reflect", "java.math", "java.net", "java.text",
-        "java.util", "java.util.concurrent", "java.util.zip", "sun.security.util",
+        "java.io",
+        "java.lang",
+        "java.lang.reflect",
+        "java.math",
+        "java.net",
+        "java.text",
+        "java.util",
+        "java.util.concurrent",
+        "java.util.zip",
+        "sun.security.util",
         "sun.security.x509",
     )
 )
@@ -59,8 +68,10 @@ def s3a_properties(env: Mapping[str, str]) -> dict[str, str]:
         raise ServiceError(str(error)) from None
     if s3.endpoint_url.startswith("https") and not s3.verify_tls:
         # s3a has no switch to skip certificate checks, and we would not use one.
-        log.warning("S3_VERIFY_TLS=false does not apply to Hadoop: s3a always verifies TLS; "
-                    "add the server's CA to a Java truststore instead")
+        log.warning(
+            "S3_VERIFY_TLS=false does not apply to Hadoop: s3a always verifies TLS; "
+            "add the server's CA to a Java truststore instead"
+        )
     return {
         "fs.s3a.endpoint": s3.endpoint_url,
         "fs.s3a.endpoint.region": s3.region,
@@ -123,8 +134,7 @@ def configuration_xml(properties: Mapping[str, str]) -> str:
         if "${" in value:  # Configuration would try to expand it as a variable
             raise ServiceError(f"the value of Hadoop setting {name} may not contain '${{'")
     body = "".join(
-        f"  <property>\n    <name>{escape(name)}</name>\n    <value>{escape(value)}</value>\n"
-        "  </property>\n"
+        f"  <property>\n    <name>{escape(name)}</name>\n    <value>{escape(value)}</value>\n  </property>\n"
         for name, value in properties.items()
     )
     return (
@@ -268,13 +278,15 @@ def install_jars(env: Mapping[str, str], cache_dir: Path) -> tuple[Path, Path, s
         fcntl.flock(lock, fcntl.LOCK_EX)
         fetch_jars("hadoop", lib)
     if not (lib / f"hadoop-streaming-{version}.jar").is_file():
-        raise ServiceError(f"hadoop-streaming-{version}.jar is missing from {lib} after the Maven "
-                           "copy; check maven/hadoop/pom.xml")
+        raise ServiceError(
+            f"hadoop-streaming-{version}.jar is missing from {lib} after the Maven copy; check maven/hadoop/pom.xml"
+        )
     return java, lib, version
 
 
-def write_home(home_dir: Path, *, java: Path, lib: Path, version: str, mode: str,
-               site_files: Mapping[str, Mapping[str, str]]) -> Path:
+def write_home(
+    home_dir: Path, *, java: Path, lib: Path, version: str, mode: str, site_files: Mapping[str, Mapping[str, str]]
+) -> Path:
     """Make `home_dir` a HADOOP_HOME over `lib`: bin/hadoop, the streaming jar where mrjob
     looks for it, and etc/hadoop/<name>.xml for each of `site_files` (name -> properties).
     Files are rewritten only when their content changed."""
@@ -303,8 +315,16 @@ def ensure_hadoop(env: Mapping[str, str], cache_dir: Path, home_dir: Path) -> Pa
     files are rewritten only when the settings in `env` changed. Returns `home_dir`."""
     java, lib, version = install_jars(env, cache_dir)
     tmp_dir = home_dir / "tmp"
-    write_home(home_dir, java=java, lib=lib, version=version, mode="local mode", site_files={
-        "core-site": core_site(env, tmp_dir), "mapred-site": mapred_site(tmp_dir),
-    })
+    write_home(
+        home_dir,
+        java=java,
+        lib=lib,
+        version=version,
+        mode="local mode",
+        site_files={
+            "core-site": core_site(env, tmp_dir),
+            "mapred-site": mapred_site(tmp_dir),
+        },
+    )
     log.info("Hadoop %s (local mode) ready in %s", version, home_dir)
     return home_dir

@@ -10,6 +10,7 @@ is bound to 127.0.0.1 and configurable (`PIPELINE_HADOOP_<NAME>_PORT`).
 Not started by a plain `up` unless PIPELINE_HADOOP_CLUSTER=true: `up hadoop-cluster` starts
 it, and `down` always stops it.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -41,8 +42,7 @@ CLUSTER_ID = "image-pipeline-local"
 
 
 # Sized for a 2-core, 24 GB development machine running the rest of the stack as well.
-DAEMON_HEAP_MB = {"hdfs-namenode": 256, "hdfs-datanode": 192,
-                  "yarn-resourcemanager": 384, "yarn-nodemanager": 256}
+DAEMON_HEAP_MB = {"hdfs-namenode": 256, "hdfs-datanode": 192, "yarn-resourcemanager": 384, "yarn-nodemanager": 256}
 NODE_MEMORY_MB = 3072  # what the NodeManager offers to containers
 NODE_VCORES = 4  # scheduling units (the CapacityScheduler places containers by memory)
 CONTAINER_MB = 768  # the application master and each map and reduce task
@@ -204,8 +204,9 @@ def cluster_mapred_site(ports: ClusterPorts, libs: Sequence[Path]) -> dict[str, 
     }
 
 
-def cluster_site_files(s3a: Mapping[str, str], ports: ClusterPorts, layout: ClusterLayout,
-                       libs: Sequence[Path]) -> dict[str, dict[str, str]]:
+def cluster_site_files(
+    s3a: Mapping[str, str], ports: ClusterPorts, layout: ClusterLayout, libs: Sequence[Path]
+) -> dict[str, dict[str, str]]:
     """Every etc/hadoop/<name>.xml of the cluster (daemons and clients read the same);
     `libs`: the daemons' jars, then the clients'."""
     return {
@@ -225,15 +226,28 @@ class Daemon:
 
 
 DAEMONS = (
-    Daemon("hdfs-namenode", "org.apache.hadoop.hdfs.server.namenode.NameNode",
-           ("namenode", "namenode_http")),
-    Daemon("hdfs-datanode", "org.apache.hadoop.hdfs.server.datanode.DataNode",
-           ("datanode", "datanode_http", "datanode_ipc")),
-    Daemon("yarn-resourcemanager", "org.apache.hadoop.yarn.server.resourcemanager.ResourceManager",
-           ("resourcemanager", "resourcemanager_scheduler", "resourcemanager_tracker",
-            "resourcemanager_admin", "resourcemanager_http")),
-    Daemon("yarn-nodemanager", "org.apache.hadoop.yarn.server.nodemanager.NodeManager",
-           ("nodemanager", "nodemanager_localizer", "nodemanager_http", "shuffle")),
+    Daemon("hdfs-namenode", "org.apache.hadoop.hdfs.server.namenode.NameNode", ("namenode", "namenode_http")),
+    Daemon(
+        "hdfs-datanode",
+        "org.apache.hadoop.hdfs.server.datanode.DataNode",
+        ("datanode", "datanode_http", "datanode_ipc"),
+    ),
+    Daemon(
+        "yarn-resourcemanager",
+        "org.apache.hadoop.yarn.server.resourcemanager.ResourceManager",
+        (
+            "resourcemanager",
+            "resourcemanager_scheduler",
+            "resourcemanager_tracker",
+            "resourcemanager_admin",
+            "resourcemanager_http",
+        ),
+    ),
+    Daemon(
+        "yarn-nodemanager",
+        "org.apache.hadoop.yarn.server.nodemanager.NodeManager",
+        ("nodemanager", "nodemanager_localizer", "nodemanager_http", "shuffle"),
+    ),
 )
 NAMES = tuple(daemon.name for daemon in DAEMONS)
 
@@ -297,22 +311,35 @@ class HadoopDaemon(Service):
             class_path.append(str(hdfs_ui_dir(self.paths.cache_dir, self.version)))
         class_path.append(f"{self.lib}/*")
         return [
-            str(self.java), f"-Xms{heap // 2}m", f"-Xmx{heap}m", *JVM_FLAGS.split(), *ADD_OPENS.split(),
-            self.marker, f"-Dhadoop.home.dir={self.layout.home}", f"-Dhadoop.log.dir={self.paths.logs}",
-            f"-Dhadoop.log.file={self.name}.log", f"-Dyarn.log.dir={self.paths.logs}",
-            f"-Dhadoop.id.str={getpass.getuser()}", "-Dhadoop.root.logger=INFO,console",
+            str(self.java),
+            f"-Xms{heap // 2}m",
+            f"-Xmx{heap}m",
+            *JVM_FLAGS.split(),
+            *ADD_OPENS.split(),
+            self.marker,
+            f"-Dhadoop.home.dir={self.layout.home}",
+            f"-Dhadoop.log.dir={self.paths.logs}",
+            f"-Dhadoop.log.file={self.name}.log",
+            f"-Dyarn.log.dir={self.paths.logs}",
+            f"-Dhadoop.id.str={getpass.getuser()}",
+            "-Dhadoop.root.logger=INFO,console",
             f"-Dlog4j.configuration=file:{self.layout.conf_dir / 'log4j.properties'}",
-            "-cp", ":".join(class_path), self.daemon.main_class, *args,
+            "-cp",
+            ":".join(class_path),
+            self.daemon.main_class,
+            *args,
         ]
 
     def child_env(self) -> dict[str, str]:
         java_home = str(Path(self.java).parent.parent)
-        return self.settings.child_env(JAVA_HOME=java_home, HADOOP_HOME=str(self.layout.home),
-                                       HADOOP_CONF_DIR=str(self.layout.conf_dir))
+        return self.settings.child_env(
+            JAVA_HOME=java_home, HADOOP_HOME=str(self.layout.home), HADOOP_CONF_DIR=str(self.layout.conf_dir)
+        )
 
     def launch(self) -> None:
-        process.start(self.command(), log_file=self.log_file, pid_file=self.pid_file,
-                      env=self.child_env(), cwd=self.data_dir)
+        process.start(
+            self.command(), log_file=self.log_file, pid_file=self.pid_file, env=self.child_env(), cwd=self.data_dir
+        )
 
 
 class NameNode(HadoopDaemon):
@@ -326,11 +353,16 @@ class NameNode(HadoopDaemon):
             with open(self.log_file, "ab") as out:
                 result = subprocess.run(
                     self.command("-format", "-nonInteractive", "-clusterId", CLUSTER_ID),
-                    stdout=out, stderr=subprocess.STDOUT, env=self.child_env(), cwd=self.data_dir,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=self.child_env(),
+                    cwd=self.data_dir,
                 )
             if result.returncode != 0:
-                raise ServiceError(f"formatting HDFS failed (exit code {result.returncode}). Last lines "
-                                   f"of {self.log_file}:\n{log_tail(self.log_file, 25)}")
+                raise ServiceError(
+                    f"formatting HDFS failed (exit code {result.returncode}). Last lines "
+                    f"of {self.log_file}:\n{log_tail(self.log_file, 25)}"
+                )
         super().launch()
 
     def is_ready(self) -> bool:
@@ -375,9 +407,12 @@ def cluster_home(settings) -> Path:
 
 def s3a_env(settings) -> dict[str, str]:
     """The S3 settings s3a_properties reads, from the local stack's settings."""
-    return {"S3_ENDPOINT_URL": f"http://{settings.host}:{settings.s3_port}",
-            "S3_ACCESS_KEY": settings.s3_access_key, "S3_SECRET_KEY": settings.s3_secret_key,
-            "S3_REGION": settings.s3_region}
+    return {
+        "S3_ENDPOINT_URL": f"http://{settings.host}:{settings.s3_port}",
+        "S3_ACCESS_KEY": settings.s3_access_key,
+        "S3_SECRET_KEY": settings.s3_secret_key,
+        "S3_REGION": settings.s3_region,
+    }
 
 
 def install_cluster(settings, layout: ClusterLayout) -> tuple[Path, Path, str]:
@@ -386,11 +421,13 @@ def install_cluster(settings, layout: ClusterLayout) -> tuple[Path, Path, str]:
     java, client_lib, version = install_jars(dict(settings.java_home_hint), settings.paths.cache_dir)
     daemon_lib = cluster_lib(settings.paths.cache_dir, version)
     hdfs_ui_dir(settings.paths.cache_dir, version)
-    files = cluster_site_files(s3a_properties(s3a_env(settings)), settings.hadoop_cluster.ports, layout,
-                               [daemon_lib, client_lib])
+    files = cluster_site_files(
+        s3a_properties(s3a_env(settings)), settings.hadoop_cluster.ports, layout, [daemon_lib, client_lib]
+    )
     # The clients' home: bin/hadoop over the client jars, submitting to this cluster.
-    write_home(layout.home, java=java, lib=client_lib, version=version, mode="single-node YARN cluster",
-               site_files=files)
+    write_home(
+        layout.home, java=java, lib=client_lib, version=version, mode="single-node YARN cluster", site_files=files
+    )
     for directory in (layout.container_logs, layout.data_dir("yarn-nodemanager")):
         directory.mkdir(parents=True, exist_ok=True)
         directory.chmod(0o700)

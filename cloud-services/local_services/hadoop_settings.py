@@ -1,4 +1,5 @@
 """Settings of the local Hadoop cluster (local_services/hadoop_cluster.py)."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -11,8 +12,9 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 def _port(default: int, name: str, what: str):
-    return Field(default, alias=f"PIPELINE_HADOOP_{name}_PORT",
-                 description=f"The local Hadoop cluster's {what}, on 127.0.0.1.")
+    return Field(
+        default, alias=f"PIPELINE_HADOOP_{name}_PORT", description=f"The local Hadoop cluster's {what}, on 127.0.0.1."
+    )
 
 
 class ClusterPorts(Settings):
@@ -38,5 +40,8 @@ class ClusterPorts(Settings):
 
 class ClusterSettings(Settings):
     ports: ClusterPorts = Field(default_factory=ClusterPorts)
-    enabled: bool = Field(False, alias="PIPELINE_HADOOP_CLUSTER",
-                          description="A plain `make up` starts the single-node Hadoop cluster (HDFS + YARN) too.")
+    enabled: bool = Field(
+        False,
+        alias="PIPELINE_HADOOP_CLUSTER",
+        description="A plain `make up` starts the single-node Hadoop cluster (HDFS + YARN) too.",
+    )

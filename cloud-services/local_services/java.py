@@ -1,4 +1,5 @@
 """Finding a Java 17+ runtime for Kafka, Elasticsearch and Hadoop."""
+
 from __future__ import annotations
 
 import re

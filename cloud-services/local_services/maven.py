@@ -1,4 +1,5 @@
 """Service jars from Maven Central, through the ordinary `mvn` client and its ~/.m2 cache."""
+
 from __future__ import annotations
 
 import hashlib
@@ -32,9 +33,18 @@ def fetch_jars(name: str, dest: Path) -> Path:
     shutil.rmtree(partial, ignore_errors=True)
     log.info("fetching %s jars with Maven (cached in ~/.m2) into %s", name, dest)
     result = subprocess.run(
-        [mvn, "-q", "-B", "-f", str(pom_file), "dependency:copy-dependencies",
-         f"-DoutputDirectory={partial}", "-DincludeScope=runtime"],
-        capture_output=True, text=True,
+        [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(pom_file),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={partial}",
+            "-DincludeScope=runtime",
+        ],
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0 or not any(partial.glob("*.jar")):
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-25:])
@@ -61,9 +71,18 @@ def fetch_artifact(coordinates: str, dest_dir: Path) -> Path:
     dest_dir.mkdir(parents=True, exist_ok=True)
     log.info("fetching %s with Maven (cached in ~/.m2)", coordinates)
     result = subprocess.run(
-        [mvn, "-q", "-B", "dependency:copy", f"-Dartifact={coordinates}",
-         f"-DoutputDirectory={dest_dir}", "-Dmdep.overWriteIfNewer=true"],
-        capture_output=True, text=True, cwd=dest_dir,
+        [
+            mvn,
+            "-q",
+            "-B",
+            "dependency:copy",
+            f"-Dartifact={coordinates}",
+            f"-DoutputDirectory={dest_dir}",
+            "-Dmdep.overWriteIfNewer=true",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=dest_dir,
     )
     if result.returncode != 0 or not target.is_file():
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-25:])

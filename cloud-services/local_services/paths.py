@@ -1,4 +1,5 @@
 """Where downloads, data, logs, pid files and generated configs live."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,7 +20,8 @@ def _expanded(value):
 class Paths(Settings):
     # downloads, shared by every checkout; safe to delete
     cache_dir: Annotated[Path, BeforeValidator(_expanded)] = Field(
-        "~/.cache/image-pipeline", alias="PIPELINE_CACHE_DIR",
+        "~/.cache/image-pipeline",
+        alias="PIPELINE_CACHE_DIR",
         description="Downloads of the local services (Kafka, Elasticsearch, Hadoop jars), outside the repository.",
     )
     # this checkout's service state; `down --wipe` empties data/

@@ -2,6 +2,7 @@
 
 A pid is trusted only while /proc/<pid>/cmdline still contains the service's marker,
 so a stale pid file whose number was reused by an unrelated process is never signalled."""
+
 from __future__ import annotations
 
 import logging

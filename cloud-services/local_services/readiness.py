@@ -1,4 +1,5 @@
 """Waiting for services, and telling a busy port from one of ours."""
+
 from __future__ import annotations
 
 import socket
@@ -56,12 +57,9 @@ def wait_until(
         if check():
             return
         if not alive():
-            raise ServiceError(
-                f"{what} exited during start-up. Last lines of {log_file}:\n{log_tail(log_file)}"
-            )
+            raise ServiceError(f"{what} exited during start-up. Last lines of {log_file}:\n{log_tail(log_file)}")
         if time.monotonic() > deadline:
             raise ServiceError(
-                f"{what} was not ready after {timeout:.0f} s. Last lines of {log_file}:\n"
-                f"{log_tail(log_file)}"
+                f"{what} was not ready after {timeout:.0f} s. Last lines of {log_file}:\n{log_tail(log_file)}"
             )
         time.sleep(interval)

@@ -2,6 +2,7 @@
 
 Credentials are enforced through an identities file: a request signed with any other
 key or secret is refused. Every port it opens is bound to 127.0.0.1."""
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,15 @@ def weed_binary() -> Path:
     return Path(found)
 
 
-def weed_options(*, host: str, s3_port: int, internal_ports: tuple[int, int, int, int],
-                 data: Path, s3_config: Path, admin_password: str) -> str:
+def weed_options(
+    *,
+    host: str,
+    s3_port: int,
+    internal_ports: tuple[int, int, int, int],
+    data: Path,
+    s3_config: Path,
+    admin_password: str,
+) -> str:
     """`weed mini -options=<file>`: flags in a file, so no secret shows in `ps`.
 
     `internal_ports` are those of the master, volume server, filer and admin server that
@@ -69,9 +77,7 @@ def security_toml(signing_key: str) -> str:
     """JWTs for the volume servers' and the filer's HTTP APIs, which would otherwise let
     any local process read and write the stored objects without S3 credentials."""
     sections = ["jwt.signing", "jwt.signing.read", "jwt.filer_signing", "jwt.filer_signing.read"]
-    return "".join(
-        f'[{name}]\nkey = "{signing_key}"\nexpires_after_seconds = 60\n\n' for name in sections
-    )
+    return "".join(f'[{name}]\nkey = "{signing_key}"\nexpires_after_seconds = 60\n\n' for name in sections)
 
 
 class S3Server(Service):
@@ -98,8 +104,9 @@ class S3Server(Service):
             keys = s.access.api_s3
             dashboard = Account(keys.access_key.get_secret_value(), keys.secret_key.get_secret_value())
             archiver = s.access.archiver_s3_account
-        text = json.dumps(s3_identities(Account(s.s3_access_key, s.s3_secret_key), dashboard, s.s3_bucket, archiver),
-                          indent=2)
+        text = json.dumps(
+            s3_identities(Account(s.s3_access_key, s.s3_secret_key), dashboard, s.s3_bucket, archiver), indent=2
+        )
         path = self.identities_file
         if path.is_file() and path.read_text() == text:
             return False
@@ -112,19 +119,28 @@ class S3Server(Service):
         s3_config = self.identities_file
         self.write_identities()
         options = self.config_path
-        options.write_text(weed_options(
-            host=s.host, s3_port=s.s3_port, internal_ports=s.s3_internal_ports,
-            data=self.data_dir, s3_config=s3_config,
-            admin_password=s.s3_secret_key,
-        ))
+        options.write_text(
+            weed_options(
+                host=s.host,
+                s3_port=s.s3_port,
+                internal_ports=s.s3_internal_ports,
+                data=self.data_dir,
+                s3_config=s3_config,
+                admin_password=s.s3_secret_key,
+            )
+        )
         options.chmod(0o600)
         # weed reads security.toml from its working directory.
         security = self.config_dir / "security.toml"
         security.write_text(security_toml(secrets.token_urlsafe(32)))
         security.chmod(0o600)
-        process.start([str(weed_binary()), "mini", f"-options={options}"],
-                      log_file=self.log_file, pid_file=self.pid_file,
-                      env=self.settings.child_env(HOME=str(self.config_dir)), cwd=self.config_dir)
+        process.start(
+            [str(weed_binary()), "mini", f"-options={options}"],
+            log_file=self.log_file,
+            pid_file=self.pid_file,
+            env=self.settings.child_env(HOME=str(self.config_dir)),
+            cwd=self.config_dir,
+        )
 
     def is_ready(self) -> bool:
         """The S3 gateway answers (an anonymous request is refused: that is an answer)."""
@@ -149,10 +165,15 @@ class S3Server(Service):
         from pipeline_common.settings import S3Settings
 
         s = self.settings
-        client = s3_client(S3Settings(
-            endpoint_url=f"http://{s.host}:{s.s3_port}", access_key=s.s3_access_key,
-            secret_key=s.s3_secret_key, bucket=s.s3_bucket, region=s.s3_region,
-        ))
+        client = s3_client(
+            S3Settings(
+                endpoint_url=f"http://{s.host}:{s.s3_port}",
+                access_key=s.s3_access_key,
+                secret_key=s.s3_secret_key,
+                bucket=s.s3_bucket,
+                region=s.s3_region,
+            )
+        )
         try:
             client.head_bucket(Bucket=s.s3_bucket)
             return

@@ -1,4 +1,5 @@
 """What `up`, `down` and `status` need from each service, and the start-or-reuse logic."""
+
 from __future__ import annotations
 
 import logging

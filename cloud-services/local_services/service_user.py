@@ -1,4 +1,5 @@
 """Running a service as an unprivileged system user when we are root (Elasticsearch refuses root)."""
+
 from __future__ import annotations
 
 import logging
@@ -21,9 +22,9 @@ def ensure_system_user(name: str, why: str) -> pwd.struct_passwd:
         pass
     log.info("creating the system user %s %s", name, why)
     result = subprocess.run(
-        ["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
-         "--shell", "/usr/sbin/nologin", name],
-        capture_output=True, text=True,
+        ["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", name],
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         raise ServiceError(f"could not create the user {name}: {result.stderr.strip()}")

@@ -4,6 +4,7 @@ what (AccessSettings, also read by `local-services accounts` for a production st
 The services are the ones the stages talk to, so their addresses and credentials are
 the stages' own settings (S3Settings, the Kafka and Elasticsearch settings of each
 account); only what the servers alone need is declared here."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -66,12 +67,21 @@ def _secret(value: SecretStr | None) -> str:
 class EdgeAccounts(Settings):
     """The edge's own basic-auth accounts (Traefik's users files)."""
 
-    dashboard_username: str = Field("viewer", alias="EDGE_DASHBOARD_USERNAME", min_length=1,
-                                    description="Who may open the dashboard and its API through the edge.")
-    dashboard_password: Secret = Field(alias="EDGE_DASHBOARD_PASSWORD",
-                                       description="Password of EDGE_DASHBOARD_USERNAME.")
-    ops_username: str = Field("ops", alias="EDGE_OPS_USERNAME", min_length=1,
-                              description="The operators' account: Traefik's own API (/traefik/) and the HDFS UI.")
+    dashboard_username: str = Field(
+        "viewer",
+        alias="EDGE_DASHBOARD_USERNAME",
+        min_length=1,
+        description="Who may open the dashboard and its API through the edge.",
+    )
+    dashboard_password: Secret = Field(
+        alias="EDGE_DASHBOARD_PASSWORD", description="Password of EDGE_DASHBOARD_USERNAME."
+    )
+    ops_username: str = Field(
+        "ops",
+        alias="EDGE_OPS_USERNAME",
+        min_length=1,
+        description="The operators' account: Traefik's own API (/traefik/) and the HDFS UI.",
+    )
     ops_password: Secret = Field(alias="EDGE_OPS_PASSWORD", description="Password of EDGE_OPS_USERNAME.")
 
 
@@ -104,10 +114,15 @@ class AccessSettings(Settings):
     @property
     def kafka_accounts(self) -> tuple[tuple[str, Account], ...]:
         """(stage, account) of the stages that log in (none with a protocol without SASL)."""
-        stages = (("producer", self.producer), ("consumer", self.detector), ("live_indexer", self.live_kafka),
-                  ("archiver", self.archiver_kafka))
-        return tuple((stage, Account(kafka.username, _secret(kafka.password)))
-                     for stage, kafka in stages if kafka.username)
+        stages = (
+            ("producer", self.producer),
+            ("consumer", self.detector),
+            ("live_indexer", self.live_kafka),
+            ("archiver", self.archiver_kafka),
+        )
+        return tuple(
+            (stage, Account(kafka.username, _secret(kafka.password))) for stage, kafka in stages if kafka.username
+        )
 
     @property
     def archiver_s3_account(self) -> tuple[Account, str]:
@@ -117,16 +132,22 @@ class AccessSettings(Settings):
 
     @property
     def es_accounts(self) -> tuple[tuple[str, Account], ...]:
-        stages = (("api", self.api_es), ("indexer", self.indexer_es), ("live_indexer", self.live_es),
-                  ("scheduler", self.scheduler_es))
+        stages = (
+            ("api", self.api_es),
+            ("indexer", self.indexer_es),
+            ("live_indexer", self.live_es),
+            ("scheduler", self.scheduler_es),
+        )
         return tuple((stage, Account(es.username, es.password.get_secret_value())) for stage, es in stages)
 
     @property
     def edge_users(self) -> EdgeUsers:
         return EdgeUsers(
             # Traefik checks every Elasticsearch account before Elasticsearch does
-            elasticsearch=(Account(self.es_admin.username, self.es_admin.password.get_secret_value()),
-                           *(account for _, account in self.es_accounts)),
+            elasticsearch=(
+                Account(self.es_admin.username, self.es_admin.password.get_secret_value()),
+                *(account for _, account in self.es_accounts),
+            ),
             dashboard=(Account(self.edge.dashboard_username, self.edge.dashboard_password.get_secret_value()),),
             ops=(Account(self.edge.ops_username, self.edge.ops_password.get_secret_value()),),
         )
@@ -134,19 +155,31 @@ class AccessSettings(Settings):
     @property
     def names(self) -> Names:
         kafka, es = self.kafka_admin, self.es_admin
-        return Names(images_topic=kafka.images_topic, dead_letter_topic=kafka.dead_letter_topic,
-                     detections_topic=kafka.detections_topic,
-                     detections_dead_letter_topic=self.detections_dead_letter_topic,
-                     consumer_group=self.consumer_group, live_group=self.live_group,
-                     archiver_group=self.archiver_group, batch_index=es.index,
-                     live_index_prefix=es.live_index_prefix, runs_index=es.runs_index, lock_index=self.lock_index,
-                     alert_rules_index=es.alert_rules_index, alerts_index=es.alerts_index)
+        return Names(
+            images_topic=kafka.images_topic,
+            dead_letter_topic=kafka.dead_letter_topic,
+            detections_topic=kafka.detections_topic,
+            detections_dead_letter_topic=self.detections_dead_letter_topic,
+            consumer_group=self.consumer_group,
+            live_group=self.live_group,
+            archiver_group=self.archiver_group,
+            batch_index=es.index,
+            live_index_prefix=es.live_index_prefix,
+            runs_index=es.runs_index,
+            lock_index=self.lock_index,
+            alert_rules_index=es.alert_rules_index,
+            alerts_index=es.alerts_index,
+        )
 
     def topics(self) -> dict[str, int]:
         """The pipeline's topics and their partitions, created before the ACLs."""
         n = self.names
-        return {n.images_topic: self.topic_partitions, n.dead_letter_topic: 1,
-                n.detections_topic: self.topic_partitions, n.detections_dead_letter_topic: 1}
+        return {
+            n.images_topic: self.topic_partitions,
+            n.dead_letter_topic: 1,
+            n.detections_topic: self.topic_partitions,
+            n.detections_dead_letter_topic: 1,
+        }
 
 
 @dataclass(frozen=True)
@@ -182,45 +215,70 @@ class LocalSettings(Settings):
     # directly; the address they use gives the port of what it names (see the properties),
     # unless one of these says otherwise.
     kafka_port_setting: Port | None = Field(
-        None, alias="PIPELINE_KAFKA_PORT",
+        None,
+        alias="PIPELINE_KAFKA_PORT",
         description=f"The broker's own client listener; default: KAFKA_BOOTSTRAP_SERVERS's port when that names the "
-        f"broker (SASL_PLAINTEXT), else 9092; {SECOND_STACK}.")
+        f"broker (SASL_PLAINTEXT), else 9092; {SECOND_STACK}.",
+    )
     kafka_edge_listener_port: Port = Field(
-        9095, alias="PIPELINE_KAFKA_EDGE_LISTENER_PORT",
-        description=f"The broker's listener behind the edge (it advertises the edge's address); {SECOND_STACK}.")
-    kafka_controller_port: Port = Field(9093, alias="PIPELINE_KAFKA_CONTROLLER_PORT",
-                                        description=f"Kafka's controller listener; {SECOND_STACK}.")
+        9095,
+        alias="PIPELINE_KAFKA_EDGE_LISTENER_PORT",
+        description=f"The broker's listener behind the edge (it advertises the edge's address); {SECOND_STACK}.",
+    )
+    kafka_controller_port: Port = Field(
+        9093, alias="PIPELINE_KAFKA_CONTROLLER_PORT", description=f"Kafka's controller listener; {SECOND_STACK}."
+    )
     es_port_setting: Port | None = Field(
-        None, alias="PIPELINE_ES_PORT",
+        None,
+        alias="PIPELINE_ES_PORT",
         description=f"Elasticsearch's own HTTP port; default: ES_URL's port when that names it (http://), else 9200; "
-        f"{SECOND_STACK}.")
-    es_transport_port: Port = Field(9300, alias="PIPELINE_ES_TRANSPORT_PORT",
-                                    description=f"Elasticsearch's transport port; {SECOND_STACK}.")
-    edge_host: str = Field("localhost", alias="PIPELINE_EDGE_HOST", min_length=1,
-                           description="Host name of the edge: what clients connect to (SNI) and its certificate "
-                           "names.")
+        f"{SECOND_STACK}.",
+    )
+    es_transport_port: Port = Field(
+        9300, alias="PIPELINE_ES_TRANSPORT_PORT", description=f"Elasticsearch's transport port; {SECOND_STACK}."
+    )
+    edge_host: str = Field(
+        "localhost",
+        alias="PIPELINE_EDGE_HOST",
+        min_length=1,
+        description="Host name of the edge: what clients connect to (SNI) and its certificate names.",
+    )
     edge_https_port: Port | None = Field(
-        None, alias="PIPELINE_EDGE_HTTPS_PORT",
+        None,
+        alias="PIPELINE_EDGE_HTTPS_PORT",
         description=f"The edge's HTTPS entry point; default: ES_URL's port when it is https://, else 8443; "
-        f"{SECOND_STACK}.")
+        f"{SECOND_STACK}.",
+    )
     edge_kafka_port: Port | None = Field(
-        None, alias="PIPELINE_EDGE_KAFKA_PORT",
+        None,
+        alias="PIPELINE_EDGE_KAFKA_PORT",
         description=f"The edge's Kafka TLS entry point; default: KAFKA_BOOTSTRAP_SERVERS's port with SASL_SSL, "
-        f"else 9094; {SECOND_STACK}.")
-    edge_hdfs_port: Port = Field(9871, alias="PIPELINE_EDGE_HDFS_PORT",
-                                 description=f"The edge's entry point of the HDFS NameNode UI; {SECOND_STACK}.")
+        f"else 9094; {SECOND_STACK}.",
+    )
+    edge_hdfs_port: Port = Field(
+        9871,
+        alias="PIPELINE_EDGE_HDFS_PORT",
+        description=f"The edge's entry point of the HDFS NameNode UI; {SECOND_STACK}.",
+    )
     edge_hdfs_ui_backend: str = Field(
-        "", alias="PIPELINE_EDGE_HDFS_UI_BACKEND",
-        description="The NameNode UI behind the edge's hdfs entry point; empty: the local Hadoop cluster's.")
-    s3_master_port: Port = Field(9333, alias="PIPELINE_S3_MASTER_PORT",
-                                 description=f"SeaweedFS master; {SECOND_STACK}.")
-    s3_volume_port: Port = Field(9340, alias="PIPELINE_S3_VOLUME_PORT",
-                                 description=f"SeaweedFS volume; {SECOND_STACK}.")
+        "",
+        alias="PIPELINE_EDGE_HDFS_UI_BACKEND",
+        description="The NameNode UI behind the edge's hdfs entry point; empty: the local Hadoop cluster's.",
+    )
+    s3_master_port: Port = Field(
+        9333, alias="PIPELINE_S3_MASTER_PORT", description=f"SeaweedFS master; {SECOND_STACK}."
+    )
+    s3_volume_port: Port = Field(
+        9340, alias="PIPELINE_S3_VOLUME_PORT", description=f"SeaweedFS volume; {SECOND_STACK}."
+    )
     s3_filer_port: Port = Field(8888, alias="PIPELINE_S3_FILER_PORT", description=f"SeaweedFS filer; {SECOND_STACK}.")
     s3_admin_port: Port = Field(23646, alias="PIPELINE_S3_ADMIN_PORT", description=f"SeaweedFS admin; {SECOND_STACK}.")
-    java_home: str = Field("", alias="PIPELINE_JAVA_HOME",
-                           description="Java 17+ for Kafka, Elasticsearch and Hadoop; default: JAVA_HOME, `java` on "
-                           "PATH, /usr/lib/jvm/*17*.")
+    java_home: str = Field(
+        "",
+        alias="PIPELINE_JAVA_HOME",
+        description="Java 17+ for Kafka, Elasticsearch and Hadoop; default: JAVA_HOME, `java` on "
+        "PATH, /usr/lib/jvm/*17*.",
+    )
     # The operating system's, passed on to the services' processes; nothing else of the
     # caller's environment is, so the services never see secrets that are not theirs.
     system_java_home: str | None = system_variable("JAVA_HOME", "Java install (fallback after PIPELINE_JAVA_HOME).")
@@ -252,8 +310,10 @@ class LocalSettings(Settings):
             except ValueError as error:
                 problems.append(str(error))
         if self.es.username != "elastic":
-            problems.append(f"ES_USERNAME={self.es.username!r}: the local Elasticsearch's administrator is the "
-                            "built-in `elastic` user")
+            problems.append(
+                f"ES_USERNAME={self.es.username!r}: the local Elasticsearch's administrator is the "
+                "built-in `elastic` user"
+            )
         if problems:
             raise SettingsError(*problems)
         return self
@@ -340,8 +400,23 @@ class LocalSettings(Settings):
 
     @property
     def build_env(self) -> tuple[tuple[str, str], ...]:
-        values = dict(zip(GO_BUILD, (self.home, self.path, self.tmpdir, self.gopath, self.gomodcache, self.gocache,
-                                     self.goproxy, self.goflags, self.gotoolchain), strict=True))
+        values = dict(
+            zip(
+                GO_BUILD,
+                (
+                    self.home,
+                    self.path,
+                    self.tmpdir,
+                    self.gopath,
+                    self.gomodcache,
+                    self.gocache,
+                    self.goproxy,
+                    self.goflags,
+                    self.gotoolchain,
+                ),
+                strict=True,
+            )
+        )
         return tuple((name, value) for name, value in values.items() if value)
 
     def child_env(self, **extra: str) -> dict[str, str]:

@@ -1,4 +1,5 @@
 """The set of local services and the operations over all of them."""
+
 from __future__ import annotations
 
 import fcntl
@@ -34,8 +35,13 @@ def services(settings: LocalSettings, names: Sequence[str] = (), everything: boo
     """In start order (S3 first: quick, and Hadoop's set-up needs it; the edge after the
     services it fronts). With no `names`: the default set, which holds the Hadoop cluster
     only when PIPELINE_HADOOP_CLUSTER is true, or every service with `everything`."""
-    every = [S3Server(settings), Kafka(settings), Elasticsearch(settings), Traefik(settings),
-             *(cls(settings) for cls in hadoop_cluster.CLASSES)]
+    every = [
+        S3Server(settings),
+        Kafka(settings),
+        Elasticsearch(settings),
+        Traefik(settings),
+        *(cls(settings) for cls in hadoop_cluster.CLASSES),
+    ]
     if names:
         wanted = set(expand(names))
         return [service for service in every if service.name in wanted]
@@ -65,8 +71,7 @@ def hadoop_installed(settings: LocalSettings) -> bool:
     return (hadoop_home(settings) / "bin" / "hadoop").is_file()
 
 
-def up(settings: LocalSettings, env: Mapping[str, str],
-       names: Sequence[str] = ()) -> list[tuple[str, str]]:
+def up(settings: LocalSettings, env: Mapping[str, str], names: Sequence[str] = ()) -> list[tuple[str, str]]:
     settings.paths.create()
     done = []
     with locked(settings):
@@ -93,8 +98,7 @@ def up(settings: LocalSettings, env: Mapping[str, str],
     return done
 
 
-def down(settings: LocalSettings, wipe: bool = False,
-         names: Sequence[str] = ()) -> list[tuple[str, int | None]]:
+def down(settings: LocalSettings, wipe: bool = False, names: Sequence[str] = ()) -> list[tuple[str, int | None]]:
     stopped = []
     with locked(settings):
         # Without names: every service, the Hadoop cluster too even when it is not enabled.
@@ -114,8 +118,11 @@ def down(settings: LocalSettings, wipe: bool = False,
 def status(settings: LocalSettings) -> list[Status]:
     """The default services, and the Hadoop cluster's daemons that run though not enabled."""
     default = {service.name for service in services(settings)}
-    return [service.status() for service in services(settings, everything=True)
-            if service.name in default or service.pid() is not None]
+    return [
+        service.status()
+        for service in services(settings, everything=True)
+        if service.name in default or service.pid() is not None
+    ]
 
 
 def all_ready(settings: LocalSettings) -> bool:

@@ -3,6 +3,7 @@
 `up` creates a CA once per local dir and issues Traefik's certificate from it; every local
 client trusts that CA file (ES_CA_CERTS, KAFKA_SSL_CA_LOCATION) and nothing else, so TLS
 verification stays on everywhere. The CA key never leaves the config dir (mode 0600)."""
+
 from __future__ import annotations
 
 import datetime
@@ -60,8 +61,9 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _load(cert_path: Path) -> x509.Certificate | None:
@@ -82,23 +84,36 @@ def ensure_ca(files: TlsFiles, label: str) -> x509.Certificate:
         return cert  # type: ignore[return-value]
     files.directory.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "image-pipeline local stack"),
-        x509.NameAttribute(NameOID.COMMON_NAME, f"image-pipeline local CA ({label})"),
-    ])
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "image-pipeline local stack"),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"image-pipeline local CA ({label})"),
+        ]
+    )
     now = _now()
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name)
+        .subject_name(name)
+        .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=CA_DAYS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
-                                     key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, key_cert_sign=True, crl_sign=True,
-                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -116,7 +131,8 @@ def _names(cert: x509.Certificate) -> set[str]:
     except x509.ExtensionNotFound:
         return set()
     return {str(name) for name in san.get_values_for_type(x509.DNSName)} | {
-        str(ip) for ip in san.get_values_for_type(x509.IPAddress)}
+        str(ip) for ip in san.get_values_for_type(x509.IPAddress)
+    }
 
 
 def ensure_server_cert(files: TlsFiles, hosts: list[str], label: str) -> Path:
@@ -124,8 +140,12 @@ def ensure_server_cert(files: TlsFiles, hosts: list[str], label: str) -> Path:
     reissued when missing, expiring, for other names or from another CA."""
     ca = ensure_ca(files, label)
     current = _load(files.server_cert)
-    if (_fresh(current) and files.server_key.is_file() and _names(current) == set(hosts)  # type: ignore[arg-type]
-            and current.issuer == ca.subject):  # type: ignore[union-attr]
+    if (
+        _fresh(current)
+        and files.server_key.is_file()
+        and _names(current) == set(hosts)  # type: ignore[arg-type]
+        and current.issuer == ca.subject
+    ):  # type: ignore[union-attr]
         return files.server_cert
     ca_key = serialization.load_pem_private_key(files.ca_key.read_bytes(), password=None)
     key = ec.generate_private_key(ec.SECP256R1())
@@ -147,8 +167,10 @@ def ensure_server_cert(files: TlsFiles, hosts: list[str], label: str) -> Path:
         .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),  # type: ignore[arg-type]
-                       critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),  # type: ignore[arg-type]
+            critical=False,
+        )
         .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
     )
     _write_private(files.server_key, _key_pem(key))

@@ -8,6 +8,7 @@ no copy.
 Exit codes: 0 all files present and verified, 1 a download failed or a checksum did
 not match (nothing unverified is left in place).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -99,7 +100,8 @@ def ensure(asset: Asset, dest: Path, timeout: float, force: bool) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="download-detector-model",
-        description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--dest", type=Path, default=DEFAULT_DEST, help=f"target folder (default {DEFAULT_DEST})")

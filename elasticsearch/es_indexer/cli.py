@@ -13,6 +13,7 @@ no complete run, an incompatible index or an older run refused; 3 malformed line
 were skipped (each reported with its S3 key and line number); 4 another indexer is
 indexing this index (nothing done).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,12 +41,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--index", help="index name (env ES_INDEX; default: hadoop-object-counts-v1)")
     parser.add_argument("--output-prefix", help="folder holding the runs (default: mapreduce-output/)")
     parser.add_argument("--chunk-size", type=int, help="documents per bulk request (default: 500)")
-    parser.add_argument("--no-prune", dest="prune", action="store_false", default=None,
-                        help="keep documents of buckets the run no longer has")
-    parser.add_argument("--allow-older", action="store_true", default=None,
-                        help="index a run older than the one already indexed")
-    parser.add_argument("--summary-file", type=Path,
-                        help="also write the result (documents created, updated, deleted, ...) as JSON here")
+    parser.add_argument(
+        "--no-prune",
+        dest="prune",
+        action="store_false",
+        default=None,
+        help="keep documents of buckets the run no longer has",
+    )
+    parser.add_argument(
+        "--allow-older", action="store_true", default=None, help="index a run older than the one already indexed"
+    )
+    parser.add_argument(
+        "--summary-file",
+        type=Path,
+        help="also write the result (documents created, updated, deleted, ...) as JSON here",
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser.parse_args(argv)
 
@@ -55,9 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.verbose)
     try:
         settings = IndexerSettings.from_env(
-            run_id=args.run_id, es={"index": args.index},
-            output_prefix=args.output_prefix, chunk_size=args.chunk_size,
-            prune=args.prune, allow_older=args.allow_older,
+            run_id=args.run_id,
+            es={"index": args.index},
+            output_prefix=args.output_prefix,
+            chunk_size=args.chunk_size,
+            prune=args.prune,
+            allow_older=args.allow_older,
         )
     except SettingsError as error:
         log.error("%s", error)
@@ -82,4 +95,3 @@ def main(argv: list[str] | None = None) -> int:
     if summary.outcome.failed:
         return 1
     return 3 if summary.skipped else 0
-

@@ -1,4 +1,5 @@
 """Pure pieces of the index: its mapping, document ids and bulk actions."""
+
 from __future__ import annotations
 
 import hashlib
@@ -35,9 +36,7 @@ def document_id(aggregate: Aggregate) -> str:
     return _id(aggregate.label, aggregate.source, aggregate.interval.value, to_iso(aggregate.bucket_start))
 
 
-def actions(
-    aggregates: Iterable[Aggregate], index: str, run_id: str, indexed_at: datetime
-) -> Iterator[dict[str, Any]]:
+def actions(aggregates: Iterable[Aggregate], index: str, run_id: str, indexed_at: datetime) -> Iterator[dict[str, Any]]:
     for aggregate in aggregates:
         source = CountDocument.of(aggregate, run_id, indexed_at).to_source()
         yield {

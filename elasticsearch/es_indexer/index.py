@@ -1,5 +1,6 @@
 """Elasticsearch side of the indexer: the index, bulk writes, and removing documents
 that a newer run no longer has. Every function takes its client."""
+
 from __future__ import annotations
 
 import logging
@@ -118,8 +119,7 @@ def _stale_query(intervals: list[str], run_id: str) -> dict[str, Any]:
 
 def _delete_actions(es: Elasticsearch, index: str, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
     # seq_no/primary_term: a document rewritten since the search is left alone
-    for hit in scan(es, index=index, query={"query": query}, _source=False,
-                    seq_no_primary_term=True, size=1000):
+    for hit in scan(es, index=index, query={"query": query}, _source=False, seq_no_primary_term=True, size=1000):
         yield {
             "_op_type": "delete",
             "_index": hit["_index"],
@@ -144,8 +144,9 @@ def prune_stale(es: Elasticsearch, index: str, intervals: list[str], run_id: str
             raise
         log.info("delete_by_query unavailable on this cluster (%s); deleting by scroll", error.status_code)
     deleted = 0
-    for ok, result in streaming_bulk(es, _delete_actions(es, index, query), raise_on_error=False,
-                                     max_retries=5, retry_on_status=RETRY_ON_STATUS):
+    for ok, result in streaming_bulk(
+        es, _delete_actions(es, index, query), raise_on_error=False, max_retries=5, retry_on_status=RETRY_ON_STATUS
+    ):
         _, item = result.popitem()
         if ok:
             deleted += 1

@@ -1,5 +1,6 @@
 """Reading a run's part-* files: one Aggregate per line, malformed lines reported
 with their S3 key and line number and skipped."""
+
 from __future__ import annotations
 
 import queue
@@ -21,9 +22,7 @@ class SkippedLine:
         return f"{self.key}:{self.line_number}: {self.reason}"
 
 
-def parse_lines(
-    lines: Iterable[tuple[str, int, bytes | str]], skipped: list[SkippedLine]
-) -> Iterator[Aggregate]:
+def parse_lines(lines: Iterable[tuple[str, int, bytes | str]], skipped: list[SkippedLine]) -> Iterator[Aggregate]:
     """Aggregates from (key, line number, text); bad lines are appended to `skipped`.
 
     Whitespace-only lines carry nothing and are passed over. A second line for the

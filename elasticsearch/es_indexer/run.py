@@ -2,6 +2,7 @@
 deterministic ids, then delete the buckets that run no longer has, unless anything says
 the run is partial (`pruning.py`). One indexer at a time per index: a lease in
 Elasticsearch (`<index>-lock`), so two never prune each other's documents."""
+
 from __future__ import annotations
 
 import contextlib
@@ -91,10 +92,18 @@ class IndexSummary:
 
     def to_dict(self) -> dict:
         o = self.outcome
-        return {"run_id": self.run_id, "index": self.index, "part_files": self.part_files,
-                "created": o.created, "updated": o.updated, "failed": o.failed,
-                "skipped_lines": len(self.skipped), "deleted": self.deleted, "pruned": self.pruned,
-                "prune_refused": self.prune_refused}
+        return {
+            "run_id": self.run_id,
+            "index": self.index,
+            "part_files": self.part_files,
+            "created": o.created,
+            "updated": o.updated,
+            "failed": o.failed,
+            "skipped_lines": len(self.skipped),
+            "deleted": self.deleted,
+            "pruned": self.pruned,
+            "prune_refused": self.prune_refused,
+        }
 
     def lines(self) -> list[str]:
         o = self.outcome
@@ -104,8 +113,8 @@ class IndexSummary:
             f"  updated:           {o.updated}",
             f"  failed:            {o.failed}",
             f"  skipped lines:     {len(self.skipped)}",
-            f"  stale deleted:     {self.deleted}" + ("" if self.pruned else
-                                                          f" (pruning skipped: {self.prune_refused or 'disabled'})"),
+            f"  stale deleted:     {self.deleted}"
+            + ("" if self.pruned else f" (pruning skipped: {self.prune_refused or 'disabled'})"),
         ]
 
 
@@ -194,7 +203,10 @@ def _index_run(settings: IndexerSettings, s3: S3Client, es: Elasticsearch, now: 
         summary.prune_refused = "the indexer's lock was lost: another indexer may be at work"
     else:
         summary.prune_refused = prune_refusal(
-            run_input(s3, settings, run_id), run_input(s3, settings, previous), len(skipped), outcome.failed,
+            run_input(s3, settings, run_id),
+            run_input(s3, settings, previous),
+            len(skipped),
+            outcome.failed,
             settings.prune_min_input_ratio,
         )
     if summary.prune_refused:

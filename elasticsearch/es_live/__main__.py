@@ -1,4 +1,5 @@
 """`python -m es_live`: the same command as `live-indexer` (elasticsearch/es_live/cli.py)."""
+
 import sys
 
 from es_live.cli import main

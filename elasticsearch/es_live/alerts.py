@@ -10,6 +10,7 @@ from the live indices with the same nested aggregation the dashboard uses.
     python -m es_live.alerts list
     python -m es_live.alerts remove <rule id>
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,16 +73,30 @@ def touched(rules: Iterable[Rule], documents: Iterable[dict[str, Any]]) -> set[t
 def count_body(candidate: Rule, start: datetime) -> dict[str, Any]:
     """The rule's count in one bucket, over the live indices (nested counts, like the API)."""
     end = start + candidate.interval.length
-    clauses: list[dict[str, Any]] = [{"term": {FIELDS["label"]: candidate.label}},
-                                     {"range": {FIELDS["time"]: {"gte": to_iso(start), "lt": to_iso(end)}}}]
+    clauses: list[dict[str, Any]] = [
+        {"term": {FIELDS["label"]: candidate.label}},
+        {"range": {FIELDS["time"]: {"gte": to_iso(start), "lt": to_iso(end)}}},
+    ]
     root: list[dict[str, Any]] = [{"range": {"captured_at": {"gte": to_iso(start), "lt": to_iso(end)}}}]
     if candidate.source != ANY_SOURCE:
         clauses.append({"term": {FIELDS["source"]: candidate.source}})
         root.append({"term": {"source": candidate.source}})
-    return {"size": 0, "track_total_hits": False, "query": {"bool": {"filter": root}},
-            "aggs": {"live": {"nested": {"path": NESTED_PATH}, "aggs": {"in": {
-                "filter": {"bool": {"filter": clauses}},
-                "aggs": {"count": {"sum": {"field": FIELDS["detections"]}}}}}}}}
+    return {
+        "size": 0,
+        "track_total_hits": False,
+        "query": {"bool": {"filter": root}},
+        "aggs": {
+            "live": {
+                "nested": {"path": NESTED_PATH},
+                "aggs": {
+                    "in": {
+                        "filter": {"bool": {"filter": clauses}},
+                        "aggs": {"count": {"sum": {"field": FIELDS["detections"]}}},
+                    }
+                },
+            }
+        },
+    }
 
 
 def breaches(es, live_pattern: str, pending: Iterable[tuple[Rule, datetime]]) -> list[Alert]:
@@ -91,8 +106,10 @@ def breaches(es, live_pattern: str, pending: Iterable[tuple[Rule, datetime]]) ->
         return []
     searches: list[dict[str, Any]] = []
     for candidate, start in pending:
-        searches += [{"index": live_pattern, "ignore_unavailable": True, "allow_no_indices": True},
-                     count_body(candidate, start)]
+        searches += [
+            {"index": live_pattern, "ignore_unavailable": True, "allow_no_indices": True},
+            count_body(candidate, start),
+        ]
     answers = es.msearch(searches=searches)["responses"]
     found = []
     for (candidate, start), answer in zip(pending, answers, strict=True):
@@ -109,8 +126,7 @@ def post_webhook(url: str, alert: Alert, timeout_s: float = 5.0, attempts: int =
     body = json.dumps(alert.message()).encode()
     reason = ""
     for attempt in range(attempts):
-        request = urllib.request.Request(url, data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=timeout_s) as answer:
                 if 200 <= answer.status < 300:
@@ -122,7 +138,7 @@ def post_webhook(url: str, alert: Alert, timeout_s: float = 5.0, attempts: int =
                 break  # the receiver refuses it: asking again would not help
         except (urllib.error.URLError, OSError) as error:
             reason = str(getattr(error, "reason", error))
-        time.sleep(0.5 * 2 ** attempt)
+        time.sleep(0.5 * 2**attempt)
     WEBHOOK_FAILURES.inc()
     return f"failed: {reason}"[:200]
 
@@ -132,14 +148,22 @@ def fire(es, alerts_index: str, alert: Alert, now: datetime, webhook_url: str | 
     The document is created before the webhook is called, so a receiver never hears of one
     breach twice; the webhook's outcome is recorded on it."""
     try:
-        es.create(index=alerts_index, id=alert.alert_id, document=alert.to_source(now, "off" if not webhook_url
-                                                                                   else "pending"),
-                  refresh="wait_for")
+        es.create(
+            index=alerts_index,
+            id=alert.alert_id,
+            document=alert.to_source(now, "off" if not webhook_url else "pending"),
+            refresh="wait_for",
+        )
     except ConflictError:
         return False
     ALERTS_FIRED.inc()
-    log.warning("ALERT %s: %d in the %s from %s", alert.rule.describe(), alert.count, alert.rule.interval.value,
-                to_iso(alert.bucket_start))
+    log.warning(
+        "ALERT %s: %d in the %s from %s",
+        alert.rule.describe(),
+        alert.count,
+        alert.rule.interval.value,
+        to_iso(alert.bucket_start),
+    )
     if webhook_url:
         outcome = post_webhook(webhook_url, alert)
         if outcome != "sent":
@@ -153,8 +177,9 @@ def ensure_indices(es, rules_index: str | None, alerts_index: str | None) -> Non
     for name, mapping in ((rules_index, RULES_MAPPING), (alerts_index, ALERTS_MAPPING)):
         if name is not None and not es.indices.exists(index=name):
             try:
-                es.indices.create(index=name, mappings=mapping,
-                                  settings={"number_of_shards": 1, "number_of_replicas": 0})
+                es.indices.create(
+                    index=name, mappings=mapping, settings={"number_of_shards": 1, "number_of_replicas": 0}
+                )
             except ApiError as error:
                 if error.error != "resource_already_exists_exception":
                     raise
@@ -212,15 +237,20 @@ class AlertWatch:
 
 # --- the rules, for operators ------------------------------------------------------------------
 
+
 def main(argv: list[str] | None = None) -> int:
     from pipeline_common.clients import elasticsearch_client
     from pipeline_common.environment import SettingsError
     from pipeline_common.logs import configure_logging
     from pipeline_common.settings import ElasticsearchSettings
 
-    parser = argparse.ArgumentParser(prog="python -m es_live.alerts", description=(
-        "Manage alert rules (label L at source S above N per interval), stored in ES_ALERT_RULES_INDEX; "
-        "the live indexer checks them on new images. Uses the administrator account (ES_USERNAME)."))
+    parser = argparse.ArgumentParser(
+        prog="python -m es_live.alerts",
+        description=(
+            "Manage alert rules (label L at source S above N per interval), stored in ES_ALERT_RULES_INDEX; "
+            "the live indexer checks them on new images. Uses the administrator account (ES_USERNAME)."
+        ),
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     add = commands.add_parser("add", help="add a rule (adding the same rule again changes nothing)")
     add.add_argument("--label", required=True)
@@ -245,8 +275,9 @@ def main(argv: list[str] | None = None) -> int:
             except ContractError as error:
                 log.error("%s", error)
                 return 2
-            es.index(index=settings.alert_rules_index, id=new.rule_id, document=new.to_source(utc_now()),
-                     refresh="wait_for")
+            es.index(
+                index=settings.alert_rules_index, id=new.rule_id, document=new.to_source(utc_now()), refresh="wait_for"
+            )
             print(f"{new.rule_id}  {new.describe()}")
         elif args.command == "list":
             for found in load_rules(es, settings.alert_rules_index):

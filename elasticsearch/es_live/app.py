@@ -1,4 +1,5 @@
 """Wires the live indexer from its settings: clients, index template, loop."""
+
 from __future__ import annotations
 
 import logging
@@ -41,9 +42,14 @@ def alert_watch(es, settings: LiveIndexerSettings) -> AlertWatch | None:
     """The alert rules' watch, after making sure the alerts index exists (the rules index is
     the operators', see es_live.alerts); None, said loudly, when this account may not read
     the rules or record alerts: the counts go on, alerts stay off."""
-    watch = AlertWatch(es, index_pattern(settings.es.live_index_prefix), settings.es.alert_rules_index,
-                       settings.es.alerts_index, webhook_url=settings.alert_webhook_url or None,
-                       delay_s=settings.alert_delay_s)
+    watch = AlertWatch(
+        es,
+        index_pattern(settings.es.live_index_prefix),
+        settings.es.alert_rules_index,
+        settings.es.alerts_index,
+        webhook_url=settings.alert_webhook_url or None,
+        delay_s=settings.alert_delay_s,
+    )
     try:
         ensure_indices(es, None, settings.es.alerts_index)
         rules = watch.rules()
@@ -51,12 +57,21 @@ def alert_watch(es, settings: LiveIndexerSettings) -> AlertWatch | None:
         log.warning("alert rules not read yet (%s); they are looked up with the first images", error)
         return watch
     except ApiError as error:
-        log.error("alerts are off: the live indexer's account may not read %s or write %s (%s); grant them "
-                  "(cloud-services/local_services/accounts.py, es_roles)", settings.es.alert_rules_index,
-                  settings.es.alerts_index, error)
+        log.error(
+            "alerts are off: the live indexer's account may not read %s or write %s (%s); grant them "
+            "(cloud-services/local_services/accounts.py, es_roles)",
+            settings.es.alert_rules_index,
+            settings.es.alerts_index,
+            error,
+        )
         return None
-    log.info("alerts: %d rule(s) in %s; alerts recorded in %s%s", len(rules), settings.es.alert_rules_index,
-             settings.es.alerts_index, ", posted to the webhook" if watch.webhook_url else "")
+    log.info(
+        "alerts: %d rule(s) in %s; alerts recorded in %s%s",
+        len(rules),
+        settings.es.alert_rules_index,
+        settings.es.alerts_index,
+        ", posted to the webhook" if watch.webhook_url else "",
+    )
     return watch
 
 
@@ -69,8 +84,11 @@ def run_live_indexer(settings: LiveIndexerSettings, limits: RunLimits, stop: thr
             return Summary(stopped_by="shutdown requested")
         # before anything is consumed: a dead-letter topic that cannot exist must not stop
         # the indexer at the first malformed event
-        ensure_topic(AdminClient(settings.kafka.client_config()), settings.dead_letter_topic,
-                     "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC")
+        ensure_topic(
+            AdminClient(settings.kafka.client_config()),
+            settings.dead_letter_topic,
+            "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC",
+        )
         alerts = alert_watch(es, settings)
         consumer = Consumer(settings.consumer_config())
         producer = Producer(settings.kafka.durable_producer_config())  # dead letters
@@ -92,9 +110,14 @@ def run_live_indexer(settings: LiveIndexerSettings, limits: RunLimits, stop: thr
             limits=limits,
             alerts=alerts,
         )
-        log.info("indexing %s as group %s into %sYYYY.MM.DD (keeping %d day(s); dead letters to %s)",
-                 settings.kafka.detections_topic, settings.group_id, prefix, settings.retention_days,
-                 settings.dead_letter_topic)
+        log.info(
+            "indexing %s as group %s into %sYYYY.MM.DD (keeping %d day(s); dead letters to %s)",
+            settings.kafka.detections_topic,
+            settings.group_id,
+            prefix,
+            settings.retention_days,
+            settings.dead_letter_topic,
+        )
         started = time.monotonic()
         summary = indexer.run()
         log.info("stopped (%s) after %.0f s", summary.stopped_by, time.monotonic() - started)

@@ -14,6 +14,7 @@ Exit codes: 0 stopped as asked, 1 unexpected error, 2 configuration error, 3 a s
 refused the indexer's credentials or rights, the dead-letter topic is missing, or Kafka
 refuses a dead letter for good (nothing of the batch in flight committed).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,6 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:
         log.exception("the live indexer failed")
         return EXIT_ERROR
-    log.info("%d event(s) read, %d document(s) written (%d new), %d dead-lettered, %d outside the live window",
-             summary.received, summary.indexed, summary.created, summary.dead_lettered, summary.expired)
+    log.info(
+        "%d event(s) read, %d document(s) written (%d new), %d dead-lettered, %d outside the live window",
+        summary.received,
+        summary.indexed,
+        summary.created,
+        summary.dead_lettered,
+        summary.expired,
+    )
     return EXIT_FATAL if summary.fatal else EXIT_OK

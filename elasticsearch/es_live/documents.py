@@ -1,5 +1,6 @@
 """Pure pieces of the live indexer: a batch of Kafka messages -> bulk actions, dead
 letters and the offsets to commit; which live indices have aged out."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,6 +1,7 @@
 """Elasticsearch side of the live indexer: the index template, bulk writes sorted into
 acknowledged / rejected for good / worth retrying, and dropping aged-out indices.
 Every function takes its client."""
+
 from __future__ import annotations
 
 import logging
@@ -54,8 +55,9 @@ def add_new_fields(es, prefix: str) -> list[str]:
     """Give the live indices made before a field was added (live_index.ADDED_PROPERTIES)
     that field, so their strict mapping accepts today's documents; the names of the
     indices changed. Indices that have every field are left alone (no write at all)."""
-    found = es.indices.get_mapping(index=live_index.index_pattern(prefix), allow_no_indices=True,
-                                   ignore_unavailable=True)
+    found = es.indices.get_mapping(
+        index=live_index.index_pattern(prefix), allow_no_indices=True, ignore_unavailable=True
+    )
     changed = []
     for name, body in sorted(getattr(found, "body", found).items()):
         if live_index.index_day(prefix, name) is None:
@@ -68,8 +70,9 @@ def add_new_fields(es, prefix: str) -> list[str]:
             es.indices.put_mapping(index=name, properties=missing)
         except ApiError as error:
             if error.status_code in REFUSED_STATUS:
-                raise Refused(f"Elasticsearch refused to add {', '.join(missing)} to {name}'s mapping: {error}") \
-                    from None
+                raise Refused(
+                    f"Elasticsearch refused to add {', '.join(missing)} to {name}'s mapping: {error}"
+                ) from None
             raise
         log.info("added %s to the mapping of %s (made by an older live indexer)", ", ".join(missing), name)
         changed.append(name)
@@ -122,14 +125,21 @@ def write(es, actions: Iterable[dict[str, Any]], *, max_retries: int = 3, initia
                 outcome.rejected.append((key, _reason(item)))
     except TransportError as error:  # connection refused, timeout: nothing is known to be written
         done = set(outcome.acknowledged) | {key for key, _ in outcome.rejected}
-        outcome.retry = [((a["_index"], a["_id"]), f"{type(error).__name__}: {error}")
-                         for a in actions if (a["_index"], a["_id"]) not in done]
+        outcome.retry = [
+            ((a["_index"], a["_id"]), f"{type(error).__name__}: {error}")
+            for a in actions
+            if (a["_index"], a["_id"]) not in done
+        ]
     return outcome
 
 
 def live_index_names(es, prefix: str) -> list[str]:
-    found = es.indices.get(index=live_index.index_pattern(prefix), allow_no_indices=True,
-                           expand_wildcards="open,closed", ignore_unavailable=True)
+    found = es.indices.get(
+        index=live_index.index_pattern(prefix),
+        allow_no_indices=True,
+        expand_wildcards="open,closed",
+        ignore_unavailable=True,
+    )
     return sorted(getattr(found, "body", found))
 
 

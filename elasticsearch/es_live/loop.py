@@ -4,6 +4,7 @@ offsets. A batch that cannot be written (Elasticsearch down) is retried with bac
 never committed meanwhile; on shutdown it is left uncommitted and read again next time.
 Redelivered events rewrite the same documents (id = image id), so nothing counts twice.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 DOCUMENTS_WRITTEN = Counter(
     "pipeline_live_documents_written", "Live documents Elasticsearch acknowledged (a redelivered event counts again)"
 )
+
 
 class FatalError(RuntimeError):
     """Retrying would not help (credentials refused, a dead letter Kafka will never take):
@@ -89,8 +91,9 @@ class LiveIndexer:
 
     # --- the loop ------------------------------------------------------------------------
     def run(self) -> Summary:
-        self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
-                                on_lost=self._on_lost)
+        self.consumer.subscribe(
+            [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
         try:
             while not self._finished():
                 self._maybe_drop_expired()
@@ -176,8 +179,12 @@ class LiveIndexer:
                 self._dead_letter(message, "index", f"Elasticsearch refused document {key[1]} in {key[0]}: {reason}")
         if batch.expired:
             self.summary.expired += len(batch.expired)
-            log.info("%d event(s) captured before the %d-day live window (LIVE_RETENTION_DAYS): "
-                     "not indexed live, the batch view counts them", len(batch.expired), self.retention_days)
+            log.info(
+                "%d event(s) captured before the %d-day live window (LIVE_RETENTION_DAYS): "
+                "not indexed live, the batch view counts them",
+                len(batch.expired),
+                self.retention_days,
+            )
         self._commit(batch)
         self.summary.batches += 1
 
@@ -203,8 +210,13 @@ class LiveIndexer:
             retry_keys = {key for key, _ in outcome.retry}
             pending = [a for a in pending if (a["_index"], a["_id"]) in retry_keys]
             wait = delay * random.uniform(0.8, 1.2)
-            log.warning("%d document(s) not written (attempt %d: %s); retrying in %.1f s, offsets not committed",
-                        len(pending), attempt, outcome.retry[0][1], wait)
+            log.warning(
+                "%d document(s) not written (attempt %d: %s); retrying in %.1f s, offsets not committed",
+                len(pending),
+                attempt,
+                outcome.retry[0][1],
+                wait,
+            )
             if self.stop.wait(wait):
                 raise Stopped()
             delay = min(delay * 2, self.retry_max_s)
@@ -236,8 +248,13 @@ class LiveIndexer:
             error = self._deliver(payload, message.key)
             if error is None:
                 break
-            log.warning("%s dead letter to %s not acknowledged (%s); retrying in %.1f s",
-                        message.where, self.dead_letter_topic, error, delay)
+            log.warning(
+                "%s dead letter to %s not acknowledged (%s); retrying in %.1f s",
+                message.where,
+                self.dead_letter_topic,
+                error,
+                delay,
+            )
             if self.stop.wait(delay):
                 raise Stopped()
             delay = min(delay * 2, self.retry_max_s)
@@ -248,8 +265,12 @@ class LiveIndexer:
         """None once acknowledged, else what went wrong."""
         outcome: dict[str, object] = {}
         try:
-            self.producer.produce(self.dead_letter_topic, value=payload, key=key,
-                                  on_delivery=lambda error, _m: outcome.setdefault("error", error))
+            self.producer.produce(
+                self.dead_letter_topic,
+                value=payload,
+                key=key,
+                on_delivery=lambda error, _m: outcome.setdefault("error", error),
+            )
         except BufferError as error:
             return str(error)
         except KafkaException as error:
@@ -267,8 +288,10 @@ class LiveIndexer:
         return None if error is None else str(error)
 
     def _commit(self, batch: Batch) -> None:
-        offsets = [TopicPartition(topic, partition, position)
-                   for (topic, partition), position in sorted(batch.positions.items())]
+        offsets = [
+            TopicPartition(topic, partition, position)
+            for (topic, partition), position in sorted(batch.positions.items())
+        ]
         try:
             self.consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as error:
@@ -282,14 +305,15 @@ class LiveIndexer:
             return
         self._next_retention = time.monotonic() + self.retention_check_s
         try:
-            self.summary.dropped_indices += index.drop_expired(self.es, self.prefix, self.clock().date(),
-                                                               self.retention_days)
+            self.summary.dropped_indices += index.drop_expired(
+                self.es, self.prefix, self.clock().date(), self.retention_days
+            )
         except (ApiError, TransportError) as error:  # retried at the next check
-            log.warning("could not drop aged-out live indices: %s (retried in %.0f s)", error,
-                        self.retention_check_s)
+            log.warning("could not drop aged-out live indices: %s (retried in %.0f s)", error, self.retention_check_s)
 
 
 def _names(partitions) -> str:
-    return ", ".join(
-        f"{tp.topic}/{tp.partition}" + (f"@{tp.offset}" if tp.offset >= 0 else "") for tp in partitions
-    ) or "nothing"
+    return (
+        ", ".join(f"{tp.topic}/{tp.partition}" + (f"@{tp.offset}" if tp.offset >= 0 else "") for tp in partitions)
+        or "nothing"
+    )

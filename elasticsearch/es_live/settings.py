@@ -1,5 +1,6 @@
 """The live indexer's one frozen settings object, built once in `main` from the
 environment and `.env`."""
+
 from __future__ import annotations
 
 from pydantic import Field, model_validator
@@ -16,8 +17,9 @@ from pipeline_common.settings import (
 
 
 class LiveMetrics(MetricsSettings):
-    port: MetricsPort = Field(9102, alias="LIVE_METRICS_PORT",
-                              description="The live indexer's Prometheus /metrics port; 0: none.")
+    port: MetricsPort = Field(
+        9102, alias="LIVE_METRICS_PORT", description="The live indexer's Prometheus /metrics port; 0: none."
+    )
 
 
 class LiveIndexerSettings(Settings):
@@ -26,14 +28,20 @@ class LiveIndexerSettings(Settings):
     metrics: LiveMetrics = Field(default_factory=LiveMetrics)
     group_id: LiveGroup = "live-indexer"
     dead_letter_topic: DetectionsDeadLetterTopic = "detections-dead-letter"
-    retention_days: int = Field(7, alias="LIVE_RETENTION_DAYS", ge=1,
-                                description="Capture days kept in the live indices (today included); older indices "
-                                "are dropped, older events left to the batch view.")
+    retention_days: int = Field(
+        7,
+        alias="LIVE_RETENTION_DAYS",
+        ge=1,
+        description="Capture days kept in the live indices (today included); older indices "
+        "are dropped, older events left to the batch view.",
+    )
     batch_size: int = Field(
         500, alias="LIVE_BATCH_SIZE", ge=1, le=10_000, description="Events per bulk request at most."
     )
     batch_wait_s: float = Field(
-        0.5, alias="LIVE_BATCH_WAIT_S", gt=0,
+        0.5,
+        alias="LIVE_BATCH_WAIT_S",
+        gt=0,
         description="How long one poll waits for an event when none is waiting, in seconds (events already "
         "fetched are indexed at once, up to LIVE_BATCH_SIZE per bulk request).",
     )
@@ -43,12 +51,21 @@ class LiveIndexerSettings(Settings):
         gt=0,
         description="How often the aged-out indices are looked for, in seconds.",
     )
-    alert_webhook_url: str = Field("", alias="ALERT_WEBHOOK_URL", pattern=r"^(https?://\S+)?$",
-                                   description="Where fired alerts are POSTed as JSON (http(s)://...); empty: no "
-                                   "webhook (the dashboard still lists them).")
-    alert_delay_s: float = Field(2.0, alias="ALERT_DELAY_S", gt=0, le=50,
-                                 description="Seconds between writing a batch and checking the alert rules on its "
-                                 "buckets (longer than the live indices' 1 s refresh).")
+    alert_webhook_url: str = Field(
+        "",
+        alias="ALERT_WEBHOOK_URL",
+        pattern=r"^(https?://\S+)?$",
+        description="Where fired alerts are POSTed as JSON (http(s)://...); empty: no "
+        "webhook (the dashboard still lists them).",
+    )
+    alert_delay_s: float = Field(
+        2.0,
+        alias="ALERT_DELAY_S",
+        gt=0,
+        le=50,
+        description="Seconds between writing a batch and checking the alert rules on its "
+        "buckets (longer than the live indices' 1 s refresh).",
+    )
     auto_offset_reset: AutoOffsetReset = "earliest"
     session_timeout_ms: int = Field(
         45_000,
@@ -89,4 +106,3 @@ class LiveIndexerSettings(Settings):
             "max.poll.interval.ms": self.max_poll_interval_ms,
             "partition.assignment.strategy": "cooperative-sticky",
         }
-

@@ -11,6 +11,7 @@ types in `field_types`), e.g. the producer's frame sidecar.
 - `DetectionEvent`: consumer -> Kafka detections topic -> live indexer, and the archiver ->
   hour files under s3://<bucket>/detections/ (`detection_archive`) -> aggregation job.
 """
+
 from ._model import Part, Record, contract
 from .aggregate import Aggregate, Interval, bucket_start
 from .announcement import ImageAnnouncement

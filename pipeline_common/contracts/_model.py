@@ -8,6 +8,7 @@ and checks, built, parsed and serialised here, with every failure as a ContractE
 
 A parser here is total: whatever the input, it returns a record or raises ContractError.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -77,11 +78,18 @@ def _path(loc: tuple) -> str:
 
 
 _EXPECTED = {  # pydantic's type errors -> the Python type expected, as the JSON reader makes it
-    "int_type": "int", "int_parsing": "int", "int_from_float": "int",
-    "float_type": "int/float", "float_parsing": "int/float",
+    "int_type": "int",
+    "int_parsing": "int",
+    "int_from_float": "int",
+    "float_type": "int/float",
+    "float_parsing": "int/float",
     "string_type": "str",
-    "dict_type": "dict", "dataclass_type": "dict", "dataclass_exact_type": "dict", "model_type": "dict",
-    "tuple_type": "list", "list_type": "list",
+    "dict_type": "dict",
+    "dataclass_type": "dict",
+    "dataclass_exact_type": "dict",
+    "model_type": "dict",
+    "tuple_type": "list",
+    "list_type": "list",
 }
 
 
@@ -114,9 +122,7 @@ def contract_error(what: str, error: ValidationError, names: tuple[str, ...] = (
     if kind == "missing":
         return ContractError(f"{what}: missing field {field!r}", ErrorKind.MISSING_FIELD, field)
     if not loc and kind in ("dict_type", "dataclass_type", "dataclass_exact_type", "model_type"):
-        return ContractError(
-            f"{what} must be a JSON object, got {show(first.get('input'))}", ErrorKind.NOT_AN_OBJECT
-        )
+        return ContractError(f"{what} must be a JSON object, got {show(first.get('input'))}", ErrorKind.NOT_AN_OBJECT)
     if kind == "contract":
         reason = str(context["reason"])
     else:
@@ -232,4 +238,3 @@ class Record(Part):
     def to_json_bytes(self) -> bytes:
         """Compact JSON, ASCII only (other characters escaped), as the stages always wrote it."""
         return json.dumps(self.to_dict(), separators=(",", ":")).encode("utf-8")
-

@@ -3,6 +3,7 @@
 A line is a JSON object: label, source, interval, bucket_start (UTC), the number of
 detections of the label and the number of images containing it in that bucket.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,9 +35,7 @@ class Interval(str, Enum):
 
     @property
     def length(self) -> timedelta:
-        return {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}[
-            self.value
-        ]
+        return {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}[self.value]
 
 
 def _interval(value: Any) -> Interval:

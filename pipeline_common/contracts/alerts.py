@@ -7,6 +7,7 @@ at most once per (rule, bucket): the alert's document id is made of both, and it
 created with `op_type=create`, so a second evaluation of the same bucket (a redelivered
 batch, a restarted indexer, two indexers) finds it there and does nothing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -72,17 +73,24 @@ class Rule:
         return f"{self.label} at {where} above {self.above} per {self.interval.value}"
 
     def to_source(self, created_at: datetime) -> dict[str, Any]:
-        return {"label": self.label, "source": self.source, "interval": self.interval.value, "above": self.above,
-                "created_at": to_iso(created_at)}
+        return {
+            "label": self.label,
+            "source": self.source,
+            "interval": self.interval.value,
+            "above": self.above,
+            "created_at": to_iso(created_at),
+        }
 
 
 def rule(label: str, source: str, interval: str, above: Any) -> Rule:
     """A checked rule; raises ContractError saying what is wrong."""
     for name, value in (("label", label), ("source", source)):
         if not isinstance(value, str) or not (value == ANY_SOURCE and name == "source" or _NAME.fullmatch(value)):
-            raise ContractError(f"alert rule {name}: expected a name of letters, digits, spaces and _ . : / ( ) "
-                                f"+ , @ # -{' (or * for any)' if name == 'source' else ''}; got {value!r}",
-                                field=name)
+            raise ContractError(
+                f"alert rule {name}: expected a name of letters, digits, spaces and _ . : / ( ) "
+                f"+ , @ # -{' (or * for any)' if name == 'source' else ''}; got {value!r}",
+                field=name,
+            )
     if isinstance(above, bool) or not isinstance(above, int) or above < 0:
         raise ContractError(f"alert rule above: expected a whole number >= 0; got {above!r}", field="above")
     return Rule(label, source, Interval.parse(interval), above)
@@ -104,16 +112,30 @@ class Alert:
         return f"{self.rule.rule_id}-{self.bucket_start.strftime('%Y%m%dT%H%MZ')}"
 
     def to_source(self, fired_at: datetime, webhook: str) -> dict[str, Any]:
-        return {"rule_id": self.rule.rule_id, "label": self.rule.label, "source": self.rule.source,
-                "interval": self.rule.interval.value, "above": self.rule.above,
-                "bucket_start": to_iso(self.bucket_start), "count": self.count, "fired_at": to_iso(fired_at),
-                "webhook": webhook}
+        return {
+            "rule_id": self.rule.rule_id,
+            "label": self.rule.label,
+            "source": self.rule.source,
+            "interval": self.rule.interval.value,
+            "above": self.rule.above,
+            "bucket_start": to_iso(self.bucket_start),
+            "count": self.count,
+            "fired_at": to_iso(fired_at),
+            "webhook": webhook,
+        }
 
     def message(self) -> dict[str, Any]:
         """What a webhook receives (JSON)."""
-        return {"alert_id": self.alert_id, "rule": self.rule.describe(), "label": self.rule.label,
-                "source": self.rule.source, "interval": self.rule.interval.value, "above": self.rule.above,
-                "bucket_start": to_iso(self.bucket_start), "count": self.count}
+        return {
+            "alert_id": self.alert_id,
+            "rule": self.rule.describe(),
+            "label": self.rule.label,
+            "source": self.rule.source,
+            "interval": self.rule.interval.value,
+            "above": self.rule.above,
+            "bucket_start": to_iso(self.bucket_start),
+            "count": self.count,
+        }
 
 
 def bucket_of(moment: datetime | str, interval: Interval) -> datetime:

@@ -1,4 +1,5 @@
 """The message the producer sends to the images topic for each uploaded image."""
+
 from __future__ import annotations
 
 from typing import ClassVar

@@ -2,6 +2,7 @@
 written by the scheduler, read by the API's /api/health and the scheduler itself (to
 catch up after downtime and to skip work another scheduler already did).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -63,8 +64,20 @@ def last_run_body(*, kinds: tuple[str, ...] = (INCREMENTAL, FULL), outcomes: tup
 def describe(source: dict[str, Any], now: datetime) -> dict[str, Any]:
     """What /api/health shows of a run record: its main fields and its age (seconds
     since it finished, or since it started while it runs)."""
-    shown = {name: source.get(name) for name in (
-        "run_id", "kind", "trigger", "outcome", "started_at", "finished_at", "duration_s", "runner", "reason")}
+    shown = {
+        name: source.get(name)
+        for name in (
+            "run_id",
+            "kind",
+            "trigger",
+            "outcome",
+            "started_at",
+            "finished_at",
+            "duration_s",
+            "runner",
+            "reason",
+        )
+    }
     aggregation = source.get("aggregation") or {}
     for name in ("mode", "objects_listed", "objects_read"):
         if name in aggregation:

@@ -3,6 +3,7 @@
 One document per (label, source, interval, bucket_start): the fields of an `Aggregate`
 plus the run that produced it and when it was indexed. The mapping is derived from the
 document's declaration, so the two cannot drift apart."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,8 +38,14 @@ class CountDocument(Part):
     @classmethod
     def of(cls, aggregate: Aggregate, run_id: str, indexed_at: datetime) -> "CountDocument":
         return cls(
-            aggregate.label, aggregate.source, aggregate.interval, aggregate.bucket_start,
-            aggregate.detections, aggregate.images, run_id, indexed_at,
+            aggregate.label,
+            aggregate.source,
+            aggregate.interval,
+            aggregate.bucket_start,
+            aggregate.detections,
+            aggregate.images,
+            run_id,
+            indexed_at,
         )
 
     def to_source(self) -> dict[str, Any]:

@@ -6,6 +6,7 @@ A dead letter always fits in a Kafka message: when the original is too large to 
 whole (`MAX_DEAD_LETTER_BYTES`), the record keeps its first bytes, its SHA-256 and its
 length instead, and the topic, partition and offset to find the original by.
 """
+
 from __future__ import annotations
 
 import base64

@@ -13,6 +13,7 @@ same name and overwrites the file. `detection-archiver backfill` writes
 The aggregation reads these files (a few large objects instead of one per image), and an
 incremental run lists only the hours since the previous run (`hour_prefixes`).
 """
+
 from __future__ import annotations
 
 import gzip

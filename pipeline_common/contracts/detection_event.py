@@ -15,6 +15,7 @@ They came later in the same schema version: an event without them reads with the
 None (not recorded, unlike `[]`: nothing found), and a reader that predates them
 ignores them.
 """
+
 from __future__ import annotations
 
 import json

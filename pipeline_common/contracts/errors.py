@@ -1,4 +1,5 @@
 """The one error every contract parser raises, whatever went wrong inside it."""
+
 from __future__ import annotations
 
 from enum import Enum

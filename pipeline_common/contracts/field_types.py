@@ -2,6 +2,7 @@
 
 Numbers are strict (a boolean or a numeric string is not a number), integers fit in
 64 bits (Elasticsearch's `long`, and every JSON reader), floats are finite."""
+
 from __future__ import annotations
 
 import re

@@ -9,6 +9,7 @@ Counts per label are a `nested` list whose entries also carry the image's source
 capture time, so plain aggregations (nested -> filter -> terms / date_histogram -> sum)
 add them up exactly like the batch documents; no script is needed.
 """
+
 from __future__ import annotations
 
 import re
@@ -84,7 +85,7 @@ def index_day(prefix: str, name: str) -> date | None:
     """The day a live index holds, or None for a name that is not one of ours."""
     if not name.startswith(prefix):
         return None
-    match = _DATE_SUFFIX.match(name[len(prefix):])
+    match = _DATE_SUFFIX.match(name[len(prefix) :])
     if not match:
         return None
     try:

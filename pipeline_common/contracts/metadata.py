@@ -1,4 +1,5 @@
 """The record the consumer writes to s3://<bucket>/metadata/<image_id>.json."""
+
 from __future__ import annotations
 
 from dataclasses import field

@@ -3,6 +3,7 @@
 `BadRecord` with the counter name it is counted under. Shared by the aggregation job
 (`hadoop/`) and the archive's backfill (`archiver/`), so records count the same whether
 read from metadata/ or from the detection archive."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -21,6 +22,7 @@ BAD_RECORD_REASONS = {
     ErrorKind.INVALID_FIELD: "invalid field",
 }
 
+
 class BadRecord(ValueError):
     """A record the job skips; `reason` is the counter name, `detail` goes to the log."""
 
@@ -33,12 +35,14 @@ class BadRecord(ValueError):
     def of(cls, error: ContractError) -> "BadRecord":
         return cls(BAD_RECORD_REASONS[error.kind], str(error))
 
+
 def _valid_time(value: Any) -> bool:
     try:
         utc_time(value)
     except ContractError:
         return False
     return True
+
 
 def parse_record(payload: str | bytes) -> tuple[MetadataRecord, str | None]:
     """Parse one metadata record; returns it and why it is bucketed by processed_at
@@ -62,4 +66,3 @@ def parse_record(payload: str | bytes) -> tuple[MetadataRecord, str | None]:
         return MetadataRecord.validate(data), fallback
     except ContractError as error:
         raise BadRecord.of(error) from None
-

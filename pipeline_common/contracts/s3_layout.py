@@ -1,4 +1,5 @@
 """Where each stage's objects live in the bucket."""
+
 from __future__ import annotations
 
 import re

@@ -1,6 +1,7 @@
 """The local Hadoop cluster (local_services/hadoop_cluster.py) as its users meet it: the
 NameNode's web UI with its live DataNode, and a ResourceManager that runs nothing for the
 anonymous web user. The aggregation on YARN is tested in hadoop/test_run_aggregation.py."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,9 @@ def test_the_namenode_ui_is_served_and_reports_the_live_datanode(hadoop_cluster)
     assert "<title>Namenode information</title>" in page.text
     # The page's scripts (from the same jar) and the bean they render the DataNode tab from.
     assert requests.get(f"{hadoop_cluster.namenode_url}/dfshealth.js", timeout=10).status_code == 200
-    info = requests.get(f"{hadoop_cluster.namenode_url}/jmx",
-                        params={"qry": "Hadoop:service=NameNode,name=NameNodeInfo"}, timeout=10).json()
+    info = requests.get(
+        f"{hadoop_cluster.namenode_url}/jmx", params={"qry": "Hadoop:service=NameNode,name=NameNodeInfo"}, timeout=10
+    ).json()
     live = json.loads(info["beans"][0]["LiveNodes"])
     datanode = f"127.0.0.1:{hadoop_cluster.ports.datanode}"
     assert list(live) == [datanode]
@@ -32,11 +34,17 @@ def test_the_resourcemanager_lets_the_anonymous_web_user_submit_nothing(hadoop_c
     witness = tmp_path / f"ran-{uuid.uuid4().hex}"
     base = f"{hadoop_cluster.resourcemanager_url}/ws/v1/cluster/apps"
     app_id = requests.post(f"{base}/new-application", timeout=10).json()["application-id"]
-    answer = requests.post(base, timeout=10, json={
-        "application-id": app_id, "application-name": "anonymous probe", "application-type": "YARN",
-        "am-container-spec": {"commands": {"command": f"touch {witness}"}},
-        "resource": {"memory": 256, "vCores": 1},
-    })
+    answer = requests.post(
+        base,
+        timeout=10,
+        json={
+            "application-id": app_id,
+            "application-name": "anonymous probe",
+            "application-type": "YARN",
+            "am-container-spec": {"commands": {"command": f"touch {witness}"}},
+            "resource": {"memory": 256, "vCores": 1},
+        },
+    )
     assert answer.status_code in (400, 403)
     assert "does not have permission to submit" in answer.text
     assert requests.get(f"{base}/{app_id}", timeout=10).status_code == 404

@@ -1,5 +1,6 @@
 """The local Hadoop (3.4, LocalJobRunner) reads and writes s3a:// on the real S3 server, and
 mrjob's `-r hadoop` runner drives it with the switches of pipeline_common.hadoop_runner."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,18 @@ INPUTS = {
     "part-a.txt": "The quick brown fox\njumps over the lazy dog.\n",
     "part-b.txt": "the dog sleeps; THE fox doesn't\n\nquick quick\n",
 }
-EXPECTED = {"the": 4, "quick": 3, "fox": 2, "dog": 2, "brown": 1, "jumps": 1, "over": 1,
-            "lazy": 1, "sleeps": 1, "doesn't": 1}
+EXPECTED = {
+    "the": 4,
+    "quick": 3,
+    "fox": 2,
+    "dog": 2,
+    "brown": 1,
+    "jumps": 1,
+    "over": 1,
+    "lazy": 1,
+    "sleeps": 1,
+    "doesn't": 1,
+}
 JOB_TIMEOUT_S = 300
 
 
@@ -67,8 +78,14 @@ def test_word_count_through_hadoop_on_s3a_matches_inline(hadoop_home, s3, s3_set
 
     output_uri = f"s3a://{bucket}/{s3_prefix}/output"
     hadoop = run(
-        [sys.executable, str(WORD_COUNT_JOB), *hadoop_runner_args(hadoop_home, sys.executable),
-         "--output-dir", output_uri, f"s3a://{bucket}/{s3_prefix}/input/"],
+        [
+            sys.executable,
+            str(WORD_COUNT_JOB),
+            *hadoop_runner_args(hadoop_home, sys.executable),
+            "--output-dir",
+            output_uri,
+            f"s3a://{bucket}/{s3_prefix}/input/",
+        ],
         tmp_path,
     )
     assert hadoop.returncode == 0, hadoop.stderr[-5000:]
@@ -80,8 +97,7 @@ def test_word_count_through_hadoop_on_s3a_matches_inline(hadoop_home, s3, s3_set
     parts = sorted(name for name in names if name.startswith("part-"))
     assert parts, f"no part-* files in {output_uri}: {sorted(names)}"
     text = "".join(
-        s3.get_object(Bucket=bucket, Key=f"{s3_prefix}/output/{part}")["Body"].read().decode()
-        for part in parts
+        s3.get_object(Bucket=bucket, Key=f"{s3_prefix}/output/{part}")["Body"].read().decode() for part in parts
     )
     assert parse_job_output(text) == inline_counts
 
@@ -108,7 +124,8 @@ def test_fs_ls_and_cat_on_the_bucket(hadoop_home, s3, s3_settings, s3_prefix, tm
 def test_a_wrong_secret_key_is_refused(hadoop_home, s3_settings, tmp_path):
     """The launcher's configuration is what authenticates: override the secret and S3 says no."""
     hadoop = str(hadoop_home / "bin" / "hadoop")
-    result = run([hadoop, "fs", "-D", "fs.s3a.secret.key=not-the-secret", "-ls", f"s3a://{s3_settings.bucket}/"],
-                 tmp_path)
+    result = run(
+        [hadoop, "fs", "-D", "fs.s3a.secret.key=not-the-secret", "-ls", f"s3a://{s3_settings.bucket}/"], tmp_path
+    )
     assert result.returncode != 0
     assert "403" in result.stderr or "SignatureDoesNotMatch" in result.stderr

@@ -1,6 +1,7 @@
 """The whole pipeline on the real services, as `make demo` runs it: sample photos and a
 short video -> producer -> Kafka -> consumer -> metadata in S3 -> mrjob aggregation ->
 Elasticsearch -> API. Every name (bucket, topics, group, index) is fresh for this test."""
+
 from __future__ import annotations
 
 import subprocess
@@ -44,13 +45,22 @@ def pipeline_names(pipeline_env, s3, es, es_settings, kafka_admin, grant_kafka):
         "ES_INDEX": f"{es_settings.index}-test-{suffix}",
         "ES_LIVE_INDEX_PREFIX": f"{es_settings.live_index_prefix}test-{suffix}-",
     }
-    grant_kafka(images_topic=names["KAFKA_IMAGES_TOPIC"], dead_letter_topic=names["KAFKA_DEAD_LETTER_TOPIC"],
-                consumer_group=names["KAFKA_CONSUMER_GROUP"], detections_topic=names["KAFKA_DETECTIONS_TOPIC"],
-                detections_dead_letter_topic=names["KAFKA_DETECTIONS_DEAD_LETTER_TOPIC"],
-                live_group=names["LIVE_CONSUMER_GROUP"], archiver_group=names["ARCHIVER_CONSUMER_GROUP"])
+    grant_kafka(
+        images_topic=names["KAFKA_IMAGES_TOPIC"],
+        dead_letter_topic=names["KAFKA_DEAD_LETTER_TOPIC"],
+        consumer_group=names["KAFKA_CONSUMER_GROUP"],
+        detections_topic=names["KAFKA_DETECTIONS_TOPIC"],
+        detections_dead_letter_topic=names["KAFKA_DETECTIONS_DEAD_LETTER_TOPIC"],
+        live_group=names["LIVE_CONSUMER_GROUP"],
+        archiver_group=names["ARCHIVER_CONSUMER_GROUP"],
+    )
     # what `make up` creates for the configured names (the producer creates its own topic)
-    made = kafka_admin.create_topics([NewTopic(names[name], 1, 1) for name in (
-        "KAFKA_DEAD_LETTER_TOPIC", "KAFKA_DETECTIONS_TOPIC", "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC")])
+    made = kafka_admin.create_topics(
+        [
+            NewTopic(names[name], 1, 1)
+            for name in ("KAFKA_DEAD_LETTER_TOPIC", "KAFKA_DETECTIONS_TOPIC", "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC")
+        ]
+    )
     for future in made.values():
         future.result(timeout=30)
     s3.create_bucket(Bucket=names["S3_BUCKET"])
@@ -67,9 +77,24 @@ def run_demo(pipeline_env, pipeline_names, tmp_path_factory):
 
     def run() -> subprocess.CompletedProcess:
         result = subprocess.run(
-            [sys.executable, "-m", "scripts.demo", "--no-services", "--no-serve",
-             "--variants", "1", "--idle-timeout", "6", "--new-pics", str(work / "new_pics")],
-            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900,
+            [
+                sys.executable,
+                "-m",
+                "scripts.demo",
+                "--no-services",
+                "--no-serve",
+                "--variants",
+                "1",
+                "--idle-timeout",
+                "6",
+                "--new-pics",
+                str(work / "new_pics"),
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         return result
@@ -79,12 +104,14 @@ def run_demo(pipeline_env, pipeline_names, tmp_path_factory):
 
 
 def announced(kafka_settings, topic: str) -> list[ImageAnnouncement]:
-    consumer = Consumer({
-        **kafka_settings.client_config(),
-        "group.id": f"reader-{uuid.uuid4().hex[:8]}",
-        "auto.offset.reset": "earliest",
-        "enable.auto.commit": False,
-    })
+    consumer = Consumer(
+        {
+            **kafka_settings.client_config(),
+            "group.id": f"reader-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     try:
         consumer.subscribe([topic])
         messages, idle = [], 0
@@ -126,9 +153,7 @@ def group_lag(kafka_settings, topic: str, group: str) -> int:
     return consumer_lag(kafka_settings, group, topic)
 
 
-def test_every_announced_image_gets_exactly_one_metadata_record(
-    run_demo, pipeline_names, kafka_settings, s3
-):
+def test_every_announced_image_gets_exactly_one_metadata_record(run_demo, pipeline_names, kafka_settings, s3):
     messages = announced(kafka_settings, pipeline_names["KAFKA_IMAGES_TOPIC"])
     ids = [m.image_id for m in messages]
     # 7 photos for each of 2 cameras, plus frames sampled from the gate video
@@ -141,8 +166,7 @@ def test_every_announced_image_gets_exactly_one_metadata_record(
     labels = Counter(d.label for r in records.values() for d in r.detections)
     # the darknet sample photos hold dogs, people and horses: a detector that runs finds them
     assert labels["dog"] > 0 and labels["person"] > 0 and labels["horse"] > 0
-    assert group_lag(kafka_settings, pipeline_names["KAFKA_IMAGES_TOPIC"],
-                     pipeline_names["KAFKA_CONSUMER_GROUP"]) == 0
+    assert group_lag(kafka_settings, pipeline_names["KAFKA_IMAGES_TOPIC"], pipeline_names["KAFKA_CONSUMER_GROUP"]) == 0
 
 
 def test_api_counts_equal_the_detections_in_the_metadata(run_demo, pipeline_names, s3, es):
@@ -151,9 +175,7 @@ def test_api_counts_equal_the_detections_in_the_metadata(run_demo, pipeline_name
     assert api_label_totals(es, pipeline_names["ES_INDEX"], pipeline_names["ES_LIVE_INDEX_PREFIX"]) == dict(expected)
 
 
-def test_rerunning_the_whole_pipeline_changes_no_count(
-    run_demo, pipeline_names, kafka_settings, s3, es
-):
+def test_rerunning_the_whole_pipeline_changes_no_count(run_demo, pipeline_names, kafka_settings, s3, es):
     before_messages = len(announced(kafka_settings, pipeline_names["KAFKA_IMAGES_TOPIC"]))
     before_totals = api_label_totals(es, pipeline_names["ES_INDEX"], pipeline_names["ES_LIVE_INDEX_PREFIX"])
     before_docs = es.count(index=pipeline_names["ES_INDEX"])["count"]
@@ -164,6 +186,7 @@ def test_rerunning_the_whole_pipeline_changes_no_count(
     es.indices.refresh(index=pipeline_names["ES_INDEX"])
     assert es.count(index=pipeline_names["ES_INDEX"])["count"] == before_docs
     assert api_label_totals(es, pipeline_names["ES_INDEX"], pipeline_names["ES_LIVE_INDEX_PREFIX"]) == before_totals
-    runs = s3.list_objects_v2(Bucket=pipeline_names["S3_BUCKET"], Prefix="mapreduce-output/",
-                              Delimiter="/")["CommonPrefixes"]
+    runs = s3.list_objects_v2(Bucket=pipeline_names["S3_BUCKET"], Prefix="mapreduce-output/", Delimiter="/")[
+        "CommonPrefixes"
+    ]
     assert len(runs) == 2  # a second, complete run was indexed over the first

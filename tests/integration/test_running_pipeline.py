@@ -3,6 +3,7 @@
 services with this test's own names. A photo dropped into new_pics/<camera>/ becomes
 visible through the API; a real Prometheus server scrapes every process's /metrics;
 Ctrl-C leaves no process behind."""
+
 from __future__ import annotations
 
 import json
@@ -31,9 +32,13 @@ PROMETHEUS = Paths.from_env().cache_dir / "prometheus" / "usr" / "bin" / "promet
 # outside the live window), so its capture time is when it lands
 DROPPED_PHOTO = Path("/usr/share/darknet/data/dog.jpg")
 MARKER = "PIPELINE_TEST_DEMO_MARKER"
-METRICS = {"consumer": "CONSUMER_METRICS_PORT", "live": "LIVE_METRICS_PORT",
-           "scheduler": "SCHEDULER_METRICS_PORT", "dashboard": "FRONTEND_METRICS_PORT",
-           "archiver": "ARCHIVER_METRICS_PORT"}
+METRICS = {
+    "consumer": "CONSUMER_METRICS_PORT",
+    "live": "LIVE_METRICS_PORT",
+    "scheduler": "SCHEDULER_METRICS_PORT",
+    "dashboard": "FRONTEND_METRICS_PORT",
+    "archiver": "ARCHIVER_METRICS_PORT",
+}
 
 
 def free_port() -> int:
@@ -110,12 +115,21 @@ def demo(pipeline_env, s3, es, es_settings, kafka_admin, grant_kafka, tmp_path_f
     }
     # each stage's own Kafka account gets its rights on these names, and the topics `make up`
     # makes for the configured ones exist (the producer creates its own)
-    grant_kafka(images_topic=env["KAFKA_IMAGES_TOPIC"], dead_letter_topic=env["KAFKA_DEAD_LETTER_TOPIC"],
-                consumer_group=env["KAFKA_CONSUMER_GROUP"], detections_topic=env["KAFKA_DETECTIONS_TOPIC"],
-                detections_dead_letter_topic=env["KAFKA_DETECTIONS_DEAD_LETTER_TOPIC"],
-                live_group=env["LIVE_CONSUMER_GROUP"], archiver_group=env["ARCHIVER_CONSUMER_GROUP"])
-    made = kafka_admin.create_topics([NewTopic(env[name], 1, 1) for name in (
-        "KAFKA_DEAD_LETTER_TOPIC", "KAFKA_DETECTIONS_TOPIC", "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC")])
+    grant_kafka(
+        images_topic=env["KAFKA_IMAGES_TOPIC"],
+        dead_letter_topic=env["KAFKA_DEAD_LETTER_TOPIC"],
+        consumer_group=env["KAFKA_CONSUMER_GROUP"],
+        detections_topic=env["KAFKA_DETECTIONS_TOPIC"],
+        detections_dead_letter_topic=env["KAFKA_DETECTIONS_DEAD_LETTER_TOPIC"],
+        live_group=env["LIVE_CONSUMER_GROUP"],
+        archiver_group=env["ARCHIVER_CONSUMER_GROUP"],
+    )
+    made = kafka_admin.create_topics(
+        [
+            NewTopic(env[name], 1, 1)
+            for name in ("KAFKA_DEAD_LETTER_TOPIC", "KAFKA_DETECTIONS_TOPIC", "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC")
+        ]
+    )
     for future in made.values():
         future.result(timeout=30)
     s3.create_bucket(Bucket=env["S3_BUCKET"])
@@ -123,14 +137,33 @@ def demo(pipeline_env, s3, es, es_settings, kafka_admin, grant_kafka, tmp_path_f
     log_path = work / "demo.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "scripts.demo", "--no-services", "--no-samples",
-             "--new-pics", str(new_pics), "--port", str(ports["web"])],
-            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "scripts.demo",
+                "--no-services",
+                "--no-samples",
+                "--new-pics",
+                str(new_pics),
+                "--port",
+                str(ports["web"]),
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, like a shell job: Ctrl-C reaches the group
         )
     base = f"http://127.0.0.1:{ports['web']}"
-    state = {"process": process, "base": base, "ports": ports, "new_pics": new_pics, "marker": marker,
-             "log": log_path, "stopped": False}
+    state = {
+        "process": process,
+        "base": base,
+        "ports": ports,
+        "new_pics": new_pics,
+        "marker": marker,
+        "log": log_path,
+        "stopped": False,
+    }
     try:
         poll("the dashboard", lambda: get_json(f"{base}/api/health", 5), 240, process=process)
         yield state
@@ -169,8 +202,12 @@ def dropped(demo):
     part = demo["new_pics"].parent / "dog-landing.jpg"  # outside the watched folder, then renamed: it lands whole
     assert cv2.imwrite(str(part), pixels)
     part.rename(folder / "dog.jpg")
-    return camera, poll("the dropped photo's counts in the API",
-                        lambda: source_total(demo["base"], camera), 300, process=demo["process"])
+    return camera, poll(
+        "the dropped photo's counts in the API",
+        lambda: source_total(demo["base"], camera),
+        300,
+        process=demo["process"],
+    )
 
 
 def test_a_photo_dropped_into_new_pics_becomes_visible_through_the_api(demo, dropped):
@@ -205,11 +242,17 @@ def test_prometheus_scrapes_every_process(demo, dropped, tmp_path):
     prometheus_config(config, demo["ports"])
     port = free_port()
     server = subprocess.Popen(
-        [str(PROMETHEUS), f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(PROMETHEUS),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
+
         def all_up():
             results = prometheus_query(port, "up")
             up = {sample["metric"]["job"]: sample["value"][1] for sample in results}
@@ -226,8 +269,11 @@ def test_prometheus_scrapes_every_process(demo, dropped, tmp_path):
             results = poll(f"{expression} in Prometheus", lambda e=expression: prometheus_query(port, e), 30)
             assert check(float(results[0]["value"][1])), (expression, results)
         # the dashboard's own requests (health checks, the API calls above) were timed
-        latency = poll("API request latency in Prometheus",
-                       lambda: prometheus_query(port, "pipeline_api_request_seconds_count"), 30)
+        latency = poll(
+            "API request latency in Prometheus",
+            lambda: prometheus_query(port, "pipeline_api_request_seconds_count"),
+            30,
+        )
         assert {sample["metric"]["endpoint"] for sample in latency} >= {"/api/health"}
         lag = poll("consumer lag in Prometheus", lambda: prometheus_query(port, "pipeline_consumer_lag_messages"), 30)
         assert all(float(sample["value"][1]) >= 0 for sample in lag)

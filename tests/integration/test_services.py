@@ -1,4 +1,5 @@
 """The services every stage relies on: reachable with the right credentials, closed without."""
+
 from __future__ import annotations
 
 import subprocess
@@ -28,17 +29,20 @@ def test_kafka_round_trip_with_the_configured_account(kafka_settings, kafka_admi
         producer = Producer(kafka_settings.client_config())
         delivered = []
         for n in range(3):
-            producer.produce(topic, key=str(n), value=f"message {n}".encode(),
-                             on_delivery=lambda err, msg: delivered.append(err))
+            producer.produce(
+                topic, key=str(n), value=f"message {n}".encode(), on_delivery=lambda err, msg: delivered.append(err)
+            )
         assert producer.flush(30) == 0
         assert delivered == [None, None, None]
 
-        consumer = Consumer({
-            **kafka_settings.client_config(),
-            "group.id": unique_name("services-group"),
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        })
+        consumer = Consumer(
+            {
+                **kafka_settings.client_config(),
+                "group.id": unique_name("services-group"),
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
         try:
             consumer.subscribe([topic])
             received = []
@@ -75,8 +79,13 @@ def test_kafka_refuses_bad_credentials(kafka_settings, who):
 
 
 def test_kafka_refuses_clients_without_sasl(kafka_settings):
-    producer = Producer({"bootstrap.servers": kafka_settings.bootstrap_servers,
-                         "security.protocol": "PLAINTEXT", "error_cb": lambda error: None})
+    producer = Producer(
+        {
+            "bootstrap.servers": kafka_settings.bootstrap_servers,
+            "security.protocol": "PLAINTEXT",
+            "error_cb": lambda error: None,
+        }
+    )
     with pytest.raises(KafkaException):
         producer.list_topics(timeout=3)
 
@@ -86,10 +95,16 @@ def test_kafka_controller_listener_requires_a_password_too(pipeline_env, kafka_s
         pytest.skip("the controller port is known for the local broker only")
     port = pipeline_env.get("PIPELINE_KAFKA_CONTROLLER_PORT", "9093")
     errors = []
-    producer = Producer({**kafka_settings.client_config(), "bootstrap.servers": f"127.0.0.1:{port}",
-                         "security.protocol": "SASL_PLAINTEXT",  # the controller's own listener, not the edge
-                         "sasl.username": "admin", "sasl.password": "not-the-password",
-                         "error_cb": errors.append})
+    producer = Producer(
+        {
+            **kafka_settings.client_config(),
+            "bootstrap.servers": f"127.0.0.1:{port}",
+            "security.protocol": "SASL_PLAINTEXT",  # the controller's own listener, not the edge
+            "sasl.username": "admin",
+            "sasl.password": "not-the-password",
+            "error_cb": errors.append,
+        }
+    )
     for _ in range(40):  # the refusal arrives through error_cb, served by poll()
         producer.poll(0.25)
         if errors:
@@ -101,8 +116,12 @@ def test_kafka_controller_listener_requires_a_password_too(pipeline_env, kafka_s
 
 
 def test_elasticsearch_answers_with_its_version_when_authenticated(es_settings):
-    response = requests.get(es_settings.url, auth=(es_settings.username, es_settings.password.get_secret_value()),
-                            verify=es_settings.ca_certs or True, timeout=10)
+    response = requests.get(
+        es_settings.url,
+        auth=(es_settings.username, es_settings.password.get_secret_value()),
+        verify=es_settings.ca_certs or True,
+        timeout=10,
+    )
     assert response.status_code == 200
     assert response.headers["X-Elastic-Product"] == "Elasticsearch"
     assert response.json()["version"]["number"].startswith("8.")
@@ -115,8 +134,9 @@ def test_elasticsearch_client_reaches_the_cluster(es):
 
 @pytest.mark.parametrize("auth", [None, ("elastic", "not-the-password")], ids=["anonymous", "wrong password"])
 def test_elasticsearch_refuses_requests_without_valid_credentials(es_settings, auth):
-    response = requests.get(f"{es_settings.url}/_cluster/health", auth=auth, verify=es_settings.ca_certs or True,
-                            timeout=10)
+    response = requests.get(
+        f"{es_settings.url}/_cluster/health", auth=auth, verify=es_settings.ca_certs or True, timeout=10
+    )
     assert response.status_code == 401
 
 
@@ -134,8 +154,7 @@ def test_s3_stores_and_lists_objects(s3, s3_settings, unique_name):
         body = s3.get_object(Bucket=s3_settings.bucket, Key=keys[1])["Body"].read()
         assert body == keys[1].encode()
     finally:
-        s3.delete_objects(Bucket=s3_settings.bucket,
-                          Delete={"Objects": [{"Key": key} for key in keys]})
+        s3.delete_objects(Bucket=s3_settings.bucket, Delete={"Objects": [{"Key": key} for key in keys]})
 
 
 @pytest.mark.parametrize(
@@ -166,8 +185,9 @@ def test_status_reports_every_service_ready(pipeline_env):
         pytest.skip("`local_services status` describes the local processes only")
     from local_services.settings import LocalSettings
 
-    result = subprocess.run([sys.executable, "-m", "local_services", "status"],
-                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "local_services", "status"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
     settings = LocalSettings.from_env(pipeline_env)

@@ -1,6 +1,7 @@
 """The fakes the unit tests hand to the code instead of real clients: S3, Kafka, the
 detector, Elasticsearch. Each does the few calls the code makes, over plain data, and
 records what it was asked, so a test checks the outcome a user would see."""
+
 from __future__ import annotations
 
 import io
@@ -114,10 +115,22 @@ class FakeImageBucket:
 class FakeMessage:
     """A confluent_kafka.Message as the code reads it."""
 
-    def __init__(self, value: bytes | None, offset: int, partition: int = 0, topic: str = "images",
-                 key: bytes | None = None, error=None):
+    def __init__(
+        self,
+        value: bytes | None,
+        offset: int,
+        partition: int = 0,
+        topic: str = "images",
+        key: bytes | None = None,
+        error=None,
+    ):
         self._value, self._offset, self._partition, self._topic, self._key, self._error = (
-            value, offset, partition, topic, key, error,
+            value,
+            offset,
+            partition,
+            topic,
+            key,
+            error,
         )
 
     def value(self):
@@ -204,7 +217,9 @@ class FakeDetector:
         if self.fail_with is not None:
             raise self.fail_with
         return Detections(
-            boxes=[[0, 0, max(1, blob.width // 2), max(1, blob.height // 2)]], scores=[0.9], class_ids=[16],
+            boxes=[[0, 0, max(1, blob.width // 2), max(1, blob.height // 2)]],
+            scores=[0.9],
+            class_ids=[16],
             labels=("dog",),
         )
 
@@ -267,8 +282,11 @@ class FakeElasticsearch:
     def searches(self, live=False):
         """The count searches of the batch index (or, with live=True, of the live indices):
         not the look-ups of stored intervals, runs, extents and generations."""
-        return [body for kind, index, body in self.calls
-                if kind == "search" and not {"intervals", "oldest"} & set(body["aggs"]) and ("*" in index) == live]
+        return [
+            body
+            for kind, index, body in self.calls
+            if kind == "search" and not {"intervals", "oldest"} & set(body["aggs"]) and ("*" in index) == live
+        ]
 
     def search(self, index, **body):
         self.calls.append(("search", index, body))
@@ -298,17 +316,23 @@ class FakeElasticsearch:
 
     def _live(self, aggs):
         if "oldest" in aggs:
-            return {"hits": {"total": {"value": self.live_images}},
-                    "aggregations": {"oldest": {"value": None}, "newest": {"value": None}}}
-        inner = self._answer(aggs["live"]["aggs"]["in"]["aggs"], self.live_totals, self.live_timeline,
-                             self.live_values)
+            return {
+                "hits": {"total": {"value": self.live_images}},
+                "aggregations": {"oldest": {"value": None}, "newest": {"value": None}},
+            }
+        inner = self._answer(aggs["live"]["aggs"]["in"]["aggs"], self.live_totals, self.live_timeline, self.live_values)
         return {"aggregations": {"live": {"in": inner["aggregations"]}}}
 
     def _answer(self, aggs, label_totals, timeline_buckets, values):
         if "oldest" in aggs:
-            return {"hits": {"total": {"value": 42}}, "aggregations": {
-                "oldest": {"value": self.extent[0]}, "newest": {"value": self.extent[1]},
-                "intervals": {"buckets": [{"key": i} for i in self.intervals]}}}
+            return {
+                "hits": {"total": {"value": 42}},
+                "aggregations": {
+                    "oldest": {"value": self.extent[0]},
+                    "newest": {"value": self.extent[1]},
+                    "intervals": {"buckets": [{"key": i} for i in self.intervals]},
+                },
+            }
         if "intervals" in aggs:
             runs = {"buckets": [{"key": run} for run in self.runs]}
             return {"aggregations": {"intervals": {"buckets": [{"key": i, "runs": runs} for i in self.intervals]}}}
@@ -319,9 +343,9 @@ class FakeElasticsearch:
             bucket = {"key": label, "count": {"value": float(count)}}
             if "timeline" in aggs["labels"]["aggs"]:
                 points = timeline_buckets.get(label, [])
-                bucket["timeline"] = {"buckets": [
-                    {"key": k, "count": {"value": float(v)}} for k, v in points]}
+                bucket["timeline"] = {"buckets": [{"key": k, "count": {"value": float(v)}} for k, v in points]}
             buckets.append(bucket)
         total = sum(count for _, count in label_totals)
-        return {"aggregations": {"labels": {"sum_other_doc_count": 0, "buckets": buckets},
-                                 "total": {"value": float(total)}}}
+        return {
+            "aggregations": {"labels": {"sum_other_doc_count": 0, "buckets": buckets}, "total": {"value": float(total)}}
+        }

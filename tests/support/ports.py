@@ -1,4 +1,5 @@
 """Local ports for tests: one nothing listens on, one a stranger holds."""
+
 from __future__ import annotations
 
 import socket

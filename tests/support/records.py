@@ -1,4 +1,5 @@
 """Records as the stages pass them, built with defaults a test overrides by name."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -10,9 +11,18 @@ IMAGE_ID = "0123456789abcdef0123456789abcdef"
 CAPTURED = datetime(2026, 11, 28, 10, 15, 30, tzinfo=timezone.utc)
 
 
-def announcement(image_id: str, bucket: str, *, key: str | None = None, source: str = "camera-1",
-                 moment: datetime | None = None, uploaded: datetime | None = None, size: int = 100,
-                 width: int = 64, height: int = 48) -> ImageAnnouncement:
+def announcement(
+    image_id: str,
+    bucket: str,
+    *,
+    key: str | None = None,
+    source: str = "camera-1",
+    moment: datetime | None = None,
+    uploaded: datetime | None = None,
+    size: int = 100,
+    width: int = 64,
+    height: int = 48,
+) -> ImageAnnouncement:
     """The producer's announcement of s3://<bucket>/<key> (default: where the producer puts
     `image_id`), captured at `moment` (default: now) and uploaded then or at `uploaded`."""
     moment = moment or datetime.now(timezone.utc)

@@ -1,5 +1,6 @@
 """Helpers for the integration tests over the real services: clean-up of what a test
 created, and the processes it started."""
+
 from __future__ import annotations
 
 import os
@@ -81,6 +82,12 @@ class OwnService:
     def start(self) -> None:
         from pipeline_common.environment import PROJECT_ROOT
 
-        result = subprocess.run([sys.executable, "-m", "local_services", "up", self.name], cwd=PROJECT_ROOT,
-                                env=self.env, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [sys.executable, "-m", "local_services", "up", self.name],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert result.returncode == 0, result.stdout + result.stderr

@@ -1,5 +1,6 @@
 """One way into each stage, three doors: the console script, `python -m <package>` and the
 original script path print the same --help, from any working directory."""
+
 from __future__ import annotations
 
 import importlib.util

@@ -2,6 +2,7 @@
 event lands in the archive once, also when a batch is read again after a crash (its
 file written, its offsets not committed); the aggregation counts the archive as the
 events say."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,9 @@ NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 def event(number: int) -> DetectionEvent:
     counts = {"person": number % 3 + 1} if number % 4 else {}
-    return DetectionEvent(f"{number:032x}", f"cam-{number % 2}", NOW - timedelta(minutes=number), NOW,
-                          "yolov4-tiny", counts)
+    return DetectionEvent(
+        f"{number:032x}", f"cam-{number % 2}", NOW - timedelta(minutes=number), NOW, "yolov4-tiny", counts
+    )
 
 
 @pytest.fixture
@@ -53,19 +55,28 @@ def names(kafka_admin, grant_kafka, s3, s3_settings):
 @pytest.fixture
 def settings(pipeline_env, names) -> ArchiverSettings:
     """The archiver's settings as a user has them: its own Kafka and S3 accounts."""
-    return ArchiverSettings.from_env({
-        **pipeline_env, "PIPELINE_DOTENV": "/nonexistent", "KAFKA_DETECTIONS_TOPIC": names["topic"],
-        "ARCHIVER_CONSUMER_GROUP": names["group"], "S3_BUCKET": names["bucket"],
-        "ARCHIVER_SESSION_TIMEOUT_MS": "6000",
-    })
+    return ArchiverSettings.from_env(
+        {
+            **pipeline_env,
+            "PIPELINE_DOTENV": "/nonexistent",
+            "KAFKA_DETECTIONS_TOPIC": names["topic"],
+            "ARCHIVER_CONSUMER_GROUP": names["group"],
+            "S3_BUCKET": names["bucket"],
+            "ARCHIVER_SESSION_TIMEOUT_MS": "6000",
+        }
+    )
 
 
 def publish(kafka_settings, topic: str, events) -> None:
     producer = Producer({**kafka_settings.client_config(), "enable.idempotence": True})
     failures = []
     for item in events:
-        producer.produce(topic, value=serialize_detection_event(item), key=item.image_id.encode(),
-                         on_delivery=lambda error, _m: error and failures.append(error))
+        producer.produce(
+            topic,
+            value=serialize_detection_event(item),
+            key=item.image_id.encode(),
+            on_delivery=lambda error, _m: error and failures.append(error),
+        )
     assert producer.flush(30) == 0 and failures == []
 
 
@@ -74,9 +85,17 @@ def run_archiver(settings: ArchiverSettings, commit: bool = True):
     from confluent_kafka import Consumer
 
     consumer = Consumer(settings.consumer_config())
-    archiver = Archiver(consumer=consumer, s3=s3_client(settings.s3), bucket=settings.s3.bucket,
-                        topic=settings.kafka.detections_topic, prefix=settings.prefix, stop=threading.Event(),
-                        flush_s=settings.flush_s, max_records=7, limits=RunLimits(idle_timeout_s=4))
+    archiver = Archiver(
+        consumer=consumer,
+        s3=s3_client(settings.s3),
+        bucket=settings.s3.bucket,
+        topic=settings.kafka.detections_topic,
+        prefix=settings.prefix,
+        stop=threading.Event(),
+        flush_s=settings.flush_s,
+        max_records=7,
+        limits=RunLimits(idle_timeout_s=4),
+    )
     if not commit:
         archiver._commit = lambda partition, offset: None
     try:
@@ -110,8 +129,9 @@ def test_every_event_is_archived_once_even_when_read_again(settings, names, kafk
     # nothing left to read: the offsets were committed after the files were written
     assert run_archiver(settings).received == 0
     # the aggregation over the archive counts what the events say
-    aggregation = AggregationSettings.from_env({**pipeline_env, "S3_BUCKET": names["bucket"]}, runner="inline",
-                                               output_prefix="out/")
+    aggregation = AggregationSettings.from_env(
+        {**pipeline_env, "S3_BUCKET": names["bucket"]}, runner="inline", output_prefix="out/"
+    )
     result = run_aggregation(aggregation, s3)
     assert result.source == "archive" and result.mode == "full"
     counted = {}
@@ -133,9 +153,11 @@ def test_the_archivers_own_s3_account_may_write_only_the_archive(settings, names
 
     client = s3_client(settings.s3)
     client.put_object(Bucket=names["bucket"], Key="detections/probe", Body=b"x")
-    for action in (lambda: client.put_object(Bucket=names["bucket"], Key="metadata/probe", Body=b"x"),
-                   lambda: client.get_object(Bucket=names["bucket"], Key="detections/probe"),
-                   lambda: client.list_objects_v2(Bucket=names["bucket"])):
+    for action in (
+        lambda: client.put_object(Bucket=names["bucket"], Key="metadata/probe", Body=b"x"),
+        lambda: client.get_object(Bucket=names["bucket"], Key="detections/probe"),
+        lambda: client.list_objects_v2(Bucket=names["bucket"]),
+    ):
         with pytest.raises(ClientError) as refused:
             action()
         assert refused.value.response["Error"]["Code"] == "AccessDenied"

@@ -1,6 +1,7 @@
 """Per-test bucket, topics and consumer group for the consumer's integration tests, real
 photos made unique per test, and ways to announce them, run the consumer (in-process or
 as a subprocess) and read back metadata, dead letters and the group's lag."""
+
 from __future__ import annotations
 
 import hashlib
@@ -140,8 +141,14 @@ def read_metadata(s3, bucket: str) -> dict[str, MetadataRecord]:
 
 def read_topic(kafka_settings, topic: str, timeout_s: float = 20.0) -> list:
     """Every message value on partition 0 of `topic`, in order."""
-    reader = Consumer({**kafka_settings.client_config(), "group.id": unique("reader"),
-                       "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    reader = Consumer(
+        {
+            **kafka_settings.client_config(),
+            "group.id": unique("reader"),
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
     try:
         low, high = reader.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
         reader.assign([TopicPartition(topic, 0, low)])

@@ -1,6 +1,7 @@
 """Bad input never stops the consumer and never vanishes: each kind ends in the
 dead-letter topic with its stage and reason, and the good images around it are
 processed. One consumer run over one batch interleaving every kind with good photos."""
+
 from __future__ import annotations
 
 import base64
@@ -47,7 +48,8 @@ def bad_messages(s3, bucket: str) -> dict[str, tuple[bytes, str, str]]:
     # a valid ISO-8601 time past year 9999 once converted to UTC: crashed the consumer
     overflowing = dict(announcement_for(bucket, "cd" * 16).to_dict(), captured_at="9999-12-31T23:59:59-01:00")
     huge_size = json.dumps(dict(announcement_for(bucket, "ef" * 16).to_dict(), size_bytes=0)).replace(
-        '"size_bytes": 0', '"size_bytes": ' + "9" * 5000  # over Python's int conversion limit
+        '"size_bytes": 0',
+        '"size_bytes": ' + "9" * 5000,  # over Python's int conversion limit
     )
     dog = (PHOTOS / "dog.jpg").read_bytes()
     objects = {
@@ -63,7 +65,9 @@ def bad_messages(s3, bucket: str) -> dict[str, tuple[bytes, str, str]]:
         "time overflowing in UTC": (json.dumps(overflowing).encode(), "parse", "captured_at"),
         "integer over the conversion limit": (huge_size.encode(), "parse", "not valid JSON"),
         "nonexistent object": (
-            announcement_for(bucket, image_id_of(b"never uploaded")).to_json_bytes(), "download", "does not exist"
+            announcement_for(bucket, image_id_of(b"never uploaded")).to_json_bytes(),
+            "download",
+            "does not exist",
         ),
         "zero-byte": (uploaded["zero-byte"], "decode", "zero-byte"),
         "truncated jpeg": (uploaded["truncated jpeg"], "decode", "truncated"),
@@ -73,9 +77,15 @@ def bad_messages(s3, bucket: str) -> dict[str, tuple[bytes, str, str]]:
 
 
 KINDS = [
-    "malformed json", "missing field", "time overflowing in UTC", "integer over the conversion limit",
-    "nonexistent object", "zero-byte",
-    "truncated jpeg", "non-image bytes", "huge dimensions",
+    "malformed json",
+    "missing field",
+    "time overflowing in UTC",
+    "integer over the conversion limit",
+    "nonexistent object",
+    "zero-byte",
+    "truncated jpeg",
+    "non-image bytes",
+    "huge dimensions",
 ]
 
 

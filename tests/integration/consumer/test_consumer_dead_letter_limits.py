@@ -3,6 +3,7 @@ detector's own account: a huge bad message still gets a dead letter that fits; a
 dead-letter topic that is missing stops the consumer at start-up; a dead letter Kafka
 refuses for good (not authorised) stops it with the fatal outcome, the bad message
 uncommitted, instead of retrying it forever."""
+
 from __future__ import annotations
 
 import base64
@@ -73,7 +74,16 @@ def test_a_missing_dead_letter_topic_stops_the_consumer_at_start_up(
 
 
 def test_a_dead_letter_kafka_refuses_for_good_stops_the_consumer_uncommitted(
-    settings, shared_detector, upload, announce, metadata, dead_letters, group_lag, bucket, kafka_admin, pipeline_env,
+    settings,
+    shared_detector,
+    upload,
+    announce,
+    metadata,
+    dead_letters,
+    group_lag,
+    bucket,
+    kafka_admin,
+    pipeline_env,
     topics,
 ):
     from local_services.accounts import acl_bindings

@@ -7,6 +7,7 @@ These kill services, so they run only on this checkout's own stack
 (PIPELINE_SERVICES=local, the default): the process killed is the one whose pid file
 is in this checkout's local state, and it is started again (`local_services up <name>`)
 whatever the test's outcome. Each takes a minute or two (marked `fault` and `slow`)."""
+
 from __future__ import annotations
 
 import signal
@@ -32,8 +33,10 @@ def wait_until(condition, what: str, processes=(), timeout_s: float = DEADLINE_S
     while not condition():
         for process in processes:
             if process.poll() is not None:
-                pytest.fail(f"{what}: a process exited ({process.returncode}) before:\n"
-                            + Path(process.log_path).read_text()[-3000:])
+                pytest.fail(
+                    f"{what}: a process exited ({process.returncode}) before:\n"
+                    + Path(process.log_path).read_text()[-3000:]
+                )
         if time.monotonic() > deadline:
             pytest.fail(f"{what}: not within {timeout_s:.0f} s")
         time.sleep(0.5)
@@ -65,8 +68,18 @@ def tally(expected_ids: set[str], metadata, events) -> dict[str, int]:
 
 
 def test_kafka_killed_and_restarted_while_a_producer_and_two_consumers_run(
-    own_service, consumer_env, start_consumer, metadata, metadata_count, dead_letters, group_lag, kafka_settings,
-    topics, tmp_path, bucket, processes,
+    own_service,
+    consumer_env,
+    start_consumer,
+    metadata,
+    metadata_count,
+    dead_letters,
+    group_lag,
+    kafka_settings,
+    topics,
+    tmp_path,
+    bucket,
+    processes,
 ):
     kafka = own_service("kafka")
     new_pics, frames = tmp_path / "new_pics" / "door", tmp_path / "frames"
@@ -80,9 +93,18 @@ def test_kafka_killed_and_restarted_while_a_producer_and_two_consumers_run(
 
     producer_log = (tmp_path / "producer.log").open("w")
     producer = processes.start(
-        [sys.executable, "-m", "producer", "run"], cwd=PROJECT_ROOT, stdout=producer_log, stderr=subprocess.STDOUT,
-        env={**consumer_env, "PRODUCER_NEW_PICS_DIR": str(new_pics.parent), "PRODUCER_FRAMES_DIR": str(frames),
-             "PRODUCER_CREATE_TOPIC": "false", "PRODUCER_DELIVERY_TIMEOUT_S": "240"})
+        [sys.executable, "-m", "producer", "run"],
+        cwd=PROJECT_ROOT,
+        stdout=producer_log,
+        stderr=subprocess.STDOUT,
+        env={
+            **consumer_env,
+            "PRODUCER_NEW_PICS_DIR": str(new_pics.parent),
+            "PRODUCER_FRAMES_DIR": str(frames),
+            "PRODUCER_CREATE_TOPIC": "false",
+            "PRODUCER_DELIVERY_TIMEOUT_S": "240",
+        },
+    )
     producer.log_path = tmp_path / "producer.log"
     wait_until(lambda: metadata_count() >= 3, "the first images to be processed", consumers)
 
@@ -107,8 +129,17 @@ def test_kafka_killed_and_restarted_while_a_producer_and_two_consumers_run(
 
 
 def test_s3_killed_while_the_consumer_works_gives_no_dead_letters_and_it_resumes(
-    own_service, upload, announce, start_consumer, metadata, metadata_count, dead_letters, group_lag,
-    kafka_settings, topics, bucket,
+    own_service,
+    upload,
+    announce,
+    start_consumer,
+    metadata,
+    metadata_count,
+    dead_letters,
+    group_lag,
+    kafka_settings,
+    topics,
+    bucket,
 ):
     s3 = own_service("s3")
     goods = [upload(data) for _, data in photo_variants(16, salt=bucket)]

@@ -1,4 +1,5 @@
 """The consumer against the real Kafka and S3: real photos in, one metadata record each out."""
+
 from __future__ import annotations
 
 import logging

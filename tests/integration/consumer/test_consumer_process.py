@@ -1,5 +1,6 @@
 """The consumer as a process, as operators run it: killed with SIGKILL halfway through a
 batch and restarted, nothing is lost; stopped with SIGTERM, it finishes, commits, exits 0."""
+
 from __future__ import annotations
 
 import signal
@@ -63,8 +64,10 @@ def test_sigterm_finishes_the_images_in_flight_commits_and_exits_0(
     assert process.wait(timeout=60) == 0, process.log_path.read_text()
     log = process.log_path.read_text()
     assert "SIGTERM received" in log
-    committed = sum(max(0, offset) for offset in committed_positions(
-        kafka_settings, consumer_env["KAFKA_CONSUMER_GROUP"], topics[0]).values())
+    committed = sum(
+        max(0, offset)
+        for offset in committed_positions(kafka_settings, consumer_env["KAFKA_CONSUMER_GROUP"], topics[0]).values()
+    )
     written = len(metadata())
     # everything it started was finished and committed, and nothing beyond that
     assert 5 <= committed < 40

@@ -2,6 +2,7 @@
 with a short max.poll.interval.ms and one download held up for longer than that, the
 consumer pauses its partitions and keeps polling, so nothing is revoked and no image is
 read twice. Real Kafka and S3; the stall is injected into the S3 client's downloads."""
+
 from __future__ import annotations
 
 import logging
@@ -48,8 +49,9 @@ def test_a_stall_longer_than_the_poll_interval_causes_no_rebalance_and_no_redo(
     stalled = StalledDownloads(s3_client(settings.s3), f"images/{goods[0].image_id}.jpg", STALL_S)
 
     with caplog.at_level(logging.INFO, logger="consumer"):
-        summary = run_consumer(short, RunLimits(idle_timeout_s=3), threading.Event(), detector=shared_detector,
-                               s3=stalled)
+        summary = run_consumer(
+            short, RunLimits(idle_timeout_s=3), threading.Event(), detector=shared_detector, s3=stalled
+        )
 
     assert stalled.stalled.is_set()
     # every image polled once and processed once: nothing revoked, lost or read again

@@ -1,5 +1,6 @@
 """The edge as a client sees it: Traefik's address from the client settings (ES_URL over
 https, KAFKA_SECURITY_PROTOCOL=SASL_SSL), its CA, and the accounts in .env."""
+
 from __future__ import annotations
 
 import socket
@@ -32,8 +33,12 @@ def edge(pipeline_env) -> Edge:
     if pipeline_env.get("KAFKA_SECURITY_PROTOCOL", "").upper() != "SASL_SSL":
         pytest.skip("KAFKA_SECURITY_PROTOCOL is not SASL_SSL: Kafka does not go through the edge")
     ca = pipeline_env.get("ES_CA_CERTS", "")
-    return Edge(url=f"https://{parts.netloc}", ca=ca, kafka=pipeline_env["KAFKA_BOOTSTRAP_SERVERS"].split(",")[0],
-                host=parts.hostname or "")
+    return Edge(
+        url=f"https://{parts.netloc}",
+        ca=ca,
+        kafka=pipeline_env["KAFKA_BOOTSTRAP_SERVERS"].split(",")[0],
+        host=parts.hostname or "",
+    )
 
 
 def account(env, prefix: str) -> tuple[str, str]:
@@ -52,8 +57,12 @@ def dashboard_backend(pipeline_env, tmp_path_factory):
         return
     log = tmp_path_factory.mktemp("dashboard") / "dashboard.log"
     with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "simple_frontend", "--port", str(port)], cwd=PROJECT_ROOT,
-                                   stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "simple_frontend", "--port", str(port)],
+            cwd=PROJECT_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -1,5 +1,6 @@
 """The edge, for real: Traefik in front of Elasticsearch, the dashboard, its own API and
 Kafka, with TLS from the generated CA, basic auth, and each stage's least rights."""
+
 from __future__ import annotations
 
 import base64
@@ -32,8 +33,9 @@ def status(url: str, ca: str, auth=None, method: str = "GET", **kwargs) -> int:
 
 @pytest.mark.parametrize("who, expected", [("nobody", 401), ("wrong password", 401), ("elastic", 200)])
 def test_elasticsearch_at_the_edge_needs_valid_credentials(edge, pipeline_env, who, expected):
-    auth = {"nobody": None, "wrong password": ("elastic", WRONG),
-            "elastic": ("elastic", pipeline_env["ES_PASSWORD"])}[who]
+    auth = {"nobody": None, "wrong password": ("elastic", WRONG), "elastic": ("elastic", pipeline_env["ES_PASSWORD"])}[
+        who
+    ]
     assert status(f"{edge.url}/elasticsearch/_cluster/health", edge.ca, auth) == expected
 
 
@@ -65,8 +67,9 @@ def test_traefiks_api_is_for_operators_only(edge, pipeline_env):
 def raw_status(base: str, path: str, ca: str, auth: tuple[str, str]) -> int:
     """GET with the path sent exactly as written (requests' urllib3 would resolve "..")."""
     parts = urlsplit(base)
-    connection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=30,
-                                             context=ssl.create_default_context(cafile=ca))
+    connection = http.client.HTTPSConnection(
+        parts.hostname, parts.port, timeout=30, context=ssl.create_default_context(cafile=ca)
+    )
     try:
         token = base64.b64encode(":".join(auth).encode()).decode()
         connection.request("GET", path, headers={"Authorization": f"Basic {token}"})
@@ -112,9 +115,16 @@ def test_the_namenode_ui_through_the_edge_shows_the_live_datanode(edge, pipeline
     assert status(jmx, edge.ca) == 401
 
 
-@pytest.mark.parametrize("path", ["/webhdfs/v1/?op=LISTSTATUS", "//webhdfs/v1/?op=LISTSTATUS",
-                                  "/jmx/../webhdfs/v1/?op=LISTSTATUS", "/%77ebhdfs/v1/?op=LISTSTATUS"],
-                         ids=["plain", "double slash", "dot-dot", "percent-encoded"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/webhdfs/v1/?op=LISTSTATUS",
+        "//webhdfs/v1/?op=LISTSTATUS",
+        "/jmx/../webhdfs/v1/?op=LISTSTATUS",
+        "/%77ebhdfs/v1/?op=LISTSTATUS",
+    ],
+    ids=["plain", "double slash", "dot-dot", "percent-encoded"],
+)
 def test_webhdfs_is_not_reachable_through_the_edge(edge, pipeline_env, hdfs_ui, path):
     """WebHDFS believes any `user.name` without Kerberos: no router leads to it, not even
     for the operators, while their NameNode UI page passes the same entry point."""
@@ -170,8 +180,14 @@ def test_kafka_produce_and_consume_over_sasl_ssl(edge, kafka_settings, kafka_adm
         for n in range(3):
             producer.produce(topic, value=f"m{n}".encode(), on_delivery=lambda err, _m: delivered.append(err))
         assert producer.flush(30) == 0 and delivered == [None] * 3
-        consumer = Consumer({**kafka_settings.client_config(), "group.id": unique_name("edge-group"),
-                             "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        consumer = Consumer(
+            {
+                **kafka_settings.client_config(),
+                "group.id": unique_name("edge-group"),
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
         try:
             consumer.subscribe([topic])
             received = []
@@ -262,29 +278,39 @@ def test_each_indexer_writes_only_its_own_indices(edge, pipeline_env, es):
         assert batch.put(f"{edge.url}/elasticsearch/{own}/_doc/1", json={"n": 1}, timeout=30).status_code == 201
         assert batch.put(f"{edge.url}/elasticsearch/{live}/_doc/1", json={"n": 1}, timeout=30).status_code == 403
         live_indexer = es_as(edge, pipeline_env, "LIVE_ES")
-        assert live_indexer.put(f"{edge.url}/elasticsearch/{own}/_doc/2", json={"n": 1},
-                                timeout=30).status_code == 403
+        assert live_indexer.put(f"{edge.url}/elasticsearch/{own}/_doc/2", json={"n": 1}, timeout=30).status_code == 403
     finally:
         es.indices.delete(index=[own, live], ignore_unavailable=True)
 
 
 def stage_client(kafka_settings, env, prefix: str) -> dict:
-    return {**kafka_settings.client_config(), "sasl.username": env[f"{prefix}_KAFKA_USERNAME"],
-            "sasl.password": env[f"{prefix}_KAFKA_PASSWORD"]}
+    return {
+        **kafka_settings.client_config(),
+        "sasl.username": env[f"{prefix}_KAFKA_USERNAME"],
+        "sasl.password": env[f"{prefix}_KAFKA_PASSWORD"],
+    }
 
 
 def test_the_producer_account_cannot_write_dead_letters(pipeline_env, kafka_settings, edge):
     producer = Producer({**stage_client(kafka_settings, pipeline_env, "PRODUCER"), "message.timeout.ms": 20000})
     outcomes = []
-    producer.produce(pipeline_env.get("KAFKA_DEAD_LETTER_TOPIC", "images-dead-letter"), b"not mine",
-                     on_delivery=lambda err, _m: outcomes.append(err))
+    producer.produce(
+        pipeline_env.get("KAFKA_DEAD_LETTER_TOPIC", "images-dead-letter"),
+        b"not mine",
+        on_delivery=lambda err, _m: outcomes.append(err),
+    )
     producer.flush(30)
     assert [error.code() for error in outcomes] == [KafkaError.TOPIC_AUTHORIZATION_FAILED]
 
 
 def test_the_producer_account_cannot_read_images_in_another_group(pipeline_env, kafka_settings, edge):
-    consumer = Consumer({**stage_client(kafka_settings, pipeline_env, "PRODUCER"),
-                         "group.id": f"not-the-producers-{uuid.uuid4().hex[:8]}", "auto.offset.reset": "earliest"})
+    consumer = Consumer(
+        {
+            **stage_client(kafka_settings, pipeline_env, "PRODUCER"),
+            "group.id": f"not-the-producers-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+        }
+    )
     try:
         consumer.subscribe([pipeline_env.get("KAFKA_IMAGES_TOPIC", "images")])
         errors = []

@@ -1,5 +1,6 @@
 """The indexer CLI against the real S3 and Elasticsearch: a unique run prefix and a
 unique index per test."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,6 @@ from pipeline_common.lease import LOCK_MAPPINGS, Lease, ensure_index
 from pipeline_common.s3 import delete_prefix
 
 T0 = datetime(2026, 11, 28, 8, tzinfo=timezone.utc)
-
-
 
 
 def agg(label, hours=0, detections=2, images=1, source="cam-1", interval=Interval.HOUR):
@@ -48,10 +47,18 @@ def put_run(s3, s3_settings, output_prefix):
         for name, lines in parts.items():
             body = "".join(f"{line}\n" for line in lines).encode()
             s3.put_object(Bucket=s3_settings.bucket, Key=f"{output_prefix}{run_id}/{name}", Body=body)
-        state = {"run_id": run_id, "mode": "full", "interval": "hour", "input_prefix": "metadata/",
-                 "objects": objects, "bad_records": bad_records, "bad_records_total": bad_records}
-        s3.put_object(Bucket=s3_settings.bucket, Key=f"{output_prefix}{run_id}/_run.json",
-                      Body=json.dumps(state).encode())
+        state = {
+            "run_id": run_id,
+            "mode": "full",
+            "interval": "hour",
+            "input_prefix": "metadata/",
+            "objects": objects,
+            "bad_records": bad_records,
+            "bad_records_total": bad_records,
+        }
+        s3.put_object(
+            Bucket=s3_settings.bucket, Key=f"{output_prefix}{run_id}/_run.json", Body=json.dumps(state).encode()
+        )
         if complete:
             s3.put_object(Bucket=s3_settings.bucket, Key=f"{output_prefix}{run_id}/_SUCCESS", Body=b"")
 
@@ -173,8 +180,7 @@ def test_a_run_with_a_malformed_line_deletes_no_earlier_bucket(es, index, put_ru
 
     assert code == 3
     assert "pruning skipped" in out
-    assert indexed(es, index) == {**expected([agg("car", 1)], RUN_A),
-                                  **expected([agg("person", 0, 7, 5)], RUN_B)}
+    assert indexed(es, index) == {**expected([agg("car", 1)], RUN_A), **expected([agg("person", 0, 7, 5)], RUN_B)}
 
 
 def test_no_complete_run_or_an_unknown_run_exits_2(es, index, put_run, run_indexer):
@@ -222,8 +228,10 @@ def test_a_run_over_much_less_input_is_indexed_but_deletes_no_earlier_bucket(es,
 
     assert code == 0
     assert "covered 100 input object(s), under 0.5 x the 1000" in out and "stale deleted:     0" in out
-    assert indexed(es, index) == {**expected([agg("car", 1), agg("bus", 2)], RUN_A),
-                                  **expected([agg("person", 0, 7, 5)], RUN_B)}
+    assert indexed(es, index) == {
+        **expected([agg("car", 1), agg("bus", 2)], RUN_A),
+        **expected([agg("person", 0, 7, 5)], RUN_B),
+    }
 
 
 def test_a_run_whose_aggregation_skipped_records_deletes_no_earlier_bucket(es, index, put_run, run_indexer):
@@ -250,4 +258,3 @@ def test_a_second_indexer_on_the_same_index_is_refused(es, index, put_run, run_i
     finally:
         other.release()
     assert run_indexer()[0] == 0  # once the other is done
-

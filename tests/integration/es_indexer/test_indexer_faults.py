@@ -2,6 +2,7 @@
 indexer fails with a clear message and exit code 1, and once Elasticsearch is back a
 re-run leaves exactly the run's counts. Only on this checkout's own stack (the
 `own_service` fixture); a few minutes, mostly Elasticsearch starting again."""
+
 from __future__ import annotations
 
 import json
@@ -24,26 +25,49 @@ LINES = 60_000  # enough bulk requests (chunks of 100) that the kill lands mid-r
 
 
 def indexer(env: dict[str, str], *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "es_indexer", *args], cwd=PROJECT_ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "es_indexer", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def test_elasticsearch_killed_during_indexing_fails_clearly_and_a_rerun_gives_the_right_counts(
-    own_service, pipeline_env, s3, s3_settings, es, es_settings, unique_name,
+    own_service,
+    pipeline_env,
+    s3,
+    s3_settings,
+    es,
+    es_settings,
+    unique_name,
 ):
     elasticsearch = own_service("elasticsearch")
     prefix = f"{unique_name('it-indexer-fault')}/mapreduce-output/"
     index = f"{es_settings.index}-{unique_name('it-fault')}"
-    aggregates = [Aggregate("person", f"cam-{n % 7}", Interval.HOUR, T0 + timedelta(hours=n // 7), n % 5 + 1, 1)
-                  for n in range(LINES)]
+    aggregates = [
+        Aggregate("person", f"cam-{n % 7}", Interval.HOUR, T0 + timedelta(hours=n // 7), n % 5 + 1, 1)
+        for n in range(LINES)
+    ]
     body = "".join(a.to_line() + "\n" for a in aggregates).encode()
     run = f"{prefix}{RUN_ID}/"
     s3.put_object(Bucket=s3_settings.bucket, Key=run + "part-00000", Body=body)
-    s3.put_object(Bucket=s3_settings.bucket, Key=run + "_run.json",
-                  Body=json.dumps({"objects": LINES, "bad_records_total": 0}).encode())
+    s3.put_object(
+        Bucket=s3_settings.bucket,
+        Key=run + "_run.json",
+        Body=json.dumps({"objects": LINES, "bad_records_total": 0}).encode(),
+    )
     s3.put_object(Bucket=s3_settings.bucket, Key=run + "_SUCCESS", Body=b"")
-    env = {**pipeline_env, "PIPELINE_DOTENV": "/nonexistent", "ES_INDEX": index, "INDEXER_CHUNK_SIZE": "100",
-           "INDEXER_MAX_RETRIES": "1", "INDEXER_INITIAL_BACKOFF": "0.1"}
+    env = {
+        **pipeline_env,
+        "PIPELINE_DOTENV": "/nonexistent",
+        "ES_INDEX": index,
+        "INDEXER_CHUNK_SIZE": "100",
+        "INDEXER_MAX_RETRIES": "1",
+        "INDEXER_INITIAL_BACKOFF": "0.1",
+    }
     try:
         first = indexer(env, "--output-prefix", prefix)
         deadline = time.monotonic() + 120
@@ -70,8 +94,10 @@ def test_elasticsearch_killed_during_indexing_fails_clearly_and_a_rerun_gives_th
         assert es.count(index=index)["count"] == LINES
         total = es.search(index=index, size=0, aggs={"d": {"sum": {"field": "detections"}}})
         assert total["aggregations"]["d"]["value"] == sum(a.detections for a in aggregates)
-        print(f"\nElasticsearch SIGKILL: {LINES} buckets, first run exit {first.returncode}, "
-              f"re-run exit {again.returncode}, {es.count(index=index)['count']} documents")
+        print(
+            f"\nElasticsearch SIGKILL: {LINES} buckets, first run exit {first.returncode}, "
+            f"re-run exit {again.returncode}, {es.count(index=index)['count']} documents"
+        )
     finally:
         es.indices.delete(index=[index, lock_index(index)], ignore_unavailable=True)
         delete_prefix(s3, s3_settings.bucket, prefix.split("/")[0] + "/")

@@ -2,6 +2,7 @@
 metadata counts exactly as the metadata does; incremental runs read only the files of the
 new hours and equal a full recount, on the inline, local and Hadoop runners; an image
 processed again counts once."""
+
 from __future__ import annotations
 
 import json
@@ -28,12 +29,15 @@ def record(number: int, processed_at: str = "2026-11-28T15:00:00Z", labels: list
     image_id = f"{number:032x}"
     minute = (number * 13) % (6 * 60)
     return {
-        "schema_version": 1, "image_id": image_id, "image_path": f"s3://image-pipeline/images/{image_id}.jpg",
+        "schema_version": 1,
+        "image_id": image_id,
+        "image_path": f"s3://image-pipeline/images/{image_id}.jpg",
         "source": SOURCES[number % 3],
         "captured_at": f"2026-11-28T{8 + minute // 60:02d}:{minute % 60:02d}:00Z",
         "processed_at": processed_at,
         "model": {"name": "yolov4-tiny", "input_size": 416, "confidence_threshold": 0.25, "nms_threshold": 0.45},
-        "width": 640, "height": 480,
+        "width": 640,
+        "height": 480,
         "detections": [{"label": label, "class_id": 0, "confidence": 0.8, "box": [0, 0, 5, 5]} for label in labels],
     }
 
@@ -47,8 +51,9 @@ class Space:
 
     def write_metadata(self, records) -> None:
         for data in records:
-            self.s3.put_object(Bucket=self.bucket, Key=f"{self.prefix}metadata/{data['image_id']}.json",
-                               Body=json.dumps(data).encode())
+            self.s3.put_object(
+                Bucket=self.bucket, Key=f"{self.prefix}metadata/{data['image_id']}.json", Body=json.dumps(data).encode()
+            )
 
     def archive(self, records, partition: int = 0, hour: datetime | None = None) -> str:
         """A file as the archiver writes it, for these records' events, in `hour` (default now)."""
@@ -62,9 +67,23 @@ class Space:
         self.runs += 1
         run_id = (datetime.now(timezone.utc) + timedelta(seconds=self.runs)).strftime("%Y%m%dT%H%M%SZ")
         summary = self.summaries / f"{out}-{run_id}.json"
-        code = cli.main(["-r", "inline", "--archive-prefix", f"{self.prefix}detections/",
-                         "--input-prefix", f"{self.prefix}metadata/", "--output-prefix", f"{self.prefix}{out}/",
-                         "--run-id", run_id, "--summary-file", str(summary), *args])
+        code = cli.main(
+            [
+                "-r",
+                "inline",
+                "--archive-prefix",
+                f"{self.prefix}detections/",
+                "--input-prefix",
+                f"{self.prefix}metadata/",
+                "--output-prefix",
+                f"{self.prefix}{out}/",
+                "--run-id",
+                run_id,
+                "--summary-file",
+                str(summary),
+                *args,
+            ]
+        )
         assert code == 0
         return run_id, json.loads(summary.read_text())
 
@@ -89,7 +108,9 @@ def space(s3, s3_settings, tmp_path_factory):
     yield made
     keys = list(list_keys(s3, s3_settings.bucket, made.prefix))
     for start in range(0, len(keys), 1000):
-        s3.delete_objects(Bucket=s3_settings.bucket, Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]]})
+        s3.delete_objects(
+            Bucket=s3_settings.bucket, Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]}
+        )
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +120,9 @@ def history(space):
     space.write_metadata([record(n, processed_at=f"2026-11-28T{14 + n % 2}:00:00Z") for n in range(1, 61)])
     space.s3.put_object(Bucket=space.bucket, Key=f"{space.prefix}metadata/broken.json", Body=b"{not json")
     reader = S3ObjectReader(space.settings)
-    report = backfill(space.s3, reader.get, space.bucket, f"{space.prefix}metadata/", f"{space.prefix}detections/",
-                      progress=False)
+    report = backfill(
+        space.s3, reader.get, space.bucket, f"{space.prefix}metadata/", f"{space.prefix}detections/", progress=False
+    )
     reader.close()
     return report
 
@@ -165,10 +187,15 @@ def test_an_image_processed_again_counts_once_as_its_latest_event(space, chain):
     assert summary["counters"]["records"]["replaced by a later event of the image"] == 1
     assert space.lines("inc", run_id) == space.full_recount()
     # and the archive's counts are still the metadata's, once the metadata says the same
-    space.write_metadata([again, record(101, processed_at="2026-12-01T12:00:00Z"),
-                          record(102, processed_at="2026-12-02T00:00:00Z", labels=["dog"]),
-                          *[record(n, processed_at="2026-12-01T10:00:00Z") for n in range(61, 100) if n != 70],
-                          record(100, processed_at="2026-12-01T11:00:00Z")])
+    space.write_metadata(
+        [
+            again,
+            record(101, processed_at="2026-12-01T12:00:00Z"),
+            record(102, processed_at="2026-12-02T00:00:00Z", labels=["dog"]),
+            *[record(n, processed_at="2026-12-01T10:00:00Z") for n in range(61, 100) if n != 70],
+            record(100, processed_at="2026-12-01T11:00:00Z"),
+        ]
+    )
     from_metadata, _ = space.run("meta", "--source", "metadata", "--full")
     assert space.lines("inc", run_id) == space.lines("meta", from_metadata)
 
@@ -176,8 +203,13 @@ def test_an_image_processed_again_counts_once_as_its_latest_event(space, chain):
 def test_a_rewritten_archive_file_makes_the_run_a_full_recount(space, chain):
     key = space.archive([record(200)])
     space.run("inc")
-    space.s3.put_object(Bucket=space.bucket, Key=key, Body=encode_file([
-        detection_event_from_record(MetadataRecord.from_dict(record(200, labels=["kite"]))).to_json_bytes()]))
+    space.s3.put_object(
+        Bucket=space.bucket,
+        Key=key,
+        Body=encode_file(
+            [detection_event_from_record(MetadataRecord.from_dict(record(200, labels=["kite"]))).to_json_bytes()]
+        ),
+    )
     run_id, summary = space.run("inc")
     assert summary["mode"] == "full" and "rewritten" in summary["reason"]
     assert space.lines("inc", run_id) == space.full_recount()

@@ -1,6 +1,7 @@
 """Incremental runs on the real S3: each run reads only what the run before it did not
 count, and its totals equal a full recount of the same metadata, increment after
 increment, on the inline, local and Hadoop runners."""
+
 from __future__ import annotations
 
 import json
@@ -26,16 +27,16 @@ def record(number: int, labels: list[str] | None = None) -> dict:
     image_id = f"{number:032x}"
     minute = (number * 13) % (6 * 60)  # six hours of buckets, revisited by later increments
     return {
-        "schema_version": 1, "image_id": image_id,
+        "schema_version": 1,
+        "image_id": image_id,
         "image_path": f"s3://image-pipeline/images/{image_id}.jpg",
         "source": SOURCES[number % 3],
         "captured_at": f"2026-11-28T{8 + minute // 60:02d}:{minute % 60:02d}:00Z",
         "processed_at": "2026-11-28T15:00:00Z",
-        "model": {"name": "yolov3-tiny", "input_size": 416, "confidence_threshold": 0.25,
-                  "nms_threshold": 0.45},
-        "width": 640, "height": 480,
-        "detections": [{"label": label, "class_id": 0, "confidence": 0.8, "box": [0, 0, 5, 5]}
-                       for label in labels],
+        "model": {"name": "yolov3-tiny", "input_size": 416, "confidence_threshold": 0.25, "nms_threshold": 0.45},
+        "width": 640,
+        "height": 480,
+        "detections": [{"label": label, "class_id": 0, "confidence": 0.8, "box": [0, 0, 5, 5]} for label in labels],
     }
 
 
@@ -47,17 +48,32 @@ class Workspace:
     def write(self, numbers, **changes) -> None:
         for number in numbers:
             body = dict(record(number), **changes)
-            self.s3.put_object(Bucket=self.bucket, Key=f"{self.prefix}metadata/{number:032x}.json",
-                               Body=json.dumps(body).encode())
+            self.s3.put_object(
+                Bucket=self.bucket, Key=f"{self.prefix}metadata/{number:032x}.json", Body=json.dumps(body).encode()
+            )
 
     def run(self, out: str, *args) -> tuple[str, dict]:
         """A CLI run into `<prefix><out>/`; its run id and summary."""
         self.runs += 1
         run_id = f"20261128T16{self.runs:02d}00Z"
         summary = self.summary_dir / f"{run_id}.json"
-        code = cli.main(["-r", "inline", "--source", "metadata", "--input-prefix", f"{self.prefix}metadata/",
-                         "--output-prefix", f"{self.prefix}{out}/", "--run-id", run_id,
-                         "--summary-file", str(summary), *args])
+        code = cli.main(
+            [
+                "-r",
+                "inline",
+                "--source",
+                "metadata",
+                "--input-prefix",
+                f"{self.prefix}metadata/",
+                "--output-prefix",
+                f"{self.prefix}{out}/",
+                "--run-id",
+                run_id,
+                "--summary-file",
+                str(summary),
+                *args,
+            ]
+        )
         assert code == 0
         return run_id, json.loads(summary.read_text())
 
@@ -83,7 +99,9 @@ def workspace(s3, s3_settings, tmp_path_factory):
     yield space
     keys = list(list_keys(s3, s3_settings.bucket, space.prefix))
     for start in range(0, len(keys), 1000):
-        s3.delete_objects(Bucket=s3_settings.bucket, Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]]})
+        s3.delete_objects(
+            Bucket=s3_settings.bucket, Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]}
+        )
 
 
 @pytest.fixture(scope="module")
@@ -132,8 +150,7 @@ def test_increments_read_only_new_objects_and_equal_a_full_recount(chain, worksp
 
 
 def test_a_rewritten_object_makes_the_run_a_full_recount(chain, workspace):
-    workspace.write([5], detections=[
-        {"label": "zebra", "class_id": 22, "confidence": 0.9, "box": [0, 0, 5, 5]}])
+    workspace.write([5], detections=[{"label": "zebra", "class_id": 22, "confidence": 0.9, "box": [0, 0, 5, 5]}])
     run_id, summary = workspace.run("inc")
     assert summary["mode"] == "full"
     assert "1 object(s) counted by run" in summary["reason"] and "rewritten" in summary["reason"]
@@ -146,16 +163,22 @@ def test_indexing_each_increment_leaves_the_full_recount_in_the_index(chain, wor
     index = f"it-incremental-{uuid.uuid4().hex[:10]}"
     try:
         for run_id, _, _ in chain[:3]:
-            settings = IndexerSettings.from_env(pipeline_env, es={"index": index}, run_id=run_id,
-                                                output_prefix=f"{workspace.prefix}inc/")
+            settings = IndexerSettings.from_env(
+                pipeline_env, es={"index": index}, run_id=run_id, output_prefix=f"{workspace.prefix}inc/"
+            )
             summary = index_run(settings, workspace.s3, es, datetime.now(timezone.utc))
             assert summary.outcome.failed == 0 and not summary.skipped
             # every run of the chain carries the broken object the first one skipped: the
             # indexer then prunes nothing (its buckets may be missing), which changes no count
             assert not summary.pruned and "skipped 1 malformed record" in summary.prune_refused
         hits = es.search(index=index, size=1000, query={"match_all": {}})["hits"]["hits"]
-        indexed = {(h["_source"]["label"], h["_source"]["source"], h["_source"]["bucket_start"]):
-                   (h["_source"]["detections"], h["_source"]["images"]) for h in hits}
+        indexed = {
+            (h["_source"]["label"], h["_source"]["source"], h["_source"]["bucket_start"]): (
+                h["_source"]["detections"],
+                h["_source"]["images"],
+            )
+            for h in hits
+        }
         expected = {}
         for line in chain[2][2]:
             data = json.loads(line)

@@ -1,6 +1,7 @@
 """The aggregation CLI on the real S3: local, inline and Hadoop runners (local mode, and the
 local YARN cluster) over the same metadata give the same lines, and those lines hold the
 right counts."""
+
 from __future__ import annotations
 
 import json
@@ -29,15 +30,16 @@ def metadata(number: int) -> dict:
     labels = [LABELS[(number + k) % 4] for k in range(number % 5)]  # 0..4 detections
     image_id = f"{number:032x}"
     record = {
-        "schema_version": 1, "image_id": image_id,
+        "schema_version": 1,
+        "image_id": image_id,
         "image_path": f"s3://image-pipeline/images/{image_id}.jpg",
-        "source": SOURCES[number % 2], "captured_at": TIMES[number % 3],
+        "source": SOURCES[number % 2],
+        "captured_at": TIMES[number % 3],
         "processed_at": "2026-11-28T13:00:00Z",
-        "model": {"name": "yolov4-tiny", "input_size": 416, "confidence_threshold": 0.5,
-                  "nms_threshold": 0.4},
-        "width": 640, "height": 480,
-        "detections": [{"label": label, "class_id": 0, "confidence": 0.8, "box": [0, 0, 5, 5]}
-                       for label in labels],
+        "model": {"name": "yolov4-tiny", "input_size": 416, "confidence_threshold": 0.5, "nms_threshold": 0.4},
+        "width": 640,
+        "height": 480,
+        "detections": [{"label": label, "class_id": 0, "confidence": 0.8, "box": [0, 0, 5, 5]} for label in labels],
     }
     if number % 17 == 0:
         del record["captured_at"]  # bucketed by processed_at, 13:00
@@ -45,17 +47,21 @@ def metadata(number: int) -> dict:
 
 
 RECORDS = [metadata(n) for n in range(1, 61)]
-BAD_OBJECTS = {"truncated.json": b'{"schema_version": 1, "image_id"', "future.json": json.dumps(
-    dict(RECORDS[0], schema_version=9)).encode()}
+BAD_OBJECTS = {
+    "truncated.json": b'{"schema_version": 1, "image_id"',
+    "future.json": json.dumps(dict(RECORDS[0], schema_version=9)).encode(),
+}
 
 
 def expected_counts() -> dict:
     """{(label, source, hour): (detections, images)}, counted the plain way."""
     table = defaultdict(lambda: [0, 0])
     for record in RECORDS:
-        moment = datetime.fromisoformat(
-            record.get("captured_at", record["processed_at"]).replace("Z", "+00:00")
-        ).astimezone(timezone.utc).replace(minute=0, second=0)
+        moment = (
+            datetime.fromisoformat(record.get("captured_at", record["processed_at"]).replace("Z", "+00:00"))
+            .astimezone(timezone.utc)
+            .replace(minute=0, second=0)
+        )
         labels = [d["label"] for d in record["detections"]]
         for label in set(labels):
             key = (label, record["source"], moment)
@@ -71,8 +77,11 @@ def dataset(pipeline_env):
     s3 = s3_client(settings)
     prefix = f"it-aggregation-{uuid.uuid4().hex[:10]}/"
     for record in RECORDS:
-        s3.put_object(Bucket=settings.bucket, Key=f"{prefix}metadata/{record['image_id']}.json",
-                      Body=json.dumps(record, separators=(",", ":")).encode())
+        s3.put_object(
+            Bucket=settings.bucket,
+            Key=f"{prefix}metadata/{record['image_id']}.json",
+            Body=json.dumps(record, separators=(",", ":")).encode(),
+        )
     for name, body in BAD_OBJECTS.items():
         s3.put_object(Bucket=settings.bucket, Key=f"{prefix}metadata/{name}", Body=body)
     yield prefix
@@ -80,8 +89,19 @@ def dataset(pipeline_env):
 
 
 def run(dataset, run_id, *args):
-    return cli.main(["--source", "metadata", "--input-prefix", f"{dataset}metadata/",
-                     "--output-prefix", f"{dataset}out/", "--run-id", run_id, *args])
+    return cli.main(
+        [
+            "--source",
+            "metadata",
+            "--input-prefix",
+            f"{dataset}metadata/",
+            "--output-prefix",
+            f"{dataset}out/",
+            "--run-id",
+            run_id,
+            *args,
+        ]
+    )
 
 
 def output_lines(s3, s3_settings, dataset, run_id) -> list[str]:
@@ -152,8 +172,14 @@ def test_the_aggregation_on_the_local_yarn_cluster_counts_like_inline(
 ):
     run_id = "20261128T102000Z"
     settings = AggregationSettings.from_env(
-        pipeline_env, runner="hadoop", hadoop_home=str(hadoop_cluster.home), run_id=run_id,
-        source="metadata", input_prefix=f"{dataset}metadata/", output_prefix=f"{dataset}out/", full=True,
+        pipeline_env,
+        runner="hadoop",
+        hadoop_home=str(hadoop_cluster.home),
+        run_id=run_id,
+        source="metadata",
+        input_prefix=f"{dataset}metadata/",
+        output_prefix=f"{dataset}out/",
+        full=True,
         keys_per_split=40,  # two manifests: two map tasks in two containers
     )
     result = run_aggregation(settings, s3)

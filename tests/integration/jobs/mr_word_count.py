@@ -1,5 +1,6 @@
 """Counts words: the smallest job that exercises map, combine, shuffle and reduce through
 Hadoop streaming (see tests/integration/test_hadoop_runtime.py)."""
+
 import re
 
 from mrjob.job import MRJob

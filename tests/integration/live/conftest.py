@@ -1,6 +1,7 @@
 """Per-test names for the live path (detections topic, dead-letter topic, consumer
 group, live index prefix), and ways to publish events, run the live indexer and ask
 the API, all against the real Kafka and Elasticsearch."""
+
 from __future__ import annotations
 
 import threading
@@ -42,13 +43,17 @@ def names(kafka_admin, es, es_settings, grant_kafka):
     """Fresh names, in the families of the configured indices (each stage's own account may
     use them) and with the live indexer's Kafka rights granted on the topics and group."""
     suffix = uuid.uuid4().hex[:10]
-    made = LiveNames(f"it-detections-{suffix}", f"it-detections-dead-{suffix}", f"it-live-{suffix}",
-                     f"{es_settings.live_index_prefix}it-{suffix}-", f"{es_settings.index}-it-{suffix}")
+    made = LiveNames(
+        f"it-detections-{suffix}",
+        f"it-detections-dead-{suffix}",
+        f"it-live-{suffix}",
+        f"{es_settings.live_index_prefix}it-{suffix}-",
+        f"{es_settings.index}-it-{suffix}",
+    )
     futures = kafka_admin.create_topics([NewTopic(made.topic, PARTITIONS, 1), NewTopic(made.dead_letter_topic, 1, 1)])
     for future in futures.values():
         future.result(timeout=30)
-    grant_kafka(detections_topic=made.topic, detections_dead_letter_topic=made.dead_letter_topic,
-                live_group=made.group)
+    grant_kafka(detections_topic=made.topic, detections_dead_letter_topic=made.dead_letter_topic, live_group=made.group)
     yield made
     kafka_admin.delete_topics([made.topic, made.dead_letter_topic], operation_timeout=10)
     drop_live_indices(es, made.prefix)
@@ -83,8 +88,9 @@ def publish(kafka_settings, names):
         for event in events:
             value = event if isinstance(event, bytes) else serialize_detection_event(event)
             key = event.image_id.encode() if isinstance(event, DetectionEvent) else b"garbage"
-            producer.produce(names.topic, value=value, key=key,
-                             on_delivery=lambda error, _m: error and failures.append(error))
+            producer.produce(
+                names.topic, value=value, key=key, on_delivery=lambda error, _m: error and failures.append(error)
+            )
         assert producer.flush(30) == 0 and failures == []
 
     return send
@@ -108,8 +114,9 @@ def api(api_es_settings, names):
 
     def make(clock=None):
         # no caching of the batch runs: a test indexes one and asks again at once
-        settings = FrontendSettings(elasticsearch=api_es_settings.replace(live_index_prefix=names.prefix),
-                                    max_staleness_s=0)
+        settings = FrontendSettings(
+            elasticsearch=api_es_settings.replace(live_index_prefix=names.prefix), max_staleness_s=0
+        )
         config = {"FRONTEND_SETTINGS": settings, "ES_INDEX": names.batch_index}
         if clock is not None:
             config["CLOCK"] = clock
@@ -121,5 +128,3 @@ def api(api_es_settings, names):
 def live_documents(es, prefix: str) -> int:
     es.indices.refresh(index=f"{prefix}*", allow_no_indices=True, ignore_unavailable=True)
     return es.count(index=f"{prefix}*", allow_no_indices=True, ignore_unavailable=True)["count"]
-
-

@@ -2,6 +2,7 @@
 (detection events -> live indexer) and the batch index (metadata -> aggregation ->
 indexer). Before the batch run every bucket is live; once the batch catches up the same
 buckets are final and hold the same counts; what comes after the run stays live."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,12 +40,19 @@ def records(prefix: str, count: int, hours_ago: range) -> list[MetadataRecord]:
     for n in range(count):
         captured = now - timedelta(hours=hours_ago[n % len(hours_ago)], minutes=7 * n % 60)
         image_id = uuid.uuid4().hex
-        made.append(MetadataRecord(
-            image_id=image_id, image_path=f"s3://image-pipeline/{prefix}images/{image_id}.jpg",
-            source=SOURCES[n % 2], captured_at=captured, processed_at=captured + timedelta(seconds=2),
-            model=ModelInfo("yolov3-tiny", 416, 0.25, 0.45), width=640, height=480,
-            detections=tuple(Detection(LABELS[(n + k) % 4], 0, 0.8, (0, 0, 5, 5)) for k in range(n % 5)),
-        ))
+        made.append(
+            MetadataRecord(
+                image_id=image_id,
+                image_path=f"s3://image-pipeline/{prefix}images/{image_id}.jpg",
+                source=SOURCES[n % 2],
+                captured_at=captured,
+                processed_at=captured + timedelta(seconds=2),
+                model=ModelInfo("yolov3-tiny", 416, 0.25, 0.45),
+                width=640,
+                height=480,
+                detections=tuple(Detection(LABELS[(n + k) % 4], 0, 0.8, (0, 0, 5, 5)) for k in range(n % 5)),
+            )
+        )
     return made
 
 
@@ -55,7 +63,9 @@ def prefix(s3, s3_settings):
     yield name
     keys = list(list_keys(s3, s3_settings.bucket, name))
     for start in range(0, len(keys), 1000):
-        s3.delete_objects(Bucket=s3_settings.bucket, Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]]})
+        s3.delete_objects(
+            Bucket=s3_settings.bucket, Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]}
+        )
 
 
 def as_the_consumer_would(made, s3, bucket, prefix, publish) -> None:
@@ -70,12 +80,24 @@ def run_batch(live_env, prefix: str, index: str) -> str:
     run_id = new_run_id(utc_now())
     env = child_environment(**live_env)
     for command in (
-        ["hadoop/run_aggregation.py", "-r", "inline", "--source", "metadata", "--input-prefix", f"{prefix}metadata/",
-         "--output-prefix", f"{prefix}out/", "--run-id", run_id],
+        [
+            "hadoop/run_aggregation.py",
+            "-r",
+            "inline",
+            "--source",
+            "metadata",
+            "--input-prefix",
+            f"{prefix}metadata/",
+            "--output-prefix",
+            f"{prefix}out/",
+            "--run-id",
+            run_id,
+        ],
         ["elasticsearch/index_hadoop_output.py", "--index", index, "--output-prefix", f"{prefix}out/"],
     ):
-        done = subprocess.run([sys.executable, *command], cwd=PROJECT_ROOT, env=env, capture_output=True,
-                              text=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, *command], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     return run_id
 
@@ -102,13 +124,38 @@ def expected_hours(made) -> dict:
 
 def live_table(es, prefix: str) -> dict:
     """{(label, source, hour iso): (detections, images)} summed over the live documents."""
-    response = es.search(index=f"{prefix}*", size=0, aggs={"n": {"nested": {"path": "counts"}, "aggs": {
-        "label": {"terms": {"field": "counts.label", "size": 100}, "aggs": {
-            "source": {"terms": {"field": "counts.source", "size": 100}, "aggs": {
-                "hour": {"date_histogram": {"field": "counts.captured_at", "calendar_interval": "1h",
-                                            "format": "strict_date_time"},
-                         "aggs": {"d": {"sum": {"field": "counts.detections"}},
-                                  "i": {"sum": {"field": "counts.images"}}}}}}}}}}})
+    response = es.search(
+        index=f"{prefix}*",
+        size=0,
+        aggs={
+            "n": {
+                "nested": {"path": "counts"},
+                "aggs": {
+                    "label": {
+                        "terms": {"field": "counts.label", "size": 100},
+                        "aggs": {
+                            "source": {
+                                "terms": {"field": "counts.source", "size": 100},
+                                "aggs": {
+                                    "hour": {
+                                        "date_histogram": {
+                                            "field": "counts.captured_at",
+                                            "calendar_interval": "1h",
+                                            "format": "strict_date_time",
+                                        },
+                                        "aggs": {
+                                            "d": {"sum": {"field": "counts.detections"}},
+                                            "i": {"sum": {"field": "counts.images"}},
+                                        },
+                                    }
+                                },
+                            }
+                        },
+                    }
+                },
+            }
+        },
+    )
     table = {}
     for label in response["aggregations"]["n"]["label"]["buckets"]:
         for source in label["source"]["buckets"]:
@@ -122,8 +169,13 @@ def live_table(es, prefix: str) -> dict:
 def batch_table(es, index: str) -> dict:
     es.indices.refresh(index=index)
     hits = es.search(index=index, size=10_000, query={"term": {"interval": "hour"}})["hits"]["hits"]
-    return {(h["_source"]["label"], h["_source"]["source"], h["_source"]["bucket_start"]):
-            (h["_source"]["detections"], h["_source"]["images"]) for h in hits}
+    return {
+        (h["_source"]["label"], h["_source"]["source"], h["_source"]["bucket_start"]): (
+            h["_source"]["detections"],
+            h["_source"]["images"],
+        )
+        for h in hits
+    }
 
 
 def test_once_the_batch_catches_up_batch_and_live_agree(
@@ -156,8 +208,13 @@ def test_once_the_batch_catches_up_batch_and_live_agree(
     assert any(t < cutoff for t, _ in states) and any(t >= cutoff for t, _ in states)
 
     # an image after the run is live, and added to what the batch counted
-    later = [dataclasses.replace(records(prefix, 1, range(0, 1))[0], captured_at=utc_now(),
-                                 detections=(Detection("dog", 0, 0.9, (0, 0, 5, 5)),))]
+    later = [
+        dataclasses.replace(
+            records(prefix, 1, range(0, 1))[0],
+            captured_at=utc_now(),
+            detections=(Detection("dog", 0, 0.9, (0, 0, 5, 5)),),
+        )
+    ]
     as_the_consumer_would(later, s3, s3_settings.bucket, prefix, publish)
     assert run_live().indexed == 1
     answer = api().get(f"/api/totals?from={to_iso(since)}&to=now")

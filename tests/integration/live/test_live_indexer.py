@@ -1,5 +1,6 @@
 """The live indexer against the real Kafka and Elasticsearch: events become documents
 the API counts, redelivery changes no count, bad events are dead-lettered, old days go."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,14 @@ SCRIPT = PROJECT_ROOT / "elasticsearch" / "index_live_detections.py"
 def events(count: int, minutes_ago: int = 30, source: str = "cam-live", **counts) -> list[DetectionEvent]:
     captured = utc_now() - timedelta(minutes=minutes_ago)
     return [
-        DetectionEvent(uuid.uuid4().hex, source, captured, captured + timedelta(seconds=1), "yolov3-tiny",
-                       counts or {"person": 2, "dog": 1})
+        DetectionEvent(
+            uuid.uuid4().hex,
+            source,
+            captured,
+            captured + timedelta(seconds=1),
+            "yolov3-tiny",
+            counts or {"person": 2, "dog": 1},
+        )
         for _ in range(count)
     ]
 
@@ -43,8 +50,11 @@ def test_an_event_becomes_visible_through_the_api_while_the_indexer_runs(
 ):
     stop = threading.Event()
     summary = {}
-    worker = threading.Thread(target=lambda: summary.update(
-        result=run_live_indexer(LiveIndexerSettings.from_env(live_env), RunLimits(), stop)))
+    worker = threading.Thread(
+        target=lambda: summary.update(
+            result=run_live_indexer(LiveIndexerSettings.from_env(live_env), RunLimits(), stop)
+        )
+    )
     worker.start()
     try:
         publish(events(3, person=1, car=2))
@@ -91,8 +101,14 @@ def test_malformed_events_are_dead_lettered_with_where_they_came_from(
     assert (summary.indexed, summary.dead_lettered) == (1, 1)
     from confluent_kafka import Consumer, TopicPartition
 
-    reader = Consumer({**kafka_settings.client_config(), "group.id": f"reader-{uuid.uuid4().hex[:8]}",
-                       "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    reader = Consumer(
+        {
+            **kafka_settings.client_config(),
+            "group.id": f"reader-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     try:
         reader.assign([TopicPartition(names.dead_letter_topic, 0, 0)])
         message, deadline = None, time.monotonic() + 20
@@ -121,17 +137,27 @@ def test_old_days_are_dropped_and_older_events_left_to_the_batch_view(live_env, 
 def test_the_command_line(live_env, publish, names, es):
     assert subprocess.run([sys.executable, str(SCRIPT), "--help"], capture_output=True).returncode == 0
     publish(events(2))
-    done = subprocess.run([sys.executable, str(SCRIPT), "--idle-timeout", "3"], env=live_env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--idle-timeout", "3"], env=live_env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "2 event(s) read, 2 document(s) written (2 new)" in done.stderr
     assert live_documents(es, names.prefix) == 2
 
-    bad = subprocess.run([sys.executable, str(SCRIPT)], env={**live_env, "LIVE_RETENTION_DAYS": "0"},
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, str(SCRIPT)],
+        env={**live_env, "LIVE_RETENTION_DAYS": "0"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2 and "LIVE_RETENTION_DAYS" in bad.stderr
 
-    refused = subprocess.run([sys.executable, str(SCRIPT), "--idle-timeout", "3"],
-                             env={**live_env, "LIVE_ES_PASSWORD": "not-the-password"},
-                             capture_output=True, text=True, timeout=60)
+    refused = subprocess.run(
+        [sys.executable, str(SCRIPT), "--idle-timeout", "3"],
+        env={**live_env, "LIVE_ES_PASSWORD": "not-the-password"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert refused.returncode == 3, refused.stderr[-2000:]

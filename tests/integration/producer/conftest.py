@@ -1,6 +1,7 @@
 """Per-test bucket, topic and folders for the producer's integration tests, and a way
 to read back everything on a topic. Each test gets its own bucket because `backfill`
 lists the whole images/ prefix, which other stages' tests also write to."""
+
 from __future__ import annotations
 
 import socket
@@ -74,7 +75,10 @@ def run_producer(producer_env):
         env = {**producer_env, **overrides}
         return subprocess.run(
             [sys.executable, str(MAIN), *args, "--no-progress"],
-            env=env, capture_output=True, text=True, timeout=180,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
         )
 
     return run
@@ -87,7 +91,10 @@ def start_producer(producer_env, processes):
     def start(*args: str, **overrides: str) -> subprocess.Popen:
         return processes.start(
             [sys.executable, str(MAIN), *args, "--no-progress"],
-            env={**producer_env, **overrides}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**producer_env, **overrides},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
 
     return start
@@ -136,4 +143,3 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-

@@ -1,4 +1,5 @@
 """The producer against the real local S3 and Kafka, run as a user runs it."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,5 +1,6 @@
 """Scheduler tests: their own input prefix, output prefix, indices and lock, and a way
 to start `python -m scheduler` processes on them."""
+
 from __future__ import annotations
 
 import json
@@ -26,14 +27,21 @@ def space(s3, s3_settings, es, es_settings, tmp_path):
     prefix = f"{name}/"
     for number in range(1, 4):
         image_id = f"{number:032x}"
-        record = {"schema_version": 1, "image_id": image_id, "image_path": f"s3://image-pipeline/images/{image_id}.jpg",
-                  "source": "gate", "captured_at": "2026-11-28T10:05:00Z", "processed_at": "2026-11-28T10:06:00Z",
-                  "model": {"name": "yolov3-tiny", "input_size": 416, "confidence_threshold": 0.25,
-                            "nms_threshold": 0.45},
-                  "width": 640, "height": 480,
-                  "detections": [{"label": "person", "class_id": 0, "confidence": 0.9, "box": [0, 0, 5, 5]}] * number}
-        s3.put_object(Bucket=s3_settings.bucket, Key=f"{prefix}metadata/{image_id}.json",
-                      Body=json.dumps(record).encode())
+        record = {
+            "schema_version": 1,
+            "image_id": image_id,
+            "image_path": f"s3://image-pipeline/images/{image_id}.jpg",
+            "source": "gate",
+            "captured_at": "2026-11-28T10:05:00Z",
+            "processed_at": "2026-11-28T10:06:00Z",
+            "model": {"name": "yolov3-tiny", "input_size": 416, "confidence_threshold": 0.25, "nms_threshold": 0.45},
+            "width": 640,
+            "height": 480,
+            "detections": [{"label": "person", "class_id": 0, "confidence": 0.9, "box": [0, 0, 5, 5]}] * number,
+        }
+        s3.put_object(
+            Bucket=s3_settings.bucket, Key=f"{prefix}metadata/{image_id}.json", Body=json.dumps(record).encode()
+        )
     probe_dir = tmp_path / "probe"
     probe_dir.mkdir()
     env = {
@@ -54,7 +62,9 @@ def space(s3, s3_settings, es, es_settings, tmp_path):
         es.indices.delete(index=index, ignore_unavailable=True)
     keys = list(list_keys(s3, s3_settings.bucket, prefix))
     for start in range(0, len(keys), 1000):
-        s3.delete_objects(Bucket=s3_settings.bucket, Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]]})
+        s3.delete_objects(
+            Bucket=s3_settings.bucket, Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]}
+        )
 
 
 class Scheduler:
@@ -63,8 +73,13 @@ class Scheduler:
     def __init__(self, env: dict, log_path: Path):
         self.log_path = log_path
         self.log = open(log_path, "w")
-        self.process = subprocess.Popen([sys.executable, "-m", "scheduler", "run"], cwd=PROJECT_ROOT,
-                                        env=child_environment(**env), stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "scheduler", "run"],
+            cwd=PROJECT_ROOT,
+            env=child_environment(**env),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
     def stop(self, timeout: float = 120) -> int:
         if self.process.poll() is None:

@@ -3,6 +3,7 @@ whether another wrapped command was running at the same time (an exclusive marke
 
     python probe.py <folder> -- <command ...>
 """
+
 import os
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import time
 from pathlib import Path
 
 folder = Path(sys.argv[1])
-command = sys.argv[sys.argv.index("--") + 1:]
+command = sys.argv[sys.argv.index("--") + 1 :]
 marker = folder / "running"
 try:
     os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))

@@ -1,5 +1,6 @@
 """The scheduler against the real Elasticsearch and S3, running the real aggregation
 (`-r inline`) and indexer as child processes."""
+
 from __future__ import annotations
 
 import threading
@@ -74,8 +75,11 @@ def test_two_schedulers_never_run_the_aggregation_at_once(es, space, start_sched
         assert parse_iso(earlier["finished_at"]) <= parse_iso(later["started_at"]), (earlier, later)
     assert {r["outcome"] for r in ran} <= {batch_runs.SUCCESS, batch_runs.INTERRUPTED}
     assert all(r["aggregation"]["objects_listed"] == 3 for r in ran if r["outcome"] == batch_runs.SUCCESS)
-    assert any("already done" in r["reason"] or "lock was held" in r["reason"]
-               for r in found if r["outcome"] == batch_runs.SKIPPED)
+    assert any(
+        "already done" in r["reason"] or "lock was held" in r["reason"]
+        for r in found
+        if r["outcome"] == batch_runs.SKIPPED
+    )
     # the wrapped aggregation's own view: never two at once, and each one it saw ended
     assert not (space.probe_dir / "overlaps").exists(), (space.probe_dir / "overlaps").read_text()
     lines = (space.probe_dir / "runs").read_text().splitlines()
@@ -100,17 +104,31 @@ def test_a_run_missed_while_down_is_made_at_start_and_shown_by_health(es, pipeli
     now = datetime.now(timezone.utc)
     new_year = datetime(now.year, 1, 1, tzinfo=timezone.utc)
     # the last run this deployment made served the fire time before the latest one
-    ctx.records.write(RunRecord(
-        kind=batch_runs.INCREMENTAL, trigger="schedule", scheduled_for=new_year.replace(year=now.year - 1),
-        runner="gone:1", run_id="20000101T000000Z", started_at=new_year.replace(year=now.year - 1),
-        finished_at=new_year.replace(year=now.year - 1) + timedelta(seconds=30), outcome=batch_runs.SUCCESS))
+    ctx.records.write(
+        RunRecord(
+            kind=batch_runs.INCREMENTAL,
+            trigger="schedule",
+            scheduled_for=new_year.replace(year=now.year - 1),
+            runner="gone:1",
+            run_id="20000101T000000Z",
+            started_at=new_year.replace(year=now.year - 1),
+            finished_at=new_year.replace(year=now.year - 1) + timedelta(seconds=30),
+            outcome=batch_runs.SUCCESS,
+        )
+    )
     assert build_scheduler(ctx).get_job("catch-up") is not None
 
     scheduler = start_scheduler(env)
     try:
-        caught_up = wait_for(lambda: [r for r in records_of(es, ctx.settings.es.runs_index)
-                                      if r.get("trigger") == "catch-up" and r["outcome"] != batch_runs.RUNNING],
-                             "the catch-up run", timeout=600)
+        caught_up = wait_for(
+            lambda: [
+                r
+                for r in records_of(es, ctx.settings.es.runs_index)
+                if r.get("trigger") == "catch-up" and r["outcome"] != batch_runs.RUNNING
+            ],
+            "the catch-up run",
+            timeout=600,
+        )
     finally:
         assert scheduler.stop() == 0, scheduler.output()[-3000:]
     record = caught_up[0]
@@ -149,8 +167,17 @@ def test_a_run_already_done_by_another_scheduler_is_skipped(es, pipeline_env, sp
     ctx = _context(es, pipeline_env, space.env)
     ctx.prepare()
     due = datetime.now(timezone.utc) - timedelta(seconds=5)
-    ctx.records.write(RunRecord(kind=kind, trigger="schedule", scheduled_for=due, runner="other:7",
-                                run_id="20991231T000000Z", started_at=due + timedelta(seconds=1),
-                                finished_at=due + timedelta(seconds=2), outcome=batch_runs.SUCCESS))
+    ctx.records.write(
+        RunRecord(
+            kind=kind,
+            trigger="schedule",
+            scheduled_for=due,
+            runner="other:7",
+            run_id="20991231T000000Z",
+            started_at=due + timedelta(seconds=1),
+            finished_at=due + timedelta(seconds=2),
+            outcome=batch_runs.SUCCESS,
+        )
+    )
     record = run_batch(ctx, batch_runs.INCREMENTAL, "schedule", due)
     assert record.outcome == batch_runs.SKIPPED and "already done by run 20991231T000000Z (other:7)" in record.reason

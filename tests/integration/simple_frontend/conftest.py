@@ -1,5 +1,6 @@
 """Indexes of known object counts in the real Elasticsearch (written directly with the
 ES client, one fresh index per module or test), and apps serving them."""
+
 from __future__ import annotations
 
 import uuid
@@ -49,8 +50,7 @@ def frontend_settings(api_es_settings, **overrides) -> FrontendSettings:
     # Live indices nobody writes (in the live family, so the API's account may look): the
     # stack's own live indices (the demo's) stay out of these tests' answers.
     no_live = f"{api_es_settings.live_index_prefix}test-frontend-{uuid.uuid4().hex[:10]}-"
-    return FrontendSettings(elasticsearch=api_es_settings.replace(live_index_prefix=no_live),
-                            **overrides)
+    return FrontendSettings(elasticsearch=api_es_settings.replace(live_index_prefix=no_live), **overrides)
 
 
 @pytest.fixture
@@ -58,14 +58,20 @@ def app_for(api_es_settings):
     """app_for(index, **settings) -> a Flask app with its own real ES client."""
 
     def make(index: str, **overrides):
-        return create_app({"FRONTEND_SETTINGS": frontend_settings(api_es_settings, **overrides),
-                           "ES_INDEX": index, "CLOCK": lambda: NOW})
+        return create_app(
+            {
+                "FRONTEND_SETTINGS": frontend_settings(api_es_settings, **overrides),
+                "ES_INDEX": index,
+                "CLOCK": lambda: NOW,
+            }
+        )
 
     return make
 
 
 @pytest.fixture(scope="module")
 def api(api_es_settings, counts_index):
-    app = create_app({"FRONTEND_SETTINGS": frontend_settings(api_es_settings), "ES_INDEX": counts_index,
-                      "CLOCK": lambda: NOW})
+    app = create_app(
+        {"FRONTEND_SETTINGS": frontend_settings(api_es_settings), "ES_INDEX": counts_index, "CLOCK": lambda: NOW}
+    )
     return app.test_client()

@@ -1,6 +1,7 @@
 """What the gallery's tests share: live indices of their own, images stored under random
 ids in the pipeline's bucket (where the dashboard's S3 account may read), an app reading
 both with the dashboard's own accounts, and the detections the real detector finds."""
+
 from __future__ import annotations
 
 import io
@@ -66,8 +67,11 @@ def dashboard_s3_settings(pipeline_env) -> FrontendS3Settings:
     try:
         return FrontendS3Settings.from_env(pipeline_env)
     except SettingsError as error:
-        pytest.fail(f"{error}: run `make up` once (it adds the dashboard's S3 keys to .env and has the S3 server "
-                    "reload its accounts)", pytrace=False)
+        pytest.fail(
+            f"{error}: run `make up` once (it adds the dashboard's S3 keys to .env and has the S3 server "
+            "reload its accounts)",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -86,19 +90,36 @@ def index_events(es, prefix: str, events: list[DetectionEvent]) -> None:
     assert not errors and ok == len(events)
 
 
-def event(image_id: str, source: str, captured_at: datetime, objects: list[tuple[str, float, tuple]],
-          width: int = 320, height: int = 240) -> DetectionEvent:
+def event(
+    image_id: str,
+    source: str,
+    captured_at: datetime,
+    objects: list[tuple[str, float, tuple]],
+    width: int = 320,
+    height: int = 240,
+) -> DetectionEvent:
     counts: dict[str, int] = {}
     for label, _, _ in objects:
         counts[label] = counts.get(label, 0) + 1
-    return DetectionEvent(image_id=image_id, source=source, captured_at=captured_at, processed_at=captured_at,
-                          model="yolov4-tiny", counts=counts, width=width, height=height,
-                          objects=tuple(DetectedObject(label=label, score=score, box=box)
-                                        for label, score, box in objects))
+    return DetectionEvent(
+        image_id=image_id,
+        source=source,
+        captured_at=captured_at,
+        processed_at=captured_at,
+        model="yolov4-tiny",
+        counts=counts,
+        width=width,
+        height=height,
+        objects=tuple(DetectedObject(label=label, score=score, box=box) for label, score, box in objects),
+    )
 
 
 def gallery_app(api_es_settings, prefix: str, dashboard_s3_settings, **overrides):
     """The dashboard as deployed: its own read-only Elasticsearch and S3 accounts."""
-    settings = FrontendSettings(elasticsearch=api_es_settings.replace(live_index_prefix=prefix),
-                                images=dashboard_s3_settings, max_staleness_s=0, **overrides)
+    settings = FrontendSettings(
+        elasticsearch=api_es_settings.replace(live_index_prefix=prefix),
+        images=dashboard_s3_settings,
+        max_staleness_s=0,
+        **overrides,
+    )
     return create_app({"FRONTEND_SETTINGS": settings, "ES_INDEX": f"{api_es_settings.index}-test-gallery-none"})

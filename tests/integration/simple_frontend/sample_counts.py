@@ -1,6 +1,7 @@
 """Object counts with known totals, shaped like the indexer's documents (the
 index mapping shared with the indexer through pipeline_common),
 once per stored interval: minute, hour and day, with the same detections rolled up."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -43,8 +44,16 @@ def rolled_up(events, intervals=tuple(Interval), run_id: str = RUN_ID) -> list[d
             sums[key][0] += detections
             sums[key][1] += images
     return [
-        {"label": label, "source": source, "interval": interval, "bucket_start": to_iso(start),
-         "detections": detections, "images": images, "run_id": run_id, "indexed_at": to_iso(NOW)}
+        {
+            "label": label,
+            "source": source,
+            "interval": interval,
+            "bucket_start": to_iso(start),
+            "detections": detections,
+            "images": images,
+            "run_id": run_id,
+            "indexed_at": to_iso(NOW),
+        }
         for (label, source, interval, start), (detections, images) in sums.items()
     ]
 

@@ -3,6 +3,7 @@
 5xx, every answer matches the description. Plus the two defects found by hand: a
 timeline of many labels x many buckets is a 400, and every source /api/sources lists
 is accepted as a filter."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -26,10 +27,17 @@ from .sample_counts import EVENTS, NOW, rolled_up
 
 # Sources are folder names: anything. Each must work as a filter (exact term value).
 ODD_SOURCES = ["cam*", "Kamera Süd – Tor", '{"match_all": {}}', "front door's (2)", " padded ", "a OR b", "📷"]
-ODD_EVENTS = [("person", source, datetime(2025, 4, 14, 10, n, tzinfo=timezone.utc), n + 1, 1)
-              for n, source in enumerate(ODD_SOURCES)]
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          negative_data_rejection]
+ODD_EVENTS = [
+    ("person", source, datetime(2025, 4, 14, 10, n, tzinfo=timezone.utc), n + 1, 1)
+    for n, source in enumerate(ODD_SOURCES)
+]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +45,7 @@ def schema_app(es, es_settings, api_es_settings):
     from .conftest import create_counts_index
 
     index = create_counts_index(es, rolled_up(EVENTS + ODD_EVENTS), es_settings.index)
-    app = create_app({"FRONTEND_SETTINGS": frontend_settings(api_es_settings), "ES_INDEX": index,
-                      "CLOCK": lambda: NOW})
+    app = create_app({"FRONTEND_SETTINGS": frontend_settings(api_es_settings), "ES_INDEX": index, "CLOCK": lambda: NOW})
     yield app
     es.indices.delete(index=index, ignore_unavailable=True)
 

@@ -1,6 +1,7 @@
 """The dashboard in headless Chromium, served by the real app over the real Elasticsearch:
 the charts show the counts (final ones from a batch run three hours ago, live ones after
 it), mark the live part, follow the filters, and pick up new live images by themselves."""
+
 import threading
 import uuid
 from datetime import timedelta
@@ -24,8 +25,15 @@ from .sample_counts import busy_day_events, rolled_up, totals_by_label
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOT = PROJECT_ROOT / "test-artifacts" / "dashboard.png"
 TIMEOUT_MS = 20_000
 
@@ -72,8 +80,7 @@ def server(es, es_settings, api_es_settings, events, live_prefix):
     batch = [event for event in events if event[2] < run_at]
     index = create_counts_index(es, rolled_up(batch, run_id=new_run_id(run_at)), es_settings.index)
     index_live(es, live_prefix, live_events(events))
-    settings = FrontendSettings(elasticsearch=api_es_settings.replace(live_index_prefix=live_prefix),
-                                max_staleness_s=0)
+    settings = FrontendSettings(elasticsearch=api_es_settings.replace(live_index_prefix=live_prefix), max_staleness_s=0)
     app = create_app({"FRONTEND_SETTINGS": settings, "ES_INDEX": index})
     http = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=http.serve_forever, daemon=True)
@@ -174,12 +181,20 @@ def test_live_buckets_are_marked_and_new_images_appear_by_themselves(page, serve
     assert "includes live counts" in page.locator(".card-main .card-note").inner_text()
 
     # a new image is indexed live: the page shows it without anyone touching it
-    index_live(es, live_prefix, [DetectionEvent(uuid.uuid4().hex, "cam-a", utc_now() - timedelta(minutes=1),
-                                                utc_now(), "yolov3-tiny", {"car": 5})])
+    index_live(
+        es,
+        live_prefix,
+        [
+            DetectionEvent(
+                uuid.uuid4().hex, "cam-a", utc_now() - timedelta(minutes=1), utc_now(), "yolov3-tiny", {"car": 5}
+            )
+        ],
+    )
     want = sum(expected.values()) + 5
     page.wait_for_function(
         f"Number(document.querySelector('.card-main .card-value').textContent.replace(/[^0-9]/g, '')) === {want}",
-        timeout=60_000)
+        timeout=60_000,
+    )
     assert page.evaluate(TIMELINE_SUMS)["car"] == expected["car"] + 5
 
 
@@ -283,8 +298,10 @@ def test_two_sources_and_two_periods_compare_on_one_chart(page, server):
     assert settle(page) == "ready"
     assert page.is_visible("#vs-control") and page.input_value("#vs") == "cam-a"
     assert page.evaluate(TIMELINE_SUMS) == {
-        "car · cam-b": cam_b["car"], "person · cam-b": cam_b["person"],
-        "car · cam-a": cam_a["car"], "person · cam-a": cam_a["person"],
+        "car · cam-b": cam_b["car"],
+        "person · cam-b": cam_b["person"],
+        "car · cam-a": cam_a["car"],
+        "person · cam-a": cam_a["person"],
     }
     page.screenshot(path=str(SCREENSHOT.with_name("dashboard-comparison.png")), full_page=True)
 
@@ -292,8 +309,12 @@ def test_two_sources_and_two_periods_compare_on_one_chart(page, server):
     assert settle(page, lambda: page.select_option("#compare", "previous")) == "ready"
     assert "compare=previous" in page.url and page.is_hidden("#vs-control")
     sums = page.evaluate(TIMELINE_SUMS)
-    assert sums == {"car · this period": cam_b["car"], "person · this period": cam_b["person"],
-                    "car · period before": 0, "person · period before": 0}
+    assert sums == {
+        "car · this period": cam_b["car"],
+        "person · this period": cam_b["person"],
+        "car · period before": 0,
+        "person · period before": 0,
+    }
     # its points lie on this period's axis: moved forward by the range's length
     first = page.evaluate("""() => { const d = window.dashboard.charts.timeline.data.datasets;
         return [d[0].data[0].t, d[2].data[0].t, d[2].data[0].at]; }""")

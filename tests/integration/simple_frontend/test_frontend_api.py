@@ -27,8 +27,11 @@ def test_totals_of_the_last_24_hours_count_each_detection_once(api):
 
 def test_totals_of_images_by_source(api):
     body = get(api, "/api/totals?from=now-7d&source=cam-b&metric=images")
-    assert body["totals"] == [{"label": "person", "count": 4}, {"label": "dog", "count": 2},
-                              {"label": "car", "count": 1}]
+    assert body["totals"] == [
+        {"label": "person", "count": 4},
+        {"label": "dog", "count": 2},
+        {"label": "car", "count": 1},
+    ]
     assert body["total"] == 7
 
 
@@ -45,8 +48,9 @@ def test_absolute_range_with_another_zone(api):
 
 
 def test_timeline_is_zero_filled_in_the_original_shape(api):
-    answer = api.get("/api/timeline?label=person&label=cat&from=2025-04-14T08:00:00Z"
-                     "&to=2025-04-14T12:00:00Z&interval=hour")
+    answer = api.get(
+        "/api/timeline?label=person&label=cat&from=2025-04-14T08:00:00Z&to=2025-04-14T12:00:00Z&interval=hour"
+    )
     assert answer.status_code == 200
     assert answer.get_json() == {
         "person": [
@@ -55,9 +59,15 @@ def test_timeline_is_zero_filled_in_the_original_shape(api):
             {"t": "2025-04-14T10:00:00.000Z", "y": 0, "state": "final"},
             {"t": "2025-04-14T11:00:00.000Z", "y": 4, "state": "final"},
         ],
-        "cat": [{"t": t, "y": 0, "state": "final"} for t in (
-            "2025-04-14T08:00:00.000Z", "2025-04-14T09:00:00.000Z", "2025-04-14T10:00:00.000Z",
-            "2025-04-14T11:00:00.000Z")],
+        "cat": [
+            {"t": t, "y": 0, "state": "final"}
+            for t in (
+                "2025-04-14T08:00:00.000Z",
+                "2025-04-14T09:00:00.000Z",
+                "2025-04-14T10:00:00.000Z",
+                "2025-04-14T11:00:00.000Z",
+            )
+        ],
     }
     assert answer.headers["X-Stored-Interval"] == "hour"
 
@@ -67,14 +77,23 @@ def test_timeline_by_day_without_labels_shows_the_busiest(api):
     assert list(body) == ["person", "car"]
     assert [point["y"] for point in body["car"]] == [0, 0, 0, 1, 5]
     assert [point["t"][:10] for point in body["person"]] == [
-        "2025-04-10", "2025-04-11", "2025-04-12", "2025-04-13", "2025-04-14"]
+        "2025-04-10",
+        "2025-04-11",
+        "2025-04-12",
+        "2025-04-13",
+        "2025-04-14",
+    ]
 
 
 def test_timeline_by_minute(api):
     body = get(api, "/api/timeline?label=traffic%20light&from=2025-04-14T11:57:00Z&to=now&interval=minute")
-    assert body == {"traffic light": [{"t": "2025-04-14T11:57:00.000Z", "y": 0, "state": "final"},
-                                      {"t": "2025-04-14T11:58:00.000Z", "y": 0, "state": "final"},
-                                      {"t": "2025-04-14T11:59:00.000Z", "y": 1, "state": "final"}]}
+    assert body == {
+        "traffic light": [
+            {"t": "2025-04-14T11:57:00.000Z", "y": 0, "state": "final"},
+            {"t": "2025-04-14T11:58:00.000Z", "y": 0, "state": "final"},
+            {"t": "2025-04-14T11:59:00.000Z", "y": 1, "state": "final"},
+        ]
+    }
 
 
 def test_top(api):
@@ -156,12 +175,24 @@ def test_unknown_route_is_json_404(api):
     "interval, expected_from, expected_to, expected_totals",
     [
         # the range is widened to whole buckets of the interval, and says so
-        ("hour", "2025-04-14T09:00:00.000Z", "2025-04-14T11:00:00.000Z",
-         [{"label": "car", "count": 5}, {"label": "person", "count": 5}]),
-        ("minute", "2025-04-14T09:30:00.000Z", "2025-04-14T10:20:00.000Z",
-         [{"label": "car", "count": 5}, {"label": "person", "count": 2}]),
-        ("day", "2025-04-14T00:00:00.000Z", "2025-04-15T00:00:00.000Z",
-         [{"label": "person", "count": 9}, {"label": "car", "count": 5}, {"label": "traffic light", "count": 1}]),
+        (
+            "hour",
+            "2025-04-14T09:00:00.000Z",
+            "2025-04-14T11:00:00.000Z",
+            [{"label": "car", "count": 5}, {"label": "person", "count": 5}],
+        ),
+        (
+            "minute",
+            "2025-04-14T09:30:00.000Z",
+            "2025-04-14T10:20:00.000Z",
+            [{"label": "car", "count": 5}, {"label": "person", "count": 2}],
+        ),
+        (
+            "day",
+            "2025-04-14T00:00:00.000Z",
+            "2025-04-15T00:00:00.000Z",
+            [{"label": "person", "count": 9}, {"label": "car", "count": 5}, {"label": "traffic light", "count": 1}],
+        ),
     ],
 )
 def test_totals_cover_whole_buckets_of_the_interval(api, interval, expected_from, expected_to, expected_totals):
@@ -183,8 +214,12 @@ def test_finer_documents_answer_when_the_interval_is_not_stored(app_for, make_in
     assert answer.headers["X-Stored-Interval"] == expected
     assert answer.get_json()["total"] == 16
     day = api.get("/api/timeline?label=car&from=2025-04-13T00:00:00Z&to=2025-04-15T00:00:00Z&interval=day")
-    assert day.get_json() == {"car": [{"t": "2025-04-13T00:00:00.000Z", "y": 1, "state": "final"},
-                                      {"t": "2025-04-14T00:00:00.000Z", "y": 5, "state": "final"}]}
+    assert day.get_json() == {
+        "car": [
+            {"t": "2025-04-13T00:00:00.000Z", "y": 1, "state": "final"},
+            {"t": "2025-04-14T00:00:00.000Z", "y": 5, "state": "final"},
+        ]
+    }
 
 
 def test_only_coarser_documents_answer_in_their_own_buckets(app_for, make_index):
@@ -192,8 +227,12 @@ def test_only_coarser_documents_answer_in_their_own_buckets(app_for, make_index)
     answer = api.get("/api/timeline?label=person&from=2025-04-13T22:00:00Z&to=2025-04-14T02:00:00Z&interval=hour")
     assert answer.headers["X-Stored-Interval"] == "day"
     assert answer.headers["X-Interval"] == "day"  # a day's count cannot be split into hours
-    assert answer.get_json() == {"person": [{"t": "2025-04-13T00:00:00.000Z", "y": 0, "state": "final"},
-                                            {"t": "2025-04-14T00:00:00.000Z", "y": 9, "state": "final"}]}
+    assert answer.get_json() == {
+        "person": [
+            {"t": "2025-04-13T00:00:00.000Z", "y": 0, "state": "final"},
+            {"t": "2025-04-14T00:00:00.000Z", "y": 9, "state": "final"},
+        ]
+    }
     totals = api.get("/api/totals?from=2025-04-13T22:00:00Z&to=2025-04-14T02:00:00Z&interval=hour").get_json()
     assert (totals["from"], totals["to"]) == ("2025-04-13T00:00:00.000Z", "2025-04-15T00:00:00.000Z")
     assert totals["total"] == 16
@@ -208,9 +247,12 @@ def test_missing_index(app_for, es_settings):
     assert api.get("/api/totals").get_json()["total"] == 0
     # no batch run at all: every bucket is live (and, with no live index either, zero)
     assert get(api, "/api/timeline?label=car&from=now-3h&interval=hour") == {
-        "car": [{"t": "2025-04-14T09:00:00.000Z", "y": 0, "state": "live"},
-                {"t": "2025-04-14T10:00:00.000Z", "y": 0, "state": "live"},
-                {"t": "2025-04-14T11:00:00.000Z", "y": 0, "state": "live"}]}
+        "car": [
+            {"t": "2025-04-14T09:00:00.000Z", "y": 0, "state": "live"},
+            {"t": "2025-04-14T10:00:00.000Z", "y": 0, "state": "live"},
+            {"t": "2025-04-14T11:00:00.000Z", "y": 0, "state": "live"},
+        ]
+    }
 
 
 def test_elasticsearch_unreachable_is_503(api_es_settings, counts_index):

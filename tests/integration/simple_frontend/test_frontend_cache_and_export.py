@@ -1,5 +1,6 @@
 """Answers from cache, the interval chosen when none is asked for, and CSV export, against
 the real Elasticsearch (read with the API's own account)."""
+
 import csv
 import io
 import uuid
@@ -48,8 +49,9 @@ def cached_app(api_es_settings, live_prefix):
 
     def make(index: str, **overrides):
         timer = Timer()
-        settings = FrontendSettings(elasticsearch=api_es_settings.replace(live_index_prefix=live_prefix),
-                                    **{"max_staleness_s": 30, **overrides})
+        settings = FrontendSettings(
+            elasticsearch=api_es_settings.replace(live_index_prefix=live_prefix), **{"max_staleness_s": 30, **overrides}
+        )
         app = create_app({"FRONTEND_SETTINGS": settings, "ES_INDEX": index, "CLOCK": lambda: NOW, "TIMER": timer})
         return app.test_client(), timer
 
@@ -78,8 +80,16 @@ def test_an_answer_is_served_again_until_a_batch_run_moves_the_generation(es, ma
     assert again.get_data() == first.get_data()
 
     # The indexer writes more counts of the same hour (a run indexed again, later).
-    document = {"label": "person", "source": "cam-c", "interval": "hour", "bucket_start": "2025-04-14T10:00:00.000Z",
-                "detections": 7, "images": 3, "run_id": RUN_ID, "indexed_at": to_iso(NOW + timedelta(minutes=5))}
+    document = {
+        "label": "person",
+        "source": "cam-c",
+        "interval": "hour",
+        "bucket_start": "2025-04-14T10:00:00.000Z",
+        "detections": 7,
+        "images": 3,
+        "run_id": RUN_ID,
+        "indexed_at": to_iso(NOW + timedelta(minutes=5)),
+    }
     es.index(index=index, document=document, refresh="wait_for")
     # Within the staleness bound the generation is not looked up again: the same answer.
     timer.now += 29
@@ -132,9 +142,20 @@ def test_health_is_reused_within_the_staleness_bound(make_index, cached_app, es)
     api, timer = cached_app(index)
     first = api.get("/api/health")
     assert (first.status_code, first.headers["X-Cache"]) == (200, "miss")
-    es.index(index=index, refresh="wait_for", document={
-        "label": "cat", "source": "cam-a", "interval": "day", "bucket_start": "2025-04-14T00:00:00.000Z",
-        "detections": 1, "images": 1, "run_id": RUN_ID, "indexed_at": to_iso(NOW)})
+    es.index(
+        index=index,
+        refresh="wait_for",
+        document={
+            "label": "cat",
+            "source": "cam-a",
+            "interval": "day",
+            "bucket_start": "2025-04-14T00:00:00.000Z",
+            "detections": 1,
+            "images": 1,
+            "run_id": RUN_ID,
+            "indexed_at": to_iso(NOW),
+        },
+    )
     again = api.get("/api/health")
     assert again.headers["X-Cache"] == "hit"
     assert again.get_json() == first.get_json()
@@ -145,6 +166,7 @@ def test_health_is_reused_within_the_staleness_bound(make_index, cached_app, es)
 
 
 # ---- the interval chosen when none is asked for --------------------------------------
+
 
 @pytest.mark.parametrize(
     "query, expected, buckets",
@@ -182,6 +204,7 @@ def test_a_range_too_long_even_in_days_says_so(api, app_for, counts_index):
 
 # ---- CSV export ------------------------------------------------------------------------
 
+
 def rows_of(answer):
     assert answer.status_code == 200, answer.get_data(as_text=True)
     assert answer.mimetype == "text/csv"
@@ -194,8 +217,9 @@ def test_timeline_csv_has_a_header_and_the_numbers_of_the_json(api):
     series = api.get(query).get_json()
     rows = rows_of(api.get(query + "&format=csv"))
     assert rows[0] == ["time", "label", "count", "state"]
-    assert rows[1:] == [[point["t"], label, str(point["y"]), point["state"]]
-                        for label, points in series.items() for point in points]
+    assert rows[1:] == [
+        [point["t"], label, str(point["y"]), point["state"]] for label, points in series.items() for point in points
+    ]
     assert len(rows) == 1 + 2 * 48
     assert sum(int(count) for _, label, count, _ in rows[1:] if label == "car") == 6
 

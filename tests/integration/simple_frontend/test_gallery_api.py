@@ -1,5 +1,6 @@
 """The gallery's API against the real Elasticsearch and S3, read with the dashboard's own
 accounts: listing and its filters, thumbnails, full images, and what must stay out of reach."""
+
 from __future__ import annotations
 
 import io
@@ -29,14 +30,24 @@ def scene(es, stored, gallery_live_prefix):
     """Six images over three hours, two cameras, dogs and people; the newest first in `ids`."""
     start = utc_now().replace(microsecond=0) - timedelta(hours=3)
     rows = [  # minutes after start, source, labels
-        (5, "cam-a", ["dog"]), (20, "cam-b", ["person", "person"]), (70, "cam-a", ["person", "dog"]),
-        (95, "cam-b", []), (130, "cam-a", ["dog"]), (150, "cam-b", ["dog", "person"]),
+        (5, "cam-a", ["dog"]),
+        (20, "cam-b", ["person", "person"]),
+        (70, "cam-a", ["person", "dog"]),
+        (95, "cam-b", []),
+        (130, "cam-a", ["dog"]),
+        (150, "cam-b", ["dog", "person"]),
     ]
     events = []
     for minutes, source, labels in rows:
         image_id = stored.put(small_jpeg())
-        events.append(event(image_id, source, start + timedelta(minutes=minutes),
-                            [(label, 0.5 + 0.1 * n, BOX) for n, label in enumerate(labels)]))
+        events.append(
+            event(
+                image_id,
+                source,
+                start + timedelta(minutes=minutes),
+                [(label, 0.5 + 0.1 * n, BOX) for n, label in enumerate(labels)],
+            )
+        )
     index_events(es, gallery_live_prefix, events)
     return {"start": start, "events": events}
 
@@ -61,19 +72,24 @@ def test_the_newest_images_come_first_with_their_detections(api, scene):
     assert [image["id"] for image in body["images"]] == ids_of(scene["events"])
     newest = body["images"][0]
     assert newest["source"] == "cam-b" and newest["width"] == 320 and newest["height"] == 240
-    assert newest["detections"] == [{"label": "dog", "score": 0.5, "box": list(BOX)},
-                                    {"label": "person", "score": 0.6, "box": list(BOX)}]
+    assert newest["detections"] == [
+        {"label": "dog", "score": 0.5, "box": list(BOX)},
+        {"label": "person", "score": 0.6, "box": list(BOX)},
+    ]
     assert newest["counts"] == {"dog": 1, "person": 1}
     assert body["total"] == 6 and body["next"] is None
 
 
-@pytest.mark.parametrize(("query", "wanted"), [
-    ("?source=cam-a", lambda e: e.source == "cam-a"),
-    ("?label=dog", lambda e: "dog" in e.counts),
-    ("?label=person&source=cam-b", lambda e: "person" in e.counts and e.source == "cam-b"),
-    ("?label=dog&label=person", lambda e: bool(e.counts)),
-    ("?label=cat", lambda e: False),
-])
+@pytest.mark.parametrize(
+    ("query", "wanted"),
+    [
+        ("?source=cam-a", lambda e: e.source == "cam-a"),
+        ("?label=dog", lambda e: "dog" in e.counts),
+        ("?label=person&source=cam-b", lambda e: "person" in e.counts and e.source == "cam-b"),
+        ("?label=dog&label=person", lambda e: bool(e.counts)),
+        ("?label=cat", lambda e: False),
+    ],
+)
 def test_the_listing_filters_by_source_and_label(api, scene, query, wanted):
     body = listed(api, query)
     assert [image["id"] for image in body["images"]] == ids_of([e for e in scene["events"] if wanted(e)])
@@ -98,8 +114,10 @@ def test_pages_follow_one_another_without_gaps_or_repeats(api, scene):
     assert seen == ids_of(scene["events"])
 
 
-@pytest.mark.parametrize("query", ["?limit=0", "?limit=500", "?after=bogus", "?label=", "?from=yesterday",
-                                   "?page=2", "?source=" + "x" * 1001])
+@pytest.mark.parametrize(
+    "query",
+    ["?limit=0", "?limit=500", "?after=bogus", "?label=", "?from=yesterday", "?page=2", "?source=" + "x" * 1001],
+)
 def test_bad_listing_parameters_get_400(api, scene, query):
     assert "error" in listed(api, query, status=400)
 
@@ -131,18 +149,33 @@ def test_the_full_image_is_the_stored_original(api, stored):
     assert answer.status_code == 200 and answer.mimetype == "image/jpeg" and answer.data == original
 
 
-@pytest.mark.parametrize("path", [
-    "/api/images/{unknown}/thumbnail", "/api/images/{unknown}/full",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/images/{unknown}/thumbnail",
+        "/api/images/{unknown}/full",
+    ],
+)
 def test_an_unknown_image_gets_404(api, path):
     answer = api.get(path.format(unknown=new_image_id()))
     assert answer.status_code == 404 and answer.get_json() == {"error": "no such image"}
 
 
-@pytest.mark.parametrize("image_id", [
-    "..%2Fmetadata%2F{id}", "..%2F..%2Fimage-pipeline%2Fmetadata%2F{id}", "{id}.jpg", "{ID}", "{id}%00",
-    "{id}%2F..%2F..%2Fmetadata%2F{id}", "abc", "x" * 64, "%2E%2E", "{id}%2F",
-])
+@pytest.mark.parametrize(
+    "image_id",
+    [
+        "..%2Fmetadata%2F{id}",
+        "..%2F..%2Fimage-pipeline%2Fmetadata%2F{id}",
+        "{id}.jpg",
+        "{ID}",
+        "{id}%00",
+        "{id}%2F..%2F..%2Fmetadata%2F{id}",
+        "abc",
+        "x" * 64,
+        "%2E%2E",
+        "{id}%2F",
+    ],
+)
 def test_malformed_and_hostile_ids_get_400(api, image_id):
     some = new_image_id()
     path = image_id.format(id=some, ID=some.upper())
@@ -157,8 +190,7 @@ def test_nothing_outside_images_can_be_reached(api, stored, s3_settings, dashboa
     """An image id whose object exists only outside images/ is unknown to the API; and the
     dashboard's own S3 keys could not read it even if the API asked."""
     image_id = new_image_id()
-    for key in (f"metadata/{image_id}.jpg", f"thumbnails/{image_id}.jpg", f"{image_id}.jpg",
-                f"imagesx/{image_id}.jpg"):
+    for key in (f"metadata/{image_id}.jpg", f"thumbnails/{image_id}.jpg", f"{image_id}.jpg", f"imagesx/{image_id}.jpg"):
         stored.put(small_jpeg(), image_id=image_id, key=key)
     for kind in ("thumbnail", "full"):
         assert api.get(f"/api/images/{image_id}/{kind}").status_code == 404

@@ -1,6 +1,7 @@
 """The gallery in headless Chromium, served by the real app over the real Elasticsearch
 and S3 with the dashboard's own accounts: a real sample photo with the boxes the real
 detector drew on it, the score slider, the full image, and a timeline point's images."""
+
 from __future__ import annotations
 
 import threading
@@ -46,13 +47,26 @@ def photos(pipeline_env, es, stored, s3_settings, gallery_live_prefix):
     with Image.open(PHOTOS / "dog.jpg") as photo:
         width, height = photo.size
         pixels = np.ascontiguousarray(np.asarray(photo.convert("RGB"))[:, :, ::-1])
-    record = build_record(announcement(dog_id, s3_settings.bucket, source=SOURCE, moment=now - timedelta(minutes=20)),
-                          detector.detect(pixels), detector.model_info, width, height, {}, now)
+    record = build_record(
+        announcement(dog_id, s3_settings.bucket, source=SOURCE, moment=now - timedelta(minutes=20)),
+        detector.detect(pixels),
+        detector.model_info,
+        width,
+        height,
+        {},
+        now,
+    )
     dog = detection_event_from_record(record)
     assert "dog" in dog.counts, f"the detector should find the dog in dog.jpg: {dog.counts}"
     person_id = stored.put(small_jpeg(400, 300, (40, 160, 90)))
-    person = event(person_id, SOURCE, now - timedelta(hours=2, minutes=10), [("person", 0.8, (50, 40, 200, 220))],
-                   width=400, height=300)
+    person = event(
+        person_id,
+        SOURCE,
+        now - timedelta(hours=2, minutes=10),
+        [("person", 0.8, (50, 40, 200, 220))],
+        width=400,
+        height=300,
+    )
     index_events(es, gallery_live_prefix, [dog, person])
     return {"dog": dog, "person": person}
 
@@ -98,21 +112,25 @@ def page(browser, server):
 def figure(page, image_id: str):
     shot = page.locator(f'#gallery figure[data-image-id="{image_id}"]')
     shot.wait_for()
-    page.wait_for_function(f'document.querySelector(\'#gallery figure[data-image-id="{image_id}"]\')'
-                           '.dataset.loaded === "true"')
+    page.wait_for_function(
+        f'document.querySelector(\'#gallery figure[data-image-id="{image_id}"]\').dataset.loaded === "true"'
+    )
     return shot
 
 
 def box_pixel(page, image_id: str, box) -> list[int]:
     """The RGBA of the overlay canvas on the middle of the box's left edge."""
-    return page.evaluate("""([id, box]) => {
+    return page.evaluate(
+        """([id, box]) => {
         const fig = document.querySelector(`#gallery figure[data-image-id="${id}"]`);
         const img = fig.querySelector("img"), canvas = fig.querySelector("canvas");
         const image = window.gallery.state.images.find((i) => i.id === id);
         const ratio = canvas.width / img.clientWidth, scale = img.clientWidth / image.width;
         const x = Math.round(box[0] * scale * ratio), y = Math.round((box[1] + box[3] / 2) * scale * ratio);
         return Array.from(canvas.getContext("2d").getImageData(x, y, 1, 1).data);
-    }""", [image_id, list(box)])
+    }""",
+        [image_id, list(box)],
+    )
 
 
 def test_the_gallery_shows_the_sample_photo_with_the_detectors_boxes(page, photos):
@@ -155,13 +173,16 @@ def test_clicking_a_timeline_point_shows_that_buckets_images(page, photos):
     person = photos["person"]
     page.wait_for_function("window.dashboard && window.dashboard.charts.timeline")
     hour = person.captured_at.replace(minute=0, second=0, microsecond=0)
-    point = page.evaluate("""(hour) => {
+    point = page.evaluate(
+        """(hour) => {
         const chart = window.dashboard.charts.timeline;
         const index = chart.data.datasets.findIndex((d) => d.label === "person");
         const at = chart.data.datasets[index].data.findIndex((p) => Date.parse(p.t) === Date.parse(hour));
         const element = chart.getDatasetMeta(index).data[at];
         return { x: element.x, y: element.y, y_value: chart.data.datasets[index].data[at].y };
-    }""", hour.isoformat())
+    }""",
+        hour.isoformat(),
+    )
     assert point["y_value"] == 1
     box = page.locator("#timeline-chart").bounding_box()
     page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
@@ -179,8 +200,14 @@ def test_clicking_a_timeline_point_shows_that_buckets_images(page, photos):
 def test_a_new_image_appears_by_itself(page, es, stored, gallery_live_prefix):
     """Live counts on screen: the dashboard asks again every 5 s, and the gallery with it."""
     figure(page, page.evaluate("window.gallery.state.images[0].id"))
-    newcomer = event(stored.put(small_jpeg(300, 200, (200, 180, 40))), SOURCE, utc_now(),
-                     [("cat", 0.7, (20, 20, 120, 90))], width=300, height=200)
+    newcomer = event(
+        stored.put(small_jpeg(300, 200, (200, 180, 40))),
+        SOURCE,
+        utc_now(),
+        [("cat", 0.7, (20, 20, 120, 90))],
+        width=300,
+        height=200,
+    )
     index_events(es, gallery_live_prefix, [newcomer])
     shot = figure(page, newcomer.image_id)
     assert shot.get_attribute("data-shown-labels") == "cat"

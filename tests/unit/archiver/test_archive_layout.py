@@ -1,4 +1,5 @@
 """The detection archive's layout and the aggregation's plan over it."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -31,8 +32,10 @@ def test_keys_name_their_hour_and_sort_by_partition_and_offset():
 
 
 def test_hour_prefixes_cover_both_ends():
-    assert hour_prefixes("d/", T, T + timedelta(minutes=45)) == ["d/date=2026-11-28/hour=10/",
-                                                                 "d/date=2026-11-28/hour=11/"]
+    assert hour_prefixes("d/", T, T + timedelta(minutes=45)) == [
+        "d/date=2026-11-28/hour=10/",
+        "d/date=2026-11-28/hour=11/",
+    ]
 
 
 def test_files_round_trip_and_refuse_multi_line_events():
@@ -83,15 +86,17 @@ class ListingS3:
 
     def list_objects_v2(self, Bucket, Prefix="", **options):
         self.prefixes.append(Prefix)
-        return {"Contents": [{"Key": k, "ETag": '"e"'} for k in self.keys if k.startswith(Prefix)],
-                "IsTruncated": False}
+        return {
+            "Contents": [{"Key": k, "ETag": '"e"'} for k in self.keys if k.startswith(Prefix)],
+            "IsTruncated": False,
+        }
 
     def get_paginator(self, _name):
         keys = self.keys
 
         class Pages:
             def paginate(self, Bucket, Prefix, Delimiter):
-                below = {k[len(Prefix):].split(Delimiter)[0] for k in keys if k.startswith(Prefix)}
+                below = {k[len(Prefix) :].split(Delimiter)[0] for k in keys if k.startswith(Prefix)}
                 yield {"CommonPrefixes": [{"Prefix": f"{Prefix}{name}/"} for name in sorted(below)]}
 
         return Pages()

@@ -1,6 +1,7 @@
 """The archiver's loop with a fake consumer and an in-memory S3: batches become hour files
 named by partition and first offset, offsets are committed only after the file is written,
 and a batch read again after a crash overwrites the same file."""
+
 from __future__ import annotations
 
 import threading
@@ -51,16 +52,25 @@ class Consumer:
 
 
 def event(number: int) -> bytes:
-    return serialize_detection_event(DetectionEvent(f"{number:032x}", "cam-1", HOUR_10, HOUR_10, "yolov4-tiny",
-                                                    {"dog": 1} if number % 2 else {}))
+    return serialize_detection_event(
+        DetectionEvent(f"{number:032x}", "cam-1", HOUR_10, HOUR_10, "yolov4-tiny", {"dog": 1} if number % 2 else {})
+    )
 
 
 def archive(batches, s3=None, **options):
     stop = threading.Event()
     consumer = Consumer(batches, stop)
     s3 = s3 if s3 is not None else fakes.FakeS3()
-    summary = Archiver(consumer=consumer, s3=s3, bucket="b", topic="detections", prefix="detections/", stop=stop,
-                       retry_initial_s=0.01, **options).run()
+    summary = Archiver(
+        consumer=consumer,
+        s3=s3,
+        bucket="b",
+        topic="detections",
+        prefix="detections/",
+        stop=stop,
+        retry_initial_s=0.01,
+        **options,
+    ).run()
     return summary, consumer, s3
 
 
@@ -72,12 +82,16 @@ def test_a_batch_becomes_one_file_per_partition_then_its_offsets_are_committed()
     messages = [Message(event(n), offset=n // 2, partition=n % 2) for n in range(6)]
     summary, consumer, s3 = archive([messages])
     assert summary.archived == 6 and summary.files == 2
-    assert sorted(s3.objects) == [("b", part_key("detections/", HOUR_10, 0, 0)),
-                                  ("b", part_key("detections/", HOUR_10, 1, 0))]
+    assert sorted(s3.objects) == [
+        ("b", part_key("detections/", HOUR_10, 0, 0)),
+        ("b", part_key("detections/", HOUR_10, 1, 0)),
+    ]
     assert lines(s3, part_key("detections/", HOUR_10, 1, 0)) == [event(1), event(3), event(5)]
     assert sorted(consumer.commits) == [(0, 3), (1, 3)]
-    assert part_key("detections/", HOUR_10, 1, 0) == \
-        "detections/date=2026-11-28/hour=10/part-00001-00000000000000000000.jsonl.gz"
+    assert (
+        part_key("detections/", HOUR_10, 1, 0)
+        == "detections/date=2026-11-28/hour=10/part-00001-00000000000000000000.jsonl.gz"
+    )
 
 
 def test_a_batch_never_spans_two_hours():
@@ -135,6 +149,13 @@ def test_idle_timeout_ends_the_run_and_writes_what_is_in_hand():
     stop = threading.Event()
     consumer = Consumer([[Message(event(1), 0)]], threading.Event())  # never sets our stop
     s3 = fakes.FakeS3()
-    summary = Archiver(consumer=consumer, s3=s3, bucket="b", topic="detections", prefix="detections/", stop=stop,
-                       limits=RunLimits(idle_timeout_s=0.05)).run()
+    summary = Archiver(
+        consumer=consumer,
+        s3=s3,
+        bucket="b",
+        topic="detections",
+        prefix="detections/",
+        stop=stop,
+        limits=RunLimits(idle_timeout_s=0.05),
+    ).run()
     assert "idle-timeout" in summary.stopped_by and summary.files == 1 and consumer.commits == [(0, 1)]

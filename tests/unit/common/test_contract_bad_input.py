@@ -1,6 +1,7 @@
 """Inputs that once escaped the parsers as other exceptions (OverflowError, RecursionError,
 ValueError from the integer conversion limit, TypeError): each is now a ContractError
 that names its kind and, where one is to blame, the field."""
+
 from __future__ import annotations
 
 import json
@@ -47,66 +48,102 @@ def aggregate():
 CASES = {
     # (parser, payload, kind, field)
     "announcement: captured_at overflows": (
-        ImageAnnouncement.from_json_bytes, changed(announcement(), captured_at=f'"{OVERFLOWS}"'),
-        ErrorKind.INVALID_FIELD, "captured_at",
+        ImageAnnouncement.from_json_bytes,
+        changed(announcement(), captured_at=f'"{OVERFLOWS}"'),
+        ErrorKind.INVALID_FIELD,
+        "captured_at",
     ),
     "announcement: uploaded_at underflows": (
-        ImageAnnouncement.from_json_bytes, changed(announcement(), uploaded_at=f'"{UNDERFLOWS}"'),
-        ErrorKind.INVALID_FIELD, "uploaded_at",
+        ImageAnnouncement.from_json_bytes,
+        changed(announcement(), uploaded_at=f'"{UNDERFLOWS}"'),
+        ErrorKind.INVALID_FIELD,
+        "uploaded_at",
     ),
     "announcement: integer over the conversion limit": (
-        ImageAnnouncement.from_json_bytes, changed(announcement(), size_bytes=HUGE_INT),
-        ErrorKind.INVALID_JSON, None,
+        ImageAnnouncement.from_json_bytes,
+        changed(announcement(), size_bytes=HUGE_INT),
+        ErrorKind.INVALID_JSON,
+        None,
     ),
     "announcement: deep nesting": (ImageAnnouncement.from_json_bytes, DEEP.encode(), ErrorKind.INVALID_JSON, None),
     "announcement: width above 64 bits": (
-        ImageAnnouncement.from_json_bytes, changed(announcement(), width=str(2**64)), ErrorKind.INVALID_FIELD, "width",
+        ImageAnnouncement.from_json_bytes,
+        changed(announcement(), width=str(2**64)),
+        ErrorKind.INVALID_FIELD,
+        "width",
     ),
     "metadata: timings_ms value is text": (
-        MetadataRecord.from_json_bytes, changed(metadata(), timings_ms='{"inference":"slow"}'),
-        ErrorKind.INVALID_FIELD, "timings_ms.inference",
+        MetadataRecord.from_json_bytes,
+        changed(metadata(), timings_ms='{"inference":"slow"}'),
+        ErrorKind.INVALID_FIELD,
+        "timings_ms.inference",
     ),
     "metadata: timings_ms value is null": (
-        MetadataRecord.from_json_bytes, changed(metadata(), timings_ms='{"inference":null}'),
-        ErrorKind.INVALID_FIELD, "timings_ms.inference",
+        MetadataRecord.from_json_bytes,
+        changed(metadata(), timings_ms='{"inference":null}'),
+        ErrorKind.INVALID_FIELD,
+        "timings_ms.inference",
     ),
     "metadata: timings_ms value is a list": (
-        MetadataRecord.from_json_bytes, changed(metadata(), timings_ms='{"inference":[1]}'),
-        ErrorKind.INVALID_FIELD, "timings_ms.inference",
+        MetadataRecord.from_json_bytes,
+        changed(metadata(), timings_ms='{"inference":[1]}'),
+        ErrorKind.INVALID_FIELD,
+        "timings_ms.inference",
     ),
     "metadata: confidence too large for a float": (
         MetadataRecord.from_json_bytes,
         changed(metadata(), detections=f'[{{"label":"dog","class_id":1,"confidence":{TOO_BIG},"box":[1,1,1,1]}}]'),
-        ErrorKind.INVALID_FIELD, "detections[0].confidence",
+        ErrorKind.INVALID_FIELD,
+        "detections[0].confidence",
     ),
     "metadata: model threshold too large for a float": (
         MetadataRecord.from_json_bytes,
         changed(metadata(), model=f'{{"name":"m","input_size":1,"confidence_threshold":{TOO_BIG},"nms_threshold":0}}'),
-        ErrorKind.INVALID_FIELD, "model.confidence_threshold",
+        ErrorKind.INVALID_FIELD,
+        "model.confidence_threshold",
     ),
     "metadata: processed_at overflows": (
-        MetadataRecord.from_json_bytes, changed(metadata(), processed_at=f'"{OVERFLOWS}"'),
-        ErrorKind.INVALID_FIELD, "processed_at",
+        MetadataRecord.from_json_bytes,
+        changed(metadata(), processed_at=f'"{OVERFLOWS}"'),
+        ErrorKind.INVALID_FIELD,
+        "processed_at",
     ),
     "metadata: deep nesting inside a field": (
-        MetadataRecord.from_json_bytes, changed(metadata(), detections=DEEP), ErrorKind.INVALID_JSON, None,
+        MetadataRecord.from_json_bytes,
+        changed(metadata(), detections=DEEP),
+        ErrorKind.INVALID_JSON,
+        None,
     ),
     "aggregate: bucket_start overflows": (
-        Aggregate.from_line, changed(aggregate(), bucket_start=f'"{OVERFLOWS}"'),
-        ErrorKind.INVALID_FIELD, "bucket_start",
+        Aggregate.from_line,
+        changed(aggregate(), bucket_start=f'"{OVERFLOWS}"'),
+        ErrorKind.INVALID_FIELD,
+        "bucket_start",
     ),
     "aggregate: count over the conversion limit": (
-        Aggregate.from_line, changed(aggregate(), detections=HUGE_INT), ErrorKind.INVALID_JSON, None,
+        Aggregate.from_line,
+        changed(aggregate(), detections=HUGE_INT),
+        ErrorKind.INVALID_JSON,
+        None,
     ),
     "aggregate: count above Elasticsearch's long": (
-        Aggregate.from_line, changed(aggregate(), detections=str(2**63)), ErrorKind.INVALID_FIELD, "detections",
+        Aggregate.from_line,
+        changed(aggregate(), detections=str(2**63)),
+        ErrorKind.INVALID_FIELD,
+        "detections",
     ),
     "aggregate: deep nesting": (Aggregate.from_line, DEEP, ErrorKind.INVALID_JSON, None),
     "detection event: count over the conversion limit": (
-        parse_detection_event, changed(event(), counts='{"dog":' + HUGE_INT + "}"), ErrorKind.INVALID_JSON, None,
+        parse_detection_event,
+        changed(event(), counts='{"dog":' + HUGE_INT + "}"),
+        ErrorKind.INVALID_JSON,
+        None,
     ),
     "detection event: count above 64 bits": (
-        parse_detection_event, changed(event(), counts=f'{{"dog":{2**64}}}'), ErrorKind.INVALID_FIELD, "counts.dog",
+        parse_detection_event,
+        changed(event(), counts=f'{{"dog":{2**64}}}'),
+        ErrorKind.INVALID_FIELD,
+        "counts.dog",
     ),
 }
 

@@ -7,6 +7,7 @@ microseconds, rounded floats, no detections. They are kept verbatim, never regen
 OLD_* come from commit 78551cf; CURRENT_METADATA* from 22a6853, whose metadata records
 gained the model's file digests and runtime (the announcement and the aggregate line did
 not change between the two); *_EVENT from 3ab4150, where the detection event appeared."""
+
 from __future__ import annotations
 
 import re
@@ -94,7 +95,14 @@ def metadata():
     files = {"cfg": "a" * 64, "weights": "0123456789abcdef" * 4, "names": "f" * 64}
     model = ModelInfo("yolov4-tiny", 416, 0.25, 0.45, files, "opencv-dnn 4.14.0")
     return MetadataRecord(
-        IMAGE_ID, PATH, SOURCE, CAPTURED, CAPTURED + timedelta(seconds=5), model, 4032, 3024,
+        IMAGE_ID,
+        PATH,
+        SOURCE,
+        CAPTURED,
+        CAPTURED + timedelta(seconds=5),
+        model,
+        4032,
+        3024,
         (
             Detection("dog", 16, 0.912345678, (10, 20, 100, 80)),
             Detection("traffic light", 9, 0.25, (0, 0, 1, 1)),
@@ -106,8 +114,15 @@ def metadata():
 
 def metadata_without_detections():
     return MetadataRecord(
-        "fedcba9876543210", "s3://image-pipeline/images/fedcba9876543210.jpg", "cam-1", CAPTURED, CAPTURED,
-        ModelInfo("yolov3-tiny", 608, 0.5, 0.4), 1, 1, (),
+        "fedcba9876543210",
+        "s3://image-pipeline/images/fedcba9876543210.jpg",
+        "cam-1",
+        CAPTURED,
+        CAPTURED,
+        ModelInfo("yolov3-tiny", 608, 0.5, 0.4),
+        1,
+        1,
+        (),
     )
 
 
@@ -136,7 +151,10 @@ def test_the_same_record_writes_the_same_bytes_and_reads_back(written, build):
     assert parsed.to_json_bytes() == written
     # the same record, less what was rounded on the way out (times to milliseconds)
     assert (parsed.image_id, parsed.image_path, parsed.source, parsed.width) == (
-        record.image_id, record.image_path, record.source, record.width,
+        record.image_id,
+        record.image_path,
+        record.source,
+        record.width,
     )
     assert parsed.captured_at == CAPTURED.replace(microsecond=123000)
     if isinstance(record, MetadataRecord):
@@ -168,8 +186,17 @@ def test_old_aggregate_lines_read_and_write_back_unchanged(old, build):
 @pytest.mark.parametrize(
     "written, event",
     [
-        (CURRENT_EVENT, DetectionEvent(IMAGE_ID, "Kamera Süd ☕", CAPTURED, CAPTURED + timedelta(seconds=1.2),
-                                       "yolov4-tiny", {"vélo": 2, "person": 3, "dog": 1})),
+        (
+            CURRENT_EVENT,
+            DetectionEvent(
+                IMAGE_ID,
+                "Kamera Süd ☕",
+                CAPTURED,
+                CAPTURED + timedelta(seconds=1.2),
+                "yolov4-tiny",
+                {"vélo": 2, "person": 3, "dog": 1},
+            ),
+        ),
         (CURRENT_EMPTY_EVENT, DetectionEvent("fedcba9876543210", "cam-1", CAPTURED, CAPTURED, "yolov3-tiny", {})),
     ],
     ids=["event", "event without detections"],
@@ -185,12 +212,24 @@ def test_count_document_source_is_the_one_the_indexer_always_sent():
     indexed_at = datetime(2026, 11, 28, 12, 30, 0, 999999, tzinfo=timezone.utc)
     document = CountDocument.of(hourly(), "20261128T120000Z", indexed_at)
     assert document.to_source() == {
-        "label": "traffic light", "source": "Café ☕", "interval": "hour",
-        "bucket_start": "2026-11-28T08:00:00.000Z", "detections": 12, "images": 5,
-        "run_id": "20261128T120000Z", "indexed_at": "2026-11-28T12:30:00.999Z",
+        "label": "traffic light",
+        "source": "Café ☕",
+        "interval": "hour",
+        "bucket_start": "2026-11-28T08:00:00.000Z",
+        "detections": 12,
+        "images": 5,
+        "run_id": "20261128T120000Z",
+        "indexed_at": "2026-11-28T12:30:00.999Z",
     }
     assert list(document.to_source()) == [
-        "label", "source", "interval", "bucket_start", "detections", "images", "run_id", "indexed_at",
+        "label",
+        "source",
+        "interval",
+        "bucket_start",
+        "detections",
+        "images",
+        "run_id",
+        "indexed_at",
     ]
 
 

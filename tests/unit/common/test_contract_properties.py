@@ -1,6 +1,7 @@
 """Property tests: every parser is total. Whatever the bytes or the JSON value, it returns
 a record or raises its one error type (ContractError; the aggregation job's BadRecord;
 the indexer reports the line), never another exception."""
+
 from __future__ import annotations
 
 import json
@@ -32,10 +33,27 @@ IMAGE_ID = "0123456789abcdef0123456789abcdef"
 MOMENT = datetime(2026, 11, 28, 10, 15, 30, tzinfo=timezone.utc)
 
 # values that sit on the edges the parsers must handle
-TRICKY = st.sampled_from([
-    "9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00", "2026-11-28T10:15:30", "2026-11-28T10:15:30Z",
-    "", " ", "\ud800", "NaN", 2**63, 2**63 - 1, -1, 10**400, 1e308, float("inf"), float("nan"), True, 0.5,
-])
+TRICKY = st.sampled_from(
+    [
+        "9999-12-31T23:59:59-01:00",
+        "0001-01-01T00:00:00+01:00",
+        "2026-11-28T10:15:30",
+        "2026-11-28T10:15:30Z",
+        "",
+        " ",
+        "\ud800",
+        "NaN",
+        2**63,
+        2**63 - 1,
+        -1,
+        10**400,
+        1e308,
+        float("inf"),
+        float("nan"),
+        True,
+        0.5,
+    ]
+)
 OFFSETS = st.timedeltas(min_value=-timedelta(hours=23, minutes=59), max_value=timedelta(hours=23, minutes=59))
 ISO_TIMES = st.datetimes(timezones=OFFSETS.map(timezone) | st.none()).map(datetime.isoformat)
 NUMBERS = st.integers() | st.floats() | st.integers(min_value=2**62, max_value=2**65)
@@ -53,8 +71,16 @@ def valid_dicts():
         IMAGE_ID, f"s3://image-pipeline/images/{IMAGE_ID}.jpg", "cam-1", MOMENT, MOMENT, 10, 4, 3
     ).to_dict()
     metadata = MetadataRecord(
-        IMAGE_ID, f"s3://image-pipeline/images/{IMAGE_ID}.jpg", "cam-1", MOMENT, MOMENT,
-        ModelInfo("yolov4-tiny", 416, 0.25, 0.45), 4, 3, (Detection("dog", 16, 0.9, (0, 0, 2, 2)),), {"total": 3.5},
+        IMAGE_ID,
+        f"s3://image-pipeline/images/{IMAGE_ID}.jpg",
+        "cam-1",
+        MOMENT,
+        MOMENT,
+        ModelInfo("yolov4-tiny", 416, 0.25, 0.45),
+        4,
+        3,
+        (Detection("dog", 16, 0.9, (0, 0, 2, 2)),),
+        {"total": 3.5},
     ).to_dict()
     aggregate = Aggregate("dog", "cam-1", Interval.HOUR, MOMENT.replace(minute=0, second=0), 2, 1).to_dict()
     event = DetectionEvent(IMAGE_ID, "cam-1", MOMENT, MOMENT, "yolov4-tiny", {"dog": 2, "person": 1}).to_dict()
@@ -137,15 +163,21 @@ def test_any_time_value_gives_a_utc_time_or_a_contract_error(value):
 
 
 @FAST
-@given(st.binary(max_size=300) | JSON_VALUES.map(lambda v: json.dumps(v).encode()) | mutated().map(
-    lambda case: json.dumps(case[1]).encode()))
+@given(
+    st.binary(max_size=300)
+    | JSON_VALUES.map(lambda v: json.dumps(v).encode())
+    | mutated().map(lambda case: json.dumps(case[1]).encode())
+)
 def test_the_consumer_parse_stage_fails_only_with_a_contract_error(payload):
     assert_parses_or_contract_error(lambda value: parse_announcement(value, "image-pipeline"), payload)
 
 
 @FAST
-@given(st.binary(max_size=300) | JSON_VALUES.map(lambda v: json.dumps(v).encode()) | mutated().map(
-    lambda case: json.dumps(case[1]).encode()))
+@given(
+    st.binary(max_size=300)
+    | JSON_VALUES.map(lambda v: json.dumps(v).encode())
+    | mutated().map(lambda case: json.dumps(case[1]).encode())
+)
 def test_the_aggregation_skips_any_record_with_a_counted_reason(payload):
     try:
         parse_record(payload)

@@ -21,8 +21,16 @@ from tests.support.records import CAPTURED, IMAGE_ID, metadata
 
 
 def announcement() -> ImageAnnouncement:
-    return records.announcement(IMAGE_ID, "image-pipeline", source="front-door", moment=CAPTURED,
-                                uploaded=CAPTURED + timedelta(seconds=3), size=1234, width=640, height=480)
+    return records.announcement(
+        IMAGE_ID,
+        "image-pipeline",
+        source="front-door",
+        moment=CAPTURED,
+        uploaded=CAPTURED + timedelta(seconds=3),
+        size=1234,
+        width=640,
+        height=480,
+    )
 
 
 def test_announcement_round_trips_through_json():
@@ -129,9 +137,7 @@ def test_bucket_start(interval, expected):
 
 def test_bucket_start_converts_other_zones_to_utc():
     evening_in_new_york = datetime(2026, 11, 27, 23, 30, tzinfo=timezone(timedelta(hours=-5)))
-    assert bucket_start(evening_in_new_york, Interval.DAY) == datetime(
-        2026, 11, 28, tzinfo=timezone.utc
-    )
+    assert bucket_start(evening_in_new_york, Interval.DAY) == datetime(2026, 11, 28, tzinfo=timezone.utc)
 
 
 def test_s3_layout():

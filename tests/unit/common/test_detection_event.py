@@ -1,5 +1,6 @@
 """The detection event: built from a metadata record, serialised, parsed back; the
 parser turns any bad payload into ContractError and nothing else."""
+
 import json
 from datetime import timedelta
 
@@ -19,8 +20,10 @@ from tests.support.records import CAPTURED, IMAGE_ID, metadata
 
 def record(*labels: str) -> MetadataRecord:
     """The shared example record, processed 2 s after capture, with one detection per label."""
-    return metadata(processed_at=CAPTURED + timedelta(seconds=2),
-                    detections=tuple(Detection(label, 0, 0.9, (1, 2, 3, 4)) for label in labels))
+    return metadata(
+        processed_at=CAPTURED + timedelta(seconds=2),
+        detections=tuple(Detection(label, 0, 0.9, (1, 2, 3, 4)) for label in labels),
+    )
 
 
 def test_event_counts_the_records_detections_per_label():
@@ -43,8 +46,10 @@ def test_an_image_without_detections_still_has_an_event_with_no_counts():
 
 def test_event_carries_the_boxes_to_draw_under_canonical_labels():
     event = detection_event_from_record(record("motorbike", "dog"))
-    assert [(o.label, o.score, o.box) for o in event.objects] == [("motorcycle", 0.9, (1, 2, 3, 4)),
-                                                                   ("dog", 0.9, (1, 2, 3, 4))]
+    assert [(o.label, o.score, o.box) for o in event.objects] == [
+        ("motorcycle", 0.9, (1, 2, 3, 4)),
+        ("dog", 0.9, (1, 2, 3, 4)),
+    ]
     assert (event.width, event.height) == (640, 480)
     assert parse_detection_event(serialize_detection_event(event)) == event
 
@@ -63,12 +68,20 @@ def test_round_trip_and_compact_shape():
     payload = serialize_detection_event(event)
     assert parse_detection_event(payload) == event
     assert json.loads(payload) == {
-        "schema_version": 1, "image_id": IMAGE_ID, "source": "front-door",
-        "captured_at": "2026-11-28T10:15:30.000Z", "processed_at": "2026-11-28T10:15:32.000Z",
-        "model": "yolov4-tiny", "counts": {"dog": 1, "person": 2}, "width": 640, "height": 480,
-        "objects": [{"label": "person", "score": 0.9, "box": [1, 2, 3, 4]},
-                    {"label": "dog", "score": 0.9, "box": [1, 2, 3, 4]},
-                    {"label": "person", "score": 0.9, "box": [1, 2, 3, 4]}],
+        "schema_version": 1,
+        "image_id": IMAGE_ID,
+        "source": "front-door",
+        "captured_at": "2026-11-28T10:15:30.000Z",
+        "processed_at": "2026-11-28T10:15:32.000Z",
+        "model": "yolov4-tiny",
+        "counts": {"dog": 1, "person": 2},
+        "width": 640,
+        "height": 480,
+        "objects": [
+            {"label": "person", "score": 0.9, "box": [1, 2, 3, 4]},
+            {"label": "dog", "score": 0.9, "box": [1, 2, 3, 4]},
+            {"label": "person", "score": 0.9, "box": [1, 2, 3, 4]},
+        ],
     }
     assert b" " not in payload.replace(b"front-door", b"")  # compact
 

@@ -11,6 +11,7 @@ it: the file's header mentions it instead.
 
 A line `NAME=value` or a commented-out `# NAME=value` documents NAME.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -26,8 +27,14 @@ from pydantic.fields import FieldInfo
 from pipeline_common.environment import PROJECT_ROOT, Settings, is_system_variable
 
 # every installed top-level package, as pyproject.toml declares them
-PACKAGES = tuple(sorted({name.split(".")[0] for name in tomllib.loads(
-    (PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]}))
+PACKAGES = tuple(
+    sorted(
+        {
+            name.split(".")[0]
+            for name in tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+        }
+    )
+)
 EXAMPLE = PROJECT_ROOT / ".env.example"
 LINE = re.compile(r"^#?\s*(?P<name>[A-Z][A-Z0-9_]*)=(?P<value>.*)$")
 
@@ -80,8 +87,17 @@ def test_every_documented_variable_is_read_by_the_code():
 
 def test_the_classes_of_every_stage_and_the_harness_were_found():
     modules = {cls.__module__.split(".")[0] for cls in settings_classes()}
-    assert {"pipeline_common", "producer", "consumer", "hadoop", "es_indexer", "es_live", "simple_frontend",
-            "scheduler", "local_services"} <= modules
+    assert {
+        "pipeline_common",
+        "producer",
+        "consumer",
+        "hadoop",
+        "es_indexer",
+        "es_live",
+        "simple_frontend",
+        "scheduler",
+        "local_services",
+    } <= modules
     assert "PIPELINE_SERVICES" in declared()  # tests/conftest.py's HarnessSettings
     assert "PATH" not in declared()  # the system's, not ours
 
@@ -100,7 +116,8 @@ def shown_defaults() -> list[str]:
     required with SASL, so without a default) and computed defaults (paths)."""
     values, variables = documented(), declared()
     return sorted(
-        name for name in set(values) & set(variables)
+        name
+        for name in set(values) & set(variables)
         if values[name] not in {"", "<generated>"}
         and not any(f.is_required() or f.default in (None, "") or f.default_factory for _, f in variables[name])
     )

@@ -1,4 +1,5 @@
 """pipeline_common.hadoop_runner: mrjob switches for the local Hadoop, checked on a fake home."""
+
 from __future__ import annotations
 
 from pathlib import Path

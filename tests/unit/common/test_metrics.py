@@ -1,4 +1,5 @@
 """The metrics endpoints' settings and what each stage records (prometheus-client's registry)."""
+
 from __future__ import annotations
 
 import json
@@ -50,11 +51,17 @@ def test_the_endpoint_serves_the_registry_in_the_text_format():
 
 
 def test_consumer_lag_comes_from_librdkafka_statistics_per_assigned_partition():
-    stats = {"topics": {"images-lag-test": {"partitions": {
-        "0": {"consumer_lag_stored": 7, "consumer_lag": 9},
-        "1": {"consumer_lag_stored": -1, "consumer_lag": -1},  # not known yet: not reported
-        "-1": {"consumer_lag_stored": 0},  # librdkafka's internal unassigned partition
-    }}}}
+    stats = {
+        "topics": {
+            "images-lag-test": {
+                "partitions": {
+                    "0": {"consumer_lag_stored": 7, "consumer_lag": 9},
+                    "1": {"consumer_lag_stored": -1, "consumer_lag": -1},  # not known yet: not reported
+                    "-1": {"consumer_lag_stored": 0},  # librdkafka's internal unassigned partition
+                }
+            }
+        }
+    }
     consumer_metrics.record_stats(json.dumps(stats))
     assert value("pipeline_consumer_lag_messages", topic="images-lag-test", partition="0") == 7
     assert value("pipeline_consumer_lag_messages", topic="images-lag-test", partition="1") is None

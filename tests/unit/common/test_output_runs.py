@@ -1,4 +1,5 @@
 """Run ids and prefixes of the aggregation output (pipeline_common.output_runs)."""
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -13,8 +14,10 @@ def test_run_id_is_the_utc_time():
 
 
 def test_newer_runs_sort_after_older_ones():
-    ids = [new_run_id(datetime(2026, m, d, h, tzinfo=timezone.utc))
-           for m, d, h in [(1, 2, 3), (11, 28, 9), (2, 1, 0), (11, 28, 10)]]
+    ids = [
+        new_run_id(datetime(2026, m, d, h, tzinfo=timezone.utc))
+        for m, d, h in [(1, 2, 3), (11, 28, 9), (2, 1, 0), (11, 28, 10)]
+    ]
     assert sorted(ids) == ["20260102T030000Z", "20260201T000000Z", "20261128T090000Z", "20261128T100000Z"]
 
 

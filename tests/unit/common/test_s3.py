@@ -1,4 +1,5 @@
 """What a failed S3 call means, the same for every stage."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,8 +14,9 @@ from pipeline_common.s3 import S3Failure, classify, list_folders, list_keys
 
 
 def client_error(code: str, status: int) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}},
-                       "GetObject")
+    return ClientError(
+        {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "GetObject"
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
 """The seam between batch and live: a run's watermark, the cutoff, final buckets."""
+
 from datetime import datetime, timedelta, timezone
 
 import pytest

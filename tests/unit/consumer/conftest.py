@@ -1,6 +1,7 @@
 """Fixtures for the consumer's unit tests: the offline model on real photos from the
 Debian darknet package, images made in code; the fakes of S3 and Kafka come from
 tests.support.fakes."""
+
 from __future__ import annotations
 
 import io

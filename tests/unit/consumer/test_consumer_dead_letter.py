@@ -1,4 +1,5 @@
 """Dead letters keep the original message and say what failed; sending waits for the ack."""
+
 from __future__ import annotations
 
 import base64
@@ -103,8 +104,13 @@ def test_unacknowledged_dead_letters_are_transient_failures(producer):
         FakeProducer(error=KafkaError(KafkaError._UNKNOWN_TOPIC)),
         FakeProducer(error=KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)),
     ],
-    ids=["too large for the client", "too large for the broker", "unknown topic", "unknown topic (client)",
-         "not authorised"],
+    ids=[
+        "too large for the client",
+        "too large for the broker",
+        "unknown topic",
+        "unknown topic (client)",
+        "not authorised",
+    ],
 )
 def test_permanent_produce_errors_stop_instead_of_retrying(producer):
     publisher = DeadLetterPublisher(producer, "dead", "g", timeout_s=0.3)

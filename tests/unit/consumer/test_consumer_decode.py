@@ -1,4 +1,5 @@
 """Safe decoding: odd but valid images work, broken or oversized ones are refused."""
+
 from __future__ import annotations
 
 import io

@@ -1,4 +1,5 @@
 """The detector (YOLOv4-tiny, the default) on real photos from Debian's darknet package."""
+
 from __future__ import annotations
 
 from collections import Counter

@@ -1,4 +1,5 @@
 """Scoring detections against the hand-labelled evaluation set."""
+
 from __future__ import annotations
 
 from consumer.evaluation import Photo, Score, Truth, load_set, score_photo

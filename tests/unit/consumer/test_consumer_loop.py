@@ -1,5 +1,6 @@
 """The poll loop with a fake Kafka consumer: at-least-once, offsets in order, dead letters,
 shutdown, fatal errors and revocation."""
+
 from __future__ import annotations
 
 import threading
@@ -277,8 +278,9 @@ def test_an_event_the_broker_did_not_acknowledge_is_retried_before_its_offset_mo
 def test_shutdown_while_events_cannot_be_sent_hands_the_images_back(make_loop, kit):
     s3 = kit.FakeS3()
     stop = threading.Event()
-    loop, consumer, _, _ = make_loop(good_messages(kit, s3, 3), s3=s3, stop=stop, limits=RunLimits(),
-                                     backoff=Backoff(0.02, 0.05))
+    loop, consumer, _, _ = make_loop(
+        good_messages(kit, s3, 3), s3=s3, stop=stop, limits=RunLimits(), backoff=Backoff(0.02, 0.05)
+    )
 
     def broker_down(record):
         raise TransientError("broker unreachable")
@@ -355,8 +357,9 @@ def test_a_long_s3_stall_pauses_the_partitions_and_keeps_polling(make_loop, kit)
     s3 = kit.FakeS3()
     values = good_messages(kit, s3, 8)
     s3.failures = [EndpointConnectionError(endpoint_url="http://s3")] * 40  # every download retried a while
-    loop, consumer, dead, _ = make_loop(values, s3=s3, backoff=Backoff(0.02, 0.05), prefetch=2, pause_after_s=0.05,
-                                        poll_timeout_s=0.02)
+    loop, consumer, dead, _ = make_loop(
+        values, s3=s3, backoff=Backoff(0.02, 0.05), prefetch=2, pause_after_s=0.05, poll_timeout_s=0.02
+    )
 
     summary = loop.run()
 

@@ -1,4 +1,5 @@
 """Offsets are stored in order: a partition's position never passes an unfinished message."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,13 +26,14 @@ def test_position_waits_for_the_earliest_unfinished_message():
     assert tracker.committable() == {("images", 0): 13}
 
 
-@pytest.mark.parametrize("started, finished, committable", [
-    pytest.param([(0, 7), (1, 3), (1, 4)], [(1, 3)], {("images", 1): 4},
-                 id="partitions are independent"),
-    # compacted topics and transaction markers leave holes between offsets
-    pytest.param([(0, 100), (0, 105)], [(0, 105), (0, 100)], {("images", 0): 106},
-                 id="gaps in offsets are fine"),
-])
+@pytest.mark.parametrize(
+    "started, finished, committable",
+    [
+        pytest.param([(0, 7), (1, 3), (1, 4)], [(1, 3)], {("images", 1): 4}, id="partitions are independent"),
+        # compacted topics and transaction markers leave holes between offsets
+        pytest.param([(0, 100), (0, 105)], [(0, 105), (0, 100)], {("images", 0): 106}, id="gaps in offsets are fine"),
+    ],
+)
 def test_the_position_is_per_partition_and_skips_holes(started, finished, committable):
     assert tracker_after(started, finished).committable() == committable
 

@@ -1,5 +1,6 @@
 """The onnxruntime backend: the Darknet files converted by consumer.darknet_onnx give
 the detections OpenCV DNN gives, on the evaluation photos."""
+
 from __future__ import annotations
 
 import cv2

@@ -1,4 +1,5 @@
 """postprocess: raw YOLO rows -> Detections, on synthetic network output."""
+
 from __future__ import annotations
 
 import numpy as np

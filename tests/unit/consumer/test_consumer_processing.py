@@ -1,5 +1,6 @@
 """One message through parse -> download -> decode -> detect -> write, with fakes of S3
 and the detector; and how S3 failures are classified."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Settings from the environment, the model registry and the model download helper."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """bulk_index against a scripted fake node: retries on 429/5xx, per-document failures."""
+
 import json
 from collections import namedtuple
 from datetime import datetime, timezone
@@ -39,9 +40,11 @@ class ScriptedNode(BaseNode):
                 items.append({"index": item})
             payload = {"took": 1, "errors": any(s >= 300 for s in item_statuses), "items": items}
         meta = ApiResponseMeta(
-            status=status, http_version="1.1", duration=0.0, node=self.config,
-            headers=HttpHeaders({"x-elastic-product": "Elasticsearch",
-                                 "content-type": "application/json"}),
+            status=status,
+            http_version="1.1",
+            duration=0.0,
+            node=self.config,
+            headers=HttpHeaders({"x-elastic-product": "Elasticsearch", "content-type": "application/json"}),
         )
         return NodeResponse(meta, json.dumps(payload).encode())
 
@@ -52,10 +55,14 @@ def client(script):
 
 
 def docs(n):
-    return list(actions(
-        [Aggregate(f"label{k}", "cam", Interval.HOUR, HOUR, 2, 1) for k in range(n)],
-        "counts", "20261128T120000Z", HOUR,
-    ))
+    return list(
+        actions(
+            [Aggregate(f"label{k}", "cam", Interval.HOUR, HOUR, 2, 1) for k in range(n)],
+            "counts",
+            "20261128T120000Z",
+            HOUR,
+        )
+    )
 
 
 def test_rejected_documents_are_retried_until_accepted():

@@ -1,4 +1,5 @@
 """The indexer's pure pieces: ids, documents, actions, mapping checks, line parsing."""
+
 from datetime import datetime, timezone
 
 import pytest
@@ -48,9 +49,14 @@ def test_actions_carry_the_id_and_every_mapped_field():
     assert action["_index"] == "counts"
     assert action["_id"] == document_id(aggregate())
     assert action["_source"] == {
-        "label": "person", "source": "front-door", "interval": "hour",
-        "bucket_start": "2026-11-28T10:00:00.000Z", "detections": 3, "images": 2,
-        "run_id": "20261128T120000Z", "indexed_at": "2026-11-28T12:30:00.000Z",
+        "label": "person",
+        "source": "front-door",
+        "interval": "hour",
+        "bucket_start": "2026-11-28T10:00:00.000Z",
+        "detections": 3,
+        "images": 2,
+        "run_id": "20261128T120000Z",
+        "indexed_at": "2026-11-28T12:30:00.000Z",
     }
     assert set(action["_source"]) == set(FIELD_TYPES)
 
@@ -59,8 +65,14 @@ def test_mapping_is_explicit_and_strict():
     mappings = INDEX_BODY["mappings"]
     assert mappings["dynamic"] == "strict"
     assert {name: spec["type"] for name, spec in mappings["properties"].items()} == {
-        "label": "keyword", "source": "keyword", "interval": "keyword", "bucket_start": "date",
-        "detections": "long", "images": "long", "run_id": "keyword", "indexed_at": "date",
+        "label": "keyword",
+        "source": "keyword",
+        "interval": "keyword",
+        "bucket_start": "date",
+        "detections": "long",
+        "images": "long",
+        "run_id": "keyword",
+        "indexed_at": "date",
     }
     assert mapping_problems(mappings["properties"]) == []
 
@@ -69,7 +81,8 @@ def test_mapping_problems_name_the_field():
     properties = dict(INDEX_BODY["mappings"]["properties"], label={"type": "text"})
     del properties["images"]
     assert mapping_problems(properties) == [
-        "label: expected keyword, found text", "images: expected long, found nothing",
+        "label: expected keyword, found text",
+        "images: expected long, found nothing",
     ]
 
 
@@ -82,13 +95,16 @@ def test_parse_lines_reports_bad_lines_with_key_and_number():
         ("run/part-00001", 1, aggregate(label="car").to_line().encode()),
         ("run/part-00001", 2, b'{"schema_version": 1, "label": "x"}'),
         ("run/part-00001", 3, aggregate(d=9, i=9).to_line().encode()),  # same bucket again
-        ("run/part-00001", 4, b'null\tfoo'),
+        ("run/part-00001", 4, b"null\tfoo"),
     ]
     skipped: list[SkippedLine] = []
     parsed = list(parse_lines(lines, skipped))
     assert [a.label for a in parsed] == ["person", "car"]
     assert [(s.key, s.line_number) for s in skipped] == [
-        ("run/part-00000", 2), ("run/part-00001", 2), ("run/part-00001", 3), ("run/part-00001", 4),
+        ("run/part-00000", 2),
+        ("run/part-00001", 2),
+        ("run/part-00001", 3),
+        ("run/part-00001", 4),
     ]
     assert "not valid JSON" in skipped[0].reason
     assert "duplicate of the aggregate at run/part-00000:1" in skipped[2].reason

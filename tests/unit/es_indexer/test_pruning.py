@@ -1,4 +1,5 @@
 """When an indexed run may delete the buckets it no longer has."""
+
 import pytest
 
 from es_indexer.pruning import prune_refusal
@@ -33,8 +34,16 @@ def test_the_first_run_has_nothing_to_compare_with():
         (RunInput("20261128T100000Z", None, None), 0, 0, "does not say how much input"),
         (run(prefix="metadata/cam-1/"), 0, 0, "read metadata/cam-1/, the run indexed before"),
     ],
-    ids=["input shrank", "empty input", "records skipped", "lines skipped", "documents failed", "no _run.json",
-         "_run.json without counts", "another prefix"],
+    ids=[
+        "input shrank",
+        "empty input",
+        "records skipped",
+        "lines skipped",
+        "documents failed",
+        "no _run.json",
+        "_run.json without counts",
+        "another prefix",
+    ],
 )
 def test_a_partial_looking_run_does_not_prune(this, skipped_lines, failed, words):
     assert words in prune_refusal(this, PREVIOUS, skipped_lines, failed, 0.5)

@@ -1,4 +1,5 @@
 """ReadAhead: a reader thread ahead of the bulk requests, losing and reordering nothing."""
+
 import threading
 
 import pytest

@@ -1,6 +1,7 @@
 """Fakes for the live indexer's unit tests: an Elasticsearch node that keeps documents
 in memory and fails on cue, a Kafka consumer that hands out batches and records
 commits, and a producer that acknowledges (or not) dead letters."""
+
 from __future__ import annotations
 
 import fnmatch
@@ -69,9 +70,13 @@ class MemoryNode(BaseNode):
         return self._reply(200, {"took": 1, "errors": any("error" in i["index"] for i in items), "items": items})
 
     def _reply(self, status, payload):
-        meta = ApiResponseMeta(status=status, http_version="1.1", duration=0.0, node=self.config,
-                               headers=HttpHeaders({"x-elastic-product": "Elasticsearch",
-                                                    "content-type": "application/json"}))
+        meta = ApiResponseMeta(
+            status=status,
+            http_version="1.1",
+            duration=0.0,
+            node=self.config,
+            headers=HttpHeaders({"x-elastic-product": "Elasticsearch", "content-type": "application/json"}),
+        )
         return NodeResponse(meta, json.dumps(payload).encode())
 
 
@@ -132,4 +137,5 @@ class FakeProducer:
 
 def event_bytes(image: int, captured: datetime = NOW, **counts) -> bytes:
     return serialize_detection_event(
-        DetectionEvent(f"{image:032x}", "cam-1", captured, captured, "yolov4-tiny", counts or {"dog": 1}))
+        DetectionEvent(f"{image:032x}", "cam-1", captured, captured, "yolov4-tiny", counts or {"dog": 1})
+    )

@@ -1,4 +1,5 @@
 """Alert rules and alerts: checks, ids, which buckets new images touch (no services)."""
+
 from datetime import datetime, timezone
 
 import pytest
@@ -16,15 +17,18 @@ def live(source: str, moment: datetime, **counts) -> dict:
     return document(DetectionEvent("a" * 32, source, moment, moment, "yolov4-tiny", counts), moment)
 
 
-@pytest.mark.parametrize("fields, field", [
-    ({"label": "", "source": "*", "interval": "minute", "above": 1}, "label"),
-    ({"label": "person*", "source": "*", "interval": "minute", "above": 1}, "label"),
-    ({"label": "person", "source": "cam a OR *", "interval": "minute", "above": 1}, "source"),
-    ({"label": "person", "source": "*", "interval": "week", "above": 1}, "interval"),
-    ({"label": "person", "source": "*", "interval": "minute", "above": -1}, "above"),
-    ({"label": "person", "source": "*", "interval": "minute", "above": "3"}, "above"),
-    ({"label": "person", "source": "*", "interval": "minute", "above": True}, "above"),
-])
+@pytest.mark.parametrize(
+    "fields, field",
+    [
+        ({"label": "", "source": "*", "interval": "minute", "above": 1}, "label"),
+        ({"label": "person*", "source": "*", "interval": "minute", "above": 1}, "label"),
+        ({"label": "person", "source": "cam a OR *", "interval": "minute", "above": 1}, "source"),
+        ({"label": "person", "source": "*", "interval": "week", "above": 1}, "interval"),
+        ({"label": "person", "source": "*", "interval": "minute", "above": -1}, "above"),
+        ({"label": "person", "source": "*", "interval": "minute", "above": "3"}, "above"),
+        ({"label": "person", "source": "*", "interval": "minute", "above": True}, "above"),
+    ],
+)
 def test_a_malformed_rule_is_refused_naming_its_field(fields, field):
     with pytest.raises(ContractError) as refused:
         rule(**fields)
@@ -50,18 +54,23 @@ def test_new_images_touch_the_buckets_of_the_rules_they_match():
     per_minute = rule("person", "cam-a", "minute", 3)
     anywhere_hourly = rule("person", "*", "hour", 10)
     dogs = rule("dog", "cam-a", "minute", 0)
-    found = touched([per_minute, anywhere_hourly, dogs],
-                    [live("cam-a", AT, person=2), live("cam-b", AT, person=1, car=1)])
-    assert found == {(per_minute, datetime(2025, 4, 14, 9, 30, tzinfo=UTC)),
-                     (anywhere_hourly, datetime(2025, 4, 14, 9, tzinfo=UTC))}
+    found = touched(
+        [per_minute, anywhere_hourly, dogs], [live("cam-a", AT, person=2), live("cam-b", AT, person=1, car=1)]
+    )
+    assert found == {
+        (per_minute, datetime(2025, 4, 14, 9, 30, tzinfo=UTC)),
+        (anywhere_hourly, datetime(2025, 4, 14, 9, tzinfo=UTC)),
+    }
 
 
 def test_the_count_of_a_bucket_reads_only_its_label_source_and_time():
     body = count_body(rule("person", "cam-a", "minute", 3), datetime(2025, 4, 14, 9, 30, tzinfo=UTC))
     inner = body["aggs"]["live"]["aggs"]["in"]["filter"]["bool"]["filter"]
     assert {"term": {"counts.label": "person"}} in inner and {"term": {"counts.source": "cam-a"}} in inner
-    assert {"range": {"counts.captured_at": {"gte": "2025-04-14T09:30:00.000Z",
-                                             "lt": "2025-04-14T09:31:00.000Z"}}} in inner
+    assert {
+        "range": {"counts.captured_at": {"gte": "2025-04-14T09:30:00.000Z", "lt": "2025-04-14T09:31:00.000Z"}}
+    } in inner
     anywhere = count_body(rule("person", "*", "day", 3), datetime(2025, 4, 14, tzinfo=UTC))
-    assert not any("counts.source" in str(clause) for clause in
-                   anywhere["aggs"]["live"]["aggs"]["in"]["filter"]["bool"]["filter"])
+    assert not any(
+        "counts.source" in str(clause) for clause in anywhere["aggs"]["live"]["aggs"]["in"]["filter"]["bool"]["filter"]
+    )

@@ -1,4 +1,5 @@
 """Pure pieces of the live indexer: documents, batches, retention."""
+
 from datetime import date, datetime, timedelta, timezone
 
 from es_live.documents import expired_indices, plan_batch
@@ -16,7 +17,7 @@ def message(value, offset, partition=0):
 
 def test_one_document_per_image_in_the_index_of_its_capture_day():
     batch = plan_batch([message(event_bytes(1, person=3, dog=1), 7)], PREFIX, NOW.date(), 7, NOW)
-    ((index, doc_id), action), = batch.actions.items()
+    (((index, doc_id), action),) = batch.actions.items()
     assert index == "object-counts-live-2026.11.28" and doc_id == f"{1:032x}"
     source = action["_source"]
     assert source["detections"] == 4
@@ -48,14 +49,20 @@ def test_malformed_events_are_kept_for_the_dead_letter_topic_and_still_move_the_
 def test_events_captured_before_the_retention_window_are_left_to_the_batch_view():
     old = NOW - timedelta(days=7)  # 7 days kept: 11-22 .. 11-28
     kept = NOW - timedelta(days=6)
-    batch = plan_batch([message(event_bytes(1, old), 0), message(event_bytes(2, kept), 1)], PREFIX, NOW.date(), 7,
-                       NOW)
+    batch = plan_batch([message(event_bytes(1, old), 0), message(event_bytes(2, kept), 1)], PREFIX, NOW.date(), 7, NOW)
     assert [m.offset for m in batch.expired] == [0]
     assert [index for index, _ in batch.actions] == ["object-counts-live-2026.11.22"]
 
 
 def test_expired_indices_are_those_before_the_window_and_only_ours():
-    names = [PREFIX + "2026.11.21", PREFIX + "2026.11.22", PREFIX + "2026.11.28", PREFIX + "2026.12.01",
-             PREFIX + "notes", PREFIX + "2026.13.01", "other-2020.01.01"]
+    names = [
+        PREFIX + "2026.11.21",
+        PREFIX + "2026.11.22",
+        PREFIX + "2026.11.28",
+        PREFIX + "2026.12.01",
+        PREFIX + "notes",
+        PREFIX + "2026.13.01",
+        "other-2020.01.01",
+    ]
     assert expired_indices(names, PREFIX, date(2026, 11, 28), 7) == [PREFIX + "2026.11.21"]
     assert live_index.index_day(PREFIX, PREFIX + "2026.02.30") is None

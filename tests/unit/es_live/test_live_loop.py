@@ -1,6 +1,7 @@
 """The live indexer's loop with a Kafka fake and an in-memory Elasticsearch node: offsets
 are committed only after the documents are acknowledged, redelivery never adds a
 document, nothing malformed is dropped silently."""
+
 import threading
 from datetime import timedelta
 
@@ -18,10 +19,21 @@ DAY_INDEX = PREFIX + "2026.11.28"
 def make(es, batches, producer=None, stop=None, **options):
     consumer = FakeConsumer(batches)
     indexer = LiveIndexer(
-        consumer=consumer, es=es, producer=producer or FakeProducer(), topic="detections",
-        dead_letter_topic="detections-dead", group_id="live", prefix=PREFIX, retention_days=7,
-        stop=stop or threading.Event(), retry_initial_s=0.001, retry_max_s=0.002,
-        limits=RunLimits(idle_timeout_s=0.05), clock=lambda: NOW, batch_wait_s=0.01, **options,
+        consumer=consumer,
+        es=es,
+        producer=producer or FakeProducer(),
+        topic="detections",
+        dead_letter_topic="detections-dead",
+        group_id="live",
+        prefix=PREFIX,
+        retention_days=7,
+        stop=stop or threading.Event(),
+        retry_initial_s=0.001,
+        retry_max_s=0.002,
+        limits=RunLimits(idle_timeout_s=0.05),
+        clock=lambda: NOW,
+        batch_wait_s=0.01,
+        **options,
     )
     return indexer, consumer
 
@@ -110,8 +122,9 @@ def test_events_already_fetched_are_indexed_without_waiting_to_fill_a_batch(memo
     indexer, consumer = make(memory_es, [messages(1)])
     waits = []
     consume = consumer.consume
-    consumer.consume = lambda num_messages=1, timeout=-1: waits.append((num_messages, timeout)) or consume(
-        num_messages, timeout)
+    consumer.consume = lambda num_messages=1, timeout=-1: (
+        waits.append((num_messages, timeout)) or consume(num_messages, timeout)
+    )
     indexer.run()
     # the waiting event is taken with a zero timeout; only an empty queue is waited on, for one event
     assert waits[0] == (indexer.batch_size, 0)

@@ -1,5 +1,6 @@
 """The live indices' mapping: documents carry the boxes to draw, and an index made by an
 older live indexer (without those fields in its strict mapping) gets them added."""
+
 from datetime import datetime, timezone
 
 from es_live.index import add_new_fields
@@ -28,8 +29,17 @@ class Client:
 
 
 def test_a_document_holds_the_boxes_when_the_event_has_them():
-    event = DetectionEvent("a" * 32, "cam", AT, AT, "m", {"dog": 1}, width=64, height=48,
-                           objects=(DetectedObject("dog", 0.8, (1, 2, 3, 4)),))
+    event = DetectionEvent(
+        "a" * 32,
+        "cam",
+        AT,
+        AT,
+        "m",
+        {"dog": 1},
+        width=64,
+        height=48,
+        objects=(DetectedObject("dog", 0.8, (1, 2, 3, 4)),),
+    )
     document = live_index.document(event, AT)
     assert document["objects"] == [{"label": "dog", "score": 0.8, "box": [1, 2, 3, 4]}]
     assert (document["width"], document["height"]) == (64, 48)
@@ -39,10 +49,18 @@ def test_a_document_holds_the_boxes_when_the_event_has_them():
 
 
 def test_older_live_indices_get_the_new_fields_once():
-    old = {name: spec for name, spec in live_index.MAPPINGS["properties"].items()
-           if name not in live_index.ADDED_PROPERTIES}
-    client = Client({f"{PREFIX}2026.11.27": dict(old), f"{PREFIX}2026.11.28": dict(live_index.MAPPINGS["properties"]),
-                     f"{PREFIX}not-a-day": dict(old)})
+    old = {
+        name: spec
+        for name, spec in live_index.MAPPINGS["properties"].items()
+        if name not in live_index.ADDED_PROPERTIES
+    }
+    client = Client(
+        {
+            f"{PREFIX}2026.11.27": dict(old),
+            f"{PREFIX}2026.11.28": dict(live_index.MAPPINGS["properties"]),
+            f"{PREFIX}not-a-day": dict(old),
+        }
+    )
     assert add_new_fields(client, PREFIX) == [f"{PREFIX}2026.11.27"]
     assert client.indices.put == [(f"{PREFIX}2026.11.27", live_index.ADDED_PROPERTIES)]
     assert add_new_fields(client, PREFIX) == []  # nothing left to add: no write at all

@@ -1,4 +1,5 @@
 """What an incremental run reads, decided from a listing and an earlier run's ledger."""
+
 import pytest
 
 from hadoop.increments import (
@@ -14,14 +15,20 @@ from hadoop.listing import boundaries, list_objects
 from hadoop.retention import runs_to_remove
 from pipeline_common.contracts import ContractError
 
-BASE = RunState(run_id="20261128T100000Z", mode=FULL, interval="hour", input_prefix="metadata/",
-                listed_at="2026-11-28T10:00:00.000Z", objects=2, objects_read=2)
+BASE = RunState(
+    run_id="20261128T100000Z",
+    mode=FULL,
+    interval="hour",
+    input_prefix="metadata/",
+    listed_at="2026-11-28T10:00:00.000Z",
+    objects=2,
+    objects_read=2,
+)
 COUNTED = {"metadata/a.json": "e1", "metadata/b.json": "e2"}
 
 
 def test_only_new_objects_are_read_on_top_of_the_base():
-    plan = plan_run([("metadata/a.json", "e1"), ("metadata/b.json", "e2"), ("metadata/c.json", "e3")],
-                    BASE, COUNTED)
+    plan = plan_run([("metadata/a.json", "e1"), ("metadata/b.json", "e2"), ("metadata/c.json", "e3")], BASE, COUNTED)
     assert (plan.mode, plan.to_read, plan.base_run) == (INCREMENTAL, ["metadata/c.json"], BASE.run_id)
 
 
@@ -30,10 +37,13 @@ def test_nothing_new_reads_nothing():
     assert (plan.mode, plan.to_read) == (INCREMENTAL, [])
 
 
-@pytest.mark.parametrize("listed, changed, gone", [
-    ([("metadata/a.json", "e1"), ("metadata/b.json", "NEW")], ["metadata/b.json"], []),
-    ([("metadata/a.json", "e1"), ("metadata/c.json", "e3")], [], ["metadata/b.json"]),
-])
+@pytest.mark.parametrize(
+    "listed, changed, gone",
+    [
+        ([("metadata/a.json", "e1"), ("metadata/b.json", "NEW")], ["metadata/b.json"], []),
+        ([("metadata/a.json", "e1"), ("metadata/c.json", "e3")], [], ["metadata/b.json"]),
+    ],
+)
 def test_a_rewritten_or_deleted_counted_object_means_a_full_recount(listed, changed, gone):
     plan = plan_run(listed, BASE, COUNTED)
     assert plan.mode == FULL and plan.base_run is None
@@ -48,12 +58,15 @@ def test_without_a_base_everything_is_read_and_the_reason_kept():
     assert (plan.mode, plan.to_read, plan.reason) == (FULL, ["metadata/a.json"], "no earlier run")
 
 
-@pytest.mark.parametrize("changes, problem", [
-    ({}, ""),
-    ({"interval": "day"}, "day buckets, this run hour"),
-    ({"input_prefix": "other/"}, "read other/"),
-    ({"state_version": 0}, "other rules"),
-])
+@pytest.mark.parametrize(
+    "changes, problem",
+    [
+        ({}, ""),
+        ({"interval": "day"}, "day buckets, this run hour"),
+        ({"input_prefix": "other/"}, "read other/"),
+        ({"state_version": 0}, "other rules"),
+    ],
+)
 def test_a_base_must_match_the_run(changes, problem):
     state = RunState(**{**BASE.__dict__, **changes})
     found = base_problem(state, "hour", "metadata/")
@@ -80,8 +93,11 @@ class PagedS3:
         after = ContinuationToken or StartAfter  # the token stands for the last key returned
         keys = [k for k in self.keys if k.startswith(Prefix) and (after is None or k > after)]
         page, truncated = keys[:3], len(keys) > 3
-        return {"Contents": [{"Key": k, "ETag": f'"{k[-6:]}"'} for k in page], "IsTruncated": truncated,
-                **({"NextContinuationToken": page[-1]} if truncated else {})}
+        return {
+            "Contents": [{"Key": k, "ETag": f'"{k[-6:]}"'} for k in page],
+            "IsTruncated": truncated,
+            **({"NextContinuationToken": page[-1]} if truncated else {}),
+        }
 
 
 def test_parallel_listing_finds_every_key_once_in_order():

@@ -1,4 +1,5 @@
 """The aggregation job run inline on small local inputs."""
+
 import json
 from datetime import datetime, timezone
 
@@ -70,17 +71,26 @@ def test_sources_are_counted_apart(tmp_path, make_line):
 @pytest.mark.parametrize(
     "interval, expected",
     [
-        ("minute", {utc(2026, 11, 28, 10, 15): (2, 2), utc(2026, 11, 28, 10, 59): (1, 1),
-                    utc(2026, 11, 28, 11, 0): (1, 1), utc(2026, 11, 29, 0, 0): (1, 1)}),
-        ("hour", {utc(2026, 11, 28, 10): (3, 3), utc(2026, 11, 28, 11): (1, 1),
-                  utc(2026, 11, 29, 0): (1, 1)}),
+        (
+            "minute",
+            {
+                utc(2026, 11, 28, 10, 15): (2, 2),
+                utc(2026, 11, 28, 10, 59): (1, 1),
+                utc(2026, 11, 28, 11, 0): (1, 1),
+                utc(2026, 11, 29, 0, 0): (1, 1),
+            },
+        ),
+        ("hour", {utc(2026, 11, 28, 10): (3, 3), utc(2026, 11, 28, 11): (1, 1), utc(2026, 11, 29, 0): (1, 1)}),
         ("day", {utc(2026, 11, 28): (4, 4), utc(2026, 11, 29): (1, 1)}),
     ],
 )
 def test_intervals(tmp_path, make_line, interval, expected):
     times = [
-        "2026-11-28T10:15:00Z", "2026-11-28T10:15:59.999Z", "2026-11-28T10:59:59Z",
-        "2026-11-28T11:00:00Z", "2026-11-29T00:00:00Z",
+        "2026-11-28T10:15:00Z",
+        "2026-11-28T10:15:59.999Z",
+        "2026-11-28T10:59:59Z",
+        "2026-11-28T11:00:00Z",
+        "2026-11-29T00:00:00Z",
     ]
     lines = [make_line(["cat"], captured_at=t) for t in times]
     _, _, _, aggregates = run_job(tmp_path, lines, "--interval", interval)
@@ -167,9 +177,7 @@ def test_manifest_input_reads_each_listed_object(tmp_path, make_line):
         path.write_text(line, encoding="utf-8")  # one object per file, no newline
         paths.append(str(path))
     paths.insert(2, str(tmp_path / "vanished.json"))  # listed, then deleted
-    table, counters, _, _ = run_job(
-        tmp_path, paths, "--input-format", "manifest", "--fetch-threads", "2"
-    )
+    table, counters, _, _ = run_job(tmp_path, paths, "--input-format", "manifest", "--fetch-threads", "2")
     hour = utc(2026, 11, 28, 10)
     assert table == {("person", "front-door", hour): (15, 5), ("car", "front-door", hour): (5, 5)}
     assert counters[BAD_RECORDS] == {"object not found": 1, "invalid JSON": 1}
@@ -179,15 +187,19 @@ def test_manifest_input_reads_each_listed_object(tmp_path, make_line):
 def test_manifest_aggregates_entries_are_added_to_the_new_records(tmp_path, make_line):
     hour = utc(2026, 11, 28, 10)
     totals = tmp_path / "part-00000"
-    totals.write_text("\n".join([
-        Aggregate("person", "front-door", Interval.HOUR, hour, 7, 3).to_line(),
-        Aggregate("dog", "garden", Interval.HOUR, hour, 1, 1).to_line(),
-    ]) + "\n", encoding="utf-8")
+    totals.write_text(
+        "\n".join(
+            [
+                Aggregate("person", "front-door", Interval.HOUR, hour, 7, 3).to_line(),
+                Aggregate("dog", "garden", Interval.HOUR, hour, 1, 1).to_line(),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     record = tmp_path / "new.json"
     record.write_text(make_line(["person", "person", "car"]), encoding="utf-8")
-    table, counters, _, _ = run_job(
-        tmp_path, [f"aggregates\t{totals}", str(record)], "--input-format", "manifest"
-    )
+    table, counters, _, _ = run_job(tmp_path, [f"aggregates\t{totals}", str(record)], "--input-format", "manifest")
     assert table == {
         ("person", "front-door", hour): (9, 4),
         ("car", "front-door", hour): (1, 1),
@@ -197,10 +209,13 @@ def test_manifest_aggregates_entries_are_added_to_the_new_records(tmp_path, make
     assert counters[RECORDS]["earlier totals files read"] == 1
 
 
-@pytest.mark.parametrize("content, message", [
-    ("{broken\n", "not valid JSON"),
-    (Aggregate("dog", "garden", Interval.DAY, utc(2026, 11, 28), 1, 1).to_line() + "\n", "day buckets"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{broken\n", "not valid JSON"),
+        (Aggregate("dog", "garden", Interval.DAY, utc(2026, 11, 28), 1, 1).to_line() + "\n", "day buckets"),
+    ],
+)
 def test_unreadable_earlier_totals_fail_the_run(tmp_path, content, message):
     totals = tmp_path / "part-00000"
     totals.write_text(content, encoding="utf-8")
@@ -230,8 +245,10 @@ DEEP = "[" * 100_000 + "]" * 100_000
         (dict(processed_at="9999-12-31T23:59:59-01:00", captured_at="x"), "invalid timestamp"),
         (dict(processed_at="0001-01-01T00:00:00+01:00", captured_at=None), "invalid timestamp"),
         (dict(width=2**64), "invalid field"),
-        (dict(model={"name": "m", "input_size": 416, "confidence_threshold": 10**400, "nms_threshold": 0.4}),
-         "invalid field"),
+        (
+            dict(model={"name": "m", "input_size": 416, "confidence_threshold": 10**400, "nms_threshold": 0.4}),
+            "invalid field",
+        ),
         (dict(detections=[{"label": 7, "class_id": 0, "confidence": 0.9, "box": [1, 2, 3, 4]}]), "invalid field"),
         (dict(detections={"label": "car"}), "invalid field"),
         (dict(source=["front-door"]), "invalid field"),
@@ -274,13 +291,18 @@ def _archive_file(path, records):
 
 
 def test_archive_files_count_as_the_metadata_records_they_come_from(tmp_path, make_record):
-    records = [make_record(["person", "person", "motorbike"]), make_record(["dog"], source="garden"),
-               make_record([], captured_at="2026-11-28T11:59:59+01:00"), make_record(["person"])]
+    records = [
+        make_record(["person", "person", "motorbike"]),
+        make_record(["dog"], source="garden"),
+        make_record([], captured_at="2026-11-28T11:59:59+01:00"),
+        make_record(["person"]),
+    ]
     by_records, counters_r, _, _ = run_job(tmp_path, [json.dumps(r) for r in records])
     first = _archive_file(tmp_path / "a.jsonl.gz", records[:3])
     second = _archive_file(tmp_path / "b.jsonl.gz", records[3:])
-    by_events, counters_e, _, _ = run_job(tmp_path, [f"events\t{first}", f"events\t{second}"],
-                                          "--input-format", "manifest")
+    by_events, counters_e, _, _ = run_job(
+        tmp_path, [f"events\t{first}", f"events\t{second}"], "--input-format", "manifest"
+    )
     assert by_events == by_records and len(by_events) == 3  # person, motorcycle at front-door; dog in garden
     assert counters_e[RECORDS]["read"] == 4 and counters_e[RECORDS]["archive files read"] == 2
     assert counters_e[RECORDS]["without detections"] == counters_r[RECORDS]["without detections"] == 1
@@ -292,8 +314,9 @@ def test_superseded_events_are_not_counted(tmp_path, make_record):
     path = _archive_file(tmp_path / "a.jsonl.gz", [first, again])
     superseded = tmp_path / "superseded.tsv"
     superseded.write_text(f"{path}\t0\n", encoding="utf-8")
-    table, counters, _, _ = run_job(tmp_path, [f"events\t{path}"], "--input-format", "manifest",
-                                    "--superseded", str(superseded))
+    table, counters, _, _ = run_job(
+        tmp_path, [f"events\t{path}"], "--input-format", "manifest", "--superseded", str(superseded)
+    )
     assert table == {("person", "front-door", utc(2026, 11, 28, 10)): (2, 1)}
     assert counters[RECORDS]["replaced by a later event of the image"] == 1
 

@@ -1,4 +1,5 @@
 """The aggregation CLI's pure pieces: settings, manifests, the task env file, job args."""
+
 import os
 from pathlib import Path
 
@@ -69,8 +70,9 @@ def test_empty_listing_still_gives_one_manifest(tmp_path):
 
 
 def test_task_env_file_round_trips_and_is_private(tmp_path):
-    s3 = S3Settings(endpoint_url="http://127.0.0.1:8333", access_key="k",
-                    secret_key='se"cr\\et #x', bucket="b", verify_tls=False)
+    s3 = S3Settings(
+        endpoint_url="http://127.0.0.1:8333", access_key="k", secret_key='se"cr\\et #x', bucket="b", verify_tls=False
+    )
     path = write_task_env(s3, tmp_path)
     assert path.name == TASK_ENV_NAME
     assert path.stat().st_mode & 0o777 == 0o600
@@ -121,7 +123,8 @@ def fake_hadoop_home(home: Path, framework: str) -> Path:
     (home / "etc/hadoop").mkdir(parents=True)
     (home / "etc/hadoop/mapred-site.xml").write_text(
         f"<configuration><property><name>mapreduce.framework.name</name><value>{framework}</value>"
-        "</property></configuration>")
+        "</property></configuration>"
+    )
     return home
 
 

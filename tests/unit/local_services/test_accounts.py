@@ -1,4 +1,5 @@
 """Who may do what: each stage's Kafka ACLs and Elasticsearch role, Traefik's users files."""
+
 from __future__ import annotations
 
 import bcrypt
@@ -27,8 +28,11 @@ def allowed(stage: str) -> set[tuple[str, str, str]]:
 
 
 def test_the_producer_only_writes_and_creates_the_images_topic():
-    assert allowed("producer") == {("TOPIC", "images", "WRITE"), ("TOPIC", "images", "DESCRIBE"),
-                                   ("TOPIC", "images", "CREATE")}
+    assert allowed("producer") == {
+        ("TOPIC", "images", "WRITE"),
+        ("TOPIC", "images", "DESCRIBE"),
+        ("TOPIC", "images", "CREATE"),
+    }
 
 
 def test_the_detector_reads_images_in_its_group_and_writes_its_outputs():
@@ -41,14 +45,20 @@ def test_the_detector_reads_images_in_its_group_and_writes_its_outputs():
 
 def test_the_live_indexer_reads_detections_in_its_own_group():
     rights = allowed("live_indexer")
-    assert {("TOPIC", "detections", "READ"), ("GROUP", "live-indexer", "READ"),
-            ("TOPIC", "detections-dead-letter", "WRITE")} <= rights
+    assert {
+        ("TOPIC", "detections", "READ"),
+        ("GROUP", "live-indexer", "READ"),
+        ("TOPIC", "detections-dead-letter", "WRITE"),
+    } <= rights
     assert not any(name.startswith("images") for _, name, _ in rights)
 
 
 def test_the_archiver_only_reads_detections_in_its_own_group():
-    assert allowed("archiver") == {("TOPIC", "detections", "READ"), ("TOPIC", "detections", "DESCRIBE"),
-                                   ("GROUP", "detection-archiver", "READ")}
+    assert allowed("archiver") == {
+        ("TOPIC", "detections", "READ"),
+        ("TOPIC", "detections", "DESCRIBE"),
+        ("GROUP", "detection-archiver", "READ"),
+    }
 
 
 def test_no_stage_may_touch_the_cluster_or_another_group():
@@ -128,11 +138,14 @@ def test_htpasswd_is_bcrypt_private_and_kept_while_unchanged(tmp_path):
 
 
 def test_edge_users_files_are_the_ones_the_middlewares_name(tmp_path):
-    users = EdgeUsers(elasticsearch=(Account("elastic", "e"),), dashboard=(Account("viewer", "v"),),
-                      ops=(Account("ops", "o"),))
+    users = EdgeUsers(
+        elasticsearch=(Account("elastic", "e"),), dashboard=(Account("viewer", "v"),), ops=(Account("ops", "o"),)
+    )
     written = users.write(tmp_path)
     assert sorted(p.name for p in written) == ["dashboard.htpasswd", "elasticsearch.htpasswd", "ops.htpasswd"]
-    middlewares = (pytest.importorskip("pipeline_common.environment").PROJECT_ROOT
-                   / "cloud-services/traefik/dynamic/middlewares.yml").read_text()
+    middlewares = (
+        pytest.importorskip("pipeline_common.environment").PROJECT_ROOT
+        / "cloud-services/traefik/dynamic/middlewares.yml"
+    ).read_text()
     for path in written:
         assert f"/{path.name}'" in middlewares

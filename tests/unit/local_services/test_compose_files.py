@@ -1,4 +1,5 @@
 """The Docker Compose files (not run here: no Docker engine) parse and keep their promises."""
+
 from __future__ import annotations
 
 import re
@@ -160,12 +161,24 @@ def test_prod_yarn_runs_with_the_local_cluster_s_settings(tmp_path):
     services = load(PROD)["services"]
     shared = {
         "core-site": ["fs.permissions.umask-mode"],
-        "yarn-site": ["yarn.nodemanager.aux-services", "yarn.nodemanager.aux-services.mapreduce_shuffle.class",
-                      "yarn.nodemanager.vmem-check-enabled", "yarn.acl.enable", "yarn.scheduler.minimum-allocation-mb"],
-        "mapred-site": ["mapreduce.framework.name", "mapreduce.jvm.add-opens-as-default",
-                        "yarn.app.mapreduce.am.resource.mb", "mapreduce.map.memory.mb", "mapreduce.reduce.memory.mb"],
-        "capacity-scheduler": ["yarn.scheduler.capacity.root.queues",
-                               "yarn.scheduler.capacity.maximum-am-resource-percent"],
+        "yarn-site": [
+            "yarn.nodemanager.aux-services",
+            "yarn.nodemanager.aux-services.mapreduce_shuffle.class",
+            "yarn.nodemanager.vmem-check-enabled",
+            "yarn.acl.enable",
+            "yarn.scheduler.minimum-allocation-mb",
+        ],
+        "mapred-site": [
+            "mapreduce.framework.name",
+            "mapreduce.jvm.add-opens-as-default",
+            "yarn.app.mapreduce.am.resource.mb",
+            "mapreduce.map.memory.mb",
+            "mapreduce.reduce.memory.mb",
+        ],
+        "capacity-scheduler": [
+            "yarn.scheduler.capacity.root.queues",
+            "yarn.scheduler.capacity.maximum-am-resource-percent",
+        ],
     }
     for name in ("namenode", "datanode", "resourcemanager", "nodemanager", "aggregation"):
         config = hadoop_config(services[name])
@@ -175,7 +188,8 @@ def test_prod_yarn_runs_with_the_local_cluster_s_settings(tmp_path):
         # each heap fits its container, as locally
         mapred = config["mapred-site"]
         assert int(mapred["mapreduce.map.java.opts"].removeprefix("-Xmx").removesuffix("m")) < int(
-            mapred["mapreduce.map.memory.mb"])
+            mapred["mapreduce.map.memory.mb"]
+        )
     # only the owner of the containers (the images' `hadoop` user) may submit
     scheduler = hadoop_config(services["resourcemanager"])["capacity-scheduler"]
     assert scheduler["yarn.scheduler.capacity.root.default.acl_submit_applications"] == "hadoop"
@@ -183,8 +197,12 @@ def test_prod_yarn_runs_with_the_local_cluster_s_settings(tmp_path):
 
 def test_prod_hadoop_daemons_have_a_heap_cap_no_smaller_than_the_local_cluster_s():
     services = load(PROD)["services"]
-    local = {"namenode": "hdfs-namenode", "datanode": "hdfs-datanode",
-             "resourcemanager": "yarn-resourcemanager", "nodemanager": "yarn-nodemanager"}
+    local = {
+        "namenode": "hdfs-namenode",
+        "datanode": "hdfs-datanode",
+        "resourcemanager": "yarn-resourcemanager",
+        "nodemanager": "yarn-nodemanager",
+    }
     for name, daemon in local.items():
         heap = environment(services[name])["HADOOP_HEAPSIZE_MAX"]
         assert re.fullmatch(r"\d+m", heap), f"{name}: {heap}"

@@ -1,4 +1,5 @@
 """The generated service configurations: loopback only, credentials required everywhere."""
+
 from __future__ import annotations
 
 import json
@@ -19,9 +20,16 @@ from pipeline_common.local_state import traversable_by_others
 
 
 def kafka_config() -> dict[str, str]:
-    text = server_properties(host="127.0.0.1", port=9092, controller_port=9093, edge_port=9095,
-                             edge_address="localhost:9094", log_dir="/data", admin_password="adm1n",
-                             accounts=[Account("producer", "p4ss")])
+    text = server_properties(
+        host="127.0.0.1",
+        port=9092,
+        controller_port=9093,
+        edge_port=9095,
+        edge_address="localhost:9094",
+        log_dir="/data",
+        admin_password="adm1n",
+        accounts=[Account("producer", "p4ss")],
+    )
     return dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
 
 
@@ -64,8 +72,11 @@ def test_kafka_allows_nothing_without_an_acl_but_to_its_own_account():
 
 def test_single_node_replication_factors():
     config = kafka_config()
-    for key in ("offsets.topic.replication.factor", "transaction.state.log.replication.factor",
-                "share.coordinator.state.topic.replication.factor"):
+    for key in (
+        "offsets.topic.replication.factor",
+        "transaction.state.log.replication.factor",
+        "share.coordinator.state.topic.replication.factor",
+    ):
         assert config[key] == "1"
 
 
@@ -82,16 +93,23 @@ def test_cluster_ids_have_kafkas_format():
 
 
 def test_elasticsearch_config_is_secure_and_local(tmp_path):
-    text = elasticsearch_yml(host="127.0.0.1", http_port=9200, transport_port=9300,
-                             data=tmp_path / "d", logs=tmp_path / "l")
+    text = elasticsearch_yml(
+        host="127.0.0.1", http_port=9200, transport_port=9300, data=tmp_path / "d", logs=tmp_path / "l"
+    )
     assert "xpack.security.enabled: true" in text
     assert "network.host: 127.0.0.1" in text
     assert "discovery.type: single-node" in text
 
 
 def test_weed_options_bind_every_port_to_loopback(tmp_path):
-    lines = weed_options(host="127.0.0.1", s3_port=8333, internal_ports=(9333, 9340, 8888, 23646),
-                         data=tmp_path, s3_config=tmp_path / "s3.json", admin_password="pw").splitlines()
+    lines = weed_options(
+        host="127.0.0.1",
+        s3_port=8333,
+        internal_ports=(9333, 9340, 8888, 23646),
+        data=tmp_path,
+        s3_config=tmp_path / "s3.json",
+        admin_password="pw",
+    ).splitlines()
     options = dict(line.split("=", 1) for line in lines)
     assert options["ip.bind"] == "127.0.0.1" and options["ip"] == "127.0.0.1"
     assert options["s3.config"] == str(tmp_path / "s3.json")

@@ -1,4 +1,5 @@
 """`.env` generation: random secrets once, never overwriting what exists."""
+
 from __future__ import annotations
 
 import re

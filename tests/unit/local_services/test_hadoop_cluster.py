@@ -1,5 +1,6 @@
 """The local Hadoop cluster's configuration (local_services/hadoop_cluster.py) and how the
 stack chooses its daemons, without Java."""
+
 from __future__ import annotations
 
 import getpass
@@ -41,8 +42,9 @@ def addresses(files: dict[str, dict[str, str]]) -> dict[str, str]:
 
 
 def test_every_daemon_address_is_on_the_loopback_interface_at_the_configured_port(tmp_path):
-    ports = ClusterPorts.from_env({f"PIPELINE_HADOOP_{f.upper()}_PORT": str(20000 + i)
-                                   for i, f in enumerate(ClusterPorts.model_fields)})
+    ports = ClusterPorts.from_env(
+        {f"PIPELINE_HADOOP_{f.upper()}_PORT": str(20000 + i) for i, f in enumerate(ClusterPorts.model_fields)}
+    )
     found = addresses(site_files(ports, tmp_path))
     assert found, "no addresses found"
     assert all(address.startswith("127.0.0.1:") for address in found.values()), found
@@ -88,8 +90,11 @@ def test_containers_fit_the_node_and_their_heaps_fit_the_containers(tmp_path):
     am = int(mapred["yarn.app.mapreduce.am.resource.mb"])
     task = int(mapred["mapreduce.map.memory.mb"])
     assert am + 2 * task <= node  # the app master and two tasks at once (two cores)
-    for opts, container in (("yarn.app.mapreduce.am.command-opts", am), ("mapreduce.map.java.opts", task),
-                            ("mapreduce.reduce.java.opts", task)):
+    for opts, container in (
+        ("yarn.app.mapreduce.am.command-opts", am),
+        ("mapreduce.map.java.opts", task),
+        ("mapreduce.reduce.java.opts", task),
+    ):
         heap = int(re.search(r"-Xmx(\d+)m", mapred[opts]).group(1))
         assert heap < container, opts
     # every file renders as Hadoop configuration XML
@@ -99,8 +104,10 @@ def test_containers_fit_the_node_and_their_heaps_fit_the_containers(tmp_path):
 
 def test_both_poms_pin_the_same_hadoop_version():
     namespace = {"m": "http://maven.apache.org/POM/4.0.0"}
-    versions = {ET.parse(pom(name)).findtext("m:properties/m:hadoop.version", namespaces=namespace)
-                for name in ("hadoop", "hadoop-cluster")}
+    versions = {
+        ET.parse(pom(name)).findtext("m:properties/m:hadoop.version", namespaces=namespace)
+        for name in ("hadoop", "hadoop-cluster")
+    }
     assert versions == {"3.4.2"}
 
 
@@ -117,7 +124,9 @@ def test_the_hdfs_ui_pages_are_taken_from_the_tests_jar_and_nothing_else(tmp_pat
     ui = hadoop_cluster.hdfs_ui_dir(tmp_path / "cache", "3.4.2")
     assert asked == ["org.apache.hadoop:hadoop-hdfs:3.4.2:jar:tests"]
     assert sorted(str(p.relative_to(ui)) for p in ui.rglob("*") if p.is_file()) == [
-        "webapps/hdfs/dfshealth.html", "webapps/static/hadoop.css"]
+        "webapps/hdfs/dfshealth.html",
+        "webapps/static/hadoop.css",
+    ]
     assert hadoop_cluster.hdfs_ui_dir(tmp_path / "cache", "3.4.2") == ui  # once only
     assert len(asked) == 1
 
@@ -134,8 +143,15 @@ def test_a_tests_jar_without_the_pages_is_an_error(tmp_path, monkeypatch):
 @pytest.fixture
 def settings(tmp_path):
     def make(**extra):
-        return LocalSettings.from_env({**ENV, "PIPELINE_LOCAL_DIR": str(tmp_path / "local"),
-                                       "PIPELINE_CACHE_DIR": str(tmp_path / "cache"), **extra})
+        return LocalSettings.from_env(
+            {
+                **ENV,
+                "PIPELINE_LOCAL_DIR": str(tmp_path / "local"),
+                "PIPELINE_CACHE_DIR": str(tmp_path / "cache"),
+                **extra,
+            }
+        )
+
     return make
 
 
@@ -159,7 +175,8 @@ def test_the_daemons_use_their_ports_and_the_shared_configuration(settings):
     assert namenode.marker != datanode.marker
 
 
-@pytest.mark.parametrize("argv", [["up", "hadoop-cluster"], ["down", "hadoop-cluster"],
-                                  ["down", "yarn-nodemanager", "hdfs-datanode"]])
+@pytest.mark.parametrize(
+    "argv", [["up", "hadoop-cluster"], ["down", "hadoop-cluster"], ["down", "yarn-nodemanager", "hdfs-datanode"]]
+)
 def test_the_cli_knows_the_cluster(argv):
     assert parse_args(argv).services == argv[1:]

@@ -1,4 +1,5 @@
 """The generated Hadoop configuration and launcher (local_services/hadoop.py), without Java."""
+
 from __future__ import annotations
 
 import subprocess
@@ -90,11 +91,14 @@ def launch(home: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([str(home / "bin" / "hadoop"), *args], cwd=cwd, capture_output=True, text=True)
 
 
-@pytest.mark.parametrize("command, main_class", [
-    ("version", "org.apache.hadoop.util.VersionInfo"),
-    ("fs", "org.apache.hadoop.fs.FsShell"),
-    ("org.example.Tool", "org.example.Tool"),
-])
+@pytest.mark.parametrize(
+    "command, main_class",
+    [
+        ("version", "org.apache.hadoop.util.VersionInfo"),
+        ("fs", "org.apache.hadoop.fs.FsShell"),
+        ("org.example.Tool", "org.example.Tool"),
+    ],
+)
 def test_commands_map_to_hadoop_main_classes(fake_home, tmp_path, command, main_class):
     result = launch(fake_home, command, "-ls", "s3a://bucket/", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -22,8 +22,7 @@ def test_an_old_java_home_is_refused_with_what_was_found(tmp_path):
     home = tmp_path / "jdk8"
     (home / "bin").mkdir(parents=True)
     fake = home / "bin" / "java"
-    fake.write_text('#!/bin/sh\necho \'java version "1.8.0_292"\' >&2\n')
+    fake.write_text("#!/bin/sh\necho 'java version \"1.8.0_292\"' >&2\n")
     fake.chmod(0o755)
     with pytest.raises(ServiceError, match=r"Java 17 or newer is required.*Java 8"):
-        java_home({"PIPELINE_JAVA_HOME": str(home), "PATH": str(tmp_path / "empty")},
-                  search_system=False)
+        java_home({"PIPELINE_JAVA_HOME": str(home), "PATH": str(tmp_path / "empty")}, search_system=False)

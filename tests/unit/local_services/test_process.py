@@ -1,4 +1,5 @@
 """Pid files: start, recognise, stop; never signal a process that is not ours."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Busy ports, waiting with a deadline, and the log tail in the error."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Start-or-reuse decisions of Service.up, and the download error, with simple fakes."""
+
 from __future__ import annotations
 
 import sys
@@ -38,9 +39,13 @@ class FakeService(Service):
         from local_services import process
 
         self.launched += 1
-        process.start([sys.executable, "-c", "import time; time.sleep(60)", self.marker],
-                      log_file=self.log_file, pid_file=self.pid_file, env={"PATH": "/usr/bin"},
-                      cwd=self.data_dir)
+        process.start(
+            [sys.executable, "-c", "import time; time.sleep(60)", self.marker],
+            log_file=self.log_file,
+            pid_file=self.pid_file,
+            env={"PATH": "/usr/bin"},
+            cwd=self.data_dir,
+        )
 
     def is_ready(self):
         return self.ready
@@ -48,8 +53,9 @@ class FakeService(Service):
 
 @pytest.fixture
 def settings(tmp_path):
-    return LocalSettings.from_env({**ENV, "PIPELINE_LOCAL_DIR": str(tmp_path / "local"),
-                                   "PIPELINE_CACHE_DIR": str(tmp_path / "cache")})
+    return LocalSettings.from_env(
+        {**ENV, "PIPELINE_LOCAL_DIR": str(tmp_path / "local"), "PIPELINE_CACHE_DIR": str(tmp_path / "cache")}
+    )
 
 
 def test_up_starts_once_then_reuses(settings):

@@ -1,4 +1,5 @@
 """Settings from the environment, paths, and the CLI's status table and usage errors."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,7 +14,9 @@ from pipeline_common.environment import PROJECT_ROOT, SettingsError
 from .conftest import LOCAL_ENV
 
 ENV = {
-    **LOCAL_ENV, "HOME": "/root", "SOME_TOKEN": "must-not-leak",
+    **LOCAL_ENV,
+    "HOME": "/root",
+    "SOME_TOKEN": "must-not-leak",
 }
 
 
@@ -26,18 +29,28 @@ def test_defaults_are_the_documented_ports():
 
 
 def test_direct_client_addresses_give_the_services_ports():
-    settings = LocalSettings.from_env({**ENV, "KAFKA_BOOTSTRAP_SERVERS": "localhost:19092",
-                                       "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
-                                       "ES_URL": "http://127.0.0.1:19200"})
+    settings = LocalSettings.from_env(
+        {
+            **ENV,
+            "KAFKA_BOOTSTRAP_SERVERS": "localhost:19092",
+            "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+            "ES_URL": "http://127.0.0.1:19200",
+        }
+    )
     assert (settings.kafka_port, settings.es_port) == (19092, 19200)
     assert (settings.edge.kafka_port, settings.edge.https_port) == (9094, 8443)
 
 
 def test_client_addresses_through_the_edge_give_the_edges_ports():
-    settings = LocalSettings.from_env({**ENV, "KAFKA_BOOTSTRAP_SERVERS": "localhost:19094",
-                                       "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-                                       "ES_URL": "https://localhost:18443/elasticsearch",
-                                       "PIPELINE_ES_PORT": "19200"})
+    settings = LocalSettings.from_env(
+        {
+            **ENV,
+            "KAFKA_BOOTSTRAP_SERVERS": "localhost:19094",
+            "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "ES_URL": "https://localhost:18443/elasticsearch",
+            "PIPELINE_ES_PORT": "19200",
+        }
+    )
     assert (settings.edge.kafka_port, settings.edge.https_port) == (19094, 18443)
     assert (settings.kafka_port, settings.es_port) == (9092, 19200)
 
@@ -46,14 +59,27 @@ def test_stage_accounts_come_from_their_own_variables():
     access = LocalSettings.from_env({**ENV, "CONSUMER_KAFKA_USERNAME": "det"}).access
     kafka = dict(access.kafka_accounts)
     assert {stage: a.username for stage, a in kafka.items()} == {
-        "producer": "producer", "consumer": "det", "live_indexer": "live-indexer", "archiver": "archiver"}
+        "producer": "producer",
+        "consumer": "det",
+        "live_indexer": "live-indexer",
+        "archiver": "archiver",
+    }
     assert kafka["producer"].password == "pk"
     assert access.archiver_s3_account == (Account("AKIAARCHIVER", "as"), "detections/")
-    assert [a.username for _, a in access.es_accounts] == ["dashboard-api", "batch-indexer", "live-indexer",
-                                                           "batch-scheduler"]
+    assert [a.username for _, a in access.es_accounts] == [
+        "dashboard-api",
+        "batch-indexer",
+        "live-indexer",
+        "batch-scheduler",
+    ]
     users = access.edge_users
-    assert [a.username for a in users.elasticsearch] == ["elastic", "dashboard-api", "batch-indexer",
-                                                         "live-indexer", "batch-scheduler"]
+    assert [a.username for a in users.elasticsearch] == [
+        "elastic",
+        "dashboard-api",
+        "batch-indexer",
+        "live-indexer",
+        "batch-scheduler",
+    ]
     assert ([a.username for a in users.dashboard], [a.username for a in users.ops]) == (["viewer"], ["ops"])
 
 
@@ -64,9 +90,14 @@ def test_up_needs_every_stages_account_stopping_none():
     assert LocalSettings.from_env(partial, without={"access"}).access is None
 
 
-@pytest.mark.parametrize("name, value", [("ES_URL", "https://es.example.com:9200"),
-                                         ("KAFKA_BOOTSTRAP_SERVERS", "broker.example.com:9092"),
-                                         ("S3_ENDPOINT_URL", "http://10.0.0.5:8333")])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("ES_URL", "https://es.example.com:9200"),
+        ("KAFKA_BOOTSTRAP_SERVERS", "broker.example.com:9092"),
+        ("S3_ENDPOINT_URL", "http://10.0.0.5:8333"),
+    ],
+)
 def test_remote_endpoints_are_refused(name, value):
     with pytest.raises(SettingsError, match=name):
         LocalSettings.from_env({**ENV, name: value})
@@ -99,8 +130,7 @@ def test_paths_default_and_overrides(tmp_path):
 
 
 def test_status_table():
-    table = format_table([Status("kafka", 42, 9092, True, 350.4), Status("s3", None, 8333, False, None)],
-                         "installed")
+    table = format_table([Status("kafka", 42, 9092, True, 350.4), Status("s3", None, 8333, False, None)], "installed")
     lines = table.splitlines()
     assert lines[1].split() == ["kafka", "42", "9092", "yes", "350"]
     assert lines[2].split() == ["s3", "-", "8333", "no", "-"]
@@ -129,8 +159,9 @@ def test_help_exits_zero(capsys):
 
 
 def test_created_config_dir_can_be_crossed_but_not_listed_by_others(tmp_path):
-    paths = Paths.from_env({"PIPELINE_LOCAL_DIR": str(tmp_path / "local"),
-                            "PIPELINE_CACHE_DIR": str(tmp_path / "cache")})
+    paths = Paths.from_env(
+        {"PIPELINE_LOCAL_DIR": str(tmp_path / "local"), "PIPELINE_CACHE_DIR": str(tmp_path / "cache")}
+    )
     paths.create()
     paths.create()  # a second `up` keeps it so (Elasticsearch's user must still get through)
     assert paths.config.stat().st_mode & 0o777 == 0o711

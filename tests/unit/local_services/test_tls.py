@@ -1,4 +1,5 @@
 """The local CA and the edge's certificate: a chain a client verifies, keys kept private."""
+
 from __future__ import annotations
 
 import ssl

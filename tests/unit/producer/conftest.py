@@ -1,5 +1,6 @@
 """Fixtures for the producer's unit tests: settings over temporary folders, pictures made
 in code; the fakes of the S3 client and the Kafka producer come from tests.support.fakes."""
+
 from __future__ import annotations
 
 import io
@@ -20,8 +21,9 @@ def settings(tmp_path: Path) -> ProducerSettings:
     new_pics.mkdir()
     return ProducerSettings(
         s3=S3Settings(endpoint_url="http://s3.invalid", access_key="test", secret_key="test", bucket="bucket"),
-        kafka=ProducerKafkaSettings(bootstrap_servers="kafka.invalid:9092", images_topic="images",
-                                    username="test", password="test"),
+        kafka=ProducerKafkaSettings(
+            bootstrap_servers="kafka.invalid:9092", images_topic="images", username="test", password="test"
+        ),
         new_pics_dir=new_pics,
         frames_dir=frames,
         max_side=256,

@@ -1,4 +1,5 @@
 """backfill: after the local ledger is lost, announce S3 images that nothing processed yet."""
+
 from __future__ import annotations
 
 import io

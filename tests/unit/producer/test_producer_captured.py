@@ -1,4 +1,5 @@
 """Capture time: EXIF DateTimeOriginal (+ offset) first, then the file's modification time."""
+
 from __future__ import annotations
 
 import io

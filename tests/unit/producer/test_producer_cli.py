@@ -1,4 +1,5 @@
 """The command line: --help everywhere, settings validated, meaningful exit codes."""
+
 from __future__ import annotations
 
 import subprocess
@@ -15,7 +16,10 @@ from producer.settings import DEFAULT_FRAMES, DEFAULT_NEW_PICS, ProducerSettings
 MAIN = PROJECT_ROOT / "producer" / "main_producer.py"
 COMMANDS = ["prepare", "publish", "run", "watch", "backfill"]
 SERVICE_ENV = {
-    "S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "b", "PRODUCER_KAFKA_USERNAME": "u", "PRODUCER_KAFKA_PASSWORD": "p",
+    "S3_ACCESS_KEY": "a",
+    "S3_SECRET_KEY": "b",
+    "PRODUCER_KAFKA_USERNAME": "u",
+    "PRODUCER_KAFKA_PASSWORD": "p",
 }
 
 

@@ -1,4 +1,5 @@
 """Normalisation: whatever the picture's mode or orientation, the frame is upright 8-bit RGB."""
+
 from __future__ import annotations
 
 import hashlib

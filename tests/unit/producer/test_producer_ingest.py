@@ -1,5 +1,6 @@
 """watch's ingest: what failed for a reason that may pass is retried in-process with
 backoff; what failed for good is reported; nothing kept per image grows with the run."""
+
 from __future__ import annotations
 
 from botocore.exceptions import EndpointConnectionError
@@ -42,9 +43,7 @@ def run_for(ingest, clock, seconds, step=0.5):
         ingest.idle(0.01)
 
 
-def test_announcements_kafka_did_not_acknowledge_are_sent_again_in_process(
-    settings, pictures, fake_s3, fake_producer
-):
+def test_announcements_kafka_did_not_acknowledge_are_sent_again_in_process(settings, pictures, fake_s3, fake_producer):
     producer, clock = fake_producer(fail_with="Local: Broker transport failure"), Clock()
     ingest = make_ingest(settings, fake_s3, producer, clock)
     ingest.handle(originals(settings, pictures, 3))

@@ -1,4 +1,5 @@
 """prepare: originals in new_pics/ -> frames named by content hash, with sidecars."""
+
 from __future__ import annotations
 
 import hashlib
@@ -182,8 +183,9 @@ def test_a_decompression_bomb_header_is_refused_without_decoding(settings, monke
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", 60_000, 60_000, 8, 2, 0, 0, 0)
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + \
-        chunk(b"IEND", b"")
+    png = (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
+    )
     (settings.new_pics_dir / "bomb.png").write_bytes(png)
     decoded = []
 

@@ -1,4 +1,5 @@
 """publish: upload once, announce once, and count as sent only what Kafka acknowledged."""
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,6 @@
 """The frame sidecar: a declared contract that reads what the producer always wrote,
 writes the same bytes, and fails only with ContractError."""
+
 from __future__ import annotations
 
 import json
@@ -28,14 +29,31 @@ IMAGE_ID = "0123456789abcdef0123456789abcdef"
 @pytest.mark.parametrize(
     "old, record",
     [
-        (OLD_VIDEO_FRAME, FrameRecord(
-            IMAGE_ID, "Café ☕ door", datetime(2026, 11, 28, 10, 15, 30, 123456, tzinfo=timezone(timedelta(hours=2))),
-            "exif", "holiday/clip.mp4", 1280, 720, 12.3456789,
-        )),
-        (OLD_PHOTO, FrameRecord(
-            IMAGE_ID, "new_pics", datetime(2026, 11, 28, 10, 15, 30, tzinfo=timezone.utc), "file-mtime", "a.png",
-            60, 40,
-        )),
+        (
+            OLD_VIDEO_FRAME,
+            FrameRecord(
+                IMAGE_ID,
+                "Café ☕ door",
+                datetime(2026, 11, 28, 10, 15, 30, 123456, tzinfo=timezone(timedelta(hours=2))),
+                "exif",
+                "holiday/clip.mp4",
+                1280,
+                720,
+                12.3456789,
+            ),
+        ),
+        (
+            OLD_PHOTO,
+            FrameRecord(
+                IMAGE_ID,
+                "new_pics",
+                datetime(2026, 11, 28, 10, 15, 30, tzinfo=timezone.utc),
+                "file-mtime",
+                "a.png",
+                60,
+                40,
+            ),
+        ),
     ],
     ids=["video frame", "photo"],
 )
@@ -47,11 +65,18 @@ def test_old_sidecars_read_and_the_same_record_writes_the_same_text(old, record)
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.binary(max_size=200) | st.dictionaries(
-    st.sampled_from(["schema_version", "image_id", "source", "captured_at", "width", "frame_offset_s", "other"]),
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
-    | st.sampled_from(["9999-12-31T23:59:59-01:00", 1, IMAGE_ID]),
-).map(lambda changes: json.dumps({**json.loads(OLD_PHOTO), **changes}).encode()))
+@given(
+    st.binary(max_size=200)
+    | st.dictionaries(
+        st.sampled_from(["schema_version", "image_id", "source", "captured_at", "width", "frame_offset_s", "other"]),
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats()
+        | st.text(max_size=30)
+        | st.sampled_from(["9999-12-31T23:59:59-01:00", 1, IMAGE_ID]),
+    ).map(lambda changes: json.dumps({**json.loads(OLD_PHOTO), **changes}).encode())
+)
 def test_any_sidecar_gives_a_record_or_a_contract_error(payload):
     try:
         FrameRecord.from_json(payload)

@@ -1,4 +1,5 @@
 """The ledgers: what Kafka acknowledged, and which originals were prepared."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """ensure_topic: an existing topic is fine, refused credentials stop at once."""
+
 from __future__ import annotations
 
 from concurrent.futures import Future

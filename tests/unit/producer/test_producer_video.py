@@ -1,4 +1,5 @@
 """Videos: frames sampled at a fixed rate, each timed from the video's start."""
+
 from __future__ import annotations
 
 import os
@@ -33,13 +34,16 @@ def index_of(frame) -> int:
     return round(float(np.asarray(frame.image).mean()) / 7)
 
 
-@pytest.mark.parametrize("native, wanted, count, expected", [
-    (30, 1.0, 90, [0, 30, 60]),
-    (30, 3.0, 12, [0, 10]),
-    (10, 60.0, 5, [0, 1, 2, 3, 4]),  # asking for more than there is gives every frame
-    (25, 0.5, 101, [0, 50, 100]),
-    (30, 4.0, 16, [0, 8, 15]),  # 1/4 s steps on a 30 fps grid: nearest frame at or after
-])
+@pytest.mark.parametrize(
+    "native, wanted, count, expected",
+    [
+        (30, 1.0, 90, [0, 30, 60]),
+        (30, 3.0, 12, [0, 10]),
+        (10, 60.0, 5, [0, 1, 2, 3, 4]),  # asking for more than there is gives every frame
+        (25, 0.5, 101, [0, 50, 100]),
+        (30, 4.0, 16, [0, 8, 15]),  # 1/4 s steps on a 30 fps grid: nearest frame at or after
+    ],
+)
 def test_sampler_picks_frames_at_the_rate(native, wanted, count, expected):
     sampler = Sampler(wanted)
     assert [i for i in range(count) if sampler.keep(i / native)] == expected

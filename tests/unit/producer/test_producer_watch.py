@@ -1,4 +1,5 @@
 """watch: a file is handled once it stopped changing, and only once."""
+
 from __future__ import annotations
 
 import os
@@ -73,8 +74,15 @@ def test_watch_hands_over_dropped_files_and_those_already_there(tmp_path):
     timer = threading.Timer(20, stop.set)  # never hang the suite
     timer.start()
     try:
-        watch(tmp_path, settle_s=1.0, handle=handle, idle=time.sleep, stop=stop, tick_s=0.05,
-              existing=lambda: [tmp_path / "before.png"])
+        watch(
+            tmp_path,
+            settle_s=1.0,
+            handle=handle,
+            idle=time.sleep,
+            stop=stop,
+            tick_s=0.05,
+            existing=lambda: [tmp_path / "before.png"],
+        )
     finally:
         timer.cancel()
         writer.join()

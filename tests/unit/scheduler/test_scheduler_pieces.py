@@ -1,4 +1,5 @@
 """The scheduler's pure parts: cron expressions, fire times, catch-up, settings, records."""
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -16,11 +17,14 @@ def utc(*parts):
     return datetime(*parts, tzinfo=timezone.utc)
 
 
-@pytest.mark.parametrize("expression, after, expected", [
-    ("*/15 * * * *", utc(2026, 11, 28, 10, 7), utc(2026, 11, 28, 10, 15)),
-    ("30 2 * * *", utc(2026, 11, 28, 10, 7), utc(2026, 11, 29, 2, 30)),
-    ("*/10 * * * * *", utc(2026, 11, 28, 10, 7, 1), utc(2026, 11, 28, 10, 7, 10)),  # seconds first
-])
+@pytest.mark.parametrize(
+    "expression, after, expected",
+    [
+        ("*/15 * * * *", utc(2026, 11, 28, 10, 7), utc(2026, 11, 28, 10, 15)),
+        ("30 2 * * *", utc(2026, 11, 28, 10, 7), utc(2026, 11, 29, 2, 30)),
+        ("*/10 * * * * *", utc(2026, 11, 28, 10, 7, 1), utc(2026, 11, 28, 10, 7, 10)),  # seconds first
+    ],
+)
 def test_cron_expressions(expression, after, expected):
     assert cron_trigger(expression).get_next_fire_time(None, after) == expected
 
@@ -39,12 +43,15 @@ def test_latest_fire_time_is_the_one_a_run_serves():
     assert latest_fire_time(trigger, utc(2026, 11, 28, 10, 0), utc(2026, 11, 28, 9, 0)) == utc(2026, 11, 28, 10, 0)
 
 
-@pytest.mark.parametrize("last, expected", [
-    (None, "now"),  # nothing ever ran: run at start
-    (utc(2026, 11, 28, 10, 0), None),  # the latest fire was served
-    (utc(2026, 11, 28, 9, 45), utc(2026, 11, 28, 10, 0)),  # one missed
-    (utc(2026, 11, 25, 9, 45), utc(2026, 11, 28, 10, 0)),  # days down: one run, for the latest
-])
+@pytest.mark.parametrize(
+    "last, expected",
+    [
+        (None, "now"),  # nothing ever ran: run at start
+        (utc(2026, 11, 28, 10, 0), None),  # the latest fire was served
+        (utc(2026, 11, 28, 9, 45), utc(2026, 11, 28, 10, 0)),  # one missed
+        (utc(2026, 11, 25, 9, 45), utc(2026, 11, 28, 10, 0)),  # days down: one run, for the latest
+    ],
+)
 def test_missed_runs_are_found_once(last, expected):
     now = utc(2026, 11, 28, 10, 7)
     found = missed_since(cron_trigger("*/15 * * * *"), last, now)
@@ -56,31 +63,48 @@ def test_settings_defaults_and_overrides():
     assert (settings.cron, settings.full_cron, settings.lease_s) == ("*/15 * * * *", "30 2 * * *", 120)
     assert settings.aggregation_command == DEFAULT_AGGREGATION_COMMAND
     assert settings.es.runs_index == "pipeline-batch-runs"
-    settings = SchedulerSettings.from_env({**ENV, "SCHEDULER_CRON": "*/5 * * * *", "SCHEDULER_FULL_CRON": "",
-                                           "SCHEDULER_AGGREGATION_COMMAND": "count-aggregation -r 'local'"},
-                                          cron="0 * * * *", lock_wait_s=0)
+    settings = SchedulerSettings.from_env(
+        {
+            **ENV,
+            "SCHEDULER_CRON": "*/5 * * * *",
+            "SCHEDULER_FULL_CRON": "",
+            "SCHEDULER_AGGREGATION_COMMAND": "count-aggregation -r 'local'",
+        },
+        cron="0 * * * *",
+        lock_wait_s=0,
+    )
     assert (settings.cron, settings.full_cron, settings.lock_wait_s) == ("0 * * * *", "", 0)
     assert settings.aggregation_command == ("count-aggregation", "-r", "local")
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"SCHEDULER_CRON": "every hour"}, "SCHEDULER_CRON"),
-    ({"SCHEDULER_FULL_CRON": "99 * * * *"}, "SCHEDULER_FULL_CRON"),
-    ({"SCHEDULER_CRON": ""}, "SCHEDULER_CRON is empty"),
-    ({"SCHEDULER_LEASE_S": "2"}, "SCHEDULER_LEASE_S"),
-    ({"SCHEDULER_TIMEZONE": "Mars/Olympus"}, "SCHEDULER_CRON"),
-    ({"SCHEDULER_INDEXER_COMMAND": "'unclosed"}, "SCHEDULER_INDEXER_COMMAND"),
-])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"SCHEDULER_CRON": "every hour"}, "SCHEDULER_CRON"),
+        ({"SCHEDULER_FULL_CRON": "99 * * * *"}, "SCHEDULER_FULL_CRON"),
+        ({"SCHEDULER_CRON": ""}, "SCHEDULER_CRON is empty"),
+        ({"SCHEDULER_LEASE_S": "2"}, "SCHEDULER_LEASE_S"),
+        ({"SCHEDULER_TIMEZONE": "Mars/Olympus"}, "SCHEDULER_CRON"),
+        ({"SCHEDULER_INDEXER_COMMAND": "'unclosed"}, "SCHEDULER_INDEXER_COMMAND"),
+    ],
+)
 def test_bad_settings_are_refused(env, message):
     with pytest.raises(SettingsError, match=message):
         SchedulerSettings.from_env({**ENV, **env})
 
 
 def test_run_record_document():
-    record = RunRecord(kind=batch_runs.INCREMENTAL, trigger="schedule", scheduled_for=utc(2026, 11, 28, 10),
-                       runner="host:1", run_id="20261128T100001Z", started_at=utc(2026, 11, 28, 10, 0, 1),
-                       finished_at=utc(2026, 11, 28, 10, 0, 31), outcome=batch_runs.SUCCESS,
-                       aggregation={"mode": "incremental", "objects_read": 3, "exit_code": 0})
+    record = RunRecord(
+        kind=batch_runs.INCREMENTAL,
+        trigger="schedule",
+        scheduled_for=utc(2026, 11, 28, 10),
+        runner="host:1",
+        run_id="20261128T100001Z",
+        started_at=utc(2026, 11, 28, 10, 0, 1),
+        finished_at=utc(2026, 11, 28, 10, 0, 31),
+        outcome=batch_runs.SUCCESS,
+        aggregation={"mode": "incremental", "objects_read": 3, "exit_code": 0},
+    )
     document = record.document()
     assert document["duration_s"] == 30.0
     assert document["scheduled_for"] == "2026-11-28T10:00:00.000Z"

@@ -1,5 +1,6 @@
 """The Flask app over a fake Elasticsearch client (tests.support.fakes.FakeElasticsearch),
 which records the requests and answers each kind of body with a canned answer."""
+
 from datetime import datetime, timezone
 
 import pytest
@@ -32,8 +33,9 @@ def settings():
 
 @pytest.fixture
 def app(fake_es, settings):
-    return create_app({"FRONTEND_SETTINGS": settings, "ES_CLIENT": fake_es, "CLOCK": lambda: NOW,
-                       "ES_INDEX": "counts-test"})
+    return create_app(
+        {"FRONTEND_SETTINGS": settings, "ES_CLIENT": fake_es, "CLOCK": lambda: NOW, "ES_INDEX": "counts-test"}
+    )
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """The answer cache, the interval chosen when none is asked for and the CSV tables: no services."""
+
 import csv
 import io
 from datetime import datetime, timedelta, timezone
@@ -32,16 +33,24 @@ def test_the_chosen_interval_is_the_finest_that_fits(hours, stored, cap, expecte
 
 
 def test_timeline_csv_lists_every_point_under_a_header():
-    series = {"person": [{"t": "2025-04-14T09:00:00.000Z", "y": 5, "state": "final"},
-                         {"t": "2025-04-14T10:00:00.000Z", "y": 0, "state": "live"}],
-              "traffic light": [{"t": "2025-04-14T09:00:00.000Z", "y": 1, "state": "final"},
-                                {"t": "2025-04-14T10:00:00.000Z", "y": 2, "state": "live"}]}
+    series = {
+        "person": [
+            {"t": "2025-04-14T09:00:00.000Z", "y": 5, "state": "final"},
+            {"t": "2025-04-14T10:00:00.000Z", "y": 0, "state": "live"},
+        ],
+        "traffic light": [
+            {"t": "2025-04-14T09:00:00.000Z", "y": 1, "state": "final"},
+            {"t": "2025-04-14T10:00:00.000Z", "y": 2, "state": "live"},
+        ],
+    }
     rows = list(csv.reader(io.StringIO(timeline_csv(series))))
-    assert rows == [["time", "label", "count", "state"],
-                    ["2025-04-14T09:00:00.000Z", "person", "5", "final"],
-                    ["2025-04-14T10:00:00.000Z", "person", "0", "live"],
-                    ["2025-04-14T09:00:00.000Z", "traffic light", "1", "final"],
-                    ["2025-04-14T10:00:00.000Z", "traffic light", "2", "live"]]
+    assert rows == [
+        ["time", "label", "count", "state"],
+        ["2025-04-14T09:00:00.000Z", "person", "5", "final"],
+        ["2025-04-14T10:00:00.000Z", "person", "0", "live"],
+        ["2025-04-14T09:00:00.000Z", "traffic light", "1", "final"],
+        ["2025-04-14T10:00:00.000Z", "traffic light", "2", "live"],
+    ]
 
 
 def test_totals_csv_quotes_what_needs_quoting():
@@ -75,6 +84,7 @@ def test_answer_cache_builds_once_per_key(flask_app):
         def make() -> Response:
             built.append(value)
             return jsonify({"value": value})
+
         return make
 
     first = cache.answer(("timeline", 1), build("a"))
@@ -135,8 +145,15 @@ def test_a_repeated_request_is_answered_from_the_cache_and_still_measured(fake_e
         return REGISTRY.get_sample_value("pipeline_api_request_seconds_count", labels) or 0
 
     timer = [0.0]
-    app = create_app({"FRONTEND_SETTINGS": settings.replace(cached_answers=100), "ES_CLIENT": fake_es,
-                      "CLOCK": lambda: NOW, "ES_INDEX": "counts-test", "TIMER": lambda: timer[0]})
+    app = create_app(
+        {
+            "FRONTEND_SETTINGS": settings.replace(cached_answers=100),
+            "ES_CLIENT": fake_es,
+            "CLOCK": lambda: NOW,
+            "ES_INDEX": "counts-test",
+            "TIMER": lambda: timer[0],
+        }
+    )
     client, before = app.test_client(), timed()
     url = "/api/totals?from=now-24h&label=person"
     first = client.get(url)

@@ -1,5 +1,6 @@
 """Batch and live merged: where the range is split, how answers add up, which buckets
 are final. Pure functions, no Elasticsearch."""
+
 from datetime import datetime, timedelta, timezone
 
 import pytest

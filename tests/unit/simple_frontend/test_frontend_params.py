@@ -1,5 +1,6 @@
 """Validation of the API's parameters: every bad value is refused with a message that
 says what was expected and what arrived."""
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -167,10 +168,34 @@ def test_bucket_cap():
 
 @pytest.mark.parametrize(
     "text",
-    ["person", "traffic light", "cell phone", "cam-01", "front door (2)", "Café", "a OR b", "x", "a.b/c:d", "7",
-     # a camera's folder may be named anything; each is only ever an exact term value
-     " cam", "cam ", "*", "cam*", "pers?n", '"quoted"', "back\\slash", '{"match_all": {}}', "label:[* TO *]",
-     "a;b", "-cam", "<script>", "Kamera Süd – Tor", "📷 garden", "x" * 1000],
+    [
+        "person",
+        "traffic light",
+        "cell phone",
+        "cam-01",
+        "front door (2)",
+        "Café",
+        "a OR b",
+        "x",
+        "a.b/c:d",
+        "7",
+        # a camera's folder may be named anything; each is only ever an exact term value
+        " cam",
+        "cam ",
+        "*",
+        "cam*",
+        "pers?n",
+        '"quoted"',
+        "back\\slash",
+        '{"match_all": {}}',
+        "label:[* TO *]",
+        "a;b",
+        "-cam",
+        "<script>",
+        "Kamera Süd – Tor",
+        "📷 garden",
+        "x" * 1000,
+    ],
 )
 def test_every_name_the_api_can_list_is_accepted(text):
     assert parse_name(text, "source") == text

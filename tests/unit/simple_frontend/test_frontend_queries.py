@@ -1,4 +1,5 @@
 """Elasticsearch bodies built from validated parameters, and answers reshaped."""
+
 import json
 from datetime import datetime, timezone
 
@@ -99,9 +100,15 @@ def hist(keys_and_values):
 def test_timeline_result_keeps_the_requested_order_and_fills_missing_labels():
     query = CountQuery(DAY, Interval.DAY, labels=("dog", "car"))
     keys = bucket_keys(DAY, Interval.DAY)
-    response = {"aggregations": {"labels": {"buckets": [
-        {"key": "car", "count": {"value": 5.0}, "timeline": hist([(1743465600000, 5)])},
-    ]}}}
+    response = {
+        "aggregations": {
+            "labels": {
+                "buckets": [
+                    {"key": "car", "count": {"value": 5.0}, "timeline": hist([(1743465600000, 5)])},
+                ]
+            }
+        }
+    }
     series = results.timeline(response, query.labels, keys)
     assert list(series) == ["dog", "car"]
     assert series["car"] == [{"t": "2025-04-01T00:00:00.000Z", "y": 5}]
@@ -109,11 +116,15 @@ def test_timeline_result_keeps_the_requested_order_and_fills_missing_labels():
 
 
 def test_label_counts_and_total():
-    response = {"aggregations": {
-        "labels": {"sum_other_doc_count": 0, "buckets": [
-            {"key": "person", "count": {"value": 7.0}}, {"key": "car", "count": {"value": 2.0}}]},
-        "total": {"value": 9.0},
-    }}
+    response = {
+        "aggregations": {
+            "labels": {
+                "sum_other_doc_count": 0,
+                "buckets": [{"key": "person", "count": {"value": 7.0}}, {"key": "car", "count": {"value": 2.0}}],
+            },
+            "total": {"value": 9.0},
+        }
+    }
     assert results.label_counts(response) == [("person", 7), ("car", 2)]
     assert results.total(response) == 9
     assert results.total({"aggregations": {"total": {"value": None}}}) == 0
@@ -121,13 +132,22 @@ def test_label_counts_and_total():
 
 
 def test_extent_of_an_empty_index():
-    response = {"hits": {"total": {"value": 0}}, "aggregations": {
-        "oldest": {"value": None}, "newest": {"value": None}, "intervals": {"buckets": []}}}
+    response = {
+        "hits": {"total": {"value": 0}},
+        "aggregations": {"oldest": {"value": None}, "newest": {"value": None}, "intervals": {"buckets": []}},
+    }
     assert results.extent(response) == {
-        "documents": 0, "oldest_bucket": None, "newest_bucket": None, "stored_intervals": []}
+        "documents": 0,
+        "oldest_bucket": None,
+        "newest_bucket": None,
+        "stored_intervals": [],
+    }
 
 
 def test_stored_intervals_finest_first_and_unknown_reported():
-    response = {"aggregations": {"intervals": {"buckets": [
-        {"key": "day"}, {"key": "week"}, {"key": "minute"}, {"key": "hour"}]}}}
+    response = {
+        "aggregations": {
+            "intervals": {"buckets": [{"key": "day"}, {"key": "week"}, {"key": "minute"}, {"key": "hour"}]}
+        }
+    }
     assert results.stored_intervals(response) == ([Interval.MINUTE, Interval.HOUR, Interval.DAY], ["week"])

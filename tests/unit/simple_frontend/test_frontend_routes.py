@@ -1,4 +1,5 @@
 """The Flask routes with a fake Elasticsearch client: shapes, status codes, errors."""
+
 import pytest
 from elastic_transport import ApiResponseMeta, ConnectionError as TransportConnectionError, HttpHeaders, NodeConfig
 from elasticsearch import AuthenticationException
@@ -9,8 +10,13 @@ from tests.unit.simple_frontend.conftest import NOW
 
 
 def meta(status):
-    return ApiResponseMeta(status=status, http_version="1.1", headers=HttpHeaders(), duration=0.0,
-                           node=NodeConfig("http", "127.0.0.1", 9200))
+    return ApiResponseMeta(
+        status=status,
+        http_version="1.1",
+        headers=HttpHeaders(),
+        duration=0.0,
+        node=NodeConfig("http", "127.0.0.1", 9200),
+    )
 
 
 def test_label_counts_keeps_the_original_shape(client, fake_es):
@@ -41,8 +47,9 @@ def test_count_specific_needs_exactly_one_label(client, query):
 def test_timeline_keeps_the_original_shape(client, fake_es):
     fake_es.label_totals = [("car", 3)]
     fake_es.timeline_buckets = {"car": [(1743465600000, 0), (1743469200000, 3)]}
-    answer = client.get("/api/timeline?label=car&label=dog&from=2025-04-01T00:00:00Z"
-                        "&to=2025-04-01T02:00:00Z&interval=hour")
+    answer = client.get(
+        "/api/timeline?label=car&label=dog&from=2025-04-01T00:00:00Z&to=2025-04-01T02:00:00Z&interval=hour"
+    )
     assert answer.status_code == 200
     # each bucket says whether it is final (here: the batch run covers the whole range)
     final = {"state": "final"}
@@ -150,17 +157,38 @@ def test_health_ok(client):
 
 def test_health_reports_the_last_batch_run_and_its_age(settings, fake_es):
     # the answer is made afresh on every call (it is otherwise reused for a few seconds)
-    client = create_app({"FRONTEND_SETTINGS": settings.replace(max_staleness_s=0), "ES_CLIENT": fake_es,
-                         "CLOCK": lambda: NOW, "ES_INDEX": "counts-test"}).test_client()
+    client = create_app(
+        {
+            "FRONTEND_SETTINGS": settings.replace(max_staleness_s=0),
+            "ES_CLIENT": fake_es,
+            "CLOCK": lambda: NOW,
+            "ES_INDEX": "counts-test",
+        }
+    ).test_client()
     assert client.get("/api/health").get_json()["batch"] == {
-        "runs_index": "pipeline-batch-runs", "last_run": None, "last_success": None}
+        "runs_index": "pipeline-batch-runs",
+        "last_run": None,
+        "last_success": None,
+    }
     fake_es.batch_runs = [
-        {"run_id": "20250414T091500Z", "kind": "incremental", "outcome": "failed", "trigger": "schedule",
-         "started_at": "2025-04-14T09:15:00.000Z", "finished_at": "2025-04-14T09:16:00.000Z",
-         "reason": "aggregation exited with code 1"},
-        {"run_id": "20250414T090000Z", "kind": "full", "outcome": "success", "trigger": "catch-up",
-         "started_at": "2025-04-14T09:00:00.000Z", "finished_at": "2025-04-14T09:01:30.000Z",
-         "aggregation": {"mode": "full", "objects_listed": 12, "objects_read": 12}},
+        {
+            "run_id": "20250414T091500Z",
+            "kind": "incremental",
+            "outcome": "failed",
+            "trigger": "schedule",
+            "started_at": "2025-04-14T09:15:00.000Z",
+            "finished_at": "2025-04-14T09:16:00.000Z",
+            "reason": "aggregation exited with code 1",
+        },
+        {
+            "run_id": "20250414T090000Z",
+            "kind": "full",
+            "outcome": "success",
+            "trigger": "catch-up",
+            "started_at": "2025-04-14T09:00:00.000Z",
+            "finished_at": "2025-04-14T09:01:30.000Z",
+            "aggregation": {"mode": "full", "objects_listed": 12, "objects_read": 12},
+        },
     ]
     batch = client.get("/api/health").get_json()["batch"]
     assert batch["last_run"]["outcome"] == "failed"
@@ -280,9 +308,11 @@ def test_the_range_after_the_cutoff_is_read_from_the_live_indices(client, fake_e
     (batch,) = fake_es.searches()
     (live,) = fake_es.searches(live=True)
     assert batch["query"]["bool"]["filter"][1] == {
-        "range": {"bucket_start": {"gte": "2025-04-14T00:00:00.000Z", "lt": "2025-04-14T06:00:00.000Z"}}}
+        "range": {"bucket_start": {"gte": "2025-04-14T00:00:00.000Z", "lt": "2025-04-14T06:00:00.000Z"}}
+    }
     assert live["query"]["bool"]["filter"] == [
-        {"range": {"captured_at": {"gte": "2025-04-14T06:00:00.000Z", "lt": "2025-04-14T09:00:00.000Z"}}}]
+        {"range": {"captured_at": {"gte": "2025-04-14T06:00:00.000Z", "lt": "2025-04-14T09:00:00.000Z"}}}
+    ]
     nested = live["aggs"]["live"]
     assert nested["nested"] == {"path": "counts"}
     assert nested["aggs"]["in"]["aggs"]["total"] == {"sum": {"field": "counts.detections"}}

@@ -1,5 +1,6 @@
 """The gallery's pure parts: listing parameters, the live-index search, the answer's
 shape, thumbnails and their cache; and the image routes over fake S3 and Elasticsearch."""
+
 from __future__ import annotations
 
 import io
@@ -29,43 +30,83 @@ def jpeg_of(width: int, height: int) -> bytes:
 
 # --- parameters -----------------------------------------------------------------------------
 
+
 def test_listing_parameters_default_to_every_image_newest_first():
     query = gallery.parse_image_query({}, NOW)
     assert query.time_range is None and query.limit == gallery.DEFAULT_LIMIT and query.after is None
 
 
 def test_listing_parameters_are_checked():
-    query = gallery.parse_image_query({"from": ["2025-04-14T09:00:00Z"], "to": ["2025-04-14T10:00:00Z"],
-                                       "label": ["dog", "traffic light"], "source": ["cam-a"], "limit": ["5"],
-                                       "after": [f"1744621200000_{IMAGE_ID}"]}, NOW)
+    query = gallery.parse_image_query(
+        {
+            "from": ["2025-04-14T09:00:00Z"],
+            "to": ["2025-04-14T10:00:00Z"],
+            "label": ["dog", "traffic light"],
+            "source": ["cam-a"],
+            "limit": ["5"],
+            "after": [f"1744621200000_{IMAGE_ID}"],
+        },
+        NOW,
+    )
     assert query.time_range.start == datetime(2025, 4, 14, 9, tzinfo=timezone.utc)
     assert query.time_range.end == datetime(2025, 4, 14, 10, tzinfo=timezone.utc)  # exact: no widening
     assert query.labels == ("dog", "traffic light") and query.sources == ("cam-a",)
     assert query.limit == 5 and query.after == (1744621200000, IMAGE_ID)
 
 
-@pytest.mark.parametrize("args", [
-    {"limit": ["0"]}, {"limit": ["101"]}, {"limit": ["ten"]}, {"after": ["12_ZZZ"]}, {"after": ["x"]},
-    {"label": [""]}, {"source": ["x" * 1001]}, {"size": ["3"]}, {"limit": ["1", "2"]},
-    {"from": ["2025-04-14T10:00:00Z"], "to": ["2025-04-14T09:00:00Z"]},
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"limit": ["0"]},
+        {"limit": ["101"]},
+        {"limit": ["ten"]},
+        {"after": ["12_ZZZ"]},
+        {"after": ["x"]},
+        {"label": [""]},
+        {"source": ["x" * 1001]},
+        {"size": ["3"]},
+        {"limit": ["1", "2"]},
+        {"from": ["2025-04-14T10:00:00Z"], "to": ["2025-04-14T09:00:00Z"]},
+    ],
+)
 def test_bad_listing_parameters_are_refused(args):
     with pytest.raises(ParamError):
         gallery.parse_image_query(args, NOW)
 
 
-@pytest.mark.parametrize("image_id", [
-    "", "../metadata/" + IMAGE_ID, IMAGE_ID + ".jpg", IMAGE_ID.upper(), "0123", "a" * 65, IMAGE_ID + "/",
-    "images/" + IMAGE_ID, IMAGE_ID + "\x00", "%2e%2e%2f" + IMAGE_ID, " " + IMAGE_ID, "ｆ" * 20,
-])
+@pytest.mark.parametrize(
+    "image_id",
+    [
+        "",
+        "../metadata/" + IMAGE_ID,
+        IMAGE_ID + ".jpg",
+        IMAGE_ID.upper(),
+        "0123",
+        "a" * 65,
+        IMAGE_ID + "/",
+        "images/" + IMAGE_ID,
+        IMAGE_ID + "\x00",
+        "%2e%2e%2f" + IMAGE_ID,
+        " " + IMAGE_ID,
+        "ｆ" * 20,
+    ],
+)
 def test_hostile_image_ids_are_refused(image_id):
     with pytest.raises(ParamError, match="image id"):
         gallery.check_image_id(image_id)
 
 
 def test_the_search_filters_by_range_source_and_label_and_pages_after_the_cursor():
-    query = gallery.parse_image_query({"from": ["2025-04-14T09:00:00Z"], "to": ["2025-04-14T10:00:00Z"],
-                                       "label": ["dog"], "source": ["cam-a"], "after": [f"5_{IMAGE_ID}"]}, NOW)
+    query = gallery.parse_image_query(
+        {
+            "from": ["2025-04-14T09:00:00Z"],
+            "to": ["2025-04-14T10:00:00Z"],
+            "label": ["dog"],
+            "source": ["cam-a"],
+            "after": [f"5_{IMAGE_ID}"],
+        },
+        NOW,
+    )
     body = gallery.listing_body(query)
     filters = body["query"]["bool"]["filter"]
     assert {"terms": {"source": ["cam-a"]}} in filters
@@ -77,18 +118,26 @@ def test_the_search_filters_by_range_source_and_label_and_pages_after_the_cursor
 
 # --- the answer -------------------------------------------------------------------------------
 
+
 def live_source(objects=None, counts=None, **extra):
-    source = {"image_id": IMAGE_ID, "source": "cam-a", "captured_at": "2025-04-14T09:10:00.000Z", "model": "m",
-              "detections": 1, live_index.NESTED_PATH: [{"label": label, "detections": n}
-                                                         for label, n in (counts or {}).items()], **extra}
+    source = {
+        "image_id": IMAGE_ID,
+        "source": "cam-a",
+        "captured_at": "2025-04-14T09:10:00.000Z",
+        "model": "m",
+        "detections": 1,
+        live_index.NESTED_PATH: [{"label": label, "detections": n} for label, n in (counts or {}).items()],
+        **extra,
+    }
     if objects is not None:
         source["objects"] = objects
     return source
 
 
 def test_an_image_carries_its_boxes_and_where_to_get_it():
-    entry = gallery.image_entry(live_source([{"label": "dog", "score": 0.9, "box": [1, 2, 3, 4]}], {"dog": 1},
-                                            width=640, height=480))
+    entry = gallery.image_entry(
+        live_source([{"label": "dog", "score": 0.9, "box": [1, 2, 3, 4]}], {"dog": 1}, width=640, height=480)
+    )
     assert entry["detections"] == [{"label": "dog", "score": 0.9, "box": [1, 2, 3, 4]}]
     assert (entry["width"], entry["height"], entry["counts"]) == (640, 480, {"dog": 1})
     assert entry["thumbnail"] == f"/api/images/{IMAGE_ID}/thumbnail" and entry["full"] == f"/api/images/{IMAGE_ID}/full"
@@ -102,20 +151,28 @@ def test_a_document_written_before_boxes_were_kept_says_so():
 
 def test_a_full_page_says_where_the_next_starts():
     hits = [{"_source": live_source([], {}), "sort": [1000, IMAGE_ID]}]
-    answer = gallery.listing_answer({"hits": {"hits": hits, "total": {"value": 7, "relation": "eq"}}},
-                                    gallery.ImageQuery(None, limit=1))
+    answer = gallery.listing_answer(
+        {"hits": {"hits": hits, "total": {"value": 7, "relation": "eq"}}}, gallery.ImageQuery(None, limit=1)
+    )
     assert answer["next"] == f"1000_{IMAGE_ID}" and answer["total"] == 7
     assert gallery.parse_cursor(answer["next"]) == (1000, IMAGE_ID)
-    last = gallery.listing_answer({"hits": {"hits": hits, "total": {"value": 1, "relation": "eq"}}},
-                                  gallery.ImageQuery(None, limit=2))
+    last = gallery.listing_answer(
+        {"hits": {"hits": hits, "total": {"value": 1, "relation": "eq"}}}, gallery.ImageQuery(None, limit=2)
+    )
     assert last["next"] is None
 
 
 # --- thumbnails ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("width", "height", "size", "expected"), [
-    (1600, 1200, 320, (320, 240)), (600, 1800, 300, (100, 300)), (200, 100, 320, (200, 100)),
-])
+
+@pytest.mark.parametrize(
+    ("width", "height", "size", "expected"),
+    [
+        (1600, 1200, 320, (320, 240)),
+        (600, 1800, 300, (100, 300)),
+        (200, 100, 320, (200, 100)),
+    ],
+)
 def test_a_thumbnail_is_a_jpeg_within_the_size_never_enlarged(width, height, size, expected):
     data = thumbnail_jpeg(jpeg_of(width, height), size)
     with Image.open(io.BytesIO(data)) as image:
@@ -158,6 +215,7 @@ def test_a_failed_make_is_not_cached_and_can_be_retried():
 
 # --- the routes, over fakes ----------------------------------------------------------------------
 
+
 class Bucket:
     """A fake S3 holding some objects; records every key asked for."""
 
@@ -181,8 +239,16 @@ def fake_s3():
 
 @pytest.fixture
 def images_client(fake_es, settings, fake_s3):
-    app = create_app({"FRONTEND_SETTINGS": settings, "ES_CLIENT": fake_es, "CLOCK": lambda: NOW,
-                      "ES_INDEX": "counts-test", "S3_CLIENT": fake_s3, "S3_BUCKET": "bucket"})
+    app = create_app(
+        {
+            "FRONTEND_SETTINGS": settings,
+            "ES_CLIENT": fake_es,
+            "CLOCK": lambda: NOW,
+            "ES_INDEX": "counts-test",
+            "S3_CLIENT": fake_s3,
+            "S3_BUCKET": "bucket",
+        }
+    )
     return app.test_client()
 
 
@@ -194,8 +260,9 @@ def test_a_thumbnail_is_served_once_made_and_then_from_the_cache(images_client, 
         assert max(image.size) == 200
     again = images_client.get(f"/api/images/{IMAGE_ID}/thumbnail?size=200")
     assert again.headers["X-Thumbnail-Cache"] == "hit" and fake_s3.asked == [f"images/{IMAGE_ID}.jpg"]
-    unchanged = images_client.get(f"/api/images/{IMAGE_ID}/thumbnail?size=200",
-                                  headers={"If-None-Match": first.headers["ETag"]})
+    unchanged = images_client.get(
+        f"/api/images/{IMAGE_ID}/thumbnail?size=200", headers={"If-None-Match": first.headers["ETag"]}
+    )
     assert unchanged.status_code == 304
 
 
@@ -204,17 +271,20 @@ def test_the_full_image_is_the_original(images_client, fake_s3):
     assert answer.status_code == 200 and answer.data == fake_s3.objects[f"images/{IMAGE_ID}.jpg"]
 
 
-@pytest.mark.parametrize(("path", "status"), [
-    (f"/api/images/{'e' * 32}/thumbnail", 404),  # well-formed, not stored
-    (f"/api/images/{'f' * 32}/full", 404),  # only outside images/
-    (f"/api/images/{IMAGE_ID}/thumbnail?size=641", 400),
-    (f"/api/images/{IMAGE_ID}/thumbnail?size=0", 400),
-    (f"/api/images/{IMAGE_ID}/thumbnail?size=full", 400),
-    (f"/api/images/{IMAGE_ID}/thumbnail?width=10", 400),
-    (f"/api/images/..%2Fmetadata%2F{'f' * 32}/full", 400),
-    (f"/api/images/{IMAGE_ID}.jpg/full", 400),
-    (f"/api/images/{IMAGE_ID.upper()}/full", 400),
-])
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        (f"/api/images/{'e' * 32}/thumbnail", 404),  # well-formed, not stored
+        (f"/api/images/{'f' * 32}/full", 404),  # only outside images/
+        (f"/api/images/{IMAGE_ID}/thumbnail?size=641", 400),
+        (f"/api/images/{IMAGE_ID}/thumbnail?size=0", 400),
+        (f"/api/images/{IMAGE_ID}/thumbnail?size=full", 400),
+        (f"/api/images/{IMAGE_ID}/thumbnail?width=10", 400),
+        (f"/api/images/..%2Fmetadata%2F{'f' * 32}/full", 400),
+        (f"/api/images/{IMAGE_ID}.jpg/full", 400),
+        (f"/api/images/{IMAGE_ID.upper()}/full", 400),
+    ],
+)
 def test_unknown_malformed_and_hostile_requests(images_client, fake_s3, path, status):
     answer = images_client.get(path)
     assert answer.status_code == status, answer.data
