@@ -21,7 +21,7 @@ from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, KafkaError, KafkaException,
 
 from pipeline_common.contracts import ContractError, parse_detection_event
 from pipeline_common.contracts.detection_archive import encode_file, hour_floor, part_key
-from pipeline_common.kafka import refused
+from pipeline_common.kafka import RunLimits, refused
 from pipeline_common.s3 import S3Failure, classify
 
 from . import metrics
@@ -35,12 +35,6 @@ class FatalError(RuntimeError):
 
 class Stopped(Exception):
     """Shutdown was asked for while a write was being retried: that batch stays uncommitted."""
-
-
-@dataclass(frozen=True)
-class RunLimits:
-    max_messages: int | None = None
-    idle_timeout_s: float | None = None
 
 
 @dataclass
@@ -118,13 +112,11 @@ class Archiver:
         if self.stop.is_set():
             self.summary.stopped_by = self.summary.stopped_by or "shutdown requested"
             return True
-        limit = self.limits.max_messages
-        if limit is not None and self.summary.received >= limit:
-            self.summary.stopped_by = f"--max-messages {limit} reached"
-            return True
-        idle = self.limits.idle_timeout_s
-        if idle is not None and self._assigned_once and time.monotonic() - self._last_message >= idle:
-            self.summary.stopped_by = f"no event for {idle:g} s (--idle-timeout)"
+        reason = self.limits.limit_reached(self.summary.received)
+        if reason is None and self._assigned_once:
+            reason = self.limits.idle_for(time.monotonic() - self._last_message, "event")
+        if reason is not None:
+            self.summary.stopped_by = reason
             return True
         return False
 

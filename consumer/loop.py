@@ -27,7 +27,7 @@ from typing import Callable, Protocol
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from pipeline_common.contracts.dead_letter import OriginalMessage
-from pipeline_common.kafka import refused
+from pipeline_common.kafka import RunLimits, refused
 
 from . import metrics
 from .errors import Abandoned, FatalError, Stage
@@ -76,12 +76,6 @@ class Progress(Protocol):
     """Anything with update(n), e.g. tqdm."""
 
     def update(self, n: float = 1) -> object: ...
-
-
-@dataclass(frozen=True)
-class RunLimits:
-    max_messages: int | None = None  # stop polling after this many messages
-    idle_timeout_s: float | None = None  # exit once nothing arrived for this long
 
 
 @dataclass
@@ -189,14 +183,16 @@ class ConsumerLoop:
         if self.stop.is_set():
             self.summary.stopped_by = self.summary.stopped_by or "shutdown requested"
             return True
-        if self._limit_reached():
-            self.summary.stopped_by = f"--max-messages {self.limits.max_messages} reached"
+        reason = self.limits.limit_reached(self.summary.polled)
+        if reason is not None:
+            self.summary.stopped_by = reason
             return True
         idle = self.limits.idle_timeout_s
         if idle is not None:
             waited = time.monotonic() - self._last_activity
-            if self._assigned_once and waited >= idle:
-                self.summary.stopped_by = f"no message for {idle:g} s (--idle-timeout)"
+            reason = self.limits.idle_for(waited, "message") if self._assigned_once else None
+            if reason is not None:
+                self.summary.stopped_by = reason
                 return True
             # Before the first assignment the topic has not been read at all: joining can
             # take a whole session timeout when a crashed member still holds the group.
@@ -209,7 +205,7 @@ class ConsumerLoop:
         return False
 
     def _limit_reached(self) -> bool:
-        return self.limits.max_messages is not None and self.summary.polled >= self.limits.max_messages
+        return self.limits.limit_reached(self.summary.polled) is not None
 
     def _has_room(self) -> bool:
         return (

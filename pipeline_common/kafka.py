@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
 
@@ -37,6 +38,26 @@ UNDELIVERABLE = frozenset(
         KafkaError._INVALID_ARG,
     }
 )
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """When a consuming stage's run ends by itself (`--max-messages`, `--idle-timeout`);
+    by default it runs until it is stopped."""
+
+    max_messages: int | None = None  # stop polling after this many messages
+    idle_timeout_s: float | None = None  # stop once nothing arrived for this long
+
+    def limit_reached(self, received: int) -> str | None:
+        if self.max_messages is not None and received >= self.max_messages:
+            return f"--max-messages {self.max_messages} reached"
+        return None
+
+    def idle_for(self, waited_s: float, noun: str) -> str | None:
+        """Why to stop after `waited_s` seconds without a `noun` once partitions were assigned."""
+        if self.idle_timeout_s is not None and waited_s >= self.idle_timeout_s:
+            return f"no {noun} for {self.idle_timeout_s:g} s (--idle-timeout)"
+        return None
 
 
 def refused(error: object) -> bool:

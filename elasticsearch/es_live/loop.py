@@ -21,7 +21,7 @@ from elasticsearch import ApiError
 from prometheus_client import Counter
 
 from pipeline_common.contracts.dead_letter import OriginalMessage, serialize_dead_letter
-from pipeline_common.kafka import refused, undeliverable
+from pipeline_common.kafka import RunLimits, refused, undeliverable
 from pipeline_common.timestamps import utc_now
 
 from . import index
@@ -41,12 +41,6 @@ class FatalError(RuntimeError):
 
 class Stopped(Exception):
     """Shutdown was requested while a batch was being retried; it stays uncommitted."""
-
-
-@dataclass(frozen=True)
-class RunLimits:
-    max_messages: int | None = None  # stop after this many messages
-    idle_timeout_s: float | None = None  # stop once nothing arrived for this long
 
 
 @dataclass
@@ -113,13 +107,11 @@ class LiveIndexer:
         if self.stop.is_set():
             self.summary.stopped_by = self.summary.stopped_by or "shutdown requested"
             return True
-        limit = self.limits.max_messages
-        if limit is not None and self.summary.received >= limit:
-            self.summary.stopped_by = f"--max-messages {limit} reached"
-            return True
-        idle = self.limits.idle_timeout_s
-        if idle is not None and self._assigned_once and time.monotonic() - self._last_message >= idle:
-            self.summary.stopped_by = f"no event for {idle:g} s (--idle-timeout)"
+        reason = self.limits.limit_reached(self.summary.received)
+        if reason is None and self._assigned_once:
+            reason = self.limits.idle_for(time.monotonic() - self._last_message, "event")
+        if reason is not None:
+            self.summary.stopped_by = reason
             return True
         return False
 
