@@ -95,8 +95,14 @@ def server_properties(
 
 
 def new_cluster_id() -> str:
-    """Kafka's own format: 16 random bytes, URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """Kafka's own format: 16 random bytes, URL-safe base64 without padding.
+
+    Like Kafka's `Uuid.randomUuid`, an id starting with "-" is drawn again: the storage
+    tool's argument parser would take it for an option (1 run in 64 failed that way)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 class Kafka(Service):
@@ -158,7 +164,12 @@ class Kafka(Service):
         log.info("formatting Kafka storage in %s", self.data_dir)
         result = subprocess.run(
             self._java(
-                "kafka.tools.StorageTool", "format", "--ignore-formatted", "-t", new_cluster_id(), "-c", str(config)
+                "kafka.tools.StorageTool",
+                "format",
+                "--ignore-formatted",
+                f"--cluster-id={new_cluster_id()}",
+                "-c",
+                str(config),
             ),
             capture_output=True,
             text=True,

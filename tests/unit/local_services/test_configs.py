@@ -92,6 +92,11 @@ def test_cluster_ids_have_kafkas_format():
     assert cluster_id != new_cluster_id()
 
 
+def test_cluster_ids_never_look_like_an_option():
+    # One id in 64 would start with "-" if drawn once, so 2,000 draws find it.
+    assert not any(new_cluster_id().startswith("-") for _ in range(2000))
+
+
 def test_elasticsearch_config_is_secure_and_local(tmp_path):
     text = elasticsearch_yml(
         host="127.0.0.1", http_port=9200, transport_port=9300, data=tmp_path / "d", logs=tmp_path / "l"
