@@ -7,7 +7,6 @@ from datetime import datetime
 from json.encoder import encode_basestring as _json_string
 from typing import Any, Iterable, Iterator
 
-from elasticsearch.helpers import expand_action
 from pydantic_core import to_json
 
 from pipeline_common.contracts import Aggregate, CountDocument, Interval
@@ -39,8 +38,8 @@ def document_id(aggregate: Aggregate) -> str:
     return _id(aggregate.label, aggregate.source, aggregate.interval.value, to_iso(aggregate.bucket_start))
 
 
-def actions(aggregates: Iterable[Aggregate], index: str, run_id: str, indexed_at: datetime) -> Iterator[dict[str, Any]]:
-    """One bulk `index` action per aggregate; `_source` is the count document as a dict.
+def documents(aggregates: Iterable[Aggregate], run_id: str, indexed_at: datetime) -> Iterator[tuple[str, dict]]:
+    """(`_id`, `_source`) of each aggregate's count document.
 
     The aggregates are already checked (parsing them is validation), so a document is not
     built and checked again field by field: the run's own fields are, once, through the
@@ -49,11 +48,9 @@ def actions(aggregates: Iterable[Aggregate], index: str, run_id: str, indexed_at
     for aggregate in aggregates:
         start = to_iso(aggregate.bucket_start)
         interval = aggregate.interval.value
-        yield {
-            "_op_type": "index",
-            "_index": index,
-            "_id": _id(aggregate.label, aggregate.source, interval, start),
-            "_source": {
+        yield (
+            _id(aggregate.label, aggregate.source, interval, start),
+            {
                 "label": aggregate.label,
                 "source": aggregate.source,
                 "interval": interval,
@@ -62,7 +59,7 @@ def actions(aggregates: Iterable[Aggregate], index: str, run_id: str, indexed_at
                 "images": aggregate.images,
                 **run_fields,
             },
-        }
+        )
 
 
 def _run_fields(run_id: str, indexed_at: datetime) -> dict[str, Any]:
@@ -71,10 +68,18 @@ def _run_fields(run_id: str, indexed_at: datetime) -> dict[str, Any]:
     return {name: sample[name] for name in ("run_id", "indexed_at")}
 
 
-def encoded(actions: Iterable[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], bytes]]:
-    """The actions as the bulk helper sends them: (action line, `_source` as JSON bytes).
-    Made in the reader thread, so the bulk requests only pass the bytes on (`index.bulk_index`
-    takes such pairs as they are); the JSON is the helper's own (compact, UTF-8)."""
-    for action in actions:
-        header, source = expand_action(action)
-        yield header, to_json(source)
+def actions(aggregates: Iterable[Aggregate], index: str, run_id: str, indexed_at: datetime) -> Iterator[dict[str, Any]]:
+    """One bulk `index` action per aggregate, `_source` as a dict."""
+    for doc_id, source in documents(aggregates, run_id, indexed_at):
+        yield {"_op_type": "index", "_index": index, "_id": doc_id, "_source": source}
+
+
+def encoded_actions(
+    aggregates: Iterable[Aggregate], index: str, run_id: str, indexed_at: datetime
+) -> Iterator[tuple[dict[str, Any], bytes]]:
+    """The same actions as the bulk helper sends them (its `expand_action` pair): the action
+    line, and `_source` already JSON (compact UTF-8, as the helper writes it). The indexer
+    makes them in its reader thread, so the bulk requests only pass the bytes on
+    (`index.bulk_index` takes such pairs as they are)."""
+    for doc_id, source in documents(aggregates, run_id, indexed_at):
+        yield {"index": {"_index": index, "_id": doc_id}}, to_json(source)

@@ -8,7 +8,7 @@ import pytest
 from elastic_transport import ApiResponseMeta, BaseNode, HttpHeaders
 from elasticsearch import Elasticsearch
 
-from es_indexer.documents import actions, encoded
+from es_indexer.documents import actions, encoded_actions
 from es_indexer.index import bulk_index
 from pipeline_common.contracts import Aggregate, Interval
 
@@ -60,13 +60,9 @@ def docs(request):
     """n actions: as dicts, or as the (action line, JSON bytes) pairs the indexer sends."""
 
     def make(n):
-        made = actions(
-            [Aggregate(f"label{k}", "cam", Interval.HOUR, HOUR, 2, 1) for k in range(n)],
-            "counts",
-            "20261128T120000Z",
-            HOUR,
-        )
-        return list(encoded(made) if request.param == "encoded" else made)
+        aggregates = [Aggregate(f"label{k}", "cam", Interval.HOUR, HOUR, 2, 1) for k in range(n)]
+        make_actions = encoded_actions if request.param == "encoded" else actions
+        return list(make_actions(aggregates, "counts", "20261128T120000Z", HOUR))
 
     return make
 

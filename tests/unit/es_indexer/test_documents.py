@@ -5,8 +5,9 @@ import json
 from datetime import datetime, timezone
 
 import pytest
+from elasticsearch.helpers import expand_action
 
-from es_indexer.documents import FIELD_TYPES, INDEX_BODY, actions, document_id, encoded, mapping_problems
+from es_indexer.documents import FIELD_TYPES, INDEX_BODY, actions, document_id, encoded_actions, mapping_problems
 from es_indexer.reading import SkippedLine, parse_lines
 from es_indexer.settings import IndexerSettings
 from pipeline_common.contracts import Aggregate, ContractError, CountDocument, Interval
@@ -85,9 +86,8 @@ def test_documents_are_the_count_document_contract(item):
     (action,) = actions([item], "counts", "20261128T120000Z", NOW)
     assert action["_source"] == CountDocument.of(item, "20261128T120000Z", NOW).to_source()
     assert list(action["_source"]) == list(FIELD_TYPES)  # in the declared order
-    ((line, source),) = encoded([action])
-    assert line == {"index": {"_index": "counts", "_id": action["_id"]}}
-    assert json.loads(source) == action["_source"]
+    ((line, source),) = encoded_actions([item], "counts", "20261128T120000Z", NOW)
+    assert (line, json.loads(source)) == expand_action(action)  # what the bulk helper would send
 
 
 def test_a_bad_run_id_is_refused_before_any_document():
