@@ -18,6 +18,12 @@ log = logging.getLogger(__name__)
 RETRY_ON_STATUS = (429, 500, 502, 503, 504)
 
 
+# What is read of a bulk answer (per document: status, result, error and id for the report;
+# a whole request's error): Elasticsearch leaves out the rest (index name, version, shards,
+# sequence numbers), about half of every answer, which is then neither sent nor parsed.
+BULK_ANSWER_FIELDS = ["items.*._id", "items.*.status", "items.*.result", "items.*.error", "error", "status"]
+
+
 class IndexMappingError(RuntimeError):
     """The index exists with a mapping the indexer cannot write to."""
 
@@ -82,6 +88,7 @@ def bulk_index(
         retry_on_status=RETRY_ON_STATUS,
         raise_on_error=False,
         raise_on_exception=False,
+        filter_path=BULK_ANSWER_FIELDS,
     ):
         _, item = result.popitem()
         if not ok:
