@@ -28,6 +28,7 @@ class RunRecord:
     reason: str = ""
     aggregation: dict[str, Any] = field(default_factory=dict)
     indexer: dict[str, Any] = field(default_factory=dict)
+    alerts: dict[str, Any] = field(default_factory=dict)  # rules checked, new breaches, alerts fired; or error
 
     def document(self) -> dict[str, Any]:
         data = asdict(self)
@@ -44,6 +45,8 @@ class RunRecords:
 
     def ensure_index(self) -> None:
         ensure_index(self.es, self.index, batch_runs.MAPPINGS, batch_runs.SETTINGS)
+        # an index made before a field was added gets it (adding fields only: no rewrite)
+        self.es.indices.put_mapping(index=self.index, properties=batch_runs.MAPPINGS["properties"])
 
     def write(self, record: RunRecord) -> None:
         self.es.index(index=self.index, id=record.record_id, document=record.document(), refresh="wait_for")

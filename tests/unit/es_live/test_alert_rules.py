@@ -27,6 +27,13 @@ def live(source: str, moment: datetime, **counts) -> dict:
         ({"label": "person", "source": "*", "interval": "minute", "above": -1}, "above"),
         ({"label": "person", "source": "*", "interval": "minute", "above": "3"}, "above"),
         ({"label": "person", "source": "*", "interval": "minute", "above": True}, "above"),
+        ({"label": "person", "source": "*", "interval": "minute", "above": 10**19}, "above"),  # beyond a long
+        ({"label": "p" * 1001, "source": "*", "interval": "minute", "above": 1}, "label"),
+        ({"label": "person", "source": '{"match_all": {}}', "interval": "minute", "above": 1}, "source"),
+        ({"label": "<img src=x onerror=alert(1)>", "source": "*", "interval": "minute", "above": 1}, "label"),
+        ({"label": None, "source": "*", "interval": "minute", "above": 1}, "label"),
+        ({"label": "person", "source": ["cam-a"], "interval": "minute", "above": 1}, "source"),
+        ({"label": "person", "source": "*", "interval": None, "above": 1}, "interval"),
     ],
 )
 def test_a_malformed_rule_is_refused_naming_its_field(fields, field):
