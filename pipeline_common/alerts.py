@@ -87,8 +87,7 @@ def fire(es, alerts_index: str, alert: Alert, now: datetime, webhook_url: str | 
             index=alerts_index,
             id=alert.alert_id,
             document=alert.to_source(now, "off" if not webhook_url else "pending"),
-            refresh="wait_for",
-        )
+        )  # no waiting for a refresh: `create` sees every alert by id at once, the list follows within 1 s
     except ConflictError:
         return False
     ALERTS_FIRED.inc()

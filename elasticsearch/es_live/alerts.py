@@ -4,9 +4,10 @@ optionally posted to a webhook (off unless ALERT_WEBHOOK_URL is set). The schedu
 the same rules on the batch index after each run; what both share (loading the rules,
 recording an alert once, the webhook) is in `pipeline_common.alerts`.
 
-The check runs a moment after the batch was written (`AlertWatch.delay_s`, longer than
-the live indices' 1 s refresh), so the images just written are counted; the counts come
-from the live indices with the same nested aggregation the dashboard uses.
+The check runs a moment after the batch was written (`AlertWatch.delay_s`), so the batches
+written meanwhile are checked together; it refreshes the live indices first, so every image
+written before it is counted, and the counts come from the live indices with the same
+nested aggregation the dashboard uses.
 
     python -m es_live.alerts add --label person --source cam-a --above 10 --interval minute
     python -m es_live.alerts list
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -80,6 +82,10 @@ def breaches(es, live_pattern: str, pending: Iterable[tuple[Rule, datetime]]) ->
     pending = sorted(pending, key=lambda item: (item[0].rule_id, item[1]))
     if not pending:
         return []
+    # What was written before this check is counted, however late the periodic refresh
+    # runs on a busy node: a bucket counted before its images are searchable would be
+    # taken for no breach and never looked at again.
+    es.indices.refresh(index=live_pattern, ignore_unavailable=True, allow_no_indices=True)
     searches: list[dict[str, Any]] = []
     for candidate, start in pending:
         searches += [
@@ -150,6 +156,13 @@ class AlertWatch:
 # --- the rules, for operators ------------------------------------------------------------------
 
 
+def rule_id(text: str) -> str:
+    """A rule id as `Rule.rule_id` makes them; anything else is refused before it reaches a request."""
+    if not re.fullmatch(r"[0-9a-f]{20}", text):
+        raise argparse.ArgumentTypeError(f"expected 20 hexadecimal digits, as `list` shows; got {text[:40]!r}")
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     from pipeline_common.clients import elasticsearch_client
     from pipeline_common.environment import SettingsError
@@ -171,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--interval", default="minute", choices=[i.value for i in Interval])
     commands.add_parser("list", help="list the rules")
     remove = commands.add_parser("remove", help="remove a rule by its id")
-    remove.add_argument("rule_id")
+    remove.add_argument("rule_id", type=rule_id, help="as `list` shows it (20 hexadecimal digits)")
     args = parser.parse_args(argv)
     configure_logging(False)
     try:

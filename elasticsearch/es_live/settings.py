@@ -59,7 +59,7 @@ class LiveIndexerSettings(Settings):
         gt=0,
         le=50,
         description="Seconds between writing a batch and checking the alert rules on its "
-        "buckets (longer than the live indices' 1 s refresh).",
+        "buckets: the batches written meanwhile are checked together (the check refreshes the live indices first).",
     )
     auto_offset_reset: AutoOffsetReset = "earliest"
     session_timeout_ms: int = Field(

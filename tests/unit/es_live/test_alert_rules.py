@@ -81,3 +81,12 @@ def test_the_count_of_a_bucket_reads_only_its_label_source_and_time():
     assert not any(
         "counts.source" in str(clause) for clause in anywhere["aggs"]["live"]["aggs"]["in"]["filter"]["bool"]["filter"]
     )
+
+
+@pytest.mark.parametrize("bad", ["../_all", "*", "0123456789abcdef012", "0123456789ABCDEF0123", "x" * 5000])
+def test_removing_a_rule_takes_only_a_rule_id(bad, capsys):
+    from es_live.alerts import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["remove", bad])
+    assert refused.value.code == 2 and "expected 20 hexadecimal digits" in capsys.readouterr().err

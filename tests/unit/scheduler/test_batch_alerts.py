@@ -3,9 +3,11 @@ which breaches are new (no services; the real thing is in tests/integration/sche
 
 from datetime import datetime, timezone
 
+from pipeline_common.contracts import batch_runs
 from pipeline_common.contracts.alerts import rule
 from scheduler import alerts
 from scheduler.alerts import breach_body, breached, finer_or_equal, new_breaches
+from scheduler.records import RunRecord, RunRecords
 
 UTC = timezone.utc
 HOURLY = rule("person", "gate", "hour", 4)
@@ -88,3 +90,38 @@ def test_a_breach_is_new_only_if_the_bucket_did_not_breach_before_the_run():
     found = new_breaches(before, after)
     assert [(a.bucket_start, a.count) for a in found] == [(at, 6), (later, 5)]
     assert found[1].alert_id == new_breaches({}, {(HOURLY.rule_id, "hour", later): (HOURLY, 7)})[0].alert_id
+
+
+class OldRunsIndex:
+    """A runs index made before the `alerts` field, and an account that may not add it."""
+
+    def __init__(self):
+        self.indices, self.written = self, []
+
+    def exists(self, index):
+        return True
+
+    def put_mapping(self, index, properties):
+        from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
+        from elasticsearch import AuthorizationException
+
+        meta = ApiResponseMeta(403, "1.1", HttpHeaders(), 0.0, NodeConfig("http", "127.0.0.1", 9200))
+        raise AuthorizationException("action [indices:admin/mapping/put] is unauthorized", meta, {})
+
+    def get_mapping(self, index):
+        old = {name: kind for name, kind in batch_runs.MAPPINGS["properties"].items() if name != "alerts"}
+        return type("Answer", (), {"body": {index: {"mappings": {"properties": old}}}})()
+
+    def index(self, index, id, document, refresh):
+        self.written.append(document)
+
+
+def test_a_runs_index_that_cannot_take_the_alerts_field_still_gets_its_records(caplog):
+    es = OldRunsIndex()
+    records = RunRecords(es, "pipeline-batch-runs")
+    records.ensure_index()
+    record = RunRecord("incremental", "schedule", datetime(2026, 11, 28, tzinfo=UTC), "here:1", run_id="r1")
+    record.alerts = {"rules": 1, "new_breaches": 0, "fired": 0}
+    records.write(record)
+    assert "alerts" not in es.written[0] and es.written[0]["run_id"] == "r1"
+    assert "indices:admin/mapping/put" in caplog.text  # says what to grant
