@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -155,13 +156,13 @@ def _start_isolated(request) -> dict[str, str]:
 
     stack = IsolatedStack(read_environment())
     request.addfinalizer(lambda: _stop_isolated(stack))
-    result = stack.start()
-    if result.returncode != 0:
-        pytest.fail(
-            f"the session's own stack did not start (exit code {result.returncode}):\n"
-            f"{result.stdout}{result.stderr[-4000:]}",
-            pytrace=False,
-        )
+    # A session ended by SIGTERM (a CI timeout, `timeout`) stops its stack too: pytest runs
+    # the finalizers on KeyboardInterrupt, not when the interpreter is terminated.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        stack.start()
+    except AssertionError as error:
+        pytest.fail(f"the session's own stack did not start: {error}", pytrace=False)
     return stack.env
 
 

@@ -15,7 +15,9 @@ from pathlib import Path
 
 from local_services.paths import Paths
 from pipeline_common.environment import PROJECT_ROOT
+from tests.support.services import local_services_up
 
+PREFIX = "isolated-"  # + the session's pid: the folder of its stack, beside the checkout's own state
 SERVICES = ("s3", "kafka", "elasticsearch", "traefik")  # no Hadoop: no fault test needs it
 # SeaweedFS listens on each of its ports + 10000 too (gRPC), so the ports are picked
 # where that stays valid, and below the kernel's ephemeral range (32768-60999).
@@ -75,33 +77,48 @@ def isolated_env(env: dict[str, str], local_dir: Path) -> dict[str, str]:
     }
 
 
-def local_services(env: dict[str, str], *args: str, timeout_s: float) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "local_services", *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-    )
-
-
 class IsolatedStack:
     """`start()` the services in a fresh folder on fresh ports; `stop()` them and delete the
     folder (safe to call twice, and after a failed start)."""
 
     def __init__(self, env: dict[str, str]):
-        self.local_dir = Paths.from_env(env).local_dir / f"isolated-{os.getpid()}"
+        self.local_dir = Paths.from_env(env).local_dir / f"{PREFIX}{os.getpid()}"
         self.env = isolated_env(env, self.local_dir)
 
-    def start(self, timeout_s: float = 900) -> subprocess.CompletedProcess:
-        shutil.rmtree(self.local_dir, ignore_errors=True)  # a folder a killed session left
-        return local_services(self.env, "up", *SERVICES, timeout_s=timeout_s)
+    def start(self, deadline_s: float = 900) -> None:
+        """Raises AssertionError with `up`'s output when the stack does not come up."""
+        from local_services import stack
+        from local_services.settings import LocalSettings
+
+        reap_abandoned(self.env, self.local_dir.parent)
+        shutil.rmtree(self.local_dir, ignore_errors=True)
+        services = stack.services(LocalSettings.from_env(self.env), SERVICES)
+        local_services_up(self.env, list(SERVICES), lambda: any(s.pid() for s in services), deadline_s)
 
     def stop(self) -> subprocess.CompletedProcess | None:
-        if not self.local_dir.exists():
-            return None
-        result = local_services(self.env, "down", timeout_s=300)
-        if result.returncode == 0:
-            shutil.rmtree(self.local_dir, ignore_errors=True)
-        return result
+        return stop_stack(self.env, self.local_dir)
+
+
+def stop_stack(env: dict[str, str], local_dir: Path) -> subprocess.CompletedProcess | None:
+    """Stop the services of the stack in `local_dir` (by their pid files) and delete it."""
+    if not local_dir.exists():
+        return None
+    result = subprocess.run(
+        [sys.executable, "-m", "local_services", "down"],
+        cwd=PROJECT_ROOT,
+        env={**env, "PIPELINE_LOCAL_DIR": str(local_dir)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if result.returncode == 0:
+        shutil.rmtree(local_dir, ignore_errors=True)
+    return result
+
+
+def reap_abandoned(env: dict[str, str], parent: Path) -> None:
+    """Stop and delete the stacks of sessions that were killed before they could (SIGKILL)."""
+    for folder in parent.glob(f"{PREFIX}*"):
+        pid = folder.name.removeprefix(PREFIX)
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            stop_stack(env, folder)
