@@ -152,8 +152,13 @@ def _start_docker(request) -> dict[str, str]:
 
 
 def _start_isolated(request) -> dict[str, str]:
+    from local_services.envfile import LOCAL_CA, ensure_env_file
+    from local_services.paths import Paths
     from tests.support.isolated_stack import IsolatedStack
 
+    # the secrets every stack of this checkout is provisioned with (the first `up` writes them)
+    ca = Paths.from_env(read_environment()).ca_cert
+    ensure_env_file(PROJECT_ROOT / ".env.example", DEFAULT_DOTENV, values={LOCAL_CA: str(ca)})
     stack = IsolatedStack(read_environment())
     request.addfinalizer(lambda: _stop_isolated(stack))
     # A session ended by SIGTERM (a CI timeout, `timeout`) stops its stack too: pytest runs
