@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field, model_validator
 from pydantic_settings import NoDecode
 
+from pipeline_common.alerts import AlertSettings
 from pipeline_common.environment import EMPTY_IS_A_VALUE, Settings, SettingsError
 from pipeline_common.metrics import MetricsPort, MetricsSettings
 from pipeline_common.settings import SchedulerElasticsearchSettings, SchedulerLockIndex
@@ -20,6 +21,7 @@ from .timing import CronError, cron_trigger
 # so no PATH is needed; the stages never import each other.
 DEFAULT_AGGREGATION_COMMAND = (sys.executable, "-m", "hadoop")
 DEFAULT_INDEXER_COMMAND = (sys.executable, "-m", "es_indexer")
+DEFAULT_COMPACT_COMMAND = (sys.executable, "-m", "archiver", "compact", "--no-progress")
 
 
 def _words(value):
@@ -41,6 +43,7 @@ class SchedulerMetrics(MetricsSettings):
 class SchedulerSettings(Settings):
     es: SchedulerElasticsearchSettings  # its own account; its runs_index (ES_RUNS_INDEX) holds the run records
     metrics: SchedulerMetrics = Field(default_factory=SchedulerMetrics)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)  # ALERT_WEBHOOK_URL, shared with the live indexer
     cron: str = Field(
         "*/15 * * * *",
         alias="SCHEDULER_CRON",
@@ -88,6 +91,14 @@ class SchedulerSettings(Settings):
         alias="SCHEDULER_INDEXER_COMMAND",
         description="The indexer's command (shell-style words), e.g. count-indexer; default: this Python with "
         "-m es_indexer. It gets --run-id and --summary-file appended.",
+    )
+
+    compact_command: Command = Field(
+        DEFAULT_COMPACT_COMMAND,
+        alias="SCHEDULER_COMPACT_COMMAND",
+        description="Run before each full recount: merges each closed hour of the detection archive into one file "
+        "(shell-style words), e.g. detection-archiver compact; default: this Python with -m archiver compact. It "
+        "gets --summary-file appended; when it fails the recount still runs.",
     )
 
     @model_validator(mode="after")
