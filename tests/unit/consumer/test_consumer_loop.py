@@ -13,7 +13,7 @@ from confluent_kafka import KafkaError
 from consumer.errors import Stage, TransientError
 from consumer.loop import ConsumerLoop, RunLimits
 from consumer.processing import Processor
-from consumer.retry import Backoff
+from pipeline_common.retry import Backoff
 from consumer.settings import ImageLimits
 
 
