@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, KafkaException, TopicPartition
 
+from pipeline_common.clients import s3_client
 from pipeline_common.contracts import ContractError, parse_detection_event
 from pipeline_common.contracts.detection_archive import encode_file, hour_floor, part_key
 from pipeline_common.kafka import RunLimits, RunOutcome, RunWatch, check_polled_error, partition_names
@@ -26,6 +27,7 @@ from pipeline_common.retry import Backoff
 from pipeline_common.s3 import S3Failure, classify
 
 from . import metrics
+from .settings import ArchiverSettings
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,23 @@ class Archiver:
 
     def __post_init__(self) -> None:
         self._batches: dict[int, Batch] = {}
+
+    @classmethod
+    def from_settings(cls, settings: ArchiverSettings, consumer, stop: threading.Event, limits: RunLimits) -> Archiver:
+        """The archiver `settings` describe, reading with `consumer` (subscribed by `run`)."""
+        return cls(
+            consumer=consumer,
+            s3=s3_client(settings.s3),
+            bucket=settings.s3.bucket,
+            topic=settings.kafka.detections_topic,
+            prefix=settings.prefix,
+            stop=stop,
+            flush_s=settings.flush_s,
+            max_records=settings.max_records,
+            retry_initial_s=settings.retry_initial_s,
+            retry_max_s=settings.retry_max_s,
+            limits=limits,
+        )
 
     # --- the loop ------------------------------------------------------------------------
     def run(self) -> Summary:

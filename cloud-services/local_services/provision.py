@@ -105,6 +105,43 @@ def grant_on(admin, access: AccessSettings, **names: str) -> list:
     return bindings
 
 
+# The variables (.env.example) that name the topics and consumer groups of a pipeline run,
+# and the field of accounts.Names each one sets.
+KAFKA_NAME_VARIABLES = {
+    "KAFKA_IMAGES_TOPIC": "images_topic",
+    "KAFKA_DEAD_LETTER_TOPIC": "dead_letter_topic",
+    "KAFKA_CONSUMER_GROUP": "consumer_group",
+    "KAFKA_DETECTIONS_TOPIC": "detections_topic",
+    "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC": "detections_dead_letter_topic",
+    "LIVE_CONSUMER_GROUP": "live_group",
+    "ARCHIVER_CONSUMER_GROUP": "archiver_group",
+}
+
+
+def kafka_names(env: Mapping[str, str]) -> dict[str, str]:
+    """The topics and groups that `env` (variables of a run on names of its own) names, as
+    `grant_on` takes them."""
+    return {field: env[variable] for variable, field in KAFKA_NAME_VARIABLES.items() if variable in env}
+
+
+def create_stage_topics(admin, env: Mapping[str, str], detections_partitions: int = 1, timeout: float = 30) -> None:
+    """The topics `up` creates for the configured names and the stages expect to exist
+    (the dead letters, the detections and their dead letters), on the names `env` gives
+    them, for a run of the whole pipeline on names of its own; the producer creates its
+    images topic itself."""
+    from confluent_kafka.admin import NewTopic
+
+    made = admin.create_topics(
+        [
+            NewTopic(env["KAFKA_DEAD_LETTER_TOPIC"], 1, 1),
+            NewTopic(env["KAFKA_DETECTIONS_TOPIC"], detections_partitions, 1),
+            NewTopic(env["KAFKA_DETECTIONS_DEAD_LETTER_TOPIC"], 1, 1),
+        ]
+    )
+    for future in made.values():
+        future.result(timeout=timeout)
+
+
 def revoke(admin, bindings: list) -> None:
     from confluent_kafka.admin import AclBindingFilter
 

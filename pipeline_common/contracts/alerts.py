@@ -26,24 +26,22 @@ DEFAULT_ALERTS_INDEX = "pipeline-alerts"
 ANY_SOURCE = "*"
 _NAME = re.compile(r"\w(?:[\w .:/()+,@#-]*[\w)])?")
 
+# What a rule says, in a rule and in each alert it fired.
+_RULE_FIELDS: dict[str, Any] = {
+    "label": {"type": "keyword"},
+    "source": {"type": "keyword"},
+    "interval": {"type": "keyword"},
+    "above": {"type": "long"},
+}
 RULES_MAPPING: dict[str, Any] = {
     "dynamic": "strict",
-    "properties": {
-        "label": {"type": "keyword"},
-        "source": {"type": "keyword"},
-        "interval": {"type": "keyword"},
-        "above": {"type": "long"},
-        "created_at": {"type": "date"},
-    },
+    "properties": {**_RULE_FIELDS, "created_at": {"type": "date"}},
 }
 ALERTS_MAPPING: dict[str, Any] = {
     "dynamic": "strict",
     "properties": {
         "rule_id": {"type": "keyword"},
-        "label": {"type": "keyword"},
-        "source": {"type": "keyword"},
-        "interval": {"type": "keyword"},
-        "above": {"type": "long"},
+        **_RULE_FIELDS,
         "bucket_start": {"type": "date"},
         "count": {"type": "long"},
         "fired_at": {"type": "date"},

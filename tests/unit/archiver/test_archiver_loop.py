@@ -25,27 +25,13 @@ class Message(fakes.FakeMessage):
         return (1, self._millis)
 
 
-class Consumer:
-    """Hands out the given batches, one per consume(); records commits; after the batches,
-    sets `stop` (the run ends as a shutdown does)."""
+class Consumer(fakes.FakeBatchConsumer):
+    """Sets `stop` once its batches are handed out (the run ends as a shutdown does);
+    `commits` holds the (partition, offset)s committed."""
 
     def __init__(self, batches, stop: threading.Event):
-        self.batches = [list(batch) for batch in batches]
+        super().__init__(batches, on_drained=stop.set)
         self.commits: list[tuple[int, int]] = []
-        self.stop = stop
-        self.on_assign = None
-
-    def subscribe(self, topics, on_assign=None, on_revoke=None, on_lost=None):
-        self.on_assign = on_assign
-
-    def consume(self, num_messages=1, timeout=-1):
-        if self.on_assign is not None:
-            self.on_assign(self, [])
-            self.on_assign = None
-        if not self.batches:
-            self.stop.set()
-            return []
-        return self.batches.pop(0)
 
     def commit(self, offsets=None, asynchronous=True):
         self.commits += [(tp.partition, tp.offset) for tp in offsets]

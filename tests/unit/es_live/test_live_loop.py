@@ -9,15 +9,16 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 
 from es_live.loop import LiveIndexer, RunLimits
+from tests.support import fakes
 
-from .conftest import NOW, FakeConsumer, FakeMessage, FakeProducer, MemoryNode, event_bytes
+from .conftest import NOW, FakeMessage, FakeProducer, MemoryNode, event_bytes
 
 PREFIX = "object-counts-live-"
 DAY_INDEX = PREFIX + "2026.11.28"
 
 
 def make(es, batches, producer=None, stop=None, **options):
-    consumer = FakeConsumer(batches)
+    consumer = fakes.FakeBatchConsumer(batches)
     indexer = LiveIndexer(
         consumer=consumer,
         es=es,
