@@ -77,7 +77,7 @@ class Archiver:
     topic: str
     prefix: str
     stop: threading.Event
-    flush_s: float = 60.0
+    flush_s: float = 120.0
     max_records: int = 50_000
     retry_initial_s: float = 0.5
     retry_max_s: float = 30.0

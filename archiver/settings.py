@@ -31,12 +31,14 @@ class ArchiverSettings(Settings):
     group_id: ArchiverGroup = "detection-archiver"
     prefix: ArchivePrefix = ARCHIVE_PREFIX
     flush_s: float = Field(
-        60.0,
+        120.0,
         alias="ARCHIVER_FLUSH_S",
         gt=0,
         le=3600,
         description="A batch is written at the latest this many seconds after its first event (also when the hour "
-        "changes, and at ARCHIVER_MAX_RECORDS events); keep it well under FRONTEND_BATCH_LATENESS_S.",
+        "changes, and at ARCHIVER_MAX_RECORDS events); keep it well under FRONTEND_BATCH_LATENESS_S (an image "
+        "archived later than that misses the batch run covering its bucket). Longer: fewer, larger files; "
+        "`detection-archiver compact` merges each closed hour's files anyway.",
     )
     max_records: int = Field(50_000, alias="ARCHIVER_MAX_RECORDS", ge=1, description="Events per batch file at most.")
     auto_offset_reset: AutoOffsetReset = "earliest"

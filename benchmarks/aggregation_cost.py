@@ -6,17 +6,22 @@ The archive of the history is written as the archiver writes it (hadoop/README.m
 detection archive"): the images' events in processing order, spread over 3 partitions by
 image id, a file per partition and --flush-s (60) seconds of processing, in the hour
 partition of its first event; the 1,000 new images arrive the same way in the current hour.
-The synthetic records of aggregation_throughput.py (48 hours of captures) give about 8,600
+The synthetic records of aggregation_throughput.py (48 hours of captures) give about 8,000
 files of a dozen events each: the archiver's layout at a low steady rate, its worst case.
+A copy of it is compacted (`detection-archiver compact`, as the scheduler does before the
+nightly full recount: a file per closed hour); both are written once, then reused.
 
 In the same run (archive):
-  1. baseline for the full recount: one process listing the archive and reading every
-     file (16 threads, the job's own lean S3 reader), counting nothing: the I/O floor;
-  2. the full recount (`count-aggregation --full`), as the CLI runs it;
-  3. the 1,000 new images' files are written beside the history's (and removed at the end);
+  1. baselines for the full recounts: one process listing the archive and reading every
+     file (16 threads, the job's own lean S3 reader), counting nothing: the I/O floor, over
+     the compacted archive and over the archiver's small files;
+  2. the full recounts (`count-aggregation --full`), as the CLI runs them, over both;
+  3. the 1,000 new images' files are written beside the compacted history's (and removed
+     at the end), in the current hour, as the archiver writes them;
   4. the incremental run on top of the full recount: it lists the recent hours, reads the
      new files and adds them to the recount's totals;
   5. baseline for the incremental run: a run over those 1,000 images' files alone.
+The compaction of the history (once, when the compacted copy is made) is timed too.
 
 In the same run (metadata):
   1. baseline for the full recount: one process listing the objects and reading every
@@ -47,6 +52,7 @@ from datetime import datetime, timedelta
 
 from tqdm import tqdm
 
+from archiver.compact import compact
 from benchmarks.aggregation_throughput import ensure_dataset, output_detections, synthetic_record
 from benchmarks.common import argument_parser, save_figures
 from hadoop.aggregation import run_aggregation
@@ -114,14 +120,17 @@ def put_files(s3, bucket: str, files: dict[str, list[bytes]], threads: int, what
             pass
 
 
-def ensure_archive(s3, bucket: str, prefix: str, size: int, flush_s: float, threads: int) -> int:
-    """The history's archive under `prefix` (written once, reused); its number of files."""
+def ensure_archive(
+    s3, bucket: str, prefix: str, size: int, flush_s: float, threads: int, compacted_by=None
+) -> tuple[int, float | None]:
+    """The history's archive under `prefix` (written once, reused); its number of files, and
+    with `compacted_by(prefix)` (which compacts it) the seconds that took when it ran now."""
     marker = f"{prefix}READY"
     try:
         size_s, files_s = s3.get_object(Bucket=bucket, Key=marker)["Body"].read().decode().split()
         if int(size_s) == size:
             log.info("reusing the archive of %s images (%s files) under s3://%s/%s", size, files_s, bucket, prefix)
-            return int(files_s)
+            return int(files_s), None
     except (s3.exceptions.NoSuchKey, ValueError):
         pass
     delete_prefix(s3, bucket, prefix)
@@ -129,8 +138,14 @@ def ensure_archive(s3, bucket: str, prefix: str, size: int, flush_s: float, thre
         events_of(tqdm(range(size), desc="events", unit=" images", disable=None)), prefix, flush_s, {}
     )
     put_files(s3, bucket, files, threads, "uploading the archive")
-    s3.put_object(Bucket=bucket, Key=marker, Body=f"{size} {len(files)}".encode())
-    return len(files)
+    count, seconds = len(files), None
+    if compacted_by is not None:
+        started = time.perf_counter()
+        count = compacted_by(prefix)
+        seconds = time.perf_counter() - started
+        log.info("compacted %s files into %s in %.1f s", len(files), count, seconds)
+    s3.put_object(Bucket=bucket, Key=marker, Body=f"{size} {count}".encode())
+    return count, seconds
 
 
 def detections_of(numbers) -> int:
@@ -318,16 +333,29 @@ def main(argv: list[str] | None = None) -> int:
 def archive_cost(env, args, settings, s3) -> int:
     bucket = settings.s3.bucket
     history = f"{args.prefix}archive-{args.history}-{args.flush_s:g}s/"
+    compacted = f"{args.prefix}archive-{args.history}-{args.flush_s:g}s-compacted/"
     alone = f"{args.prefix}archive-cost-new-{args.new}/"
     out = f"{args.prefix}archive-cost-out/"
-    history_files = ensure_archive(s3, bucket, history, args.history, args.flush_s, args.threads)
+    reader = S3ObjectReader(settings.s3)
+
+    def compact_all(prefix: str) -> int:
+        # every hour closed: the whole history, as nightly compactions leave it
+        report = compact(s3, reader.get, bucket, prefix, utc_now() + timedelta(days=3650), threads=args.threads)
+        if report.unreadable or report.kept:
+            raise RuntimeError(f"compaction left files: {report.unreadable + report.kept}")
+        return sum(1 for key in list_keys(s3, bucket, prefix) if key.endswith(".jsonl.gz"))
+
+    history_files, _ = ensure_archive(s3, bucket, history, args.history, args.flush_s, args.threads)
+    compacted_files, compaction_s = ensure_archive(
+        s3, bucket, compacted, args.history, args.flush_s, args.threads, compacted_by=compact_all
+    )
     # the new images arrive now, NEW_RATE a second, after the history's offsets
     now = utc_now()
     new_numbers = range(NEW_BASE, NEW_BASE + args.new)
     arrivals = {n: now - timedelta(seconds=(NEW_BASE + args.new - n) / NEW_RATE) for n in new_numbers}
     new_events = events_of(new_numbers, processed_at=arrivals.get)
     first_offsets = {p: args.history for p in range(PARTITIONS)}  # beyond any offset of the history
-    new_files = archiver_files(new_events, history, args.flush_s, first_offsets)
+    new_files = archiver_files(new_events, compacted, args.flush_s, first_offsets)
     alone_files = archiver_files(new_events, alone, args.flush_s, first_offsets)
     delete_prefix(s3, bucket, out)
     delete_prefix(s3, bucket, alone)
@@ -335,15 +363,26 @@ def archive_cost(env, args, settings, s3) -> int:
     new_detections = detections_of(new_numbers)
     try:
         started = time.perf_counter()
-        read = read_everything(s3, S3ObjectReader(settings.s3), bucket, history, args.threads) - 1  # READY
-        baseline_read = time.perf_counter() - started
-        log.info("baseline: listed and read %s archive files in %.1f s", read, baseline_read)
+        read_everything(s3, reader, bucket, compacted, args.threads)
+        baseline_compacted = time.perf_counter() - started
+        started = time.perf_counter()
+        read_everything(s3, reader, bucket, history, args.threads)
+        baseline_small = time.perf_counter() - started
+        log.info(
+            "baseline: read %s / %s files in %.1f / %.1f s",
+            compacted_files,
+            history_files,
+            baseline_compacted,
+            baseline_small,
+        )
 
-        full = timed_run(env, args, history, f"{out}history/", s3, full=True)
-        check("full recount", full, "full", history_files, history_detections)
+        full = timed_run(env, args, compacted, f"{out}history/", s3, full=True)
+        check("full recount (compacted)", full, "full", compacted_files, history_detections)
+        full_small = timed_run(env, args, history, f"{out}small/", s3, full=True)
+        check("full recount (small files)", full_small, "full", history_files, history_detections)
 
         put_files(s3, bucket, new_files, args.threads, "the new images' files")
-        incremental = timed_run(env, args, history, f"{out}history/", s3, full=False)
+        incremental = timed_run(env, args, compacted, f"{out}history/", s3, full=False)
         check("incremental run", incremental, "incremental", len(new_files), history_detections + new_detections)
 
         put_files(s3, bucket, alone_files, args.threads, "the new images' files, alone")
@@ -353,9 +392,25 @@ def archive_cost(env, args, settings, s3) -> int:
         delete_keys(s3, bucket, list(new_files))
         delete_prefix(s3, bucket, out)
         delete_prefix(s3, bucket, alone)
+        reader.close()
 
     rows = [
-        ("full recount", f"{args.history} in {history_files}", full.seconds, "baseline read", baseline_read, "< 60 s"),
+        (
+            "full recount",
+            f"{args.history} in {compacted_files}",
+            full.seconds,
+            "baseline read",
+            baseline_compacted,
+            "< 60 s",
+        ),
+        (
+            "full, uncompacted",
+            f"{args.history} in {history_files}",
+            full_small.seconds,
+            "baseline read",
+            baseline_small,
+            "",
+        ),
         (
             f"incremental (+{args.new})",
             f"+{args.new} in {len(new_files)}",
@@ -382,10 +437,13 @@ def archive_cost(env, args, settings, s3) -> int:
         )
     print(
         f"listing the input: full recount {full.summary['listing_s']:.1f} s ({full.summary['objects_listed']} "
+        f"files), uncompacted {full_small.summary['listing_s']:.1f} s ({full_small.summary['objects_listed']} "
         f"files), incremental run {incremental.summary['listing_s']:.1f} s "
         f"({incremental.summary['objects_listed']} files), run over {args.new} alone "
         f"{only_new.summary['listing_s']:.1f} s"
     )
+    if compaction_s is not None:
+        print(f"compacting the history's {history_files} files into {compacted_files}: {compaction_s:.1f} s")
     save_figures(
         args.json,
         {
@@ -394,14 +452,19 @@ def archive_cost(env, args, settings, s3) -> int:
             "history": args.history,
             "new": args.new,
             "history_files": history_files,
+            "compacted_files": compacted_files,
+            "compaction_s": compaction_s,
             "new_files": len(new_files),
             "flush_s": args.flush_s,
-            "baseline_read_s": baseline_read,
+            "baseline_read_s": baseline_compacted,
+            "baseline_read_uncompacted_s": baseline_small,
             "full_s": full.seconds,
+            "full_uncompacted_s": full_small.seconds,
             "incremental_s": incremental.seconds,
             "new_alone_s": only_new.seconds,
             "listing_s": {
                 "full": full.summary["listing_s"],
+                "full_uncompacted": full_small.summary["listing_s"],
                 "incremental": incremental.summary["listing_s"],
                 "new_alone": only_new.summary["listing_s"],
             },

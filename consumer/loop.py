@@ -10,6 +10,8 @@ full of images whose download is stuck behind an S3 outage, say): once it has ha
 for `pause_after_s`, it pauses its partitions (librdkafka then fetches nothing and drops
 what it had prefetched, to fetch it again on resume) and polls only to stay in the group,
 so a stall longer than max.poll.interval.ms does not get it evicted and its work redone.
+A paused partition that is revoked or lost is resumed as it goes: librdkafka would keep it
+paused through the rebalance, and it would come back to this consumer stuck.
 Memory stays bounded: at most `prefetch` messages downloading and `2 * prefetch` being
 written or dead-lettered.
 """
@@ -152,6 +154,14 @@ class ConsumerLoop:
                 job.dropped = True
                 job.future.cancel()
         self._tracker.forget(gone)
+        # librdkafka keeps a partition paused through a rebalance: handed back paused, it
+        # would come back paused (after a broker restart, say) and never be resumed
+        paused = [tp for tp in partitions if (tp.topic, tp.partition) in self._paused]
+        if paused:
+            try:
+                self.consumer.resume(paused)
+            except KafkaException as error:
+                log.warning("could not resume %s before handing it back: %s", partition_names(paused), error)
         self._paused -= gone
 
     # --- the loop ------------------------------------------------------------------------

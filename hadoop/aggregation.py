@@ -16,19 +16,18 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
+from mrjob.util import to_lines
 from tqdm import tqdm
 
-from pipeline_common.contracts import parse_s3_uri
 from pipeline_common.output_runs import SUCCESS_MARKER, is_complete, is_part_key, run_prefix
 from pipeline_common.s3 import S3Client, list_keys
-from pipeline_common.s3_reader import S3ObjectReader
 from pipeline_common.timestamps import parse_iso, to_iso, utc_now
 
 from . import archive
 from .increments import FULL, INCREMENTAL, Plan, RunState, plan_run
 from .listing import list_objects
 from .manifest import aggregates_line, events_line, write_manifests
-from .object_counts_job import BAD_RECORDS, SUPERSEDED_NAME, MRObjectCounts
+from .object_counts_job import BAD_RECORDS, MRObjectCounts, images_of_line, is_images_line
 from .retention import remove_old_runs
 from .run_state import find_base, read_images, read_state, write_state
 from .settings import AggregationSettings
@@ -38,6 +37,8 @@ log = logging.getLogger(__name__)
 
 # Runners whose tasks may run on other machines: they get pipeline_common as a zip.
 CLUSTER_RUNNERS = {"hadoop", "emr", "dataproc"}
+# Runners whose tasks run this interpreter (sys.executable).
+LOCAL_PYTHON_RUNNERS = {"local", "hadoop"}
 
 
 class RunExistsError(RuntimeError):
@@ -129,6 +130,11 @@ def job_args(
         "--cmdenv",
         f"PIPELINE_DOTENV={TASK_ENV_NAME}",
     ]
+    if settings.runner in LOCAL_PYTHON_RUNNERS and sys.version_info < (3, 12):
+        # mrjob imports distutils, which setuptools' shim turns into importing setuptools and
+        # pkg_resources: about 40% of a task's start (a -r local task is a process per map
+        # or reduce task). Python < 3.12 has distutils of its own.
+        args += ["--cmdenv", "SETUPTOOLS_USE_DISTUTILS=stdlib"]
     if py_files is not None:
         args += ["--py-files", str(py_files)]
     if output_dir:
@@ -177,18 +183,33 @@ def local_runner_args(objects: int) -> list[str]:
     return ["--num-cores", str(cores)]
 
 
-def _publish(runner, s3: S3Client, bucket: str, prefix: str, before_marker=lambda: None) -> list[str]:
+def _publish(
+    runner, s3: S3Client, bucket: str, prefix: str, before_marker=lambda: None, images=None, check=None
+) -> list[str]:
     """Copy the runner's part-* files to S3 (part files first, then `before_marker()`,
-    the marker last)."""
+    the marker last). With `images` (a set), the job's lines of image ids go there, not
+    into the parts, and `check(images)` runs before anything is uploaded."""
     sources = sorted(path for path in runner.fs.ls(runner.get_output_dir()) if is_part_key(path.rstrip("/")))
     keys = []
     with tempfile.TemporaryDirectory(prefix="aggregation-publish-") as scratch:
-        for source in tqdm(sources, desc="publishing", unit="file", disable=None):
+        files = []
+        for source in tqdm(sources, desc="fetching the output", unit="file", disable=None):
             name = source.rstrip("/").rsplit("/", 1)[-1]
             local = Path(scratch) / name
             with open(local, "wb") as handle:
-                for chunk in runner.fs.cat(source):
-                    handle.write(chunk)
+                if images is None:
+                    for chunk in runner.fs.cat(source):
+                        handle.write(chunk)
+                else:
+                    for line in to_lines(runner.fs.cat(source)):
+                        if is_images_line(line):
+                            images.update(images_of_line(line))
+                        else:
+                            handle.write(line)
+            files.append((local, name))
+        if check is not None:
+            check(images)
+        for local, name in tqdm(files, desc="publishing", unit="file", disable=None):
             s3.upload_file(str(local), bucket, prefix + name)
             keys.append(prefix + name)
     before_marker()
@@ -310,82 +331,94 @@ def _run_over_archive(settings: AggregationSettings, s3: S3Client, clock) -> Run
         listed = archive.list_archive(s3, bucket, prefix, None, listed_at)
         chosen = archive.plan_files(listed, None, None, None, chosen.reason)
     listing_s = time.monotonic() - listing_started
-    reader = S3ObjectReader(settings.s3)
-
-    def refs_of(keys: list[str]) -> list[archive.EventRef]:
-        uris = [settings.s3.uri(key) for key in keys]
-        return archive.read_refs(lambda uri: reader.get(*parse_s3_uri(uri)), uris, settings.fetch_threads)
-
-    try:
-        refs = refs_of(chosen.to_read)
-        counted_images: set[str] = set()
-        if chosen.mode == INCREMENTAL:
-            counted_images = read_images(s3, bucket, settings.output_prefix, chosen.base_run)
-            again = {ref.image_id for ref in refs} & counted_images
-            if again:
-                why = f"{len(again)} image(s) counted by run {chosen.base_run} have newer events (processed again)"
-                listing_started = time.monotonic()
-                listed = archive.list_archive(s3, bucket, prefix, None, listed_at)
-                listing_s += time.monotonic() - listing_started
-                chosen = archive.plan_files(listed, None, None, None, why)
-                refs = refs_of(chosen.to_read)
-                counted_images = set()
-    finally:
-        reader.close()
-    latest, replaced = archive.latest(refs)
-    images = counted_images | set(latest)
+    counted_images = read_images(s3, bucket, settings.output_prefix, base_run) if chosen.mode == INCREMENTAL else set()
     if chosen.mode == FULL:
-        log.info(
-            "full recount of %s archive file(s) (%s event(s), %s image(s)) under s3://%s/%s (%s)",
-            len(listed),
-            len(refs),
-            len(latest),
-            bucket,
-            prefix,
-            chosen.reason,
-        )
+        log.info("full recount of %s archive file(s) under s3://%s/%s (%s)", len(listed), bucket, prefix, chosen.reason)
     else:
         log.info(
-            "%s new archive file(s) (%s event(s)) of %s listed in the hours since %s, added to run %s",
+            "%s new archive file(s) of %s listed in the hours since %s, added to run %s",
             len(chosen.to_read),
-            len(refs),
             len(listed),
             to_iso(since),
             chosen.base_run,
         )
+    try:
+        part_keys, counters, images = _count_archive_files(settings, s3, chosen, listed, listed_at, counted_images)
+    except CountedBefore as again:
+        # the base's totals hold these images' earlier events: only a recount gives their latest
+        why = f"{len(again.images)} image(s) counted by run {chosen.base_run} have newer events (processed again)"
+        log.info("%s: recounting everything", why)
+        listing_started = time.monotonic()
+        listed = archive.list_archive(s3, bucket, prefix, None, listed_at)
+        listing_s += time.monotonic() - listing_started
+        chosen = archive.plan_files(listed, None, None, None, why)
+        part_keys, counters, images = _count_archive_files(settings, s3, chosen, listed, listed_at, set())
+    log.info("the job counted %s image(s), each once (its latest event)", len(images))
+    return _result(settings, s3, chosen, listed, part_keys, counters, listing_s)
+
+
+class CountedBefore(Exception):
+    """Images an incremental run read were counted by its base run already."""
+
+    def __init__(self, images: set[str]):
+        super().__init__(f"{len(images)} image(s) counted before")
+        self.images = images
+
+
+def _count_archive_files(
+    settings: AggregationSettings,
+    s3: S3Client,
+    chosen: archive.ArchivePlan,
+    listed: list[tuple[str, str]],
+    listed_at,
+    counted_images: set[str],
+) -> tuple[list[str], dict, set[str]]:
+    """Run the job over the chosen files (each read once, by the job, which also says
+    which images it counted) and publish; CountedBefore (nothing published) when an
+    incremental run meets images its base counted."""
+    bucket = settings.s3.bucket
+    lateness = timedelta(seconds=settings.archive_lateness_s)
     ledger = archive.ledger_entries(listed, archive.window_start(listed_at, lateness))
     state = RunState(
         run_id=settings.run_id,
         mode=chosen.mode,
         interval=settings.interval.value,
-        input_prefix=prefix,
+        input_prefix=settings.archive_prefix,
         listed_at=to_iso(listed_at),
         objects=len(ledger),
         objects_read=len(chosen.to_read),
         base_run=chosen.base_run,
         reason=chosen.reason,
         source="archive",
-        images=len(images),
     )
+
+    def check(images: set[str]) -> None:
+        again = images & counted_images
+        if again:
+            raise CountedBefore(again)
+
+    def write_ledger(done: RunState, images: set[str]) -> None:
+        everything = counted_images | images
+        done = replace(done, images=len(everything))
+        write_state(s3, bucket, settings.output_prefix, done, ledger, archive.encode_images(everything))
+
     with tempfile.TemporaryDirectory(prefix="aggregation-") as scratch:
         scratch_dir = Path(scratch)
         per_split = max(FILES_PER_SPLIT, math.ceil(len(chosen.to_read) / FILES_SPLITS))
         manifests, _ = write_manifests(
             (events_line(settings.s3.uri(key)) for key in chosen.to_read), scratch_dir / "manifests", per_split
         )
-        superseded = archive.write_superseded(scratch_dir / SUPERSEDED_NAME, replaced) if replaced else None
-        part_keys, counters = _execute(
+        return _execute(
             settings,
             s3,
             scratch_dir,
             manifests,
             chosen.base_run,
-            len(refs),
+            len(manifests) * OBJECTS_PER_LOCAL_CORE,
             state,
-            lambda done: write_state(s3, bucket, settings.output_prefix, done, ledger, archive.encode_images(images)),
-            superseded,
+            write_ledger,
+            one_per_image=check,
         )
-    return _result(settings, s3, chosen, listed, part_keys, counters, listing_s)
 
 
 def _execute(
@@ -397,11 +430,15 @@ def _execute(
     records: int,
     state: RunState,
     write_ledger,
-    superseded: Path | None = None,
+    one_per_image=None,
 ):
     """Run the job over `manifests` (plus the base run's totals) and publish its parts,
     then `write_ledger(state)` (with the bad records counted), then `_SUCCESS`; the part
-    keys and the counters."""
+    keys and the counters.
+
+    `one_per_image` (runs over the archive): the job counts each image once and says
+    which it counted; `one_per_image(images)` sees them before anything is published (it
+    may raise), `write_ledger(state, images)` writes them; returns them too."""
     bucket = settings.s3.bucket
     prefix = run_prefix(settings.output_prefix, settings.run_id)
     if base_run is not None:
@@ -412,14 +449,16 @@ def _execute(
         log.info("adding to %s part file(s) of run %s", len(parts), base_run)
     task_env = write_task_env(settings.s3, scratch_dir)
     if settings.runner == "hadoop":
-        output_dir = f"s3a://{bucket}/{prefix}"
+        # over the archive the run publishes the job's output itself (it holds the
+        # images' ids too), so Hadoop writes it to the runner's own scratch space
+        output_dir = None if one_per_image else f"s3a://{bucket}/{prefix}"
         runner_args = hadoop_runner_args(settings, scratch_dir / "hadoop")
     elif settings.runner == "local":
         output_dir, runner_args = None, local_runner_args(records)
     else:
         output_dir, runner_args = None, []  # the runner's own scratch space
-    if superseded is not None:
-        runner_args = [*runner_args, "--files", f"{superseded}#{SUPERSEDED_NAME}", "--superseded", SUPERSEDED_NAME]
+    if one_per_image:
+        runner_args = [*runner_args, "--one-per-image"]
     py_files = zip_pipeline_common(scratch_dir) if settings.runner in CLUSTER_RUNNERS else None
     args = job_args(settings, manifests, task_env, output_dir, runner_args, py_files)
     job = MRObjectCounts(args=args)
@@ -437,6 +476,18 @@ def _execute(
                 raise RuntimeError(f"the job finished but s3://{bucket}/{prefix} has no _SUCCESS")
             part_keys = sorted(k for k in list_keys(s3, bucket, prefix) if is_part_key(k))
             write_ledger(state)
+        elif one_per_image:
+            images: set[str] = set()
+            part_keys = _publish(
+                runner,
+                s3,
+                bucket,
+                prefix,
+                before_marker=lambda: write_ledger(state, images),
+                images=images,
+                check=one_per_image,
+            )
+            return part_keys, counters, images
         else:
             part_keys = _publish(runner, s3, bucket, prefix, before_marker=lambda: write_ledger(state))
     return part_keys, counters

@@ -9,29 +9,26 @@ What a run lists and reads:
   new files alone. A listed file rewritten or deleted since makes it a full recount.
 
 An image processed twice (a consumer redelivery, a backfill beside the archiver's own
-files) has several events; like its metadata object, which the last processing
-overwrote, it counts once, as its latest event (greatest `processed_at`, then file and
-line). The driver reads the image ids of the files it is about to count: duplicates among
-them become the job's `superseded` list, and an image already counted by the base run
-(the base's `_images.txt.gz`) makes the run a full recount, since its old contribution is
-in the base's totals.
+files, an interrupted compaction) has several events; like its metadata object, which
+the last processing overwrote, it counts once, as its latest event (greatest
+`processed_at`, then file and line). The job does that (`--one-per-image`: its first step
+groups the events by image id) and says which images it counted; every file is read once,
+by the job. An image already counted by the base run (the base's `_images.txt.gz`) makes
+the run a full recount, since its old contribution is in the base's totals: the driver
+checks that before it publishes anything, and then recounts everything.
 """
 
 from __future__ import annotations
 
 import gzip
-import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Iterable, Mapping
 
-from pipeline_common.contracts import ContractError
-from pipeline_common.contracts.detection_archive import HOUR, decode_file, hour_prefixes, is_archive_file, key_hour
+from pipeline_common.contracts.detection_archive import HOUR, hour_prefixes, is_archive_file, key_hour
 from pipeline_common.s3 import list_folders
-from pipeline_common.timestamps import parse_iso
 
 from .increments import FULL, INCREMENTAL
 from .listing import list_range
@@ -39,20 +36,6 @@ from .listing import list_range
 log = logging.getLogger(__name__)
 
 IMAGES_NAME = "_images.txt.gz"
-
-
-@dataclass(frozen=True)
-class EventRef:
-    """Where one event of an image is: what choosing its latest event needs."""
-
-    image_id: str
-    processed_at: datetime
-    uri: str
-    number: int  # line in the file (decode_file's numbering)
-
-    @property
-    def order(self) -> tuple:
-        return self.processed_at, self.uri, self.number
 
 
 def window_start(listed_at: datetime, lateness: timedelta) -> datetime:
@@ -84,51 +67,6 @@ def list_archive(
 def archive_file_of(prefix: str, key: str) -> bool:
     """A file of the archive at `prefix` itself (not of one nested in a folder below it)."""
     return key.startswith(prefix) and is_archive_file(key) and key[len(prefix) :].startswith("date=")
-
-
-def event_refs(uri: str, payload: bytes) -> list[EventRef]:
-    """The (image id, processed_at) of each countable line; lines the job will count as
-    bad are left out here too."""
-    refs = []
-    try:
-        lines = decode_file(payload)
-    except ContractError:
-        return refs
-    for number, line in enumerate(lines):
-        try:
-            data = json.loads(line)
-            refs.append(EventRef(data["image_id"], parse_iso(data["processed_at"]), uri, number))
-        except (ValueError, KeyError, TypeError, ContractError):
-            continue
-    return refs
-
-
-def read_refs(get: Callable[[str], bytes], uris: list[str], threads: int = 16) -> list[EventRef]:
-    """The events of the files `uris` (fetched with `get(uri)`, many at a time)."""
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        bodies = pool.map(get, uris)
-        return [ref for uri, body in zip(uris, bodies, strict=True) for ref in event_refs(uri, body)]
-
-
-def latest(refs: Iterable[EventRef]) -> tuple[dict[str, EventRef], list[EventRef]]:
-    """Each image's latest event, and the events they replace."""
-    chosen: dict[str, EventRef] = {}
-    replaced = []
-    for ref in refs:
-        held = chosen.get(ref.image_id)
-        if held is None:
-            chosen[ref.image_id] = ref
-        elif ref.order > held.order:
-            replaced.append(held)
-            chosen[ref.image_id] = ref
-        else:
-            replaced.append(ref)
-    return chosen, replaced
-
-
-def write_superseded(path: Path, replaced: list[EventRef]) -> Path:
-    path.write_text("".join(f"{ref.uri}\t{ref.number}\n" for ref in replaced), encoding="utf-8")
-    return path
 
 
 @dataclass

@@ -9,9 +9,19 @@ Input, one line per record, in one of two formats (``--input-format``):
   This is how ``run_aggregation.py`` feeds the job: one GET per object is slow, but
   thousands of tiny input files are far slower in Hadoop (one split and task each).
   A line ``aggregates<TAB><uri>`` names a file of ``Aggregate`` lines instead (an
-  earlier run's totals): an incremental run adds the new records' counts to them.
+  earlier run's totals): an incremental run adds the new records' counts to them, and a
+  line ``events<TAB><uri>`` a file of the detection archive.
 
 Output: one ``Aggregate.to_line()`` JSON object per line.
+
+With ``--one-per-image`` (runs over the detection archive) an image with several events
+(processed again; a backfill beside the archiver's files; a compaction interrupted)
+counts once, as its latest event (greatest ``processed_at``, then file, then line), as its
+metadata object, which the last processing overwrote, would: the first step groups the
+events by image id and counts the latest one, the second adds up the counts. The output
+then also holds the ids of the images counted, in lines ``{"images":[...],...}``
+(``IMAGES_FIELD``), which the run keeps apart from its totals (``is_images_line``). Each
+archive file is read once, by the job.
 
 A record is bucketed by ``captured_at`` (converted to UTC). When ``captured_at`` is
 absent, not a string, not ISO-8601 or has no time zone, the record is bucketed by
@@ -24,9 +34,11 @@ S3 settings for the manifest format come from ``S3Settings.from_env()`` in the t
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator
 
 from mrjob.compat import jobconf_from_env
@@ -62,14 +74,26 @@ VERBATIM_OUTPUT = {
     "mapreduce.output.textoutputformat.separator": ",",
 }
 
+# ... and of the reducer that writes the lines with --one-per-image
+VERBATIM_REDUCER_OUTPUT = {
+    "stream.reduce.output.field.separator": ",",
+    "mapreduce.output.textoutputformat.separator": ",",
+}
+
 # manifest lines naming a file of Aggregate lines (an earlier run's totals) start so
 AGGREGATES_TAG = "aggregates"
 # ... and those naming a file of the detection archive (gzipped DetectionEvent lines)
 EVENTS_TAG = "events"
 TAGS = {AGGREGATES_TAG, EVENTS_TAG}
-# the file (shipped with the job) of archived events that a later event of the same image
-# replaces: `<uri><TAB><line number>` lines (see hadoop/archive.py)
-SUPERSEDED_NAME = "superseded.tsv"
+MICROSECOND = timedelta(microseconds=1)
+# --one-per-image: the key of an image's events in the first step, and of a chunk of the
+# counted images' ids afterwards (totals have three-part keys: label, source, bucket)
+IMAGE_KEY = "image"
+IMAGES_KEY = "images"
+IMAGES_FIELD = "images"
+IMAGES_PER_LINE = 10_000
+_IMAGES_LINE_START = ('{"' + IMAGES_FIELD + '":').encode("ascii")
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def parse_entry(line: str) -> tuple[str, str]:
@@ -80,14 +104,27 @@ def parse_entry(line: str) -> tuple[str, str]:
     return "metadata", line
 
 
-def read_superseded(path: str) -> set[tuple[str, int]]:
-    found = set()
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            uri, tab, number = line.rstrip("\n").rpartition("\t")
-            if tab:
-                found.add((uri, int(number)))
-    return found
+def images_line(image_ids: list[str]) -> str:
+    return json.dumps({IMAGES_FIELD: image_ids, "schema_version": 1}, separators=(",", ":"))
+
+
+def is_images_line(line: bytes) -> bool:
+    return line.startswith(_IMAGES_LINE_START)
+
+
+def images_of_line(line: bytes) -> list[str]:
+    return json.loads(line)[IMAGES_FIELD]
+
+
+def latest_event(values: Iterable[list]) -> tuple[list, int]:
+    """The latest of an image's events (`[[processed_us, uri, line], contributions]`
+    values) and how many it replaces."""
+    chosen, seen = None, 0
+    for value in values:
+        seen += 1
+        if chosen is None or value[0] > chosen[0]:
+            chosen = value
+    return chosen, seen - 1
 
 
 class BaseTotalsError(RuntimeError):
@@ -193,13 +230,33 @@ class MRObjectCounts(MRJob):
             help="manifest format: objects fetched concurrently per map task (default: 16)",
         )
         self.add_passthru_arg(
-            "--superseded",
-            default="",
-            help="archive files: a file of `<uri><TAB><line>` events not to count (a later event of the same "
-            "image replaces them)",
+            "--one-per-image",
+            action="store_true",
+            help="archive files: count each image once, as its latest event, and write the ids of the images "
+            'counted (lines of {"images": [...]})',
         )
 
     def steps(self):
+        if self.options.one_per_image:
+            return [
+                # no combiner: an image's events rarely share a map task
+                MRStep(
+                    mapper_init=self.mapper_init,
+                    mapper=self.mapper,
+                    mapper_final=self.mapper_final,
+                    reducer_init=self.reduce_latest_init,
+                    reducer=self.reduce_latest,
+                    reducer_final=self.reduce_latest_final,
+                ),
+                # no mapper either (no task process on -r local); the reducer writes the
+                # lines, verbatim as in the output step below
+                MRStep(
+                    reducer_init=self.write_line_init,
+                    reducer=self.add_up_and_write,
+                    reducer_final=self.write_line_final,
+                    jobconf=VERBATIM_REDUCER_OUTPUT,
+                ),
+            ]
         return [
             MRStep(
                 mapper_init=self.mapper_init,
@@ -208,20 +265,23 @@ class MRObjectCounts(MRJob):
                 combiner=self.combiner,
                 reducer=self.reducer,
             ),
-            # Hadoop streaming writes each output line as key, separator, value and
-            # makes a line without a tab all key, so every line would gain a trailing
-            # tab. This map-only step writes the lines with Hadoop splitting them at
-            # their first comma (every Aggregate line has several) and joining them
-            # back with a comma: unchanged. (An empty separator is dropped by Hadoop's
-            # option parsing, and the combiner shares the reducer's separator, hence a
-            # step of its own.)
-            MRStep(
-                mapper_init=self.write_line_init,
-                mapper=self.write_line,
-                mapper_final=self.write_line_final,
-                jobconf=VERBATIM_OUTPUT,
-            ),
+            self._output_step(),
         ]
+
+    def _output_step(self) -> MRStep:
+        # Hadoop streaming writes each output line as key, separator, value and
+        # makes a line without a tab all key, so every line would gain a trailing
+        # tab. This map-only step writes the lines with Hadoop splitting them at
+        # their first comma (every Aggregate line has several) and joining them back
+        # with a comma: unchanged. (An empty separator is dropped by
+        # Hadoop's option parsing, and the combiner shares the reducer's separator,
+        # hence a step of its own.)
+        return MRStep(
+            mapper_init=self.write_line_init,
+            mapper=self.write_line,
+            mapper_final=self.write_line_final,
+            jobconf=VERBATIM_OUTPUT,
+        )
 
     # --- map ---------------------------------------------------------------------
 
@@ -232,7 +292,6 @@ class MRObjectCounts(MRJob):
         self._in_flight: deque = deque()  # (kind, uri, future) in manifest order
         self._pool = None
         self._s3 = None
-        self._superseded = read_superseded(self.options.superseded) if self.options.superseded else set()
 
     def mapper(self, _, line):
         if self.options.input_format == "records":
@@ -324,10 +383,8 @@ class MRObjectCounts(MRJob):
             log.warning("%s: unreadable archive file skipped: %s", uri, error)
             self._tally[BAD_RECORDS, "unreadable archive file"] += 1
             return
+        one_per_image = self.options.one_per_image
         for number, line in enumerate(lines):
-            if (uri, number) in self._superseded:
-                self._tally[RECORDS, "replaced by a later event of the image"] += 1
-                continue
             self._tally[RECORDS, "read"] += 1
             try:
                 event = parse_detection_event(line)
@@ -336,9 +393,59 @@ class MRObjectCounts(MRJob):
                 log.warning("%s:%d: bad event skipped: %s", uri, number, bad)
                 self._tally[BAD_RECORDS, bad.reason] += 1
                 continue
+            if one_per_image:
+                order = [(event.processed_at - EPOCH) // MICROSECOND, uri, number]
+                counts = [[*key, detections] for key, (detections, _) in event_counts(event, self._interval)]
+                yield [IMAGE_KEY, event.image_id], [order, counts]
+                continue
             if not event.counts:
                 self._tally[RECORDS, "without detections"] += 1
             yield from event_counts(event, self._interval)
+
+    # --- --one-per-image: an image's latest event -------------------------------------
+
+    def reduce_latest_init(self):
+        self._tally = Counter()
+        self._images: list[str] = []
+        self._totals: dict[tuple, list[int]] = {}  # this task's sums, written at its end
+
+    def _add(self, key: tuple, detections: int, images: int) -> None:
+        held = self._totals.get(key)
+        if held is None:
+            self._totals[key] = [detections, images]
+        else:
+            held[0] += detections
+            held[1] += images
+
+    def reduce_latest(self, key, values):
+        if len(key) != 2:  # an earlier run's totals
+            self._add(tuple(key), *sum_counts(values))
+            return
+        (_, counts), replaced = latest_event(values)
+        if replaced:
+            self._tally[RECORDS, "replaced by a later event of the image"] += replaced
+        if not counts:
+            self._tally[RECORDS, "without detections"] += 1
+        for label, source, start, detections in counts:
+            self._add((label, source, start), detections, 1)
+        self._images.append(key[1])
+        yield from ()  # everything is written at the task's end (reduce_latest_final)
+
+    def reduce_latest_final(self):
+        for key, totals in sorted(self._totals.items()):
+            yield list(key), totals
+        self._images.sort()
+        for start in range(0, len(self._images), IMAGES_PER_LINE):
+            yield [IMAGES_KEY, self._images[start]], self._images[start : start + IMAGES_PER_LINE]
+        self._report_tally()
+
+    def add_up_and_write(self, key, values):
+        if len(key) == 2:  # chunks of image ids, as they are
+            for image_ids in values:
+                yield None, images_line(image_ids)
+            return
+        self._tally[RECORDS, "aggregates written"] += 1
+        yield None, aggregate_line(key, sum_counts(values), self._interval)
 
     # --- combine and reduce ---------------------------------------------------------
 

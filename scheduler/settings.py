@@ -20,6 +20,7 @@ from .timing import CronError, cron_trigger
 # so no PATH is needed; the stages never import each other.
 DEFAULT_AGGREGATION_COMMAND = (sys.executable, "-m", "hadoop")
 DEFAULT_INDEXER_COMMAND = (sys.executable, "-m", "es_indexer")
+DEFAULT_COMPACT_COMMAND = (sys.executable, "-m", "archiver", "compact", "--no-progress")
 
 
 def _words(value):
@@ -88,6 +89,14 @@ class SchedulerSettings(Settings):
         alias="SCHEDULER_INDEXER_COMMAND",
         description="The indexer's command (shell-style words), e.g. count-indexer; default: this Python with "
         "-m es_indexer. It gets --run-id and --summary-file appended.",
+    )
+
+    compact_command: Command = Field(
+        DEFAULT_COMPACT_COMMAND,
+        alias="SCHEDULER_COMPACT_COMMAND",
+        description="Run before each full recount: merges each closed hour of the detection archive into one file "
+        "(shell-style words), e.g. detection-archiver compact; default: this Python with -m archiver compact. It "
+        "gets --summary-file appended; when it fails the recount still runs.",
     )
 
     @model_validator(mode="after")

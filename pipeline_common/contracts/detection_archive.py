@@ -8,7 +8,8 @@ order. The archiver (`archiver/`) writes `part-<partition>-<first offset>` files
 detections topic: the hour is that of the batch's first message (its Kafka timestamp, in
 UTC), and a batch never spans two hours, so a batch read again after a crash gets the
 same name and overwrites the file. `detection-archiver backfill` writes
-`backfill-<n>` files from the metadata records, in the hour of their processing time.
+`backfill-<n>` files from the metadata records, in the hour of their processing time, and
+`detection-archiver compact` merges a closed hour's files into `compact-<digest>-<n>` files.
 
 The aggregation reads these files (a few large objects instead of one per image), and an
 incremental run lists only the hours since the previous run (`hour_prefixes`).
@@ -26,6 +27,7 @@ from .errors import ContractError
 ARCHIVE_PREFIX = "detections/"
 SUFFIX = ".jsonl.gz"
 HOUR = timedelta(hours=1)
+COMPACT_STEM = "compact-"
 _KEY = re.compile(r"date=(?P<date>\d{4}-\d{2}-\d{2})/hour=(?P<hour>\d{2})/(?P<name>[^/]+)$")
 
 
@@ -50,6 +52,13 @@ def part_key(prefix: str, hour: datetime, partition: int, first_offset: int) -> 
 def backfill_key(prefix: str, hour: datetime, number: int) -> str:
     """The backfill's `number`-th file of `hour`."""
     return f"{hour_prefix(prefix, hour)}backfill-{number:05d}{SUFFIX}"
+
+
+def compact_key(prefix: str, hour: datetime, digest: str, number: int) -> str:
+    """The `number`-th file of `hour`'s compaction into content `digest` (hex)."""
+    if not re.fullmatch(r"[0-9a-f]{1,64}", digest) or number < 0:
+        raise ContractError(f"a compacted file needs a hex digest and a number >= 0, got {digest!r}, {number}")
+    return f"{hour_prefix(prefix, hour)}{COMPACT_STEM}{digest}-{number:05d}{SUFFIX}"
 
 
 def key_hour(key: str) -> datetime:

@@ -6,10 +6,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from hadoop.archive import EventRef, latest, ledger_entries, list_archive, plan_files
+from archiver.compact import is_closed, merge
+from hadoop.archive import ledger_entries, list_archive, plan_files
+from hadoop.object_counts_job import latest_event
 from pipeline_common.contracts import ContractError
 from pipeline_common.contracts.detection_archive import (
     backfill_key,
+    compact_key,
     decode_file,
     encode_file,
     hour_prefixes,
@@ -68,13 +71,32 @@ def test_the_ledger_keeps_only_the_hours_a_later_run_lists_again():
 
 
 def test_an_image_counts_as_its_latest_event():
-    def ref(image, minute, uri="s3://b/f", number=0):
-        return EventRef(image, T + timedelta(minutes=minute), uri, number)
+    def value(minute, uri="s3://b/f", number=0):
+        return [[int((T + timedelta(minutes=minute)).timestamp() * 1e6), uri, number], [["person", "cam", "x", 1]]]
 
-    refs = [ref("a", 1), ref("a", 5, number=1), ref("b", 2), ref("a", 3, uri="s3://b/g")]
-    chosen, replaced = latest(refs)
-    assert chosen["a"] == refs[1] and chosen["b"] == refs[2]
-    assert sorted(replaced, key=lambda r: r.order) == [refs[0], refs[3]]
+    values = [value(1), value(5, number=1), value(3, uri="s3://b/g"), value(5, uri="s3://b/a", number=7)]
+    assert latest_event(values) == (values[1], 3)  # same time: the later file name wins ("f" > "a")
+    assert latest_event([values[0]]) == (values[0], 0)
+
+
+def test_a_merged_hour_holds_each_distinct_event_once_under_a_name_of_its_content():
+    a, b, c = b'{"e":1}', b'{"e":2}', b'{"e":3}'
+    digest, chunks = merge([encode_file([b, a]), encode_file([a, c])], per_file=2)
+    assert chunks == [[a, b], [c]]
+    assert merge([encode_file([c, b, a])], per_file=2) == (digest, chunks)  # same events, same name
+    assert merge([encode_file([a, b])])[0] != digest
+    key = compact_key("d/", T, digest, 1)
+    assert key == f"d/date=2026-11-28/hour=10/compact-{digest}-00001.jsonl.gz" and key_hour(key) == T.replace(minute=0)
+    with pytest.raises(ContractError):
+        merge([encode_file([a]), b"not gzip"])
+    with pytest.raises(ContractError):
+        compact_key("d/", T, "../x", 0)
+
+
+def test_an_hour_is_closed_once_it_ended_min_age_ago():
+    hour = T.replace(minute=0)
+    assert is_closed(hour, hour + timedelta(hours=4), timedelta(hours=3))
+    assert not is_closed(hour, hour + timedelta(hours=4) - timedelta(seconds=1), timedelta(hours=3))
 
 
 class ListingS3:

@@ -6,7 +6,15 @@ from datetime import datetime, timezone
 import pytest
 
 from hadoop.aggregation import merge_counters
-from hadoop.object_counts_job import BAD_RECORDS, RECORDS, TIMESTAMPS, BaseTotalsError, MRObjectCounts
+from hadoop.object_counts_job import (
+    BAD_RECORDS,
+    RECORDS,
+    TIMESTAMPS,
+    BaseTotalsError,
+    MRObjectCounts,
+    images_of_line,
+    is_images_line,
+)
 from pipeline_common.contracts import Aggregate, Interval, MetadataRecord, detection_event_from_record
 from pipeline_common.contracts.detection_archive import decode_file, encode_file
 
@@ -25,7 +33,7 @@ def run_job(tmp_path, lines, *options):
         runner.run()
         raw = b"".join(runner.cat_output()).decode("utf-8").splitlines()
         counters = merge_counters(runner.counters())
-    aggregates = [Aggregate.from_line(line) for line in raw]
+    aggregates = [Aggregate.from_line(line) for line in raw if not is_images_line(line.encode())]
     table = {(a.label, a.source, a.bucket_start): (a.detections, a.images) for a in aggregates}
     assert len(table) == len(aggregates), "one line per (label, source, bucket)"
     return table, counters, raw, aggregates
@@ -308,17 +316,29 @@ def test_archive_files_count_as_the_metadata_records_they_come_from(tmp_path, ma
     assert counters_e[RECORDS]["without detections"] == counters_r[RECORDS]["without detections"] == 1
 
 
-def test_superseded_events_are_not_counted(tmp_path, make_record):
+def test_an_image_counts_once_as_its_latest_event(tmp_path, make_record):
     first = make_record(["person"])
     again = dict(first, detections=first["detections"] * 2, processed_at="2026-11-28T13:00:00Z")
-    path = _archive_file(tmp_path / "a.jsonl.gz", [first, again])
-    superseded = tmp_path / "superseded.tsv"
-    superseded.write_text(f"{path}\t0\n", encoding="utf-8")
-    table, counters, _, _ = run_job(
-        tmp_path, [f"events\t{path}"], "--input-format", "manifest", "--superseded", str(superseded)
+    other = make_record(["car"])
+    one = _archive_file(tmp_path / "a.jsonl.gz", [again, other])
+    two = _archive_file(tmp_path / "b.jsonl.gz", [first, first])  # older, and the same event twice
+    table, counters, raw, _ = run_job(
+        tmp_path, [f"events\t{one}", f"events\t{two}"], "--input-format", "manifest", "--one-per-image"
     )
-    assert table == {("person", "front-door", utc(2026, 11, 28, 10)): (2, 1)}
-    assert counters[RECORDS]["replaced by a later event of the image"] == 1
+    hour = utc(2026, 11, 28, 10)
+    assert table == {("person", "front-door", hour): (2, 1), ("car", "front-door", hour): (1, 1)}
+    assert counters[RECORDS]["replaced by a later event of the image"] == 2
+    assert counters[RECORDS]["read"] == 4
+    images = [image for line in raw if is_images_line(line.encode()) for image in images_of_line(line.encode())]
+    assert sorted(images) == sorted({first["image_id"], other["image_id"]})
+
+
+def test_without_one_per_image_every_event_counts(tmp_path, make_record):
+    first = make_record(["person"])
+    path = _archive_file(tmp_path / "a.jsonl.gz", [first, first])
+    table, _, raw, _ = run_job(tmp_path, [f"events\t{path}"], "--input-format", "manifest")
+    assert table == {("person", "front-door", utc(2026, 11, 28, 10)): (2, 2)}
+    assert not any(is_images_line(line.encode()) for line in raw)
 
 
 def test_bad_lines_of_an_archive_file_are_counted_and_skipped(tmp_path, make_record):

@@ -1,6 +1,7 @@
 """The aggregation CLI's pure pieces: settings, manifests, the task env file, job args."""
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,8 @@ def test_job_args_for_local_runner():
     assert args[args.index("--cmdenv") + 1] == f"PIPELINE_DOTENV={TASK_ENV_NAME}"
     assert "--output-dir" not in args
     assert args[-1] == "/m/manifest-00000.txt"
+    if sys.version_info < (3, 12):  # tasks import stdlib's distutils, not setuptools' (quicker to start)
+        assert "SETUPTOOLS_USE_DISTUTILS=stdlib" in args
 
 
 def test_job_args_keep_a_chosen_mrjob_conf():

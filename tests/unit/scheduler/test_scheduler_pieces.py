@@ -62,6 +62,7 @@ def test_settings_defaults_and_overrides():
     settings = SchedulerSettings.from_env(ENV)
     assert (settings.cron, settings.full_cron, settings.lease_s) == ("*/15 * * * *", "30 2 * * *", 120)
     assert settings.aggregation_command == DEFAULT_AGGREGATION_COMMAND
+    assert settings.compact_command[-3:] == ("archiver", "compact", "--no-progress")
     assert settings.es.runs_index == "pipeline-batch-runs"
     settings = SchedulerSettings.from_env(
         {
@@ -69,12 +70,14 @@ def test_settings_defaults_and_overrides():
             "SCHEDULER_CRON": "*/5 * * * *",
             "SCHEDULER_FULL_CRON": "",
             "SCHEDULER_AGGREGATION_COMMAND": "count-aggregation -r 'local'",
+            "SCHEDULER_COMPACT_COMMAND": "detection-archiver compact --min-age-hours 6",
         },
         cron="0 * * * *",
         lock_wait_s=0,
     )
     assert (settings.cron, settings.full_cron, settings.lock_wait_s) == ("0 * * * *", "", 0)
     assert settings.aggregation_command == ("count-aggregation", "-r", "local")
+    assert settings.compact_command == ("detection-archiver", "compact", "--min-age-hours", "6")
 
 
 @pytest.mark.parametrize(
