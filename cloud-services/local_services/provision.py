@@ -17,10 +17,8 @@ from pathlib import Path
 from typing import Mapping
 
 from .accounts import (
-    Account,
     apply_kafka,
     jaas_config,
-    s3_identities as s3_identity_file,
     stage_acl_bindings,
     write_es_file_realm,
 )
@@ -53,20 +51,9 @@ def write_files(directory: Path, access: AccessSettings, kafka_admin_password: s
     s3_identities = directory / "s3" / "s3.json"
     s3_identities.parent.mkdir(parents=True, exist_ok=True)
     s3_identities.unlink(missing_ok=True)
-    admin, dashboard = access.s3_admin, access.api_s3
     fd = os.open(s3_identities, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
     with os.fdopen(fd, "w") as handle:
-        handle.write(
-            json.dumps(
-                s3_identity_file(
-                    Account(admin.access_key.get_secret_value(), admin.secret_key.get_secret_value()),
-                    Account(dashboard.access_key.get_secret_value(), dashboard.secret_key.get_secret_value()),
-                    admin.bucket,
-                    access.archiver_s3_account,
-                ),
-                indent=2,
-            )
-        )
+        handle.write(json.dumps(access.s3_identities(), indent=2))
     private = [jaas, s3_identities, *(es_dir / name for name in ("roles.yml", "users", "users_roles"))]
     for path in private:
         path.chmod(0o400)
