@@ -79,8 +79,7 @@ class Archiver:
     stop: threading.Event
     flush_s: float = 120.0
     max_records: int = 50_000
-    retry_initial_s: float = 0.5
-    retry_max_s: float = 30.0
+    backoff: Backoff = Backoff()  # between tries of an S3 write that failed for a while
     limits: RunLimits = RunLimits()
     summary: Summary = field(default_factory=Summary)
 
@@ -99,17 +98,14 @@ class Archiver:
             stop=stop,
             flush_s=settings.flush_s,
             max_records=settings.max_records,
-            retry_initial_s=settings.retry_initial_s,
-            retry_max_s=settings.retry_max_s,
+            backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),
             limits=limits,
         )
 
     # --- the loop ------------------------------------------------------------------------
     def run(self) -> Summary:
         self._watch = RunWatch(self.limits, self.stop, "event")
-        self.consumer.subscribe(
-            [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
-        )
+        self._watch.subscribe(self.consumer, [self.topic], self._on_revoke, self._on_lost)
         try:
             while not self._finished():
                 wait = min(1.0, self.flush_s)
@@ -192,7 +188,7 @@ class Archiver:
         self._commit(batch.partition, batch.last_offset + 1)
 
     def _put(self, key: str, body: bytes) -> None:
-        delays = Backoff(self.retry_initial_s, self.retry_max_s).delays()
+        delays = self.backoff.delays()
         while True:
             try:
                 self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/gzip")
@@ -218,10 +214,6 @@ class Archiver:
             log.warning("commit of %s/%d@%d failed: %s", self.topic, partition, next_offset, error)
 
     # --- rebalancing ---------------------------------------------------------------------
-    def _on_assign(self, consumer, partitions) -> None:
-        self._watch.assigned()
-        log.info("assigned %s", partition_names(partitions))
-
     def _on_revoke(self, consumer, partitions) -> None:
         log.info("revoking %s: writing their batches first", partition_names(partitions))
         self._flush_all({tp.partition for tp in partitions})

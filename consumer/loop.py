@@ -126,11 +126,7 @@ class ConsumerLoop:
 
     # --- rebalancing -------------------------------------------------------------------
     def subscribe(self, topics: list[str]) -> None:
-        self.consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
-
-    def _on_assign(self, consumer, partitions) -> None:
-        self._watch.assigned()
-        log.info("assigned %s", partition_names(partitions))
+        self._watch.subscribe(self.consumer, topics, self._on_revoke, self._on_lost)
 
     def _on_revoke(self, consumer, partitions) -> None:
         log.info("revoking %s: committing finished work first", partition_names(partitions))

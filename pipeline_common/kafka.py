@@ -97,6 +97,15 @@ class RunWatch:
         self.assigned_once = True
         self.last_seen = time.monotonic()
 
+    def subscribe(self, consumer, topics: list[str], on_revoke, on_lost) -> None:
+        """Subscribe `consumer` to `topics`; each assignment is logged and counts as activity."""
+
+        def on_assign(_consumer, partitions) -> None:
+            self.assigned()
+            log.info("assigned %s", partition_names(partitions))
+
+        consumer.subscribe(topics, on_assign=on_assign, on_revoke=on_revoke, on_lost=on_lost)
+
     def seen(self) -> None:
         self.last_seen = time.monotonic()
 

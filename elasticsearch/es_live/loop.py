@@ -76,8 +76,7 @@ class LiveIndexer:
     batch_size: int = 500
     batch_wait_s: float = 0.5
     retention_check_s: float = 3600.0
-    retry_initial_s: float = 0.5
-    retry_max_s: float = 30.0
+    backoff: Backoff = Backoff()  # between tries of a bulk request or a dead letter
     limits: RunLimits = RunLimits()
     clock: Callable[[], datetime] = utc_now
     delivery_timeout_s: float = 40.0
@@ -90,9 +89,7 @@ class LiveIndexer:
     # --- the loop ------------------------------------------------------------------------
     def run(self) -> Summary:
         self._watch = RunWatch(self.limits, self.stop, "event")
-        self.consumer.subscribe(
-            [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
-        )
+        self._watch.subscribe(self.consumer, [self.topic], self._on_revoke, self._on_lost)
         try:
             while not self._finished():
                 self._maybe_drop_expired()
@@ -108,10 +105,6 @@ class LiveIndexer:
 
     def _finished(self) -> bool:
         return self.summary.stop_for(self._watch.why_stop(self.summary.received))
-
-    def _on_assign(self, consumer, partitions) -> None:
-        self._watch.assigned()
-        log.info("assigned %s", partition_names(partitions))
 
     def _on_revoke(self, consumer, partitions) -> None:
         # every batch is committed before the next poll, so nothing is pending here
@@ -171,7 +164,7 @@ class LiveIndexer:
         """Write until every document is acknowledged or rejected for good; the rejected."""
         pending = list(batch.actions.values())
         rejected: list[tuple[tuple[str, str], str]] = []
-        delays, attempt = Backoff(self.retry_initial_s, self.retry_max_s).delays(), 0
+        delays, attempt = self.backoff.delays(), 0
         while pending:
             outcome = index.write(self.es, pending)
             self.summary.indexed += len(outcome.acknowledged)
@@ -221,7 +214,7 @@ class LiveIndexer:
     def _dead_letter(self, message: OriginalMessage, stage: str, reason: str) -> None:
         """Publish until the broker acknowledges; the batch's offsets wait for it."""
         payload = serialize_dead_letter(message, stage, reason, self.group_id, self.clock())
-        delays = Backoff(self.retry_initial_s, self.retry_max_s).delays()
+        delays = self.backoff.delays()
         while True:
             error = self._deliver(payload, message.key)
             if error is None:

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from archiver.loop import Archiver, RunLimits
 from pipeline_common.contracts import DetectionEvent, serialize_detection_event
 from pipeline_common.contracts.detection_archive import decode_file, part_key
+from pipeline_common.retry import Backoff
 from tests.support import fakes
 
 HOUR_10 = datetime(2026, 11, 28, 10, 0, tzinfo=timezone.utc)
@@ -43,9 +44,11 @@ def event(number: int) -> bytes:
     )
 
 
-def archive(batches, s3=None, **options):
+def archive(batches, s3=None, stop_when_drained=True, **options):
+    """A run over `batches`; it ends once they are handed out, unless `stop_when_drained`
+    is False (then a limit must end it)."""
     stop = threading.Event()
-    consumer = Consumer(batches, stop)
+    consumer = Consumer(batches, stop if stop_when_drained else threading.Event())
     s3 = s3 if s3 is not None else fakes.FakeS3()
     summary = Archiver(
         consumer=consumer,
@@ -54,7 +57,7 @@ def archive(batches, s3=None, **options):
         topic="detections",
         prefix="detections/",
         stop=stop,
-        retry_initial_s=0.01,
+        backoff=Backoff(0.01, 30.0),
         **options,
     ).run()
     return summary, consumer, s3
@@ -132,16 +135,7 @@ def test_refused_credentials_stop_without_committing():
 
 
 def test_idle_timeout_ends_the_run_and_writes_what_is_in_hand():
-    stop = threading.Event()
-    consumer = Consumer([[Message(event(1), 0)]], threading.Event())  # never sets our stop
-    s3 = fakes.FakeS3()
-    summary = Archiver(
-        consumer=consumer,
-        s3=s3,
-        bucket="b",
-        topic="detections",
-        prefix="detections/",
-        stop=stop,
-        limits=RunLimits(idle_timeout_s=0.05),
-    ).run()
+    summary, consumer, _ = archive(
+        [[Message(event(1), 0)]], stop_when_drained=False, limits=RunLimits(idle_timeout_s=0.05)
+    )
     assert "idle-timeout" in summary.stopped_by and summary.files == 1 and consumer.commits == [(0, 1)]
