@@ -307,7 +307,9 @@ def alerts() -> Response:
 def parse_limit(text: str | None) -> int:
     if text is None:
         return 20
-    if not text.isdigit() or not 1 <= int(text) <= MAX_ALERTS:
+    # ASCII digits only, and few: int() takes "²" for a digit it cannot read, and refuses
+    # thousands of digits (both were a 500)
+    if not (text.isascii() and text.isdigit() and len(text) <= 3) or not 1 <= int(text) <= MAX_ALERTS:
         raise ParamError(f"limit: expected a whole number from 1 to {MAX_ALERTS}; got {shown(text)}")
     return int(text)
 

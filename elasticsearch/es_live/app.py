@@ -11,12 +11,13 @@ from confluent_kafka.admin import AdminClient
 from elastic_transport import TransportError
 from elasticsearch import ApiError
 
+from pipeline_common.alerts import ensure_indices
 from pipeline_common.clients import elasticsearch_client
 from pipeline_common.contracts.live_index import index_pattern
 from pipeline_common.kafka import ensure_topic
 
 from . import index
-from .alerts import AlertWatch, ensure_indices
+from .alerts import AlertWatch
 from .loop import LiveIndexer, RunLimits, Summary
 from .settings import LiveIndexerSettings
 
@@ -47,7 +48,7 @@ def alert_watch(es, settings: LiveIndexerSettings) -> AlertWatch | None:
         index_pattern(settings.es.live_index_prefix),
         settings.es.alert_rules_index,
         settings.es.alerts_index,
-        webhook_url=settings.alert_webhook_url or None,
+        webhook_url=settings.alerts.webhook_url or None,
         delay_s=settings.alert_delay_s,
     )
     try:
