@@ -29,24 +29,22 @@ MAX_NAME_LENGTH = 1000  # as the API takes names
 MAX_ABOVE = 10**15  # a count stored as an Elasticsearch long, far above any real one
 _NAME = re.compile(r"\w(?:[\w .:/()+,@#-]*[\w)])?")
 
+# What a rule says, in a rule and in each alert it fired.
+_RULE_FIELDS: dict[str, Any] = {
+    "label": {"type": "keyword"},
+    "source": {"type": "keyword"},
+    "interval": {"type": "keyword"},
+    "above": {"type": "long"},
+}
 RULES_MAPPING: dict[str, Any] = {
     "dynamic": "strict",
-    "properties": {
-        "label": {"type": "keyword"},
-        "source": {"type": "keyword"},
-        "interval": {"type": "keyword"},
-        "above": {"type": "long"},
-        "created_at": {"type": "date"},
-    },
+    "properties": {**_RULE_FIELDS, "created_at": {"type": "date"}},
 }
 ALERTS_MAPPING: dict[str, Any] = {
     "dynamic": "strict",
     "properties": {
         "rule_id": {"type": "keyword"},
-        "label": {"type": "keyword"},
-        "source": {"type": "keyword"},
-        "interval": {"type": "keyword"},
-        "above": {"type": "long"},
+        **_RULE_FIELDS,
         "bucket_start": {"type": "date"},
         "count": {"type": "long"},
         "fired_at": {"type": "date"},

@@ -1,19 +1,18 @@
 """bulk_index against a scripted fake node: retries on 429/5xx, per-document failures."""
 
 import json
-from collections import namedtuple
 from datetime import datetime, timezone
 
 import pytest
-from elastic_transport import ApiResponseMeta, BaseNode, HttpHeaders
+from elastic_transport import BaseNode
 from elasticsearch import Elasticsearch
 
 from es_indexer.documents import actions, encoded_actions
 from es_indexer.index import bulk_index
 from pipeline_common.contracts import Aggregate, Interval
+from tests.support import fakes
 
 HOUR = datetime(2026, 11, 28, 10, tzinfo=timezone.utc)
-NodeResponse = namedtuple("NodeResponse", "meta body")  # what a node hands the transport
 
 
 class ScriptedNode(BaseNode):
@@ -40,14 +39,7 @@ class ScriptedNode(BaseNode):
                     item["error"] = {"type": "rejected", "reason": f"status {item_status}"}
                 items.append({"index": item})
             payload = {"took": 1, "errors": any(s >= 300 for s in item_statuses), "items": items}
-        meta = ApiResponseMeta(
-            status=status,
-            http_version="1.1",
-            duration=0.0,
-            node=self.config,
-            headers=HttpHeaders({"x-elastic-product": "Elasticsearch", "content-type": "application/json"}),
-        )
-        return NodeResponse(meta, json.dumps(payload).encode())
+        return fakes.node_response(self.config, status, payload)
 
 
 def client(script):
