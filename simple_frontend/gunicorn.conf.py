@@ -12,8 +12,8 @@ simple_frontend/cache.py), so threads serve many clients per process; one proces
 core keeps the Python work parallel. The app is not preloaded: each worker makes its own
 Elasticsearch client (its own connection pool) after the fork, and its own answer cache.
 Measured on the 2-core machine (benchmarks/api_latency.py, answers from the cache, load
-~12): 2 workers x 8 threads served 1859-1972 req/s; x 4 threads about half (930-1020:
-with fewer threads than connections a request waits for a thread); x 16 no more (1816-1891).
+~12): 2 workers x 8 threads served 1859-1972 req/s; x 4 threads about half (930-1020),
+x 16 no more (1816-1891): two runs each, so a rule of thumb, not a law.
 """
 
 from simple_frontend.settings import FrontendSettings
