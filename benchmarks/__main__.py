@@ -25,6 +25,7 @@ BENCHMARKS = {  # name -> module in this package
     "thumbnails": "thumbnail_latency",
     "edge": "edge_latency",
     "freshness": "freshness",
+    "alerts": "alert_latency",
     "hadoop-cluster": "hadoop_cluster",
     "contracts": "contract_parsing",
 }

@@ -439,7 +439,9 @@ def _es_account(stage: str, prefix: str, rights: str) -> tuple:
 _FRONTEND_ES = _es_account("dashboard API", "FRONTEND", "reads the count indices and run records, nothing else")
 _INDEXER_ES = _es_account("batch indexer", "INDEXER", "writes the ES_INDEX* indices only")
 _LIVE_ES = _es_account("live indexer", "LIVE", "writes the live indices only, and their template")
-_SCHEDULER_ES = _es_account("scheduler", "SCHEDULER", "its lease and run records only")
+_SCHEDULER_ES = _es_account(
+    "scheduler", "SCHEDULER", "its lease and run records; reads the counts and alert rules, records alerts"
+)
 
 
 class FrontendElasticsearchSettings(ElasticsearchSettings):

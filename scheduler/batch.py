@@ -11,12 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
+from elastic_transport import TransportError
+from elasticsearch import ApiError
+
 from pipeline_common.contracts import batch_runs
 from pipeline_common.lease import LOCK_MAPPINGS, Lease, LeaseKeeper, ensure_index
 from pipeline_common.output_runs import new_run_id
 from pipeline_common.timestamps import utc_now
 
 from . import metrics
+from .alerts import BatchAlerts, Snapshot
 from .records import RunRecord, RunRecords
 from .settings import SchedulerSettings
 from .steps import StepResult, run_step
@@ -40,6 +44,7 @@ class BatchContext:
     stop: threading.Event  # set when the scheduler shuts down
     clock: Callable[[], datetime] = utc_now
     runner: str = ""
+    alerts: BatchAlerts | None = None  # the alert rules, checked on what each run indexed
 
     def __post_init__(self) -> None:
         self.runner = self.runner or runner_name()
@@ -132,11 +137,35 @@ def _skipped(ctx: BatchContext, record: RunRecord, reason: str) -> RunRecord:
     return record
 
 
+def _alerts_before(ctx: BatchContext, record: RunRecord) -> Snapshot | None:
+    """The rules' breached buckets before the run; None (said in the record) when they
+    cannot be read: the run goes on, its new breaches are not checked."""
+    if ctx.alerts is None:
+        return None
+    try:
+        return ctx.alerts.before_run()
+    except (ApiError, TransportError) as error:
+        record.alerts = {"error": f"the alert rules or the batch index could not be read: {error}"[:500]}
+        log.error("run %s: alerts not checked: %s", record.run_id, record.alerts["error"])
+        return None
+
+
+def _alerts_after(ctx: BatchContext, record: RunRecord, snapshot: Snapshot | None) -> None:
+    if ctx.alerts is None or snapshot is None:
+        return
+    try:
+        record.alerts = ctx.alerts.after_run(snapshot, record.run_id)
+    except (ApiError, TransportError) as error:
+        record.alerts = {"error": f"checking the alert rules failed: {error}"[:500]}
+        log.error("run %s: %s", record.run_id, record.alerts["error"])
+
+
 def _run(ctx: BatchContext, record: RunRecord, lease: Lease) -> RunRecord:
     settings = ctx.settings
     record.started_at = ctx.clock()
     record.run_id = new_run_id(record.started_at)
     ctx.records.write(record)
+    snapshot = _alerts_before(ctx, record)
     log.info(
         "%s run %s (%s, due %s) started", record.kind, record.run_id, record.trigger, record.scheduled_for.isoformat()
     )
@@ -159,6 +188,8 @@ def _run(ctx: BatchContext, record: RunRecord, lease: Lease) -> RunRecord:
             )
             record.indexer = {**indexer.summary, "exit_code": indexer.exit_code}
             problem = _step_outcome("indexer", indexer)
+            if not indexer.stopped_because:  # what it indexed, even with some lines skipped
+                _alerts_after(ctx, record, snapshot)
     record.finished_at = ctx.clock()
     if not problem:
         record.outcome = batch_runs.SUCCESS

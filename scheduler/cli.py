@@ -29,6 +29,7 @@ from pipeline_common.environment import SettingsError
 from pipeline_common.logs import configure_logging
 from pipeline_common.metrics import serve_metrics
 
+from .alerts import BatchAlerts
 from .batch import BatchContext, run_batch
 from .records import RunRecords
 from .service import serve
@@ -61,6 +62,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def batch_alerts(es, settings: SchedulerSettings) -> BatchAlerts:
+    """The alert rules (ES_ALERT_RULES_INDEX), checked on the batch index (ES_INDEX) after
+    each run; alerts recorded in ES_ALERTS_INDEX and posted to ALERT_WEBHOOK_URL if set."""
+    return BatchAlerts(
+        es,
+        settings.es.index,
+        settings.es.alert_rules_index,
+        settings.es.alerts_index,
+        webhook_url=settings.alerts.webhook_url or None,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.verbose)
@@ -77,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             for source in records.recent(args.n):
                 print(json.dumps(source, sort_keys=True))
             return 0
-        ctx = BatchContext(settings, es, records, threading.Event())
+        ctx = BatchContext(settings, es, records, threading.Event(), alerts=batch_alerts(es, settings))
         if args.command == "run":
             serve_metrics(settings.metrics)
             serve(ctx)

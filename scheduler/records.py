@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from elasticsearch import NotFoundError
+from elasticsearch import AuthorizationException, NotFoundError
 
 from pipeline_common.contracts import batch_runs
 from pipeline_common.lease import ensure_index
 from pipeline_common.timestamps import parse_iso, to_iso
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,6 +31,7 @@ class RunRecord:
     reason: str = ""
     aggregation: dict[str, Any] = field(default_factory=dict)
     indexer: dict[str, Any] = field(default_factory=dict)
+    alerts: dict[str, Any] = field(default_factory=dict)  # rules checked, new breaches, alerts fired; or error
 
     def document(self) -> dict[str, Any]:
         data = asdict(self)
@@ -41,12 +45,29 @@ class RunRecord:
 class RunRecords:
     def __init__(self, es, index: str):
         self.es, self.index = es, index
+        self.unmapped: frozenset[str] = frozenset()  # fields the index cannot take (left out of records)
 
     def ensure_index(self) -> None:
         ensure_index(self.es, self.index, batch_runs.MAPPINGS, batch_runs.SETTINGS)
+        # an index made before a field was added gets it (adding fields only: no rewrite)
+        try:
+            self.es.indices.put_mapping(index=self.index, properties=batch_runs.MAPPINGS["properties"])
+        except AuthorizationException as error:
+            mapped = self.es.indices.get_mapping(index=self.index)
+            properties = next(iter(mapped.body.values()))["mappings"].get("properties", {})
+            self.unmapped = frozenset(batch_runs.MAPPINGS["properties"]) - set(properties)
+            if self.unmapped:
+                log.warning(
+                    "%s lacks the field(s) %s and this account may not add them (%s): records are written "
+                    "without them; grant the scheduler's role indices:admin/mapping/put (local_services/accounts.py)",
+                    self.index,
+                    ", ".join(sorted(self.unmapped)),
+                    error.message,
+                )
 
     def write(self, record: RunRecord) -> None:
-        self.es.index(index=self.index, id=record.record_id, document=record.document(), refresh="wait_for")
+        document = {k: v for k, v in record.document().items() if k not in self.unmapped}
+        self.es.index(index=self.index, id=record.record_id, document=document, refresh="wait_for")
 
     def _newest(self, body: dict) -> dict[str, Any] | None:
         try:

@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field, model_validator
 from pydantic_settings import NoDecode
 
+from pipeline_common.alerts import AlertSettings
 from pipeline_common.environment import EMPTY_IS_A_VALUE, Settings, SettingsError
 from pipeline_common.metrics import MetricsPort, MetricsSettings
 from pipeline_common.settings import SchedulerElasticsearchSettings, SchedulerLockIndex
@@ -42,6 +43,7 @@ class SchedulerMetrics(MetricsSettings):
 class SchedulerSettings(Settings):
     es: SchedulerElasticsearchSettings  # its own account; its runs_index (ES_RUNS_INDEX) holds the run records
     metrics: SchedulerMetrics = Field(default_factory=SchedulerMetrics)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)  # ALERT_WEBHOOK_URL, shared with the live indexer
     cron: str = Field(
         "*/15 * * * *",
         alias="SCHEDULER_CRON",

@@ -4,7 +4,10 @@ PIPELINE_SERVICES chooses where they come from:
   local     (default) the processes of `python -m local_services up`, started here when
             they are not ready yet and left running afterwards, so the next run is quick;
   external  endpoints and credentials from the environment / .env; nothing is started;
-  docker    docker-compose.dev.yml through testcontainers, when a Docker engine answers.
+  docker    docker-compose.dev.yml through testcontainers, when a Docker engine answers;
+  isolated  a stack of the session's own, on free ports in a folder of its own, started
+            here and stopped and deleted when the session ends (tests.support.isolated_stack):
+            the fault tests, which kill services, run only there.
 
 Fixtures are created on first use, so `pytest tests/unit` never starts anything; a unit
 test that asks for a service fixture fails with a message instead.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -147,14 +151,45 @@ def _start_docker(request) -> dict[str, str]:
     return env
 
 
+def _start_isolated(request) -> dict[str, str]:
+    from local_services.envfile import LOCAL_CA, ensure_env_file
+    from local_services.paths import Paths
+    from tests.support.isolated_stack import IsolatedStack
+
+    # the secrets every stack of this checkout is provisioned with (the first `up` writes them)
+    ca = Paths.from_env(read_environment()).ca_cert
+    ensure_env_file(PROJECT_ROOT / ".env.example", DEFAULT_DOTENV, values={LOCAL_CA: str(ca)})
+    stack = IsolatedStack(read_environment())
+    request.addfinalizer(lambda: _stop_isolated(stack))
+    # A session ended by SIGTERM (a CI timeout, `timeout`) stops its stack too: pytest runs
+    # the finalizers on KeyboardInterrupt, not when the interpreter is terminated.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        stack.start()
+    except AssertionError as error:
+        pytest.fail(f"the session's own stack did not start: {error}", pytrace=False)
+    return stack.env
+
+
+def _stop_isolated(stack) -> None:
+    result = stack.stop()
+    if result is not None and result.returncode != 0:
+        pytest.fail(
+            f"the session's own stack did not stop; its state is in {stack.local_dir}:\n"
+            f"{result.stdout}{result.stderr[-4000:]}",
+            pytrace=False,
+        )
+
+
 class HarnessSettings(Settings):
     """The test harness's own setting (not the pipeline's, so it lives here)."""
 
-    mode: Literal["local", "external", "docker"] = Field(
+    mode: Literal["local", "external", "docker", "isolated"] = Field(
         "local",
         alias="PIPELINE_SERVICES",
         description="Where the integration tests get their services: local (start them with local_services, "
-        "the default), external (the endpoints configured, nothing started) or docker (docker-compose.dev.yml).",
+        "the default), external (the endpoints configured, nothing started), docker (docker-compose.dev.yml) "
+        "or isolated (a stack of the session's own, on free ports, deleted afterwards; the fault tests).",
     )
 
 
@@ -169,6 +204,8 @@ def pipeline_env(request) -> dict[str, str]:
         return _start_local()
     if mode == "docker":
         return _start_docker(request)
+    if mode == "isolated":
+        return _start_isolated(request)
     return read_environment()
 
 
@@ -313,13 +350,14 @@ def unique_name():
 def own_service(pipeline_env):
     """`own_service("kafka")`: a service of this checkout's own local stack, for fault tests
     that kill it (tests.support.services.OwnService); started again after the test if it is
-    still down. Skipped unless the services are this checkout's (PIPELINE_SERVICES=local)."""
+    still down. Only on the session's own stack (PIPELINE_SERVICES=isolated, as `make test`
+    runs them): never on services others use, nor on this checkout's everyday stack."""
     from local_services import stack
     from local_services.settings import LocalSettings
     from tests.support.services import OwnService
 
-    if HarnessSettings.from_env().mode != "local":
-        pytest.skip("fault tests kill services: only with this checkout's own stack (PIPELINE_SERVICES=local)")
+    if HarnessSettings.from_env().mode != "isolated":
+        pytest.skip("fault tests kill services: only on the session's own stack (PIPELINE_SERVICES=isolated)")
     settings = LocalSettings.from_env(pipeline_env)
     taken: list[OwnService] = []
 

@@ -57,8 +57,8 @@ class Names:
     live_index_prefix: str = "object-counts-live-"
     runs_index: str = "pipeline-batch-runs"  # the scheduler's records of batch runs
     lock_index: str = "pipeline-batch-locks"  # the scheduler's lease
-    alert_rules_index: str = "pipeline-alert-rules"  # operators write, the live indexer reads
-    alerts_index: str = "pipeline-alerts"  # the live indexer writes, the API reads
+    alert_rules_index: str = "pipeline-alert-rules"  # operators write, the live indexer and scheduler read
+    alerts_index: str = "pipeline-alerts"  # the live indexer and the scheduler write, the API reads
 
     @property
     def batch_indices(self) -> str:
@@ -233,14 +233,27 @@ def es_roles(names: Names) -> dict[str, dict]:
                 },
             ],
         },
-        # the batch scheduler: its lease and its run records (the steps it starts use their own)
+        # the batch scheduler: its lease and its run records (the steps it starts use their own;
+        # a new field in an older runs index's mapping); after each run it checks the alert
+        # rules on the counts (read) and records each alert fired, as the live indexer does
         "pipeline_scheduler": {
             "cluster": [],
             "indices": [
                 {
                     "names": names.scheduler_indices,
+                    "privileges": [
+                        "create_index",
+                        "view_index_metadata",
+                        "read",
+                        "write",
+                        "indices:admin/mapping/put",
+                    ],
+                },
+                {"names": [names.batch_indices, f"{names.alert_rules_index}*"], "privileges": ["read"]},
+                {
+                    "names": [f"{names.alerts_index}*"],
                     "privileges": ["create_index", "view_index_metadata", "read", "write"],
-                }
+                },
             ],
         },
     }

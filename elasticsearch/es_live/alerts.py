@@ -1,10 +1,13 @@
 """Alerts: rules "label L at source S above N per interval" (stored in Elasticsearch), checked
 by the live indexer on the buckets its new images fall in, fired once per rule and bucket,
-optionally posted to a webhook (off unless ALERT_WEBHOOK_URL is set).
+optionally posted to a webhook (off unless ALERT_WEBHOOK_URL is set). The scheduler checks
+the same rules on the batch index after each run; what both share (loading the rules,
+recording an alert once, the webhook) is in `pipeline_common.alerts`.
 
-The check runs a moment after the batch was written (`AlertWatch.delay_s`, longer than
-the live indices' 1 s refresh), so the images just written are counted; the counts come
-from the live indices with the same nested aggregation the dashboard uses.
+The check runs a moment after the batch was written (`AlertWatch.delay_s`), so the batches
+written meanwhile are checked together; it refreshes the live indices first, so every image
+written before it is counted, and the counts come from the live indices with the same
+nested aggregation the dashboard uses.
 
     python -m es_live.alerts add --label person --source cam-a --above 10 --interval minute
     python -m es_live.alerts list
@@ -14,48 +17,23 @@ from the live indices with the same nested aggregation the dashboard uses.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
+import re
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable
 
-from elasticsearch import ApiError, ConflictError, NotFoundError
-from prometheus_client import Counter
+from elasticsearch import NotFoundError
 
+from pipeline_common.alerts import ensure_indices, fire, load_rules
 from pipeline_common.contracts import ContractError, Interval
-from pipeline_common.contracts.alerts import (
-    ALERTS_MAPPING,
-    ANY_SOURCE,
-    RULES_MAPPING,
-    Alert,
-    Rule,
-    bucket_of,
-    rule,
-    rule_from_source,
-)
+from pipeline_common.contracts.alerts import ANY_SOURCE, Alert, Rule, bucket_of, rule
 from pipeline_common.contracts.live_index import FIELDS, NESTED_PATH
 from pipeline_common.timestamps import to_iso, utc_now
 
 log = logging.getLogger(__name__)
-ALERTS_FIRED = Counter("pipeline_alerts_fired", "Alerts fired (once per rule and bucket)")
-WEBHOOK_FAILURES = Counter("pipeline_alert_webhook_failures", "Alerts whose webhook could not be delivered")
-
-
-def load_rules(es, index: str) -> list[Rule]:
-    """Every rule in the rules index; a malformed one is logged and left out."""
-    response = es.search(index=index, size=1000, ignore_unavailable=True, query={"match_all": {}})
-    rules = []
-    for hit in response["hits"]["hits"]:
-        try:
-            rules.append(rule_from_source(hit["_source"]))
-        except ContractError as error:
-            log.error("alert rule %s in %s is malformed and never checked: %s", hit["_id"], index, error)
-    return rules
 
 
 def touched(rules: Iterable[Rule], documents: Iterable[dict[str, Any]]) -> set[tuple[Rule, datetime]]:
@@ -104,6 +82,10 @@ def breaches(es, live_pattern: str, pending: Iterable[tuple[Rule, datetime]]) ->
     pending = sorted(pending, key=lambda item: (item[0].rule_id, item[1]))
     if not pending:
         return []
+    # What was written before this check is counted, however late the periodic refresh
+    # runs on a busy node: a bucket counted before its images are searchable would be
+    # taken for no breach and never looked at again.
+    es.indices.refresh(index=live_pattern, ignore_unavailable=True, allow_no_indices=True)
     searches: list[dict[str, Any]] = []
     for candidate, start in pending:
         searches += [
@@ -115,74 +97,10 @@ def breaches(es, live_pattern: str, pending: Iterable[tuple[Rule, datetime]]) ->
     for (candidate, start), answer in zip(pending, answers, strict=True):
         if "error" in answer:
             raise RuntimeError(f"counting {candidate.describe()} at {to_iso(start)} failed: {answer['error']}")
-        value = answer["aggregations"]["live"]["in"]["count"]["value"] or 0
-        if int(value) > candidate.above:
-            found.append(Alert(candidate, start, int(value)))
+        value = int(answer["aggregations"]["live"]["in"]["count"]["value"] or 0)
+        if candidate.breached_by(value):
+            found.append(Alert(candidate, start, value))
     return found
-
-
-def post_webhook(url: str, alert: Alert, timeout_s: float = 5.0, attempts: int = 3) -> str:
-    """POST the alert as JSON; "sent", or "failed: <why>" after `attempts` tries."""
-    body = json.dumps(alert.message()).encode()
-    reason = ""
-    for attempt in range(attempts):
-        request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=timeout_s) as answer:
-                if 200 <= answer.status < 300:
-                    return "sent"
-                reason = f"HTTP {answer.status}"
-        except urllib.error.HTTPError as error:
-            reason = f"HTTP {error.code}"
-            if 400 <= error.code < 500 and error.code != 429:
-                break  # the receiver refuses it: asking again would not help
-        except (urllib.error.URLError, OSError) as error:
-            reason = str(getattr(error, "reason", error))
-        time.sleep(0.5 * 2**attempt)
-    WEBHOOK_FAILURES.inc()
-    return f"failed: {reason}"[:200]
-
-
-def fire(es, alerts_index: str, alert: Alert, now: datetime, webhook_url: str | None) -> bool:
-    """Store the alert unless it already fired (False then); post it to the webhook if set.
-    The document is created before the webhook is called, so a receiver never hears of one
-    breach twice; the webhook's outcome is recorded on it."""
-    try:
-        es.create(
-            index=alerts_index,
-            id=alert.alert_id,
-            document=alert.to_source(now, "off" if not webhook_url else "pending"),
-            refresh="wait_for",
-        )
-    except ConflictError:
-        return False
-    ALERTS_FIRED.inc()
-    log.warning(
-        "ALERT %s: %d in the %s from %s",
-        alert.rule.describe(),
-        alert.count,
-        alert.rule.interval.value,
-        to_iso(alert.bucket_start),
-    )
-    if webhook_url:
-        outcome = post_webhook(webhook_url, alert)
-        if outcome != "sent":
-            log.error("alert %s: webhook %s", alert.alert_id, outcome)
-        es.update(index=alerts_index, id=alert.alert_id, doc={"webhook": outcome})
-    return True
-
-
-def ensure_indices(es, rules_index: str | None, alerts_index: str | None) -> None:
-    """Create the rules index and/or the alerts index with their mappings if missing."""
-    for name, mapping in ((rules_index, RULES_MAPPING), (alerts_index, ALERTS_MAPPING)):
-        if name is not None and not es.indices.exists(index=name):
-            try:
-                es.indices.create(
-                    index=name, mappings=mapping, settings={"number_of_shards": 1, "number_of_replicas": 0}
-                )
-            except ApiError as error:
-                if error.error != "resource_already_exists_exception":
-                    raise
 
 
 @dataclass
@@ -238,6 +156,13 @@ class AlertWatch:
 # --- the rules, for operators ------------------------------------------------------------------
 
 
+def rule_id(text: str) -> str:
+    """A rule id as `Rule.rule_id` makes them; anything else is refused before it reaches a request."""
+    if not re.fullmatch(r"[0-9a-f]{20}", text):
+        raise argparse.ArgumentTypeError(f"expected 20 hexadecimal digits, as `list` shows; got {text[:40]!r}")
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     from pipeline_common.clients import elasticsearch_client
     from pipeline_common.environment import SettingsError
@@ -259,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--interval", default="minute", choices=[i.value for i in Interval])
     commands.add_parser("list", help="list the rules")
     remove = commands.add_parser("remove", help="remove a rule by its id")
-    remove.add_argument("rule_id")
+    remove.add_argument("rule_id", type=rule_id, help="as `list` shows it (20 hexadecimal digits)")
     args = parser.parse_args(argv)
     configure_logging(False)
     try:

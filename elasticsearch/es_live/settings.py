@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
+from pipeline_common.alerts import AlertSettings
 from pipeline_common.environment import Settings, SettingsError
 from pipeline_common.metrics import MetricsPort, MetricsSettings
 from pipeline_common.settings import (
@@ -51,20 +52,14 @@ class LiveIndexerSettings(Settings):
         gt=0,
         description="How often the aged-out indices are looked for, in seconds.",
     )
-    alert_webhook_url: str = Field(
-        "",
-        alias="ALERT_WEBHOOK_URL",
-        pattern=r"^(https?://\S+)?$",
-        description="Where fired alerts are POSTed as JSON (http(s)://...); empty: no "
-        "webhook (the dashboard still lists them).",
-    )
+    alerts: AlertSettings = Field(default_factory=AlertSettings)  # ALERT_WEBHOOK_URL, shared with the scheduler
     alert_delay_s: float = Field(
         2.0,
         alias="ALERT_DELAY_S",
         gt=0,
         le=50,
         description="Seconds between writing a batch and checking the alert rules on its "
-        "buckets (longer than the live indices' 1 s refresh).",
+        "buckets: the batches written meanwhile are checked together (the check refreshes the live indices first).",
     )
     auto_offset_reset: AutoOffsetReset = "earliest"
     session_timeout_ms: int = Field(

@@ -1,11 +1,12 @@
 """Alert rules and fired alerts, as stored in Elasticsearch: written by an operator
-(`python -m es_live.alerts add ...`) and the live indexer, read by the live indexer and
-the dashboard's API.
+(`python -m es_live.alerts add ...`), the live indexer and the scheduler, read by those
+and the dashboard's API.
 
 A rule: "label L at source S (or any source) above N detections per interval". It fires
 at most once per (rule, bucket): the alert's document id is made of both, and it is
 created with `op_type=create`, so a second evaluation of the same bucket (a redelivered
-batch, a restarted indexer, two indexers) finds it there and does nothing.
+batch, a restarted indexer, two indexers, the scheduler after the live indexer or the
+other way round) finds it there and does nothing.
 """
 
 from __future__ import annotations
@@ -24,26 +25,26 @@ from .errors import ContractError
 DEFAULT_RULES_INDEX = "pipeline-alert-rules"
 DEFAULT_ALERTS_INDEX = "pipeline-alerts"
 ANY_SOURCE = "*"
+MAX_NAME_LENGTH = 1000  # as the API takes names
+MAX_ABOVE = 10**15  # a count stored as an Elasticsearch long, far above any real one
 _NAME = re.compile(r"\w(?:[\w .:/()+,@#-]*[\w)])?")
 
+# What a rule says, in a rule and in each alert it fired.
+_RULE_FIELDS: dict[str, Any] = {
+    "label": {"type": "keyword"},
+    "source": {"type": "keyword"},
+    "interval": {"type": "keyword"},
+    "above": {"type": "long"},
+}
 RULES_MAPPING: dict[str, Any] = {
     "dynamic": "strict",
-    "properties": {
-        "label": {"type": "keyword"},
-        "source": {"type": "keyword"},
-        "interval": {"type": "keyword"},
-        "above": {"type": "long"},
-        "created_at": {"type": "date"},
-    },
+    "properties": {**_RULE_FIELDS, "created_at": {"type": "date"}},
 }
 ALERTS_MAPPING: dict[str, Any] = {
     "dynamic": "strict",
     "properties": {
         "rule_id": {"type": "keyword"},
-        "label": {"type": "keyword"},
-        "source": {"type": "keyword"},
-        "interval": {"type": "keyword"},
-        "above": {"type": "long"},
+        **_RULE_FIELDS,
         "bucket_start": {"type": "date"},
         "count": {"type": "long"},
         "fired_at": {"type": "date"},
@@ -65,6 +66,10 @@ class Rule:
         key = json.dumps([self.label, self.source, self.interval.value, self.above], ensure_ascii=False)
         return hashlib.sha1(key.encode()).hexdigest()[:20]
 
+    def breached_by(self, count: int) -> bool:
+        """A bucket with `count` detections breaches the rule: the one test every checker uses."""
+        return count > self.above
+
     def matches(self, label: str, source: str) -> bool:
         return label == self.label and self.source in (ANY_SOURCE, source)
 
@@ -85,14 +90,20 @@ class Rule:
 def rule(label: str, source: str, interval: str, above: Any) -> Rule:
     """A checked rule; raises ContractError saying what is wrong."""
     for name, value in (("label", label), ("source", source)):
+        if isinstance(value, str) and len(value) > MAX_NAME_LENGTH:
+            raise ContractError(
+                f"alert rule {name}: at most {MAX_NAME_LENGTH} characters; got {len(value)}", field=name
+            )
         if not isinstance(value, str) or not (value == ANY_SOURCE and name == "source" or _NAME.fullmatch(value)):
             raise ContractError(
                 f"alert rule {name}: expected a name of letters, digits, spaces and _ . : / ( ) "
                 f"+ , @ # -{' (or * for any)' if name == 'source' else ''}; got {value!r}",
                 field=name,
             )
-    if isinstance(above, bool) or not isinstance(above, int) or above < 0:
-        raise ContractError(f"alert rule above: expected a whole number >= 0; got {above!r}", field="above")
+    if isinstance(above, bool) or not isinstance(above, int) or not 0 <= above <= MAX_ABOVE:
+        raise ContractError(
+            f"alert rule above: expected a whole number from 0 to {MAX_ABOVE}; got {str(above)[:40]!r}", field="above"
+        )
     return Rule(label, source, Interval.parse(interval), above)
 
 

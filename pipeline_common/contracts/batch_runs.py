@@ -43,6 +43,7 @@ MAPPINGS: dict[str, Any] = {
         "runner": {"type": "keyword"},  # host:pid of the scheduler
         "aggregation": _STEP,  # the aggregation's summary (mode, objects listed / read, ...)
         "indexer": _STEP,  # the indexer's summary (documents created, updated, deleted, ...)
+        "alerts": {"type": "object", "dynamic": False},  # rules checked, new breaches, alerts fired (or error)
     },
 }
 SETTINGS: dict[str, Any] = {"number_of_shards": 1, "number_of_replicas": 0}

@@ -9,7 +9,8 @@ import subprocess
 import sys
 import time
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import NewTopic
 
 from pipeline_common.s3 import delete_prefix
 
@@ -56,11 +57,68 @@ def consumer_lag(kafka_settings, group: str, topic: str) -> int:
         probe.close()
 
 
+def kafka_round_trip(client_config: dict, kafka_admin, topic: str, group: str, values: list[bytes]) -> list[bytes]:
+    """Create `topic`, produce `values` to it (every delivery acknowledged), read them back
+    as consumer group `group` (up to 60 s), delete the topic; what was read, in order."""
+    kafka_admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=30)
+    try:
+        producer = Producer(client_config)
+        delivered = []
+        for value in values:
+            producer.produce(topic, value=value, on_delivery=lambda error, _m: delivered.append(error))
+        assert producer.flush(30) == 0 and delivered == [None] * len(values)
+        consumer = Consumer(
+            {**client_config, "group.id": group, "auto.offset.reset": "earliest", "enable.auto.commit": False}
+        )
+        received: list[bytes] = []
+        try:
+            consumer.subscribe([topic])
+            for _ in range(60):
+                message = consumer.poll(1.0)
+                if message is not None:
+                    assert message.error() is None, message.error()
+                    received.append(message.value())
+                if len(received) == len(values):
+                    break
+        finally:
+            consumer.close()
+        return received
+    finally:
+        kafka_admin.delete_topics([topic])[topic].result(timeout=30)
+
+
+def local_services_up(env: dict[str, str], names: list[str], running, deadline_s: float) -> None:
+    """`python -m local_services up <names>` until it succeeds. Each service's own readiness
+    timeout is sized for a quiet machine; a start that outlasts it on a loaded one (or a
+    broker recovering its log after SIGKILL) is left running by `up`, and is waited for
+    again, until `deadline_s`. Fails at once when nothing of it runs any more."""
+    from pipeline_common.environment import PROJECT_ROOT
+
+    deadline = time.monotonic() + deadline_s
+    while True:
+        result = subprocess.run(
+            [sys.executable, "-m", "local_services", "up", *names],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=max(deadline - time.monotonic(), 60),
+        )
+        if result.returncode == 0:
+            return
+        output = f"`local_services up {' '.join(names)}` failed (exit code {result.returncode}):\n"
+        output += result.stdout + result.stderr[-4000:]
+        assert running() and time.monotonic() < deadline, output
+        print(f"{output}\nstill starting: waiting again")
+
+
 class OwnService:
-    """One service of this checkout's own local stack (local_services), for fault tests:
-    `kill()` sends SIGKILL to the pid in this checkout's pid file (checked against the
-    process's command line, so another checkout's service is never touched); `start()`
+    """One service of the session's own local stack (local_services), for fault tests:
+    `kill()` sends SIGKILL to the pid in that stack's pid file (checked against the
+    process's command line, so another stack's service is never touched); `start()`
     runs `python -m local_services up <name>` and waits until it is ready again."""
+
+    START_DEADLINE_S = 600  # Elasticsearch takes minutes on a loaded 2-core machine
 
     def __init__(self, service, env: dict[str, str]):
         self.service, self.env = service, env
@@ -80,14 +138,4 @@ class OwnService:
         return pid
 
     def start(self) -> None:
-        from pipeline_common.environment import PROJECT_ROOT
-
-        result = subprocess.run(
-            [sys.executable, "-m", "local_services", "up", self.name],
-            cwd=PROJECT_ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+        local_services_up(self.env, [self.name], lambda: self.service.pid() is not None, self.START_DEADLINE_S)

@@ -84,16 +84,17 @@ def test_kafka_killed_and_restarted_while_a_producer_and_two_consumers_run(
     kafka = own_service("kafka")
     new_pics, frames = tmp_path / "new_pics" / "door", tmp_path / "frames"
     new_pics.mkdir(parents=True)
-    photos = photo_variants(24, salt=bucket)
-    for n, (name, data) in enumerate(photos):
-        (new_pics / f"{n:02d}-{name}").write_bytes(data)
+    photos = [(f"{n:02d}-{name}", data) for n, (name, data) in enumerate(photo_variants(24, salt=bucket))]
+    before, during = photos[:12], photos[12:]  # dropped in before the outage, and during it
+    for name, data in before:
+        (new_pics / name).write_bytes(data)
     one_thread = {"DETECTOR_THREADS": "1"}  # slow enough that the outage hits them mid-work
     consumers = [start_consumer(**one_thread), start_consumer(**one_thread)]
     wait_until(lambda: all("consuming" in log_of(c) for c in consumers), "the consumers to start", consumers)
 
     producer_log = (tmp_path / "producer.log").open("w")
     producer = processes.start(
-        [sys.executable, "-m", "producer", "run"],
+        [sys.executable, "-m", "producer", "watch", "--no-progress"],
         cwd=PROJECT_ROOT,
         stdout=producer_log,
         stderr=subprocess.STDOUT,
@@ -102,30 +103,32 @@ def test_kafka_killed_and_restarted_while_a_producer_and_two_consumers_run(
             "PRODUCER_NEW_PICS_DIR": str(new_pics.parent),
             "PRODUCER_FRAMES_DIR": str(frames),
             "PRODUCER_CREATE_TOPIC": "false",
-            "PRODUCER_DELIVERY_TIMEOUT_S": "240",
+            "PRODUCER_WATCH_SETTLE_S": "0.2",
         },
     )
     producer.log_path = tmp_path / "producer.log"
-    wait_until(lambda: metadata_count() >= 3, "the first images to be processed", consumers)
+    everyone = [*consumers, producer]
+    wait_until(lambda: metadata_count() >= 3, "the first images to be processed", everyone)
 
     kafka.kill()  # SIGKILL, mid-work: nothing flushed, nothing handed over
-    time.sleep(3)
+    for name, data in during:  # the producer takes them in while the broker is down
+        (new_pics / name).write_bytes(data)
+    wait_until(lambda: len(list(frames.glob("*.jpg"))) == len(photos), "the producer to prepare them", everyone)
     kafka.start()
 
-    assert producer.wait(timeout=DEADLINE_S) == 0, log_of(producer)
     sent = {frame.stem for frame in frames.glob("*.jpg")}  # the producer's frames, named by image id
-    assert len(sent) == len(photos)
-    wait_until(lambda: metadata_count() >= len(sent), "every image's metadata", consumers)
-    wait_until(lambda: group_lag() == 0, "the consumers to commit", consumers)
-    codes = stop(consumers)
+    wait_until(lambda: metadata_count() >= len(sent), "every image's metadata", everyone)
+    wait_until(lambda: group_lag() == 0, "the consumers to commit", everyone)
+    codes = stop([*consumers, producer])
 
-    events = [parse_detection_event(v) for v in read_topic(kafka_settings, topics[2])]
+    events = [parse_detection_event(v) for v in read_topic(kafka_settings, topics[2], timeout_s=DEADLINE_S)]
     counts = tally(sent, metadata, events)
     print(f"\nKafka SIGKILL: {counts}")
-    assert codes == [0, 0], [log_of(c)[-2000:] for c in consumers]
+    assert codes == [0, 0, 0], [log_of(p)[-2000:] for p in everyone]
+    assert "announced and acknowledged" in log_of(producer)
     assert set(metadata()) == {f"metadata/{i}.json" for i in sent}  # exactly one object per image
     assert counts["lost"] == 0
-    assert dead_letters(timeout_s=2) == []
+    assert dead_letters(timeout_s=DEADLINE_S) == []  # returns as soon as what the topic holds is read
 
 
 def test_s3_killed_while_the_consumer_works_gives_no_dead_letters_and_it_resumes(
@@ -156,10 +159,10 @@ def test_s3_killed_while_the_consumer_works_gives_no_dead_letters_and_it_resumes
     wait_until(lambda: group_lag() == 0, "the consumer to commit", [consumer])
     [code] = stop([consumer])
 
-    events = [parse_detection_event(v) for v in read_topic(kafka_settings, topics[2])]
+    events = [parse_detection_event(v) for v in read_topic(kafka_settings, topics[2], timeout_s=DEADLINE_S)]
     counts = tally({g.image_id for g in goods}, metadata, events)
     print(f"\nS3 SIGKILL: {counts}")
     assert code == 0, log_of(consumer)[-3000:]
     assert counts["lost"] == 0 and counts["metadata"] == len(goods)
     assert "retrying" in log_of(consumer)  # the outage was seen, and waited out
-    assert dead_letters(timeout_s=2) == []
+    assert dead_letters(timeout_s=DEADLINE_S) == []

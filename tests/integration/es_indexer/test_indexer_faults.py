@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from es_indexer.run import lock_index
+from es_indexer.run import LEASE, lock_index
 from pipeline_common.contracts import Aggregate, Interval
 from pipeline_common.environment import PROJECT_ROOT
 from pipeline_common.s3 import delete_prefix
@@ -22,10 +22,12 @@ pytestmark = [pytest.mark.fault, pytest.mark.slow]
 T0 = datetime(2020, 1, 1, tzinfo=timezone.utc)
 RUN_ID = "20261128T090000Z"
 LINES = 60_000  # enough bulk requests (chunks of 100) that the kill lands mid-run
+DEADLINE_S = 300  # a fault test that does not recover fails, it does not hang
 
 
-def indexer(env: dict[str, str], *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
+def indexer(processes, env: dict[str, str], *args: str) -> subprocess.Popen:
+    """`count-indexer` as a user runs it; killed after the test if it still runs."""
+    return processes.start(
         [sys.executable, "-m", "es_indexer", *args],
         cwd=PROJECT_ROOT,
         env=env,
@@ -43,6 +45,7 @@ def test_elasticsearch_killed_during_indexing_fails_clearly_and_a_rerun_gives_th
     es,
     es_settings,
     unique_name,
+    processes,
 ):
     elasticsearch = own_service("elasticsearch")
     prefix = f"{unique_name('it-indexer-fault')}/mapreduce-output/"
@@ -69,26 +72,30 @@ def test_elasticsearch_killed_during_indexing_fails_clearly_and_a_rerun_gives_th
         "INDEXER_INITIAL_BACKOFF": "0.1",
     }
     try:
-        first = indexer(env, "--output-prefix", prefix)
-        deadline = time.monotonic() + 120
+        first = indexer(processes, env, "--output-prefix", prefix)
+        deadline = time.monotonic() + DEADLINE_S
         while not (es.indices.exists(index=index) and es.count(index=index)["count"] > 500):
             assert first.poll() is None, first.stdout.read()
             assert time.monotonic() < deadline, "the indexer did not start writing"
             time.sleep(0.2)
         elasticsearch.kill()
-        output = first.communicate(timeout=300)[0]
+        output = first.communicate(timeout=DEADLINE_S)[0]
         assert first.returncode == 1, output
         assert "indexing failed" in output
 
+        killed = time.monotonic()
         elasticsearch.start()
-        # the killed run's lease may still stand (it could not release it): exit 4 until it expires
-        deadline = time.monotonic() + 200
+        back = time.monotonic()
+        # the killed run's lease may still stand (it could not release it): exit 4 until it
+        # expires, at most LEASE after its last renewal
+        deadline = time.monotonic() + LEASE.total_seconds() + 180
         while True:
-            again = indexer(env, "--output-prefix", prefix)
-            output = again.communicate(timeout=600)[0]
+            again = indexer(processes, env, "--output-prefix", prefix)
+            output = again.communicate(timeout=DEADLINE_S)[0]
             if again.returncode != 4 or time.monotonic() > deadline:
                 break
             time.sleep(10)
+        rerun = time.monotonic()
         assert again.returncode == 0, output
         es.indices.refresh(index=index)
         assert es.count(index=index)["count"] == LINES
@@ -96,7 +103,8 @@ def test_elasticsearch_killed_during_indexing_fails_clearly_and_a_rerun_gives_th
         assert total["aggregations"]["d"]["value"] == sum(a.detections for a in aggregates)
         print(
             f"\nElasticsearch SIGKILL: {LINES} buckets, first run exit {first.returncode}, "
-            f"re-run exit {again.returncode}, {es.count(index=index)['count']} documents"
+            f"re-run exit {again.returncode}, {es.count(index=index)['count']} documents "
+            f"(Elasticsearch back in {back - killed:.0f} s, the re-run done {rerun - back:.0f} s later)"
         )
     finally:
         es.indices.delete(index=[index, lock_index(index)], ignore_unavailable=True)

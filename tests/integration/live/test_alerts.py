@@ -4,63 +4,32 @@ per breach, never twice for the same interval, and the receiver gets each alert 
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from elasticsearch.helpers import bulk
 
-from es_live.alerts import AlertWatch, ensure_indices
+from es_live.alerts import AlertWatch
 from es_live.app import run_live_indexer
 from es_live.documents import action
 from es_live.index import ensure_template
 from es_live.loop import RunLimits
 from es_live.settings import LiveIndexerSettings
+from pipeline_common.alerts import ensure_indices
 from pipeline_common.clients import elasticsearch_client
 from pipeline_common.contracts import DetectionEvent
 from pipeline_common.contracts.alerts import rule
 from pipeline_common.timestamps import utc_now
 from simple_frontend.app import create_app
 from simple_frontend.settings import FrontendSettings
+from tests.support.webhook import Receiver
 
 from .conftest import drop_live_indices
 
 MINUTE = datetime(2025, 4, 14, 9, 30, tzinfo=timezone.utc)
-
-
-class Receiver:
-    """A webhook receiver: records each POSTed JSON body; answers `status`."""
-
-    def __init__(self, status: int = 204) -> None:
-        self.received: list[dict] = []
-        self.status = status
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
-                length = int(self.headers.get("Content-Length", 0))
-                receiver.received.append(json.loads(self.rfile.read(length)))
-                self.send_response(receiver.status)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> "Receiver":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.thread.join(10)
 
 
 @pytest.fixture

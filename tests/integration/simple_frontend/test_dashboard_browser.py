@@ -1,41 +1,36 @@
 """The dashboard in headless Chromium, served by the real app over the real Elasticsearch:
 the charts show the counts (final ones from a batch run three hours ago, live ones after
-it), mark the live part, follow the filters, and pick up new live images by themselves."""
+it), mark the live part, follow the filters, and pick up new live images by themselves;
+an alert the live indexer fires on images from Kafka shows in the alert list."""
 
+import subprocess
+import sys
 import threading
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from elasticsearch.helpers import bulk
-from werkzeug.serving import make_server
+from confluent_kafka import Producer
+from confluent_kafka.admin import NewTopic
 
-from es_live.documents import action
-from es_live.index import ensure_template, live_index_names, template_name
-from pipeline_common.contracts import DetectionEvent
-from pipeline_common.environment import PROJECT_ROOT
+from es_live.app import run_live_indexer
+from es_live.index import live_index_names, template_name
+from es_live.settings import LiveIndexerSettings
+from pipeline_common.contracts import DetectionEvent, serialize_detection_event
+from pipeline_common.environment import PROJECT_ROOT, child_environment
+from pipeline_common.kafka import RunLimits
 from pipeline_common.output_runs import new_run_id
 from pipeline_common.timestamps import utc_now
 from simple_frontend.app import create_app
 from simple_frontend.settings import FrontendSettings
 
+from .browser_support import offline_page, serving
+from .gallery_support import index_events, live_indices
 from .sample_counts import busy_day_events, rolled_up, totals_by_label
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = PROJECT_ROOT / "test-artifacts" / "dashboard.png"
-TIMEOUT_MS = 20_000
 
 
 @pytest.fixture(scope="module")
@@ -54,24 +49,22 @@ def live_events(events) -> list[DetectionEvent]:
     return made
 
 
-def index_live(es, prefix: str, made: list[DetectionEvent]) -> None:
-    now = utc_now()
-    ok, errors = bulk(es, (action(event, prefix, now) for event in made), refresh="wait_for")
-    assert not errors and ok == len(made)
-
-
 @pytest.fixture(scope="module")
 def live_prefix(es, es_settings):
-    prefix = f"{es_settings.live_index_prefix}test-dashboard-{uuid.uuid4().hex[:10]}-"
-    ensure_template(es, prefix)
-    yield prefix
-    for name in live_index_names(es, prefix):
-        es.indices.delete(index=name, ignore_unavailable=True)
-    es.options(ignore_status=404).indices.delete_index_template(name=template_name(prefix))
+    with live_indices(es, es_settings, "dashboard") as prefix:
+        yield prefix
 
 
 @pytest.fixture(scope="module")
-def server(es, es_settings, api_es_settings, events, live_prefix):
+def alerts_index(es, es_settings):
+    """The alerts the dashboard lists: this module's own index, in the alerts' family."""
+    name = f"{es_settings.alerts_index}-test-dashboard-{uuid.uuid4().hex[:10]}"
+    yield name
+    es.indices.delete(index=name, ignore_unavailable=True)
+
+
+@pytest.fixture(scope="module")
+def server(es, es_settings, api_es_settings, events, live_prefix, alerts_index):
     """The app on a free port of 127.0.0.1, on the real clock, over a fresh batch index
     holding a run of three hours ago, and live indices holding every image."""
     from .conftest import create_counts_index
@@ -79,43 +72,20 @@ def server(es, es_settings, api_es_settings, events, live_prefix):
     run_at = utc_now() - timedelta(hours=3)
     batch = [event for event in events if event[2] < run_at]
     index = create_counts_index(es, rolled_up(batch, run_id=new_run_id(run_at)), es_settings.index)
-    index_live(es, live_prefix, live_events(events))
-    settings = FrontendSettings(elasticsearch=api_es_settings.replace(live_index_prefix=live_prefix), max_staleness_s=0)
-    app = create_app({"FRONTEND_SETTINGS": settings, "ES_INDEX": index})
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{http.server_port}"
-    http.shutdown()
-    thread.join(timeout=10)
+    index_events(es, live_prefix, live_events(events))
+    settings = FrontendSettings(
+        elasticsearch=api_es_settings.replace(live_index_prefix=live_prefix, alerts_index=alerts_index),
+        max_staleness_s=0,
+    )
+    with serving(create_app({"FRONTEND_SETTINGS": settings, "ES_INDEX": index})) as url:
+        yield url
     es.indices.delete(index=index, ignore_unavailable=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: `make setup` installs Debian's chromium", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, device_scale_factor=1)
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    outside = []
-    page.on("request", lambda request: None if request.url.startswith(server) else outside.append(request.url))
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert outside == [], "the dashboard must work offline: no request may leave the app"
-    assert errors == [], f"JavaScript errors: {errors}"
+    with offline_page(browser, server) as page:
+        yield page
 
 
 def settle(page, action=None):
@@ -181,7 +151,7 @@ def test_live_buckets_are_marked_and_new_images_appear_by_themselves(page, serve
     assert "includes live counts" in page.locator(".card-main .card-note").inner_text()
 
     # a new image is indexed live: the page shows it without anyone touching it
-    index_live(
+    index_events(
         es,
         live_prefix,
         [
@@ -326,3 +296,89 @@ def _epoch_ms(iso: str) -> int:
     from datetime import datetime
 
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+@pytest.fixture
+def alerting_live_indexer(es, es_settings, pipeline_env, kafka_admin, kafka_settings, grant_kafka, alerts_index):
+    """start() runs the live indexer (its own accounts) on topics, a group, live indices and
+    a rules index of this test's, recording alerts where the dashboard reads them; yields
+    (rules index, publish(events), start)."""
+    suffix = uuid.uuid4().hex[:10]
+    topic, dead_letters, group = f"it-alerts-{suffix}", f"it-alerts-dead-{suffix}", f"it-alerts-{suffix}"
+    prefix = f"{es_settings.live_index_prefix}test-alerts-{suffix}-"
+    rules_index = f"{es_settings.alert_rules_index}-test-dashboard-{suffix}"
+    for future in kafka_admin.create_topics([NewTopic(topic, 1, 1), NewTopic(dead_letters, 1, 1)]).values():
+        future.result(timeout=30)
+    grant_kafka(detections_topic=topic, detections_dead_letter_topic=dead_letters, live_group=group)
+    env = {
+        **pipeline_env,
+        "PIPELINE_DOTENV": "/nonexistent",
+        "KAFKA_DETECTIONS_TOPIC": topic,
+        "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC": dead_letters,
+        "LIVE_CONSUMER_GROUP": group,
+        "ES_LIVE_INDEX_PREFIX": prefix,
+        "ES_ALERT_RULES_INDEX": rules_index,
+        "ES_ALERTS_INDEX": alerts_index,
+        "ALERT_DELAY_S": "1.5",
+        "LIVE_BATCH_WAIT_S": "0.2",
+        "LIVE_METRICS_PORT": "0",
+    }
+    stop, workers = threading.Event(), []
+
+    def publish(events) -> None:
+        producer = Producer(kafka_settings.client_config())
+        for event in events:
+            producer.produce(topic, value=serialize_detection_event(event), key=event.image_id.encode())
+        assert producer.flush(30) == 0
+
+    def start() -> None:
+        settings = LiveIndexerSettings.from_env(env)
+        workers.append(threading.Thread(target=run_live_indexer, args=(settings, RunLimits(), stop), daemon=True))
+        workers[-1].start()
+
+    yield rules_index, publish, start
+    stop.set()
+    for worker in workers:
+        worker.join(60)
+    kafka_admin.delete_topics([topic, dead_letters], operation_timeout=10)
+    for name in live_index_names(es, prefix):
+        es.indices.delete(index=name, ignore_unavailable=True)
+    es.options(ignore_status=404).indices.delete_index_template(name=template_name(prefix))
+    es.indices.delete(index=rules_index, ignore_unavailable=True)
+
+
+def test_an_alert_the_live_indexer_fires_is_listed_on_the_dashboard(page, server, alerting_live_indexer):
+    rules_index, publish, start = alerting_live_indexer
+    page.goto(server + "/")
+    assert settle(page) == "ready"
+    assert page.locator("#alerts li").all_inner_texts() == ["No alert has fired."]
+
+    # an operator adds a rule with the command the dashboard names, as the administrator
+    added = subprocess.run(
+        [sys.executable, "-m", "es_live.alerts", "add", "--label", "bicycle", "--source", "cam-gate"]
+        + ["--above", "2", "--interval", "minute"],
+        env=child_environment(ES_ALERT_RULES_INDEX=rules_index),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip().endswith("bicycle at cam-gate above 2 per minute")
+
+    # two images with two bicycles each in one minute reach the live indexer through Kafka
+    start()
+    captured = utc_now() - timedelta(minutes=2)
+    publish(
+        [DetectionEvent(uuid.uuid4().hex, "cam-gate", captured, utc_now(), "yolov4-tiny", {"bicycle": 2}) for _ in "ab"]
+    )
+    # the dashboard re-asks by itself while it shows live counts: the alert appears, once
+    page.wait_for_function(
+        "document.querySelectorAll('#alerts li:not(.none)').length > 0", timeout=120_000
+    )  # a wait for the outcome, not a timing check
+    items = page.locator("#alerts li:not(.none)")
+    assert items.count() == 1
+    assert items.locator(".alert-count").inner_text() == "4"
+    text = items.inner_text()
+    assert "bicycle at cam-gate above 2 per minute: in the minute from" in text and "webhook off" in text
+    page.locator("#alerts").scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOT.with_name("dashboard-alerts.png")), full_page=True)

@@ -136,6 +136,13 @@ def test_health(api, counts_index):
         "/api/top?n=1000",
         "/api/count_specific?label=person&label=car",
         "/api/totals?query=*",
+        "/api/alerts?limit=0",
+        "/api/alerts?limit=101",
+        "/api/alerts?limit=-1",
+        "/api/alerts?limit=1e2",
+        "/api/alerts?limit=%C2%B2",  # a superscript two: a digit to str.isdigit, not to int()
+        "/api/alerts?limit=" + "9" * 5000,  # more digits than int() reads
+        "/api/alerts?query=*",
     ],
 )
 def test_bad_or_hostile_parameters_get_400(api, url):

@@ -13,13 +13,15 @@ from confluent_kafka import KafkaError
 from consumer.errors import Stage, TransientError
 from consumer.loop import ConsumerLoop, RunLimits
 from consumer.processing import Processor
-from consumer.retry import Backoff
 from consumer.settings import ImageLimits
+from pipeline_common.retry import Backoff
 
 
 class FakeConsumer:
-    def __init__(self, messages, revoke_after: int | None = None):
+    def __init__(self, messages, revoke_after: int | None = None, lose_while_paused: bool = False):
         self.messages = list(messages)
+        self.every_message = list(messages)
+        self.lose_while_paused = lose_while_paused  # the session expires once, while paused (a broker restart)
         self.stored: list[tuple[str, int, int]] = []
         self.commits = 0
         self.polls = 0
@@ -42,6 +44,14 @@ class FakeConsumer:
             self.revoke_after = None
             self._callbacks["revoke"](self, [_TP("images", 0)])
             self.messages = []  # the partition went to another consumer
+        if self.paused and self.lose_while_paused:
+            self.lose_while_paused = False
+            self._callbacks["lost"](self, [_TP("images", 0)])
+            # the partition comes back, redelivered from the last stored position; like
+            # librdkafka, its pause survives the rebalance unless it was resumed
+            position = self.stored[-1][2] if self.stored else 0
+            self.messages = [m for m in self.every_message if m.offset() >= position]
+            self._callbacks["assign"](self, [_TP("images", 0)])
         if self.paused:  # like librdkafka: nothing fetched for a paused partition
             self.polls_while_paused += 1
         elif self.messages:
@@ -127,14 +137,26 @@ QUICK = RunLimits(idle_timeout_s=0.3)
 def make_loop(kit):
     pools = []
 
-    def make(values, s3=None, limits=QUICK, revoke_after=None, stop=None, backoff=None, prefetch=3, **options):
+    def make(
+        values,
+        s3=None,
+        limits=QUICK,
+        revoke_after=None,
+        stop=None,
+        backoff=None,
+        prefetch=3,
+        lose_while_paused=False,
+        **options,
+    ):
         s3 = s3 or kit.FakeS3()
         stop = stop or threading.Event()
         pool = ThreadPoolExecutor(2)
         pools.append(pool)
         processor = Processor(s3, kit.BUCKET, kit.FakeDetector(), ImageLimits(), backoff or Backoff(0.001, 0.002), stop)
         consumer = FakeConsumer(
-            [kit.FakeMessage(value, offset) for offset, value in enumerate(values)], revoke_after=revoke_after
+            [kit.FakeMessage(value, offset) for offset, value in enumerate(values)],
+            revoke_after=revoke_after,
+            lose_while_paused=lose_while_paused,
         )
         dead = FakeDeadLetters()
         events = FakeEvents(s3)
@@ -367,6 +389,33 @@ def test_a_long_s3_stall_pauses_the_partitions_and_keeps_polling(make_loop, kit)
     assert consumer.polls_while_paused > 0
     assert summary.processed == 8 and summary.polled == 8 and dead.sent == []
     assert consumer.stored[-1] == ("images", 0, 8)
+
+
+def test_a_partition_lost_while_paused_is_resumed_when_it_comes_back(make_loop, kit):
+    """Kafka restarted during an S3 stall: the paused partition is lost and assigned again.
+    librdkafka keeps it paused through that, so the loop resumes it as it goes; else it
+    would come back stuck and nothing after the stall would be processed."""
+    from botocore.exceptions import EndpointConnectionError
+
+    s3 = kit.FakeS3()
+    values = good_messages(kit, s3, 8)
+    s3.failures = [EndpointConnectionError(endpoint_url="http://s3")] * 40
+    loop, consumer, dead, _ = make_loop(
+        values,
+        s3=s3,
+        backoff=Backoff(0.02, 0.05),
+        prefetch=2,
+        pause_after_s=0.05,
+        poll_timeout_s=0.02,
+        lose_while_paused=True,
+    )
+
+    summary = loop.run()
+
+    assert not consumer.lose_while_paused  # the partition was lost while paused
+    assert metadata_keys(s3) == {f"metadata/{image_id(n)}.json" for n in range(8)}
+    assert consumer.stored[-1] == ("images", 0, 8) and dead.sent == []
+    assert summary.processed >= 8
 
 
 def test_a_setup_error_stops_the_loop_without_storing_that_offset(make_loop, kit):

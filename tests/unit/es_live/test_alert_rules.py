@@ -27,6 +27,13 @@ def live(source: str, moment: datetime, **counts) -> dict:
         ({"label": "person", "source": "*", "interval": "minute", "above": -1}, "above"),
         ({"label": "person", "source": "*", "interval": "minute", "above": "3"}, "above"),
         ({"label": "person", "source": "*", "interval": "minute", "above": True}, "above"),
+        ({"label": "person", "source": "*", "interval": "minute", "above": 10**19}, "above"),  # beyond a long
+        ({"label": "p" * 1001, "source": "*", "interval": "minute", "above": 1}, "label"),
+        ({"label": "person", "source": '{"match_all": {}}', "interval": "minute", "above": 1}, "source"),
+        ({"label": "<img src=x onerror=alert(1)>", "source": "*", "interval": "minute", "above": 1}, "label"),
+        ({"label": None, "source": "*", "interval": "minute", "above": 1}, "label"),
+        ({"label": "person", "source": ["cam-a"], "interval": "minute", "above": 1}, "source"),
+        ({"label": "person", "source": "*", "interval": None, "above": 1}, "interval"),
     ],
 )
 def test_a_malformed_rule_is_refused_naming_its_field(fields, field):
@@ -74,3 +81,12 @@ def test_the_count_of_a_bucket_reads_only_its_label_source_and_time():
     assert not any(
         "counts.source" in str(clause) for clause in anywhere["aggs"]["live"]["aggs"]["in"]["filter"]["bool"]["filter"]
     )
+
+
+@pytest.mark.parametrize("bad", ["../_all", "*", "0123456789abcdef012", "0123456789ABCDEF0123", "x" * 5000])
+def test_removing_a_rule_takes_only_a_rule_id(bad, capsys):
+    from es_live.alerts import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["remove", bad])
+    assert refused.value.code == 2 and "expected 20 hexadecimal digits" in capsys.readouterr().err
