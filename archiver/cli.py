@@ -90,19 +90,7 @@ def run(settings: ArchiverSettings, limits: RunLimits) -> int:
     serve_metrics(settings.metrics)
     stop = stop_on_signals("the batches in hand: writing and committing them")
     consumer = Consumer(settings.consumer_config())
-    archiver = Archiver(
-        consumer=consumer,
-        s3=s3_client(settings.s3),
-        bucket=settings.s3.bucket,
-        topic=settings.kafka.detections_topic,
-        prefix=settings.prefix,
-        stop=stop,
-        flush_s=settings.flush_s,
-        max_records=settings.max_records,
-        retry_initial_s=settings.retry_initial_s,
-        retry_max_s=settings.retry_max_s,
-        limits=limits,
-    )
+    archiver = Archiver.from_settings(settings, consumer, stop, limits)
     log.info(
         "archiving %s as group %s into s3://%s/%s (a file per partition at least every %g s)",
         settings.kafka.detections_topic,

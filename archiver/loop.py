@@ -17,14 +17,17 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, KafkaException, TopicPartition
 
+from pipeline_common.clients import s3_client
 from pipeline_common.contracts import ContractError, parse_detection_event
 from pipeline_common.contracts.detection_archive import encode_file, hour_floor, part_key
-from pipeline_common.kafka import RunLimits, refused
+from pipeline_common.kafka import RunLimits, RunOutcome, RunWatch, check_polled_error, partition_names
+from pipeline_common.retry import Backoff
 from pipeline_common.s3 import S3Failure, classify
 
 from . import metrics
+from .settings import ArchiverSettings
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +41,11 @@ class Stopped(Exception):
 
 
 @dataclass
-class Summary:
+class Summary(RunOutcome):
     received: int = 0
     archived: int = 0
     skipped: int = 0
     files: int = 0
-    stopped_by: str = ""
-    fatal: str | None = None
 
 
 @dataclass
@@ -78,21 +79,33 @@ class Archiver:
     stop: threading.Event
     flush_s: float = 120.0
     max_records: int = 50_000
-    retry_initial_s: float = 0.5
-    retry_max_s: float = 30.0
+    backoff: Backoff = Backoff()  # between tries of an S3 write that failed for a while
     limits: RunLimits = RunLimits()
     summary: Summary = field(default_factory=Summary)
 
     def __post_init__(self) -> None:
         self._batches: dict[int, Batch] = {}
-        self._last_message = time.monotonic()
-        self._assigned_once = False
+
+    @classmethod
+    def from_settings(cls, settings: ArchiverSettings, consumer, stop: threading.Event, limits: RunLimits) -> Archiver:
+        """The archiver `settings` describe, reading with `consumer` (subscribed by `run`)."""
+        return cls(
+            consumer=consumer,
+            s3=s3_client(settings.s3),
+            bucket=settings.s3.bucket,
+            topic=settings.kafka.detections_topic,
+            prefix=settings.prefix,
+            stop=stop,
+            flush_s=settings.flush_s,
+            max_records=settings.max_records,
+            backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),
+            limits=limits,
+        )
 
     # --- the loop ------------------------------------------------------------------------
     def run(self) -> Summary:
-        self.consumer.subscribe(
-            [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
-        )
+        self._watch = RunWatch(self.limits, self.stop, "event")
+        self._watch.subscribe(self.consumer, [self.topic], self._on_revoke, self._on_lost)
         try:
             while not self._finished():
                 wait = min(1.0, self.flush_s)
@@ -103,33 +116,18 @@ class Archiver:
         except Stopped:
             self.summary.stopped_by = "shutdown requested (the batch being written is read again next time)"
         except FatalError as error:
-            self.summary.fatal = str(error)
-            self.summary.stopped_by = "fatal error"
-            log.error("stopping: %s", error)
+            self.summary.stop_fatal(error)
         return self.summary
 
     def _finished(self) -> bool:
-        if self.stop.is_set():
-            self.summary.stopped_by = self.summary.stopped_by or "shutdown requested"
-            return True
-        reason = self.limits.limit_reached(self.summary.received)
-        if reason is None and self._assigned_once:
-            reason = self.limits.idle_for(time.monotonic() - self._last_message, "event")
-        if reason is not None:
-            self.summary.stopped_by = reason
-            return True
-        return False
+        return self.summary.stop_for(self._watch.why_stop(self.summary.received))
 
     def _add(self, message) -> None:
-        error = message.error()
-        if error is not None:
-            if refused(error):
-                raise FatalError(f"Kafka: {error}")
-            if error.code() != KafkaError._PARTITION_EOF:
-                log.warning("Kafka: %s", error)
+        if message.error() is not None:
+            check_polled_error(message.error(), FatalError)
             return
         self.summary.received += 1
-        self._last_message = time.monotonic()
+        self._watch.seen()
         value = message.value() or b""
         try:
             event = parse_detection_event(value)
@@ -190,7 +188,7 @@ class Archiver:
         self._commit(batch.partition, batch.last_offset + 1)
 
     def _put(self, key: str, body: bytes) -> None:
-        delay = self.retry_initial_s
+        delays = self.backoff.delays()
         while True:
             try:
                 self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/gzip")
@@ -201,10 +199,10 @@ class Archiver:
                     raise FatalError(f"S3 refused writing s3://{self.bucket}/{key}: {error}") from error
                 if kind is not S3Failure.TRANSIENT:
                     raise
+                delay = next(delays)
                 log.warning("writing s3://%s/%s failed (%s); retrying in %.1f s", self.bucket, key, error, delay)
             if self.stop.wait(delay):
                 raise Stopped()
-            delay = min(delay * 2, self.retry_max_s)
 
     def _commit(self, partition: int, next_offset: int) -> None:
         try:
@@ -216,20 +214,11 @@ class Archiver:
             log.warning("commit of %s/%d@%d failed: %s", self.topic, partition, next_offset, error)
 
     # --- rebalancing ---------------------------------------------------------------------
-    def _on_assign(self, consumer, partitions) -> None:
-        self._assigned_once = True
-        self._last_message = time.monotonic()
-        log.info("assigned %s", _names(partitions))
-
     def _on_revoke(self, consumer, partitions) -> None:
-        log.info("revoking %s: writing their batches first", _names(partitions))
+        log.info("revoking %s: writing their batches first", partition_names(partitions))
         self._flush_all({tp.partition for tp in partitions})
 
     def _on_lost(self, consumer, partitions) -> None:
-        log.warning("lost %s: their unwritten batches are read again by the next owner", _names(partitions))
+        log.warning("lost %s: their unwritten batches are read again by the next owner", partition_names(partitions))
         for tp in partitions:
             self._batches.pop(tp.partition, None)
-
-
-def _names(partitions) -> str:
-    return ", ".join(f"{tp.topic}/{tp.partition}" for tp in partitions) or "nothing"

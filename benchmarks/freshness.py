@@ -22,7 +22,6 @@ import re
 import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,15 +32,16 @@ import uuid
 from pathlib import Path
 
 import cv2
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 
 from benchmarks.common import argument_parser, save_figures
-from local_services.provision import admin_kafka_config, grant_on, revoke
+from local_services.provision import admin_kafka_config, create_stage_topics, grant_on, kafka_names, revoke
 from local_services.settings import AccessSettings
 from pipeline_common.clients import elasticsearch_client, s3_client
-from pipeline_common.environment import PROJECT_ROOT, child_environment, read_environment
+from pipeline_common.environment import child_environment, read_environment
 from pipeline_common.logs import configure_logging
 from pipeline_common.settings import ElasticsearchSettings, S3Settings
+from scripts.demo import start_watching
 
 log = logging.getLogger("freshness")
 PHOTOS = [Path("/usr/share/darknet/data") / name for name in ("dog.jpg", "person.jpg", "horses.jpg", "eagle.jpg")]
@@ -294,26 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     s3 = s3_client(S3Settings.from_env(env))
     s3.create_bucket(Bucket=names["S3_BUCKET"])
     admin = AdminClient(admin_kafka_config(env))
-    acls = grant_on(
-        admin,
-        AccessSettings.from_env(env),
-        images_topic=names["KAFKA_IMAGES_TOPIC"],
-        dead_letter_topic=names["KAFKA_DEAD_LETTER_TOPIC"],
-        consumer_group=names["KAFKA_CONSUMER_GROUP"],
-        detections_topic=names["KAFKA_DETECTIONS_TOPIC"],
-        detections_dead_letter_topic=names["KAFKA_DETECTIONS_DEAD_LETTER_TOPIC"],
-        live_group=names["LIVE_CONSUMER_GROUP"],
-        archiver_group=names["ARCHIVER_CONSUMER_GROUP"],
-    )
-    # what `make up` makes for the configured names (the producer creates its own topic)
-    made = admin.create_topics(
-        [
-            NewTopic(names[name], 3 if name == "KAFKA_DETECTIONS_TOPIC" else 1, 1)
-            for name in ("KAFKA_DEAD_LETTER_TOPIC", "KAFKA_DETECTIONS_TOPIC", "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC")
-        ]
-    )
-    for future in made.values():
-        future.result(timeout=30)
+    acls = grant_on(admin, AccessSettings.from_env(env), **kafka_names(names))
+    create_stage_topics(admin, names, detections_partitions=3)
     work = Path(tempfile.mkdtemp(prefix="freshness-"))
     new_pics = work / "new_pics"
     process_env = {
@@ -323,24 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         **{k: str(v) for k, v in ports.items() if k != "dashboard"},
     }
     log_file = open(work / "pipeline.log", "wb")
-    pipeline = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "scripts.demo",
-            "--no-services",
-            "--no-samples",
-            "--new-pics",
-            str(new_pics),
-            "--port",
-            str(ports["dashboard"]),
-        ],
-        cwd=PROJECT_ROOT,
-        env=process_env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    pipeline = start_watching(new_pics, ports["dashboard"], process_env, log_file)
     base = f"http://127.0.0.1:{ports['dashboard']}"
     results: dict = {"goal_p95_s": 5.0, "runs": []}
     watcher = Watcher(base, args.poll_s)

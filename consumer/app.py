@@ -12,6 +12,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
 from pipeline_common.clients import s3_client
+from pipeline_common.retry import Backoff
 from pipeline_common.s3 import S3Client
 
 from . import metrics
@@ -22,7 +23,6 @@ from .loop import ConsumerLoop, RunLimits, Summary
 from .models import ModelNotFound, resolve_model_files
 from .processing import Processor
 from .publish import DELIVERY_TIMEOUT_MS
-from .retry import Backoff
 from .settings import ConsumerSettings
 
 log = logging.getLogger(__name__)

@@ -29,13 +29,14 @@ from typing import Callable, Protocol
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from pipeline_common.contracts.dead_letter import OriginalMessage
-from pipeline_common.kafka import RunLimits, refused
+from pipeline_common.kafka import RunLimits, RunOutcome, RunWatch, check_polled_error, partition_names
+from pipeline_common.retry import Backoff
 
 from . import metrics
 from .errors import Abandoned, FatalError, Stage
 from .offsets import OffsetTracker
 from .processing import Detected, Failed, Prepared
-from .retry import Backoff, call_with_retry
+from .retry import call_with_retry
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +82,12 @@ class Progress(Protocol):
 
 
 @dataclass
-class Summary:
+class Summary(RunOutcome):
     polled: int = 0
     processed: int = 0
     dead_lettered: int = 0
     handed_back: int = 0
     pauses: int = 0  # times the partitions were paused while the window stayed full
-    stopped_by: str = ""
-    fatal: str | None = None
 
 
 @dataclass
@@ -121,22 +120,16 @@ class ConsumerLoop:
         self._tracker = OffsetTracker()
         self._window: deque[_Job] = deque()  # download + decode running, in poll order
         self._finishing: list[_Job] = []  # metadata write or dead letter running
-        self._last_activity = time.monotonic()
-        self._assigned_once = False
+        self._watch = RunWatch(self.limits, self.stop, "message")
         self._full_since: float | None = None  # since when there has been no room
         self._paused: set[tuple[str, int]] = set()
 
     # --- rebalancing -------------------------------------------------------------------
     def subscribe(self, topics: list[str]) -> None:
-        self.consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
-
-    def _on_assign(self, consumer, partitions) -> None:
-        self._last_activity = time.monotonic()
-        self._assigned_once = True
-        log.info("assigned %s", _names(partitions))
+        self._watch.subscribe(self.consumer, topics, self._on_revoke, self._on_lost)
 
     def _on_revoke(self, consumer, partitions) -> None:
-        log.info("revoking %s: committing finished work first", _names(partitions))
+        log.info("revoking %s: committing finished work first", partition_names(partitions))
         if self._finishing:
             wait([job.future for job in self._finishing], timeout=30)
         self._collect()
@@ -145,7 +138,9 @@ class ConsumerLoop:
         self._drop(partitions)
 
     def _on_lost(self, consumer, partitions) -> None:
-        log.warning("lost %s (session expired?): their unfinished messages will be redelivered", _names(partitions))
+        log.warning(
+            "lost %s (session expired?): their unfinished messages will be redelivered", partition_names(partitions)
+        )
         self._drop(partitions)
 
     def _drop(self, partitions) -> None:
@@ -162,7 +157,7 @@ class ConsumerLoop:
             try:
                 self.consumer.resume(paused)
             except KafkaException as error:
-                log.warning("could not resume %s before handing it back: %s", _names(paused), error)
+                log.warning("could not resume %s before handing it back: %s", partition_names(paused), error)
         self._paused -= gone
 
     # --- the loop ------------------------------------------------------------------------
@@ -174,9 +169,7 @@ class ConsumerLoop:
                 self._collect()
                 self._store_offsets()
         except FatalError as error:
-            self.summary.fatal = str(error)
-            self.summary.stopped_by = "fatal error"
-            log.error("stopping: %s", error)
+            self.summary.stop_fatal(error)
             self.stop.set()  # in-flight retries give up; their messages are handed back
             for job in self._window:
                 job.future.cancel()
@@ -190,23 +183,13 @@ class ConsumerLoop:
     def _finished(self) -> bool:
         if self._window or self._finishing:
             return False
-        if self.stop.is_set():
-            self.summary.stopped_by = self.summary.stopped_by or "shutdown requested"
-            return True
-        reason = self.limits.limit_reached(self.summary.polled)
-        if reason is not None:
-            self.summary.stopped_by = reason
+        if self.summary.stop_for(self._watch.why_stop(self.summary.polled)):
             return True
         idle = self.limits.idle_timeout_s
-        if idle is not None:
-            waited = time.monotonic() - self._last_activity
-            reason = self.limits.idle_for(waited, "message") if self._assigned_once else None
-            if reason is not None:
-                self.summary.stopped_by = reason
-                return True
+        if idle is not None and not self._watch.assigned_once:
             # Before the first assignment the topic has not been read at all: joining can
             # take a whole session timeout when a crashed member still holds the group.
-            if not self._assigned_once and waited >= idle + self.join_grace_s:
+            if time.monotonic() - self._watch.last_seen >= idle + self.join_grace_s:
                 self.summary.stopped_by = f"no partitions assigned within {idle + self.join_grace_s:g} s"
                 log.warning(
                     "%s: is the topic there, and are there more consumers than partitions?", self.summary.stopped_by
@@ -264,7 +247,7 @@ class ConsumerLoop:
                 time.monotonic() - (self._full_since or 0),
                 len(self._window),
                 len(self._finishing),
-                _names(assigned),
+                partition_names(assigned),
             )
         self._paused |= {(tp.topic, tp.partition) for tp in assigned}
 
@@ -275,26 +258,18 @@ class ConsumerLoop:
         self._paused.clear()
         if partitions:
             self.consumer.resume(partitions)
-            self._last_activity = time.monotonic()  # what was fetched before the pause is fetched again
-            log.info("room again: resuming %s", _names(partitions))
+            self._watch.seen()  # what was fetched before the pause is fetched again
+            log.info("room again: resuming %s", partition_names(partitions))
 
     def _take(self, message: Message) -> None:
         if message.error():
-            self._on_kafka_error(message.error())
+            check_polled_error(message.error(), FatalError)
             return
         ref = OriginalMessage.from_kafka(message)
         self._tracker.started(ref.topic, ref.partition, ref.offset)
-        self._last_activity = time.monotonic()
+        self._watch.seen()
         self.summary.polled += 1
         self._window.append(_Job(ref, self.pool.submit(self.processor.prepare, ref)))
-
-    def _on_kafka_error(self, error: KafkaError) -> None:
-        if refused(error):  # retrying will not help
-            raise FatalError(f"Kafka: {error}")
-        if error.code() == KafkaError._PARTITION_EOF:
-            return
-        # librdkafka reconnects and retries by itself; say so and keep polling
-        log.warning("Kafka: %s", error)
 
     def _advance(self) -> None:
         """Take the oldest message through detection once its download and decode are done."""
@@ -365,7 +340,7 @@ class ConsumerLoop:
                     raise
                 continue
             self._tracker.finished(job.ref.topic, job.ref.partition, job.ref.offset)
-            self._last_activity = time.monotonic()  # --idle-timeout counts from the last work done
+            self._watch.seen()  # --idle-timeout counts from the last work done
             if job.dead_letter:
                 self.summary.dead_lettered += 1  # the publisher logged it
                 metrics.IMAGES_DEAD_LETTERED.inc()
@@ -389,7 +364,7 @@ class ConsumerLoop:
             self.consumer.store_offsets(offsets=offsets)
         except KafkaException as error:
             # the partition went away in a rebalance: the next owner redoes that work
-            log.warning("could not store offsets %s: %s", _names(offsets), error)
+            log.warning("could not store offsets %s: %s", partition_names(offsets), error)
 
     def _commit(self) -> None:
         try:
@@ -398,10 +373,3 @@ class ConsumerLoop:
             if error.args and error.args[0].code() == KafkaError._NO_OFFSET:
                 return  # nothing new to commit
             log.warning("commit failed: %s (stored offsets are committed on the next try)", error)
-
-
-def _names(partitions) -> str:
-    return (
-        ", ".join(f"{tp.topic}/{tp.partition}" + (f"@{tp.offset}" if tp.offset >= 0 else "") for tp in partitions)
-        or "nothing"
-    )

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from pipeline_common.contracts import ContractError, ImageAnnouncement, MetadataRecord, ModelInfo, parse_s3_uri
 from pipeline_common.contracts.dead_letter import OriginalMessage
+from pipeline_common.retry import Backoff
 from pipeline_common.s3 import S3Client
 from pipeline_common.timestamps import utc_now
 
@@ -24,7 +25,7 @@ from . import storage
 from .decode import DecodeError, decode_image
 from .detector import Blob, Detections, ObjectDetector
 from .errors import Rejected, Stage
-from .retry import Backoff, call_with_retry
+from .retry import call_with_retry
 from .settings import ImageLimits
 
 log = logging.getLogger(__name__)

@@ -1,31 +1,17 @@
-"""Exponential backoff for transient failures, interruptible by shutdown."""
+"""Retrying transient failures with backoff (pipeline_common.retry), interruptible by shutdown."""
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
-from dataclasses import dataclass
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, TypeVar
+
+from pipeline_common.retry import Backoff
 
 from .errors import Abandoned, TransientError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Backoff:
-    initial_s: float = 0.5
-    maximum_s: float = 30.0
-    factor: float = 2.0
-
-    def delays(self) -> Iterator[float]:
-        delay = self.initial_s
-        while True:
-            # jitter keeps several consumers from hammering a recovering service in step
-            yield delay * random.uniform(0.8, 1.2)
-            delay = min(delay * self.factor, self.maximum_s)
 
 
 def call_with_retry(action: Callable[[], T], what: str, backoff: Backoff, stop: threading.Event) -> T:

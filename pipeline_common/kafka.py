@@ -4,6 +4,7 @@ no retry can fix. Anything else librdkafka retries by itself, or the stage retri
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 
@@ -58,6 +59,82 @@ class RunLimits:
         if self.idle_timeout_s is not None and waited_s >= self.idle_timeout_s:
             return f"no {noun} for {self.idle_timeout_s:g} s (--idle-timeout)"
         return None
+
+
+@dataclass
+class RunOutcome:
+    """How a consuming stage's run ended: the part of every such stage's summary."""
+
+    stopped_by: str = ""
+    fatal: str | None = None
+
+    def stop_for(self, reason: str | None) -> bool:
+        """Note `reason` to stop, unless one is noted already; whether there is one."""
+        if reason is not None:
+            self.stopped_by = self.stopped_by or reason
+        return reason is not None
+
+    def stop_fatal(self, error: Exception) -> None:
+        """An error no retry can fix ends the run."""
+        self.fatal = str(error)
+        self.stopped_by = "fatal error"
+        log.error("stopping: %s", error)
+
+
+class RunWatch:
+    """When a consuming loop ends: shutdown asked for (`stop`), `limits.max_messages`
+    reached, or nothing (no `noun`) for `limits.idle_timeout_s` once partitions were
+    assigned; before the first assignment the topic was not read at all, so no idleness
+    counts. The loop calls `assigned()` from its on_assign callback and `seen()` on each
+    message."""
+
+    def __init__(self, limits: RunLimits, stop: threading.Event, noun: str = "message") -> None:
+        self.limits, self.stop, self.noun = limits, stop, noun
+        self.assigned_once = False
+        self.last_seen = time.monotonic()
+
+    def assigned(self) -> None:
+        self.assigned_once = True
+        self.last_seen = time.monotonic()
+
+    def subscribe(self, consumer, topics: list[str], on_revoke, on_lost) -> None:
+        """Subscribe `consumer` to `topics`; each assignment is logged and counts as activity."""
+
+        def on_assign(_consumer, partitions) -> None:
+            self.assigned()
+            log.info("assigned %s", partition_names(partitions))
+
+        consumer.subscribe(topics, on_assign=on_assign, on_revoke=on_revoke, on_lost=on_lost)
+
+    def seen(self) -> None:
+        self.last_seen = time.monotonic()
+
+    def why_stop(self, received: int) -> str | None:
+        """Why the loop should end now, after `received` messages; None: it goes on."""
+        if self.stop.is_set():
+            return "shutdown requested"
+        reason = self.limits.limit_reached(received)
+        if reason is None and self.assigned_once:
+            reason = self.limits.idle_for(time.monotonic() - self.last_seen, self.noun)
+        return reason
+
+
+def check_polled_error(error: KafkaError, fatal: type[Exception]) -> None:
+    """What a consuming loop does with an error polled in place of a message: raise
+    `fatal` when retrying cannot help (credentials or rights refused); else log it and go
+    on (librdkafka reconnects and retries by itself). The end of a partition is no error."""
+    if refused(error):
+        raise fatal(f"Kafka: {error}")
+    if error.code() != KafkaError._PARTITION_EOF:
+        log.warning("Kafka: %s", error)
+
+
+def partition_names(partitions) -> str:
+    """`topic/partition[@offset]` of TopicPartitions, for log lines."""
+    return (
+        ", ".join(f"{tp.topic}/{tp.partition}" + (f"@{tp.offset}" if tp.offset >= 0 else "") for tp in partitions)
+        or "nothing"
+    )
 
 
 def refused(error: object) -> bool:

@@ -102,6 +102,22 @@ class Lease:
         self._version = (response["_seq_no"], response["_primary_term"])
         self.expires_at = expires
 
+    def _write_over(self, version: tuple[int, int], acquired_at: datetime) -> None:
+        """Write the lease document (acquired at `acquired_at`, expiring a duration from
+        now) only over the version (seq_no, primary_term) read or written last: raises
+        ConflictError when someone else wrote it since, NotFoundError when it was deleted."""
+        document, expires = self._document(acquired_at)
+        seq_no, primary_term = version
+        response = self.es.index(
+            index=self.index,
+            id=self.name,
+            document=document,
+            if_seq_no=seq_no,
+            if_primary_term=primary_term,
+            refresh=True,
+        )
+        self._written(response, expires)
+
     def holder(self) -> tuple[Holder, tuple[int, int]] | None:
         try:
             found = self.es.get(index=self.index, id=self.name)
@@ -125,23 +141,14 @@ class Lease:
         current = self.holder()
         if current is None:  # released between our create and get: try once more
             return self.try_acquire()
-        holder, (seq_no, primary_term) = current
+        holder, version = current
         if holder.expires_at > now:
             return holder
-        document, expires = self._document(now)
         try:
-            response = self.es.index(
-                index=self.index,
-                id=self.name,
-                document=document,
-                if_seq_no=seq_no,
-                if_primary_term=primary_term,
-                refresh=True,
-            )
+            self._write_over(version, now)
         except ConflictError:  # another process took it over first
             current = self.holder()
             return current[0] if current else holder
-        self._written(response, expires)
         self.acquired_at = now
         self.previous = holder
         log.warning("took over lock %r from %s, whose lease had expired", self.name, holder)
@@ -151,21 +158,11 @@ class Lease:
         """Push the expiry on; False when the lease was lost (taken over, or deleted)."""
         if self._version is None:
             return False
-        seq_no, primary_term = self._version
-        document, expires = self._document(self.acquired_at)
         try:
-            response = self.es.index(
-                index=self.index,
-                id=self.name,
-                document=document,
-                if_seq_no=seq_no,
-                if_primary_term=primary_term,
-                refresh=True,
-            )
+            self._write_over(self._version, self.acquired_at)
         except (ConflictError, NotFoundError):
             self._version = None
             return False
-        self._written(response, expires)
         return True
 
     def release(self) -> None:

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO, Mapping
 
 from pipeline_common.environment import child_environment
 from pipeline_common.logs import configure_logging
@@ -119,6 +120,32 @@ def procfile_environment(args: argparse.Namespace) -> dict[str, str]:
         PRODUCER_NEW_PICS_DIR=str(args.new_pics.resolve()),
         FRONTEND_PORT=str(args.port),
         PYTHONUNBUFFERED="1",  # honcho prints each line as it comes
+    )
+
+
+def start_watching(new_pics: Path, port: int, env: Mapping[str, str], output: IO[bytes]) -> subprocess.Popen:
+    """This demo, as a child process, on services already running and without the sample
+    photos: the producer watches `new_pics`, the dashboard serves on `port`, and the output
+    goes to `output`. It runs in a session of its own, so a signal to its process group
+    reaches every process it starts, as Ctrl-C in a shell does. For the tests and
+    benchmarks that drop photos into a running pipeline."""
+    return subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "scripts.demo",
+            "--no-services",
+            "--no-samples",
+            "--new-pics",
+            str(new_pics),
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=dict(env),
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 

@@ -86,6 +86,20 @@ def _answer(body: Any, plan: Plan) -> Response:
     return response
 
 
+def _counted_over(plan: Plan) -> dict[str, Any]:
+    """What a body of counts says about what was counted: the range, the metric, the
+    interval (and whether the API chose it), and which part is final or live."""
+    query = plan.query
+    return {
+        "from": to_iso(query.time_range.start),
+        "to": to_iso(query.time_range.end),
+        "metric": query.metric,
+        "interval": query.interval.value,
+        "interval_chosen": query.interval_chosen,
+        **plan.coverage(),
+    }
+
+
 def _counts() -> Counts:
     return Counts(frontend().store)
 
@@ -114,19 +128,13 @@ def totals() -> Response:
 
 def _totals(plan: Plan, form: str) -> Response:
     counts, total, truncated = _counts().totals(plan)
-    query = plan.query
     if form == "csv":
         return _answer(csv_response(totals_csv(counts), _file_name("totals", plan)), plan)
     body = {
-        "from": to_iso(query.time_range.start),
-        "to": to_iso(query.time_range.end),
-        "metric": query.metric,
-        "interval": query.interval.value,
-        "interval_chosen": query.interval_chosen,
+        **_counted_over(plan),
         "total": total,
         "totals": [{"label": label, "count": count} for label, count in counts],
         "truncated": truncated,
-        **plan.coverage(),
     }
     return _answer(body, plan)
 
@@ -138,16 +146,10 @@ def top() -> Response:
 
 
 def _top(plan: Plan) -> Response:
-    query = plan.query
     body = {
-        "from": to_iso(query.time_range.start),
-        "to": to_iso(query.time_range.end),
-        "metric": query.metric,
-        "interval": query.interval.value,
-        "interval_chosen": query.interval_chosen,
-        "n": query.top,
+        **_counted_over(plan),
+        "n": plan.query.top,
         "top": [{"label": label, "count": count} for label, count in _counts().top(plan)],
-        **plan.coverage(),
     }
     return _answer(body, plan)
 

@@ -57,7 +57,12 @@ class AnswerCache:
 
     def __init__(self, size: int, *, timer: Callable[[], float] = time.monotonic) -> None:
         self._answers: TTLCache | None = TTLCache(size, ANSWER_TTL_S, timer=timer) if size else None
-        self._repeats: TTLCache | None = TTLCache(size, ANSWER_TTL_S, timer=timer) if size else None
+        # A plain dict, read without the lock (one dict look-up is atomic in CPython): every
+        # request of a busy dashboard passes here, and gunicorn's threads would queue for the
+        # lock. Its keys hold the minute and the generation, so an entry is never served
+        # after either moves; at `size` entries the older half is dropped.
+        self._size = size
+        self._repeats: dict[Hashable, tuple[Stored, str]] | None = {} if size else None
         self._building: dict[Hashable, threading.Event] = {}
         self._lock = threading.Lock()
 
@@ -75,9 +80,15 @@ class AnswerCache:
         else:
             response = _marked(stored.response(), "hit")
         if repeat is not None:
-            with self._lock:
-                self._repeats[repeat[0]] = (stored.hit(), repeat[1])
+            self._file_repeat(repeat[0], (stored.hit(), repeat[1]))
         return response
+
+    def _file_repeat(self, key: Hashable, entry: "tuple[Stored, str]") -> None:
+        with self._lock:
+            repeats = self._repeats
+            if len(repeats) >= self._size:  # readers keep the dict they hold; the newer half goes on
+                repeats = self._repeats = dict(list(repeats.items())[len(repeats) // 2 :])
+            repeats[key] = entry
 
     def _get(self, key: Hashable) -> Stored | None:
         with self._lock:
@@ -109,10 +120,8 @@ class AnswerCache:
 
     def repeated(self, request_key: Hashable) -> "tuple[Stored, str] | None":
         """The answer (and its route) filed for this request as it arrived, if any."""
-        if self._repeats is None:
-            return None
-        with self._lock:
-            return self._repeats.get(request_key)
+        repeats = self._repeats
+        return None if repeats is None else repeats.get(request_key)
 
 
 class RepeatedRequests:

@@ -51,7 +51,7 @@ class Counts:
         size = queries.MAX_TERMS if plan.both else plan.query.top
         answers = self._ask(
             plan,
-            lambda target, window: queries.top_body(
+            lambda target, window: queries.totals_body(
                 self._stored(plan, target), plan.query, target=target, window=window, size=size
             ),
         )

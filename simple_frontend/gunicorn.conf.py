@@ -11,6 +11,9 @@ gthread workers: a request mostly waits on Elasticsearch (or is answered from th
 simple_frontend/cache.py), so threads serve many clients per process; one process per
 core keeps the Python work parallel. The app is not preloaded: each worker makes its own
 Elasticsearch client (its own connection pool) after the fork, and its own answer cache.
+Measured on the 2-core machine (benchmarks/api_latency.py, answers from the cache, load
+~12): 2 workers x 8 threads served 1859-1972 req/s; x 4 threads about half (930-1020),
+x 16 no more (1816-1891): two runs each, so a rule of thumb, not a law.
 """
 
 from simple_frontend.settings import FrontendSettings

@@ -36,6 +36,12 @@ def register(app: Flask) -> None:
         return response
 
 
+_REPEATED: dict[str, object] = {}  # route -> its histogram child: labels() costs more than observe()
+
+
 def observe_repeat(rule: str, seconds: float) -> None:
     """An answer repeated before Flask routed it (cache.RepeatedRequests), under its route."""
-    REQUEST_SECONDS.labels(rule, "GET", "200").observe(seconds)
+    child = _REPEATED.get(rule)
+    if child is None:
+        child = _REPEATED[rule] = REQUEST_SECONDS.labels(rule, "GET", "200")
+    child.observe(seconds)

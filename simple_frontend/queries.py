@@ -158,7 +158,9 @@ def totals_body(
     window: Window | None = None,
     size: int | None = None,
 ) -> dict[str, Any]:
-    """Sum of the metric per label (all labels, or the requested ones) and overall."""
+    """Sum of the metric per label, biggest first, and overall: all labels (or the
+    requested ones), or the `size` biggest (/api/top: the query's n; more of each part
+    when a batch and a live answer are merged)."""
     window = window or Window.of(query.time_range)
     metric = {"sum": {"field": target.metrics[query.metric]}}
     size = size or (len(query.labels) if query.labels else MAX_TERMS)
@@ -168,26 +170,6 @@ def totals_body(
             "labels": {"terms": _label_terms(query, size, target), "aggs": {"count": metric}},
             "total": metric,
         },
-        target,
-        query,
-        window,
-    )
-
-
-def top_body(
-    stored: Interval | None,
-    query: CountQuery,
-    *,
-    target: Target = BATCH,
-    window: Window | None = None,
-    size: int | None = None,
-) -> dict[str, Any]:
-    """The busiest labels; `size` (default the query's n) more when two answers are merged."""
-    window = window or Window.of(query.time_range)
-    metric = {"sum": {"field": target.metrics[query.metric]}}
-    return _search(
-        filters(stored, query, target=target, window=window),
-        {"labels": {"terms": _label_terms(query, size or query.top, target), "aggs": {"count": metric}}},
         target,
         query,
         window,

@@ -100,6 +100,9 @@ class CountsStore:
         only when there is none yet), so a slow cluster never stalls every request at once.
         A stale answer is safe: an older run's cutoff only hands more buckets to the live
         indices, which hold them too."""
+        cached = self._snapshot  # the usual case, without the lock every request would queue for
+        if cached is not None and self._clock() < cached[0]:
+            return cached[1]
         with self._lock:
             cached = self._snapshot
             if cached is not None and (self._clock() < cached[0] or self._refreshing):

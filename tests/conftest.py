@@ -348,7 +348,7 @@ def unique_name():
 
 @pytest.fixture
 def own_service(pipeline_env):
-    """`own_service("kafka")`: a service of this checkout's own local stack, for fault tests
+    """`own_service("kafka")`: a service of the session's own stack, for fault tests
     that kill it (tests.support.services.OwnService); started again after the test if it is
     still down. Only on the session's own stack (PIPELINE_SERVICES=isolated, as `make test`
     runs them): never on services others use, nor on this checkout's everyday stack."""

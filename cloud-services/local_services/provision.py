@@ -17,10 +17,8 @@ from pathlib import Path
 from typing import Mapping
 
 from .accounts import (
-    Account,
     apply_kafka,
     jaas_config,
-    s3_identities as s3_identity_file,
     stage_acl_bindings,
     write_es_file_realm,
 )
@@ -53,20 +51,9 @@ def write_files(directory: Path, access: AccessSettings, kafka_admin_password: s
     s3_identities = directory / "s3" / "s3.json"
     s3_identities.parent.mkdir(parents=True, exist_ok=True)
     s3_identities.unlink(missing_ok=True)
-    admin, dashboard = access.s3_admin, access.api_s3
     fd = os.open(s3_identities, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
     with os.fdopen(fd, "w") as handle:
-        handle.write(
-            json.dumps(
-                s3_identity_file(
-                    Account(admin.access_key.get_secret_value(), admin.secret_key.get_secret_value()),
-                    Account(dashboard.access_key.get_secret_value(), dashboard.secret_key.get_secret_value()),
-                    admin.bucket,
-                    access.archiver_s3_account,
-                ),
-                indent=2,
-            )
-        )
+        handle.write(json.dumps(access.s3_identities(), indent=2))
     private = [jaas, s3_identities, *(es_dir / name for name in ("roles.yml", "users", "users_roles"))]
     for path in private:
         path.chmod(0o400)
@@ -103,6 +90,43 @@ def grant_on(admin, access: AccessSettings, **names: str) -> list:
         for future in admin.create_acls(bindings, request_timeout=30).values():
             future.result(timeout=30)
     return bindings
+
+
+# The variables (.env.example) that name the topics and consumer groups of a pipeline run,
+# and the field of accounts.Names each one sets.
+KAFKA_NAME_VARIABLES = {
+    "KAFKA_IMAGES_TOPIC": "images_topic",
+    "KAFKA_DEAD_LETTER_TOPIC": "dead_letter_topic",
+    "KAFKA_CONSUMER_GROUP": "consumer_group",
+    "KAFKA_DETECTIONS_TOPIC": "detections_topic",
+    "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC": "detections_dead_letter_topic",
+    "LIVE_CONSUMER_GROUP": "live_group",
+    "ARCHIVER_CONSUMER_GROUP": "archiver_group",
+}
+
+
+def kafka_names(env: Mapping[str, str]) -> dict[str, str]:
+    """The topics and groups that `env` (variables of a run on names of its own) names, as
+    `grant_on` takes them."""
+    return {field: env[variable] for variable, field in KAFKA_NAME_VARIABLES.items() if variable in env}
+
+
+def create_stage_topics(admin, env: Mapping[str, str], detections_partitions: int = 1, timeout: float = 30) -> None:
+    """The topics `up` creates for the configured names and the stages expect to exist
+    (the dead letters, the detections and their dead letters), on the names `env` gives
+    them, for a run of the whole pipeline on names of its own; the producer creates its
+    images topic itself."""
+    from confluent_kafka.admin import NewTopic
+
+    made = admin.create_topics(
+        [
+            NewTopic(env["KAFKA_DEAD_LETTER_TOPIC"], 1, 1),
+            NewTopic(env["KAFKA_DETECTIONS_TOPIC"], detections_partitions, 1),
+            NewTopic(env["KAFKA_DETECTIONS_DEAD_LETTER_TOPIC"], 1, 1),
+        ]
+    )
+    for future in made.values():
+        future.result(timeout=timeout)
 
 
 def revoke(admin, bindings: list) -> None:

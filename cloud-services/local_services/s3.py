@@ -99,14 +99,11 @@ class S3Server(Service):
     def write_identities(self) -> bool:
         """Write the identities file (accounts.s3_identities); True when it changed."""
         s = self.settings
-        dashboard = archiver = None
         if s.access is not None:
-            keys = s.access.api_s3
-            dashboard = Account(keys.access_key.get_secret_value(), keys.secret_key.get_secret_value())
-            archiver = s.access.archiver_s3_account
-        text = json.dumps(
-            s3_identities(Account(s.s3_access_key, s.s3_secret_key), dashboard, s.s3_bucket, archiver), indent=2
-        )
+            identities = s.access.s3_identities()
+        else:  # only the pipeline's account
+            identities = s3_identities(Account(s.s3_access_key, s.s3_secret_key), None, s.s3_bucket)
+        text = json.dumps(identities, indent=2)
         path = self.identities_file
         if path.is_file() and path.read_text() == text:
             return False

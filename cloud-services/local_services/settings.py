@@ -39,7 +39,7 @@ from pipeline_common.settings import (
     Secret,
 )
 
-from .accounts import Account, EdgeUsers, Names
+from .accounts import Account, EdgeUsers, Names, s3_identities
 from .hadoop_settings import ClusterSettings
 from .paths import Paths
 
@@ -129,6 +129,18 @@ class AccessSettings(Settings):
         """The archiver's S3 account and the prefix it may write under."""
         s3 = self.archiver_s3
         return Account(s3.access_key.get_secret_value(), s3.secret_key.get_secret_value()), self.archive_prefix
+
+    def s3_identities(self) -> dict:
+        """SeaweedFS's identities file (accounts.s3_identities): the pipeline's account, the
+        dashboard's (reads images/ only) and the archiver's (writes the archive only). The
+        same for the local stack and for a SeaweedFS container (docker-compose.dev.yml)."""
+        admin, dashboard = self.s3_admin, self.api_s3
+        return s3_identities(
+            Account(admin.access_key.get_secret_value(), admin.secret_key.get_secret_value()),
+            Account(dashboard.access_key.get_secret_value(), dashboard.secret_key.get_secret_value()),
+            admin.bucket,
+            self.archiver_s3_account,
+        )
 
     @property
     def es_accounts(self) -> tuple[tuple[str, Account], ...]:

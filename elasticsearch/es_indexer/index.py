@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 from elasticsearch import ApiError, BadRequestError, Elasticsearch
-from elasticsearch.helpers import scan, streaming_bulk
+from elasticsearch.helpers import expand_action, scan, streaming_bulk
 
 from .documents import INDEX_BODY, mapping_problems
 
@@ -16,6 +16,12 @@ log = logging.getLogger(__name__)
 
 # 429: the node is busy; 5xx: a shard or the node failed for the moment.
 RETRY_ON_STATUS = (429, 500, 502, 503, 504)
+
+
+# What is read of a bulk answer (per document: status, result, error and id for the report;
+# a whole request's error): Elasticsearch leaves out the rest (index name, version, shards,
+# sequence numbers), about half of every answer, which is then neither sent nor parsed.
+BULK_ANSWER_FIELDS = ["items.*._id", "items.*.status", "items.*.result", "items.*.error", "error", "status"]
 
 
 class IndexMappingError(RuntimeError):
@@ -68,12 +74,13 @@ def bulk_index(
     max_backoff: float = 30.0,
     progress=None,
 ) -> BulkOutcome:
-    """Index `actions`, retrying 429/5xx with exponential backoff; failures are
-    collected document by document instead of stopping the run."""
+    """Index `actions` (dicts, or the pairs `documents.encoded` makes), retrying 429/5xx with
+    exponential backoff; failures are collected document by document instead of stopping the run."""
     outcome = BulkOutcome()
     for ok, result in streaming_bulk(
         es,
         actions,
+        expand_action_callback=_expanded,
         chunk_size=chunk_size,
         max_retries=max_retries,
         initial_backoff=initial_backoff,
@@ -81,6 +88,7 @@ def bulk_index(
         retry_on_status=RETRY_ON_STATUS,
         raise_on_error=False,
         raise_on_exception=False,
+        filter_path=BULK_ANSWER_FIELDS,
     ):
         _, item = result.popitem()
         if not ok:
@@ -94,6 +102,11 @@ def bulk_index(
         if progress is not None:
             progress.update(1)
     return outcome
+
+
+def _expanded(action: dict[str, Any] | tuple[dict[str, Any], bytes]) -> tuple[dict[str, Any], Any]:
+    """(action line, source): pairs made ahead pass as they are, dicts are expanded by the helper."""
+    return action if type(action) is tuple else expand_action(action)
 
 
 def newest_indexed_run(es: Elasticsearch, index: str, intervals: list[str]) -> str | None:

@@ -28,7 +28,7 @@ def parse_lines(lines: Iterable[tuple[str, int, bytes | str]], skipped: list[Ski
     Whitespace-only lines carry nothing and are passed over. A second line for the
     same (label, source, interval, bucket) would overwrite the first in the index, so
     it is reported rather than silently replacing a count."""
-    first_seen: dict[tuple, str] = {}
+    first_seen: dict[tuple, tuple[str, int]] = {}
     for key, number, text in lines:
         if not text.strip():
             continue
@@ -40,9 +40,10 @@ def parse_lines(lines: Iterable[tuple[str, int, bytes | str]], skipped: list[Ski
         # the fields of the document id (times are UTC datetimes, so equal instants match)
         bucket = (aggregate.label, aggregate.source, aggregate.interval, aggregate.bucket_start)
         if bucket in first_seen:
-            skipped.append(SkippedLine(key, number, f"duplicate of the aggregate at {first_seen[bucket]}"))
+            seen_key, seen_number = first_seen[bucket]
+            skipped.append(SkippedLine(key, number, f"duplicate of the aggregate at {seen_key}:{seen_number}"))
             continue
-        first_seen[bucket] = f"{key}:{number}"
+        first_seen[bucket] = (key, number)
         yield aggregate
 
 
@@ -59,13 +60,15 @@ _DONE = object()
 
 class ReadAhead:
     """The items of `items`, made by a reader thread up to `depth` ahead of the consumer:
-    reading S3 and parsing lines go on while the consumer waits for a bulk request. An
-    exception in the reader reaches the consumer at the point it happened; closing the
-    consumer's side early (or an error there) stops the reader."""
+    reading S3 and parsing lines go on while the consumer waits for a bulk request. Items
+    travel in batches (a quarter of `depth`), so the hand-over costs a lock per batch, not
+    per item. An exception in the reader reaches the consumer after the items made before
+    it; closing the consumer's side early (or an error there) stops the reader."""
 
     def __init__(self, items: Iterable, depth: int = 2000) -> None:
         self._items = items
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._batch = max(1, depth // 4)
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth // self._batch))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, name="s3-read-ahead", daemon=True)
 
@@ -79,25 +82,29 @@ class ReadAhead:
         return False
 
     def _read(self) -> None:
+        batch: list = []
         try:
             for item in self._items:
-                if not self._put((item, None)):
-                    return
+                batch.append(item)
+                if len(batch) == self._batch:
+                    if not self._put((batch, None)):
+                        return
+                    batch = []
         except BaseException as error:  # handed to the consumer, raised there
-            self._put((_DONE, error))
+            self._put((batch, error))
             return
-        self._put((_DONE, None))
+        self._put((batch, _DONE))
 
     def __iter__(self) -> Iterator:
         self._thread.start()
         try:
             while True:
-                item, error = self._queue.get()
-                if item is _DONE:
-                    if error is not None:
-                        raise error
+                batch, end = self._queue.get()
+                yield from batch
+                if end is _DONE:
                     return
-                yield item
+                if end is not None:
+                    raise end
         finally:
             self._stop.set()
             self._thread.join(timeout=10)

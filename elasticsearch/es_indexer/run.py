@@ -29,7 +29,7 @@ from pipeline_common.output_runs import (
 )
 from pipeline_common.s3 import S3Client, list_keys
 
-from .documents import actions
+from .documents import encoded_actions
 from .index import BulkOutcome, bulk_index, ensure_index, newest_indexed_run, prune_stale
 from .pruning import prune_refusal
 from .reading import ReadAhead, SkippedLine, parse_lines, s3_lines
@@ -178,11 +178,11 @@ def _index_run(settings: IndexerSettings, s3: S3Client, es: Elasticsearch, now: 
 
     stream = remember_intervals(itertools.chain([first] if first else [], aggregates))
     with tqdm(desc=f"indexing into {index}", unit=" docs", disable=None) as progress:
-        # Reading S3, parsing and building documents run in a thread of their own, ahead
-        # of the bulk requests, so neither waits for the other.
+        # Reading S3, parsing, building documents and writing them as JSON run in a thread
+        # of their own, ahead of the bulk requests, so neither waits for the other.
         outcome = bulk_index(
             es,
-            ReadAhead(actions(stream, index, run_id, now), depth=4 * settings.chunk_size),
+            ReadAhead(encoded_actions(stream, index, run_id, now), depth=4 * settings.chunk_size),
             chunk_size=settings.chunk_size,
             max_retries=settings.max_retries,
             initial_backoff=settings.initial_backoff,

@@ -15,6 +15,7 @@ from pipeline_common.alerts import ensure_indices
 from pipeline_common.clients import elasticsearch_client
 from pipeline_common.contracts.live_index import index_pattern
 from pipeline_common.kafka import ensure_topic
+from pipeline_common.retry import Backoff
 
 from . import index
 from .alerts import AlertWatch
@@ -24,19 +25,19 @@ from .settings import LiveIndexerSettings
 log = logging.getLogger(__name__)
 
 
-def wait_for_template(es, prefix: str, stop: threading.Event, initial_s: float, max_s: float) -> bool:
+def wait_for_template(es, prefix: str, stop: threading.Event, backoff: Backoff) -> bool:
     """Put the index template, waiting for Elasticsearch if it is not up yet; False if
     shutdown was requested first. Raises index.Refused on bad credentials."""
-    delay = initial_s
+    delays = backoff.delays()
     while True:
         try:
             index.ensure_template(es, prefix)
             return True
         except TransportError as error:
+            delay = next(delays)
             log.warning("Elasticsearch unreachable (%s); retrying in %.1f s", error, delay)
         if stop.wait(delay):
             return False
-        delay = min(delay * 2, max_s)
 
 
 def alert_watch(es, settings: LiveIndexerSettings) -> AlertWatch | None:
@@ -78,10 +79,11 @@ def alert_watch(es, settings: LiveIndexerSettings) -> AlertWatch | None:
 
 def run_live_indexer(settings: LiveIndexerSettings, limits: RunLimits, stop: threading.Event) -> Summary:
     es = elasticsearch_client(settings.es)
+    backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
     consumer = producer = None
     try:
         prefix = settings.es.live_index_prefix
-        if not wait_for_template(es, prefix, stop, settings.retry_initial_s, settings.retry_max_s):
+        if not wait_for_template(es, prefix, stop, backoff):
             return Summary(stopped_by="shutdown requested")
         # before anything is consumed: a dead-letter topic that cannot exist must not stop
         # the indexer at the first malformed event
@@ -106,8 +108,7 @@ def run_live_indexer(settings: LiveIndexerSettings, limits: RunLimits, stop: thr
             batch_size=settings.batch_size,
             batch_wait_s=settings.batch_wait_s,
             retention_check_s=settings.retention_check_s,
-            retry_initial_s=settings.retry_initial_s,
-            retry_max_s=settings.retry_max_s,
+            backoff=backoff,
             limits=limits,
             alerts=alerts,
         )

@@ -8,20 +8,28 @@ Redelivered events rewrite the same documents (id = image id), so nothing counts
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 from elastic_transport import TransportError
 from elasticsearch import ApiError
 from prometheus_client import Counter
 
 from pipeline_common.contracts.dead_letter import OriginalMessage, serialize_dead_letter
-from pipeline_common.kafka import RunLimits, refused, undeliverable
+from pipeline_common.kafka import (
+    RunLimits,
+    RunOutcome,
+    RunWatch,
+    check_polled_error,
+    partition_names,
+    refused,
+    undeliverable,
+)
+from pipeline_common.retry import Backoff
 from pipeline_common.timestamps import utc_now
 
 from . import index
@@ -44,7 +52,7 @@ class Stopped(Exception):
 
 
 @dataclass
-class Summary:
+class Summary(RunOutcome):
     received: int = 0
     indexed: int = 0  # documents acknowledged (a redelivered event counts again here)
     created: int = 0  # ... of which new images
@@ -52,8 +60,6 @@ class Summary:
     expired: int = 0  # captured before the retention window: left to the batch view
     batches: int = 0
     dropped_indices: list[str] = field(default_factory=list)
-    stopped_by: str = ""
-    fatal: str | None = None
 
 
 @dataclass
@@ -70,8 +76,7 @@ class LiveIndexer:
     batch_size: int = 500
     batch_wait_s: float = 0.5
     retention_check_s: float = 3600.0
-    retry_initial_s: float = 0.5
-    retry_max_s: float = 30.0
+    backoff: Backoff = Backoff()  # between tries of a bulk request or a dead letter
     limits: RunLimits = RunLimits()
     clock: Callable[[], datetime] = utc_now
     delivery_timeout_s: float = 40.0
@@ -79,15 +84,12 @@ class LiveIndexer:
     alerts: AlertWatch | None = None  # alert rules checked on the buckets of new images
 
     def __post_init__(self) -> None:
-        self._last_message = time.monotonic()
-        self._assigned_once = False
         self._next_retention = 0.0
 
     # --- the loop ------------------------------------------------------------------------
     def run(self) -> Summary:
-        self.consumer.subscribe(
-            [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
-        )
+        self._watch = RunWatch(self.limits, self.stop, "event")
+        self._watch.subscribe(self.consumer, [self.topic], self._on_revoke, self._on_lost)
         try:
             while not self._finished():
                 self._maybe_drop_expired()
@@ -98,34 +100,18 @@ class LiveIndexer:
         except Stopped:
             self.summary.stopped_by = "shutdown requested (the batch in flight is read again next time)"
         except (FatalError, index.Refused) as error:
-            self.summary.fatal = str(error)
-            self.summary.stopped_by = "fatal error"
-            log.error("stopping: %s", error)
+            self.summary.stop_fatal(error)
         return self.summary
 
     def _finished(self) -> bool:
-        if self.stop.is_set():
-            self.summary.stopped_by = self.summary.stopped_by or "shutdown requested"
-            return True
-        reason = self.limits.limit_reached(self.summary.received)
-        if reason is None and self._assigned_once:
-            reason = self.limits.idle_for(time.monotonic() - self._last_message, "event")
-        if reason is not None:
-            self.summary.stopped_by = reason
-            return True
-        return False
-
-    def _on_assign(self, consumer, partitions) -> None:
-        self._assigned_once = True
-        self._last_message = time.monotonic()
-        log.info("assigned %s", _names(partitions))
+        return self.summary.stop_for(self._watch.why_stop(self.summary.received))
 
     def _on_revoke(self, consumer, partitions) -> None:
         # every batch is committed before the next poll, so nothing is pending here
-        log.info("revoked %s", _names(partitions))
+        log.info("revoked %s", partition_names(partitions))
 
     def _on_lost(self, consumer, partitions) -> None:
-        log.warning("lost %s (session expired?): uncommitted events will be read again", _names(partitions))
+        log.warning("lost %s (session expired?): uncommitted events will be read again", partition_names(partitions))
 
     def _poll(self) -> list[OriginalMessage]:
         room = self.batch_size
@@ -144,19 +130,13 @@ class LiveIndexer:
         for message in batch:
             error = message.error()
             if error is not None:
-                self._on_kafka_error(error)
+                check_polled_error(error, FatalError)  # librdkafka reconnects by itself
                 continue
             received.append(OriginalMessage.from_kafka(message))
         if received:
-            self._last_message = time.monotonic()
+            self._watch.seen()
             self.summary.received += len(received)
         return received
-
-    def _on_kafka_error(self, error: KafkaError) -> None:
-        if refused(error):
-            raise FatalError(f"Kafka: {error}")
-        if error.code() != KafkaError._PARTITION_EOF:
-            log.warning("Kafka: %s", error)  # librdkafka reconnects by itself
 
     # --- one batch -----------------------------------------------------------------------
     def _handle(self, messages: list[OriginalMessage]) -> None:
@@ -184,7 +164,7 @@ class LiveIndexer:
         """Write until every document is acknowledged or rejected for good; the rejected."""
         pending = list(batch.actions.values())
         rejected: list[tuple[tuple[str, str], str]] = []
-        delay, attempt = self.retry_initial_s, 0
+        delays, attempt = self.backoff.delays(), 0
         while pending:
             outcome = index.write(self.es, pending)
             self.summary.indexed += len(outcome.acknowledged)
@@ -201,7 +181,7 @@ class LiveIndexer:
             attempt += 1
             retry_keys = {key for key, _ in outcome.retry}
             pending = [a for a in pending if (a["_index"], a["_id"]) in retry_keys]
-            wait = delay * random.uniform(0.8, 1.2)
+            wait = next(delays)
             log.warning(
                 "%d document(s) not written (attempt %d: %s); retrying in %.1f s, offsets not committed",
                 len(pending),
@@ -211,7 +191,6 @@ class LiveIndexer:
             )
             if self.stop.wait(wait):
                 raise Stopped()
-            delay = min(delay * 2, self.retry_max_s)
         return rejected
 
     def _note_for_alerts(self, batch: Batch, rejected: list[tuple[tuple[str, str], str]]) -> None:
@@ -235,11 +214,12 @@ class LiveIndexer:
     def _dead_letter(self, message: OriginalMessage, stage: str, reason: str) -> None:
         """Publish until the broker acknowledges; the batch's offsets wait for it."""
         payload = serialize_dead_letter(message, stage, reason, self.group_id, self.clock())
-        delay = self.retry_initial_s
+        delays = self.backoff.delays()
         while True:
             error = self._deliver(payload, message.key)
             if error is None:
                 break
+            delay = next(delays)
             log.warning(
                 "%s dead letter to %s not acknowledged (%s); retrying in %.1f s",
                 message.where,
@@ -249,7 +229,6 @@ class LiveIndexer:
             )
             if self.stop.wait(delay):
                 raise Stopped()
-            delay = min(delay * 2, self.retry_max_s)
         self.summary.dead_lettered += 1
         log.warning("%s dead-lettered to %s (%s: %s)", message.where, self.dead_letter_topic, stage, reason)
 
@@ -289,7 +268,7 @@ class LiveIndexer:
         except KafkaException as error:
             # e.g. the partitions moved to another member meanwhile: it re-reads the batch,
             # which rewrites the same documents
-            log.warning("commit of %s failed: %s (those events will be indexed again)", _names(offsets), error)
+            log.warning("commit of %s failed: %s (those events will be indexed again)", partition_names(offsets), error)
 
     # --- retention ---------------------------------------------------------------------------
     def _maybe_drop_expired(self) -> None:
@@ -302,10 +281,3 @@ class LiveIndexer:
             )
         except (ApiError, TransportError) as error:  # retried at the next check
             log.warning("could not drop aged-out live indices: %s (retried in %.0f s)", error, self.retention_check_s)
-
-
-def _names(partitions) -> str:
-    return (
-        ", ".join(f"{tp.topic}/{tp.partition}" + (f"@{tp.offset}" if tp.offset >= 0 else "") for tp in partitions)
-        or "nothing"
-    )

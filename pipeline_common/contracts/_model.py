@@ -207,6 +207,9 @@ class Record(Part):
     @classmethod
     def check_envelope(cls, data: Any) -> dict[str, Any]:
         """`data` as the JSON object of a version this code reads (its fields unchecked)."""
+        version = data.get("schema_version") if type(data) is dict else None
+        if type(version) is int and version == cls.SCHEMA_VERSION:  # the usual case, without a validator call
+            return data
         try:
             version = _Envelope.__pydantic_validator__.validate_python(data).schema_version
         except ValidationError as error:

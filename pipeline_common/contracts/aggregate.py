@@ -38,7 +38,13 @@ class Interval(str, Enum):
         return {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}[self.value]
 
 
+_INTERVALS = {interval.value: interval for interval in Interval}
+
+
 def _interval(value: Any) -> Interval:
+    # a dict look-up (by exact type, so a str subclass takes the long way): read for every line
+    if type(value) is str and value in _INTERVALS:
+        return _INTERVALS[value]
     try:
         return Interval.parse(value)
     except ContractError:

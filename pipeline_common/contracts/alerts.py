@@ -29,24 +29,22 @@ MAX_NAME_LENGTH = 1000  # as the API takes names
 MAX_ABOVE = 10**15  # a count stored as an Elasticsearch long, far above any real one
 _NAME = re.compile(r"\w(?:[\w .:/()+,@#-]*[\w)])?")
 
+# What a rule says, in a rule and in each alert it fired.
+_RULE_FIELDS: dict[str, Any] = {
+    "label": {"type": "keyword"},
+    "source": {"type": "keyword"},
+    "interval": {"type": "keyword"},
+    "above": {"type": "long"},
+}
 RULES_MAPPING: dict[str, Any] = {
     "dynamic": "strict",
-    "properties": {
-        "label": {"type": "keyword"},
-        "source": {"type": "keyword"},
-        "interval": {"type": "keyword"},
-        "above": {"type": "long"},
-        "created_at": {"type": "date"},
-    },
+    "properties": {**_RULE_FIELDS, "created_at": {"type": "date"}},
 }
 ALERTS_MAPPING: dict[str, Any] = {
     "dynamic": "strict",
     "properties": {
         "rule_id": {"type": "keyword"},
-        "label": {"type": "keyword"},
-        "source": {"type": "keyword"},
-        "interval": {"type": "keyword"},
-        "above": {"type": "long"},
+        **_RULE_FIELDS,
         "bucket_start": {"type": "date"},
         "count": {"type": "long"},
         "fired_at": {"type": "date"},
@@ -79,14 +77,12 @@ class Rule:
         where = "any source" if self.source == ANY_SOURCE else self.source
         return f"{self.label} at {where} above {self.above} per {self.interval.value}"
 
+    def fields(self) -> dict[str, Any]:
+        """What the rule says, as a rule's document, an alert's and a webhook's message hold it."""
+        return {"label": self.label, "source": self.source, "interval": self.interval.value, "above": self.above}
+
     def to_source(self, created_at: datetime) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "source": self.source,
-            "interval": self.interval.value,
-            "above": self.above,
-            "created_at": to_iso(created_at),
-        }
+        return {**self.fields(), "created_at": to_iso(created_at)}
 
 
 def rule(label: str, source: str, interval: str, above: Any) -> Rule:
@@ -127,10 +123,7 @@ class Alert:
     def to_source(self, fired_at: datetime, webhook: str) -> dict[str, Any]:
         return {
             "rule_id": self.rule.rule_id,
-            "label": self.rule.label,
-            "source": self.rule.source,
-            "interval": self.rule.interval.value,
-            "above": self.rule.above,
+            **self.rule.fields(),
             "bucket_start": to_iso(self.bucket_start),
             "count": self.count,
             "fired_at": to_iso(fired_at),
@@ -142,10 +135,7 @@ class Alert:
         return {
             "alert_id": self.alert_id,
             "rule": self.rule.describe(),
-            "label": self.rule.label,
-            "source": self.rule.source,
-            "interval": self.rule.interval.value,
-            "above": self.rule.above,
+            **self.rule.fields(),
             "bucket_start": to_iso(self.bucket_start),
             "count": self.count,
         }

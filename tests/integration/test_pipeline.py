@@ -11,8 +11,8 @@ from collections import Counter
 
 import pytest
 from confluent_kafka import Consumer
-from confluent_kafka.admin import NewTopic
 
+from local_services.provision import create_stage_topics, kafka_names
 from pipeline_common.contracts import ImageAnnouncement, MetadataRecord
 from pipeline_common.environment import PROJECT_ROOT, child_environment
 from tests.support.services import consumer_lag
@@ -45,24 +45,10 @@ def pipeline_names(pipeline_env, s3, es, es_settings, kafka_admin, grant_kafka):
         "ES_INDEX": f"{es_settings.index}-test-{suffix}",
         "ES_LIVE_INDEX_PREFIX": f"{es_settings.live_index_prefix}test-{suffix}-",
     }
-    grant_kafka(
-        images_topic=names["KAFKA_IMAGES_TOPIC"],
-        dead_letter_topic=names["KAFKA_DEAD_LETTER_TOPIC"],
-        consumer_group=names["KAFKA_CONSUMER_GROUP"],
-        detections_topic=names["KAFKA_DETECTIONS_TOPIC"],
-        detections_dead_letter_topic=names["KAFKA_DETECTIONS_DEAD_LETTER_TOPIC"],
-        live_group=names["LIVE_CONSUMER_GROUP"],
-        archiver_group=names["ARCHIVER_CONSUMER_GROUP"],
-    )
-    # what `make up` creates for the configured names (the producer creates its own topic)
-    made = kafka_admin.create_topics(
-        [
-            NewTopic(names[name], 1, 1)
-            for name in ("KAFKA_DEAD_LETTER_TOPIC", "KAFKA_DETECTIONS_TOPIC", "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC")
-        ]
-    )
-    for future in made.values():
-        future.result(timeout=30)
+    # each stage's own account gets its rights on these names, and the topics `make up` makes
+    # for the configured names exist (the producer creates its own)
+    grant_kafka(**kafka_names(names))
+    create_stage_topics(kafka_admin, names)
     s3.create_bucket(Bucket=names["S3_BUCKET"])
     yield names
     drop_live_indices(es, names["ES_LIVE_INDEX_PREFIX"])

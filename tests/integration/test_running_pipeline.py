@@ -11,7 +11,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -20,10 +19,11 @@ from pathlib import Path
 
 import cv2
 import pytest
-from confluent_kafka.admin import NewTopic
 
 from local_services.paths import Paths
-from pipeline_common.environment import PROJECT_ROOT, child_environment
+from local_services.provision import create_stage_topics, kafka_names
+from pipeline_common.environment import child_environment
+from scripts.demo import start_watching
 
 pytestmark = [pytest.mark.slow, pytest.mark.process]
 
@@ -115,45 +115,13 @@ def demo(pipeline_env, s3, es, es_settings, kafka_admin, grant_kafka, tmp_path_f
     }
     # each stage's own Kafka account gets its rights on these names, and the topics `make up`
     # makes for the configured ones exist (the producer creates its own)
-    grant_kafka(
-        images_topic=env["KAFKA_IMAGES_TOPIC"],
-        dead_letter_topic=env["KAFKA_DEAD_LETTER_TOPIC"],
-        consumer_group=env["KAFKA_CONSUMER_GROUP"],
-        detections_topic=env["KAFKA_DETECTIONS_TOPIC"],
-        detections_dead_letter_topic=env["KAFKA_DETECTIONS_DEAD_LETTER_TOPIC"],
-        live_group=env["LIVE_CONSUMER_GROUP"],
-        archiver_group=env["ARCHIVER_CONSUMER_GROUP"],
-    )
-    made = kafka_admin.create_topics(
-        [
-            NewTopic(env[name], 1, 1)
-            for name in ("KAFKA_DEAD_LETTER_TOPIC", "KAFKA_DETECTIONS_TOPIC", "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC")
-        ]
-    )
-    for future in made.values():
-        future.result(timeout=30)
+    grant_kafka(**kafka_names(env))
+    create_stage_topics(kafka_admin, env)
     s3.create_bucket(Bucket=env["S3_BUCKET"])
     new_pics = work / "new_pics"
     log_path = work / "demo.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "scripts.demo",
-                "--no-services",
-                "--no-samples",
-                "--new-pics",
-                str(new_pics),
-                "--port",
-                str(ports["web"]),
-            ],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, like a shell job: Ctrl-C reaches the group
-        )
+        process = start_watching(new_pics, ports["web"], env, log)
     base = f"http://127.0.0.1:{ports['web']}"
     state = {
         "process": process,

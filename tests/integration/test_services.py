@@ -8,57 +8,25 @@ import sys
 import pytest
 import requests
 from botocore.exceptions import ClientError
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
-from confluent_kafka.admin import NewTopic
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from pipeline_common.clients import s3_client
 from pipeline_common.environment import PROJECT_ROOT
+from tests.support.services import kafka_round_trip
 
 # --- Kafka -----------------------------------------------------------------------------
 
 
-def _create_topic(kafka_admin, topic: str) -> None:
-    futures = kafka_admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-    futures[topic].result(timeout=30)
-
-
 def test_kafka_round_trip_with_the_configured_account(kafka_settings, kafka_admin, unique_name):
-    topic = unique_name("services-roundtrip")
-    _create_topic(kafka_admin, topic)
-    try:
-        producer = Producer(kafka_settings.client_config())
-        delivered = []
-        for n in range(3):
-            producer.produce(
-                topic, key=str(n), value=f"message {n}".encode(), on_delivery=lambda err, msg: delivered.append(err)
-            )
-        assert producer.flush(30) == 0
-        assert delivered == [None, None, None]
-
-        consumer = Consumer(
-            {
-                **kafka_settings.client_config(),
-                "group.id": unique_name("services-group"),
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-            }
-        )
-        try:
-            consumer.subscribe([topic])
-            received = []
-            for _ in range(60):
-                message = consumer.poll(1.0)
-                if message is None:
-                    continue
-                assert message.error() is None, message.error()
-                received.append(message.value().decode())
-                if len(received) == 3:
-                    break
-        finally:
-            consumer.close()
-        assert received == ["message 0", "message 1", "message 2"]
-    finally:
-        kafka_admin.delete_topics([topic])[topic].result(timeout=30)
+    values = [f"message {n}".encode() for n in range(3)]
+    received = kafka_round_trip(
+        kafka_settings.client_config(),
+        kafka_admin,
+        unique_name("services-roundtrip"),
+        unique_name("services-group"),
+        values,
+    )
+    assert received == values
 
 
 @pytest.mark.parametrize("who", ["wrong password", "unknown user"])

@@ -5,11 +5,15 @@ records what it was asked, so a test checks the outcome a user would see."""
 from __future__ import annotations
 
 import io
+import json
+from collections import namedtuple
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Callable
 
 import numpy as np
 from botocore.exceptions import ClientError
+from elastic_transport import ApiResponseMeta, HttpHeaders
 
 from consumer.detector import Blob, Detections
 from pipeline_common.contracts import ModelInfo
@@ -155,6 +159,34 @@ class FakeMessage:
         return self._error
 
 
+class FakeBatchConsumer:
+    """A consumer subscribed to one topic that hands out the given batches, one per
+    consume() (calling on_assign once before the first, with no partitions), then nothing,
+    and `on_drained()` if given; `commits` holds each commit's (topic, partition, offset)s."""
+
+    def __init__(self, batches, on_drained: Callable[[], None] | None = None):
+        self.batches = [list(batch) for batch in batches]
+        self.on_drained = on_drained
+        self.commits: list[list[tuple[str, int, int]]] = []
+        self.on_assign = None
+
+    def subscribe(self, topics, on_assign=None, on_revoke=None, on_lost=None):
+        self.on_assign = on_assign
+
+    def consume(self, num_messages=1, timeout=-1):
+        if self.on_assign is not None:
+            self.on_assign(self, [])
+            self.on_assign = None
+        if not self.batches:
+            if self.on_drained is not None:
+                self.on_drained()
+            return []
+        return self.batches.pop(0)
+
+    def commit(self, offsets=None, asynchronous=True):
+        self.commits.append([(tp.topic, tp.partition, tp.offset) for tp in offsets])
+
+
 class FakeProducer:
     """Queues messages like librdkafka and reports them from poll()/flush().
 
@@ -228,6 +260,21 @@ class FakeDetector:
 
 
 # --- Elasticsearch (the dashboard's searches) -----------------------------------------
+
+NodeResponse = namedtuple("NodeResponse", "meta body")  # what a node hands the transport
+
+
+def node_response(config, status: int, payload: dict) -> NodeResponse:
+    """An Elasticsearch node's answer (elastic_transport.BaseNode.perform_request):
+    `status` with `payload` as JSON, from the node of `config`."""
+    meta = ApiResponseMeta(
+        status=status,
+        http_version="1.1",
+        duration=0.0,
+        node=config,
+        headers=HttpHeaders({"x-elastic-product": "Elasticsearch", "content-type": "application/json"}),
+    )
+    return NodeResponse(meta, json.dumps(payload).encode())
 
 
 class FakeIndices:

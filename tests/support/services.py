@@ -9,7 +9,8 @@ import subprocess
 import sys
 import time
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import NewTopic
 
 from pipeline_common.s3 import delete_prefix
 
@@ -54,6 +55,36 @@ def consumer_lag(kafka_settings, group: str, topic: str) -> int:
         return total
     finally:
         probe.close()
+
+
+def kafka_round_trip(client_config: dict, kafka_admin, topic: str, group: str, values: list[bytes]) -> list[bytes]:
+    """Create `topic`, produce `values` to it (every delivery acknowledged), read them back
+    as consumer group `group` (up to 60 s), delete the topic; what was read, in order."""
+    kafka_admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=30)
+    try:
+        producer = Producer(client_config)
+        delivered = []
+        for value in values:
+            producer.produce(topic, value=value, on_delivery=lambda error, _m: delivered.append(error))
+        assert producer.flush(30) == 0 and delivered == [None] * len(values)
+        consumer = Consumer(
+            {**client_config, "group.id": group, "auto.offset.reset": "earliest", "enable.auto.commit": False}
+        )
+        received: list[bytes] = []
+        try:
+            consumer.subscribe([topic])
+            for _ in range(60):
+                message = consumer.poll(1.0)
+                if message is not None:
+                    assert message.error() is None, message.error()
+                    received.append(message.value())
+                if len(received) == len(values):
+                    break
+        finally:
+            consumer.close()
+        return received
+    finally:
+        kafka_admin.delete_topics([topic])[topic].result(timeout=30)
 
 
 def local_services_up(env: dict[str, str], names: list[str], running, deadline_s: float) -> None:

@@ -85,17 +85,8 @@ def run_archiver(settings: ArchiverSettings, commit: bool = True):
     from confluent_kafka import Consumer
 
     consumer = Consumer(settings.consumer_config())
-    archiver = Archiver(
-        consumer=consumer,
-        s3=s3_client(settings.s3),
-        bucket=settings.s3.bucket,
-        topic=settings.kafka.detections_topic,
-        prefix=settings.prefix,
-        stop=threading.Event(),
-        flush_s=settings.flush_s,
-        max_records=7,
-        limits=RunLimits(idle_timeout_s=4),
-    )
+    archiver = Archiver.from_settings(settings, consumer, threading.Event(), RunLimits(idle_timeout_s=4))
+    archiver.max_records = 7
     if not commit:
         archiver._commit = lambda partition, offset: None
     try:

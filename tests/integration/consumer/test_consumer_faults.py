@@ -3,10 +3,11 @@ restarted while a producer and two consumers run; S3 killed while a consumer wor
 Every image must end with exactly one metadata object, none lost, and the outage must
 not turn into dead letters.
 
-These kill services, so they run only on this checkout's own stack
-(PIPELINE_SERVICES=local, the default): the process killed is the one whose pid file
-is in this checkout's local state, and it is started again (`local_services up <name>`)
-whatever the test's outcome. Each takes a minute or two (marked `fault` and `slow`)."""
+These kill services, so they run only on a stack of the session's own
+(PIPELINE_SERVICES=isolated, the second pytest run of `make test`): the process killed is
+the one whose pid file is in that stack's folder, and it is started again
+(`local_services up <name>`) whatever the test's outcome. Each takes a minute or two
+(marked `fault` and `slow`)."""
 
 from __future__ import annotations
 

@@ -15,9 +15,11 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+
+from tests.support.services import kafka_round_trip
 
 from .conftest import account
 
@@ -172,36 +174,11 @@ def test_a_client_that_names_no_host_gets_no_certificate(edge):
 
 def test_kafka_produce_and_consume_over_sasl_ssl(edge, kafka_settings, kafka_admin, unique_name):
     assert kafka_settings.security_protocol == "SASL_SSL"
-    topic = unique_name("edge-roundtrip")
-    kafka_admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=30)
-    try:
-        producer = Producer(kafka_settings.client_config())
-        delivered = []
-        for n in range(3):
-            producer.produce(topic, value=f"m{n}".encode(), on_delivery=lambda err, _m: delivered.append(err))
-        assert producer.flush(30) == 0 and delivered == [None] * 3
-        consumer = Consumer(
-            {
-                **kafka_settings.client_config(),
-                "group.id": unique_name("edge-group"),
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-            }
-        )
-        try:
-            consumer.subscribe([topic])
-            received = []
-            for _ in range(60):
-                message = consumer.poll(1.0)
-                if message is not None and message.error() is None:
-                    received.append(message.value())
-                if len(received) == 3:
-                    break
-        finally:
-            consumer.close()
-        assert received == [b"m0", b"m1", b"m2"]
-    finally:
-        kafka_admin.delete_topics([topic])[topic].result(timeout=30)
+    values = [b"m0", b"m1", b"m2"]
+    received = kafka_round_trip(
+        kafka_settings.client_config(), kafka_admin, unique_name("edge-roundtrip"), unique_name("edge-group"), values
+    )
+    assert received == values
 
 
 def test_the_broker_sends_clients_back_through_the_edge(edge, kafka_admin):

@@ -1,7 +1,8 @@
 """Elasticsearch killed (SIGKILL) while the indexer writes a run (issue 8, item 7): the
 indexer fails with a clear message and exit code 1, and once Elasticsearch is back a
-re-run leaves exactly the run's counts. Only on this checkout's own stack (the
-`own_service` fixture); a few minutes, mostly Elasticsearch starting again."""
+re-run leaves exactly the run's counts. Only on a stack of the session's own (the
+`own_service` fixture, PIPELINE_SERVICES=isolated); a few minutes, mostly Elasticsearch
+starting again and the killed run's lease expiring."""
 
 from __future__ import annotations
 

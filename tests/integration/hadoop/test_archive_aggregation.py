@@ -5,55 +5,25 @@ processed again counts once."""
 
 from __future__ import annotations
 
-import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
 from archiver.backfill import backfill
-from hadoop import cli
 from pipeline_common.contracts import MetadataRecord, detection_event_from_record
 from pipeline_common.contracts.detection_archive import encode_file, part_key
-from pipeline_common.output_runs import SUCCESS_MARKER
-from pipeline_common.s3 import list_keys
 from pipeline_common.s3_reader import S3ObjectReader
-
-LABELS = ["person", "car", "dog", "bicycle", "motorbike"]
-SOURCES = ["front-door", "parking", "garden"]
+from tests.support.aggregation import AggregationRuns, metadata_record as record
 
 
-def record(number: int, processed_at: str = "2026-11-28T15:00:00Z", labels: list[str] | None = None) -> dict:
-    if labels is None:
-        labels = [LABELS[(number * 7 + k) % 5] for k in range(number % 4)]
-    image_id = f"{number:032x}"
-    minute = (number * 13) % (6 * 60)
-    return {
-        "schema_version": 1,
-        "image_id": image_id,
-        "image_path": f"s3://image-pipeline/images/{image_id}.jpg",
-        "source": SOURCES[number % 3],
-        "captured_at": f"2026-11-28T{8 + minute // 60:02d}:{minute % 60:02d}:00Z",
-        "processed_at": processed_at,
-        "model": {"name": "yolov4-tiny", "input_size": 416, "confidence_threshold": 0.25, "nms_threshold": 0.45},
-        "width": 640,
-        "height": 480,
-        "detections": [{"label": label, "class_id": 0, "confidence": 0.8, "box": [0, 0, 5, 5]} for label in labels],
-    }
+class Space(AggregationRuns):
+    """Runs over the archive, which a test writes to as the archiver would."""
 
-
-class Space:
-    def __init__(self, s3, s3_settings, prefix: str, summaries):
-        self.s3, self.settings, self.bucket, self.prefix = s3, s3_settings, s3_settings.bucket, prefix
-        self.summaries = summaries
-        self.runs = 0
+    def __init__(self, s3, s3_settings, prefix: str, summary_dir):
+        super().__init__(s3, s3_settings.bucket, prefix, summary_dir, "archive")
+        self.settings = s3_settings
         self.offset = 0
-
-    def write_metadata(self, records) -> None:
-        for data in records:
-            self.s3.put_object(
-                Bucket=self.bucket, Key=f"{self.prefix}metadata/{data['image_id']}.json", Body=json.dumps(data).encode()
-            )
 
     def archive(self, records, partition: int = 0, hour: datetime | None = None) -> str:
         """A file as the archiver writes it, for these records' events, in `hour` (default now)."""
@@ -63,54 +33,12 @@ class Space:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=encode_file(events))
         return key
 
-    def run(self, out: str, *args) -> tuple[str, dict]:
-        self.runs += 1
-        run_id = (datetime.now(timezone.utc) + timedelta(seconds=self.runs)).strftime("%Y%m%dT%H%M%SZ")
-        summary = self.summaries / f"{out}-{run_id}.json"
-        code = cli.main(
-            [
-                "-r",
-                "inline",
-                "--archive-prefix",
-                f"{self.prefix}detections/",
-                "--input-prefix",
-                f"{self.prefix}metadata/",
-                "--output-prefix",
-                f"{self.prefix}{out}/",
-                "--run-id",
-                run_id,
-                "--summary-file",
-                str(summary),
-                *args,
-            ]
-        )
-        assert code == 0
-        return run_id, json.loads(summary.read_text())
-
-    def lines(self, out: str, run_id: str) -> list[str]:
-        keys = list(list_keys(self.s3, self.bucket, f"{self.prefix}{out}/{run_id}/"))
-        assert f"{self.prefix}{out}/{run_id}/{SUCCESS_MARKER}" in keys
-        found = []
-        for key in keys:
-            if key.rsplit("/", 1)[-1].startswith("part-"):
-                found += self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode().splitlines()
-        return sorted(found)
-
-    def full_recount(self) -> list[str]:
-        run_id, summary = self.run("full", "--full")
-        assert summary["mode"] == "full" and summary["source"] == "archive"
-        return self.lines("full", run_id)
-
 
 @pytest.fixture(scope="module")
 def space(s3, s3_settings, tmp_path_factory):
     made = Space(s3, s3_settings, f"it-archive-{uuid.uuid4().hex[:10]}/", tmp_path_factory.mktemp("summaries"))
     yield made
-    keys = list(list_keys(s3, s3_settings.bucket, made.prefix))
-    for start in range(0, len(keys), 1000):
-        s3.delete_objects(
-            Bucket=s3_settings.bucket, Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]}
-        )
+    made.delete_all()
 
 
 @pytest.fixture(scope="module")

@@ -12,96 +12,30 @@ import pytest
 
 from es_indexer.run import index_run, lock_index
 from es_indexer.settings import IndexerSettings
-from hadoop import cli
 from pipeline_common.contracts import Aggregate
-from pipeline_common.output_runs import SUCCESS_MARKER, run_ids
+from pipeline_common.output_runs import run_ids
 from pipeline_common.s3 import list_keys
-
-LABELS = ["person", "car", "dog", "bicycle", "truck"]
-SOURCES = ["front-door", "parking", "garden"]
+from tests.support.aggregation import AggregationRuns, metadata_record
 
 
-def record(number: int, labels: list[str] | None = None) -> dict:
-    if labels is None:
-        labels = [LABELS[(number * 7 + k) % 5] for k in range(number % 4)]
-    image_id = f"{number:032x}"
-    minute = (number * 13) % (6 * 60)  # six hours of buckets, revisited by later increments
-    return {
-        "schema_version": 1,
-        "image_id": image_id,
-        "image_path": f"s3://image-pipeline/images/{image_id}.jpg",
-        "source": SOURCES[number % 3],
-        "captured_at": f"2026-11-28T{8 + minute // 60:02d}:{minute % 60:02d}:00Z",
-        "processed_at": "2026-11-28T15:00:00Z",
-        "model": {"name": "yolov3-tiny", "input_size": 416, "confidence_threshold": 0.25, "nms_threshold": 0.45},
-        "width": 640,
-        "height": 480,
-        "detections": [{"label": label, "class_id": 0, "confidence": 0.8, "box": [0, 0, 5, 5]} for label in labels],
-    }
-
-
-class Workspace:
-    def __init__(self, s3, bucket: str, prefix: str):
-        self.s3, self.bucket, self.prefix = s3, bucket, prefix
-        self.runs = 0
+class Workspace(AggregationRuns):
+    """Runs over the metadata, which a test writes as the consumer would."""
 
     def write(self, numbers, **changes) -> None:
-        for number in numbers:
-            body = dict(record(number), **changes)
-            self.s3.put_object(
-                Bucket=self.bucket, Key=f"{self.prefix}metadata/{number:032x}.json", Body=json.dumps(body).encode()
-            )
-
-    def run(self, out: str, *args) -> tuple[str, dict]:
-        """A CLI run into `<prefix><out>/`; its run id and summary."""
-        self.runs += 1
-        run_id = f"20261128T16{self.runs:02d}00Z"
-        summary = self.summary_dir / f"{run_id}.json"
-        code = cli.main(
-            [
-                "-r",
-                "inline",
-                "--source",
-                "metadata",
-                "--input-prefix",
-                f"{self.prefix}metadata/",
-                "--output-prefix",
-                f"{self.prefix}{out}/",
-                "--run-id",
-                run_id,
-                "--summary-file",
-                str(summary),
-                *args,
-            ]
-        )
-        assert code == 0
-        return run_id, json.loads(summary.read_text())
-
-    def lines(self, out: str, run_id: str) -> list[str]:
-        keys = list(list_keys(self.s3, self.bucket, f"{self.prefix}{out}/{run_id}/"))
-        assert f"{self.prefix}{out}/{run_id}/{SUCCESS_MARKER}" in keys
-        found = []
-        for key in keys:
-            if key.rsplit("/", 1)[-1].startswith("part-"):
-                found += self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode().splitlines()
-        return sorted(found)
-
-    def full_recount(self) -> list[str]:
-        run_id, summary = self.run("full", "--full")
-        assert summary["mode"] == "full"
-        return self.lines("full", run_id)
+        self.write_metadata([dict(metadata_record(number), **changes) for number in numbers])
 
 
 @pytest.fixture(scope="module")
 def workspace(s3, s3_settings, tmp_path_factory):
-    space = Workspace(s3, s3_settings.bucket, f"it-incremental-{uuid.uuid4().hex[:10]}/")
-    space.summary_dir = tmp_path_factory.mktemp("summaries")
+    space = Workspace(
+        s3,
+        s3_settings.bucket,
+        f"it-incremental-{uuid.uuid4().hex[:10]}/",
+        tmp_path_factory.mktemp("summaries"),
+        "metadata",
+    )
     yield space
-    keys = list(list_keys(s3, s3_settings.bucket, space.prefix))
-    for start in range(0, len(keys), 1000):
-        s3.delete_objects(
-            Bucket=s3_settings.bucket, Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]}
-        )
+    space.delete_all()
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from elasticsearch.helpers import bulk
 from simple_frontend.app import create_app
 from simple_frontend.settings import FrontendSettings
 
+from .browser_support import browser  # noqa: F401 - the browser tests' fixture
 from .gallery_support import dashboard_s3_settings, gallery_live_prefix, stored  # noqa: F401 - the gallery's fixtures
 from .sample_counts import EVENTS, MAPPING, NOW, rolled_up
 

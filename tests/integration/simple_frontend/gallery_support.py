@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import io
 import uuid
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from elasticsearch.helpers import bulk
@@ -74,14 +76,24 @@ def dashboard_s3_settings(pipeline_env) -> FrontendS3Settings:
         )
 
 
+@contextmanager
+def live_indices(es, es_settings, tag: str) -> Iterator[str]:
+    """A prefix of live indices of its own (in the live family the API's account may read),
+    its template in place; the indices and the template are deleted afterwards."""
+    prefix = f"{es_settings.live_index_prefix}test-{tag}-{uuid.uuid4().hex[:10]}-"
+    ensure_template(es, prefix)
+    try:
+        yield prefix
+    finally:
+        for name in live_index_names(es, prefix):
+            es.indices.delete(index=name, ignore_unavailable=True)
+        es.options(ignore_status=404).indices.delete_index_template(name=template_name(prefix))
+
+
 @pytest.fixture(scope="module")
 def gallery_live_prefix(es, es_settings):
-    prefix = f"{es_settings.live_index_prefix}test-gallery-{uuid.uuid4().hex[:10]}-"
-    ensure_template(es, prefix)
-    yield prefix
-    for name in live_index_names(es, prefix):
-        es.indices.delete(index=name, ignore_unavailable=True)
-    es.options(ignore_status=404).indices.delete_index_template(name=template_name(prefix))
+    with live_indices(es, es_settings, "gallery") as prefix:
+        yield prefix
 
 
 def index_events(es, prefix: str, events: list[DetectionEvent]) -> None:

@@ -8,17 +8,13 @@ import sys
 import threading
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import NewTopic
-from elasticsearch.helpers import bulk
-from werkzeug.serving import make_server
 
 from es_live.app import run_live_indexer
-from es_live.documents import action
-from es_live.index import ensure_template, live_index_names, template_name
+from es_live.index import live_index_names, template_name
 from es_live.settings import LiveIndexerSettings
 from pipeline_common.contracts import DetectionEvent, serialize_detection_event
 from pipeline_common.environment import PROJECT_ROOT, child_environment
@@ -28,22 +24,13 @@ from pipeline_common.timestamps import utc_now
 from simple_frontend.app import create_app
 from simple_frontend.settings import FrontendSettings
 
+from .browser_support import offline_page, serving
+from .gallery_support import index_events, live_indices
 from .sample_counts import busy_day_events, rolled_up, totals_by_label
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = PROJECT_ROOT / "test-artifacts" / "dashboard.png"
-TIMEOUT_MS = 20_000
 
 
 @pytest.fixture(scope="module")
@@ -62,20 +49,10 @@ def live_events(events) -> list[DetectionEvent]:
     return made
 
 
-def index_live(es, prefix: str, made: list[DetectionEvent]) -> None:
-    now = utc_now()
-    ok, errors = bulk(es, (action(event, prefix, now) for event in made), refresh="wait_for")
-    assert not errors and ok == len(made)
-
-
 @pytest.fixture(scope="module")
 def live_prefix(es, es_settings):
-    prefix = f"{es_settings.live_index_prefix}test-dashboard-{uuid.uuid4().hex[:10]}-"
-    ensure_template(es, prefix)
-    yield prefix
-    for name in live_index_names(es, prefix):
-        es.indices.delete(index=name, ignore_unavailable=True)
-    es.options(ignore_status=404).indices.delete_index_template(name=template_name(prefix))
+    with live_indices(es, es_settings, "dashboard") as prefix:
+        yield prefix
 
 
 @pytest.fixture(scope="module")
@@ -95,46 +72,20 @@ def server(es, es_settings, api_es_settings, events, live_prefix, alerts_index):
     run_at = utc_now() - timedelta(hours=3)
     batch = [event for event in events if event[2] < run_at]
     index = create_counts_index(es, rolled_up(batch, run_id=new_run_id(run_at)), es_settings.index)
-    index_live(es, live_prefix, live_events(events))
+    index_events(es, live_prefix, live_events(events))
     settings = FrontendSettings(
         elasticsearch=api_es_settings.replace(live_index_prefix=live_prefix, alerts_index=alerts_index),
         max_staleness_s=0,
     )
-    app = create_app({"FRONTEND_SETTINGS": settings, "ES_INDEX": index})
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{http.server_port}"
-    http.shutdown()
-    thread.join(timeout=10)
+    with serving(create_app({"FRONTEND_SETTINGS": settings, "ES_INDEX": index})) as url:
+        yield url
     es.indices.delete(index=index, ignore_unavailable=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: `make setup` installs Debian's chromium", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, device_scale_factor=1)
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    outside = []
-    page.on("request", lambda request: None if request.url.startswith(server) else outside.append(request.url))
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert outside == [], "the dashboard must work offline: no request may leave the app"
-    assert errors == [], f"JavaScript errors: {errors}"
+    with offline_page(browser, server) as page:
+        yield page
 
 
 def settle(page, action=None):
@@ -200,7 +151,7 @@ def test_live_buckets_are_marked_and_new_images_appear_by_themselves(page, serve
     assert "includes live counts" in page.locator(".card-main .card-note").inner_text()
 
     # a new image is indexed live: the page shows it without anyone touching it
-    index_live(
+    index_events(
         es,
         live_prefix,
         [

@@ -4,14 +4,11 @@ detector drew on it, the score slider, the full image, and a timeline point's im
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from werkzeug.serving import make_server
 
 from consumer.app import load_detector
 from consumer.processing import build_record
@@ -21,6 +18,7 @@ from pipeline_common.environment import PROJECT_ROOT
 from pipeline_common.timestamps import utc_now
 from tests.support.records import announcement
 
+from .browser_support import TIMEOUT_MS, offline_page, serving
 from .gallery_support import (
     PHOTOS,
     event,
@@ -28,7 +26,6 @@ from .gallery_support import (
     index_events,
     small_jpeg,
 )
-from .test_dashboard_browser import CHROMIUM, CHROMIUM_FLAGS, TIMEOUT_MS
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.model]
 
@@ -73,40 +70,17 @@ def photos(pipeline_env, es, stored, s3_settings, gallery_live_prefix):
 
 @pytest.fixture(scope="module")
 def server(api_es_settings, gallery_live_prefix, dashboard_s3_settings, photos):
-    app = gallery_app(api_es_settings, gallery_live_prefix, dashboard_s3_settings)
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{http.server_port}"
-    http.shutdown()
-    thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: `make setup` installs Debian's chromium", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
+    with serving(gallery_app(api_es_settings, gallery_live_prefix, dashboard_s3_settings)) as url:
+        yield url
 
 
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1200}, device_scale_factor=1)
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(server)
-    # the first load waits for the dashboard's first refresh (slow on a busy machine)
-    page.wait_for_function("window.gallery && window.gallery.state.renders > 0", timeout=3 * TIMEOUT_MS)
-    yield page
-    context.close()
-    assert errors == [], f"JavaScript errors: {errors}"
+    with offline_page(browser, server, height=1200) as page:
+        page.goto(server)
+        # the first load waits for the dashboard's first refresh (slow on a busy machine)
+        page.wait_for_function("window.gallery && window.gallery.state.renders > 0", timeout=3 * TIMEOUT_MS)
+        yield page
 
 
 def figure(page, image_id: str):

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from archiver.loop import Archiver, RunLimits
 from pipeline_common.contracts import DetectionEvent, serialize_detection_event
 from pipeline_common.contracts.detection_archive import decode_file, part_key
+from pipeline_common.retry import Backoff
 from tests.support import fakes
 
 HOUR_10 = datetime(2026, 11, 28, 10, 0, tzinfo=timezone.utc)
@@ -25,27 +26,13 @@ class Message(fakes.FakeMessage):
         return (1, self._millis)
 
 
-class Consumer:
-    """Hands out the given batches, one per consume(); records commits; after the batches,
-    sets `stop` (the run ends as a shutdown does)."""
+class Consumer(fakes.FakeBatchConsumer):
+    """Sets `stop` once its batches are handed out (the run ends as a shutdown does);
+    `commits` holds the (partition, offset)s committed."""
 
     def __init__(self, batches, stop: threading.Event):
-        self.batches = [list(batch) for batch in batches]
+        super().__init__(batches, on_drained=stop.set)
         self.commits: list[tuple[int, int]] = []
-        self.stop = stop
-        self.on_assign = None
-
-    def subscribe(self, topics, on_assign=None, on_revoke=None, on_lost=None):
-        self.on_assign = on_assign
-
-    def consume(self, num_messages=1, timeout=-1):
-        if self.on_assign is not None:
-            self.on_assign(self, [])
-            self.on_assign = None
-        if not self.batches:
-            self.stop.set()
-            return []
-        return self.batches.pop(0)
 
     def commit(self, offsets=None, asynchronous=True):
         self.commits += [(tp.partition, tp.offset) for tp in offsets]
@@ -57,9 +44,11 @@ def event(number: int) -> bytes:
     )
 
 
-def archive(batches, s3=None, **options):
+def archive(batches, s3=None, stop_when_drained=True, **options):
+    """A run over `batches`; it ends once they are handed out, unless `stop_when_drained`
+    is False (then a limit must end it)."""
     stop = threading.Event()
-    consumer = Consumer(batches, stop)
+    consumer = Consumer(batches, stop if stop_when_drained else threading.Event())
     s3 = s3 if s3 is not None else fakes.FakeS3()
     summary = Archiver(
         consumer=consumer,
@@ -68,7 +57,7 @@ def archive(batches, s3=None, **options):
         topic="detections",
         prefix="detections/",
         stop=stop,
-        retry_initial_s=0.01,
+        backoff=Backoff(0.01, 30.0),
         **options,
     ).run()
     return summary, consumer, s3
@@ -146,16 +135,7 @@ def test_refused_credentials_stop_without_committing():
 
 
 def test_idle_timeout_ends_the_run_and_writes_what_is_in_hand():
-    stop = threading.Event()
-    consumer = Consumer([[Message(event(1), 0)]], threading.Event())  # never sets our stop
-    s3 = fakes.FakeS3()
-    summary = Archiver(
-        consumer=consumer,
-        s3=s3,
-        bucket="b",
-        topic="detections",
-        prefix="detections/",
-        stop=stop,
-        limits=RunLimits(idle_timeout_s=0.05),
-    ).run()
+    summary, consumer, _ = archive(
+        [[Message(event(1), 0)]], stop_when_drained=False, limits=RunLimits(idle_timeout_s=0.05)
+    )
     assert "idle-timeout" in summary.stopped_by and summary.files == 1 and consumer.commits == [(0, 1)]

@@ -13,10 +13,10 @@ from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from consumer import storage
 from consumer.errors import Abandoned, FatalError, Rejected, Stage, TransientError
 from consumer.processing import Detected, Failed, Prepared, Processor
-from consumer.retry import Backoff
 from consumer.settings import ImageLimits
 from pipeline_common.contracts import MetadataRecord
 from pipeline_common.contracts.dead_letter import OriginalMessage as MessageRef
+from pipeline_common.retry import Backoff
 
 FAST = Backoff(initial_s=0.001, maximum_s=0.002)
 

@@ -1,18 +1,18 @@
 """bulk_index against a scripted fake node: retries on 429/5xx, per-document failures."""
 
 import json
-from collections import namedtuple
 from datetime import datetime, timezone
 
-from elastic_transport import ApiResponseMeta, BaseNode, HttpHeaders
+import pytest
+from elastic_transport import BaseNode
 from elasticsearch import Elasticsearch
 
-from es_indexer.documents import actions
+from es_indexer.documents import actions, encoded_actions
 from es_indexer.index import bulk_index
 from pipeline_common.contracts import Aggregate, Interval
+from tests.support import fakes
 
 HOUR = datetime(2026, 11, 28, 10, tzinfo=timezone.utc)
-NodeResponse = namedtuple("NodeResponse", "meta body")  # what a node hands the transport
 
 
 class ScriptedNode(BaseNode):
@@ -39,14 +39,7 @@ class ScriptedNode(BaseNode):
                     item["error"] = {"type": "rejected", "reason": f"status {item_status}"}
                 items.append({"index": item})
             payload = {"took": 1, "errors": any(s >= 300 for s in item_statuses), "items": items}
-        meta = ApiResponseMeta(
-            status=status,
-            http_version="1.1",
-            duration=0.0,
-            node=self.config,
-            headers=HttpHeaders({"x-elastic-product": "Elasticsearch", "content-type": "application/json"}),
-        )
-        return NodeResponse(meta, json.dumps(payload).encode())
+        return fakes.node_response(self.config, status, payload)
 
 
 def client(script):
@@ -54,18 +47,23 @@ def client(script):
     return Elasticsearch("http://fake:9200", node_class=ScriptedNode, max_retries=0)
 
 
-def docs(n):
-    return list(
-        actions(
-            [Aggregate(f"label{k}", "cam", Interval.HOUR, HOUR, 2, 1) for k in range(n)],
-            "counts",
-            "20261128T120000Z",
-            HOUR,
-        )
-    )
+@pytest.fixture(params=["dicts", "encoded"])
+def docs(request):
+    """n actions: as dicts, or as the (action line, JSON bytes) pairs the indexer sends."""
+
+    def make(n):
+        aggregates = [Aggregate(f"label{k}", "cam", Interval.HOUR, HOUR, 2, 1) for k in range(n)]
+        make_actions = encoded_actions if request.param == "encoded" else actions
+        return list(make_actions(aggregates, "counts", "20261128T120000Z", HOUR))
+
+    return make
 
 
-def test_rejected_documents_are_retried_until_accepted():
+def id_of(action):
+    return action[0]["index"]["_id"] if isinstance(action, tuple) else action["_id"]
+
+
+def test_rejected_documents_are_retried_until_accepted(docs):
     es = client([(200, [201, 429, 201]), (200, [200])])
     outcome = bulk_index(es, docs(3), initial_backoff=0.01)
     assert (outcome.created, outcome.updated, outcome.failed) == (2, 1, 0)
@@ -73,22 +71,29 @@ def test_rejected_documents_are_retried_until_accepted():
     assert retry == [first[1]]  # only the rejected document is sent again
 
 
-def test_a_failing_request_is_retried_as_a_whole():
+def test_a_failing_request_is_retried_as_a_whole(docs):
     es = client([(503, None), (200, [201, 201])])
     outcome = bulk_index(es, docs(2), initial_backoff=0.01)
     assert (outcome.created, outcome.failed) == (2, 0)
     assert ScriptedNode.requests[0] == ScriptedNode.requests[1]
 
 
-def test_failures_are_reported_document_by_document():
+def test_failures_are_reported_document_by_document(docs):
     es = client([(200, [201, 400, 201]), (200, [201, 201])])
     outcome = bulk_index(es, docs(5), chunk_size=3, initial_backoff=0.01)
     assert (outcome.created, outcome.failed) == (4, 1)  # the run went on after the failure
     (failure,) = outcome.failures
-    assert failure.startswith(docs(5)[1]["_id"]) and "status 400" in failure
+    assert failure.startswith(id_of(docs(5)[1])) and "status 400" in failure
 
 
-def test_retries_give_up_after_max_retries():
+def test_a_request_failing_for_good_fails_each_of_its_documents(docs):
+    es = client([(503, None)] * 3)
+    outcome = bulk_index(es, docs(2), max_retries=2, initial_backoff=0.01)
+    assert (outcome.created, outcome.failed) == (0, 2)
+    assert [failure.split(":")[0] for failure in outcome.failures] == [id_of(d) for d in docs(2)]
+
+
+def test_retries_give_up_after_max_retries(docs):
     es = client([(200, [429])] * 3)
     outcome = bulk_index(es, docs(1), max_retries=2, initial_backoff=0.01)
     assert (outcome.created, outcome.failed) == (0, 1)

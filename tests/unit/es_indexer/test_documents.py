@@ -1,13 +1,16 @@
 """The indexer's pure pieces: ids, documents, actions, mapping checks, line parsing."""
 
+import hashlib
+import json
 from datetime import datetime, timezone
 
 import pytest
+from elasticsearch.helpers import expand_action
 
-from es_indexer.documents import FIELD_TYPES, INDEX_BODY, actions, document_id, mapping_problems
+from es_indexer.documents import FIELD_TYPES, INDEX_BODY, actions, document_id, encoded_actions, mapping_problems
 from es_indexer.reading import SkippedLine, parse_lines
 from es_indexer.settings import IndexerSettings
-from pipeline_common.contracts import Aggregate, Interval
+from pipeline_common.contracts import Aggregate, ContractError, CountDocument, Interval
 from pipeline_common.environment import SettingsError
 
 HOUR = datetime(2026, 11, 28, 10, tzinfo=timezone.utc)
@@ -59,6 +62,37 @@ def test_actions_carry_the_id_and_every_mapped_field():
         "indexed_at": "2026-11-28T12:30:00.000Z",
     }
     assert set(action["_source"]) == set(FIELD_TYPES)
+
+
+@pytest.mark.parametrize(
+    "label, source",
+    [("person", "front-door"), ('say "hi"', "back\\slash"), ("tab\there", "line\nbreak\x01"), ("café", "カメラ")],
+)
+def test_ids_are_the_sha1_of_the_compact_json_key(label, source):
+    # the ids of every earlier run: a changed id would duplicate a bucket instead of replacing it
+    key = json.dumps([label, source, "hour", "2026-11-28T10:00:00.000Z"], ensure_ascii=False, separators=(",", ":"))
+    assert document_id(aggregate(label=label, source=source)) == hashlib.sha1(key.encode("utf-8")).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        aggregate(),
+        aggregate(label="café", source="カメラ", interval=Interval.MINUTE, d=0, i=0),
+        aggregate(start=datetime.fromisoformat("2026-11-28T11:00:00+01:00"), interval=Interval.DAY, d=2**63 - 1),
+    ],
+)
+def test_documents_are_the_count_document_contract(item):
+    (action,) = actions([item], "counts", "20261128T120000Z", NOW)
+    assert action["_source"] == CountDocument.of(item, "20261128T120000Z", NOW).to_source()
+    assert list(action["_source"]) == list(FIELD_TYPES)  # in the declared order
+    ((line, source),) = encoded_actions([item], "counts", "20261128T120000Z", NOW)
+    assert (line, json.loads(source)) == expand_action(action)  # what the bulk helper would send
+
+
+def test_a_bad_run_id_is_refused_before_any_document():
+    with pytest.raises(ContractError, match="run_id"):
+        list(actions([aggregate()], "counts", 20261128, NOW))
 
 
 def test_mapping_is_explicit_and_strict():

@@ -1,22 +1,19 @@
 """Fakes for the live indexer's unit tests: an Elasticsearch node that keeps documents
-in memory and fails on cue, a Kafka consumer that hands out batches and records
-commits, and a producer that acknowledges (or not) dead letters."""
+in memory and fails on cue, and a producer that acknowledges (or not) dead letters."""
 
 from __future__ import annotations
 
 import fnmatch
 import json
-from collections import namedtuple
 from datetime import datetime, timezone
 
 import pytest
-from elastic_transport import ApiResponseMeta, BaseNode, ConnectionError as TransportConnectionError, HttpHeaders
+from elastic_transport import BaseNode, ConnectionError as TransportConnectionError
 from elasticsearch import Elasticsearch
 
 from pipeline_common.contracts import DetectionEvent, serialize_detection_event
 from tests.support import fakes
 
-NodeResponse = namedtuple("NodeResponse", "meta body")
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 
 
@@ -70,14 +67,7 @@ class MemoryNode(BaseNode):
         return self._reply(200, {"took": 1, "errors": any("error" in i["index"] for i in items), "items": items})
 
     def _reply(self, status, payload):
-        meta = ApiResponseMeta(
-            status=status,
-            http_version="1.1",
-            duration=0.0,
-            node=self.config,
-            headers=HttpHeaders({"x-elastic-product": "Elasticsearch", "content-type": "application/json"}),
-        )
-        return NodeResponse(meta, json.dumps(payload).encode())
+        return fakes.node_response(self.config, status, payload)
 
 
 @pytest.fixture
@@ -91,27 +81,6 @@ def memory_es():
 class FakeMessage(fakes.FakeMessage):
     def __init__(self, value, offset, partition=0, topic="detections", key=None, error=None):
         super().__init__(value, offset, partition, topic, key, error)
-
-
-class FakeConsumer:
-    """Hands out the given batches, one per consume(); records commits."""
-
-    def __init__(self, batches):
-        self.batches = [list(batch) for batch in batches]
-        self.commits: list[list[tuple[str, int, int]]] = []
-        self.on_assign = None
-
-    def subscribe(self, topics, on_assign=None, on_revoke=None, on_lost=None):
-        self.on_assign = on_assign
-
-    def consume(self, num_messages=1, timeout=-1):
-        if self.on_assign is not None:
-            self.on_assign(self, [])
-            self.on_assign = None
-        return self.batches.pop(0) if self.batches else []
-
-    def commit(self, offsets=None, asynchronous=True):
-        self.commits.append([(tp.topic, tp.partition, tp.offset) for tp in offsets])
 
 
 class FakeProducer:

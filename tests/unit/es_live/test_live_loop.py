@@ -9,15 +9,17 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 
 from es_live.loop import LiveIndexer, RunLimits
+from pipeline_common.retry import Backoff
+from tests.support import fakes
 
-from .conftest import NOW, FakeConsumer, FakeMessage, FakeProducer, MemoryNode, event_bytes
+from .conftest import NOW, FakeMessage, FakeProducer, MemoryNode, event_bytes
 
 PREFIX = "object-counts-live-"
 DAY_INDEX = PREFIX + "2026.11.28"
 
 
 def make(es, batches, producer=None, stop=None, **options):
-    consumer = FakeConsumer(batches)
+    consumer = fakes.FakeBatchConsumer(batches)
     indexer = LiveIndexer(
         consumer=consumer,
         es=es,
@@ -28,8 +30,7 @@ def make(es, batches, producer=None, stop=None, **options):
         prefix=PREFIX,
         retention_days=7,
         stop=stop or threading.Event(),
-        retry_initial_s=0.001,
-        retry_max_s=0.002,
+        backoff=Backoff(0.001, 0.002),
         limits=RunLimits(idle_timeout_s=0.05),
         clock=lambda: NOW,
         batch_wait_s=0.01,
@@ -73,7 +74,7 @@ def test_shutdown_during_an_outage_leaves_the_batch_uncommitted(memory_es):
     MemoryNode.script = ["down"] * 1000
     stop = threading.Event()
     indexer, consumer = make(memory_es, [messages(1)], stop=stop)
-    indexer.retry_initial_s = indexer.retry_max_s = 0.05
+    indexer.backoff = Backoff(0.05, 0.05)
     threading.Timer(0.2, stop.set).start()
     summary = indexer.run()
     assert consumer.commits == []

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 import yaml
+from dotenv import dotenv_values
 
-from local_services import hadoop_cluster
+from local_services import hadoop_cluster, provision
 from local_services.elasticsearch import ES_VERSION
+from local_services.envfile import LOCAL_CA, ensure_env_file
 from local_services.hadoop import hadoop_version
 from local_services.hadoop_settings import ClusterPorts
 from local_services.kafka import KAFKA_VERSION
 from local_services.s3 import SEAWEEDFS_VERSION
+from local_services.settings import AccessSettings
 from local_services.traefik import TRAEFIK_VERSION
 from pipeline_common.environment import PROJECT_ROOT
 
@@ -67,6 +71,32 @@ def test_no_secret_is_written_in_the_compose_files(path):
         for key, value in environment(service).items():
             for password in re.findall(r'password="([^"]*)"', str(value)):
                 assert password.startswith("${"), f"{name}.{key} holds a literal password"
+
+
+def test_dev_s3_has_the_local_stack_s_accounts_with_the_dashboard_s_read_only_one(tmp_path):
+    """The SeaweedFS container enforces the identities file that `local-services accounts
+    files .local/docker` writes: the local stack's accounts, among them the dashboard's,
+    which the dashboard (on the host, FRONTEND_S3_* in .env) reads the gallery's images
+    with; it may read images/ and nothing else."""
+    s3 = load(DEV)["services"]["s3"]
+    config = next(flag.split("=", 1)[1] for flag in s3["command"] if flag.startswith("-s3.config="))
+    mounts = dict(reversed(volume.rsplit(":", 2)[:2]) for volume in s3["volumes"])
+    assert mounts[config] == "${PIPELINE_LOCAL_DIR:-./.local}/docker/s3/s3.json"
+    # a fresh .env as `make up` makes it, and the files of `accounts files <local dir>/docker`
+    ensure_env_file(PROJECT_ROOT / ".env.example", tmp_path / ".env", values={LOCAL_CA: str(tmp_path / "ca.pem")})
+    env = dotenv_values(tmp_path / ".env")
+    access = AccessSettings.from_env(env)
+    written = provision.write_files(tmp_path / "docker", access, env["KAFKA_ADMIN_PASSWORD"])
+    identities_file = tmp_path / "docker" / "s3" / "s3.json"
+    assert identities_file in written
+    identities = json.loads(identities_file.read_text())
+    assert identities == access.s3_identities()  # what the local stack's SeaweedFS enforces
+    by_name = {identity["name"]: identity for identity in identities["identities"]}
+    assert by_name["dashboard"] == {
+        "name": "dashboard",
+        "credentials": [{"accessKey": env["FRONTEND_S3_ACCESS_KEY"], "secretKey": env["FRONTEND_S3_SECRET_KEY"]}],
+        "actions": [f"Read:{env['S3_BUCKET']}/images/*"],
+    }
 
 
 def test_dev_kafka_has_only_sasl_listeners():

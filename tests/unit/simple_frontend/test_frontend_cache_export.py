@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -94,6 +95,16 @@ def test_answer_cache_builds_once_per_key(flask_app):
     assert (first.headers["X-Cache"], second.headers["X-Cache"], other.headers["X-Cache"]) == ("miss", "hit", "miss")
     assert second.get_json() == {"value": "a"}
     assert second.mimetype == "application/json"
+
+
+def test_repeated_requests_are_kept_up_to_the_cache_size_newest_first(flask_app):
+    cache = AnswerCache(4)
+    for n in range(7):
+        cache.answer(("timeline", n), lambda n=n: jsonify({"n": n}), repeat=(("/api/timeline", f"q={n}"), "/api/x"))
+    kept = [n for n in range(7) if cache.repeated(("/api/timeline", f"q={n}")) is not None]
+    assert kept[-1] == 6 and len(kept) <= 4
+    stored, rule = cache.repeated(("/api/timeline", "q=6"))
+    assert (json.loads(stored.body), rule, dict(stored.headers)["X-Cache"]) == ({"n": 6}, "/api/x", "hit")
 
 
 def test_answer_cache_keeps_no_error(flask_app):

@@ -49,7 +49,7 @@ def test_no_range_no_range_filter():
     "build",
     [
         lambda q: queries.totals_body(Interval.HOUR, q),
-        lambda q: queries.top_body(Interval.HOUR, q),
+        lambda q: queries.totals_body(Interval.HOUR, q, size=q.top),
         lambda q: queries.timeline_body(Interval.HOUR, q),
         lambda q: queries.distinct_body("label", Interval.HOUR, q),
         lambda q: queries.distinct_body("source", Interval.HOUR, q),
