@@ -46,6 +46,7 @@ import json
 import logging
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -56,10 +57,11 @@ from archiver.compact import compact
 from benchmarks.aggregation_throughput import ensure_dataset, output_detections, synthetic_record
 from benchmarks.common import argument_parser, save_figures
 from hadoop.aggregation import run_aggregation
+from hadoop.object_counts_job import event_counts
 from hadoop.settings import AggregationSettings
 from pipeline_common.clients import s3_client
-from pipeline_common.contracts import MetadataRecord, detection_event_from_record
-from pipeline_common.contracts.detection_archive import encode_file, hour_floor, part_key
+from pipeline_common.contracts import Interval, MetadataRecord, detection_event_from_record, parse_detection_event
+from pipeline_common.contracts.detection_archive import decode_file, encode_file, hour_floor, part_key
 from pipeline_common.environment import SettingsError, read_environment
 from pipeline_common.logs import configure_logging
 from pipeline_common.output_runs import new_run_id
@@ -163,6 +165,21 @@ def write_records(s3, bucket: str, prefix: str, numbers, threads: int) -> None:
 def delete_keys(s3, bucket: str, keys: list[str]) -> None:
     for start in range(0, len(keys), 1000):
         s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]})
+
+
+def count_everything(s3, reader: S3ObjectReader, bucket: str, prefix: str, threads: int) -> int:
+    """The archive counted in one process, with no MapReduce: list, read (16 threads),
+    parse each event with its contract and add up its counts per (label, source, hour);
+    the detections counted."""
+    keys = [key for key in list_keys(s3, bucket, prefix) if key.endswith(".jsonl.gz")]
+    totals: Counter = Counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for body in pool.map(lambda key: reader.get(bucket, key), keys):
+            for line in decode_file(body):
+                event = parse_detection_event(line)
+                for key, (detections, _) in event_counts(event, Interval.HOUR):
+                    totals[tuple(key)] += detections
+    return sum(totals.values())
 
 
 def read_everything(s3, reader: S3ObjectReader, bucket: str, prefix: str, threads: int) -> int:
@@ -368,12 +385,18 @@ def archive_cost(env, args, settings, s3) -> int:
         started = time.perf_counter()
         read_everything(s3, reader, bucket, history, args.threads)
         baseline_small = time.perf_counter() - started
+        started = time.perf_counter()
+        counted = count_everything(s3, reader, bucket, compacted, args.threads)
+        baseline_count = time.perf_counter() - started
+        if counted != history_detections:
+            raise RuntimeError(f"the bare count found {counted} detections, expected {history_detections}")
         log.info(
-            "baseline: read %s / %s files in %.1f / %.1f s",
+            "baseline: read %s / %s files in %.1f / %.1f s; counted the compacted ones in one process in %.1f s",
             compacted_files,
             history_files,
             baseline_compacted,
             baseline_small,
+            baseline_count,
         )
 
         full = timed_run(env, args, compacted, f"{out}history/", s3, full=True)
@@ -402,6 +425,14 @@ def archive_cost(env, args, settings, s3) -> int:
             "baseline read",
             baseline_compacted,
             "< 60 s",
+        ),
+        (
+            "full recount",
+            f"{args.history} in {compacted_files}",
+            full.seconds,
+            "one-process count",
+            baseline_count,
+            "(the job's overhead)",
         ),
         (
             "full, uncompacted",
@@ -458,6 +489,7 @@ def archive_cost(env, args, settings, s3) -> int:
             "flush_s": args.flush_s,
             "baseline_read_s": baseline_compacted,
             "baseline_read_uncompacted_s": baseline_small,
+            "baseline_count_s": baseline_count,
             "full_s": full.seconds,
             "full_uncompacted_s": full_small.seconds,
             "incremental_s": incremental.seconds,

@@ -26,7 +26,7 @@ from pipeline_common.timestamps import parse_iso, to_iso, utc_now
 from . import archive
 from .increments import FULL, INCREMENTAL, Plan, RunState, plan_run
 from .listing import list_objects
-from .manifest import aggregates_line, events_line, write_manifests
+from .manifest import aggregates_line, events_line, write_groups, write_manifests
 from .object_counts_job import BAD_RECORDS, MRObjectCounts, images_of_line, is_images_line
 from .retention import remove_old_runs
 from .run_state import find_base, read_images, read_state, write_state
@@ -165,11 +165,10 @@ def hadoop_runner_args(settings: AggregationSettings, private_dir: Path) -> list
     return args[:cut] + args[cut + 2 :] + named + local  # job_args names the runner already
 
 
-# An archive run's files are spread over about this many map tasks (manifest files), each
-# of at least FILES_PER_SPLIT files: a small increment is one task (a -r local task costs
-# about a second to start).
+# An archive run's files are spread over at most this many map tasks (manifest files; with
+# -r local, one per core), each of at least archive.MIN_SPLIT_BYTES: a small increment is one
+# task (a -r local task costs about a second to start, several on a busy machine).
 FILES_SPLITS = 8
-FILES_PER_SPLIT = 64
 
 # A -r local task costs about a second to start (a Python process importing mrjob);
 # below this many objects per core, fewer processes finish sooner.
@@ -325,10 +324,11 @@ def _run_over_archive(settings: AggregationSettings, s3: S3Client, clock) -> Run
             since = archive.window_start(parse_iso(base.state.listed_at), lateness)
         reason = base.reason
     listing_started = time.monotonic()
-    listed = archive.list_archive(s3, bucket, prefix, since, listed_at)
+    sizes: dict[str, int] = {}  # key -> bytes, to share the files out among map tasks
+    listed = archive.list_archive(s3, bucket, prefix, since, listed_at, sizes=sizes)
     chosen = archive.plan_files(listed, since, base_run, counted, reason)
     if chosen.mode == FULL and since is not None:  # the window's files were rewritten: all of them, then
-        listed = archive.list_archive(s3, bucket, prefix, None, listed_at)
+        listed = archive.list_archive(s3, bucket, prefix, None, listed_at, sizes=sizes)
         chosen = archive.plan_files(listed, None, None, None, chosen.reason)
     listing_s = time.monotonic() - listing_started
     counted_images = read_images(s3, bucket, settings.output_prefix, base_run) if chosen.mode == INCREMENTAL else set()
@@ -343,16 +343,18 @@ def _run_over_archive(settings: AggregationSettings, s3: S3Client, clock) -> Run
             chosen.base_run,
         )
     try:
-        part_keys, counters, images = _count_archive_files(settings, s3, chosen, listed, listed_at, counted_images)
+        part_keys, counters, images = _count_archive_files(
+            settings, s3, chosen, listed, sizes, listed_at, counted_images
+        )
     except CountedBefore as again:
         # the base's totals hold these images' earlier events: only a recount gives their latest
         why = f"{len(again.images)} image(s) counted by run {chosen.base_run} have newer events (processed again)"
         log.info("%s: recounting everything", why)
         listing_started = time.monotonic()
-        listed = archive.list_archive(s3, bucket, prefix, None, listed_at)
+        listed = archive.list_archive(s3, bucket, prefix, None, listed_at, sizes=sizes)
         listing_s += time.monotonic() - listing_started
         chosen = archive.plan_files(listed, None, None, None, why)
-        part_keys, counters, images = _count_archive_files(settings, s3, chosen, listed, listed_at, set())
+        part_keys, counters, images = _count_archive_files(settings, s3, chosen, listed, sizes, listed_at, set())
     log.info("the job counted %s image(s), each once (its latest event)", len(images))
     return _result(settings, s3, chosen, listed, part_keys, counters, listing_s)
 
@@ -370,6 +372,7 @@ def _count_archive_files(
     s3: S3Client,
     chosen: archive.ArchivePlan,
     listed: list[tuple[str, str]],
+    sizes: dict[str, int],
     listed_at,
     counted_images: set[str],
 ) -> tuple[list[str], dict, set[str]]:
@@ -404,9 +407,10 @@ def _count_archive_files(
 
     with tempfile.TemporaryDirectory(prefix="aggregation-") as scratch:
         scratch_dir = Path(scratch)
-        per_split = max(FILES_PER_SPLIT, math.ceil(len(chosen.to_read) / FILES_SPLITS))
-        manifests, _ = write_manifests(
-            (events_line(settings.s3.uri(key)) for key in chosen.to_read), scratch_dir / "manifests", per_split
+        parts = (os.cpu_count() or 1) if settings.runner in ("local", "inline") else FILES_SPLITS
+        groups = archive.splits(chosen.to_read, sizes, parts)
+        manifests = write_groups(
+            [[events_line(settings.s3.uri(key)) for key in group] for group in groups], scratch_dir / "manifests"
         )
         return _execute(
             settings,

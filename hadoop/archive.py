@@ -44,13 +44,13 @@ def window_start(listed_at: datetime, lateness: timedelta) -> datetime:
 
 
 def list_archive(
-    s3, bucket: str, prefix: str, since: datetime | None, now: datetime, threads: int = 16
+    s3, bucket: str, prefix: str, since: datetime | None, now: datetime, threads: int = 16, sizes: dict | None = None
 ) -> list[tuple[str, str]]:
     """(key, etag) of the archive's files, in key order: all of them (`since` None), or
     those of the hours from the one holding `since` to the one after `now` (a producer's
-    clock a little ahead). Hours are listed in parallel (a LIST page follows the one
-    before it, so one long listing is a chain of requests); all of them: the days first
-    (`date=` folders), then each of their hours."""
+    clock a little ahead); each file's size goes into `sizes` when given. Hours are listed
+    in parallel (a LIST page follows the one before it, so one long listing is a chain of
+    requests); all of them: the days first (`date=` folders), then each of their hours."""
     if since is None:
         days = [day for day in list_folders(s3, bucket, prefix) if day.startswith("date=")]
         prefixes = [f"{prefix}{day}/hour={hour:02d}/" for day in days for hour in range(24)]
@@ -59,7 +59,7 @@ def list_archive(
     if not prefixes:
         return []
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(prefixes)))) as pool:
-        pages = pool.map(lambda hour: list_range(s3, bucket, hour, None, None), prefixes)
+        pages = pool.map(lambda hour: list_range(s3, bucket, hour, None, None, sizes), prefixes)
         found = [(key, etag) for page in pages for key, etag in page if archive_file_of(prefix, key)]
     return sorted(found)
 
@@ -101,6 +101,31 @@ def plan_files(
         )
         return ArchivePlan(FULL, everything, reason=reason, changed=changed, gone=gone)
     return ArchivePlan(INCREMENTAL, new, base_run=base_run)
+
+
+# A map task's share of a run over the archive is weighed as its files' bytes plus, per
+# file, what its GET costs in bytes (a small file costs its request more than its bytes).
+GET_COST_BYTES = 16_384
+# A map task's least share: about 200,000 events compacted (a few seconds of one core's
+# work); less costs more in starting and feeding processes than it saves, above all on a
+# busy machine (measured: 100,000 events as two -r local tasks took longer than as one).
+MIN_SPLIT_BYTES = 8 << 20
+
+
+def splits(keys: list[str], sizes: Mapping[str, int], parts: int) -> list[list[str]]:
+    """`keys` (in order) cut into at most `parts` groups of about the same weight, each of
+    at least MIN_SPLIT_BYTES (so a small increment is one group); always one group at least."""
+    weights = [sizes.get(key, 0) + GET_COST_BYTES for key in keys]
+    total = sum(weights)
+    count = max(1, min(parts, total // MIN_SPLIT_BYTES))
+    groups: list[list[str]] = [[]]
+    done = 0
+    for key, weight in zip(keys, weights, strict=True):
+        if done >= total * len(groups) / count and len(groups) < count:
+            groups.append([])
+        groups[-1].append(key)
+        done += weight
+    return groups
 
 
 def ledger_entries(files: Iterable[tuple[str, str]], keep_from: datetime) -> list[tuple[str, str]]:

@@ -28,10 +28,11 @@ def _etag(item: dict) -> str:
 
 
 def list_range(
-    s3: S3Client, bucket: str, prefix: str, start_after: str | None, end: str | None
+    s3: S3Client, bucket: str, prefix: str, start_after: str | None, end: str | None, sizes: dict | None = None
 ) -> list[tuple[str, str]]:
     """(key, etag) of the keys under `prefix` with start_after < key <= end, in key order
-    (StartAfter is exclusive, so consecutive ranges sharing a boundary meet exactly)."""
+    (StartAfter is exclusive, so consecutive ranges sharing a boundary meet exactly);
+    each one's size goes into `sizes` when given."""
     found: list[tuple[str, str]] = []
     kwargs = {"Bucket": bucket, "Prefix": prefix}
     if start_after is not None:
@@ -44,6 +45,8 @@ def list_range(
                 return found
             if not key.endswith("/"):  # zero-byte folder markers
                 found.append((key, _etag(item)))
+                if sizes is not None:
+                    sizes[key] = item.get("Size", 0)
         if not page.get("IsTruncated"):
             return found
         kwargs.pop("StartAfter", None)

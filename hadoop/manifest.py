@@ -31,6 +31,17 @@ def chunked(items: Iterable[str], size: int) -> Iterator[list[str]]:
         yield chunk
 
 
+def write_groups(groups: list[list[str]], directory: Path, name: str = "manifest") -> list[Path]:
+    """A `manifest-NNNNN.txt` file per group of lines (one map task each); at least one."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for number, group in enumerate(groups or [[]]):
+        path = directory / f"{name}-{number:05d}.txt"
+        path.write_text("".join(f"{line}\n" for line in group), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
 def write_manifests(
     uris: Iterable[str], directory: Path, lines_per_file: int, name: str = "manifest"
 ) -> tuple[list[Path], int]:

@@ -17,8 +17,10 @@ Output: one ``Aggregate.to_line()`` JSON object per line.
 With ``--one-per-image`` (runs over the detection archive) an image with several events
 (processed again; a backfill beside the archiver's files; a compaction interrupted)
 counts once, as its latest event (greatest ``processed_at``, then file, then line), as its
-metadata object, which the last processing overwrote, would: the first step groups the
-events by image id and counts the latest one, the second adds up the counts. The output
+metadata object, which the last processing overwrote, would: the first step brings each
+image's events together (in groups by the first characters of the image id), each reducer
+keeps an image's latest and adds its counts to the task's sums, the second step adds up
+the sums. The output
 then also holds the ids of the images counted, in lines ``{"images":[...],...}``
 (``IMAGES_FIELD``), which the run keeps apart from its totals (``is_images_line``). Each
 archive file is read once, by the job.
@@ -39,6 +41,7 @@ import logging
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator
 
 from mrjob.compat import jobconf_from_env
@@ -92,6 +95,11 @@ IMAGE_KEY = "image"
 IMAGES_KEY = "images"
 IMAGES_FIELD = "images"
 IMAGES_PER_LINE = 10_000
+# ... the events go to the reducers in groups (by the first characters of the image id, so
+# all of an image's events meet in one reducer) of up to GROUP_EVENTS: a few thousand
+# records to sort and pass between processes instead of one per event
+GROUP_CHARS = 2
+GROUP_EVENTS = 1_000
 _IMAGES_LINE_START = ('{"' + IMAGES_FIELD + '":').encode("ascii")
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -116,25 +124,36 @@ def images_of_line(line: bytes) -> list[str]:
     return json.loads(line)[IMAGES_FIELD]
 
 
-def latest_event(values: Iterable[list]) -> tuple[list, int]:
-    """The latest of an image's events (`[[processed_us, uri, line], contributions]`
-    values) and how many it replaces."""
-    chosen, seen = None, 0
-    for value in values:
-        seen += 1
-        if chosen is None or value[0] > chosen[0]:
-            chosen = value
-    return chosen, seen - 1
+def latest_events(groups: Iterable[list]) -> tuple[dict[str, list], int]:
+    """Each image's latest event (greatest processed_at, then file, then line) among the
+    groups of `[image_id, processed_us, uri, line, contributions]` events: image id ->
+    contributions, and how many events they replace."""
+    chosen: dict[str, tuple] = {}
+    seen = 0
+    for group in groups:
+        for image_id, processed_us, uri, number, counts in group:
+            seen += 1
+            order = (processed_us, uri, number)
+            held = chosen.get(image_id)
+            if held is None or order > held[0]:
+                chosen[image_id] = (order, counts)
+    return {image_id: counts for image_id, (_, counts) in chosen.items()}, seen - len(chosen)
 
 
 class BaseTotalsError(RuntimeError):
     """An earlier run's totals cannot be read: the run fails rather than lose counts."""
 
 
+@lru_cache(maxsize=1 << 16)
+def _bucket_text(start: datetime) -> str:
+    # the events of a file share a few buckets; formatting a time is a tenth of a map task's work
+    return to_iso(start)
+
+
 def event_counts(event: DetectionEvent, interval: Interval) -> list[tuple[list, list]]:
     """Map output for one archived detection event: the same as `label_counts` for the
     metadata record it was made from."""
-    start = to_iso(bucket_start(event.captured_at, interval))
+    start = _bucket_text(bucket_start(event.captured_at, interval))
     per_label: Counter = Counter()
     for label, count in event.counts.items():
         per_label[canonical_label(label)] += count
@@ -292,6 +311,7 @@ class MRObjectCounts(MRJob):
         self._in_flight: deque = deque()  # (kind, uri, future) in manifest order
         self._pool = None
         self._s3 = None
+        self._groups: dict[str, list] = {}  # --one-per-image: events by the start of their image id
 
     def mapper(self, _, line):
         if self.options.input_format == "records":
@@ -313,6 +333,9 @@ class MRObjectCounts(MRJob):
     def mapper_final(self):
         while self._in_flight:
             yield from self._count_fetched(*self._in_flight.popleft())
+        for group_key, group in sorted(self._groups.items()):
+            if group:
+                yield [IMAGE_KEY, group_key], group
         if self._pool is not None:
             self._pool.shutdown()
         self._report_tally()
@@ -394,9 +417,13 @@ class MRObjectCounts(MRJob):
                 self._tally[BAD_RECORDS, bad.reason] += 1
                 continue
             if one_per_image:
-                order = [(event.processed_at - EPOCH) // MICROSECOND, uri, number]
                 counts = [[*key, detections] for key, (detections, _) in event_counts(event, self._interval)]
-                yield [IMAGE_KEY, event.image_id], [order, counts]
+                group_key = event.image_id[:GROUP_CHARS]
+                group = self._groups.setdefault(group_key, [])
+                group.append([event.image_id, (event.processed_at - EPOCH) // MICROSECOND, uri, number, counts])
+                if len(group) >= GROUP_EVENTS:
+                    yield [IMAGE_KEY, group_key], group
+                    self._groups[group_key] = []
                 continue
             if not event.counts:
                 self._tally[RECORDS, "without detections"] += 1
@@ -421,14 +448,15 @@ class MRObjectCounts(MRJob):
         if len(key) != 2:  # an earlier run's totals
             self._add(tuple(key), *sum_counts(values))
             return
-        (_, counts), replaced = latest_event(values)
+        latest, replaced = latest_events(values)
         if replaced:
             self._tally[RECORDS, "replaced by a later event of the image"] += replaced
-        if not counts:
-            self._tally[RECORDS, "without detections"] += 1
-        for label, source, start, detections in counts:
-            self._add((label, source, start), detections, 1)
-        self._images.append(key[1])
+        for image_id, counts in latest.items():
+            if not counts:
+                self._tally[RECORDS, "without detections"] += 1
+            for label, source, start, detections in counts:
+                self._add((label, source, start), detections, 1)
+            self._images.append(image_id)
         yield from ()  # everything is written at the task's end (reduce_latest_final)
 
     def reduce_latest_final(self):

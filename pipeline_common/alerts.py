@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from datetime import datetime
 
-from elasticsearch import ApiError, ConflictError
+from elasticsearch import ApiError, ConflictError, NotFoundError
 from prometheus_client import Counter
 from pydantic import Field
 
@@ -45,8 +45,12 @@ class AlertSettings(Settings):
 
 def load_rules(es, index: str) -> list[Rule]:
     """Every rule in the rules index (none when it does not exist); a malformed one is
-    logged and left out."""
-    response = es.search(index=index, size=MAX_RULES, ignore_unavailable=True, query={"match_all": {}})
+    logged and left out. An account that may not read it gets AuthorizationException, not
+    "no rules" (what `ignore_unavailable` would answer for an index it may not see)."""
+    try:
+        response = es.search(index=index, size=MAX_RULES, query={"match_all": {}})
+    except NotFoundError:
+        return []
     rules = []
     for hit in response["hits"]["hits"]:
         try:

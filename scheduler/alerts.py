@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
+from elasticsearch import NotFoundError
+
 from pipeline_common.alerts import ensure_indices, fire, load_rules
 from pipeline_common.contracts import Interval
 from pipeline_common.contracts.alerts import ANY_SOURCE, Alert, Rule
@@ -79,10 +81,11 @@ def breach_body(candidate: Rule, run_id: str | None = None, after: dict | None =
 def _pages(es, index: str, candidate: Rule, run_id: str | None) -> Iterator[dict[str, Any]]:
     after = None
     while True:
-        answer = es.search(index=index, ignore_unavailable=True, **breach_body(candidate, run_id, after))
-        found = (answer.get("aggregations") or {}).get("buckets")
-        if not found:
-            return  # no such index yet
+        try:  # not ignore_unavailable: an index this account may not read would look empty
+            answer = es.search(index=index, **breach_body(candidate, run_id, after))
+        except NotFoundError:
+            return  # no batch run indexed yet
+        found = answer["aggregations"]["buckets"]
         yield from found["buckets"]
         after = found.get("after_key")
         if after is None or len(found["buckets"]) < PAGE:

@@ -143,3 +143,20 @@ def test_the_scheduler_fires_new_breaches_once_after_each_run(es, s3, s3_setting
         ("2026-11-28T11:00:00.000Z", "person at gate above 1 per hour"),
         ("2026-11-28T11:00:00.000Z", "person at gate above 4 per hour"),
     ]
+
+
+def test_the_schedulers_account_may_not_write_the_counts_or_the_rules(es, pipeline_env, space, alert_space):
+    from elasticsearch import AuthorizationException
+
+    from scheduler.settings import SchedulerSettings
+
+    settings = SchedulerSettings.from_env({**pipeline_env, **space.env, **alert_space})
+    made = rule("person", "*", "hour", 1)
+    with elasticsearch_client(settings.es) as scheduler_es:
+        assert scheduler_es.search(index=alert_space["ES_ALERT_RULES_INDEX"])["hits"]["hits"] == []  # reads them
+        for index, document in (
+            (alert_space["ES_ALERT_RULES_INDEX"], made.to_source(utc_now())),
+            (space.env["ES_INDEX"], {"label": "person"}),
+        ):
+            with pytest.raises(AuthorizationException):
+                scheduler_es.index(index=index, id="x", document=document)

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from archiver.compact import is_closed, merge
-from hadoop.archive import ledger_entries, list_archive, plan_files
-from hadoop.object_counts_job import latest_event
+from hadoop.archive import GET_COST_BYTES, MIN_SPLIT_BYTES, ledger_entries, list_archive, plan_files, splits
+from hadoop.object_counts_job import latest_events
 from pipeline_common.contracts import ContractError
 from pipeline_common.contracts.detection_archive import (
     backfill_key,
@@ -70,13 +70,30 @@ def test_the_ledger_keeps_only_the_hours_a_later_run_lists_again():
     assert ledger_entries(files, T - timedelta(hours=1)) == [files[1]]
 
 
-def test_an_image_counts_as_its_latest_event():
-    def value(minute, uri="s3://b/f", number=0):
-        return [[int((T + timedelta(minutes=minute)).timestamp() * 1e6), uri, number], [["person", "cam", "x", 1]]]
+def test_files_are_shared_out_among_map_tasks_by_weight():
+    small = [f"k{n:04d}" for n in range(30)]  # an increment: one task
+    assert splits(small, {k: 500 for k in small}, 8) == [small]
+    assert splits([], {}, 8) == [[]]
+    hours = [f"h{n:02d}" for n in range(48)]  # a compacted history of 48 large files, two cores
+    groups = splits(hours, {k: 2 * MIN_SPLIT_BYTES for k in hours}, 2)
+    assert [len(g) for g in groups] == [24, 24] and [k for g in groups for k in g] == hours
+    many = [f"p{n:05d}" for n in range(8000)]  # the archiver's small files: their GETs weigh
+    groups = splits(many, {k: 400 for k in many}, 8)
+    assert len(groups) == 8 and {len(g) for g in groups} == {1000}
+    assert 8000 * (400 + GET_COST_BYTES) > 8 * MIN_SPLIT_BYTES
 
-    values = [value(1), value(5, number=1), value(3, uri="s3://b/g"), value(5, uri="s3://b/a", number=7)]
-    assert latest_event(values) == (values[1], 3)  # same time: the later file name wins ("f" > "a")
-    assert latest_event([values[0]]) == (values[0], 0)
+
+def test_an_image_counts_as_its_latest_event():
+    def event(image, minute, uri="s3://b/f", number=0):
+        processed_us = int((T + timedelta(minutes=minute)).timestamp() * 1e6)
+        return [image, processed_us, uri, number, [["person", "c", image, minute]]]
+
+    one = [event("a", 1), event("a", 5, number=1), event("b", 2)]
+    two = [event("a", 3, uri="s3://b/g"), event("a", 5, uri="s3://b/a", number=7)]
+    latest, replaced = latest_events([one, two])
+    # the latest time wins; at the same time the later file name ("f" > "a")
+    assert latest == {"a": [["person", "c", "a", 5]], "b": [["person", "c", "b", 2]]} and replaced == 3
+    assert latest_events([[event("b", 2)]]) == ({"b": [["person", "c", "b", 2]]}, 0)
 
 
 def test_a_merged_hour_holds_each_distinct_event_once_under_a_name_of_its_content():

@@ -149,3 +149,16 @@ def test_edge_users_files_are_the_ones_the_middlewares_name(tmp_path):
     ).read_text()
     for path in written:
         assert f"/{path.name}'" in middlewares
+
+
+def test_the_scheduler_reads_counts_and_rules_and_writes_only_its_records_and_alerts():
+    grants = {
+        name: set(grant["privileges"])
+        for grant in es_roles(NAMES)["pipeline_scheduler"]["indices"]
+        for name in grant["names"]
+    }
+    assert grants["hadoop-object-counts-v1*"] == {"read"}  # the indexer writes the counts
+    assert grants["pipeline-alert-rules*"] == {"read"}  # operators write the rules
+    assert "write" in grants["pipeline-alerts*"] and "delete_index" not in grants["pipeline-alerts*"]
+    writable = {name for name, privileges in grants.items() if "write" in privileges}
+    assert writable == {"pipeline-batch-runs*", "pipeline-batch-locks*", "pipeline-alerts*"}

@@ -46,7 +46,7 @@ class PagedSearch:
     def __init__(self, pages):
         self.pages, self.bodies = list(pages), []
 
-    def search(self, index, ignore_unavailable, **body):
+    def search(self, index, **body):
         self.bodies.append(body)
         buckets, after = self.pages.pop(0)
         found = {"buckets": buckets}
@@ -71,9 +71,13 @@ def test_every_page_is_read_and_only_breaches_are_kept(monkeypatch):
 
 
 def test_no_batch_index_yet_means_no_breach():
+    from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
+    from elasticsearch import NotFoundError
+
     class Missing:
         def search(self, **_):
-            return {"hits": {"hits": []}}  # ignore_unavailable: no aggregations at all
+            meta = ApiResponseMeta(404, "1.1", HttpHeaders(), 0.0, NodeConfig("http", "127.0.0.1", 9200))
+            raise NotFoundError("index_not_found_exception", meta, {})
 
     assert breached(Missing(), "counts", [HOURLY]) == {}
 
