@@ -84,21 +84,23 @@ def _local_ready(env) -> bool:
 def _start_local() -> dict[str, str]:
     env = read_environment()
     if not _local_ready(env):
-        result = subprocess.run(
-            [sys.executable, "-m", "local_services", "up"],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=UP_TIMEOUT_S,
-        )
-        if result.returncode != 0:
-            pytest.fail(
-                "`python -m local_services up` failed (exit code "
-                f"{result.returncode}):\n{result.stdout}{result.stderr}",
-                pytrace=False,
-            )
+        up_or_fail([], UP_TIMEOUT_S)
         env = read_environment()  # the first `up` wrote .env
     return env
+
+
+def up_or_fail(names: list[str], timeout_s: float) -> None:
+    """`python -m local_services up <names>` (all of the stack when none are named); the
+    session fails with its output when it does."""
+    command = ["local_services", "up", *names]
+    result = subprocess.run(
+        [sys.executable, "-m", *command], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout_s
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"`python -m {' '.join(command)}` failed (exit code {result.returncode}):\n{result.stdout}{result.stderr}",
+            pytrace=False,
+        )
 
 
 def _docker_engine_reachable() -> str | None:
@@ -309,19 +311,7 @@ def hadoop_cluster(pipeline_env) -> HadoopCluster:
     settings = LocalSettings.from_env(pipeline_env)
     daemons = stack.services(settings, [stack.CLUSTER])
     if not all(daemon.status().ready for daemon in daemons):
-        result = subprocess.run(
-            [sys.executable, "-m", "local_services", "up", stack.CLUSTER],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=CLUSTER_UP_TIMEOUT_S,
-        )
-        if result.returncode != 0:
-            pytest.fail(
-                f"`python -m local_services up {stack.CLUSTER}` failed (exit code "
-                f"{result.returncode}):\n{result.stdout}{result.stderr}",
-                pytrace=False,
-            )
+        up_or_fail([stack.CLUSTER], CLUSTER_UP_TIMEOUT_S)
     return HadoopCluster(home=hadoop_cluster.cluster_home(settings), ports=settings.hadoop_cluster.ports)
 
 
