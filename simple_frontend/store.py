@@ -13,6 +13,7 @@ from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
 from elasticsearch import ApiError
 
 from pipeline_common.contracts import Interval
+from pipeline_common.retry import Backoff
 
 from . import queries, results
 
@@ -35,6 +36,13 @@ class Snapshot:
     intervals: tuple[Interval, ...]  # finest first
     runs: dict[Interval, list[str]]  # newest first
     generation: Hashable
+
+
+# A live index created a moment ago answers 503 (no shard available) until its shard has
+# started (under a second on a quiet node, longer on a busy one); asked again, it answers.
+# Past about 2.5 s, the 503 is reported.
+SHARDS_STARTING_ATTEMPTS = 6
+SHARDS_STARTING_BACKOFF = Backoff(initial_s=0.1, maximum_s=1.0)
 
 
 class CountsStore:
@@ -78,19 +86,27 @@ class CountsStore:
             if batch is not None:
                 return [self.search(batch)]
             return [self.search_live(live)] if live is not None else []
-        response = self.client.msearch(
-            searches=[
-                {"index": self.index, "ignore_unavailable": True},
-                batch,
-                {"index": self.live_pattern, "ignore_unavailable": True, "allow_no_indices": True},
-                live,
-            ]
-        )
-        answers = getattr(response, "body", response)["responses"]
-        for answer in answers:
-            if "error" in answer:  # msearch reports each search's failure in its answer
-                raise _search_failed(answer, getattr(response, "meta", None))
-        return answers
+        searches = [
+            {"index": self.index, "ignore_unavailable": True},
+            batch,
+            {"index": self.live_pattern, "ignore_unavailable": True, "allow_no_indices": True},
+            live,
+        ]
+        delays = SHARDS_STARTING_BACKOFF.delays()
+        attempts_left = SHARDS_STARTING_ATTEMPTS
+        while True:
+            response = self.client.msearch(searches=searches)
+            answers = getattr(response, "body", response)["responses"]
+            # msearch reports each search's failure in its answer
+            failed = [answer for answer in answers if "error" in answer]
+            if not failed:
+                return answers
+            attempts_left -= 1
+            if attempts_left and all(answer.get("status") == 503 for answer in failed):
+                # the client's own retries never see these: the msearch itself answered 200
+                time.sleep(next(delays))
+                continue
+            raise _search_failed(failed[0], getattr(response, "meta", None))
 
     def snapshot(self) -> Snapshot:
         """What the data looks like now: the stored intervals, their newest runs and the

@@ -303,6 +303,7 @@ class FakeElasticsearch:
         self.live_values = []
         self.live_images = 0
         self.live_failure = None  # e.g. {"error": {...}, "status": 400}
+        self.live_failures_left = None  # how many msearches get `live_failure` (None: all)
         self.closed = False
         self.error = None
         self.index_exists = True
@@ -354,9 +355,11 @@ class FakeElasticsearch:
             raise self.error
         answers = []
         for header, body in zip(searches[::2], searches[1::2], strict=True):
-            if "*" in header["index"] and self.live_failure:
+            if "*" in header["index"] and self.live_failure and self.live_failures_left != 0:
                 self.calls.append(("search", header["index"], body))
                 answers.append(self.live_failure)
+                if self.live_failures_left is not None:
+                    self.live_failures_left -= 1
             else:
                 answers.append(self.search(index=header["index"], **body))
         return {"responses": answers}

@@ -412,6 +412,25 @@ def test_batch_and_live_are_asked_in_one_round_trip_and_a_failed_part_is_an_erro
     assert "search_phase_execution_exception" in answer.get_json()["error"]
 
 
+SHARD_STARTING = {"error": {"type": "search_phase_execution_exception", "reason": "all shards failed"}, "status": 503}
+
+
+def test_a_live_index_whose_shard_is_still_starting_is_asked_again(client, fake_es):
+    fake_es.runs = [RUN_0702]
+    fake_es.live_failure, fake_es.live_failures_left = SHARD_STARTING, 2
+    url = "/api/totals?from=2025-04-14T00:00:00Z&to=2025-04-14T09:00:00Z&interval=hour"
+    assert client.get(url).status_code == 200
+    assert [kind for kind, _, _ in fake_es.calls if kind == "msearch"] == ["msearch"] * 3
+
+
+def test_a_live_index_that_stays_unavailable_is_reported(client, fake_es):
+    fake_es.runs = [RUN_0702]
+    fake_es.live_failure = SHARD_STARTING
+    answer = client.get("/api/totals?from=2025-04-14T00:00:00Z&to=2025-04-14T09:00:00Z&interval=hour")
+    assert answer.status_code in (502, 503)
+    assert "search_phase_execution_exception" in answer.get_json()["error"]
+
+
 def test_request_latency_is_recorded_per_route_pattern_never_per_raw_path(client):
     from prometheus_client import REGISTRY
 
