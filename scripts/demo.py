@@ -167,8 +167,11 @@ def keep_running(args: argparse.Namespace) -> int:
         cwd=ROOT,
         env=procfile_environment(args),
     )
-    # Ctrl-C reaches honcho too (same terminal process group); a SIGTERM sent to the demo
-    # alone is passed on. Either way the demo waits until honcho has stopped everything.
+    # Ctrl-C reaches honcho too (same terminal process group); a signal sent to the demo
+    # alone is passed on (honcho stops everything once, however often it is told). Either
+    # way the demo waits until honcho has stopped everything. SIGINT gets a handler of its
+    # own because Python installs none when the demo starts with SIGINT ignored, as a
+    # background job of a non-interactive shell does.
     stopping = []
 
     def pass_on(signum, _frame) -> None:
@@ -176,12 +179,8 @@ def keep_running(args: argparse.Namespace) -> int:
         honcho.send_signal(signum)
 
     signal.signal(signal.SIGTERM, pass_on)
-    while True:
-        try:
-            code = honcho.wait()
-            break
-        except KeyboardInterrupt:
-            stopping.append(signal.SIGINT)
+    signal.signal(signal.SIGINT, pass_on)
+    code = honcho.wait()
     if stopping:
         log.info("every process stopped")
         return 0
