@@ -4,8 +4,9 @@ says what was expected and what arrived."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from pipeline_common.contracts import Interval
+from pipeline_common.contracts import Aggregate, ContractError, ImageAnnouncement, Interval
 from simple_frontend.params import (
     ParamError,
     TimeRange,
@@ -21,6 +22,7 @@ from simple_frontend.params import (
     parse_time,
     parse_top,
 )
+from tests.support.records import announcement
 
 NOW = datetime(2025, 4, 14, 9, 30, 15, 123456, tzinfo=timezone.utc)
 UTC = timezone.utc
@@ -199,6 +201,22 @@ def test_bucket_cap():
 )
 def test_every_name_the_api_can_list_is_accepted(text):
     assert parse_name(text, "source") == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30) | st.text(min_size=995, max_size=1005) | st.sampled_from(["", " ", "\t", "x" * 1001]))
+def test_every_name_a_count_can_carry_is_a_filter_the_api_accepts(text):
+    # what the index holds comes from aggregate lines (batch) and announcements (live)
+    for make in (
+        lambda: Aggregate(text, text, Interval.HOUR, NOW.replace(minute=0, second=0, microsecond=0), 1, 1),
+        lambda: ImageAnnouncement.from_dict(dict(announcement("ab" * 16, "image-pipeline").to_dict(), source=text)),
+    ):
+        try:
+            make()
+        except ContractError:
+            continue
+        assert parse_name(text, "source") == text
+        assert parse_name(text, "label") == text
 
 
 @pytest.mark.parametrize("text, words", [("", "got an empty value"), ("x" * 1001, "at most 1000 characters")])
