@@ -28,6 +28,8 @@ from pipeline_common.environment import PROJECT_ROOT, child_environment
 from pipeline_common.timestamps import utc_now
 from tests.support.webhook import Receiver
 
+from .conftest import wait_for
+
 HOUR_10 = datetime(2026, 11, 28, 10, 0, tzinfo=timezone.utc)  # the `space` fixture's images: 1 + 2 + 3 persons
 
 
@@ -147,7 +149,9 @@ def test_the_scheduler_fires_new_breaches_once_after_each_run(es, s3, s3_setting
     ]
 
 
-def test_a_run_whose_scheduler_died_before_checking_is_checked_by_the_next_run(es, pipeline_env, space, alert_space):
+def test_a_run_whose_scheduler_died_before_checking_is_made_again_and_checked_at_restart(
+    es, pipeline_env, space, alert_space, start_scheduler
+):
     rules_index, alerts_index, _ = alert_space.values()
     hourly = rule("person", "gate", "hour", 4)  # 10:00 holds 1 + 2 + 3 persons
     add_rule(es, rules_index, label="person", source="gate", interval="hour", above=4)
@@ -176,9 +180,21 @@ def test_a_run_whose_scheduler_died_before_checking_is_checked_by_the_next_run(e
     assert any(hit["_source"]["label"] == "person" and hit["_source"]["detections"] == 6 for hit in counted)
     assert not es.indices.exists(index=alerts_index)  # nothing checked the rules
 
-    # the next run waits out the dead one's lease, takes the lock over and checks its documents
-    # against the breaches before it: for the next run's own check, 10:00 had breached already
-    second = run_once(env)
+    # restarted, the scheduler makes the cut-short run again at once (its yearly schedule has
+    # nothing due); that run waits out the dead one's lease, takes the lock over, and checks the
+    # dead run's documents against the breaches before it (for its own check, 10:00 had breached)
+    scheduler = start_scheduler({**env, "SCHEDULER_CRON": "0 0 1 1 *"})
+    try:
+
+        def caught_up():
+            es.indices.refresh(index=runs_index)
+            hits = es.search(index=runs_index, size=10, query={"term": {"trigger": "catch-up"}})["hits"]["hits"]
+            return [hit["_source"] for hit in hits if hit["_source"]["outcome"] != "running"]
+
+        [second] = wait_for(caught_up, "the catch-up run", timeout=600)
+    finally:
+        assert scheduler.stop() == 0, scheduler.output()[-3000:]
+    assert second["outcome"] == "success", second
     assert second["alerts"] == {"rules": 1, "new_breaches": 0, "fired": 0}, second
     assert alerts_in(es, alerts_index) == [(hourly.rule_id, "2026-11-28T10:00:00.000Z", 6)]
     late = es.get(index=runs_index, id=dead["record_id"])["_source"]
