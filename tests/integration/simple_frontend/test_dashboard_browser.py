@@ -275,6 +275,17 @@ def test_two_sources_and_two_periods_compare_on_one_chart(page, server):
     }
     page.screenshot(path=str(SCREENSHOT.with_name("dashboard-comparison.png")), full_page=True)
 
+    # a click on a point of the compared source shows that source's images of that hour
+    hour = click_peak(page, "car · cam-a")
+    page.wait_for_function('document.getElementById("gallery").dataset.mode === "bucket"')
+    page.wait_for_function("window.gallery.state.images.length > 0")
+    assert "car · cam-a · " in page.locator("#bucket-text").inner_text()
+    shown = page.evaluate("window.gallery.state.images.map((i) => [i.source, i.captured_at, Object.keys(i.counts)])")
+    for source, captured_at, labels in shown:
+        assert source == "cam-a" and "car" in labels
+        assert 0 <= _epoch_ms(captured_at) - _epoch_ms(hour) < 3600_000
+    page.locator("#bucket-clear").click()
+
     # the period before, drawn over this one: the sample day has nothing the day before
     assert settle(page, lambda: page.select_option("#compare", "previous")) == "ready"
     assert "compare=previous" in page.url and page.is_hidden("#vs-control")
@@ -290,6 +301,27 @@ def test_two_sources_and_two_periods_compare_on_one_chart(page, server):
         return [d[0].data[0].t, d[2].data[0].t, d[2].data[0].at]; }""")
     assert abs(first[1] - _epoch_ms(first[0])) <= 3600_000
     assert _epoch_ms(first[2]) == first[1] - 86400_000
+
+
+PEAK = """(name) => {
+    const chart = window.dashboard.charts.timeline, datasets = chart.data.datasets;
+    const index = datasets.findIndex((d) => d.label === name);
+    const ys = datasets[index].data.map((p) => p.y);
+    // the point standing out most above every other series at its time: the nearest to a click on it
+    const margin = (k) => ys[k] - Math.max(...datasets.filter((_, i) => i !== index).map((d) => d.data[k].y));
+    const k = ys.map((_, i) => i).reduce((best, i) => (margin(i) > margin(best) ? i : best), 0);
+    const element = chart.getDatasetMeta(index).data[k], point = datasets[index].data[k];
+    return { x: element.x, y: element.y, t: point.at || point.t, margin: margin(k) };
+}"""
+
+
+def click_peak(page, dataset: str) -> str:
+    """Clicks the point of `dataset` that stands out most above the other series; its time."""
+    point = page.evaluate(PEAK, dataset)
+    assert point["margin"] > 0, f"no point of {dataset} stands out to be clicked"
+    box = page.locator("#timeline-chart").bounding_box()
+    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+    return point["t"]
 
 
 def _epoch_ms(iso: str) -> int:
