@@ -235,7 +235,7 @@
     }
     $("labels-hint").textContent = state.labels.length
       ? `(${state.labels.length} chosen · click to toggle)`
-      : `(none chosen: the ${SERIES_N} busiest are shown)`;
+      : `(none chosen: ${names.length > SERIES_N ? `the ${SERIES_N} busiest are` : "all are"} shown)`;
   }
 
   function renderSources(sources) {

@@ -107,6 +107,14 @@ def number_in(text: str) -> int:
     return int("".join(ch for ch in text if ch.isdigit()))
 
 
+# the filters whose field reaches beyond its own box (into the next one)
+STICKING_OUT = """() => [...document.querySelectorAll(".control-row > .control")].filter((control) => {
+    const own = control.getBoundingClientRect();
+    const field = control.querySelector("select, .segmented").getBoundingClientRect();
+    return field.left < own.left - 0.5 || field.right > own.right + 0.5;
+}).map((control) => control.querySelector(".control-label").textContent)"""
+
+
 def test_dashboard_shows_the_indexed_counts_and_follows_filters(page, server, events):
     expected = totals_by_label(events)
     page.goto(server + "/")
@@ -119,6 +127,15 @@ def test_dashboard_shows_the_indexed_counts_and_follows_filters(page, server, ev
     assert number_in(page.locator('.card[data-label="car"] .card-value').inner_text()) == expected["car"]
     assert page.locator("#timeline-empty").is_hidden()
     assert "Elasticsearch OK" in page.locator("#health").inner_text()
+    assert page.evaluate(STICKING_OUT) == []
+    assert page.locator("#labels-hint").inner_text() == "(none chosen: all are shown)"  # 6 labels, 8 lines at most
+    # this app has no S3 keys: the gallery lists the images and says why it cannot show them
+    unavailable = page.locator("#gallery-unavailable")
+    unavailable.wait_for()
+    assert unavailable.inner_text() == (
+        "Images cannot be shown: images are not configured: set FRONTEND_S3_ACCESS_KEY and FRONTEND_S3_SECRET_KEY"
+    )
+    assert page.locator("#gallery figure").count() > 0
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
@@ -149,6 +166,8 @@ def test_live_buckets_are_marked_and_new_images_appear_by_themselves(page, serve
     assert note.is_visible() and "live counts since" in note.inner_text()
     assert page.evaluate("window.dashboard.state.live") is True
     assert "includes live counts" in page.locator(".card-main .card-note").inner_text()
+    # the auto-refresh switch's hint says how often the page asks while live counts are shown
+    assert "every 2 s while live counts are shown" in page.locator("label.switch").get_attribute("title")
 
     # a new image is indexed live: the page shows it without anyone touching it
     index_events(
