@@ -8,9 +8,9 @@ import time
 
 from confluent_kafka import KafkaException
 
-from pipeline_common.kafka import undeliverable
+from pipeline_common.kafka import too_large, undeliverable
 
-from .errors import FatalError, TransientError
+from .errors import FatalError, TooLarge, TransientError
 
 DELIVERY_TIMEOUT_MS = 30_000
 
@@ -18,8 +18,9 @@ DELIVERY_TIMEOUT_MS = 30_000
 def deliver(producer, topic: str, value: bytes, key: bytes | None, timeout_s: float, what: str) -> None:
     """Send and wait for the delivery report. Raises TransientError when the broker did
     not acknowledge (unreachable, queue full, timed out): worth retrying; FatalError when
-    it refused for good (not authorised, no such topic, too large: pipeline_common.kafka),
-    which stops the consumer instead of retrying forever. Thread-safe, like the producer."""
+    it refused for good (not authorised, no such topic: pipeline_common.kafka), which stops
+    the consumer instead of retrying forever; TooLarge, a FatalError, when it was too
+    large. Thread-safe, like the producer."""
     delivered = threading.Event()
     outcome: dict[str, object] = {}
 
@@ -32,6 +33,8 @@ def deliver(producer, topic: str, value: bytes, key: bytes | None, timeout_s: fl
     except BufferError as error:
         raise TransientError(f"{what}: producer queue full: {error}") from error
     except KafkaException as error:  # e.g. larger than message.max.bytes, unknown topic
+        if too_large(error):
+            raise TooLarge(f"Kafka refuses the {what} to {topic} as too large ({len(value)} bytes): {error}") from error
         if undeliverable(error):
             raise FatalError(f"Kafka refuses the {what} to {topic}: {error}") from error
         raise TransientError(f"cannot send {what} to {topic}: {error}") from error
@@ -44,6 +47,8 @@ def deliver(producer, topic: str, value: bytes, key: bytes | None, timeout_s: fl
         raise TransientError(f"{what} to {topic} not acknowledged within {timeout_s:.0f} s")
     error = outcome["error"]
     if error is not None:
+        if too_large(error):
+            raise TooLarge(f"Kafka refused the {what} to {topic} as too large ({len(value)} bytes): {error}")
         if undeliverable(error):
             raise FatalError(f"Kafka refused the {what} to {topic}: {error}")
         raise TransientError(f"{what} to {topic} failed: {error}")

@@ -235,7 +235,7 @@
     }
     $("labels-hint").textContent = state.labels.length
       ? `(${state.labels.length} chosen · click to toggle)`
-      : `(none chosen: the ${SERIES_N} busiest are shown)`;
+      : `(none chosen: ${names.length > SERIES_N ? `the ${SERIES_N} busiest are` : "all are"} shown)`;
   }
 
   function renderSources(sources) {
@@ -342,6 +342,7 @@
         // monotone: curves never overshoot below zero or above a peak
         cubicInterpolationMode: "monotone",
         fill: order.length === 1 && !compared,
+        origin: { label, source: state.source },  // whose images a click on a point shows
       };
     });
     if (compared) {
@@ -355,6 +356,7 @@
           borderColor: color + "99", backgroundColor: color + "99", borderWidth: 1.5, borderDash: [2, 3],
           pointRadius: points.length > 60 ? 0 : 2, pointStyle: "triangle", cubicInterpolationMode: "monotone",
           fill: false, compared: true,
+          origin: { label, source: state.compare === "source" ? state.vs : state.source },
         });
       }
     }
@@ -364,14 +366,17 @@
       callbacks: { footer: (items) => (items.length && isLive(items[0].raw) ? "live: may still change" : "final") },
     };
     options.interaction = { mode: "index", intersect: false };
-    // a click on a point: the images behind it (gallery.js)
+    // a click on a point: the images behind it (gallery.js), of the series clicked (a
+    // compared one: the other source's, or the period before's, at its own time)
     options.onClick = (event, _elements, chart) => {
       const [hit] = chart.getElementsAtEventForMode(event, "nearest", { intersect: false }, true);
       if (!hit) return;
-      const label = order[hit.datasetIndex];
-      const start = Date.parse(series[label][hit.index].t);
-      const title = `${label}${state.source ? ` · ${state.source}` : ""} · ${moment(start).format("lll")} (per ${interval})`;
-      showBucket({ label, source: state.source, from: new Date(start).toISOString(),
+      const dataset = chart.data.datasets[hit.datasetIndex];
+      const point = dataset.data[hit.index];
+      const { label, source } = dataset.origin;
+      const start = Date.parse(point.at || point.t);
+      const title = `${label}${source ? ` · ${source}` : ""} · ${moment(start).format("lll")} (per ${interval})`;
+      showBucket({ label, source, from: new Date(start).toISOString(),
                    to: new Date(start + INTERVAL_MS[interval]).toISOString(), title });
     };
     options.scales = {

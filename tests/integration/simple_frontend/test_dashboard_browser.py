@@ -107,6 +107,14 @@ def number_in(text: str) -> int:
     return int("".join(ch for ch in text if ch.isdigit()))
 
 
+# the filters whose field reaches beyond its own box (into the next one)
+STICKING_OUT = """() => [...document.querySelectorAll(".control-row > .control")].filter((control) => {
+    const own = control.getBoundingClientRect();
+    const field = control.querySelector("select, .segmented").getBoundingClientRect();
+    return field.left < own.left - 0.5 || field.right > own.right + 0.5;
+}).map((control) => control.querySelector(".control-label").textContent)"""
+
+
 def test_dashboard_shows_the_indexed_counts_and_follows_filters(page, server, events):
     expected = totals_by_label(events)
     page.goto(server + "/")
@@ -119,6 +127,15 @@ def test_dashboard_shows_the_indexed_counts_and_follows_filters(page, server, ev
     assert number_in(page.locator('.card[data-label="car"] .card-value').inner_text()) == expected["car"]
     assert page.locator("#timeline-empty").is_hidden()
     assert "Elasticsearch OK" in page.locator("#health").inner_text()
+    assert page.evaluate(STICKING_OUT) == []
+    assert page.locator("#labels-hint").inner_text() == "(none chosen: all are shown)"  # 6 labels, 8 lines at most
+    # this app has no S3 keys: the gallery lists the images and says why it cannot show them
+    unavailable = page.locator("#gallery-unavailable")
+    unavailable.wait_for()
+    assert unavailable.inner_text() == (
+        "Images cannot be shown: images are not configured: set FRONTEND_S3_ACCESS_KEY and FRONTEND_S3_SECRET_KEY"
+    )
+    assert page.locator("#gallery figure").count() > 0
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
@@ -149,6 +166,8 @@ def test_live_buckets_are_marked_and_new_images_appear_by_themselves(page, serve
     assert note.is_visible() and "live counts since" in note.inner_text()
     assert page.evaluate("window.dashboard.state.live") is True
     assert "includes live counts" in page.locator(".card-main .card-note").inner_text()
+    # the auto-refresh switch's hint says how often the page asks while live counts are shown
+    assert "every 2 s while live counts are shown" in page.locator("label.switch").get_attribute("title")
 
     # a new image is indexed live: the page shows it without anyone touching it
     index_events(
@@ -275,6 +294,17 @@ def test_two_sources_and_two_periods_compare_on_one_chart(page, server):
     }
     page.screenshot(path=str(SCREENSHOT.with_name("dashboard-comparison.png")), full_page=True)
 
+    # a click on a point of the compared source shows that source's images of that hour
+    hour = click_peak(page, "car · cam-a")
+    page.wait_for_function('document.getElementById("gallery").dataset.mode === "bucket"')
+    page.wait_for_function("window.gallery.state.images.length > 0")
+    assert "car · cam-a · " in page.locator("#bucket-text").inner_text()
+    shown = page.evaluate("window.gallery.state.images.map((i) => [i.source, i.captured_at, Object.keys(i.counts)])")
+    for source, captured_at, labels in shown:
+        assert source == "cam-a" and "car" in labels
+        assert 0 <= _epoch_ms(captured_at) - _epoch_ms(hour) < 3600_000
+    page.locator("#bucket-clear").click()
+
     # the period before, drawn over this one: the sample day has nothing the day before
     assert settle(page, lambda: page.select_option("#compare", "previous")) == "ready"
     assert "compare=previous" in page.url and page.is_hidden("#vs-control")
@@ -290,6 +320,27 @@ def test_two_sources_and_two_periods_compare_on_one_chart(page, server):
         return [d[0].data[0].t, d[2].data[0].t, d[2].data[0].at]; }""")
     assert abs(first[1] - _epoch_ms(first[0])) <= 3600_000
     assert _epoch_ms(first[2]) == first[1] - 86400_000
+
+
+PEAK = """(name) => {
+    const chart = window.dashboard.charts.timeline, datasets = chart.data.datasets;
+    const index = datasets.findIndex((d) => d.label === name);
+    const ys = datasets[index].data.map((p) => p.y);
+    // the point standing out most above every other series at its time: the nearest to a click on it
+    const margin = (k) => ys[k] - Math.max(...datasets.filter((_, i) => i !== index).map((d) => d.data[k].y));
+    const k = ys.map((_, i) => i).reduce((best, i) => (margin(i) > margin(best) ? i : best), 0);
+    const element = chart.getDatasetMeta(index).data[k], point = datasets[index].data[k];
+    return { x: element.x, y: element.y, t: point.at || point.t, margin: margin(k) };
+}"""
+
+
+def click_peak(page, dataset: str) -> str:
+    """Clicks the point of `dataset` that stands out most above the other series; its time."""
+    point = page.evaluate(PEAK, dataset)
+    assert point["margin"] > 0, f"no point of {dataset} stands out to be clicked"
+    box = page.locator("#timeline-chart").bounding_box()
+    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+    return point["t"]
 
 
 def _epoch_ms(iso: str) -> int:
