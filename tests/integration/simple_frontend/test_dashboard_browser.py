@@ -241,6 +241,28 @@ def test_elasticsearch_unreachable_is_said_once_per_panel(browser, api_es_settin
         page.screenshot(path=str(SCREENSHOT.with_name("dashboard-unreachable.png")), full_page=True)
 
 
+# every chart inside its panel, and nothing wider than the window
+CHARTS_FIT = """() => [...document.querySelectorAll(".chart-panel")].every((panel) =>
+    panel.querySelector("canvas").getBoundingClientRect().right <= panel.getBoundingClientRect().right)
+    && document.documentElement.scrollWidth <= window.innerWidth"""
+
+
+def test_the_charts_shrink_with_the_window(page, server):
+    # final counts only: the page does not redraw by itself (that would hide the fault)
+    end = utc_now().replace(minute=0, second=0, microsecond=0) - timedelta(hours=4)
+    span = f"from={(end - timedelta(hours=20)).isoformat()}&to={end.isoformat()}".replace("+", "%2B")
+    page.goto(f"{server}/?range=custom&{span}")
+    assert settle(page) == "ready"
+    assert page.evaluate("window.dashboard.state.live") is False
+    assert page.evaluate(CHARTS_FIT)
+    # a narrower window (still two columns): the charts are drawn again to fit (Chart.js
+    # resizes them when their box changes, soon after), no sideways scrolling
+    page.set_viewport_size({"width": 1100, "height": 1000})
+    page.wait_for_function(CHARTS_FIT)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.wait_for_function(CHARTS_FIT)
+
+
 ACTIVE_RANGE = "() => document.querySelector('#presets button.active').dataset.range"
 CHOSEN_LABELS = "() => [...document.querySelectorAll('.chip.selected')].map((chip) => chip.dataset.label).sort()"
 
