@@ -103,6 +103,11 @@ TOP_BARS = """() => { const c = window.dashboard.charts.top.data;
     return Object.fromEntries(c.labels.map((label, i) => [label, c.datasets[0].data[i]])); }"""
 
 
+# the gallery holds images, each with the label (and from the source, when one is given)
+GALLERY_SHOWS = """({ label, source }) => { const images = window.gallery.state.images;
+    return images.length > 0 && images.every((i) => label in i.counts && (source === null || i.source === source)); }"""
+
+
 def number_in(text: str) -> int:
     return int("".join(ch for ch in text if ch.isdigit()))
 
@@ -143,12 +148,14 @@ def test_dashboard_shows_the_indexed_counts_and_follows_filters(page, server, ev
     assert settle(page, lambda: page.locator('.chip[data-label="car"]').click()) == "ready"
     assert page.evaluate(TIMELINE_SUMS) == {"car": expected["car"]}
     assert page.locator(".card-main .card-title").inner_text().endswith("chosen labels")
+    page.wait_for_function(GALLERY_SHOWS, arg={"label": "car", "source": None})  # the gallery follows
 
     # and one source: the line follows it
     cam_b = totals_by_label(events, source="cam-b")
     assert settle(page, lambda: page.select_option("#source", "cam-b")) == "ready"
     assert page.evaluate(TIMELINE_SUMS) == {"car": cam_b["car"]}
     assert page.evaluate(TOP_BARS) == cam_b
+    page.wait_for_function(GALLERY_SHOWS, arg={"label": "car", "source": "cam-b"})
 
 
 POINT_STATES = """() => [...new Set(window.dashboard.charts.timeline.data.datasets.flatMap(
