@@ -357,6 +357,10 @@ def test_two_sources_and_two_periods_compare_on_one_chart(page, server):
         "car · cam-a": cam_a["car"],
         "person · cam-a": cam_a["person"],
     }
+    # the cards say the other source's totals beside this one's
+    for label in ("car", "person"):
+        assert page.locator(f'.card[data-label="{label}"] .card-note').inner_text() == f"cam-a: {cam_a[label]}"
+    assert page.locator(".card-main .card-note").inner_text().endswith(f" · cam-a: {cam_a['car'] + cam_a['person']}")
     page.screenshot(path=str(SCREENSHOT.with_name("dashboard-comparison.png")), full_page=True)
 
     # a click on a point of the compared source shows that source's images of that hour
@@ -380,6 +384,7 @@ def test_two_sources_and_two_periods_compare_on_one_chart(page, server):
         "car · period before": 0,
         "person · period before": 0,
     }
+    assert page.locator('.card[data-label="car"] .card-note').inner_text() == "period before: 0"
     # its points lie on this period's axis: moved forward by the range's length
     first = page.evaluate("""() => { const d = window.dashboard.charts.timeline.data.datasets;
         return [d[0].data[0].t, d[2].data[0].t, d[2].data[0].at]; }""")
