@@ -236,7 +236,7 @@
     }
     $("labels-hint").textContent = state.labels.length
       ? `(${state.labels.length} chosen · click to toggle)`
-      : `(none chosen: ${names.length > SERIES_N ? `the ${SERIES_N} busiest are` : "all are"} shown)`;
+      : names.length ? `(none chosen: ${names.length > SERIES_N ? `the ${SERIES_N} busiest are` : "all are"} shown)` : "";
   }
 
   function renderSources(sources) {

@@ -206,6 +206,8 @@ def test_dashboard_explains_errors_and_empty_ranges(page, server):
     assert settle(page, lambda: page.click("#custom-range button[type=submit]")) == "empty"
     assert page.locator("#timeline-empty").is_visible()
     assert page.locator("#timeline-empty").inner_text() == "No data in this range"
+    assert page.locator("#labels").inner_text() == "No labels in this range"
+    assert page.locator("#labels-hint").inner_text() == ""  # nothing to choose from
     assert page.locator("#error").is_hidden()
 
 
@@ -258,6 +260,8 @@ def test_the_charts_shrink_with_the_window(page, server):
     # a narrower window (still two columns): the charts are drawn again to fit (Chart.js
     # resizes them when their box changes, soon after), no sideways scrolling
     page.set_viewport_size({"width": 1100, "height": 1000})
+    page.wait_for_function(CHARTS_FIT)
+    page.set_viewport_size({"width": 360, "height": 800})  # a phone: one column, headings wrapped
     page.wait_for_function(CHARTS_FIT)
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.wait_for_function(CHARTS_FIT)
