@@ -206,7 +206,65 @@ def test_dashboard_explains_errors_and_empty_ranges(page, server):
     assert settle(page, lambda: page.click("#custom-range button[type=submit]")) == "empty"
     assert page.locator("#timeline-empty").is_visible()
     assert page.locator("#timeline-empty").inner_text() == "No data in this range"
+    assert page.locator("#labels").inner_text() == "No labels in this range"
+    assert page.locator("#labels-hint").inner_text() == ""  # nothing to choose from
     assert page.locator("#error").is_hidden()
+
+
+def test_a_shared_view_the_api_refuses_says_why_and_still_shows_alerts_and_images(page, server):
+    page.goto(server + "/?range=now-30d&interval=minute")
+    assert settle(page) == "error"
+    assert "43201 minute buckets; at most 2000 are allowed" in page.locator("#error").inner_text()
+    assert "asking again" not in page.locator("#error").inner_text()  # asking again gives the same answer
+    # no chart is left blank without a word; what does not need the charts' query is shown
+    for name in ("timeline", "top"):
+        assert page.locator(f"#{name}-empty").inner_text() == "Not drawn: the data could not be loaded (see above)"
+    assert page.locator("#alerts li").count() > 0
+    page.wait_for_function("window.gallery.state.renders > 0")
+    assert page.locator("#gallery figure").count() > 0 and page.locator("#gallery-error").is_hidden()
+
+
+def test_elasticsearch_unreachable_is_said_once_per_panel(browser, api_es_settings):
+    """No Elasticsearch at all (the API answers 503): every panel says so, none stays blank."""
+    settings = FrontendSettings(elasticsearch=api_es_settings.replace(url="https://127.0.0.1:9/elasticsearch"))
+    with serving(create_app({"FRONTEND_SETTINGS": settings})) as url, offline_page(browser, url) as page:
+        page.goto(url + "/")
+        page.wait_for_function("window.dashboard && window.dashboard.state.renders > 0", timeout=60_000)
+        assert page.evaluate("document.body.dataset.state") == "error"
+        assert page.locator("#health").inner_text() == "Elasticsearch: unavailable"
+        assert "Elasticsearch is unreachable" in page.locator("#error").inner_text()
+        # it may come back: the page says it asks again, and has the next time set
+        assert page.locator("#error").inner_text().endswith("; asking again every 30 s")
+        assert page.evaluate("window.dashboard.state.timer !== null")
+        assert page.locator("#timeline-empty").inner_text() == "Not drawn: the data could not be loaded (see above)"
+        assert page.locator("#alerts li").all_inner_texts() == ["Alerts could not be read."]
+        page.wait_for_function("window.gallery.state.renders > 0")
+        assert "Could not load the images: Elasticsearch is unreachable" in page.locator("#gallery-error").inner_text()
+        page.screenshot(path=str(SCREENSHOT.with_name("dashboard-unreachable.png")), full_page=True)
+
+
+# every chart inside its panel, and nothing wider than the window
+CHARTS_FIT = """() => [...document.querySelectorAll(".chart-panel")].every((panel) =>
+    panel.querySelector("canvas").getBoundingClientRect().right <= panel.getBoundingClientRect().right)
+    && document.documentElement.scrollWidth <= window.innerWidth"""
+
+
+def test_the_charts_shrink_with_the_window(page, server):
+    # final counts only: the page does not redraw by itself (that would hide the fault)
+    end = utc_now().replace(minute=0, second=0, microsecond=0) - timedelta(hours=4)
+    span = f"from={(end - timedelta(hours=20)).isoformat()}&to={end.isoformat()}".replace("+", "%2B")
+    page.goto(f"{server}/?range=custom&{span}")
+    assert settle(page) == "ready"
+    assert page.evaluate("window.dashboard.state.live") is False
+    assert page.evaluate(CHARTS_FIT)
+    # a narrower window (still two columns): the charts are drawn again to fit (Chart.js
+    # resizes them when their box changes, soon after), no sideways scrolling
+    page.set_viewport_size({"width": 1100, "height": 1000})
+    page.wait_for_function(CHARTS_FIT)
+    page.set_viewport_size({"width": 360, "height": 800})  # a phone: one column, headings wrapped
+    page.wait_for_function(CHARTS_FIT)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.wait_for_function(CHARTS_FIT)
 
 
 ACTIVE_RANGE = "() => document.querySelector('#presets button.active').dataset.range"
