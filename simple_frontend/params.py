@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable, Mapping, Sequence
 
-from pipeline_common.contracts import Interval, bucket_start
+from pipeline_common.contracts import MAX_NAME_LENGTH, Interval, bucket_start
 from pipeline_common.timestamps import MILLISECOND, truncate_to_millis
 
 DEFAULT_FROM = "now-24h"
@@ -23,7 +23,6 @@ DEFAULT_TO = "now"
 DEFAULT_INTERVAL = Interval.HOUR
 DEFAULT_TOP = 10
 MAX_TOP = 50
-MAX_NAME_LENGTH = 1000
 MAX_NAMES = 20
 METRICS = ("detections", "images")
 REPEATABLE = frozenset({"label", "source"})
