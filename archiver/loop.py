@@ -22,9 +22,9 @@ from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, KafkaException, TopicPartit
 from pipeline_common.clients import s3_client
 from pipeline_common.contracts import ContractError, parse_detection_event
 from pipeline_common.contracts.detection_archive import encode_file, hour_floor, part_key
-from pipeline_common.kafka import RunLimits, RunOutcome, RunWatch, check_polled_error, partition_names
+from pipeline_common.kafka import BatchConsumer, RunLimits, RunOutcome, RunWatch, check_polled_error, partition_names
 from pipeline_common.retry import Backoff
-from pipeline_common.s3 import S3Failure, classify
+from pipeline_common.s3 import S3Client, S3Failure, classify
 
 from . import metrics
 from .settings import ArchiverSettings
@@ -71,8 +71,8 @@ def message_hour(message, value_time: datetime | None) -> datetime:
 
 @dataclass
 class Archiver:
-    consumer: object
-    s3: object
+    consumer: BatchConsumer
+    s3: S3Client
     bucket: str
     topic: str
     prefix: str

@@ -28,10 +28,9 @@ from datetime import datetime, timedelta
 from typing import Iterable, Mapping
 
 from pipeline_common.contracts.detection_archive import HOUR, hour_prefixes, is_archive_file, key_hour
-from pipeline_common.s3 import list_folders
+from pipeline_common.s3 import list_folders, list_range
 
 from .increments import FULL, INCREMENTAL
-from .listing import list_range
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,9 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable, Protocol
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,21 @@ UNDELIVERABLE = frozenset(
         KafkaError._INVALID_ARG,
     }
 )
+
+
+class Subscriber(Protocol):
+    """A confluent_kafka.Consumer (or a test's fake) as `RunWatch.subscribe` uses it."""
+
+    def subscribe(self, topics: list[str], *, on_assign: Callable, on_revoke: Callable, on_lost: Callable) -> None: ...
+
+
+class BatchConsumer(Subscriber, Protocol):
+    """What a stage consuming in batches (the live indexer, the archiver) calls on a
+    confluent_kafka.Consumer (or a test's fake)."""
+
+    def consume(self, num_messages: int = 1, timeout: float = -1) -> list[Message]: ...
+
+    def commit(self, *, offsets: list[TopicPartition], asynchronous: bool) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -97,7 +113,7 @@ class RunWatch:
         self.assigned_once = True
         self.last_seen = time.monotonic()
 
-    def subscribe(self, consumer, topics: list[str], on_revoke, on_lost) -> None:
+    def subscribe(self, consumer: Subscriber, topics: list[str], on_revoke, on_lost) -> None:
         """Subscribe `consumer` to `topics`; each assignment is logged and counts as activity."""
 
         def on_assign(_consumer, partitions) -> None:

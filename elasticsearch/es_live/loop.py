@@ -16,11 +16,13 @@ from typing import Callable
 
 from confluent_kafka import KafkaException, TopicPartition
 from elastic_transport import TransportError
-from elasticsearch import ApiError
+from elasticsearch import ApiError, Elasticsearch
 from prometheus_client import Counter
 
+from pipeline_common.clients import MessageProducer
 from pipeline_common.contracts.dead_letter import OriginalMessage, serialize_dead_letter
 from pipeline_common.kafka import (
+    BatchConsumer,
     RunLimits,
     RunOutcome,
     RunWatch,
@@ -64,9 +66,9 @@ class Summary(RunOutcome):
 
 @dataclass
 class LiveIndexer:
-    consumer: object
-    es: object
-    producer: object  # dead letters
+    consumer: BatchConsumer
+    es: Elasticsearch
+    producer: MessageProducer  # dead letters
     topic: str
     dead_letter_topic: str
     group_id: str

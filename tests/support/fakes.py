@@ -66,6 +66,24 @@ class FakeS3:
         return {"ETag": '"x"'}
 
 
+class PagedS3:
+    """list_objects_v2 over a sorted key list, 3 keys a page, with StartAfter; each key's
+    ETag (quoted, as S3 sends it) is its last six characters, its size its length."""
+
+    def __init__(self, keys):
+        self.keys = sorted(keys)
+
+    def list_objects_v2(self, Bucket, Prefix, StartAfter=None, ContinuationToken=None):
+        after = ContinuationToken or StartAfter  # the token stands for the last key returned
+        keys = [k for k in self.keys if k.startswith(Prefix) and (after is None or k > after)]
+        page, truncated = keys[:3], len(keys) > 3
+        return {
+            "Contents": [{"Key": k, "ETag": f'"{k[-6:]}"', "Size": len(k)} for k in page],
+            "IsTruncated": truncated,
+            **({"NextContinuationToken": page[-1]} if truncated else {}),
+        }
+
+
 class FakeImageBucket:
     """The handful of boto3 S3 calls the producer makes, over a dict of one bucket's objects."""
 
