@@ -105,6 +105,27 @@ KAFKA_NAME_VARIABLES = {
 }
 
 
+def run_names(tag: str, suffix: str, index: str, live_index_prefix: str) -> dict[str, str]:
+    """The variables naming a pipeline run's own bucket, topics, consumer groups and
+    indices, for a test or a benchmark beside the configured pipeline (`tag` says whose,
+    `suffix` makes them new): the indices stay in the families of the configured ones
+    (`index`, ES_INDEX; `live_index_prefix`, ES_LIVE_INDEX_PREFIX), which each stage's own
+    account may use; `grant_on(..., **kafka_names(names))` gives the accounts the topics
+    and groups."""
+    return {
+        "S3_BUCKET": f"pipeline-{tag}-{suffix}",
+        "KAFKA_IMAGES_TOPIC": f"images-{tag}-{suffix}",
+        "KAFKA_DEAD_LETTER_TOPIC": f"images-dead-{tag}-{suffix}",
+        "KAFKA_CONSUMER_GROUP": f"detector-{tag}-{suffix}",
+        "KAFKA_DETECTIONS_TOPIC": f"detections-{tag}-{suffix}",
+        "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC": f"detections-dead-{tag}-{suffix}",
+        "LIVE_CONSUMER_GROUP": f"live-{tag}-{suffix}",
+        "ARCHIVER_CONSUMER_GROUP": f"archiver-{tag}-{suffix}",
+        "ES_INDEX": f"{index}-{tag}-{suffix}",
+        "ES_LIVE_INDEX_PREFIX": f"{live_index_prefix}{tag}-{suffix}-",
+    }
+
+
 def kafka_names(env: Mapping[str, str]) -> dict[str, str]:
     """The topics and groups that `env` (variables of a run on names of its own) names, as
     `grant_on` takes them."""
