@@ -208,19 +208,28 @@ class FakeBatchConsumer:
 class FakeProducer:
     """Queues messages like librdkafka and reports them from poll()/flush().
 
-    `fail_with`: an error reported for every message (broker down).
+    `fail_with`: an error reported for every message (broker down), or for the first
+    `failures` only when that is given.
+    `produce_raises`: produce() raises it (a message too large for the client, ...).
     `stall`: never report anything (flush times out).
-    `buffer_limit`: produce() raises BufferError while that many are queued."""
+    `buffer_limit`: produce() raises BufferError while that many are queued.
+    `attempts` counts produce() calls, `delivered` holds the messages acknowledged."""
 
-    def __init__(self, fail_with=None, stall=False, buffer_limit=None):
+    def __init__(self, fail_with=None, stall=False, buffer_limit=None, failures=None, produce_raises=None):
         self.fail_with = fail_with
+        self.failures = failures
+        self.produce_raises = produce_raises
         self.stall = stall
         self.buffer_limit = buffer_limit
         self.queued: list[tuple[FakeMessage, object]] = []
         self.delivered: list[FakeMessage] = []
         self.buffer_errors = 0
+        self.attempts = 0
 
     def produce(self, topic, key=None, value=None, on_delivery=None):
+        self.attempts += 1
+        if self.produce_raises is not None:
+            raise self.produce_raises
         if self.buffer_limit is not None and len(self.queued) >= self.buffer_limit:
             self.buffer_errors += 1
             raise BufferError("Local: Queue full")
@@ -235,11 +244,20 @@ class FakeProducer:
         served = 0
         while self.queued:
             message, callback = self.queued.pop(0)
-            if self.fail_with is None:
+            error = self._next_error()
+            if error is None:
                 self.delivered.append(message)
-            callback(self.fail_with, message)
+            callback(error, message)
             served += 1
         return served
+
+    def _next_error(self):
+        if self.failures is None:
+            return self.fail_with
+        if self.failures > 0:
+            self.failures -= 1
+            return self.fail_with
+        return None
 
     def flush(self, timeout=None):
         self.poll(timeout or 1)

@@ -13,6 +13,7 @@ from confluent_kafka import KafkaError, KafkaException
 from consumer.dead_letter import DeadLetterPublisher, dead_letter_payload
 from consumer.errors import FatalError, Stage, TransientError
 from pipeline_common.contracts.dead_letter import MAX_DEAD_LETTER_BYTES, OriginalMessage as MessageRef
+from tests.support.fakes import FakeProducer
 
 FAILED_AT = datetime(2025, 4, 14, 12, 0, 1, tzinfo=timezone.utc)
 
@@ -50,41 +51,21 @@ def test_empty_message_is_recorded_as_null():
     assert record["original"]["value_base64"] is None
 
 
-class FakeProducer:
-    def __init__(self, error=None, raise_on_produce=None, never_acks=False):
-        self.error, self.raise_on_produce, self.never_acks = error, raise_on_produce, never_acks
-        self.sent: list[tuple[str, bytes, bytes]] = []
-        self._pending = []
-
-    def produce(self, topic, value=None, key=None, on_delivery=None):
-        if self.raise_on_produce:
-            raise self.raise_on_produce
-        self.sent.append((topic, value, key))
-        self._pending.append(on_delivery)
-
-    def poll(self, timeout=0):
-        if self.never_acks:
-            return 0
-        while self._pending:
-            self._pending.pop(0)(self.error, None)
-        return 0
-
-
 def test_publish_returns_once_the_broker_acknowledged():
     producer = FakeProducer()
     DeadLetterPublisher(producer, "dead", "g").publish(ref(b"x"), Stage.DECODE, "truncated")
 
-    topic, value, key = producer.sent[0]
-    assert topic == "dead" and key == b"key-1"
-    assert json.loads(value)["stage"] == "decode"
+    letter = producer.delivered[0]
+    assert letter.topic() == "dead" and letter.key() == b"key-1"
+    assert json.loads(letter.value())["stage"] == "decode"
 
 
 @pytest.mark.parametrize(
     "producer",
     [
-        FakeProducer(error="broker down"),
-        FakeProducer(raise_on_produce=BufferError("full")),
-        FakeProducer(never_acks=True),
+        FakeProducer(fail_with="broker down"),
+        FakeProducer(produce_raises=BufferError("full")),
+        FakeProducer(stall=True),
     ],
     ids=["delivery error", "queue full", "no ack"],
 )
@@ -98,11 +79,11 @@ def test_unacknowledged_dead_letters_are_transient_failures(producer):
 @pytest.mark.parametrize(
     "producer",
     [
-        FakeProducer(raise_on_produce=KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))),
-        FakeProducer(error=KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)),
-        FakeProducer(error=KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART)),
-        FakeProducer(error=KafkaError(KafkaError._UNKNOWN_TOPIC)),
-        FakeProducer(error=KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)),
+        FakeProducer(produce_raises=KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))),
+        FakeProducer(fail_with=KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)),
+        FakeProducer(fail_with=KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART)),
+        FakeProducer(fail_with=KafkaError(KafkaError._UNKNOWN_TOPIC)),
+        FakeProducer(fail_with=KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)),
     ],
     ids=[
         "too large for the client",

@@ -2,6 +2,7 @@
 are committed only after the documents are acknowledged, redelivery never adds a
 document, nothing malformed is dropped silently."""
 
+import json
 import threading
 from datetime import timedelta
 
@@ -12,7 +13,7 @@ from es_live.loop import LiveIndexer, RunLimits
 from pipeline_common.retry import Backoff
 from tests.support import fakes
 
-from .conftest import NOW, FakeMessage, FakeProducer, MemoryNode, event_bytes
+from .conftest import NOW, FakeMessage, MemoryNode, event_bytes
 
 PREFIX = "object-counts-live-"
 DAY_INDEX = PREFIX + "2026.11.28"
@@ -23,7 +24,7 @@ def make(es, batches, producer=None, stop=None, **options):
     indexer = LiveIndexer(
         consumer=consumer,
         es=es,
-        producer=producer or FakeProducer(),
+        producer=producer or fakes.FakeProducer(),
         topic="detections",
         dead_letter_topic="detections-dead",
         group_id="live",
@@ -83,13 +84,14 @@ def test_shutdown_during_an_outage_leaves_the_batch_uncommitted(memory_es):
 
 def test_malformed_events_and_refused_documents_are_dead_lettered_before_the_commit(memory_es):
     MemoryNode.script = [{f"{2:032x}": 400}]
-    producer = FakeProducer(failures=1)  # the first dead letter is not acknowledged: retried
+    producer = fakes.FakeProducer(fail_with="broker down", failures=1)  # the first dead letter fails: retried
     batch = [FakeMessage(b'{"schema_version": 1}', 0), *messages(1, 2, start=1)]
     indexer, consumer = make(memory_es, [batch], producer=producer)
     summary = indexer.run()
-    stages = sorted((letter["stage"], letter["original"]["offset"]) for _, letter in producer.sent)
+    letters = [json.loads(message.value()) for message in producer.delivered]
+    stages = sorted((letter["stage"], letter["original"]["offset"]) for letter in letters)
     assert stages == [("index", 2), ("parse", 0)]
-    assert all(topic == "detections-dead" for topic, _ in producer.sent)
+    assert all(message.topic() == "detections-dead" for message in producer.delivered)
     assert summary.dead_lettered == 2 and summary.indexed == 1
     assert consumer.commits == [[("detections", 0, 3)]]
 
@@ -132,27 +134,13 @@ def test_events_already_fetched_are_indexed_without_waiting_to_fill_a_batch(memo
     assert all(timeout == 0 or number == 1 for number, timeout in waits)
 
 
-class RefusingProducer(FakeProducer):
-    """Kafka refuses every dead letter with `error` (a delivery report) or `raises` (produce())."""
-
-    def __init__(self, error=None, raises=None):
-        super().__init__()
-        self.error, self.raises, self.attempts = error, raises, 0
-
-    def produce(self, topic, value=None, key=None, on_delivery=None):
-        self.attempts += 1
-        if self.raises is not None:
-            raise self.raises
-        on_delivery(self.error, None)
-
-
 @pytest.mark.parametrize(
     "producer",
     [
-        RefusingProducer(error=KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART)),
-        RefusingProducer(error=KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)),
-        RefusingProducer(error=KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)),
-        RefusingProducer(raises=KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))),
+        fakes.FakeProducer(fail_with=KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART)),
+        fakes.FakeProducer(fail_with=KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)),
+        fakes.FakeProducer(fail_with=KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)),
+        fakes.FakeProducer(produce_raises=KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))),
     ],
     ids=["unknown topic", "not authorised", "too large for the broker", "too large for the client"],
 )
