@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, KafkaException, TopicPartition
 
@@ -25,6 +25,7 @@ from pipeline_common.contracts.detection_archive import encode_file, hour_floor,
 from pipeline_common.kafka import BatchConsumer, RunLimits, RunOutcome, RunWatch, check_polled_error, partition_names
 from pipeline_common.retry import Backoff
 from pipeline_common.s3 import S3Client, S3Failure, classify
+from pipeline_common.timestamps import from_epoch_millis, utc_now
 
 from . import metrics
 from .settings import ArchiverSettings
@@ -63,10 +64,10 @@ def message_hour(message, value_time: datetime | None) -> datetime:
     LogAppendTime), else the event's processing time."""
     kind, millis = message.timestamp()
     if kind != TIMESTAMP_NOT_AVAILABLE and millis >= 0:
-        return hour_floor(datetime.fromtimestamp(millis / 1000, tz=timezone.utc))
+        return hour_floor(from_epoch_millis(millis))
     if value_time is not None:
         return hour_floor(value_time)
-    return hour_floor(datetime.now(timezone.utc))
+    return hour_floor(utc_now())
 
 
 @dataclass

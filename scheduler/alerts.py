@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable, Iterator
 
 from elasticsearch import NotFoundError
@@ -26,7 +26,7 @@ from elasticsearch import NotFoundError
 from pipeline_common.alerts import ensure_indices, fire, load_rules
 from pipeline_common.contracts import Interval
 from pipeline_common.contracts.alerts import ANY_SOURCE, Alert, Rule
-from pipeline_common.timestamps import utc_now
+from pipeline_common.timestamps import from_epoch_millis, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def breached(es, index: str, rules: list[Rule], run_id: str | None = None) -> di
         for bucket in _pages(es, index, candidate, run_id):
             count = int(bucket["count"]["value"] or 0)
             if candidate.breached_by(count):
-                start = datetime.fromtimestamp(bucket["key"]["bucket"] / 1000, tz=timezone.utc)
+                start = from_epoch_millis(bucket["key"]["bucket"])
                 found[(candidate.rule_id, bucket["key"]["interval"], start)] = (candidate, count)
     return found
 

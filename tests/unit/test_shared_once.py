@@ -1,6 +1,6 @@
 """What every stage shares is written once (README, "How the code is laid out"): S3's
-listing calls and error codes only in `pipeline_common/s3.py`, the epoch only in
-`pipeline_common/timestamps.py`; and a client handed to a stage's loop is typed by what
+listing calls and error codes only in `pipeline_common/s3.py`, the epoch and the clock
+only in `pipeline_common/timestamps.py`; and a client handed to a stage's loop is typed by what
 the loop needs of it (a Protocol, or the library's class), never `object`."""
 
 from __future__ import annotations
@@ -76,6 +76,16 @@ def test_the_epoch_is_written_once():
         )
 
     assert written_in(epoch) == ["pipeline_common/timestamps.py"]
+
+
+def test_the_clock_is_read_in_one_place():
+    def reads_the_clock(node: ast.AST) -> bool:
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            return False
+        owner = node.func.value
+        return node.func.attr in ("now", "utcnow") and getattr(owner, "id", getattr(owner, "attr", None)) == "datetime"
+
+    assert written_in(reads_the_clock) == ["pipeline_common/timestamps.py"]
 
 
 def dataclasses_of_the_packages() -> list[type]:
