@@ -88,7 +88,9 @@ class Archiver:
         self._batches: dict[int, Batch] = {}
 
     @classmethod
-    def from_settings(cls, settings: ArchiverSettings, consumer, stop: threading.Event, limits: RunLimits) -> Archiver:
+    def from_settings(
+        cls, settings: ArchiverSettings, consumer: BatchConsumer, stop: threading.Event, limits: RunLimits
+    ) -> Archiver:
         """The archiver `settings` describe, reading with `consumer` (subscribed by `run`)."""
         return cls(
             consumer=consumer,
@@ -215,11 +217,11 @@ class Archiver:
             log.warning("commit of %s/%d@%d failed: %s", self.topic, partition, next_offset, error)
 
     # --- rebalancing ---------------------------------------------------------------------
-    def _on_revoke(self, consumer, partitions) -> None:
+    def _on_revoke(self, consumer: BatchConsumer, partitions) -> None:
         log.info("revoking %s: writing their batches first", partition_names(partitions))
         self._flush_all({tp.partition for tp in partitions})
 
-    def _on_lost(self, consumer, partitions) -> None:
+    def _on_lost(self, consumer: BatchConsumer, partitions) -> None:
         log.warning("lost %s: their unwritten batches are read again by the next owner", partition_names(partitions))
         for tp in partitions:
             self._batches.pop(tp.partition, None)

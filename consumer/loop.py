@@ -135,7 +135,7 @@ class ConsumerLoop:
     def subscribe(self, topics: list[str]) -> None:
         self._watch.subscribe(self.consumer, topics, self._on_revoke, self._on_lost)
 
-    def _on_revoke(self, consumer, partitions) -> None:
+    def _on_revoke(self, consumer: MessageSource, partitions) -> None:
         log.info("revoking %s: committing finished work first", partition_names(partitions))
         if self._finishing:
             wait([job.future for job in self._finishing], timeout=30)
@@ -144,7 +144,7 @@ class ConsumerLoop:
         self._commit()
         self._drop(partitions)
 
-    def _on_lost(self, consumer, partitions) -> None:
+    def _on_lost(self, consumer: MessageSource, partitions) -> None:
         log.warning(
             "lost %s (session expired?): their unfinished messages will be redelivered", partition_names(partitions)
         )

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Iterable, Mapping
 
 from pipeline_common.contracts.detection_archive import HOUR, hour_prefixes, is_archive_file, key_hour
-from pipeline_common.s3 import list_folders, list_range
+from pipeline_common.s3 import S3Client, list_folders, list_range
 
 from .increments import FULL, INCREMENTAL, Plan
 
@@ -42,7 +42,13 @@ def window_start(listed_at: datetime, lateness: timedelta) -> datetime:
 
 
 def list_archive(
-    s3, bucket: str, prefix: str, since: datetime | None, now: datetime, threads: int = 16, sizes: dict | None = None
+    s3: S3Client,
+    bucket: str,
+    prefix: str,
+    since: datetime | None,
+    now: datetime,
+    threads: int = 16,
+    sizes: dict | None = None,
 ) -> list[tuple[str, str]]:
     """(key, etag) of the archive's files, in key order: all of them (`since` None), or
     those of the hours from the one holding `since` to the one after `now` (a producer's

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ class TopicUnavailable(RuntimeError):
     it would fail, so the stage must not start."""
 
 
-def ensure_topic(admin, topic: str, setting: str, timeout_s: float = 15.0, looks: int = 3) -> bool:
+def ensure_topic(admin: AdminClient, topic: str, setting: str, timeout_s: float = 15.0, looks: int = 3) -> bool:
     """Create `topic` (an AdminClient's broker defaults for partitions and replication)
     unless it exists; True when created. Raises TopicUnavailable when it is missing and the
     broker refuses to create it (production creates no topic on first use, and a stage's

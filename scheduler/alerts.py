@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterator
 
-from elasticsearch import NotFoundError
+from elasticsearch import Elasticsearch, NotFoundError
 
 from pipeline_common.alerts import ensure_indices, fire, load_rules
 from pipeline_common.contracts import Interval
@@ -78,7 +78,7 @@ def breach_body(candidate: Rule, run_id: str | None = None, after: dict | None =
     }
 
 
-def _pages(es, index: str, candidate: Rule, run_id: str | None) -> Iterator[dict[str, Any]]:
+def _pages(es: Elasticsearch, index: str, candidate: Rule, run_id: str | None) -> Iterator[dict[str, Any]]:
     after = None
     while True:
         try:  # not ignore_unavailable: an index this account may not read would look empty
@@ -92,7 +92,9 @@ def _pages(es, index: str, candidate: Rule, run_id: str | None) -> Iterator[dict
             return
 
 
-def breached(es, index: str, rules: list[Rule], run_id: str | None = None) -> dict[Key, tuple[Rule, int]]:
+def breached(
+    es: Elasticsearch, index: str, rules: list[Rule], run_id: str | None = None
+) -> dict[Key, tuple[Rule, int]]:
     """Every breached (rule, stored interval, bucket) in the batch index, with its count."""
     found: dict[Key, tuple[Rule, int]] = {}
     for candidate in rules:

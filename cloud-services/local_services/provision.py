@@ -14,7 +14,7 @@ import logging
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from .accounts import (
     apply_kafka,
@@ -23,6 +23,9 @@ from .accounts import (
     write_es_file_realm,
 )
 from .settings import AccessSettings
+
+if TYPE_CHECKING:  # imported where used: the accounts' files need no Kafka client
+    from confluent_kafka.admin import AdminClient
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +79,7 @@ def admin_kafka_config(env: Mapping[str, str]) -> dict[str, str]:
     return KafkaAdminSettings.from_env(env).client_config()
 
 
-def grant_on(admin, access: AccessSettings, **names: str) -> list:
+def grant_on(admin: AdminClient, access: AccessSettings, **names: str) -> list:
     """Give every stage's own account on other topics and groups (`names`, fields of
     accounts.Names) the rights it has on the configured ones: for tests and benchmarks that
     run a stage on names of their own. Returns the ACLs, for `revoke`."""
@@ -132,7 +135,9 @@ def kafka_names(env: Mapping[str, str]) -> dict[str, str]:
     return {field: env[variable] for variable, field in KAFKA_NAME_VARIABLES.items() if variable in env}
 
 
-def create_stage_topics(admin, env: Mapping[str, str], detections_partitions: int = 1, timeout: float = 30) -> None:
+def create_stage_topics(
+    admin: AdminClient, env: Mapping[str, str], detections_partitions: int = 1, timeout: float = 30
+) -> None:
     """The topics `up` creates for the configured names and the stages expect to exist
     (the dead letters, the detections and their dead letters), on the names `env` gives
     them, for a run of the whole pipeline on names of its own; the producer creates its
@@ -150,7 +155,7 @@ def create_stage_topics(admin, env: Mapping[str, str], detections_partitions: in
         future.result(timeout=timeout)
 
 
-def revoke(admin, bindings: list) -> None:
+def revoke(admin: AdminClient, bindings: list) -> None:
     from confluent_kafka.admin import AclBindingFilter
 
     unique = {

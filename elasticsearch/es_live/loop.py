@@ -108,11 +108,11 @@ class LiveIndexer:
     def _finished(self) -> bool:
         return self.summary.stop_for(self._watch.why_stop(self.summary.received))
 
-    def _on_revoke(self, consumer, partitions) -> None:
+    def _on_revoke(self, consumer: BatchConsumer, partitions) -> None:
         # every batch is committed before the next poll, so nothing is pending here
         log.info("revoked %s", partition_names(partitions))
 
-    def _on_lost(self, consumer, partitions) -> None:
+    def _on_lost(self, consumer: BatchConsumer, partitions) -> None:
         log.warning("lost %s (session expired?): uncommitted events will be read again", partition_names(partitions))
 
     def _poll(self) -> list[OriginalMessage]:

@@ -1,7 +1,7 @@
 """What every stage shares is written once (README, "How the code is laid out"): S3's
 listing calls and error codes only in `pipeline_common/s3.py`, the epoch and the clock
-only in `pipeline_common/timestamps.py`; and a client handed to a stage's loop is typed by what
-the loop needs of it (a Protocol, or the library's class), never `object`."""
+only in `pipeline_common/timestamps.py`; and a client handed to a stage's code is typed by
+what the code needs of it (a Protocol, or the library's class), never `object` or left bare."""
 
 from __future__ import annotations
 
@@ -112,4 +112,19 @@ def test_no_field_of_a_stage_is_typed_object():
         for field in dataclasses.fields(cls)
         if field.type in (object, "object")
     ]
+    assert untyped == []
+
+
+CLIENTS = ("s3", "es", "producer", "consumer", "admin")  # the names a client is passed under
+
+
+def test_every_client_a_function_takes_is_typed():
+    untyped = sorted(
+        f"{path}:{node.lineno} {node.name}({argument.arg})"
+        for path, tree in modules().items()
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        for argument in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)
+        if argument.arg in CLIENTS and argument.annotation is None
+    )
     assert untyped == []
