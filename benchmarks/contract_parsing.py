@@ -5,7 +5,7 @@ The aggregation job parses every metadata record, the indexer every aggregate li
 the consumer every announcement, so this is the price of validation on each hot path.
 Needs no services.
 
-    python benchmarks/contract_parsing.py --records 20000
+    python -m benchmarks.contract_parsing --records 20000
 """
 
 from __future__ import annotations

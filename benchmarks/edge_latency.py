@@ -12,7 +12,7 @@ with the same account, so the figures read as ratios on a shared machine.
 The paths alternate in rounds, so a load spike on the machine hits both. Only the local
 stack (`make up`) is measured.
 
-    python benchmarks/edge_latency.py --help
+    python -m benchmarks.edge_latency --help
 """
 
 from __future__ import annotations

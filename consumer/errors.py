@@ -37,5 +37,10 @@ class FatalError(Exception):
     """Retrying or dead-lettering would not help: the consumer must stop."""
 
 
+class TooLarge(FatalError):
+    """Kafka refused a message as too large: fatal for that message, but a smaller one
+    (a dead letter with the original's hash only) may still go through."""
+
+
 class Abandoned(Exception):
     """Retrying stopped because shutdown was requested; the message is handed back."""

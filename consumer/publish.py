@@ -9,9 +9,9 @@ import time
 from confluent_kafka import KafkaException
 
 from pipeline_common.clients import MessageProducer
-from pipeline_common.kafka import undeliverable
+from pipeline_common.kafka import too_large, undeliverable
 
-from .errors import FatalError, TransientError
+from .errors import FatalError, TooLarge, TransientError
 
 DELIVERY_TIMEOUT_MS = 30_000
 
@@ -21,8 +21,9 @@ def deliver(
 ) -> None:
     """Send and wait for the delivery report. Raises TransientError when the broker did
     not acknowledge (unreachable, queue full, timed out): worth retrying; FatalError when
-    it refused for good (not authorised, no such topic, too large: pipeline_common.kafka),
-    which stops the consumer instead of retrying forever. Thread-safe, like the producer."""
+    it refused for good (not authorised, no such topic: pipeline_common.kafka), which stops
+    the consumer instead of retrying forever; TooLarge, a FatalError, when it was too
+    large. Thread-safe, like the producer."""
     delivered = threading.Event()
     outcome: dict[str, object] = {}
 
@@ -35,6 +36,8 @@ def deliver(
     except BufferError as error:
         raise TransientError(f"{what}: producer queue full: {error}") from error
     except KafkaException as error:  # e.g. larger than message.max.bytes, unknown topic
+        if too_large(error):
+            raise TooLarge(f"Kafka refuses the {what} to {topic} as too large ({len(value)} bytes): {error}") from error
         if undeliverable(error):
             raise FatalError(f"Kafka refuses the {what} to {topic}: {error}") from error
         raise TransientError(f"cannot send {what} to {topic}: {error}") from error
@@ -47,6 +50,8 @@ def deliver(
         raise TransientError(f"{what} to {topic} not acknowledged within {timeout_s:.0f} s")
     error = outcome["error"]
     if error is not None:
+        if too_large(error):
+            raise TooLarge(f"Kafka refused the {what} to {topic} as too large ({len(value)} bytes): {error}")
         if undeliverable(error):
             raise FatalError(f"Kafka refused the {what} to {topic}: {error}")
         raise TransientError(f"{what} to {topic} failed: {error}")

@@ -41,6 +41,9 @@ UNDELIVERABLE = frozenset(
         KafkaError._INVALID_ARG,
     }
 )
+# ... of which: the message is larger than the client or this topic takes. Unlike the rest,
+# a smaller message may go through (a dead letter then keeps only the original's hash).
+TOO_LARGE = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE})
 
 
 class Subscriber(Protocol):
@@ -165,6 +168,13 @@ def undeliverable(error: object) -> bool:
     if isinstance(error, KafkaException) and error.args:
         error = error.args[0]
     return isinstance(error, KafkaError) and (error.fatal() or error.code() in UNDELIVERABLE)
+
+
+def too_large(error: object) -> bool:
+    """An undeliverable error saying the message was too large (client or broker)."""
+    if isinstance(error, KafkaException) and error.args:
+        error = error.args[0]
+    return isinstance(error, KafkaError) and error.code() in TOO_LARGE
 
 
 class TopicUnavailable(RuntimeError):

@@ -12,13 +12,17 @@ breach both see fires once, whichever sees it first.
 
 Counts of a finer interval roll up into a rule's coarser one (hour documents into a day
 rule); a rule finer than the run's interval (a minute rule on hour documents) cannot be
-checked on the batch index and is left to the live indexer."""
+checked on the batch index and is left to the live indexer.
+
+The "before" snapshot is kept in the run's record (`to_pending`) until the check is done,
+so a run whose scheduler died or was stopped after its indexer started is checked by the
+run after it (`BatchAlerts.recheck`), against what breached before it, not after it."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
 from elasticsearch import Elasticsearch, NotFoundError
@@ -117,10 +121,35 @@ def new_breaches(before: dict[Key, Any], after: dict[Key, tuple[Rule, int]]) -> 
 
 @dataclass
 class Snapshot:
-    """The rules, and their breached buckets in the batch index, before a run."""
+    """The rules, and their breached buckets in the batch index, before a run (with their
+    rule and count; None when read back from a run record, where only the keys are kept)."""
 
     rules: list[Rule]
-    breached: dict[Key, tuple[Rule, int]] = field(default_factory=dict)
+    breached: dict[Key, tuple[Rule, int] | None] = field(default_factory=dict)
+
+
+def to_pending(snapshot: Snapshot) -> dict[str, Any]:
+    """The snapshot as a run record keeps it until its check is done: the rules' ids and,
+    per (rule, stored interval), the breached buckets' starts in epoch seconds (pure)."""
+    grouped: dict[tuple[str, str], list[int]] = {}
+    for rule_id, interval, start in snapshot.breached:
+        grouped.setdefault((rule_id, interval), []).append(int(start.timestamp()))
+    return {
+        "rules": sorted(candidate.rule_id for candidate in snapshot.rules),
+        "breached": [[rule_id, interval, sorted(starts)] for (rule_id, interval), starts in sorted(grouped.items())],
+    }
+
+
+def from_pending(pending: dict[str, Any], rules: list[Rule]) -> Snapshot:
+    """The snapshot `to_pending` kept, with today's rules that existed then (a rule added
+    since would take every old breach of the run's buckets for a new one) (pure)."""
+    then = set(pending.get("rules") or ())
+    before: dict[Key, tuple[Rule, int] | None] = {
+        (rule_id, interval, datetime.fromtimestamp(start, tz=timezone.utc)): None
+        for rule_id, interval, starts in pending.get("breached") or ()
+        for start in starts
+    }
+    return Snapshot([candidate for candidate in rules if candidate.rule_id in then], before)
 
 
 @dataclass
@@ -156,3 +185,8 @@ class BatchAlerts:
                 summary["fired"],
             )
         return summary
+
+    def recheck(self, pending: dict[str, Any], run_id: str) -> dict[str, int]:
+        """The check a run did not get to (its scheduler died or was stopped after its
+        indexer started): `run_id`'s documents against the snapshot its record kept."""
+        return self.after_run(from_pending(pending, load_rules(self.es, self.rules_index)), run_id)

@@ -12,15 +12,15 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from elastic_transport import TransportError
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import ApiError, ConflictError, Elasticsearch
 
 from pipeline_common.contracts import batch_runs
 from pipeline_common.lease import LOCK_MAPPINGS, Lease, LeaseKeeper, ensure_index
 from pipeline_common.output_runs import new_run_id
-from pipeline_common.timestamps import utc_now
+from pipeline_common.timestamps import to_iso, utc_now
 
 from . import metrics
-from .alerts import BatchAlerts, Snapshot
+from .alerts import BatchAlerts, Snapshot, to_pending
 from .records import RunRecord, RunRecords
 from .settings import SchedulerSettings
 from .steps import StepResult, run_step
@@ -114,6 +114,7 @@ def _locked_batch(ctx: BatchContext, kind: str, trigger: str, scheduled_for: dat
     try:
         if lease.previous is not None and lease.previous.record_id:
             ctx.records.mark_abandoned(lease.previous.record_id, ctx.runner)
+        _check_previous_alerts(ctx)
         if check_done:
             done = ctx.records.done_since(COVERED_BY[kind], scheduled_for)
             if done is not None:
@@ -150,6 +151,31 @@ def _alerts_before(ctx: BatchContext, record: RunRecord) -> Snapshot | None:
         return None
 
 
+def _check_previous_alerts(ctx: BatchContext) -> None:
+    """The alert check the previous run did not get to: its scheduler died (or was
+    stopped) after the indexer started and before the check. Its record still holds the
+    snapshot of the breaches before it ("pending"); its documents are still in the batch
+    index (no run came between: this one holds the lock and has not indexed yet)."""
+    if ctx.alerts is None:
+        return
+    previous = ctx.records.last()
+    pending = ((previous or {}).get("alerts") or {}).get("pending")
+    if not pending or not previous.get("run_id"):
+        return
+    run_id = previous["run_id"]
+    try:
+        summary: dict = ctx.alerts.recheck(pending, run_id)
+    except (ApiError, TransportError) as error:
+        summary = {"error": f"checking the alert rules late failed: {error}"[:500]}
+        log.error("run %s: %s", run_id, summary["error"])
+    summary.update(checked_by=ctx.runner, checked_at=to_iso(ctx.clock()))
+    log.info("run %s (%s) had not checked the alert rules; checked now: %s", run_id, previous.get("outcome"), summary)
+    try:
+        ctx.records.set_alerts(previous["record_id"], summary)
+    except ConflictError:  # its scheduler wrote its record meanwhile (a lost lease): it keeps its own
+        log.warning("run %s: its record changed meanwhile; the late alert check is only logged", run_id)
+
+
 def _alerts_after(ctx: BatchContext, record: RunRecord, snapshot: Snapshot | None) -> None:
     if ctx.alerts is None or snapshot is None:
         return
@@ -164,8 +190,10 @@ def _run(ctx: BatchContext, record: RunRecord, lease: Lease) -> RunRecord:
     settings = ctx.settings
     record.started_at = ctx.clock()
     record.run_id = new_run_id(record.started_at)
-    ctx.records.write(record)
     snapshot = _alerts_before(ctx, record)
+    if snapshot is not None and snapshot.rules:  # kept until checked: the run after this one checks it otherwise
+        record.alerts = {"rules": len(snapshot.rules), "pending": to_pending(snapshot)}
+    ctx.records.write(record)
     log.info(
         "%s run %s (%s, due %s) started", record.kind, record.run_id, record.trigger, record.scheduled_for.isoformat()
     )
@@ -190,6 +218,8 @@ def _run(ctx: BatchContext, record: RunRecord, lease: Lease) -> RunRecord:
             problem = _step_outcome("indexer", indexer)
             if not indexer.stopped_because:  # what it indexed, even with some lines skipped
                 _alerts_after(ctx, record, snapshot)
+        else:  # nothing indexed: nothing to check, now or later
+            record.alerts.pop("pending", None)
     record.finished_at = ctx.clock()
     if not problem:
         record.outcome = batch_runs.SUCCESS

@@ -98,6 +98,18 @@ class RunRecords:
         source.update(
             outcome=batch_runs.ABANDONED, reason=f"its scheduler stopped renewing the lock; taken over by {by}"
         )
+        self._rewrite(record_id, source, found)
+
+    def set_alerts(self, record_id: str, alerts: dict[str, Any]) -> None:
+        """Another run's alert check, made late (by the run after it)."""
+        try:
+            found = self.es.get(index=self.index, id=record_id)
+        except NotFoundError:
+            return
+        self._rewrite(record_id, {**found["_source"], "alerts": alerts}, found)
+
+    def _rewrite(self, record_id: str, source: dict[str, Any], found) -> None:
+        """Writes `source` over the version `found` read (ConflictError if it changed since)."""
         self.es.index(
             index=self.index,
             id=record_id,

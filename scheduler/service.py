@@ -32,17 +32,27 @@ def scheduled_run(ctx: BatchContext, kind: str, trigger) -> None:
     run_batch(ctx, kind, "schedule", due)
 
 
+# a run cut short: its scheduler died (still "running", or "abandoned" once another took the lock over) or was stopped
+UNFINISHED = (batch_runs.RUNNING, batch_runs.ABANDONED, batch_runs.INTERRUPTED)
+
+
 def catch_up(ctx: BatchContext, incremental_trigger, full_trigger, now: datetime) -> tuple[str, datetime] | None:
     """(kind, the fire time missed) of the run to make at start, or None. A missed full
     recount wins (it covers the incremental run); a deployment that never ran starts with
-    an incremental run (the first one recounts everything anyway)."""
+    an incremental run (the first one recounts everything anyway). A newest run cut short
+    (the scheduler died or was stopped during it) is made again for the fire time it
+    served; that run also checks the alert rules on what the cut-short one indexed (a run
+    another scheduler is still making is waited for and then skipped as done)."""
     if full_trigger is not None:
         last_full = served_time(ctx.records.last(kinds=(batch_runs.FULL,)))
         if last_full is not None:
             missed = missed_since(full_trigger, last_full, now)
             if missed is not None:
                 return batch_runs.FULL, missed
-    missed = missed_since(incremental_trigger, served_time(ctx.records.last()), now)
+    last = ctx.records.last()
+    missed = missed_since(incremental_trigger, served_time(last), now)
+    if missed is None and last is not None and last.get("outcome") in UNFINISHED:
+        missed = served_time(last)
     return (batch_runs.INCREMENTAL, missed) if missed is not None else None
 
 
@@ -73,7 +83,7 @@ def build_scheduler(ctx: BatchContext) -> BlockingScheduler:
     missed = catch_up(ctx, incremental, full, ctx.clock())
     if missed is not None:
         kind, due = missed
-        log.info("catching up: a %s run was due at %s while no scheduler ran", kind, due.isoformat())
+        log.info("catching up: a %s run due at %s was missed or cut short", kind, due.isoformat())
         scheduler.add_job(
             run_batch,
             DateTrigger(ctx.clock()),

@@ -20,7 +20,7 @@ from elasticsearch import ApiError, Elasticsearch
 from prometheus_client import Counter
 
 from pipeline_common.clients import MessageProducer
-from pipeline_common.contracts.dead_letter import OriginalMessage, serialize_dead_letter
+from pipeline_common.contracts.dead_letter import SMALLEST_DEAD_LETTER_BYTES, OriginalMessage, serialize_dead_letter
 from pipeline_common.kafka import (
     BatchConsumer,
     RunLimits,
@@ -29,6 +29,7 @@ from pipeline_common.kafka import (
     check_polled_error,
     partition_names,
     refused,
+    too_large,
     undeliverable,
 )
 from pipeline_common.retry import Backoff
@@ -47,6 +48,10 @@ DOCUMENTS_WRITTEN = Counter(
 class FatalError(RuntimeError):
     """Retrying would not help (credentials refused, a dead letter Kafka will never take):
     the indexer stops, its batch uncommitted."""
+
+
+class TooLarge(FatalError):
+    """Kafka refused a dead letter as too large: the original's hash alone may still go."""
 
 
 class Stopped(Exception):
@@ -214,11 +219,25 @@ class LiveIndexer:
             log.warning("alert check failed (%s); trying again shortly", error)
 
     def _dead_letter(self, message: OriginalMessage, stage: str, reason: str) -> None:
-        """Publish until the broker acknowledges; the batch's offsets wait for it."""
-        payload = serialize_dead_letter(message, stage, reason, self.group_id, self.clock())
+        """Publish until the broker acknowledges; the batch's offsets wait for it. One the
+        topic refuses as too large (its own max.message.bytes may be below the contract's
+        limit) goes again as the original's hash and length: stopping would only stop again
+        on the same event after every restart."""
+        failed_at = self.clock()
+        payload = serialize_dead_letter(message, stage, reason, self.group_id, failed_at)
         delays = self.backoff.delays()
         while True:
-            error = self._deliver(payload, message.key)
+            try:
+                error = self._deliver(payload, message.key)
+            except TooLarge as refusal:
+                smallest = serialize_dead_letter(
+                    message, stage, reason, self.group_id, failed_at, SMALLEST_DEAD_LETTER_BYTES
+                )
+                if len(smallest) >= len(payload):
+                    raise
+                log.warning("%s: %s; sending the original's hash and length instead", message.where, refusal)
+                payload = smallest
+                continue
             if error is None:
                 break
             delay = next(delays)
@@ -247,7 +266,9 @@ class LiveIndexer:
         except BufferError as error:
             return str(error)
         except KafkaException as error:
-            if undeliverable(error):  # e.g. over message.max.bytes: no retry can send it
+            if too_large(error):  # over the client's message.max.bytes
+                raise TooLarge(self._refusal(error, payload)) from None
+            if undeliverable(error):  # no retry can send it
                 raise FatalError(f"Kafka refuses the dead letter to {self.dead_letter_topic}: {error}") from None
             return str(error)
         deadline = time.monotonic() + self.delivery_timeout_s
@@ -256,9 +277,14 @@ class LiveIndexer:
         if "error" not in outcome:
             return f"no acknowledgement within {self.delivery_timeout_s:g} s"
         error = outcome["error"]
-        if refused(error) or undeliverable(error):  # not authorised, no such topic, too large
+        if too_large(error):  # over the topic's or the broker's limit
+            raise TooLarge(self._refusal(error, payload))
+        if refused(error) or undeliverable(error):  # not authorised, no such topic
             raise FatalError(f"Kafka refused the dead letter to {self.dead_letter_topic}: {error}")
         return None if error is None else str(error)
+
+    def _refusal(self, error, payload: bytes) -> str:
+        return f"Kafka refused the dead letter to {self.dead_letter_topic} as too large ({len(payload)} bytes): {error}"
 
     def _commit(self, batch: Batch) -> None:
         offsets = [

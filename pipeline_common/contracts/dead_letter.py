@@ -4,7 +4,10 @@ failed). Written by the consumer (images topic) and the live indexer (detections
 
 A dead letter always fits in a Kafka message: when the original is too large to be kept
 whole (`MAX_DEAD_LETTER_BYTES`), the record keeps its first bytes, its SHA-256 and its
-length instead, and the topic, partition and offset to find the original by.
+length instead, and the topic, partition and offset to find the original by. A dead-letter
+topic may take less than that (its own max.message.bytes): a dead letter the broker
+refuses as too large is sent again within `SMALLEST_DEAD_LETTER_BYTES`, the original's
+hash and length alone.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from ..timestamps import to_iso
 SCHEMA_VERSION = 1
 # Far below the producer's and the broker's default limits (1 000 000 and 1 048 588 bytes)
 MAX_DEAD_LETTER_BYTES = 256 * 1024
+# What a dead letter is cut to when the topic refused the first form as too large
+SMALLEST_DEAD_LETTER_BYTES = 4096
 MAX_REASON_CHARS = 4096  # a reason quoting the input must not carry the input along
 
 
@@ -86,10 +91,10 @@ def _cut(name: str, raw: bytes | None, head_bytes: int, with_text: bool) -> dict
     return fields
 
 
-def _short(reason: str) -> str:
-    if len(reason) <= MAX_REASON_CHARS:
+def _short(reason: str, chars: int = MAX_REASON_CHARS) -> str:
+    if len(reason) <= chars:
         return reason
-    return f"{reason[:MAX_REASON_CHARS]}... ({len(reason) - MAX_REASON_CHARS} more characters cut)"
+    return f"{reason[:chars]}... ({len(reason) - chars} more characters cut)"
 
 
 def serialize_dead_letter(
@@ -104,12 +109,12 @@ def serialize_dead_letter(
     kept byte for byte in base64 and, the value when it is UTF-8, also as text for people
     reading the topic; when that would not fit, their first bytes, SHA-256 and length."""
 
-    def record(key: dict, value: dict) -> bytes:
+    def record(key: dict, value: dict, reason_chars: int = MAX_REASON_CHARS) -> bytes:
         return json.dumps(
             {
                 "schema_version": SCHEMA_VERSION,
                 "stage": stage,
-                "reason": _short(reason),
+                "reason": _short(reason, reason_chars),
                 "failed_at": to_iso(failed_at),
                 "consumer_group": group_id,
                 "original": {
@@ -135,5 +140,11 @@ def serialize_dead_letter(
     cut = record(_cut("key", original.key, key_room, False), _cut("value", original.value, room - key_room, True))
     if len(cut) <= max_bytes:
         return cut
-    # a small value kept whole beside a huge key carries its text too: hashes alone then
-    return record(_cut("key", original.key, 0, False), _cut("value", original.value, 0, True))
+    # a small value kept whole beside a huge key carries its text too: hashes alone then,
+    # and under a small limit a shorter reason
+    reason_chars = MAX_REASON_CHARS
+    hashes = record(_cut("key", original.key, 0, False), _cut("value", original.value, 0, True), reason_chars)
+    while len(hashes) > max_bytes and reason_chars:
+        reason_chars //= 2
+        hashes = record(_cut("key", original.key, 0, False), _cut("value", original.value, 0, True), reason_chars)
+    return hashes

@@ -99,11 +99,16 @@
     img.decoding = "async";
     const canvas = document.createElement("canvas");
     canvas.className = "boxes";
-    img.addEventListener("load", () => { figure.dataset.loaded = "true"; redraw(figure, image); });
+    img.addEventListener("load", () => {
+      figure.dataset.loaded = "true";
+      $("gallery-unavailable").hidden = true;  // images can be shown after all
+      redraw(figure, image);
+    });
     img.addEventListener("error", () => {
       figure.dataset.loaded = "error";
       frame.classList.add("unavailable");
       frame.dataset.note = "image not available";
+      explain(image, frame);
     });
     // the frame keeps the image's shape while it loads (or if it cannot be shown)
     if (image.width && image.height) frame.style.aspectRatio = `${image.width} / ${image.height}`;
@@ -127,6 +132,25 @@
     figure.addEventListener("click", () => openViewer(image));
     figure.addEventListener("keydown", (event) => { if (event.key === "Enter") openViewer(image); });
     return figure;
+  }
+
+  // Why a thumbnail did not load, as the API says (an <img> cannot read the answer): not
+  // stored any more (404) on the image itself; anything else (S3 keys not configured, S3
+  // refusing them or unreachable) above the grid, since it stands for every image.
+  async function explain(image, frame) {
+    let status = 0, message = "the dashboard server cannot be reached";
+    try {
+      const response = await fetch(image.thumbnail, { headers: { Accept: "application/json" } });
+      status = response.status;
+      const body = response.ok ? null : await response.json().catch(() => null);
+      message = body && body.error ? body.error : `HTTP ${status}`;
+    } catch (err) { /* unreachable: the message above */ }
+    if (status === 404) {
+      frame.dataset.note = "image no longer stored";
+    } else if (status < 200 || status >= 300) {
+      $("gallery-unavailable").textContent = `Images cannot be shown: ${message}`;
+      $("gallery-unavailable").hidden = false;
+    }
   }
 
   function render() {

@@ -29,6 +29,7 @@
     renders: 0,  // finished refreshes, whatever their outcome (tests wait on it)
     live: false,  // the last answer held live buckets: poll every LIVE_REFRESH_MS
     finalUntil: null,  // counts before this time come from the newest batch run
+    retry: false,  // the last refresh failed on the server's side or the network: ask again
   };
   const $ = (id) => document.getElementById(id);
   const charts = { timeline: null, top: null };
@@ -235,7 +236,7 @@
     }
     $("labels-hint").textContent = state.labels.length
       ? `(${state.labels.length} chosen · click to toggle)`
-      : `(none chosen: the ${SERIES_N} busiest are shown)`;
+      : `(none chosen: ${names.length > SERIES_N ? `the ${SERIES_N} busiest are` : "all are"} shown)`;
   }
 
   function renderSources(sources) {
@@ -342,6 +343,7 @@
         // monotone: curves never overshoot below zero or above a peak
         cubicInterpolationMode: "monotone",
         fill: order.length === 1 && !compared,
+        origin: { label, source: state.source },  // whose images a click on a point shows
       };
     });
     if (compared) {
@@ -355,6 +357,7 @@
           borderColor: color + "99", backgroundColor: color + "99", borderWidth: 1.5, borderDash: [2, 3],
           pointRadius: points.length > 60 ? 0 : 2, pointStyle: "triangle", cubicInterpolationMode: "monotone",
           fill: false, compared: true,
+          origin: { label, source: state.compare === "source" ? state.vs : state.source },
         });
       }
     }
@@ -364,14 +367,17 @@
       callbacks: { footer: (items) => (items.length && isLive(items[0].raw) ? "live: may still change" : "final") },
     };
     options.interaction = { mode: "index", intersect: false };
-    // a click on a point: the images behind it (gallery.js)
+    // a click on a point: the images behind it (gallery.js), of the series clicked (a
+    // compared one: the other source's, or the period before's, at its own time)
     options.onClick = (event, _elements, chart) => {
       const [hit] = chart.getElementsAtEventForMode(event, "nearest", { intersect: false }, true);
       if (!hit) return;
-      const label = order[hit.datasetIndex];
-      const start = Date.parse(series[label][hit.index].t);
-      const title = `${label}${state.source ? ` · ${state.source}` : ""} · ${moment(start).format("lll")} (per ${interval})`;
-      showBucket({ label, source: state.source, from: new Date(start).toISOString(),
+      const dataset = chart.data.datasets[hit.datasetIndex];
+      const point = dataset.data[hit.index];
+      const { label, source } = dataset.origin;
+      const start = Date.parse(point.at || point.t);
+      const title = `${label}${source ? ` · ${source}` : ""} · ${moment(start).format("lll")} (per ${interval})`;
+      showBucket({ label, source, from: new Date(start).toISOString(),
                    to: new Date(start + INTERVAL_MS[interval]).toISOString(), title });
     };
     options.scales = {
@@ -387,7 +393,7 @@
     charts.timeline = new Chart($("timeline-chart"), { type: "line", data: { datasets }, options,
                                                          plugins: [liveRegion] });
     const empty = !order.some((label) => series[label].some((point) => point.y > 0));
-    $("timeline-empty").hidden = !empty;
+    showEmpty("timeline", empty ? NO_DATA : null);
     return empty;
   }
 
@@ -416,7 +422,7 @@
     };
     if (charts.top) charts.top.destroy();
     charts.top = new Chart($("top-chart"), { type: "bar", data, options });
-    $("top-empty").hidden = rows.some((row) => row.count > 0);
+    showEmpty("top", rows.some((row) => row.count > 0) ? null : NO_DATA);
   }
 
   function renderLiveNote(live, finalUntil, batchRun) {
@@ -427,6 +433,15 @@
       ? `Dashed and shaded: live counts since ${moment(finalUntil).format("lll")}, final after the next batch run`
       : "Dashed and shaded: live counts (no batch run yet); final after the first batch run";
     note.title = batchRun ? `counts before then come from batch run ${batchRun}` : "";
+  }
+
+  const NO_DATA = "No data in this range";
+
+  // The message over a chart's box (`text`), or none (null).
+  function showEmpty(name, text) {
+    const box = $(`${name}-empty`);
+    box.hidden = text === null;
+    if (text !== null) box.textContent = text;
   }
 
   function clearCharts() {
@@ -441,7 +456,7 @@
     const generation = ++state.generation;
     const current = () => generation === state.generation;  // a newer refresh wins
     setState("loading");
-    let health = null;
+    let health = null, filters = null;
     try {
       health = (await api("/api/health")).body;
       renderHealth(health);
@@ -457,8 +472,8 @@
         renderLabelChips([]);
         showError("");
         showNote("");
-        $("timeline-empty").hidden = false;
-        $("top-empty").hidden = false;
+        showEmpty("timeline", NO_DATA);
+        showEmpty("top", NO_DATA);
         setState("empty");
         return;
       }
@@ -467,6 +482,7 @@
       // The same interval everywhere: the API widens the range to whole buckets of it,
       // so the cards, the bars and the lines count the same detections.
       const common = { from: range.from, to: range.to, interval, source: state.source, metric: state.metric };
+      filters = { from: range.from, to: range.to, source: state.source, labels: state.labels, live: state.live };
       const timelineParams = { ...common, label: state.labels, n: SERIES_N };
       $("timeline-csv").href = `/api/timeline?${queryOf({ ...timelineParams, format: "csv" })}`;
       $("totals-csv").href = `/api/totals?${queryOf({ ...common, label: state.labels, format: "csv" })}`;
@@ -479,6 +495,7 @@
       ]);
       if (!current()) return;
       showError("");
+      state.retry = false;
       state.knownLabels = labels.body.labels;
       renderLabelChips(labels.body.labels);
       renderSources(sources.body.sources);
@@ -503,13 +520,21 @@
       await refreshAlerts();
       if (!current()) return;
       setState(empty ? "empty" : "ready");
-      document.dispatchEvent(new CustomEvent("dashboard:refreshed", {
-        detail: { from: range.from, to: range.to, source: state.source, labels: state.labels, live: state.live },
-      }));
+      document.dispatchEvent(new CustomEvent("dashboard:refreshed", { detail: { ...filters, live: state.live } }));
     } catch (err) {
       if (!current()) return;
-      showError(err.message);
+      // a 5xx or no answer may pass (Elasticsearch restarting); a 4xx needs another view
+      state.retry = !(err.status >= 400 && err.status < 500);
+      showError(state.retry ? `${err.message}; asking again every ${REFRESH_MS / 1000} s` : err.message);
+      // charts never drawn say so (drawn ones stay, faded); the alerts and the images are
+      // asked for anyway: what failed may be the charts' query alone (a range too long)
+      for (const name of Object.keys(charts)) {
+        if (!charts[name]) showEmpty(name, "Not drawn: the data could not be loaded (see above)");
+      }
+      await refreshAlerts();
+      if (!current()) return;
       setState("error");
+      if (filters) document.dispatchEvent(new CustomEvent("dashboard:refreshed", { detail: filters }));
     } finally {
       if (current()) scheduleNext();
     }
@@ -569,12 +594,13 @@
   }
 
   // One timer at a time: the next refresh after this one. Live buckets on screen mean a
-  // short period; otherwise the 30 s auto-refresh if switched on. Nothing while hidden.
+  // short period; otherwise the 30 s auto-refresh if switched on, or after a failure that
+  // may pass. Nothing while hidden.
   function scheduleNext() {
     clearTimeout(state.timer);
     state.timer = null;
     if (document.hidden) return;
-    const delay = state.live ? LIVE_REFRESH_MS : ($("auto-refresh").checked ? REFRESH_MS : null);
+    const delay = state.live ? LIVE_REFRESH_MS : ($("auto-refresh").checked || state.retry ? REFRESH_MS : null);
     if (delay !== null) state.timer = setTimeout(refresh, delay);
   }
 

@@ -1,5 +1,5 @@
 """The local Hadoop cluster (local_services/hadoop_cluster.py) as its users meet it: the
-NameNode's web UI with its live DataNode, and a ResourceManager that runs nothing for the
+NameNode's web UI with its live DataNode, YARN's web UI, and a ResourceManager that runs nothing for the
 anonymous web user. The aggregation on YARN is tested in hadoop/test_run_aggregation.py."""
 
 from __future__ import annotations
@@ -26,6 +26,27 @@ def test_the_namenode_ui_is_served_and_reports_the_live_datanode(hadoop_cluster)
     datanode = f"127.0.0.1:{hadoop_cluster.ports.datanode}"
     assert list(live) == [datanode]
     assert live[datanode]["adminState"] == "In Service"
+
+
+def test_yarns_web_ui_is_served_from_the_main_jars(hadoop_cluster):
+    """Unlike HDFS's pages, YARN's UI is rendered by Java code; its markers and static files
+    are in hadoop-yarn-common, a main jar (local_services/HADOOP.md): the ResourceManager's
+    application and node lists, their stylesheet, and the NodeManager's own page answer."""
+    rm = hadoop_cluster.resourcemanager_url
+    apps = requests.get(f"{rm}/cluster/apps", timeout=30)
+    assert apps.status_code == 200
+    assert "All Applications" in apps.text
+    # the one NodeManager, running at its configured web port, listed on the nodes page
+    (registered,) = requests.get(f"{rm}/ws/v1/cluster/nodes", timeout=30).json()["nodes"]["node"]
+    node_ui = registered["nodeHTTPAddress"]
+    assert (registered["state"], node_ui.rsplit(":", 1)[1]) == ("RUNNING", str(hadoop_cluster.ports.nodemanager_http))
+    nodes = requests.get(f"{rm}/cluster/nodes", timeout=30)
+    assert nodes.status_code == 200
+    assert f"'//{node_ui}'" in nodes.text
+    assert requests.get(f"{rm}/static/yarn.css", timeout=30).status_code == 200
+    node = requests.get(f"http://{node_ui}/node", timeout=30)
+    assert node.status_code == 200
+    assert "NodeManager information" in node.text
 
 
 def test_the_resourcemanager_lets_the_anonymous_web_user_submit_nothing(hadoop_cluster, tmp_path):

@@ -245,6 +245,22 @@ def test_prometheus_scrapes_every_process(demo, dropped, tmp_path):
         assert {sample["metric"]["endpoint"] for sample in latency} >= {"/api/health"}
         lag = poll("consumer lag in Prometheus", lambda: prometheus_query(port, "pipeline_consumer_lag_messages"), 30)
         assert all(float(sample["value"][1]) >= 0 for sample in lag)
+        dead = poll(
+            "the dead-letter count in Prometheus",
+            lambda: prometheus_query(port, "pipeline_consumer_images_dead_lettered_total"),
+            30,
+        )
+        assert float(dead[0]["value"][1]) == 0  # nothing was bad
+        # the scheduler's first run (at start: none ran yet) finished, with its time and duration
+        finished = poll(
+            "the last successful batch run in Prometheus",
+            lambda: prometheus_query(port, "pipeline_batch_last_success_timestamp_seconds"),
+            600,
+        )
+        assert {sample["metric"]["kind"] for sample in finished} == {"incremental"}
+        assert float(finished[0]["value"][1]) > 0  # the runs index is this test's own: a run of this test
+        duration = prometheus_query(port, "pipeline_batch_last_success_duration_seconds")
+        assert float(duration[0]["value"][1]) > 0
     finally:
         server.terminate()
         server.wait(30)

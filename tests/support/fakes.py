@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 from botocore.exceptions import ClientError
+from confluent_kafka import KafkaError
 from elastic_transport import ApiResponseMeta, HttpHeaders
 
 from consumer.detector import Blob, Detections
@@ -213,10 +214,16 @@ class FakeProducer:
     `produce_raises`: produce() raises it (a message too large for the client, ...).
     `stall`: never report anything (flush times out).
     `buffer_limit`: produce() raises BufferError while that many are queued.
+    `topic_max_bytes`: what the topic takes (its max.message.bytes); a larger message is
+    refused as the broker does (MSG_SIZE_TOO_LARGE), its value kept in `refused`.
     `attempts` counts produce() calls, `delivered` holds the messages acknowledged."""
 
-    def __init__(self, fail_with=None, stall=False, buffer_limit=None, failures=None, produce_raises=None):
+    def __init__(
+        self, fail_with=None, stall=False, buffer_limit=None, failures=None, produce_raises=None, topic_max_bytes=None
+    ):
         self.fail_with = fail_with
+        self.topic_max_bytes = topic_max_bytes
+        self.refused: list[bytes] = []
         self.failures = failures
         self.produce_raises = produce_raises
         self.stall = stall
@@ -245,7 +252,10 @@ class FakeProducer:
         while self.queued:
             message, callback = self.queued.pop(0)
             error = self._next_error()
-            if error is None:
+            if self.topic_max_bytes is not None and len(message.value()) > self.topic_max_bytes:
+                self.refused.append(message.value())
+                error = KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)
+            elif error is None:
                 self.delivered.append(message)
             callback(error, message)
             served += 1

@@ -2,7 +2,8 @@
 detector's own account: a huge bad message still gets a dead letter that fits; a
 dead-letter topic that is missing stops the consumer at start-up; a dead letter Kafka
 refuses for good (not authorised) stops it with the fatal outcome, the bad message
-uncommitted, instead of retrying it forever."""
+uncommitted, instead of retrying it forever; one refused as too large by the topic's own
+limit goes again as the original's hash, and the consumer goes on."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import hashlib
 import threading
 
 import pytest
+from confluent_kafka.admin import NewTopic
 
 from consumer.app import run_consumer
 from consumer.errors import FatalError
@@ -18,8 +20,17 @@ from consumer.loop import RunLimits
 from consumer.settings import ConsumerSettings
 from pipeline_common.contracts import metadata_key
 from pipeline_common.contracts.dead_letter import MAX_DEAD_LETTER_BYTES
+from tests.support.services import consumer_lag
 
-from .conftest import env_for, photo_variants, unique
+from .conftest import (
+    env_for,
+    photo_variants,
+    read_dead_letters,
+    read_metadata,
+    send_values,
+    unique,
+    upload_image,
+)
 
 # A test that fails must fail, not hang: the consumer is stopped after this long whatever happens
 WATCHDOG_S = 90
@@ -115,3 +126,38 @@ def test_a_dead_letter_kafka_refuses_for_good_stops_the_consumer_uncommitted(
     assert dead_letters(timeout_s=2) == []
     # the refused message and the photo behind it are not committed: read again once fixed
     assert group_lag() == 2
+
+
+def test_a_dead_letter_over_the_topics_own_size_limit_is_sent_as_its_hash_and_the_consumer_goes_on(
+    pipeline_env, bucket, s3, kafka_admin, kafka_settings, grant_kafka, shared_detector
+):
+    # The dead-letter topic takes at most 64 KiB per message (max.message.bytes, set by
+    # whoever created it): a 300 KB bad message's dead letter, cut to the consumer's own
+    # 256 KiB limit, is still refused as too large. Once that stopped the consumer on every
+    # restart, the partition pinned behind the message for good.
+    images, dead, events = unique("consumer-test-images"), unique("consumer-test-dead"), unique("consumer-test-events")
+    small = {"max.message.bytes": str(64 * 1024)}
+    futures = kafka_admin.create_topics(
+        [NewTopic(images, 1, 1), NewTopic(dead, 1, 1, config=small), NewTopic(events, 1, 1)]
+    )
+    for future in futures.values():
+        future.result(timeout=30)
+    try:
+        settings = ConsumerSettings.from_env(env_for(pipeline_env, bucket, (images, dead, events), grant_kafka))
+        big = b"this is no announcement " * 12_500  # 300 000 bytes: its first 190 KB are kept
+        good = upload_image(s3, bucket, photo_variants(1, salt=bucket)[0][1])
+        send_values(kafka_settings, images, [big, good.to_json_bytes()])
+
+        summary, hung = run_guarded(settings, shared_detector)
+
+        assert not hung, f"the consumer did not finish by itself: {summary}"
+        assert (summary.dead_lettered, summary.processed, summary.fatal) == (1, 1, None)
+        [letter] = read_dead_letters(kafka_settings, dead)
+        original = letter["original"]
+        assert letter["stage"] == "parse" and (original["topic"], original["offset"]) == (images, 0)
+        assert original["value_length"] == len(big) and original["value_sha256"] == hashlib.sha256(big).hexdigest()
+        assert original["value_base64"] is None  # never a cut value taken for the whole
+        assert metadata_key(good.image_id) in read_metadata(s3, bucket)
+        assert consumer_lag(kafka_settings, settings.group_id, images) == 0
+    finally:
+        kafka_admin.delete_topics([images, dead, events], operation_timeout=10)

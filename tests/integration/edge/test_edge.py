@@ -19,6 +19,9 @@ from confluent_kafka.admin import AdminClient
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from local_services.accounts import ADMIN_USER, ROLE_OF_STAGE
+from pipeline_common.clients import elasticsearch_client
+from pipeline_common.settings import ElasticsearchSettings, KafkaSettings
 from tests.support.services import kafka_round_trip
 
 from .conftest import account
@@ -196,6 +199,21 @@ def test_kafka_at_the_edge_refuses_a_wrong_password(edge, kafka_settings):
     assert any(error.code() == KafkaError._AUTHENTICATION for error in errors), errors
 
 
+def test_a_kafka_client_trusting_only_the_system_store_is_refused(edge, kafka_settings):
+    """KAFKA_SSL_CA_LOCATION left empty: librdkafka checks the edge's certificate against the
+    system's trust store, which does not hold the generated CA, and gets no further."""
+    errors = []
+    config = {**kafka_settings.client_config(), "error_cb": errors.append, "log_level": 0}
+    assert config.pop("ssl.ca.location")
+    admin = AdminClient(config)
+    with pytest.raises(KafkaException):
+        admin.list_topics(timeout=10)
+    admin.poll(1)  # serves the error callbacks
+    assert any(error.code() == KafkaError._SSL and "certificate verify failed" in error.str() for error in errors), [
+        error.str() for error in errors
+    ]
+
+
 def test_the_kafka_tls_port_refuses_plaintext(edge, kafka_settings):
     config = {**kafka_settings.client_config(), "security.protocol": "SASL_PLAINTEXT", "error_cb": lambda e: None}
     config.pop("ssl.ca.location", None)
@@ -299,3 +317,69 @@ def test_the_producer_account_cannot_read_images_in_another_group(pipeline_env, 
     finally:
         consumer.close()
     assert errors and errors[0] in {KafkaError.GROUP_AUTHORIZATION_FAILED, KafkaError.TOPIC_AUTHORIZATION_FAILED}
+
+
+# --- every stage through the edge ------------------------------------------------------
+
+
+def stage_kafka(stage: str, env) -> KafkaSettings:
+    """The Kafka settings a stage builds from the environment, as its entry point does."""
+    from archiver.settings import ArchiverSettings
+    from consumer.settings import ConsumerSettings
+    from es_live.settings import LiveIndexerSettings
+    from producer.settings import ProducerSettings
+
+    loaders = {
+        "producer": ProducerSettings,
+        "consumer": ConsumerSettings,
+        "live indexer": LiveIndexerSettings,
+        "archiver": ArchiverSettings,
+    }
+    return loaders[stage].from_env(env).kafka
+
+
+def stage_es(stage: str, env) -> ElasticsearchSettings:
+    """The Elasticsearch settings a stage builds from the environment."""
+    from es_indexer.settings import IndexerSettings
+    from es_live.settings import LiveIndexerSettings
+    from scheduler.settings import SchedulerSettings
+    from simple_frontend.settings import FrontendSettings
+
+    return {
+        "api": lambda: FrontendSettings.from_env(env).elasticsearch,
+        "indexer": lambda: IndexerSettings.from_env(env).es,
+        "live_indexer": lambda: LiveIndexerSettings.from_env(env).es,
+        "scheduler": lambda: SchedulerSettings.from_env(env).es,
+    }[stage]()
+
+
+@pytest.mark.parametrize(
+    "stage, own_topic",
+    [
+        ("producer", "KAFKA_IMAGES_TOPIC"),
+        ("consumer", "KAFKA_IMAGES_TOPIC"),
+        ("live indexer", "KAFKA_DETECTIONS_TOPIC"),
+        ("archiver", "KAFKA_DETECTIONS_TOPIC"),
+    ],
+)
+def test_each_stage_reaches_kafka_only_through_the_edge_with_its_own_account(edge, pipeline_env, stage, own_topic):
+    """What the pipeline runs with (`make demo`, tests/integration/test_pipeline.py): the
+    stage's settings bootstrap at the edge's TLS port, and the broker then names only the
+    edge, so every later connection of that stage goes through Traefik too."""
+    settings = stage_kafka(stage, pipeline_env)
+    assert settings.username != ADMIN_USER
+    config = settings.client_config()
+    assert (config["security.protocol"], config["bootstrap.servers"]) == ("SASL_SSL", edge.kafka)
+    metadata = AdminClient({**config, "error_cb": lambda e: None}).list_topics(timeout=30)
+    assert [f"{b.host}:{b.port}" for b in metadata.brokers.values()] == [edge.kafka]
+    assert pipeline_env.get(own_topic, own_topic.removeprefix("KAFKA_").removesuffix("_TOPIC").lower()) in (
+        metadata.topics
+    )
+
+
+@pytest.mark.parametrize("stage", sorted(ROLE_OF_STAGE))
+def test_each_stage_reaches_elasticsearch_through_the_edge_with_its_own_role(edge, pipeline_env, stage):
+    settings = stage_es(stage, pipeline_env)
+    assert str(settings.url).rstrip("/") == f"{edge.url}/elasticsearch"
+    who = elasticsearch_client(settings).security.authenticate()
+    assert (who["username"], who["roles"]) == (settings.username, [ROLE_OF_STAGE[stage]])

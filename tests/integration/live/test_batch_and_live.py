@@ -222,5 +222,11 @@ def test_once_the_batch_catches_up_batch_and_live_agree(
     expected = Counter(d.label for r in made + later for d in r.detections)
     assert {row["label"]: row["count"] for row in body["totals"]} == dict(expected)
     assert body["batch_run"] == run_id and body["live"] is True
+    # the original design's two count endpoints (the third is the timeline) add both parts too
+    specific = api().get(f"/api/count_specific?label=dog&from={to_iso(since)}&to=now")
+    assert specific.get_json() == {"label": "dog", "count_in_range": expected["dog"]}
+    assert specific.headers["X-Live"] == "true" and specific.headers["X-Batch-Run"] == run_id
+    legacy = api().get(f"/api/label_counts?from={to_iso(since)}&to=now").get_json()
+    assert dict(zip(legacy["labels"], legacy["counts"], strict=True)) == dict(expected)
     last_dog = timeline(api(), since)[0]["dog"][-1]
     assert last_dog["state"] == "live" and last_dog["y"] >= 1

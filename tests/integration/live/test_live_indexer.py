@@ -3,6 +3,7 @@ the API counts, redelivery changes no count, bad events are dead-lettered, old d
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -10,6 +11,9 @@ import threading
 import time
 import uuid
 from datetime import timedelta
+
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 
 from es_live.app import run_live_indexer
 from es_live.loop import RunLimits
@@ -121,6 +125,49 @@ def test_malformed_events_are_dead_lettered_with_where_they_came_from(
     assert letter["original"]["topic"] == names.topic and letter["original"]["offset"] >= 0
     assert letter["original"]["value_text"] == '{"schema_version": 1, "image_id": "nope"}'
     assert letter["consumer_group"] == names.group
+    assert group_lag(kafka_settings, names.group, names.topic) == 0
+
+
+def first_message(kafka_settings, topic: str, timeout_s: float = 20.0):
+    reader = Consumer(
+        {
+            **kafka_settings.client_config(),
+            "group.id": f"reader-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        reader.assign([TopicPartition(topic, 0, 0)])
+        message, deadline = None, time.monotonic() + timeout_s
+        while message is None and time.monotonic() < deadline:
+            message = reader.poll(0.5)
+        return message
+    finally:
+        reader.close()
+
+
+def test_a_dead_letter_over_the_topics_own_limit_goes_as_the_originals_hash(
+    live_env, publish, run_live, names, kafka_settings, kafka_admin
+):
+    # the dead-letter topic takes 16 KiB a message: a 100 KB bad event's dead letter (kept
+    # whole, 133 KB in base64) was refused as too large and stopped the indexer on every restart
+    limit = ConfigEntry("max.message.bytes", str(16 * 1024), incremental_operation=AlterConfigOpType.SET)
+    topic = ConfigResource(ResourceType.TOPIC, names.dead_letter_topic, incremental_configs=[limit])
+    for future in kafka_admin.incremental_alter_configs([topic]).values():
+        future.result(timeout=30)
+    bad = bytes(n % 251 for n in range(100_000))  # not UTF-8, not JSON
+    publish([bad, *events(1)])
+
+    summary = run_live()
+
+    assert summary.fatal is None and (summary.indexed, summary.dead_lettered) == (1, 1)
+    message = first_message(kafka_settings, names.dead_letter_topic)
+    assert message is not None and message.error() is None
+    letter = json.loads(message.value())
+    assert letter["stage"] == "parse" and letter["original"]["topic"] == names.topic
+    assert letter["original"]["value_sha256"] == hashlib.sha256(bad).hexdigest()
+    assert letter["original"]["value_length"] == len(bad) and letter["original"]["value_base64"] is None
     assert group_lag(kafka_settings, names.group, names.topic) == 0
 
 

@@ -58,7 +58,8 @@ def space(s3, s3_settings, es, es_settings, tmp_path):
         "SCHEDULER_AGGREGATION_COMMAND": f"{sys.executable} {PROBE} {probe_dir} -- {sys.executable} -m hadoop",
     }
     yield type("Space", (), {"name": name, "prefix": prefix, "env": env, "probe_dir": probe_dir})
-    for index in (env["ES_INDEX"], env["ES_RUNS_INDEX"], env["SCHEDULER_LOCK_INDEX"]):
+    # the indexer's own lock index (`<ES_INDEX>-lock`, es_indexer/run.py) too
+    for index in (env["ES_INDEX"], f"{env['ES_INDEX']}-lock", env["ES_RUNS_INDEX"], env["SCHEDULER_LOCK_INDEX"]):
         es.indices.delete(index=index, ignore_unavailable=True)
     keys = list(list_keys(s3, s3_settings.bucket, prefix))
     for start in range(0, len(keys), 1000):

@@ -1,11 +1,13 @@
 """The scheduler checks the alert rules on what each batch run indexed, with its own
 Elasticsearch account (SCHEDULER_ES_*), against real Elasticsearch and S3, the real
 aggregation and indexer: a new breach fires once, whether the live indexer saw it first or
-not, never twice for the same interval, and the webhook receiver gets each alert once."""
+not, never twice for the same interval, and the webhook receiver gets each alert once; a
+run whose scheduler died before its check is checked by the next run."""
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import uuid
@@ -25,6 +27,8 @@ from pipeline_common.contracts.alerts import rule
 from pipeline_common.environment import PROJECT_ROOT, child_environment
 from pipeline_common.timestamps import utc_now
 from tests.support.webhook import Receiver
+
+from .conftest import wait_for
 
 HOUR_10 = datetime(2026, 11, 28, 10, 0, tzinfo=timezone.utc)  # the `space` fixture's images: 1 + 2 + 3 persons
 
@@ -143,6 +147,65 @@ def test_the_scheduler_fires_new_breaches_once_after_each_run(es, s3, s3_setting
         ("2026-11-28T11:00:00.000Z", "person at gate above 1 per hour"),
         ("2026-11-28T11:00:00.000Z", "person at gate above 4 per hour"),
     ]
+
+
+def test_a_run_whose_scheduler_died_before_checking_is_made_again_and_checked_at_restart(
+    es, pipeline_env, space, alert_space, start_scheduler
+):
+    rules_index, alerts_index, _ = alert_space.values()
+    hourly = rule("person", "gate", "hour", 4)  # 10:00 holds 1 + 2 + 3 persons
+    add_rule(es, rules_index, label="person", source="gate", interval="hour", above=4)
+    env = {**space.env, **alert_space}
+    runs_index = env["ES_RUNS_INDEX"]
+
+    # the scheduler dies (SIGKILL) right after its indexer step has indexed the run
+    dying = {
+        **env,
+        "SCHEDULER_INDEXER_COMMAND": f"sh -c '\"$@\" && kill -9 $PPID' index-then-kill {sys.executable} -m es_indexer",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "scheduler", "once"],
+        cwd=PROJECT_ROOT,
+        env=child_environment(**dying),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stdout[-3000:] + done.stderr[-3000:]
+    es.indices.refresh(index=f"{runs_index},{env['ES_INDEX']}")
+    dead = es.search(index=runs_index, size=10)["hits"]["hits"]
+    assert [hit["_source"]["outcome"] for hit in dead] == ["running"]
+    dead = dead[0]["_source"]
+    counted = es.search(index=env["ES_INDEX"], query={"term": {"run_id": dead["run_id"]}}, size=100)["hits"]["hits"]
+    assert any(hit["_source"]["label"] == "person" and hit["_source"]["detections"] == 6 for hit in counted)
+    assert not es.indices.exists(index=alerts_index)  # nothing checked the rules
+
+    # restarted, the scheduler makes the cut-short run again at once (its yearly schedule has
+    # nothing due); that run waits out the dead one's lease, takes the lock over, and checks the
+    # dead run's documents against the breaches before it (for its own check, 10:00 had breached)
+    scheduler = start_scheduler({**env, "SCHEDULER_CRON": "0 0 1 1 *"})
+    try:
+
+        def caught_up():
+            es.indices.refresh(index=runs_index)
+            hits = es.search(index=runs_index, size=10, query={"term": {"trigger": "catch-up"}})["hits"]["hits"]
+            return [hit["_source"] for hit in hits if hit["_source"]["outcome"] != "running"]
+
+        [second] = wait_for(caught_up, "the catch-up run", timeout=600)
+    finally:
+        assert scheduler.stop() == 0, scheduler.output()[-3000:]
+    assert second["outcome"] == "success", second
+    assert second["alerts"] == {"rules": 1, "new_breaches": 0, "fired": 0}, second
+    assert alerts_in(es, alerts_index) == [(hourly.rule_id, "2026-11-28T10:00:00.000Z", 6)]
+    late = es.get(index=runs_index, id=dead["record_id"])["_source"]
+    assert late["outcome"] == "abandoned"
+    assert {k: late["alerts"][k] for k in ("rules", "new_breaches", "fired")} == {
+        "rules": 1,
+        "new_breaches": 1,
+        "fired": 1,
+    }
+    assert late["alerts"]["checked_by"] == second["runner"]
+    assert "pending" not in late["alerts"]  # checked once
 
 
 def test_the_schedulers_account_may_not_write_the_counts_or_the_rules(es, pipeline_env, space, alert_space):

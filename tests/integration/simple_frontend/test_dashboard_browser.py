@@ -107,6 +107,14 @@ def number_in(text: str) -> int:
     return int("".join(ch for ch in text if ch.isdigit()))
 
 
+# the filters whose field reaches beyond its own box (into the next one)
+STICKING_OUT = """() => [...document.querySelectorAll(".control-row > .control")].filter((control) => {
+    const own = control.getBoundingClientRect();
+    const field = control.querySelector("select, .segmented").getBoundingClientRect();
+    return field.left < own.left - 0.5 || field.right > own.right + 0.5;
+}).map((control) => control.querySelector(".control-label").textContent)"""
+
+
 def test_dashboard_shows_the_indexed_counts_and_follows_filters(page, server, events):
     expected = totals_by_label(events)
     page.goto(server + "/")
@@ -119,6 +127,15 @@ def test_dashboard_shows_the_indexed_counts_and_follows_filters(page, server, ev
     assert number_in(page.locator('.card[data-label="car"] .card-value').inner_text()) == expected["car"]
     assert page.locator("#timeline-empty").is_hidden()
     assert "Elasticsearch OK" in page.locator("#health").inner_text()
+    assert page.evaluate(STICKING_OUT) == []
+    assert page.locator("#labels-hint").inner_text() == "(none chosen: all are shown)"  # 6 labels, 8 lines at most
+    # this app has no S3 keys: the gallery lists the images and says why it cannot show them
+    unavailable = page.locator("#gallery-unavailable")
+    unavailable.wait_for()
+    assert unavailable.inner_text() == (
+        "Images cannot be shown: images are not configured: set FRONTEND_S3_ACCESS_KEY and FRONTEND_S3_SECRET_KEY"
+    )
+    assert page.locator("#gallery figure").count() > 0
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
@@ -149,6 +166,8 @@ def test_live_buckets_are_marked_and_new_images_appear_by_themselves(page, serve
     assert note.is_visible() and "live counts since" in note.inner_text()
     assert page.evaluate("window.dashboard.state.live") is True
     assert "includes live counts" in page.locator(".card-main .card-note").inner_text()
+    # the auto-refresh switch's hint says how often the page asks while live counts are shown
+    assert "every 2 s while live counts are shown" in page.locator("label.switch").get_attribute("title")
 
     # a new image is indexed live: the page shows it without anyone touching it
     index_events(
@@ -188,6 +207,60 @@ def test_dashboard_explains_errors_and_empty_ranges(page, server):
     assert page.locator("#timeline-empty").is_visible()
     assert page.locator("#timeline-empty").inner_text() == "No data in this range"
     assert page.locator("#error").is_hidden()
+
+
+def test_a_shared_view_the_api_refuses_says_why_and_still_shows_alerts_and_images(page, server):
+    page.goto(server + "/?range=now-30d&interval=minute")
+    assert settle(page) == "error"
+    assert "43201 minute buckets; at most 2000 are allowed" in page.locator("#error").inner_text()
+    assert "asking again" not in page.locator("#error").inner_text()  # asking again gives the same answer
+    # no chart is left blank without a word; what does not need the charts' query is shown
+    for name in ("timeline", "top"):
+        assert page.locator(f"#{name}-empty").inner_text() == "Not drawn: the data could not be loaded (see above)"
+    assert page.locator("#alerts li").count() > 0
+    page.wait_for_function("window.gallery.state.renders > 0")
+    assert page.locator("#gallery figure").count() > 0 and page.locator("#gallery-error").is_hidden()
+
+
+def test_elasticsearch_unreachable_is_said_once_per_panel(browser, api_es_settings):
+    """No Elasticsearch at all (the API answers 503): every panel says so, none stays blank."""
+    settings = FrontendSettings(elasticsearch=api_es_settings.replace(url="https://127.0.0.1:9/elasticsearch"))
+    with serving(create_app({"FRONTEND_SETTINGS": settings})) as url, offline_page(browser, url) as page:
+        page.goto(url + "/")
+        page.wait_for_function("window.dashboard && window.dashboard.state.renders > 0", timeout=60_000)
+        assert page.evaluate("document.body.dataset.state") == "error"
+        assert page.locator("#health").inner_text() == "Elasticsearch: unavailable"
+        assert "Elasticsearch is unreachable" in page.locator("#error").inner_text()
+        # it may come back: the page says it asks again, and has the next time set
+        assert page.locator("#error").inner_text().endswith("; asking again every 30 s")
+        assert page.evaluate("window.dashboard.state.timer !== null")
+        assert page.locator("#timeline-empty").inner_text() == "Not drawn: the data could not be loaded (see above)"
+        assert page.locator("#alerts li").all_inner_texts() == ["Alerts could not be read."]
+        page.wait_for_function("window.gallery.state.renders > 0")
+        assert "Could not load the images: Elasticsearch is unreachable" in page.locator("#gallery-error").inner_text()
+        page.screenshot(path=str(SCREENSHOT.with_name("dashboard-unreachable.png")), full_page=True)
+
+
+# every chart inside its panel, and nothing wider than the window
+CHARTS_FIT = """() => [...document.querySelectorAll(".chart-panel")].every((panel) =>
+    panel.querySelector("canvas").getBoundingClientRect().right <= panel.getBoundingClientRect().right)
+    && document.documentElement.scrollWidth <= window.innerWidth"""
+
+
+def test_the_charts_shrink_with_the_window(page, server):
+    # final counts only: the page does not redraw by itself (that would hide the fault)
+    end = utc_now().replace(minute=0, second=0, microsecond=0) - timedelta(hours=4)
+    span = f"from={(end - timedelta(hours=20)).isoformat()}&to={end.isoformat()}".replace("+", "%2B")
+    page.goto(f"{server}/?range=custom&{span}")
+    assert settle(page) == "ready"
+    assert page.evaluate("window.dashboard.state.live") is False
+    assert page.evaluate(CHARTS_FIT)
+    # a narrower window (still two columns): the charts are drawn again to fit (Chart.js
+    # resizes them when their box changes, soon after), no sideways scrolling
+    page.set_viewport_size({"width": 1100, "height": 1000})
+    page.wait_for_function(CHARTS_FIT)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.wait_for_function(CHARTS_FIT)
 
 
 ACTIVE_RANGE = "() => document.querySelector('#presets button.active').dataset.range"
@@ -275,6 +348,17 @@ def test_two_sources_and_two_periods_compare_on_one_chart(page, server):
     }
     page.screenshot(path=str(SCREENSHOT.with_name("dashboard-comparison.png")), full_page=True)
 
+    # a click on a point of the compared source shows that source's images of that hour
+    hour = click_peak(page, "car · cam-a")
+    page.wait_for_function('document.getElementById("gallery").dataset.mode === "bucket"')
+    page.wait_for_function("window.gallery.state.images.length > 0")
+    assert "car · cam-a · " in page.locator("#bucket-text").inner_text()
+    shown = page.evaluate("window.gallery.state.images.map((i) => [i.source, i.captured_at, Object.keys(i.counts)])")
+    for source, captured_at, labels in shown:
+        assert source == "cam-a" and "car" in labels
+        assert 0 <= _epoch_ms(captured_at) - _epoch_ms(hour) < 3600_000
+    page.locator("#bucket-clear").click()
+
     # the period before, drawn over this one: the sample day has nothing the day before
     assert settle(page, lambda: page.select_option("#compare", "previous")) == "ready"
     assert "compare=previous" in page.url and page.is_hidden("#vs-control")
@@ -290,6 +374,27 @@ def test_two_sources_and_two_periods_compare_on_one_chart(page, server):
         return [d[0].data[0].t, d[2].data[0].t, d[2].data[0].at]; }""")
     assert abs(first[1] - _epoch_ms(first[0])) <= 3600_000
     assert _epoch_ms(first[2]) == first[1] - 86400_000
+
+
+PEAK = """(name) => {
+    const chart = window.dashboard.charts.timeline, datasets = chart.data.datasets;
+    const index = datasets.findIndex((d) => d.label === name);
+    const ys = datasets[index].data.map((p) => p.y);
+    // the point standing out most above every other series at its time: the nearest to a click on it
+    const margin = (k) => ys[k] - Math.max(...datasets.filter((_, i) => i !== index).map((d) => d.data[k].y));
+    const k = ys.map((_, i) => i).reduce((best, i) => (margin(i) > margin(best) ? i : best), 0);
+    const element = chart.getDatasetMeta(index).data[k], point = datasets[index].data[k];
+    return { x: element.x, y: element.y, t: point.at || point.t, margin: margin(k) };
+}"""
+
+
+def click_peak(page, dataset: str) -> str:
+    """Clicks the point of `dataset` that stands out most above the other series; its time."""
+    point = page.evaluate(PEAK, dataset)
+    assert point["margin"] > 0, f"no point of {dataset} stands out to be clicked"
+    box = page.locator("#timeline-chart").bounding_box()
+    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+    return point["t"]
 
 
 def _epoch_ms(iso: str) -> int:

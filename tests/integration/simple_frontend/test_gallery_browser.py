@@ -24,6 +24,7 @@ from .gallery_support import (
     event,
     gallery_app,
     index_events,
+    new_image_id,
     small_jpeg,
 )
 
@@ -107,6 +108,11 @@ def box_pixel(page, image_id: str, box) -> list[int]:
     )
 
 
+# each of a caption's source and time: its text and how many lines it takes
+LINES = """(figure) => [...figure.querySelectorAll(".shot-head > *")].map((el) => [el.textContent,
+    Math.round(el.getBoundingClientRect().height / parseFloat(getComputedStyle(el).lineHeight))])"""
+
+
 def test_the_gallery_shows_the_sample_photo_with_the_detectors_boxes(page, photos):
     dog = photos["dog"]
     shot = figure(page, dog.image_id)
@@ -117,6 +123,10 @@ def test_the_gallery_shows_the_sample_photo_with_the_detectors_boxes(page, photo
     assert f"dog {round(best_dog.score * 100)}%" in caption
     assert box_pixel(page, dog.image_id, best_dog.box)[3] == 255  # a box is drawn there
     assert page.locator("#bucket-bar").is_hidden() and page.locator("#gallery-more").is_hidden()
+    # the source and the time are each readable on one line, not broken mid-name
+    lines = shot.evaluate(LINES)
+    assert len(lines) == 2 and lines[0][0] == SOURCE
+    assert all(count == 1 for _, count in lines), lines
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator("#gallery-panel").screenshot(path=str(ARTIFACTS / "gallery.png"))
 
@@ -172,7 +182,7 @@ def test_clicking_a_timeline_point_shows_that_buckets_images(page, photos):
 
 
 def test_a_new_image_appears_by_itself(page, es, stored, gallery_live_prefix):
-    """Live counts on screen: the dashboard asks again every 5 s, and the gallery with it."""
+    """Live counts on screen: the dashboard asks again every 2 s, and the gallery with it."""
     figure(page, page.evaluate("window.gallery.state.images[0].id"))
     newcomer = event(
         stored.put(small_jpeg(300, 200, (200, 180, 40))),
@@ -187,3 +197,16 @@ def test_a_new_image_appears_by_itself(page, es, stored, gallery_live_prefix):
     assert shot.get_attribute("data-shown-labels") == "cat"
     first = page.locator("#gallery figure").first.get_attribute("data-image-id")
     assert first == newcomer.image_id  # newest first
+
+
+def test_an_image_no_longer_stored_says_so(page, es, gallery_live_prefix):
+    """Listed by the live index, gone from S3 (removed by hand, or a bucket's expiry)."""
+    figure(page, page.evaluate("window.gallery.state.images[0].id"))
+    gone = event(new_image_id(), SOURCE, utc_now(), [("cat", 0.7, (20, 20, 120, 90))], width=300, height=200)
+    index_events(es, gallery_live_prefix, [gone])
+    shot = page.locator(f'#gallery figure[data-image-id="{gone.image_id}"]')
+    shot.wait_for()
+    frame = f'#gallery figure[data-image-id="{gone.image_id}"] .shot-frame'
+    page.wait_for_function(f"document.querySelector('{frame}').dataset.note === 'image no longer stored'")
+    assert shot.get_attribute("data-loaded") == "error"
+    assert page.locator("#gallery-unavailable").is_hidden()  # the other images are shown

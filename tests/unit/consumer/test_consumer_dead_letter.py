@@ -12,7 +12,12 @@ from confluent_kafka import KafkaError, KafkaException
 
 from consumer.dead_letter import DeadLetterPublisher, dead_letter_payload
 from consumer.errors import FatalError, Stage, TransientError
-from pipeline_common.contracts.dead_letter import MAX_DEAD_LETTER_BYTES, OriginalMessage as MessageRef
+from pipeline_common.contracts.dead_letter import (
+    MAX_DEAD_LETTER_BYTES,
+    SMALLEST_DEAD_LETTER_BYTES,
+    OriginalMessage as MessageRef,
+    serialize_dead_letter,
+)
 from tests.support.fakes import FakeProducer
 
 FAILED_AT = datetime(2025, 4, 14, 12, 0, 1, tzinfo=timezone.utc)
@@ -133,3 +138,41 @@ def test_a_message_that_fits_is_kept_whole():
     original = json.loads(dead_letter_payload(ref(value), Stage.PARSE, "r", "g", FAILED_AT))["original"]
 
     assert base64.b64decode(original["value_base64"]) == value and "value_cut" not in original
+
+
+def test_a_dead_letter_the_topic_refuses_as_too_large_goes_again_as_the_originals_hash():
+    # the topic takes 16 KiB (its own max.message.bytes), less than the 256 KiB cut
+    producer = FakeProducer(topic_max_bytes=16 * 1024)
+    value = b"no announcement " * 6_000  # kept whole (base64 and text): 230 KB
+
+    DeadLetterPublisher(producer, "dead", "g").publish(ref(value), Stage.PARSE, "not valid JSON")
+
+    assert len(producer.refused) == 1 and len(producer.refused[0]) > 16 * 1024
+    [letter] = producer.delivered
+    payload = letter.value()
+    assert (letter.topic(), letter.key()) == ("dead", b"key-1") and len(payload) <= SMALLEST_DEAD_LETTER_BYTES
+    record = json.loads(payload)
+    original = record["original"]
+    assert (record["stage"], record["reason"]) == ("parse", "not valid JSON")
+    assert (original["topic"], original["partition"], original["offset"]) == ("images", 2, 41)
+    assert original["value_sha256"] == hashlib.sha256(value).hexdigest() and original["value_length"] == len(value)
+    assert original["value_base64"] is None
+
+
+def test_a_topic_that_refuses_even_the_hash_stops_the_consumer():
+    producer = FakeProducer(topic_max_bytes=100)
+
+    with pytest.raises(FatalError, match="too large"):
+        DeadLetterPublisher(producer, "dead", "g").publish(ref(b"v" * 50_000), Stage.PARSE, "not valid JSON")
+    assert len(producer.refused) == 2 and producer.delivered == []
+
+
+@pytest.mark.parametrize("reason", ["r" * 100_000, "\u00e9\U0001f600" * 50_000], ids=["ascii", "escaped in JSON"])
+def test_the_smallest_dead_letter_fits_whatever_the_reason(reason):
+    original = MessageRef("images", 0, 7, b"k" * 5_000, b"v" * 90_000)
+    payload = serialize_dead_letter(original, "parse", reason, "g", FAILED_AT, SMALLEST_DEAD_LETTER_BYTES)
+
+    assert len(payload) <= SMALLEST_DEAD_LETTER_BYTES
+    record = json.loads(payload)
+    assert record["reason"].startswith(reason[:100]) and "more characters cut" in record["reason"]
+    assert record["original"]["value_length"] == 90_000 and record["original"]["key_length"] == 5_000

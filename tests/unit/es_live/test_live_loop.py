@@ -2,6 +2,7 @@
 are committed only after the documents are acknowledged, redelivery never adds a
 document, nothing malformed is dropped silently."""
 
+import hashlib
 import json
 import threading
 from datetime import timedelta
@@ -149,4 +150,32 @@ def test_a_dead_letter_kafka_refuses_for_good_stops_the_indexer_uncommitted(memo
     summary = indexer.run()
     assert summary.fatal and "detections-dead" in summary.fatal
     assert producer.attempts == 1  # not retried
+    assert consumer.commits == []
+
+
+def test_a_dead_letter_over_the_topics_limit_goes_as_the_originals_hash_and_the_batch_is_committed(memory_es):
+    big = bytes(n % 251 for n in range(100_000))  # kept whole in base64: 133 KB
+    producer = fakes.FakeProducer(topic_max_bytes=16 * 1024)
+    indexer, consumer = make(memory_es, [[FakeMessage(big, 0), *messages(1, start=1)]], producer=producer)
+
+    summary = indexer.run()
+
+    assert summary.fatal is None and (summary.dead_lettered, summary.indexed) == (1, 1)
+    assert len(producer.refused) == 1 and len(producer.refused[0]) > 16 * 1024
+    [message] = producer.delivered
+    letter = json.loads(message.value())
+    assert message.topic() == "detections-dead" and letter["stage"] == "parse"
+    assert letter["original"]["value_sha256"] == hashlib.sha256(big).hexdigest()
+    assert (letter["original"]["value_length"], letter["original"]["offset"]) == (len(big), 0)
+    assert consumer.commits == [[("detections", 0, 2)]]
+
+
+def test_a_topic_that_refuses_even_the_hash_stops_the_indexer_uncommitted(memory_es):
+    producer = fakes.FakeProducer(topic_max_bytes=100)
+    indexer, consumer = make(memory_es, [[FakeMessage(b"x" * 50_000, 0), *messages(1, start=1)]], producer=producer)
+
+    summary = indexer.run()
+
+    assert summary.fatal and "too large" in summary.fatal and "detections-dead" in summary.fatal
+    assert len(producer.refused) == 2 and producer.delivered == []
     assert consumer.commits == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -97,6 +98,33 @@ def test_dev_s3_has_the_local_stack_s_accounts_with_the_dashboard_s_read_only_on
         "credentials": [{"accessKey": env["FRONTEND_S3_ACCESS_KEY"], "secretKey": env["FRONTEND_S3_SECRET_KEY"]}],
         "actions": [f"Read:{env['S3_BUCKET']}/images/*"],
     }
+
+
+def test_prod_secret_files_are_the_servers_alone_and_mounted_read_only(tmp_path):
+    """The JAAS file (every Kafka password) and Elasticsearch's file realm, as the one-time
+    step `local-services accounts files` writes them: mode 0400, owned by uid 1000 (the user
+    apache/kafka and the Elasticsearch image run their server as; only root can give them
+    away), and mounted read-only where the servers read them."""
+    ensure_env_file(PROJECT_ROOT / ".env.example", tmp_path / ".env", values={LOCAL_CA: str(tmp_path / "ca.pem")})
+    env = dotenv_values(tmp_path / ".env")
+    access = AccessSettings.from_env(env)
+    written = provision.write_files(tmp_path, access, env["KAFKA_ADMIN_PASSWORD"])
+    jaas = tmp_path / "kafka-jaas" / "kafka_server_jaas.conf"
+    realm = [tmp_path / "es-security" / name for name in ("roles.yml", "users", "users_roles")]
+    for path in [jaas, *realm]:
+        assert path in written
+        assert path.stat().st_mode & 0o777 == 0o400, path
+        if os.geteuid() == 0:
+            assert path.stat().st_uid == provision.CONTAINER_UID, path
+    accounts = re.findall(r'user_([^=]+)="', jaas.read_text())
+    assert sorted(accounts) == sorted(["admin", *(account.username for _, account in access.kafka_accounts)])
+
+    services = load(PROD)["services"]
+    kafka_mounts = dict(volume.rsplit(":", 2)[:2] for volume in services["kafka"]["volumes"] if volume.endswith(":ro"))
+    container_jaas = kafka_mounts["./kafka-jaas/kafka_server_jaas.conf"]
+    assert f"-Djava.security.auth.login.config={container_jaas}" in environment(services["kafka"])["KAFKA_OPTS"]
+    es_mounts = {volume.split(":")[0] for volume in services["elasticsearch"]["volumes"] if volume.endswith(":ro")}
+    assert {f"./{path.relative_to(tmp_path)}" for path in realm} <= es_mounts
 
 
 def test_dev_kafka_has_only_sasl_listeners():

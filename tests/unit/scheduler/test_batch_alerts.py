@@ -1,17 +1,25 @@
 """The scheduler's check of the alert rules on the batch index: the query, the paging, and
-which breaches are new (no services; the real thing is in tests/integration/scheduler)."""
+which breaches are new, and the late check of a run that died before its own (no services;
+the real thing is in tests/integration/scheduler)."""
 
+import json
+import threading
 from datetime import datetime, timezone
+
+import pytest
 
 from pipeline_common.contracts import batch_runs
 from pipeline_common.contracts.alerts import rule
 from scheduler import alerts
-from scheduler.alerts import breach_body, breached, finer_or_equal, new_breaches
+from scheduler.alerts import Snapshot, breach_body, breached, finer_or_equal, from_pending, new_breaches, to_pending
+from scheduler.batch import BatchContext, _check_previous_alerts
 from scheduler.records import RunRecord, RunRecords
+from scheduler.settings import SchedulerSettings
 
 UTC = timezone.utc
 HOURLY = rule("person", "gate", "hour", 4)
 DAILY_ANY = rule("car", "*", "day", 0)
+SECRETS = {"SCHEDULER_ES_USERNAME": "batch-scheduler", "SCHEDULER_ES_PASSWORD": "secret"}
 
 
 def millis(moment: datetime) -> int:
@@ -129,3 +137,90 @@ def test_a_runs_index_that_cannot_take_the_alerts_field_still_gets_its_records(c
     records.write(record)
     assert "alerts" not in es.written[0] and es.written[0]["run_id"] == "r1"
     assert "indices:admin/mapping/put" in caplog.text  # says what to grant
+
+
+def test_the_snapshot_a_run_record_keeps_reads_back_with_the_rules_of_then():
+    at, later, newer = (datetime(2026, 11, 28, hour, tzinfo=UTC) for hour in (10, 11, 12))
+    day = datetime(2026, 11, 28, tzinfo=UTC)
+    snapshot = Snapshot(
+        [HOURLY, DAILY_ANY],
+        {
+            (HOURLY.rule_id, "hour", at): (HOURLY, 6),
+            (HOURLY.rule_id, "hour", later): (HOURLY, 5),
+            (DAILY_ANY.rule_id, "hour", day): (DAILY_ANY, 3),
+        },
+    )
+    kept = json.loads(json.dumps(to_pending(snapshot)))  # as the run record stores it
+    added_since = rule("person", "gate", "hour", 1)
+    back = from_pending(kept, [HOURLY, added_since])  # DAILY_ANY was removed since
+    assert back.rules == [HOURLY]  # a rule added since would take old breaches for new ones
+    assert set(back.breached) == set(snapshot.breached)
+    after = {(HOURLY.rule_id, "hour", at): (HOURLY, 9), (HOURLY.rule_id, "hour", newer): (HOURLY, 5)}
+    assert [a.bucket_start for a in new_breaches(back.breached, after)] == [newer]
+
+
+class Records:
+    """The run records the next run reads (the newest one) and updates."""
+
+    def __init__(self, newest):
+        self.newest, self.updated = newest, []
+
+    def last(self):
+        return self.newest
+
+    def set_alerts(self, record_id, alerts):
+        self.updated.append((record_id, alerts))
+
+
+class LateCheck:
+    def __init__(self, fails=False):
+        self.fails, self.calls = fails, []
+
+    def recheck(self, pending, run_id):
+        self.calls.append((pending, run_id))
+        if self.fails:
+            from elastic_transport import ConnectionError as TransportConnectionError
+
+            raise TransportConnectionError("unreachable")
+        return {"rules": 1, "new_breaches": 1, "fired": 1}
+
+
+def context(newest, check) -> BatchContext:
+    settings = SchedulerSettings.from_env(SECRETS)
+    return BatchContext(settings, None, Records(newest), threading.Event(), runner="next:2", alerts=check)
+
+
+PENDING = {"rules": [HOURLY.rule_id], "breached": []}
+
+
+def test_the_next_run_checks_a_previous_run_that_died_before_its_check():
+    died = {"record_id": "r1", "run_id": "20261128T120000Z", "outcome": "abandoned", "alerts": {"pending": PENDING}}
+    check = LateCheck()
+    ctx = context(died, check)
+    _check_previous_alerts(ctx)
+    assert check.calls == [(PENDING, "20261128T120000Z")]
+    [(record_id, alerts)] = ctx.records.updated
+    assert record_id == "r1" and alerts["fired"] == 1 and alerts["checked_by"] == "next:2" and "pending" not in alerts
+
+
+@pytest.mark.parametrize(
+    "newest",
+    [
+        None,  # no run yet
+        {"record_id": "r1", "run_id": "x", "outcome": "success", "alerts": {"rules": 1, "new_breaches": 0}},  # checked
+        {"record_id": "r1", "outcome": "failed", "alerts": {"rules": 1}},  # nothing indexed
+    ],
+)
+def test_a_previous_run_that_checked_or_indexed_nothing_is_left_alone(newest):
+    check = LateCheck()
+    ctx = context(newest, check)
+    _check_previous_alerts(ctx)
+    assert check.calls == [] and ctx.records.updated == []
+
+
+def test_a_late_check_that_fails_says_so_in_the_previous_record():
+    died = {"record_id": "r1", "run_id": "20261128T120000Z", "outcome": "interrupted", "alerts": {"pending": PENDING}}
+    ctx = context(died, LateCheck(fails=True))
+    _check_previous_alerts(ctx)
+    [(_, alerts)] = ctx.records.updated
+    assert alerts["error"].startswith("checking the alert rules late failed") and alerts["checked_by"] == "next:2"

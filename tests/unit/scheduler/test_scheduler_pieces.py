@@ -1,12 +1,14 @@
 """The scheduler's pure parts: cron expressions, fire times, catch-up, settings, records."""
 
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pytest
 
 from pipeline_common.contracts import batch_runs
 from pipeline_common.environment import SettingsError
 from scheduler.records import RunRecord
+from scheduler.service import catch_up
 from scheduler.settings import DEFAULT_AGGREGATION_COMMAND, SchedulerSettings
 from scheduler.timing import CronError, cron_trigger, latest_fire_time, missed_since
 
@@ -115,3 +117,54 @@ def test_run_record_document():
     assert set(document) <= set(batch_runs.MAPPINGS["properties"])
     shown = batch_runs.describe(document, utc(2026, 11, 28, 10, 1, 31))
     assert (shown["age_s"], shown["objects_read"], shown["outcome"]) == (60.0, 3, "success")
+
+
+class Newest:
+    """The run records catch_up reads: the newest of each kind."""
+
+    def __init__(self, incremental=None, full=None):
+        self.by_kind = {batch_runs.INCREMENTAL: incremental, batch_runs.FULL: full}
+
+    def last(self, kinds=(batch_runs.INCREMENTAL, batch_runs.FULL)):
+        found = [self.by_kind[kind] for kind in kinds if self.by_kind[kind]]
+        return max(found, key=lambda record: record["started_at"]) if found else None
+
+
+def record(outcome: str, due: datetime) -> dict:
+    return {"outcome": outcome, "scheduled_for": due.isoformat(), "started_at": due.isoformat()}
+
+
+@pytest.mark.parametrize(
+    "outcome, expected",
+    [
+        (batch_runs.SUCCESS, None),  # the latest fire was served
+        (batch_runs.FAILED, None),  # it ran to its end: the next fire tries again
+        (batch_runs.RUNNING, utc(2026, 11, 28, 10, 0)),  # its scheduler died during it
+        (batch_runs.ABANDONED, utc(2026, 11, 28, 10, 0)),  # ... and another took the lock over
+        (batch_runs.INTERRUPTED, utc(2026, 11, 28, 10, 0)),  # its scheduler was stopped during it
+    ],
+)
+def test_a_run_cut_short_is_made_again_at_start(outcome, expected):
+    every_15 = cron_trigger("*/15 * * * *")
+    ctx = SimpleNamespace(records=Newest(incremental=record(outcome, utc(2026, 11, 28, 10, 0))))
+    found = catch_up(ctx, every_15, None, utc(2026, 11, 28, 10, 7))
+    assert found == (None if expected is None else (batch_runs.INCREMENTAL, expected))
+    # a fire missed since wins: one run, for the latest fire time
+    assert catch_up(ctx, every_15, None, utc(2026, 11, 28, 10, 20)) == (
+        batch_runs.INCREMENTAL,
+        utc(2026, 11, 28, 10, 15),
+    )
+
+
+def test_a_missed_full_recount_wins_over_a_run_cut_short():
+    nightly = cron_trigger("30 2 * * *")
+    ctx = SimpleNamespace(
+        records=Newest(
+            incremental=record(batch_runs.RUNNING, utc(2026, 11, 28, 10, 0)),
+            full=record(batch_runs.SUCCESS, utc(2026, 11, 27, 2, 30)),
+        )
+    )
+    assert catch_up(ctx, cron_trigger("*/15 * * * *"), nightly, utc(2026, 11, 28, 10, 7)) == (
+        batch_runs.FULL,
+        utc(2026, 11, 28, 2, 30),
+    )
