@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field
 
+from pipeline_common.contracts import MAX_NAME_LENGTH
 from pipeline_common.environment import PROJECT_ROOT, Settings
 from pipeline_common.settings import ImagesTopicPartitions, ProducerKafkaSettings, S3Settings
 
@@ -36,6 +37,7 @@ class ProducerSettings(Settings):
     source: str = Field(
         "",
         alias="PRODUCER_SOURCE",
+        max_length=MAX_NAME_LENGTH,
         description="Source name for every file; empty: the file's first sub-folder under "
         "new_pics, else the folder's name.",
     )

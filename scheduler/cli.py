@@ -9,8 +9,9 @@
 
 Any number of schedulers may run, on any machines: a lock in Elasticsearch lets one
 run at a time, and a run already done by another scheduler is skipped. At start, a run
-that was due while no scheduler ran is made at once. Every attempt is recorded in the
-ES_RUNS_INDEX index (start, end, objects listed and read, outcome, which scheduler).
+that was due while no scheduler ran, or was cut short (its scheduler died or was stopped),
+is made at once. Every attempt is recorded in the ES_RUNS_INDEX index (start, end, objects
+listed and read, outcome, which scheduler).
 
 Exit codes: 0 done (once: the run succeeded); 1 the run failed or a service failed;
 2 bad settings; 3 (once) skipped: another run held the lock for SCHEDULER_LOCK_WAIT_S.

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
+import requests
 from pydantic import Field
 
 from local_services.hadoop_settings import ClusterPorts
@@ -321,6 +322,13 @@ class HadoopCluster:
     @property
     def namenode_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.namenode_http}"
+
+    def applications(self, name: str) -> list[dict]:
+        """The ResourceManager's REST API: the applications called `name`, oldest first."""
+        answer = requests.get(f"{self.resourcemanager_url}/ws/v1/cluster/apps", timeout=10)
+        answer.raise_for_status()
+        apps = (answer.json().get("apps") or {}).get("app") or []
+        return sorted((app for app in apps if app["name"] == name), key=lambda app: app["id"])
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ from .detection_event import (
     serialize_detection_event,
 )
 from .errors import ContractError, ErrorKind
-from .field_types import utc_time
+from .field_types import MAX_NAME_LENGTH, utc_time
 from .labels import COCO_LABELS, canonical_label
 from .metadata import Detection, MetadataRecord, ModelInfo
 from .s3_layout import (
@@ -62,4 +62,5 @@ __all__ = [
     "parse_s3_uri",
     "serialize_detection_event",
     "utc_time",
+    "MAX_NAME_LENGTH",
 ]

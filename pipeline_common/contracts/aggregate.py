@@ -15,7 +15,7 @@ from pydantic import PlainSerializer, PlainValidator, model_validator
 
 from ._model import Record, contract, fail, show
 from .errors import ContractError
-from .field_types import Count, Text, UtcTime
+from .field_types import Count, Name, UtcTime
 
 
 class Interval(str, Enum):
@@ -70,8 +70,8 @@ class Aggregate(Record):
     NOUN: ClassVar[str] = "line"
     SCHEMA_VERSION: ClassVar[int] = 1
 
-    label: Text
-    source: Text
+    label: Name
+    source: Name
     interval: IntervalName
     bucket_start: UtcTime
     detections: Count

@@ -21,11 +21,11 @@ from typing import Any, Mapping
 from ..timestamps import parse_iso, to_iso
 from .aggregate import Interval, bucket_start
 from .errors import ContractError
+from .field_types import MAX_NAME_LENGTH
 
 DEFAULT_RULES_INDEX = "pipeline-alert-rules"
 DEFAULT_ALERTS_INDEX = "pipeline-alerts"
 ANY_SOURCE = "*"
-MAX_NAME_LENGTH = 1000  # as the API takes names
 MAX_ABOVE = 10**15  # a count stored as an Elasticsearch long, far above any real one
 _NAME = re.compile(r"\w(?:[\w .:/()+,@#-]*[\w)])?")
 

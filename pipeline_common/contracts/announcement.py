@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ._model import Record, contract
-from .field_types import Count, ImageId, NonBlank, S3Uri, UtcTime
+from .field_types import Count, ImageId, Name, S3Uri, UtcTime
 
 
 @contract
@@ -16,7 +16,7 @@ class ImageAnnouncement(Record):
 
     image_id: ImageId
     image_path: S3Uri  # s3://bucket/images/<image_id>.jpg, the name the original design used
-    source: NonBlank
+    source: Name
     captured_at: UtcTime
     uploaded_at: UtcTime
     size_bytes: Count

@@ -25,7 +25,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import AfterValidator, PlainSerializer, StrictInt, StrictStr, WrapValidator
 
 from ._model import Part, Record, contract, fail, show
-from .field_types import MAX_INT64, Box, Count, ImageId, NonBlank, Score, UtcTime
+from .field_types import MAX_INT64, Box, Count, ImageId, Name, NonBlank, Score, UtcTime
 from .labels import canonical_label
 from .metadata import MetadataRecord
 
@@ -77,7 +77,7 @@ class DetectionEvent(Record):
     SCHEMA_VERSION: ClassVar[int] = SCHEMA_VERSION
 
     image_id: ImageId
-    source: NonBlank
+    source: Name
     captured_at: UtcTime
     processed_at: UtcTime
     model: NonBlank

@@ -27,6 +27,8 @@ from .errors import ContractError
 from .s3_layout import IMAGE_ID_PATTERN, S3_URI_PATTERN
 
 MAX_INT64 = 2**63 - 1
+# A label or source name: the API takes any name it lists as a filter, up to this long
+MAX_NAME_LENGTH = 1000
 
 
 def utc_time(value: Any) -> datetime:
@@ -73,6 +75,14 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def _name(value: str) -> str:
+    if not value.strip():
+        raise fail("must not be empty")
+    if len(value) > MAX_NAME_LENGTH:
+        raise fail(f"must be at most {MAX_NAME_LENGTH} characters, got {len(value)}")
+    return value
+
+
 def _four_integers(value: Any, validate) -> tuple[int, int, int, int]:
     try:
         return validate(value)
@@ -100,6 +110,9 @@ Box = Annotated[tuple[Count, Count, Count, Count], WrapValidator(_four_integers)
 
 Text = StrictStr
 NonBlank = Annotated[StrictStr, AfterValidator(_not_blank)]
+Name = Annotated[StrictStr, AfterValidator(_name)]
+"""A label or source name: not blank, at most MAX_NAME_LENGTH characters, so that every
+name the API lists (/api/labels, /api/sources) is one it accepts as a filter."""
 ImageId = Annotated[StrictStr, _matching(IMAGE_ID_PATTERN, "16-64 lowercase hex characters")]
 S3Uri = Annotated[StrictStr, _matching(S3_URI_PATTERN, "an s3://bucket/key URI")]
 Sha256 = Annotated[StrictStr, _matching(re.compile(r"[0-9a-f]{64}"), "64 lowercase hex digits")]

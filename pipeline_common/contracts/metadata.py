@@ -6,14 +6,14 @@ from dataclasses import field
 from typing import ClassVar
 
 from ._model import Part, Record, contract
-from .field_types import Box, Count, Fraction, ImageId, Millis, S3Uri, Score, Sha256, Text, UtcTime
+from .field_types import Box, Count, Fraction, ImageId, Millis, Name, S3Uri, Score, Sha256, Text, UtcTime
 
 
 @contract
 class Detection(Part):
     WHAT: ClassVar[str] = "metadata record detection"
 
-    label: Text
+    label: Name
     class_id: Count
     confidence: Score
     box: Box  # x, y, width, height in pixels, clipped to the image
@@ -43,7 +43,7 @@ class MetadataRecord(Record):
 
     image_id: ImageId
     image_path: S3Uri
-    source: Text
+    source: Name
     captured_at: UtcTime
     processed_at: UtcTime
     model: ModelInfo

@@ -51,6 +51,8 @@ def bad_messages(s3, bucket: str) -> dict[str, tuple[bytes, str, str]]:
         '"size_bytes": 0',
         '"size_bytes": ' + "9" * 5000,  # over Python's int conversion limit
     )
+    # a source the API would list but could not take as a filter
+    long_source = dict(announcement_for(bucket, "ba" * 16).to_dict(), source="camera " * 200)
     dog = (PHOTOS / "dog.jpg").read_bytes()
     objects = {
         "zero-byte": b"",
@@ -64,6 +66,7 @@ def bad_messages(s3, bucket: str) -> dict[str, tuple[bytes, str, str]]:
         "missing field": (json.dumps(missing_field).encode(), "parse", "missing field 'image_path'"),
         "time overflowing in UTC": (json.dumps(overflowing).encode(), "parse", "captured_at"),
         "integer over the conversion limit": (huge_size.encode(), "parse", "not valid JSON"),
+        "source over 1000 characters": (json.dumps(long_source).encode(), "parse", "at most 1000 characters"),
         "nonexistent object": (
             announcement_for(bucket, image_id_of(b"never uploaded")).to_json_bytes(),
             "download",
@@ -81,6 +84,7 @@ KINDS = [
     "missing field",
     "time overflowing in UTC",
     "integer over the conversion limit",
+    "source over 1000 characters",
     "nonexistent object",
     "zero-byte",
     "truncated jpeg",

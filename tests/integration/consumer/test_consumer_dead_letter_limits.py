@@ -161,3 +161,32 @@ def test_a_dead_letter_over_the_topics_own_size_limit_is_sent_as_its_hash_and_th
         assert consumer_lag(kafka_settings, settings.group_id, images) == 0
     finally:
         kafka_admin.delete_topics([images, dead, events], operation_timeout=10)
+
+
+def test_the_command_exits_3_on_a_refused_dead_letter_and_once_the_right_is_back_goes_on(
+    start_consumer, upload, announce, metadata, dead_letters, group_lag, bucket, kafka_admin, pipeline_env, topics
+):
+    from local_services.accounts import acl_bindings
+    from local_services.provision import revoke
+    from local_services.settings import AccessSettings
+
+    # the detector's account may see the dead-letter topic (the start-up check passes) but not write it
+    write = acl_bindings(AccessSettings.from_env(pipeline_env).detector.username, [("TOPIC", topics[1], "WRITE")])
+    revoke(kafka_admin, write)
+    good = upload(photo_variants(1, salt=bucket)[0][1])
+    announce([b"not an announcement", good.to_json_bytes()])
+
+    first = start_consumer("--idle-timeout", "5")
+    assert first.wait(timeout=WATCHDOG_S) == 3, first.log_path.read_text()[-3000:]
+    log = first.log_path.read_text()
+    assert "dead letter" in log and topics[1] in log and "TOPIC_AUTHORIZATION_FAILED" in log
+    assert group_lag() == 2 and dead_letters(timeout_s=2) == []  # nothing committed past it
+
+    for future in kafka_admin.create_acls(write, request_timeout=30).values():  # fixed: the right is back
+        future.result(timeout=30)
+    second = start_consumer("--idle-timeout", "5")
+    assert second.wait(timeout=WATCHDOG_S) == 0, second.log_path.read_text()[-3000:]
+    [letter] = dead_letters()
+    assert letter["stage"] == "parse" and letter["original"]["offset"] == 0
+    assert metadata_key(good.image_id) in metadata()
+    assert group_lag() == 0

@@ -12,6 +12,7 @@ import time
 import uuid
 from datetime import timedelta
 
+import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 
@@ -20,6 +21,7 @@ from es_live.loop import RunLimits
 from es_live.settings import LiveIndexerSettings
 from pipeline_common.contracts import DetectionEvent
 from pipeline_common.environment import PROJECT_ROOT
+from pipeline_common.kafka import TopicUnavailable
 from pipeline_common.timestamps import utc_now
 from tests.support.services import consumer_lag as group_lag
 
@@ -169,6 +171,18 @@ def test_a_dead_letter_over_the_topics_own_limit_goes_as_the_originals_hash(
     assert letter["original"]["value_sha256"] == hashlib.sha256(bad).hexdigest()
     assert letter["original"]["value_length"] == len(bad) and letter["original"]["value_base64"] is None
     assert group_lag(kafka_settings, names.group, names.topic) == 0
+
+
+def test_a_missing_dead_letter_topic_stops_the_indexer_at_start_up(
+    live_env, publish, run_live, grant_kafka, kafka_settings, names
+):
+    missing = f"it-detections-dead-missing-{uuid.uuid4().hex[:10]}"
+    grant_kafka(detections_dead_letter_topic=missing)  # its account may see it: it just does not exist
+    publish([b"not an event", *events(1)])
+
+    with pytest.raises(TopicUnavailable, match=f"{missing}.*KAFKA_DETECTIONS_DEAD_LETTER_TOPIC"):
+        run_live(KAFKA_DETECTIONS_DEAD_LETTER_TOPIC=missing)
+    assert group_lag(kafka_settings, names.group, names.topic) == 2  # nothing read, nothing committed
 
 
 def test_old_days_are_dropped_and_older_events_left_to_the_batch_view(live_env, publish, run_live, names, es):

@@ -181,6 +181,23 @@ def test_clicking_a_timeline_point_shows_that_buckets_images(page, photos):
     page.wait_for_function('document.querySelectorAll("#gallery figure").length === 2')
 
 
+def test_clicking_a_bar_shows_that_labels_images(page, photos):
+    dog = photos["dog"]
+    page.wait_for_function("window.dashboard && window.dashboard.charts.top")
+    bar = page.evaluate(
+        """() => {
+        const chart = window.dashboard.charts.top;
+        const element = chart.getDatasetMeta(0).data[chart.data.labels.indexOf("dog")];
+        return { x: (element.base + element.x) / 2, y: element.y };
+    }"""
+    )
+    box = page.locator("#top-chart").bounding_box()
+    page.mouse.click(box["x"] + bar["x"], box["y"] + bar["y"])
+    page.wait_for_function('document.getElementById("gallery").dataset.mode === "bucket"')
+    page.wait_for_function(f"window.gallery.state.images.map((i) => i.id).join() === '{dog.image_id}'")
+    assert page.locator("#bucket-text").inner_text() == "Images behind dog · the whole range"
+
+
 def test_a_new_image_appears_by_itself(page, es, stored, gallery_live_prefix):
     """Live counts on screen: the dashboard asks again every 2 s, and the gallery with it."""
     figure(page, page.evaluate("window.gallery.state.images[0].id"))

@@ -260,6 +260,14 @@ DEEP = "[" * 100_000 + "]" * 100_000
         (dict(detections=[{"label": 7, "class_id": 0, "confidence": 0.9, "box": [1, 2, 3, 4]}]), "invalid field"),
         (dict(detections={"label": "car"}), "invalid field"),
         (dict(source=["front-door"]), "invalid field"),
+        # names the API would list but refuse as a filter (issue 8: every listed name is accepted)
+        (dict(source=""), "invalid field"),
+        (dict(source="x" * 1001), "invalid field"),
+        (dict(detections=[{"label": " ", "class_id": 0, "confidence": 0.9, "box": [1, 2, 3, 4]}]), "invalid field"),
+        (
+            dict(detections=[{"label": "y" * 1001, "class_id": 0, "confidence": 0.9, "box": [1, 2, 3, 4]}]),
+            "invalid field",
+        ),
     ],
 )
 def test_malformed_records_are_counted_never_failing_the_run(tmp_path, make_record, make_line, changes, reason):

@@ -81,6 +81,7 @@ def test_publish_without_credentials_is_a_configuration_error(tmp_path):
         ("PRODUCER_MAX_SIDE", "big"),
         ("PRODUCER_JPEG_QUALITY", "101"),
         ("KAFKA_IMAGES_TOPIC_PARTITIONS", "0"),
+        ("PRODUCER_SOURCE", "x" * 1001),  # the API could list it, but not take it as a filter
     ],
 )
 def test_bad_settings_are_refused_with_their_name(name, value):

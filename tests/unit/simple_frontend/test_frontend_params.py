@@ -4,8 +4,9 @@ says what was expected and what arrived."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from pipeline_common.contracts import Interval
+from pipeline_common.contracts import Aggregate, ContractError, ImageAnnouncement, Interval
 from simple_frontend.params import (
     ParamError,
     TimeRange,
@@ -21,6 +22,7 @@ from simple_frontend.params import (
     parse_time,
     parse_top,
 )
+from tests.support.records import announcement
 
 NOW = datetime(2025, 4, 14, 9, 30, 15, 123456, tzinfo=timezone.utc)
 UTC = timezone.utc
@@ -167,6 +169,23 @@ def test_bucket_cap():
 
 
 @pytest.mark.parametrize(
+    "interval, advice",
+    [
+        (Interval.MINUTE, "choose a coarser interval or a shorter range"),
+        (Interval.HOUR, "choose a coarser interval or a shorter range"),
+        (Interval.DAY, "choose a shorter range (day is the coarsest interval)"),
+    ],
+)
+def test_a_range_over_the_cap_says_what_to_change(interval, advice):
+    """The times as the answers write them; no coarser interval suggested where none exists."""
+    years = range_of("2015-04-15T00:00:00Z", "2025-04-15T00:00:00Z")
+    with pytest.raises(ParamError) as refused:
+        check_bucket_count(years, interval, 10)
+    assert str(refused.value).startswith("the range from 2015-04-15T00:00:00.000Z to 2025-04-15T00:00:00.000Z holds ")
+    assert str(refused.value).endswith(f"; at most 10 are allowed: {advice}")
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "person",
@@ -199,6 +218,22 @@ def test_bucket_cap():
 )
 def test_every_name_the_api_can_list_is_accepted(text):
     assert parse_name(text, "source") == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30) | st.text(min_size=995, max_size=1005) | st.sampled_from(["", " ", "\t", "x" * 1001]))
+def test_every_name_a_count_can_carry_is_a_filter_the_api_accepts(text):
+    # what the index holds comes from aggregate lines (batch) and announcements (live)
+    for make in (
+        lambda: Aggregate(text, text, Interval.HOUR, NOW.replace(minute=0, second=0, microsecond=0), 1, 1),
+        lambda: ImageAnnouncement.from_dict(dict(announcement("ab" * 16, "image-pipeline").to_dict(), source=text)),
+    ):
+        try:
+            make()
+        except ContractError:
+            continue
+        assert parse_name(text, "source") == text
+        assert parse_name(text, "label") == text
 
 
 @pytest.mark.parametrize("text, words", [("", "got an empty value"), ("x" * 1001, "at most 1000 characters")])
@@ -340,3 +375,53 @@ def test_a_bad_request_never_looks_up_the_stored_intervals():
 
     with pytest.raises(ParamError, match="metric"):
         parse_query({"metric": ["weight"]}, allowed=ALL, now=NOW, max_buckets=10, stored_intervals=stored_intervals)
+
+
+# what a client may send: known and unknown names, values near the edges of each parser
+VALUES = st.text(max_size=40) | st.sampled_from(
+    [
+        "now",
+        "now-99999999999w",
+        "now-0m",
+        "0001-01-01",
+        "9999-12-31T23:59:59+00:00",
+        "9999-12-31T23:59:59-01:00",
+        "2025-04-14T09:30:00+14:00",
+        "2025-02-30",
+        "minute",
+        "hour",
+        "day",
+        "images",
+        "0",
+        "50",
+        "9" * 5000,
+        "x" * 1001,
+        "\x00",
+        "\ud800",
+    ]
+)
+ARGS = st.dictionaries(
+    st.sampled_from(sorted(ALL | {"format", "page", ""})) | st.text(max_size=5),
+    st.lists(VALUES, min_size=1, max_size=3),
+    max_size=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ARGS, st.booleans(), st.booleans(), st.sampled_from([None, 20_000]))
+def test_any_parameters_give_a_query_or_a_param_error(args, draws_buckets, one_label, max_total):
+    try:
+        query = parse_query(
+            args,
+            allowed=ALL,
+            now=NOW,
+            max_buckets=2000,
+            max_total_buckets=max_total,
+            draws_buckets=draws_buckets,
+            one_label=one_label,
+            stored_intervals=lambda: (Interval.MINUTE, Interval.HOUR, Interval.DAY),
+        )
+    except ParamError as error:
+        assert str(error)
+        return
+    assert query.time_range is None or query.time_range.start < query.time_range.end
