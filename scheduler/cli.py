@@ -24,6 +24,8 @@ import json
 import logging
 import threading
 
+from elasticsearch import Elasticsearch
+
 from pipeline_common.clients import elasticsearch_client
 from pipeline_common.contracts import batch_runs
 from pipeline_common.environment import SettingsError
@@ -63,7 +65,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def batch_alerts(es, settings: SchedulerSettings) -> BatchAlerts:
+def batch_alerts(es: Elasticsearch, settings: SchedulerSettings) -> BatchAlerts:
     """The alert rules (ES_ALERT_RULES_INDEX), checked on the batch index (ES_INDEX) after
     each run; alerts recorded in ES_ALERTS_INDEX and posted to ALERT_WEBHOOK_URL if set."""
     return BatchAlerts(
