@@ -167,13 +167,15 @@
     $("vs-control").hidden = state.compare !== "source";
   }
 
-  // A user changed the view: a new history entry, then the data.
+  // A user changed the view: a new history entry, then the data (the gallery leaves a
+  // clicked bucket for the new view's newest images).
   function navigate() {
     const url = urlOfState();
     if (url !== location.search && !(url === location.pathname && !location.search)) {
       history.pushState(null, "", url);
     }
     showState();
+    document.dispatchEvent(new CustomEvent("dashboard:navigated"));
     refresh();
   }
 
@@ -663,7 +665,9 @@
       $(id).addEventListener("change", (event) => { state[id] = event.target.value; navigate(); });
     }
     // back and forward: the view of that history entry
-    window.addEventListener("popstate", () => { readUrl(); showState(); refresh(); });
+    window.addEventListener("popstate", () => {
+      readUrl(); showState(); document.dispatchEvent(new CustomEvent("dashboard:navigated")); refresh();
+    });
     $("auto-refresh").addEventListener("change", scheduleNext);
     // a hidden tab asks nothing; back in view, it catches up at once
     document.addEventListener("visibilitychange", () => {

@@ -180,6 +180,16 @@ def test_clicking_a_timeline_point_shows_that_buckets_images(page, photos):
     page.locator("#bucket-clear").click()
     page.wait_for_function('document.querySelectorAll("#gallery figure").length === 2')
 
+    # a bucket shown, then another view chosen: the gallery follows the new view
+    page.locator("#timeline-chart").scroll_into_view_if_needed()
+    box = page.locator("#timeline-chart").bounding_box()  # the gallery scrolled into view before
+    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+    page.wait_for_function('document.getElementById("gallery").dataset.mode === "bucket"')
+    page.click('button[data-range="now-7d"]')
+    page.wait_for_function('document.getElementById("gallery").dataset.mode === "latest"')
+    assert page.locator("#bucket-bar").is_hidden()
+    page.wait_for_function('document.querySelectorAll("#gallery figure").length === 2')
+
 
 def test_clicking_a_bar_shows_that_labels_images(page, photos):
     dog = photos["dog"]
