@@ -23,7 +23,7 @@ from tqdm import tqdm
 from pipeline_common.contracts import detection_event_from_record
 from pipeline_common.contracts.detection_archive import backfill_key, encode_file, hour_floor
 from pipeline_common.contracts.metadata_counting import BadRecord, parse_record
-from pipeline_common.s3 import list_keys
+from pipeline_common.s3 import S3Client, list_keys
 from pipeline_common.s3_reader import ObjectNotFound
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def events_by_hour(bodies: Iterable[tuple[str, bytes | None]], report: BackfillR
 
 
 def backfill(
-    s3,
+    s3: S3Client,
     get: Callable[[str, str], bytes],
     bucket: str,
     metadata_prefix: str,

@@ -42,7 +42,7 @@ from pipeline_common.contracts.detection_archive import (
     is_archive_file,
     key_hour,
 )
-from pipeline_common.s3 import list_folders
+from pipeline_common.s3 import S3Client, list_folders, list_range
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def merge(bodies: Iterable[bytes], per_file: int = EVENTS_PER_FILE) -> tuple[str
     return digest.hexdigest()[:20], chunks
 
 
-def closed_hours(s3, bucket: str, prefix: str, now: datetime, min_age: timedelta) -> list[str]:
+def closed_hours(s3: S3Client, bucket: str, prefix: str, now: datetime, min_age: timedelta) -> list[str]:
     """Prefixes (`<prefix>date=.../hour=../`) of the archive's closed hours, oldest first."""
     found = []
     for day in sorted(list_folders(s3, bucket, prefix)):
@@ -103,19 +103,17 @@ def closed_hours(s3, bucket: str, prefix: str, now: datetime, min_age: timedelta
     return found
 
 
-def _listed(s3, bucket: str, folder: str) -> dict[str, str]:
+def _listed(s3: S3Client, bucket: str, folder: str) -> dict[str, str]:
     """key -> ETag of the archive files directly in the hour folder `folder`."""
-    found = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder):
-        for item in page.get("Contents", []):
-            key = item["Key"]
-            if "/" not in key[len(folder) :] and is_archive_file(key):
-                found[key] = item.get("ETag", "").strip('"')
-    return found
+    return {
+        key: etag
+        for key, etag in list_range(s3, bucket, folder)
+        if "/" not in key[len(folder) :] and is_archive_file(key)
+    }
 
 
 def compact_hour(
-    s3,
+    s3: S3Client,
     get: Callable[[str, str], bytes],
     bucket: str,
     folder: str,
@@ -176,7 +174,7 @@ def _readable(body: bytes) -> bool:
 
 
 def compact(
-    s3,
+    s3: S3Client,
     get: Callable[[str, str], bytes],
     bucket: str,
     prefix: str,

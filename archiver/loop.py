@@ -15,16 +15,17 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, KafkaException, TopicPartition
 
 from pipeline_common.clients import s3_client
 from pipeline_common.contracts import ContractError, parse_detection_event
 from pipeline_common.contracts.detection_archive import encode_file, hour_floor, part_key
-from pipeline_common.kafka import RunLimits, RunOutcome, RunWatch, check_polled_error, partition_names
+from pipeline_common.kafka import BatchConsumer, RunLimits, RunOutcome, RunWatch, check_polled_error, partition_names
 from pipeline_common.retry import Backoff
-from pipeline_common.s3 import S3Failure, classify
+from pipeline_common.s3 import S3Client, S3Failure, classify
+from pipeline_common.timestamps import from_epoch_millis, utc_now
 
 from . import metrics
 from .settings import ArchiverSettings
@@ -63,16 +64,16 @@ def message_hour(message, value_time: datetime | None) -> datetime:
     LogAppendTime), else the event's processing time."""
     kind, millis = message.timestamp()
     if kind != TIMESTAMP_NOT_AVAILABLE and millis >= 0:
-        return hour_floor(datetime.fromtimestamp(millis / 1000, tz=timezone.utc))
+        return hour_floor(from_epoch_millis(millis))
     if value_time is not None:
         return hour_floor(value_time)
-    return hour_floor(datetime.now(timezone.utc))
+    return hour_floor(utc_now())
 
 
 @dataclass
 class Archiver:
-    consumer: object
-    s3: object
+    consumer: BatchConsumer
+    s3: S3Client
     bucket: str
     topic: str
     prefix: str
@@ -87,7 +88,9 @@ class Archiver:
         self._batches: dict[int, Batch] = {}
 
     @classmethod
-    def from_settings(cls, settings: ArchiverSettings, consumer, stop: threading.Event, limits: RunLimits) -> Archiver:
+    def from_settings(
+        cls, settings: ArchiverSettings, consumer: BatchConsumer, stop: threading.Event, limits: RunLimits
+    ) -> Archiver:
         """The archiver `settings` describe, reading with `consumer` (subscribed by `run`)."""
         return cls(
             consumer=consumer,
@@ -214,11 +217,11 @@ class Archiver:
             log.warning("commit of %s/%d@%d failed: %s", self.topic, partition, next_offset, error)
 
     # --- rebalancing ---------------------------------------------------------------------
-    def _on_revoke(self, consumer, partitions) -> None:
+    def _on_revoke(self, consumer: BatchConsumer, partitions) -> None:
         log.info("revoking %s: writing their batches first", partition_names(partitions))
         self._flush_all({tp.partition for tp in partitions})
 
-    def _on_lost(self, consumer, partitions) -> None:
+    def _on_lost(self, consumer: BatchConsumer, partitions) -> None:
         log.warning("lost %s: their unwritten batches are read again by the next owner", partition_names(partitions))
         for tp in partitions:
             self._batches.pop(tp.partition, None)

@@ -31,7 +31,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from elasticsearch import ApiError
 
 from benchmarks.common import argument_parser, save_figures, table
-from local_services.provision import admin_kafka_config, grant_on, revoke
+from local_services.provision import admin_kafka_config, grant_on, revoke, run_names
 from local_services.settings import AccessSettings
 from pipeline_common.alerts import ensure_indices
 from pipeline_common.clients import elasticsearch_client
@@ -93,14 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     es_settings = ElasticsearchSettings.from_env(env)
     suffix = uuid.uuid4().hex[:8]
     names = {
-        "KAFKA_DETECTIONS_TOPIC": f"detections-alert-bench-{suffix}",
-        "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC": f"detections-dead-alert-bench-{suffix}",
-        "LIVE_CONSUMER_GROUP": f"live-alert-bench-{suffix}",
+        **run_names("alert-bench", suffix, es_settings.index, es_settings.live_index_prefix),
         # in the families the live indexer's account is granted
-        "ES_LIVE_INDEX_PREFIX": f"{es_settings.live_index_prefix}alert-bench-{suffix}-",
         "ES_ALERT_RULES_INDEX": f"{es_settings.alert_rules_index}-bench-{suffix}",
         "ES_ALERTS_INDEX": f"{es_settings.alerts_index}-bench-{suffix}",
-        "ES_INDEX": f"{es_settings.index}-alert-bench-{suffix}",
         "ALERT_DELAY_S": args.delay_s,
         "ALERT_WEBHOOK_URL": "",
         "LIVE_METRICS_PORT": "0",

@@ -35,7 +35,14 @@ import cv2
 from confluent_kafka.admin import AdminClient
 
 from benchmarks.common import argument_parser, save_figures
-from local_services.provision import admin_kafka_config, create_stage_topics, grant_on, kafka_names, revoke
+from local_services.provision import (
+    admin_kafka_config,
+    create_stage_topics,
+    grant_on,
+    kafka_names,
+    revoke,
+    run_names,
+)
 from local_services.settings import AccessSettings
 from pipeline_common.clients import elasticsearch_client, s3_client
 from pipeline_common.environment import child_environment, read_environment
@@ -266,17 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     es = ElasticsearchSettings.from_env(env)
     suffix = uuid.uuid4().hex[:8]
     names = {
-        "S3_BUCKET": f"fresh-bench-{suffix}",
-        "KAFKA_IMAGES_TOPIC": f"images-fresh-{suffix}",
-        "KAFKA_DEAD_LETTER_TOPIC": f"images-dead-fresh-{suffix}",
-        "KAFKA_CONSUMER_GROUP": f"detector-fresh-{suffix}",
-        "KAFKA_DETECTIONS_TOPIC": f"detections-fresh-{suffix}",
-        "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC": f"detections-dead-fresh-{suffix}",
-        "LIVE_CONSUMER_GROUP": f"live-fresh-{suffix}",
-        "ARCHIVER_CONSUMER_GROUP": f"archiver-fresh-{suffix}",
+        **run_names("fresh", suffix, es.index, es.live_index_prefix),
         # in the families of the configured indices, which each stage's own account may use
-        "ES_INDEX": f"{es.index}-fresh-{suffix}",
-        "ES_LIVE_INDEX_PREFIX": f"{es.live_index_prefix}fresh-{suffix}-",
         "ES_RUNS_INDEX": f"{es.runs_index}-fresh-{suffix}",
         "SCHEDULER_LOCK_INDEX": f"pipeline-batch-locks-fresh-{suffix}",
         # the images topic starts empty, so the producer's and consumer's start-up is the

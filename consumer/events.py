@@ -6,7 +6,10 @@ per image, so that never counts twice)."""
 
 from __future__ import annotations
 
+from confluent_kafka.admin import AdminClient
+
 from pipeline_common import kafka
+from pipeline_common.clients import MessageProducer
 from pipeline_common.contracts import MetadataRecord, detection_event_from_record, serialize_detection_event
 
 from .errors import FatalError
@@ -17,7 +20,7 @@ class DetectionPublisher:
     """Sends one event per image and waits for the broker's acknowledgement. Thread-safe.
     The key is the image id, so every event of one image lands on one partition, in order."""
 
-    def __init__(self, producer, topic: str, timeout_s: float = DELIVERY_TIMEOUT_MS / 1000 + 10):
+    def __init__(self, producer: MessageProducer, topic: str, timeout_s: float = DELIVERY_TIMEOUT_MS / 1000 + 10):
         self._producer = producer
         self.topic = topic
         self._timeout_s = timeout_s
@@ -28,7 +31,7 @@ class DetectionPublisher:
         deliver(self._producer, self.topic, value, record.image_id.encode("ascii"), self._timeout_s, "detection event")
 
 
-def ensure_topic(admin, topic: str, setting: str, timeout_s: float = 15.0) -> bool:
+def ensure_topic(admin: AdminClient, topic: str, setting: str, timeout_s: float = 15.0) -> bool:
     """pipeline_common.kafka.ensure_topic, a missing topic a FatalError (exit code 3)."""
     try:
         return kafka.ensure_topic(admin, topic, setting, timeout_s)

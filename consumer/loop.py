@@ -28,6 +28,7 @@ from typing import Callable, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
+from pipeline_common.contracts import MetadataRecord
 from pipeline_common.contracts.dead_letter import OriginalMessage
 from pipeline_common.kafka import RunLimits, RunOutcome, RunWatch, check_polled_error, partition_names
 from pipeline_common.retry import Backoff
@@ -75,6 +76,12 @@ class DeadLetters(Protocol):
     def publish(self, ref: OriginalMessage, stage: Stage, reason: str) -> None: ...
 
 
+class Events(Protocol):
+    """events.EventPublisher: publishes a record's detection event, once it is durable."""
+
+    def publish(self, record: MetadataRecord) -> None: ...
+
+
 class Progress(Protocol):
     """Anything with update(n), e.g. tqdm."""
 
@@ -106,7 +113,7 @@ class ConsumerLoop:
     dead_letters: DeadLetters
     pool: Executor
     stop: threading.Event
-    events: object  # publish(record): the detection event, once the metadata is written
+    events: Events  # the detection event, once the metadata is written
     prefetch: int = 4
     limits: RunLimits = RunLimits()
     progress: Progress | None = None
@@ -128,7 +135,7 @@ class ConsumerLoop:
     def subscribe(self, topics: list[str]) -> None:
         self._watch.subscribe(self.consumer, topics, self._on_revoke, self._on_lost)
 
-    def _on_revoke(self, consumer, partitions) -> None:
+    def _on_revoke(self, consumer: MessageSource, partitions) -> None:
         log.info("revoking %s: committing finished work first", partition_names(partitions))
         if self._finishing:
             wait([job.future for job in self._finishing], timeout=30)
@@ -137,7 +144,7 @@ class ConsumerLoop:
         self._commit()
         self._drop(partitions)
 
-    def _on_lost(self, consumer, partitions) -> None:
+    def _on_lost(self, consumer: MessageSource, partitions) -> None:
         log.warning(
             "lost %s (session expired?): their unfinished messages will be redelivered", partition_names(partitions)
         )

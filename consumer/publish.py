@@ -8,6 +8,7 @@ import time
 
 from confluent_kafka import KafkaException
 
+from pipeline_common.clients import MessageProducer
 from pipeline_common.kafka import too_large, undeliverable
 
 from .errors import FatalError, TooLarge, TransientError
@@ -15,7 +16,9 @@ from .errors import FatalError, TooLarge, TransientError
 DELIVERY_TIMEOUT_MS = 30_000
 
 
-def deliver(producer, topic: str, value: bytes, key: bytes | None, timeout_s: float, what: str) -> None:
+def deliver(
+    producer: MessageProducer, topic: str, value: bytes, key: bytes | None, timeout_s: float, what: str
+) -> None:
     """Send and wait for the delivery report. Raises TransientError when the broker did
     not acknowledge (unreachable, queue full, timed out): worth retrying; FatalError when
     it refused for good (not authorised, no such topic: pipeline_common.kafka), which stops

@@ -13,7 +13,7 @@ import tempfile
 import time
 import zipfile
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from mrjob.util import to_lines
@@ -280,17 +280,7 @@ def _run_over_metadata(settings: AggregationSettings, s3: S3Client, clock) -> Ru
             settings.input_prefix,
             chosen.base_run,
         )
-    state = RunState(
-        run_id=settings.run_id,
-        mode=chosen.mode,
-        interval=settings.interval.value,
-        input_prefix=settings.input_prefix,
-        listed_at=to_iso(listed_at),
-        objects=len(listed),
-        objects_read=len(chosen.to_read),
-        base_run=chosen.base_run,
-        reason=chosen.reason,
-    )
+    state = _new_state(settings, chosen, listed_at, objects=len(listed))
     with tempfile.TemporaryDirectory(prefix="aggregation-") as scratch:
         scratch_dir = Path(scratch)
         manifests, _ = write_manifests(
@@ -359,6 +349,23 @@ def _run_over_archive(settings: AggregationSettings, s3: S3Client, clock) -> Run
     return _result(settings, s3, chosen, listed, part_keys, counters, listing_s)
 
 
+def _new_state(settings: AggregationSettings, chosen: Plan, listed_at: datetime, objects: int) -> RunState:
+    """The state of the run `chosen` plans, over its source (settings.source), before the
+    job counts its bad records; `objects`: how many the ledger holds."""
+    return RunState(
+        run_id=settings.run_id,
+        mode=chosen.mode,
+        interval=settings.interval.value,
+        input_prefix=settings.archive_prefix if settings.source == "archive" else settings.input_prefix,
+        listed_at=to_iso(listed_at),
+        objects=objects,
+        objects_read=len(chosen.to_read),
+        base_run=chosen.base_run,
+        reason=chosen.reason,
+        source=settings.source,
+    )
+
+
 class CountedBefore(Exception):
     """Images an incremental run read were counted by its base run already."""
 
@@ -370,7 +377,7 @@ class CountedBefore(Exception):
 def _count_archive_files(
     settings: AggregationSettings,
     s3: S3Client,
-    chosen: archive.ArchivePlan,
+    chosen: Plan,
     listed: list[tuple[str, str]],
     sizes: dict[str, int],
     listed_at,
@@ -382,18 +389,7 @@ def _count_archive_files(
     bucket = settings.s3.bucket
     lateness = timedelta(seconds=settings.archive_lateness_s)
     ledger = archive.ledger_entries(listed, archive.window_start(listed_at, lateness))
-    state = RunState(
-        run_id=settings.run_id,
-        mode=chosen.mode,
-        interval=settings.interval.value,
-        input_prefix=settings.archive_prefix,
-        listed_at=to_iso(listed_at),
-        objects=len(ledger),
-        objects_read=len(chosen.to_read),
-        base_run=chosen.base_run,
-        reason=chosen.reason,
-        source="archive",
-    )
+    state = _new_state(settings, chosen, listed_at, objects=len(ledger))
 
     def check(images: set[str]) -> None:
         again = images & counted_images

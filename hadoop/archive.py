@@ -23,15 +23,13 @@ from __future__ import annotations
 import gzip
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable, Mapping
 
 from pipeline_common.contracts.detection_archive import HOUR, hour_prefixes, is_archive_file, key_hour
-from pipeline_common.s3 import list_folders
+from pipeline_common.s3 import S3Client, list_folders, list_range
 
-from .increments import FULL, INCREMENTAL
-from .listing import list_range
+from .increments import FULL, INCREMENTAL, Plan
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +42,13 @@ def window_start(listed_at: datetime, lateness: timedelta) -> datetime:
 
 
 def list_archive(
-    s3, bucket: str, prefix: str, since: datetime | None, now: datetime, threads: int = 16, sizes: dict | None = None
+    s3: S3Client,
+    bucket: str,
+    prefix: str,
+    since: datetime | None,
+    now: datetime,
+    threads: int = 16,
+    sizes: dict | None = None,
 ) -> list[tuple[str, str]]:
     """(key, etag) of the archive's files, in key order: all of them (`since` None), or
     those of the hours from the one holding `since` to the one after `now` (a producer's
@@ -69,27 +73,17 @@ def archive_file_of(prefix: str, key: str) -> bool:
     return key.startswith(prefix) and is_archive_file(key) and key[len(prefix) :].startswith("date=")
 
 
-@dataclass
-class ArchivePlan:
-    mode: str
-    to_read: list[str]  # keys of the files this run reads
-    base_run: str | None = None
-    reason: str = ""
-    changed: list[str] = field(default_factory=list)
-    gone: list[str] = field(default_factory=list)
-
-
 def plan_files(
     listed: list[tuple[str, str]],
     since: datetime | None,
     base_run: str | None,
     counted: Mapping[str, str] | None,
     no_base_reason: str = "",
-) -> ArchivePlan:
+) -> Plan:
     """Compare the listed files (the hours from `since` on) with the base's ledger of files."""
     everything = [key for key, _ in listed]
     if base_run is None or counted is None or since is None:
-        return ArchivePlan(FULL, everything, reason=no_base_reason or "full recount asked for")
+        return Plan(FULL, everything, reason=no_base_reason or "full recount asked for")
     listed_keys = dict(listed)
     new = [key for key, _ in listed if key not in counted]
     changed = [key for key, etag in listed if key in counted and counted[key] != etag]
@@ -99,8 +93,8 @@ def plan_files(
         reason = (
             f"{len(changed)} archive file(s) counted by run {base_run} were rewritten and {len(gone)} deleted since"
         )
-        return ArchivePlan(FULL, everything, reason=reason, changed=changed, gone=gone)
-    return ArchivePlan(INCREMENTAL, new, base_run=base_run)
+        return Plan(FULL, everything, reason=reason, changed=changed, gone=gone)
+    return Plan(INCREMENTAL, new, base_run=base_run)
 
 
 # A map task's share of a run over the archive is weighed as its files' bytes plus, per

@@ -40,7 +40,7 @@ import json
 import logging
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator
 
@@ -62,7 +62,7 @@ from pipeline_common.contracts import (
 )
 from pipeline_common.contracts.detection_archive import decode_file
 from pipeline_common.contracts.metadata_counting import BadRecord, parse_record
-from pipeline_common.timestamps import parse_iso, to_iso
+from pipeline_common.timestamps import EPOCH, parse_iso, to_iso
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,6 @@ IMAGES_PER_LINE = 10_000
 GROUP_CHARS = 2
 GROUP_EVENTS = 1_000
 _IMAGES_LINE_START = ('{"' + IMAGES_FIELD + '":').encode("ascii")
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def parse_entry(line: str) -> tuple[str, str]:

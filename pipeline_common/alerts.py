@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from datetime import datetime
 
-from elasticsearch import ApiError, ConflictError, NotFoundError
+from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError
 from prometheus_client import Counter
 from pydantic import Field
 
@@ -43,7 +43,7 @@ class AlertSettings(Settings):
     )
 
 
-def load_rules(es, index: str) -> list[Rule]:
+def load_rules(es: Elasticsearch, index: str) -> list[Rule]:
     """Every rule in the rules index (none when it does not exist); a malformed one is
     logged and left out. An account that may not read it gets AuthorizationException, not
     "no rules" (what `ignore_unavailable` would answer for an index it may not see)."""
@@ -82,7 +82,7 @@ def post_webhook(url: str, alert: Alert, timeout_s: float = 5.0, attempts: int =
     return f"failed: {reason}"[:200]
 
 
-def fire(es, alerts_index: str, alert: Alert, now: datetime, webhook_url: str | None) -> bool:
+def fire(es: Elasticsearch, alerts_index: str, alert: Alert, now: datetime, webhook_url: str | None) -> bool:
     """Store the alert unless it already fired (False then); post it to the webhook if set.
     The document is created before the webhook is called, so a receiver never hears of one
     breach twice; the webhook's outcome is recorded on it."""
@@ -110,7 +110,7 @@ def fire(es, alerts_index: str, alert: Alert, now: datetime, webhook_url: str | 
     return True
 
 
-def ensure_indices(es, rules_index: str | None, alerts_index: str | None) -> None:
+def ensure_indices(es: Elasticsearch, rules_index: str | None, alerts_index: str | None) -> None:
     """Create the rules index and/or the alerts index with their mappings if missing."""
     for name, mapping in ((rules_index, RULES_MAPPING), (alerts_index, ALERTS_MAPPING)):
         if name is not None and not es.indices.exists(index=name):

@@ -7,8 +7,10 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable, Protocol
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,21 @@ UNDELIVERABLE = frozenset(
 # ... of which: the message is larger than the client or this topic takes. Unlike the rest,
 # a smaller message may go through (a dead letter then keeps only the original's hash).
 TOO_LARGE = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE})
+
+
+class Subscriber(Protocol):
+    """A confluent_kafka.Consumer (or a test's fake) as `RunWatch.subscribe` uses it."""
+
+    def subscribe(self, topics: list[str], *, on_assign: Callable, on_revoke: Callable, on_lost: Callable) -> None: ...
+
+
+class BatchConsumer(Subscriber, Protocol):
+    """What a stage consuming in batches (the live indexer, the archiver) calls on a
+    confluent_kafka.Consumer (or a test's fake)."""
+
+    def consume(self, num_messages: int = 1, timeout: float = -1) -> list[Message]: ...
+
+    def commit(self, *, offsets: list[TopicPartition], asynchronous: bool) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -100,7 +117,7 @@ class RunWatch:
         self.assigned_once = True
         self.last_seen = time.monotonic()
 
-    def subscribe(self, consumer, topics: list[str], on_revoke, on_lost) -> None:
+    def subscribe(self, consumer: Subscriber, topics: list[str], on_revoke, on_lost) -> None:
         """Subscribe `consumer` to `topics`; each assignment is logged and counts as activity."""
 
         def on_assign(_consumer, partitions) -> None:
@@ -165,7 +182,7 @@ class TopicUnavailable(RuntimeError):
     it would fail, so the stage must not start."""
 
 
-def ensure_topic(admin, topic: str, setting: str, timeout_s: float = 15.0, looks: int = 3) -> bool:
+def ensure_topic(admin: AdminClient, topic: str, setting: str, timeout_s: float = 15.0, looks: int = 3) -> bool:
     """Create `topic` (an AdminClient's broker defaults for partitions and replication)
     unless it exists; True when created. Raises TopicUnavailable when it is missing and the
     broker refuses to create it (production creates no topic on first use, and a stage's

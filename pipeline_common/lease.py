@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from elasticsearch import BadRequestError, ConflictError, NotFoundError
+from elasticsearch import BadRequestError, ConflictError, Elasticsearch, NotFoundError
 
 from pipeline_common.timestamps import parse_iso, to_iso, utc_now
 
@@ -41,7 +41,7 @@ LOCK_MAPPINGS = {
 }
 
 
-def ensure_index(es, index: str, mappings: dict, settings: dict | None = None) -> None:
+def ensure_index(es: Elasticsearch, index: str, mappings: dict, settings: dict | None = None) -> None:
     if es.indices.exists(index=index):
         return
     try:
@@ -66,7 +66,7 @@ class Holder:
 class Lease:
     def __init__(
         self,
-        es,
+        es: Elasticsearch,
         index: str,
         name: str,
         owner: str,

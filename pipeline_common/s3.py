@@ -1,4 +1,4 @@
-"""S3 as every stage sees it: what a failed call means, and listing keys.
+"""S3 as every stage sees it: what a failed call means, and listing keys (with their ETags).
 
 `classify(error)` sorts whatever an S3 call raised into one of a few kinds, so each
 stage decides per kind whether it retries, dead-letters or stops, and no stage spells
@@ -126,6 +126,38 @@ def list_keys(s3: ListsObjects, bucket: str, prefix: str) -> Iterator[str]:
         for item in page.get("Contents", []):
             if not item["Key"].endswith("/"):
                 yield item["Key"]
+
+
+def list_range(
+    s3: S3Client,
+    bucket: str,
+    prefix: str,
+    start_after: str | None = None,
+    end: str | None = None,
+    sizes: dict | None = None,
+) -> list[tuple[str, str]]:
+    """(key, etag) of the keys under `prefix` with start_after < key <= end (either bound
+    None: open), in key order, skipping zero-byte folder markers; each one's size goes into
+    `sizes` when given. StartAfter is exclusive, so consecutive ranges sharing a boundary
+    meet exactly (hadoop/listing.py lists a long prefix as several ranges at once)."""
+    found: list[tuple[str, str]] = []
+    kwargs = {"Bucket": bucket, "Prefix": prefix}
+    if start_after is not None:
+        kwargs["StartAfter"] = start_after
+    while True:
+        page = s3.list_objects_v2(**kwargs)
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            if end is not None and key > end:
+                return found
+            if not key.endswith("/"):
+                found.append((key, item.get("ETag", "").strip('"')))
+                if sizes is not None:
+                    sizes[key] = item.get("Size", 0)
+        if not page.get("IsTruncated"):
+            return found
+        kwargs.pop("StartAfter", None)
+        kwargs["ContinuationToken"] = page["NextContinuationToken"]
 
 
 def list_folders(s3: ListsObjects, bucket: str, prefix: str) -> Iterator[str]:

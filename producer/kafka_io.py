@@ -70,7 +70,7 @@ def make_admin(kafka: KafkaSettings) -> tuple[AdminClient, ClientErrors]:
 
 
 def ensure_topic(
-    admin,
+    admin: AdminClient,
     topic: str,
     partitions: int,
     replication: int,
@@ -114,7 +114,7 @@ def ensure_topic(
     raise TopicError(f"cannot create topic {topic}: no broker answered after {attempts} attempts")
 
 
-def _wait(admin, future, errors: ClientErrors | None, timeout_s: float) -> None:
+def _wait(admin: AdminClient, future, errors: ClientErrors | None, timeout_s: float) -> None:
     """future.result(), but give up at once when the broker refuses our credentials
     (librdkafka would otherwise keep retrying until the timeout)."""
     deadline = time.monotonic() + timeout_s

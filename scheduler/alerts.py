@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
-from elasticsearch import NotFoundError
+from elasticsearch import Elasticsearch, NotFoundError
 
 from pipeline_common.alerts import ensure_indices, fire, load_rules
 from pipeline_common.contracts import Interval
 from pipeline_common.contracts.alerts import ANY_SOURCE, Alert, Rule
-from pipeline_common.timestamps import utc_now
+from pipeline_common.timestamps import from_epoch_millis, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def breach_body(candidate: Rule, run_id: str | None = None, after: dict | None =
     }
 
 
-def _pages(es, index: str, candidate: Rule, run_id: str | None) -> Iterator[dict[str, Any]]:
+def _pages(es: Elasticsearch, index: str, candidate: Rule, run_id: str | None) -> Iterator[dict[str, Any]]:
     after = None
     while True:
         try:  # not ignore_unavailable: an index this account may not read would look empty
@@ -96,14 +96,16 @@ def _pages(es, index: str, candidate: Rule, run_id: str | None) -> Iterator[dict
             return
 
 
-def breached(es, index: str, rules: list[Rule], run_id: str | None = None) -> dict[Key, tuple[Rule, int]]:
+def breached(
+    es: Elasticsearch, index: str, rules: list[Rule], run_id: str | None = None
+) -> dict[Key, tuple[Rule, int]]:
     """Every breached (rule, stored interval, bucket) in the batch index, with its count."""
     found: dict[Key, tuple[Rule, int]] = {}
     for candidate in rules:
         for bucket in _pages(es, index, candidate, run_id):
             count = int(bucket["count"]["value"] or 0)
             if candidate.breached_by(count):
-                start = datetime.fromtimestamp(bucket["key"]["bucket"] / 1000, tz=timezone.utc)
+                start = from_epoch_millis(bucket["key"]["bucket"])
                 found[(candidate.rule_id, bucket["key"]["interval"], start)] = (candidate, count)
     return found
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from elastic_transport import TransportError
-from elasticsearch import ApiError, ConflictError
+from elasticsearch import ApiError, ConflictError, Elasticsearch
 
 from pipeline_common.contracts import batch_runs
 from pipeline_common.lease import LOCK_MAPPINGS, Lease, LeaseKeeper, ensure_index
@@ -39,7 +39,7 @@ def runner_name() -> str:
 @dataclass
 class BatchContext:
     settings: SchedulerSettings
-    es: object
+    es: Elasticsearch
     records: RunRecords
     stop: threading.Event  # set when the scheduler shuts down
     clock: Callable[[], datetime] = utc_now

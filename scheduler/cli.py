@@ -9,8 +9,9 @@
 
 Any number of schedulers may run, on any machines: a lock in Elasticsearch lets one
 run at a time, and a run already done by another scheduler is skipped. At start, a run
-that was due while no scheduler ran is made at once. Every attempt is recorded in the
-ES_RUNS_INDEX index (start, end, objects listed and read, outcome, which scheduler).
+that was due while no scheduler ran, or was cut short (its scheduler died or was stopped),
+is made at once. Every attempt is recorded in the ES_RUNS_INDEX index (start, end, objects
+listed and read, outcome, which scheduler).
 
 Exit codes: 0 done (once: the run succeeded); 1 the run failed or a service failed;
 2 bad settings; 3 (once) skipped: another run held the lock for SCHEDULER_LOCK_WAIT_S.
@@ -22,6 +23,8 @@ import argparse
 import json
 import logging
 import threading
+
+from elasticsearch import Elasticsearch
 
 from pipeline_common.clients import elasticsearch_client
 from pipeline_common.contracts import batch_runs
@@ -62,7 +65,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def batch_alerts(es, settings: SchedulerSettings) -> BatchAlerts:
+def batch_alerts(es: Elasticsearch, settings: SchedulerSettings) -> BatchAlerts:
     """The alert rules (ES_ALERT_RULES_INDEX), checked on the batch index (ES_INDEX) after
     each run; alerts recorded in ES_ALERTS_INDEX and posted to ALERT_WEBHOOK_URL if set."""
     return BatchAlerts(

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from elasticsearch import AuthorizationException, NotFoundError
+from elasticsearch import AuthorizationException, Elasticsearch, NotFoundError
 
 from pipeline_common.contracts import batch_runs
 from pipeline_common.lease import ensure_index
@@ -43,7 +43,7 @@ class RunRecord:
 
 
 class RunRecords:
-    def __init__(self, es, index: str):
+    def __init__(self, es: Elasticsearch, index: str):
         self.es, self.index = es, index
         self.unmapped: frozenset[str] = frozenset()  # fields the index cannot take (left out of records)
 

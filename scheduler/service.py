@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import logging
 import signal
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from pipeline_common.contracts import batch_runs
+from pipeline_common.timestamps import EPOCH
 
 from . import metrics
 from .batch import BatchContext, run_batch
@@ -98,7 +99,7 @@ def serve(ctx: BatchContext) -> None:
     """Run until SIGTERM or SIGINT; a run in progress is stopped and recorded as interrupted."""
     ctx.prepare()
     for kind in (batch_runs.INCREMENTAL, batch_runs.FULL):
-        metrics.seed(ctx.records.done_since((kind,), datetime(1970, 1, 1, tzinfo=timezone.utc)))
+        metrics.seed(ctx.records.done_since((kind,), EPOCH))
     scheduler = build_scheduler(ctx)
 
     def shutdown(signum, _frame) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -18,6 +19,15 @@ from typing import Any, Sequence
 log = logging.getLogger(__name__)
 
 TERMINATE_GRACE_S = 30  # after SIGTERM, this long before SIGKILL
+# util-linux's setpriv (Linux): the kernel sends the step SIGKILL when the thread that started it
+# ends, i.e. when the scheduler dies without stopping it (SIGKILL, out of memory), so the step
+# never runs on beside the run of the scheduler that takes the lease over
+SETPRIV = shutil.which("setpriv")
+
+
+def dies_with_scheduler(command: Sequence[str]) -> list[str]:
+    """`command`, made to die with the scheduler where the system can (else as it is)."""
+    return [SETPRIV, "--pdeathsig", "KILL", "--", *command] if SETPRIV else list(command)
 
 
 @dataclass
@@ -56,7 +66,7 @@ def run_step(
         full_command = [*command, "--summary-file", str(summary_path)]
         log.info("%s: %s", name, " ".join(full_command))
         started = time.monotonic()
-        process = subprocess.Popen(full_command, start_new_session=True)
+        process = subprocess.Popen(dies_with_scheduler(full_command), start_new_session=True)
         reason = ""
         while process.poll() is None:
             try:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable, Mapping, Sequence
 
 from pipeline_common.contracts import MAX_NAME_LENGTH, Interval, bucket_start
-from pipeline_common.timestamps import MILLISECOND, truncate_to_millis
+from pipeline_common.timestamps import MILLISECOND, to_iso, truncate_to_millis
 
 DEFAULT_FROM = "now-24h"
 DEFAULT_TO = "now"
@@ -185,10 +185,15 @@ def check_total_buckets(series: int, time_range: TimeRange, interval: Interval, 
 def check_bucket_count(time_range: TimeRange, interval: Interval, max_buckets: int) -> None:
     count = bucket_count(time_range, interval)
     if count > max_buckets:
+        coarsest = all(other.length <= interval.length for other in Interval)
+        advice = (
+            f"choose a shorter range ({interval.value} is the coarsest interval)"
+            if coarsest
+            else "choose a coarser interval or a shorter range"
+        )
         raise ParamError(
-            f"the range from {time_range.start.isoformat()} to {time_range.end.isoformat()}"
-            f" holds {count} {interval.value} buckets; at most {max_buckets} are allowed:"
-            " choose a coarser interval or a shorter range"
+            f"the range from {to_iso(time_range.start)} to {to_iso(time_range.end)}"
+            f" holds {count} {interval.value} buckets; at most {max_buckets} are allowed: {advice}"
         )
 
 

@@ -20,7 +20,7 @@ from cachetools import LRUCache
 from PIL import Image, UnidentifiedImageError
 
 from pipeline_common.contracts import image_key
-from pipeline_common.s3 import S3Failure, classify
+from pipeline_common.s3 import S3Client, S3Failure, classify
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class ImageStore:
     """Reads originals from S3 (images/<id>.jpg only: the key is built here from a
     checked id) and makes thumbnails of them."""
 
-    def __init__(self, s3, bucket: str, cache: ThumbnailCache) -> None:
+    def __init__(self, s3: S3Client, bucket: str, cache: ThumbnailCache) -> None:
         self.s3 = s3
         self.bucket = bucket
         self.cache = cache

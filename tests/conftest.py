@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
+import requests
 from pydantic import Field
 
 from local_services.hadoop_settings import ClusterPorts
@@ -67,8 +68,31 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_runtest_setup(item):
+    _SETTING_UP[0] = item
     if UNIT_DIR in Path(item.fspath).parents and SERVICE_FIXTURES & set(item.fixturenames):
         pytest.fail("unit tests need no services: move this test to tests/integration", pytrace=False)
+
+
+_SETTING_UP: list[pytest.Item | None] = [None]  # the test whose fixtures are being made
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _real_model_only_in_model_tests():
+    """A unit test that builds the real detector (`Detector.load`) is marked `model`, so that
+    `make test-unit`, which leaves those out, stays quick; in one that is not, it fails."""
+    from consumer.detector import Detector
+
+    load = Detector.load.__func__
+
+    def checked(cls, *args, **kwargs):
+        item = _SETTING_UP[0]
+        if item is not None and UNIT_DIR in Path(item.fspath).parents and item.get_closest_marker("model") is None:
+            pytest.fail(f"{item.nodeid} runs the real model: mark it pytest.mark.model", pytrace=False)
+        return load(cls, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Detector, "load", classmethod(checked))
+        yield
 
 
 def _local_ready(env) -> bool:
@@ -298,6 +322,13 @@ class HadoopCluster:
     @property
     def namenode_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.namenode_http}"
+
+    def applications(self, name: str) -> list[dict]:
+        """The ResourceManager's REST API: the applications called `name`, oldest first."""
+        answer = requests.get(f"{self.resourcemanager_url}/ws/v1/cluster/apps", timeout=10)
+        answer.raise_for_status()
+        apps = (answer.json().get("apps") or {}).get("app") or []
+        return sorted((app for app in apps if app["name"] == name), key=lambda app: app["id"])
 
 
 @pytest.fixture(scope="session")

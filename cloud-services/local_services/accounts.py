@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import bcrypt
 import yaml
@@ -26,6 +26,9 @@ import yaml
 from pipeline_common.settings import KAFKA_ADMIN_USER
 
 from .errors import ServiceError
+
+if TYPE_CHECKING:  # imported where used: the accounts' files need no Kafka client
+    from confluent_kafka.admin import AdminClient
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +141,7 @@ def stage_acl_bindings(accounts: dict[str, Account], names: Names) -> list:
 
 
 def apply_kafka(
-    admin, accounts: dict[str, Account], names: Names, topics: dict[str, int], timeout: float = 30.0
+    admin: AdminClient, accounts: dict[str, Account], names: Names, topics: dict[str, int], timeout: float = 30.0
 ) -> int:
     """Create the pipeline's `topics` (name -> partitions) unless they exist, then the stages'
     ACLs (creating an existing ACL changes nothing); returns the number of ACLs."""

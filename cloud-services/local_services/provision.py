@@ -14,7 +14,7 @@ import logging
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from .accounts import (
     apply_kafka,
@@ -23,6 +23,9 @@ from .accounts import (
     write_es_file_realm,
 )
 from .settings import AccessSettings
+
+if TYPE_CHECKING:  # imported where used: the accounts' files need no Kafka client
+    from confluent_kafka.admin import AdminClient
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +79,7 @@ def admin_kafka_config(env: Mapping[str, str]) -> dict[str, str]:
     return KafkaAdminSettings.from_env(env).client_config()
 
 
-def grant_on(admin, access: AccessSettings, **names: str) -> list:
+def grant_on(admin: AdminClient, access: AccessSettings, **names: str) -> list:
     """Give every stage's own account on other topics and groups (`names`, fields of
     accounts.Names) the rights it has on the configured ones: for tests and benchmarks that
     run a stage on names of their own. Returns the ACLs, for `revoke`."""
@@ -105,13 +108,36 @@ KAFKA_NAME_VARIABLES = {
 }
 
 
+def run_names(tag: str, suffix: str, index: str, live_index_prefix: str) -> dict[str, str]:
+    """The variables naming a pipeline run's own bucket, topics, consumer groups and
+    indices, for a test or a benchmark beside the configured pipeline (`tag` says whose,
+    `suffix` makes them new): the indices stay in the families of the configured ones
+    (`index`, ES_INDEX; `live_index_prefix`, ES_LIVE_INDEX_PREFIX), which each stage's own
+    account may use; `grant_on(..., **kafka_names(names))` gives the accounts the topics
+    and groups."""
+    return {
+        "S3_BUCKET": f"pipeline-{tag}-{suffix}",
+        "KAFKA_IMAGES_TOPIC": f"images-{tag}-{suffix}",
+        "KAFKA_DEAD_LETTER_TOPIC": f"images-dead-{tag}-{suffix}",
+        "KAFKA_CONSUMER_GROUP": f"detector-{tag}-{suffix}",
+        "KAFKA_DETECTIONS_TOPIC": f"detections-{tag}-{suffix}",
+        "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC": f"detections-dead-{tag}-{suffix}",
+        "LIVE_CONSUMER_GROUP": f"live-{tag}-{suffix}",
+        "ARCHIVER_CONSUMER_GROUP": f"archiver-{tag}-{suffix}",
+        "ES_INDEX": f"{index}-{tag}-{suffix}",
+        "ES_LIVE_INDEX_PREFIX": f"{live_index_prefix}{tag}-{suffix}-",
+    }
+
+
 def kafka_names(env: Mapping[str, str]) -> dict[str, str]:
     """The topics and groups that `env` (variables of a run on names of its own) names, as
     `grant_on` takes them."""
     return {field: env[variable] for variable, field in KAFKA_NAME_VARIABLES.items() if variable in env}
 
 
-def create_stage_topics(admin, env: Mapping[str, str], detections_partitions: int = 1, timeout: float = 30) -> None:
+def create_stage_topics(
+    admin: AdminClient, env: Mapping[str, str], detections_partitions: int = 1, timeout: float = 30
+) -> None:
     """The topics `up` creates for the configured names and the stages expect to exist
     (the dead letters, the detections and their dead letters), on the names `env` gives
     them, for a run of the whole pipeline on names of its own; the producer creates its
@@ -129,7 +155,7 @@ def create_stage_topics(admin, env: Mapping[str, str], detections_partitions: in
         future.result(timeout=timeout)
 
 
-def revoke(admin, bindings: list) -> None:
+def revoke(admin: AdminClient, bindings: list) -> None:
     from confluent_kafka.admin import AclBindingFilter
 
     unique = {

@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from pipeline_common.timestamps import utc_now
+
 log = logging.getLogger(__name__)
 
 CA_DAYS = 3650
@@ -47,7 +49,7 @@ class TlsFiles:
 
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return utc_now()
 
 
 def _write_private(path: Path, data: bytes) -> None:

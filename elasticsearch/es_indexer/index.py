@@ -65,7 +65,7 @@ def _describe_failure(item: dict[str, Any]) -> str:
 
 
 def bulk_index(
-    es,
+    es: Elasticsearch,
     actions: Iterable[dict[str, Any]],
     *,
     chunk_size: int = 500,

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable
 
-from elasticsearch import NotFoundError
+from elasticsearch import Elasticsearch, NotFoundError
 
 from pipeline_common.alerts import ensure_indices, fire, load_rules
 from pipeline_common.contracts import ContractError, Interval
@@ -77,7 +77,7 @@ def count_body(candidate: Rule, start: datetime) -> dict[str, Any]:
     }
 
 
-def breaches(es, live_pattern: str, pending: Iterable[tuple[Rule, datetime]]) -> list[Alert]:
+def breaches(es: Elasticsearch, live_pattern: str, pending: Iterable[tuple[Rule, datetime]]) -> list[Alert]:
     """The pending (rule, bucket)s whose count is above the rule's threshold (one msearch)."""
     pending = sorted(pending, key=lambda item: (item[0].rule_id, item[1]))
     if not pending:

@@ -9,7 +9,7 @@ import time
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 from elastic_transport import TransportError
-from elasticsearch import ApiError
+from elasticsearch import ApiError, Elasticsearch
 
 from pipeline_common.alerts import ensure_indices
 from pipeline_common.clients import elasticsearch_client
@@ -25,7 +25,7 @@ from .settings import LiveIndexerSettings
 log = logging.getLogger(__name__)
 
 
-def wait_for_template(es, prefix: str, stop: threading.Event, backoff: Backoff) -> bool:
+def wait_for_template(es: Elasticsearch, prefix: str, stop: threading.Event, backoff: Backoff) -> bool:
     """Put the index template, waiting for Elasticsearch if it is not up yet; False if
     shutdown was requested first. Raises index.Refused on bad credentials."""
     delays = backoff.delays()
@@ -40,7 +40,7 @@ def wait_for_template(es, prefix: str, stop: threading.Event, backoff: Backoff) 
             return False
 
 
-def alert_watch(es, settings: LiveIndexerSettings) -> AlertWatch | None:
+def alert_watch(es: Elasticsearch, settings: LiveIndexerSettings) -> AlertWatch | None:
     """The alert rules' watch, after making sure the alerts index exists (the rules index is
     the operators', see es_live.alerts); None, said loudly, when this account may not read
     the rules or record alerts: the counts go on, alerts stay off."""

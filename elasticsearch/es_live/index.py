@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any, Iterable
 
 from elastic_transport import TransportError
-from elasticsearch import ApiError
+from elasticsearch import ApiError, Elasticsearch
 from elasticsearch.helpers import streaming_bulk
 
 from pipeline_common.contracts import live_index
@@ -33,7 +33,7 @@ def template_name(prefix: str) -> str:
     return prefix.rstrip("-_.") or "live"
 
 
-def ensure_template(es, prefix: str) -> None:
+def ensure_template(es: Elasticsearch, prefix: str) -> None:
     """Create or update the index template every new live index gets its mapping from."""
     try:
         es.indices.put_index_template(
@@ -51,7 +51,7 @@ def ensure_template(es, prefix: str) -> None:
     add_new_fields(es, prefix)
 
 
-def add_new_fields(es, prefix: str) -> list[str]:
+def add_new_fields(es: Elasticsearch, prefix: str) -> list[str]:
     """Give the live indices made before a field was added (live_index.ADDED_PROPERTIES)
     that field, so their strict mapping accepts today's documents; the names of the
     indices changed. Indices that have every field are left alone (no write at all)."""
@@ -94,7 +94,9 @@ def _reason(item: dict[str, Any]) -> str:
     return f"status {item.get('status')} {error}"
 
 
-def write(es, actions: Iterable[dict[str, Any]], *, max_retries: int = 3, initial_backoff: float = 0.5) -> BulkOutcome:
+def write(
+    es: Elasticsearch, actions: Iterable[dict[str, Any]], *, max_retries: int = 3, initial_backoff: float = 0.5
+) -> BulkOutcome:
     """One pass of bulk writes. 429s are retried inside (the client's helper); what
     still fails with 429/5xx, or a lost connection, comes back in `retry`; any other
     4xx (a document the mapping refuses) in `rejected`. Raises Refused on 401/403."""
@@ -133,7 +135,7 @@ def write(es, actions: Iterable[dict[str, Any]], *, max_retries: int = 3, initia
     return outcome
 
 
-def live_index_names(es, prefix: str) -> list[str]:
+def live_index_names(es: Elasticsearch, prefix: str) -> list[str]:
     found = es.indices.get(
         index=live_index.index_pattern(prefix),
         allow_no_indices=True,
@@ -143,7 +145,7 @@ def live_index_names(es, prefix: str) -> list[str]:
     return sorted(getattr(found, "body", found))
 
 
-def drop_expired(es, prefix: str, today: date, retention_days: int) -> list[str]:
+def drop_expired(es: Elasticsearch, prefix: str, today: date, retention_days: int) -> list[str]:
     """Delete the live indices of capture days older than the retention window."""
     dropped = []
     for name in expired_indices(live_index_names(es, prefix), prefix, today, retention_days):

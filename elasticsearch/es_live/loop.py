@@ -16,11 +16,13 @@ from typing import Callable
 
 from confluent_kafka import KafkaException, TopicPartition
 from elastic_transport import TransportError
-from elasticsearch import ApiError
+from elasticsearch import ApiError, Elasticsearch
 from prometheus_client import Counter
 
+from pipeline_common.clients import MessageProducer
 from pipeline_common.contracts.dead_letter import SMALLEST_DEAD_LETTER_BYTES, OriginalMessage, serialize_dead_letter
 from pipeline_common.kafka import (
+    BatchConsumer,
     RunLimits,
     RunOutcome,
     RunWatch,
@@ -69,9 +71,9 @@ class Summary(RunOutcome):
 
 @dataclass
 class LiveIndexer:
-    consumer: object
-    es: object
-    producer: object  # dead letters
+    consumer: BatchConsumer
+    es: Elasticsearch
+    producer: MessageProducer  # dead letters
     topic: str
     dead_letter_topic: str
     group_id: str
@@ -111,11 +113,11 @@ class LiveIndexer:
     def _finished(self) -> bool:
         return self.summary.stop_for(self._watch.why_stop(self.summary.received))
 
-    def _on_revoke(self, consumer, partitions) -> None:
+    def _on_revoke(self, consumer: BatchConsumer, partitions) -> None:
         # every batch is committed before the next poll, so nothing is pending here
         log.info("revoked %s", partition_names(partitions))
 
-    def _on_lost(self, consumer, partitions) -> None:
+    def _on_lost(self, consumer: BatchConsumer, partitions) -> None:
         log.warning("lost %s (session expired?): uncommitted events will be read again", partition_names(partitions))
 
     def _poll(self) -> list[OriginalMessage]:

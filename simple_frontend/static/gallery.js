@@ -270,6 +270,9 @@
     state.filters = event.detail;
     load();
   });
+  // another view chosen: its newest images, not a bucket of the view before (loaded once
+  // the dashboard has its new filters)
+  document.addEventListener("dashboard:navigated", () => { state.bucket = null; state.images = []; });
   document.addEventListener("dashboard:bucket", (event) => {
     state.bucket = event.detail;
     state.images = [];

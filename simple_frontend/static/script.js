@@ -167,13 +167,15 @@
     $("vs-control").hidden = state.compare !== "source";
   }
 
-  // A user changed the view: a new history entry, then the data.
+  // A user changed the view: a new history entry, then the data (the gallery leaves a
+  // clicked bucket for the new view's newest images).
   function navigate() {
     const url = urlOfState();
     if (url !== location.search && !(url === location.pathname && !location.search)) {
       history.pushState(null, "", url);
     }
     showState();
+    document.dispatchEvent(new CustomEvent("dashboard:navigated"));
     refresh();
   }
 
@@ -236,7 +238,7 @@
     }
     $("labels-hint").textContent = state.labels.length
       ? `(${state.labels.length} chosen · click to toggle)`
-      : `(none chosen: ${names.length > SERIES_N ? `the ${SERIES_N} busiest are` : "all are"} shown)`;
+      : names.length ? `(none chosen: ${names.length > SERIES_N ? `the ${SERIES_N} busiest are` : "all are"} shown)` : "";
   }
 
   function renderSources(sources) {
@@ -251,17 +253,21 @@
     }
   }
 
-  function renderCards(totals, order) {
+  // `compared` (or null): each card also says the count there, at a glance.
+  function renderCards(totals, order, compared) {
     const metricName = state.metric === "images" ? "Images" : "Detections";
     const byLabel = new Map(totals.totals.map((row) => [row.label, row.count]));
     const seen = `${totals.totals.length} label${totals.totals.length === 1 ? "" : "s"} seen`;
+    const there = (count) => (compared ? `${compared.name}: ${formatCount(count || 0)}` : null);
     const cards = [{
       title: state.labels.length ? `${metricName} · chosen labels` : `${metricName} · all labels`,
       value: totals.total, accent: "#1e293b", main: true,
-      note: totals.live ? `${seen} · includes live counts` : seen,
+      note: [seen, totals.live ? "includes live counts" : null, compared && there(compared.total)]
+        .filter(Boolean).join(" · "),
     }];
     for (const label of order) {
-      cards.push({ title: label, value: byLabel.get(label) || 0, accent: colorOf(order, label) });
+      cards.push({ title: label, value: byLabel.get(label) || 0, accent: colorOf(order, label),
+                   note: compared && there(compared.totals[label]) });
     }
     $("totals").replaceChildren(...cards.map((card) => {
       const el = document.createElement("div");
@@ -510,7 +516,7 @@
       const empty = renderTimeline(timeline.body, shown, range, finalUntil, compared);
       renderLiveNote(state.live, finalUntil, headerTime(timeline.headers.get("X-Batch-Run")));
       renderTop(top.body, order);
-      renderCards(totals.body, order);
+      renderCards(totals.body, order, compared);
       showNote(shown !== interval
         ? `Counts are stored per ${shown}, not per ${interval}: showing ${shown}s.` : "");
       const buckets = Number(timeline.headers.get("X-Buckets")) || 0;
@@ -581,16 +587,23 @@
 
   // The series to draw beside the main ones, for the same labels: those of the period
   // before, or of the other source; null when nothing is compared.
+  // With them, the totals of the same query there (`totals`: {label: count}, `total`), for
+  // the cards.
   async function comparison(range, common, labels) {
     if (!state.compare || !labels.length) return null;
     const mainName = state.compare === "previous" ? "this period" : state.source || "all sources";
-    if (state.compare === "previous") {
-      const before = previousRange(range);
-      const answer = await api("/api/timeline", { ...common, from: before.from, to: before.to, label: labels });
-      return { series: answer.body, name: "period before", mainName, shiftMs: before.shiftMs };
-    }
-    const answer = await api("/api/timeline", { ...common, source: state.vs, label: labels });
-    return { series: answer.body, name: state.vs || "all sources", mainName, shiftMs: 0 };
+    const before = state.compare === "previous" ? previousRange(range) : null;
+    const there = before ? { from: before.from, to: before.to } : { source: state.vs };
+    const [timeline, totals] = await Promise.all([
+      api("/api/timeline", { ...common, ...there, label: labels }),
+      api("/api/totals", { ...common, ...there, label: state.labels }),
+    ]);
+    return {
+      series: timeline.body, mainName, shiftMs: before ? before.shiftMs : 0,
+      name: before ? "period before" : state.vs || "all sources",
+      totals: Object.fromEntries(totals.body.totals.map((row) => [row.label, row.count])),
+      total: totals.body.total,
+    };
   }
 
   // One timer at a time: the next refresh after this one. Live buckets on screen mean a
@@ -652,7 +665,9 @@
       $(id).addEventListener("change", (event) => { state[id] = event.target.value; navigate(); });
     }
     // back and forward: the view of that history entry
-    window.addEventListener("popstate", () => { readUrl(); showState(); refresh(); });
+    window.addEventListener("popstate", () => {
+      readUrl(); showState(); document.dispatchEvent(new CustomEvent("dashboard:navigated")); refresh();
+    });
     $("auto-refresh").addEventListener("change", scheduleNext);
     // a hidden tab asks nothing; back in view, it catches up at once
     document.addEventListener("visibilitychange", () => {

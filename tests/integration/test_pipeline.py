@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 from confluent_kafka import Consumer
 
-from local_services.provision import create_stage_topics, kafka_names
+from local_services.provision import create_stage_topics, kafka_names, run_names
 from pipeline_common.contracts import ImageAnnouncement, MetadataRecord
 from pipeline_common.environment import PROJECT_ROOT, child_environment
 from tests.support.services import consumer_lag
@@ -33,18 +33,7 @@ def pipeline_names(pipeline_env, s3, es, es_settings, kafka_admin, grant_kafka):
     """Fresh names; each stage's own account gets on them the rights it has on the configured
     ones (Kafka ACLs granted here; the indices belong to the indexers' families)."""
     suffix = uuid.uuid4().hex[:8]
-    names = {
-        "S3_BUCKET": f"pipeline-test-{suffix}",
-        "KAFKA_IMAGES_TOPIC": f"images-test-{suffix}",
-        "KAFKA_DEAD_LETTER_TOPIC": f"images-dead-test-{suffix}",
-        "KAFKA_CONSUMER_GROUP": f"detector-test-{suffix}",
-        "KAFKA_DETECTIONS_TOPIC": f"detections-test-{suffix}",
-        "KAFKA_DETECTIONS_DEAD_LETTER_TOPIC": f"detections-dead-test-{suffix}",
-        "LIVE_CONSUMER_GROUP": f"live-test-{suffix}",
-        "ARCHIVER_CONSUMER_GROUP": f"archiver-test-{suffix}",
-        "ES_INDEX": f"{es_settings.index}-test-{suffix}",
-        "ES_LIVE_INDEX_PREFIX": f"{es_settings.live_index_prefix}test-{suffix}-",
-    }
+    names = run_names("test", suffix, es_settings.index, es_settings.live_index_prefix)
     # each stage's own account gets its rights on these names, and the topics `make up` makes
     # for the configured names exist (the producer creates its own)
     grant_kafka(**kafka_names(names))

@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 from botocore.exceptions import ClientError
+from confluent_kafka import KafkaError
 from elastic_transport import ApiResponseMeta, HttpHeaders
 
 from consumer.detector import Blob, Detections
@@ -64,6 +65,24 @@ class FakeS3:
         self.objects[(Bucket, Key)] = Body
         self.puts.append((Bucket, Key, Body))
         return {"ETag": '"x"'}
+
+
+class PagedS3:
+    """list_objects_v2 over a sorted key list, 3 keys a page, with StartAfter; each key's
+    ETag (quoted, as S3 sends it) is its last six characters, its size its length."""
+
+    def __init__(self, keys):
+        self.keys = sorted(keys)
+
+    def list_objects_v2(self, Bucket, Prefix, StartAfter=None, ContinuationToken=None):
+        after = ContinuationToken or StartAfter  # the token stands for the last key returned
+        keys = [k for k in self.keys if k.startswith(Prefix) and (after is None or k > after)]
+        page, truncated = keys[:3], len(keys) > 3
+        return {
+            "Contents": [{"Key": k, "ETag": f'"{k[-6:]}"', "Size": len(k)} for k in page],
+            "IsTruncated": truncated,
+            **({"NextContinuationToken": page[-1]} if truncated else {}),
+        }
 
 
 class FakeImageBucket:
@@ -190,19 +209,34 @@ class FakeBatchConsumer:
 class FakeProducer:
     """Queues messages like librdkafka and reports them from poll()/flush().
 
-    `fail_with`: an error reported for every message (broker down).
+    `fail_with`: an error reported for every message (broker down), or for the first
+    `failures` only when that is given.
+    `produce_raises`: produce() raises it (a message too large for the client, ...).
     `stall`: never report anything (flush times out).
-    `buffer_limit`: produce() raises BufferError while that many are queued."""
+    `buffer_limit`: produce() raises BufferError while that many are queued.
+    `topic_max_bytes`: what the topic takes (its max.message.bytes); a larger message is
+    refused as the broker does (MSG_SIZE_TOO_LARGE), its value kept in `refused`.
+    `attempts` counts produce() calls, `delivered` holds the messages acknowledged."""
 
-    def __init__(self, fail_with=None, stall=False, buffer_limit=None):
+    def __init__(
+        self, fail_with=None, stall=False, buffer_limit=None, failures=None, produce_raises=None, topic_max_bytes=None
+    ):
         self.fail_with = fail_with
+        self.topic_max_bytes = topic_max_bytes
+        self.refused: list[bytes] = []
+        self.failures = failures
+        self.produce_raises = produce_raises
         self.stall = stall
         self.buffer_limit = buffer_limit
         self.queued: list[tuple[FakeMessage, object]] = []
         self.delivered: list[FakeMessage] = []
         self.buffer_errors = 0
+        self.attempts = 0
 
     def produce(self, topic, key=None, value=None, on_delivery=None):
+        self.attempts += 1
+        if self.produce_raises is not None:
+            raise self.produce_raises
         if self.buffer_limit is not None and len(self.queued) >= self.buffer_limit:
             self.buffer_errors += 1
             raise BufferError("Local: Queue full")
@@ -217,11 +251,23 @@ class FakeProducer:
         served = 0
         while self.queued:
             message, callback = self.queued.pop(0)
-            if self.fail_with is None:
+            error = self._next_error()
+            if self.topic_max_bytes is not None and len(message.value()) > self.topic_max_bytes:
+                self.refused.append(message.value())
+                error = KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)
+            elif error is None:
                 self.delivered.append(message)
-            callback(self.fail_with, message)
+            callback(error, message)
             served += 1
         return served
+
+    def _next_error(self):
+        if self.failures is None:
+            return self.fail_with
+        if self.failures > 0:
+            self.failures -= 1
+            return self.fail_with
+        return None
 
     def flush(self, timeout=None):
         self.poll(timeout or 1)

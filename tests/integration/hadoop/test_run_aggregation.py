@@ -10,7 +10,6 @@ from collections import defaultdict
 from datetime import datetime, timezone
 
 import pytest
-import requests
 
 from hadoop import cli
 from hadoop.aggregation import run_aggregation
@@ -157,14 +156,6 @@ def test_an_unfinished_newer_run_is_not_the_newest_complete_one(local_lines, s3,
     assert newest_complete_run(s3, s3_settings.bucket, f"{dataset}out/") != "20261128T235959Z"
 
 
-def yarn_applications(cluster, name: str) -> list[dict]:
-    """The ResourceManager's REST API: the applications called `name`, oldest first."""
-    answer = requests.get(f"{cluster.resourcemanager_url}/ws/v1/cluster/apps", timeout=10)
-    answer.raise_for_status()
-    apps = (answer.json().get("apps") or {}).get("app") or []
-    return sorted((app for app in apps if app["name"] == name), key=lambda app: app["id"])
-
-
 @pytest.mark.slow
 @pytest.mark.cluster
 def test_the_aggregation_on_the_local_yarn_cluster_counts_like_inline(
@@ -187,7 +178,7 @@ def test_the_aggregation_on_the_local_yarn_cluster_counts_like_inline(
     assert output_lines(s3, s3_settings, dataset, run_id) == inline_lines
     assert result.bad_records == 2
     # Both steps ran as YARN applications, and finished well.
-    apps = yarn_applications(hadoop_cluster, f"object-counts {run_id}")
+    apps = hadoop_cluster.applications(f"object-counts {run_id}")
     assert [(app["state"], app["finalStatus"]) for app in apps] == [("FINISHED", "SUCCEEDED")] * 2
     # HDFS was the scratch space (the manifests, the first step's output), S3 the destination.
     file_systems = result.counters["File System Counters"]

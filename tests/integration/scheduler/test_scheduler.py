@@ -1,14 +1,17 @@
 """The scheduler against the real Elasticsearch and S3, running the real aggregation
-(`-r inline`) and indexer as child processes."""
+(`-r inline`; once `-r hadoop` on the local YARN cluster) and indexer as child processes."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from pipeline_common.contracts import batch_runs
+from pipeline_common.environment import PROJECT_ROOT, child_environment
 from pipeline_common.lease import LOCK_MAPPINGS, Lease, ensure_index
 from pipeline_common.settings import FrontendElasticsearchSettings
 from pipeline_common.timestamps import parse_iso
@@ -181,3 +184,35 @@ def test_a_run_already_done_by_another_scheduler_is_skipped(es, pipeline_env, sp
     )
     record = run_batch(ctx, batch_runs.INCREMENTAL, "schedule", due)
     assert record.outcome == batch_runs.SKIPPED and "already done by run 20991231T000000Z (other:7)" in record.reason
+
+
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_once_runs_the_aggregation_on_the_local_yarn_cluster(es, space, hadoop_cluster):
+    """AGGREGATION_RUNNER=hadoop with HADOOP_HOME at the cluster's client install, as a
+    deployment sets them: the scheduler's aggregation child (`python -m hadoop`, with the
+    scheduler's environment) submits both steps to YARN, and the run is published and indexed."""
+    env = {name: value for name, value in space.env.items() if name != "SCHEDULER_AGGREGATION_COMMAND"}
+    env.update(AGGREGATION_RUNNER="hadoop", HADOOP_HOME=str(hadoop_cluster.home))
+    result = subprocess.run(
+        [sys.executable, "-m", "scheduler", "once", "--full"],
+        cwd=PROJECT_ROOT,
+        env=child_environment(**env),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (record,) = records_of(es, env["ES_RUNS_INDEX"])
+    assert (record["outcome"], record["kind"]) == (batch_runs.SUCCESS, batch_runs.FULL), record
+    assert record["aggregation"]["objects_listed"] == 3 and record["indexer"]["created"] == 1
+    apps = hadoop_cluster.applications(f"object-counts {record['run_id']}")
+    assert [(app["state"], app["finalStatus"]) for app in apps] == [("FINISHED", "SUCCEEDED")] * 2
+    es.indices.refresh(index=env["ES_INDEX"])
+    (document,) = [hit["_source"] for hit in es.search(index=env["ES_INDEX"], size=10)["hits"]["hits"]]
+    assert (document["label"], document["source"], document["detections"], document["images"]) == (
+        "person",
+        "gate",
+        6,
+        3,
+    )

@@ -103,6 +103,11 @@ TOP_BARS = """() => { const c = window.dashboard.charts.top.data;
     return Object.fromEntries(c.labels.map((label, i) => [label, c.datasets[0].data[i]])); }"""
 
 
+# the gallery holds images, each with the label (and from the source, when one is given)
+GALLERY_SHOWS = """({ label, source }) => { const images = window.gallery.state.images;
+    return images.length > 0 && images.every((i) => label in i.counts && (source === null || i.source === source)); }"""
+
+
 def number_in(text: str) -> int:
     return int("".join(ch for ch in text if ch.isdigit()))
 
@@ -143,12 +148,14 @@ def test_dashboard_shows_the_indexed_counts_and_follows_filters(page, server, ev
     assert settle(page, lambda: page.locator('.chip[data-label="car"]').click()) == "ready"
     assert page.evaluate(TIMELINE_SUMS) == {"car": expected["car"]}
     assert page.locator(".card-main .card-title").inner_text().endswith("chosen labels")
+    page.wait_for_function(GALLERY_SHOWS, arg={"label": "car", "source": None})  # the gallery follows
 
     # and one source: the line follows it
     cam_b = totals_by_label(events, source="cam-b")
     assert settle(page, lambda: page.select_option("#source", "cam-b")) == "ready"
     assert page.evaluate(TIMELINE_SUMS) == {"car": cam_b["car"]}
     assert page.evaluate(TOP_BARS) == cam_b
+    page.wait_for_function(GALLERY_SHOWS, arg={"label": "car", "source": "cam-b"})
 
 
 POINT_STATES = """() => [...new Set(window.dashboard.charts.timeline.data.datasets.flatMap(
@@ -206,6 +213,8 @@ def test_dashboard_explains_errors_and_empty_ranges(page, server):
     assert settle(page, lambda: page.click("#custom-range button[type=submit]")) == "empty"
     assert page.locator("#timeline-empty").is_visible()
     assert page.locator("#timeline-empty").inner_text() == "No data in this range"
+    assert page.locator("#labels").inner_text() == "No labels in this range"
+    assert page.locator("#labels-hint").inner_text() == ""  # nothing to choose from
     assert page.locator("#error").is_hidden()
 
 
@@ -258,6 +267,8 @@ def test_the_charts_shrink_with_the_window(page, server):
     # a narrower window (still two columns): the charts are drawn again to fit (Chart.js
     # resizes them when their box changes, soon after), no sideways scrolling
     page.set_viewport_size({"width": 1100, "height": 1000})
+    page.wait_for_function(CHARTS_FIT)
+    page.set_viewport_size({"width": 360, "height": 800})  # a phone: one column, headings wrapped
     page.wait_for_function(CHARTS_FIT)
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.wait_for_function(CHARTS_FIT)
@@ -346,6 +357,10 @@ def test_two_sources_and_two_periods_compare_on_one_chart(page, server):
         "car · cam-a": cam_a["car"],
         "person · cam-a": cam_a["person"],
     }
+    # the cards say the other source's totals beside this one's
+    for label in ("car", "person"):
+        assert page.locator(f'.card[data-label="{label}"] .card-note').inner_text() == f"cam-a: {cam_a[label]}"
+    assert page.locator(".card-main .card-note").inner_text().endswith(f" · cam-a: {cam_a['car'] + cam_a['person']}")
     page.screenshot(path=str(SCREENSHOT.with_name("dashboard-comparison.png")), full_page=True)
 
     # a click on a point of the compared source shows that source's images of that hour
@@ -369,6 +384,7 @@ def test_two_sources_and_two_periods_compare_on_one_chart(page, server):
         "car · period before": 0,
         "person · period before": 0,
     }
+    assert page.locator('.card[data-label="car"] .card-note').inner_text() == "period before: 0"
     # its points lie on this period's axis: moved forward by the range's length
     first = page.evaluate("""() => { const d = window.dashboard.charts.timeline.data.datasets;
         return [d[0].data[0].t, d[2].data[0].t, d[2].data[0].at]; }""")

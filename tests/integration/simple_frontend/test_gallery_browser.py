@@ -180,6 +180,33 @@ def test_clicking_a_timeline_point_shows_that_buckets_images(page, photos):
     page.locator("#bucket-clear").click()
     page.wait_for_function('document.querySelectorAll("#gallery figure").length === 2')
 
+    # a bucket shown, then another view chosen: the gallery follows the new view
+    page.locator("#timeline-chart").scroll_into_view_if_needed()
+    box = page.locator("#timeline-chart").bounding_box()  # the gallery scrolled into view before
+    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+    page.wait_for_function('document.getElementById("gallery").dataset.mode === "bucket"')
+    page.click('button[data-range="now-7d"]')
+    page.wait_for_function('document.getElementById("gallery").dataset.mode === "latest"')
+    assert page.locator("#bucket-bar").is_hidden()
+    page.wait_for_function('document.querySelectorAll("#gallery figure").length === 2')
+
+
+def test_clicking_a_bar_shows_that_labels_images(page, photos):
+    dog = photos["dog"]
+    page.wait_for_function("window.dashboard && window.dashboard.charts.top")
+    bar = page.evaluate(
+        """() => {
+        const chart = window.dashboard.charts.top;
+        const element = chart.getDatasetMeta(0).data[chart.data.labels.indexOf("dog")];
+        return { x: (element.base + element.x) / 2, y: element.y };
+    }"""
+    )
+    box = page.locator("#top-chart").bounding_box()
+    page.mouse.click(box["x"] + bar["x"], box["y"] + bar["y"])
+    page.wait_for_function('document.getElementById("gallery").dataset.mode === "bucket"')
+    page.wait_for_function(f"window.gallery.state.images.map((i) => i.id).join() === '{dog.image_id}'")
+    assert page.locator("#bucket-text").inner_text() == "Images behind dog · the whole range"
+
 
 def test_a_new_image_appears_by_itself(page, es, stored, gallery_live_prefix):
     """Live counts on screen: the dashboard asks again every 2 s, and the gallery with it."""

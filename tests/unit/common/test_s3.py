@@ -10,7 +10,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from pipeline_common.s3 import S3Failure, classify, list_folders, list_keys
+from pipeline_common.s3 import S3Failure, classify, list_folders, list_keys, list_range
+from tests.support.fakes import PagedS3
 
 
 def client_error(code: str, status: int) -> ClientError:
@@ -77,3 +78,14 @@ def test_list_folders_names_the_folders_directly_under_a_prefix():
     s3 = Pages([{"CommonPrefixes": [{"Prefix": "out/run-1/"}]}, {"CommonPrefixes": [{"Prefix": "out/run-2/"}]}])
     assert list(list_folders(s3, "bucket", "out/")) == ["run-1", "run-2"]
     assert s3.calls == [{"Bucket": "bucket", "Prefix": "out/", "Delimiter": "/"}]
+
+
+def test_list_range_gives_keys_and_etags_across_pages_within_its_bounds():
+    s3 = PagedS3(["h/", "h/a.gz", "h/b.gz", "h/c.gz", "h/d.gz", "h/e.gz", "h/sub/f.gz", "other/g.gz"])
+    sizes: dict[str, int] = {}
+
+    everything = list_range(s3, "bucket", "h/", sizes=sizes)
+    assert [key for key, _ in everything] == ["h/a.gz", "h/b.gz", "h/c.gz", "h/d.gz", "h/e.gz", "h/sub/f.gz"]
+    assert dict(everything)["h/a.gz"] == "h/a.gz"[-6:]  # the ETag without its quotes
+    assert sizes["h/e.gz"] == len("h/e.gz") and "h/" not in sizes  # no folder marker
+    assert [key for key, _ in list_range(s3, "bucket", "h/", "h/a.gz", "h/d.gz")] == ["h/b.gz", "h/c.gz", "h/d.gz"]

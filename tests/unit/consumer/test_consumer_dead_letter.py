@@ -18,6 +18,7 @@ from pipeline_common.contracts.dead_letter import (
     OriginalMessage as MessageRef,
     serialize_dead_letter,
 )
+from tests.support.fakes import FakeProducer
 
 FAILED_AT = datetime(2025, 4, 14, 12, 0, 1, tzinfo=timezone.utc)
 
@@ -55,50 +56,21 @@ def test_empty_message_is_recorded_as_null():
     assert record["original"]["value_base64"] is None
 
 
-class FakeProducer:
-    """`topic_max_bytes`: what the topic takes (its max.message.bytes); larger messages are
-    refused as the broker does, and not kept in `sent`."""
-
-    def __init__(self, error=None, raise_on_produce=None, never_acks=False, topic_max_bytes=None):
-        self.error, self.raise_on_produce, self.never_acks = error, raise_on_produce, never_acks
-        self.topic_max_bytes = topic_max_bytes
-        self.sent: list[tuple[str, bytes, bytes]] = []
-        self.refused: list[bytes] = []
-        self._pending = []
-
-    def produce(self, topic, value=None, key=None, on_delivery=None):
-        if self.raise_on_produce:
-            raise self.raise_on_produce
-        if self.topic_max_bytes is not None and len(value) > self.topic_max_bytes:
-            self.refused.append(value)
-            self._pending.append(lambda _error, m: on_delivery(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE), m))
-            return
-        self.sent.append((topic, value, key))
-        self._pending.append(on_delivery)
-
-    def poll(self, timeout=0):
-        if self.never_acks:
-            return 0
-        while self._pending:
-            self._pending.pop(0)(self.error, None)
-        return 0
-
-
 def test_publish_returns_once_the_broker_acknowledged():
     producer = FakeProducer()
     DeadLetterPublisher(producer, "dead", "g").publish(ref(b"x"), Stage.DECODE, "truncated")
 
-    topic, value, key = producer.sent[0]
-    assert topic == "dead" and key == b"key-1"
-    assert json.loads(value)["stage"] == "decode"
+    letter = producer.delivered[0]
+    assert letter.topic() == "dead" and letter.key() == b"key-1"
+    assert json.loads(letter.value())["stage"] == "decode"
 
 
 @pytest.mark.parametrize(
     "producer",
     [
-        FakeProducer(error="broker down"),
-        FakeProducer(raise_on_produce=BufferError("full")),
-        FakeProducer(never_acks=True),
+        FakeProducer(fail_with="broker down"),
+        FakeProducer(produce_raises=BufferError("full")),
+        FakeProducer(stall=True),
     ],
     ids=["delivery error", "queue full", "no ack"],
 )
@@ -112,11 +84,11 @@ def test_unacknowledged_dead_letters_are_transient_failures(producer):
 @pytest.mark.parametrize(
     "producer",
     [
-        FakeProducer(raise_on_produce=KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))),
-        FakeProducer(error=KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)),
-        FakeProducer(error=KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART)),
-        FakeProducer(error=KafkaError(KafkaError._UNKNOWN_TOPIC)),
-        FakeProducer(error=KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)),
+        FakeProducer(produce_raises=KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))),
+        FakeProducer(fail_with=KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)),
+        FakeProducer(fail_with=KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART)),
+        FakeProducer(fail_with=KafkaError(KafkaError._UNKNOWN_TOPIC)),
+        FakeProducer(fail_with=KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)),
     ],
     ids=[
         "too large for the client",
@@ -176,8 +148,9 @@ def test_a_dead_letter_the_topic_refuses_as_too_large_goes_again_as_the_original
     DeadLetterPublisher(producer, "dead", "g").publish(ref(value), Stage.PARSE, "not valid JSON")
 
     assert len(producer.refused) == 1 and len(producer.refused[0]) > 16 * 1024
-    [(topic, payload, key)] = producer.sent
-    assert (topic, key) == ("dead", b"key-1") and len(payload) <= SMALLEST_DEAD_LETTER_BYTES
+    [letter] = producer.delivered
+    payload = letter.value()
+    assert (letter.topic(), letter.key()) == ("dead", b"key-1") and len(payload) <= SMALLEST_DEAD_LETTER_BYTES
     record = json.loads(payload)
     original = record["original"]
     assert (record["stage"], record["reason"]) == ("parse", "not valid JSON")
@@ -191,7 +164,7 @@ def test_a_topic_that_refuses_even_the_hash_stops_the_consumer():
 
     with pytest.raises(FatalError, match="too large"):
         DeadLetterPublisher(producer, "dead", "g").publish(ref(b"v" * 50_000), Stage.PARSE, "not valid JSON")
-    assert len(producer.refused) == 2 and producer.sent == []
+    assert len(producer.refused) == 2 and producer.delivered == []
 
 
 @pytest.mark.parametrize("reason", ["r" * 100_000, "\u00e9\U0001f600" * 50_000], ids=["ascii", "escaped in JSON"])

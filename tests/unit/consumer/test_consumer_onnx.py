@@ -1,5 +1,6 @@
 """The onnxruntime backend: the Darknet files converted by consumer.darknet_onnx give
-the detections OpenCV DNN gives, on the evaluation photos."""
+the detections OpenCV DNN gives, on the evaluation photos (the tests that run both models
+are marked `model`: `make test-unit` leaves them out)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def both(files, tmp_path_factory):
     return Detector.load(files, config), Detector.load(files, config, OnnxRunner.load(files, cache, threads=1))
 
 
+@pytest.mark.model
 @pytest.mark.parametrize("photo", [p for p in load_set()], ids=lambda photo: photo.name)
 def test_onnxruntime_finds_what_opencv_finds(both, photo):
     opencv, onnx = both
@@ -44,6 +46,7 @@ def test_onnxruntime_finds_what_opencv_finds(both, photo):
     assert np.abs(got.scores - expected.scores).max(initial=0) <= SCORE_TOLERANCE
 
 
+@pytest.mark.model
 def test_raw_outputs_match_opencv_on_a_photo(both, photos):
     opencv, onnx = both
     blob = opencv.prepare(cv2.imread(str(photos / "person.jpg"))).array
@@ -52,6 +55,7 @@ def test_raw_outputs_match_opencv_on_a_photo(both, photos):
         assert np.abs(mine - theirs).max() < 1e-3
 
 
+@pytest.mark.model
 def test_records_name_the_runtime(both):
     opencv, onnx = both
 

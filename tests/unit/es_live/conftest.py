@@ -1,5 +1,5 @@
 """Fakes for the live indexer's unit tests: an Elasticsearch node that keeps documents
-in memory and fails on cue, and a producer that acknowledges (or not) dead letters."""
+in memory and fails on cue (the producer of dead letters is tests.support.fakes')."""
 
 from __future__ import annotations
 
@@ -81,27 +81,6 @@ def memory_es():
 class FakeMessage(fakes.FakeMessage):
     def __init__(self, value, offset, partition=0, topic="detections", key=None, error=None):
         super().__init__(value, offset, partition, topic, key, error)
-
-
-class FakeProducer:
-    def __init__(self, failures=0):
-        self.sent: list[tuple[str, dict]] = []
-        self.failures = failures
-        self._pending = []
-
-    def produce(self, topic, value=None, key=None, on_delivery=None):
-        self._pending.append((topic, value, on_delivery))
-
-    def poll(self, timeout=0):
-        while self._pending:
-            topic, value, callback = self._pending.pop(0)
-            if self.failures:
-                self.failures -= 1
-                callback("broker down", None)
-            else:
-                self.sent.append((topic, json.loads(value)))
-                callback(None, None)
-        return 0
 
 
 def event_bytes(image: int, captured: datetime = NOW, **counts) -> bytes:

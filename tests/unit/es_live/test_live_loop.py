@@ -3,6 +3,7 @@ are committed only after the documents are acknowledged, redelivery never adds a
 document, nothing malformed is dropped silently."""
 
 import hashlib
+import json
 import threading
 from datetime import timedelta
 
@@ -13,7 +14,7 @@ from es_live.loop import LiveIndexer, RunLimits
 from pipeline_common.retry import Backoff
 from tests.support import fakes
 
-from .conftest import NOW, FakeMessage, FakeProducer, MemoryNode, event_bytes
+from .conftest import NOW, FakeMessage, MemoryNode, event_bytes
 
 PREFIX = "object-counts-live-"
 DAY_INDEX = PREFIX + "2026.11.28"
@@ -24,7 +25,7 @@ def make(es, batches, producer=None, stop=None, **options):
     indexer = LiveIndexer(
         consumer=consumer,
         es=es,
-        producer=producer or FakeProducer(),
+        producer=producer or fakes.FakeProducer(),
         topic="detections",
         dead_letter_topic="detections-dead",
         group_id="live",
@@ -84,13 +85,14 @@ def test_shutdown_during_an_outage_leaves_the_batch_uncommitted(memory_es):
 
 def test_malformed_events_and_refused_documents_are_dead_lettered_before_the_commit(memory_es):
     MemoryNode.script = [{f"{2:032x}": 400}]
-    producer = FakeProducer(failures=1)  # the first dead letter is not acknowledged: retried
+    producer = fakes.FakeProducer(fail_with="broker down", failures=1)  # the first dead letter fails: retried
     batch = [FakeMessage(b'{"schema_version": 1}', 0), *messages(1, 2, start=1)]
     indexer, consumer = make(memory_es, [batch], producer=producer)
     summary = indexer.run()
-    stages = sorted((letter["stage"], letter["original"]["offset"]) for _, letter in producer.sent)
+    letters = [json.loads(message.value()) for message in producer.delivered]
+    stages = sorted((letter["stage"], letter["original"]["offset"]) for letter in letters)
     assert stages == [("index", 2), ("parse", 0)]
-    assert all(topic == "detections-dead" for topic, _ in producer.sent)
+    assert all(message.topic() == "detections-dead" for message in producer.delivered)
     assert summary.dead_lettered == 2 and summary.indexed == 1
     assert consumer.commits == [[("detections", 0, 3)]]
 
@@ -133,27 +135,13 @@ def test_events_already_fetched_are_indexed_without_waiting_to_fill_a_batch(memo
     assert all(timeout == 0 or number == 1 for number, timeout in waits)
 
 
-class RefusingProducer(FakeProducer):
-    """Kafka refuses every dead letter with `error` (a delivery report) or `raises` (produce())."""
-
-    def __init__(self, error=None, raises=None):
-        super().__init__()
-        self.error, self.raises, self.attempts = error, raises, 0
-
-    def produce(self, topic, value=None, key=None, on_delivery=None):
-        self.attempts += 1
-        if self.raises is not None:
-            raise self.raises
-        on_delivery(self.error, None)
-
-
 @pytest.mark.parametrize(
     "producer",
     [
-        RefusingProducer(error=KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART)),
-        RefusingProducer(error=KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)),
-        RefusingProducer(error=KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)),
-        RefusingProducer(raises=KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))),
+        fakes.FakeProducer(fail_with=KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART)),
+        fakes.FakeProducer(fail_with=KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)),
+        fakes.FakeProducer(fail_with=KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)),
+        fakes.FakeProducer(produce_raises=KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))),
     ],
     ids=["unknown topic", "not authorised", "too large for the broker", "too large for the client"],
 )
@@ -165,43 +153,29 @@ def test_a_dead_letter_kafka_refuses_for_good_stops_the_indexer_uncommitted(memo
     assert consumer.commits == []
 
 
-class SmallTopicProducer(FakeProducer):
-    """The dead-letter topic takes `limit` bytes a message (its max.message.bytes)."""
-
-    def __init__(self, limit):
-        super().__init__()
-        self.limit, self.refused = limit, []
-
-    def produce(self, topic, value=None, key=None, on_delivery=None):
-        if len(value) > self.limit:
-            self.refused.append(value)
-            on_delivery(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE), None)
-            return
-        super().produce(topic, value, key, on_delivery)
-
-
 def test_a_dead_letter_over_the_topics_limit_goes_as_the_originals_hash_and_the_batch_is_committed(memory_es):
     big = bytes(n % 251 for n in range(100_000))  # kept whole in base64: 133 KB
-    producer = SmallTopicProducer(limit=16 * 1024)
+    producer = fakes.FakeProducer(topic_max_bytes=16 * 1024)
     indexer, consumer = make(memory_es, [[FakeMessage(big, 0), *messages(1, start=1)]], producer=producer)
 
     summary = indexer.run()
 
     assert summary.fatal is None and (summary.dead_lettered, summary.indexed) == (1, 1)
     assert len(producer.refused) == 1 and len(producer.refused[0]) > 16 * 1024
-    [(topic, letter)] = producer.sent
-    assert topic == "detections-dead" and letter["stage"] == "parse"
+    [message] = producer.delivered
+    letter = json.loads(message.value())
+    assert message.topic() == "detections-dead" and letter["stage"] == "parse"
     assert letter["original"]["value_sha256"] == hashlib.sha256(big).hexdigest()
     assert (letter["original"]["value_length"], letter["original"]["offset"]) == (len(big), 0)
     assert consumer.commits == [[("detections", 0, 2)]]
 
 
 def test_a_topic_that_refuses_even_the_hash_stops_the_indexer_uncommitted(memory_es):
-    producer = SmallTopicProducer(limit=100)
+    producer = fakes.FakeProducer(topic_max_bytes=100)
     indexer, consumer = make(memory_es, [[FakeMessage(b"x" * 50_000, 0), *messages(1, start=1)]], producer=producer)
 
     summary = indexer.run()
 
     assert summary.fatal and "too large" in summary.fatal and "detections-dead" in summary.fatal
-    assert len(producer.refused) == 2 and producer.sent == []
+    assert len(producer.refused) == 2 and producer.delivered == []
     assert consumer.commits == []

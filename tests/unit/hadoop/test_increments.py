@@ -14,6 +14,7 @@ from hadoop.increments import (
 from hadoop.listing import boundaries, list_objects
 from hadoop.retention import runs_to_remove
 from pipeline_common.contracts import ContractError
+from tests.support.fakes import PagedS3
 
 BASE = RunState(
     run_id="20261128T100000Z",
@@ -81,23 +82,6 @@ def test_ledger_and_state_round_trip():
         encode_ledger([("metadata/a\tb", "e")])
     with pytest.raises(ContractError):
         RunState.from_json(b'{"run_id": 1}')
-
-
-class PagedS3:
-    """list_objects_v2 over a sorted key list, 3 keys a page, with StartAfter."""
-
-    def __init__(self, keys):
-        self.keys = sorted(keys)
-
-    def list_objects_v2(self, Bucket, Prefix, StartAfter=None, ContinuationToken=None):
-        after = ContinuationToken or StartAfter  # the token stands for the last key returned
-        keys = [k for k in self.keys if k.startswith(Prefix) and (after is None or k > after)]
-        page, truncated = keys[:3], len(keys) > 3
-        return {
-            "Contents": [{"Key": k, "ETag": f'"{k[-6:]}"'} for k in page],
-            "IsTruncated": truncated,
-            **({"NextContinuationToken": page[-1]} if truncated else {}),
-        }
 
 
 def test_parallel_listing_finds_every_key_once_in_order():

@@ -19,6 +19,7 @@ from local_services.accounts import (
     write_htpasswd,
 )
 from local_services.errors import ServiceError
+from local_services.provision import KAFKA_NAME_VARIABLES, kafka_names, run_names
 
 NAMES = Names()
 
@@ -73,6 +74,16 @@ def test_permissions_follow_the_configured_names():
     names = Names(images_topic="cams", consumer_group="g1")
     assert ("GROUP", "g1", "READ") in kafka_permissions("consumer", names)
     assert ("TOPIC", "cams", "WRITE") in kafka_permissions("producer", names)
+
+
+def test_a_run_on_names_of_its_own_is_granted_every_topic_and_group_and_writes_in_the_index_families():
+    names = run_names("bench", "1a2b3c4d", NAMES.batch_index, NAMES.live_index_prefix)
+    granted = kafka_names(names)
+
+    assert set(granted) == set(KAFKA_NAME_VARIABLES.values())  # grant_on covers each of them
+    assert len(set(names.values())) == len(names) and all("bench-1a2b3c4d" in name for name in names.values())
+    assert names["ES_INDEX"].startswith(NAMES.batch_index)  # in hadoop-object-counts-v1*
+    assert names["ES_LIVE_INDEX_PREFIX"].startswith(NAMES.live_index_prefix)
 
 
 def test_unknown_stage_is_refused():

@@ -60,6 +60,20 @@ def test_totals_csv_quotes_what_needs_quoting():
     assert totals_csv([]) == "label,count\r\n"
 
 
+HOSTILE = ['=HYPERLINK("http://x.example","click")', "+1+2", "-2+3", "@SUM(A1:A2)", "\tx", "\rx"]
+
+
+@pytest.mark.parametrize("label", HOSTILE)
+def test_no_csv_cell_starts_a_formula(label):
+    """A label (a model's class, a camera folder's name) that begins like a formula is
+    written with a leading apostrophe; its numbers are unchanged."""
+    totals = list(csv.reader(io.StringIO(totals_csv([(label, 3), ("person", 4)]), newline="")))
+    assert totals[1:] == [[f"'{label}", "3"], ["person", "4"]]
+    series = {label: [{"t": "2025-04-14T09:00:00.000Z", "y": 5, "state": "final"}]}
+    timeline = list(csv.reader(io.StringIO(timeline_csv(series), newline="")))
+    assert timeline[1] == ["2025-04-14T09:00:00.000Z", f"'{label}", "5", "final"]
+
+
 @pytest.mark.parametrize("text, expected", [(None, "json"), ("json", "json"), ("csv", "csv")])
 def test_format_accepted(text, expected):
     assert parse_format(text) == expected

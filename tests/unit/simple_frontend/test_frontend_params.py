@@ -169,6 +169,23 @@ def test_bucket_cap():
 
 
 @pytest.mark.parametrize(
+    "interval, advice",
+    [
+        (Interval.MINUTE, "choose a coarser interval or a shorter range"),
+        (Interval.HOUR, "choose a coarser interval or a shorter range"),
+        (Interval.DAY, "choose a shorter range (day is the coarsest interval)"),
+    ],
+)
+def test_a_range_over_the_cap_says_what_to_change(interval, advice):
+    """The times as the answers write them; no coarser interval suggested where none exists."""
+    years = range_of("2015-04-15T00:00:00Z", "2025-04-15T00:00:00Z")
+    with pytest.raises(ParamError) as refused:
+        check_bucket_count(years, interval, 10)
+    assert str(refused.value).startswith("the range from 2015-04-15T00:00:00.000Z to 2025-04-15T00:00:00.000Z holds ")
+    assert str(refused.value).endswith(f"; at most 10 are allowed: {advice}")
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "person",
