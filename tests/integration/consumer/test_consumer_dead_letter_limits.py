@@ -14,6 +14,7 @@ import threading
 import pytest
 from confluent_kafka.admin import NewTopic
 
+from consumer import app as consumer_app
 from consumer.app import run_consumer
 from consumer.errors import FatalError
 from consumer.loop import RunLimits
@@ -190,3 +191,46 @@ def test_the_command_exits_3_on_a_refused_dead_letter_and_once_the_right_is_back
     assert letter["stage"] == "parse" and letter["original"]["offset"] == 0
     assert metadata_key(good.image_id) in metadata()
     assert group_lag() == 0
+
+
+def test_a_dead_letter_topic_deleted_while_the_consumer_runs_stops_it_uncommitted(
+    settings,
+    shared_detector,
+    upload,
+    announce,
+    metadata,
+    dead_letters,
+    group_lag,
+    bucket,
+    kafka_admin,
+    topics,
+    monkeypatch,
+):
+    # Once the consumer has sent a dead letter, librdkafka reports a later one to the topic,
+    # deleted meanwhile, as timed out (message.timeout.ms) until its metadata says the topic
+    # is gone (topic.metadata.propagation.max.ms, 30 s), then as "unknown partition": the
+    # timeout is retried, the unknown partition stops the consumer. A shorter message
+    # timeout than the consumer's 30 s makes both happen in one run, and quickly.
+    monkeypatch.setattr(consumer_app, "DELIVERY_TIMEOUT_MS", 8_000)
+    goods = [upload(data) for _, data in photo_variants(2, salt=bucket)]
+    announce([b"not an announcement either", goods[0].to_json_bytes()])
+    result: dict = {}
+    thread = threading.Thread(target=lambda: result.update(run=run_guarded(settings, shared_detector, 60)))
+    thread.start()
+    try:
+        deadline = threading.Event()
+        for _ in range(120):  # the first dead letter is sent and the first image done
+            if metadata_key(goods[0].image_id) in metadata() or deadline.wait(0.5):
+                break
+        assert len(dead_letters()) == 1
+        for future in kafka_admin.delete_topics([topics[1]], operation_timeout=30).values():
+            future.result(timeout=30)
+        announce([b"not an announcement", goods[1].to_json_bytes()])
+    finally:
+        thread.join(WATCHDOG_S + 30)
+    summary, hung = result["run"]
+
+    assert not hung, f"the consumer kept retrying the dead letter to a deleted topic: {summary}"
+    assert summary.fatal and "dead letter" in summary.fatal and topics[1] in summary.fatal
+    assert summary.dead_lettered == 1 and summary.processed in (1, 2)
+    assert group_lag() == 2  # the refused message and the photo behind it: read again once fixed
