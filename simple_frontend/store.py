@@ -71,13 +71,29 @@ class CountsStore:
     def search(self, body: dict[str, Any]) -> dict[str, Any]:
         # A missing index answers like an empty one: the dashboard shows "no data"
         # before the first indexer run; /api/health is where it is reported.
-        response = self.client.search(index=self.index, ignore_unavailable=True, **body)
-        return getattr(response, "body", response)
+        return self._search_while_shards_start(index=self.index, ignore_unavailable=True, **body)
 
     def search_live(self, body: dict[str, Any]) -> dict[str, Any]:
         # No live index yet (or all aged out) also answers like an empty one.
-        response = self.client.search(index=self.live_pattern, ignore_unavailable=True, allow_no_indices=True, **body)
-        return getattr(response, "body", response)
+        return self._search_while_shards_start(
+            index=self.live_pattern, ignore_unavailable=True, allow_no_indices=True, **body
+        )
+
+    def _search_while_shards_start(self, **request: Any) -> dict[str, Any]:
+        """One search, asked again while it answers 503: the client's own retries come
+        one after the other at once, too soon for a shard that takes a second to start."""
+        delays = SHARDS_STARTING_BACKOFF.delays()
+        attempts_left = SHARDS_STARTING_ATTEMPTS
+        while True:
+            try:
+                response = self.client.search(**request)
+            except ApiError as error:
+                attempts_left -= 1
+                if attempts_left and error.meta.status == 503:
+                    time.sleep(next(delays))
+                    continue
+                raise
+            return getattr(response, "body", response)
 
     def search_parts(self, batch: dict[str, Any] | None, live: dict[str, Any] | None) -> list[dict[str, Any]]:
         """The answers of the batch index and the live indices to their bodies (either may

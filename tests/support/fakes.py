@@ -18,6 +18,7 @@ from elastic_transport import ApiResponseMeta, HttpHeaders
 
 from consumer.detector import Blob, Detections
 from pipeline_common.contracts import ModelInfo
+from simple_frontend.store import _search_failed
 
 # --- S3 -------------------------------------------------------------------------------
 
@@ -349,7 +350,7 @@ class FakeElasticsearch:
         self.live_values = []
         self.live_images = 0
         self.live_failure = None  # e.g. {"error": {...}, "status": 400}
-        self.live_failures_left = None  # how many msearches get `live_failure` (None: all)
+        self.live_failures_left = None  # how many live searches get `live_failure` (None: all)
         self.closed = False
         self.error = None
         self.index_exists = True
@@ -390,6 +391,11 @@ class FakeElasticsearch:
             return self._batch_runs(body)
         aggs = body["aggs"]
         if "*" in index:
+            counting = not {"intervals", "oldest"} & set(aggs)  # not a look-up of the data's extent
+            if counting and self.live_failure and self.live_failures_left != 0:
+                if self.live_failures_left is not None:
+                    self.live_failures_left -= 1
+                raise _search_failed(self.live_failure, None)  # as the real client raises it
             return self._live(aggs)
         return self._answer(aggs, self.label_totals, self.timeline_buckets, self.values)
 
