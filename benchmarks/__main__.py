@@ -28,6 +28,7 @@ BENCHMARKS = {  # name -> module in this package
     "alerts": "alert_latency",
     "hadoop-cluster": "hadoop_cluster",
     "contracts": "contract_parsing",
+    "detector-options": "detector_options",
 }
 
 
