@@ -68,6 +68,18 @@ def space(s3, s3_settings, es, es_settings, tmp_path):
         )
 
 
+def scheduler_once(env: dict, *arguments: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`python -m scheduler once [arguments]`, as an operator or a deployment script runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "scheduler", "once", *arguments],
+        cwd=PROJECT_ROOT,
+        env=child_environment(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 class Scheduler:
     """A `python -m scheduler run` process; stopped with SIGTERM as a service manager would."""
 

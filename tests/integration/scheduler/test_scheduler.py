@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from pipeline_common.contracts import batch_runs
-from pipeline_common.environment import PROJECT_ROOT, child_environment
 from pipeline_common.lease import LOCK_MAPPINGS, Lease, ensure_index
 from pipeline_common.settings import FrontendElasticsearchSettings
 from pipeline_common.timestamps import parse_iso
@@ -22,7 +19,7 @@ from scheduler.settings import SchedulerSettings
 from simple_frontend.app import create_app
 from simple_frontend.settings import FrontendSettings
 
-from .conftest import wait_for
+from .conftest import scheduler_once, wait_for
 
 
 def records_of(es, index):
@@ -194,14 +191,7 @@ def test_once_runs_the_aggregation_on_the_local_yarn_cluster(es, space, hadoop_c
     scheduler's environment) submits both steps to YARN, and the run is published and indexed."""
     env = {name: value for name, value in space.env.items() if name != "SCHEDULER_AGGREGATION_COMMAND"}
     env.update(AGGREGATION_RUNNER="hadoop", HADOOP_HOME=str(hadoop_cluster.home))
-    result = subprocess.run(
-        [sys.executable, "-m", "scheduler", "once", "--full"],
-        cwd=PROJECT_ROOT,
-        env=child_environment(**env),
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
+    result = scheduler_once(env, "--full", timeout=1800)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     (record,) = records_of(es, env["ES_RUNS_INDEX"])
     assert (record["outcome"], record["kind"]) == (batch_runs.SUCCESS, batch_runs.FULL), record

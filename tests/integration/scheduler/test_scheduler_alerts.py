@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import sys
 import uuid
 from datetime import datetime, timezone
@@ -24,11 +23,10 @@ from pipeline_common.alerts import ensure_indices
 from pipeline_common.clients import elasticsearch_client
 from pipeline_common.contracts import DetectionEvent
 from pipeline_common.contracts.alerts import rule
-from pipeline_common.environment import PROJECT_ROOT, child_environment
 from pipeline_common.timestamps import utc_now
 from tests.support.webhook import Receiver
 
-from .conftest import wait_for
+from .conftest import scheduler_once, wait_for
 
 HOUR_10 = datetime(2026, 11, 28, 10, 0, tzinfo=timezone.utc)  # the `space` fixture's images: 1 + 2 + 3 persons
 
@@ -73,14 +71,7 @@ def add_rule(es, index: str, **fields) -> None:
 
 def run_once(env: dict) -> dict:
     """`batch-scheduler once`, as an operator or a deployment script runs it; its run record."""
-    done = subprocess.run(
-        [sys.executable, "-m", "scheduler", "once"],
-        cwd=PROJECT_ROOT,
-        env=child_environment(**env),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = scheduler_once(env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     record = json.loads(done.stdout.strip().splitlines()[-1])
     assert "alerts" in record, done.stdout[-3000:] + done.stderr[-5000:]
@@ -163,14 +154,7 @@ def test_a_run_whose_scheduler_died_before_checking_is_made_again_and_checked_at
         **env,
         "SCHEDULER_INDEXER_COMMAND": f"sh -c '\"$@\" && kill -9 $PPID' index-then-kill {sys.executable} -m es_indexer",
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "scheduler", "once"],
-        cwd=PROJECT_ROOT,
-        env=child_environment(**dying),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = scheduler_once(dying)
     assert done.returncode == -signal.SIGKILL, done.stdout[-3000:] + done.stderr[-3000:]
     es.indices.refresh(index=f"{runs_index},{env['ES_INDEX']}")
     dead = es.search(index=runs_index, size=10)["hits"]["hits"]
