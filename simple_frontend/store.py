@@ -71,29 +71,17 @@ class CountsStore:
     def search(self, body: dict[str, Any]) -> dict[str, Any]:
         # A missing index answers like an empty one: the dashboard shows "no data"
         # before the first indexer run; /api/health is where it is reported.
-        return self._search_while_shards_start(index=self.index, ignore_unavailable=True, **body)
+        return self._while_shards_start(
+            lambda: self._body(self.client.search(index=self.index, ignore_unavailable=True, **body))
+        )
 
     def search_live(self, body: dict[str, Any]) -> dict[str, Any]:
         # No live index yet (or all aged out) also answers like an empty one.
-        return self._search_while_shards_start(
-            index=self.live_pattern, ignore_unavailable=True, allow_no_indices=True, **body
+        return self._while_shards_start(
+            lambda: self._body(
+                self.client.search(index=self.live_pattern, ignore_unavailable=True, allow_no_indices=True, **body)
+            )
         )
-
-    def _search_while_shards_start(self, **request: Any) -> dict[str, Any]:
-        """One search, asked again while it answers 503: the client's own retries come
-        one after the other at once, too soon for a shard that takes a second to start."""
-        delays = SHARDS_STARTING_BACKOFF.delays()
-        attempts_left = SHARDS_STARTING_ATTEMPTS
-        while True:
-            try:
-                response = self.client.search(**request)
-            except ApiError as error:
-                attempts_left -= 1
-                if attempts_left and error.meta.status == 503:
-                    time.sleep(next(delays))
-                    continue
-                raise
-            return getattr(response, "body", response)
 
     def search_parts(self, batch: dict[str, Any] | None, live: dict[str, Any] | None) -> list[dict[str, Any]]:
         """The answers of the batch index and the live indices to their bodies (either may
@@ -108,21 +96,40 @@ class CountsStore:
             {"index": self.live_pattern, "ignore_unavailable": True, "allow_no_indices": True},
             live,
         ]
+
+        def ask() -> list[dict[str, Any]]:
+            response = self.client.msearch(searches=searches)
+            answers = self._body(response)["responses"]
+            # msearch reports each search's failure in its answer, with a 200 for the whole
+            failed = [answer for answer in answers if "error" in answer]
+            if failed:
+                # a failure other than 503 is reported first: it is not worth asking again
+                reported = next((answer for answer in failed if answer.get("status") != 503), failed[0])
+                raise _search_failed(reported, getattr(response, "meta", None))
+            return answers
+
+        return self._while_shards_start(ask)
+
+    @staticmethod
+    def _body(response: Any) -> Any:
+        return getattr(response, "body", response)
+
+    @staticmethod
+    def _while_shards_start(ask: Callable[[], Any]) -> Any:
+        """`ask()`, asked again with backoff while it fails with a 503 (see
+        SHARDS_STARTING_ATTEMPTS): the client's own retries come one after the other at
+        once, too soon for a shard that takes a second to start, and never see a 503
+        inside an msearch answer."""
         delays = SHARDS_STARTING_BACKOFF.delays()
         attempts_left = SHARDS_STARTING_ATTEMPTS
         while True:
-            response = self.client.msearch(searches=searches)
-            answers = getattr(response, "body", response)["responses"]
-            # msearch reports each search's failure in its answer
-            failed = [answer for answer in answers if "error" in answer]
-            if not failed:
-                return answers
-            attempts_left -= 1
-            if attempts_left and all(answer.get("status") == 503 for answer in failed):
-                # the client's own retries never see these: the msearch itself answered 200
+            try:
+                return ask()
+            except ApiError as error:
+                attempts_left -= 1
+                if not attempts_left or error.meta.status != 503:
+                    raise
                 time.sleep(next(delays))
-                continue
-            raise _search_failed(failed[0], getattr(response, "meta", None))
 
     def snapshot(self) -> Snapshot:
         """What the data looks like now: the stored intervals, their newest runs and the
